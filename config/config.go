@@ -1,0 +1,273 @@
+// Package config loads am-fanout's YAML configuration strictly: unknown keys
+// are errors, every field has a default, and every error names the file and
+// line it comes from.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of am-fanout.
+type Config struct {
+	Defaults Defaults `yaml:"defaults"`
+	Fanout   Fanout   `yaml:"fanout"`
+	Enrich   Enrich   `yaml:"enrich"`
+	Receiver Receiver `yaml:"receiver"`
+	// Targets are the targets of the config file followed by those of the
+	// targets directory.
+	Targets []*Target `yaml:"-"`
+	// Files lists every file the configuration was read from.
+	Files []string `yaml:"-"`
+}
+
+// Defaults apply to every target that does not set its own value.
+type Defaults struct {
+	Timeout      model.Duration `yaml:"timeout"`
+	SendResolved bool           `yaml:"send_resolved"`
+	Breaker      Breaker        `yaml:"breaker"`
+}
+
+// Breaker configures a target's circuit breaker.
+type Breaker struct {
+	// Failures is how many consecutive failures open the breaker.
+	Failures uint32 `yaml:"failures"`
+	// OpenFor is how long an open breaker rejects deliveries before it lets
+	// trial deliveries through.
+	OpenFor model.Duration `yaml:"open_for"`
+	// HalfOpenRequests is how many trial deliveries a half-open breaker
+	// allows; that many successes close it.
+	HalfOpenRequests uint32 `yaml:"half_open_requests"`
+}
+
+// HealthStrategy names how the fan-out treats targets by health.
+type HealthStrategy string
+
+// The health strategies of the fan-out.
+const (
+	SkipUnhealthy            HealthStrategy = "skip_unhealthy"
+	PublishToAll             HealthStrategy = "publish_to_all"
+	SkipUnhealthyAndDegraded HealthStrategy = "skip_unhealthy_and_degraded"
+)
+
+// Fanout configures the parallel delivery of one alert.
+type Fanout struct {
+	// Timeout bounds the whole fan-out of one alert.
+	Timeout model.Duration `yaml:"timeout"`
+	// MaxConcurrent bounds the deliveries of one alert in flight at once.
+	MaxConcurrent int `yaml:"max_concurrent"`
+	// HealthStrategy decides which targets are skipped by health.
+	HealthStrategy HealthStrategy `yaml:"health_strategy"`
+	// DedupWindow is how long a delivery is remembered, so that a resent
+	// notification does not reach a target twice.
+	DedupWindow model.Duration `yaml:"dedup_window"`
+}
+
+// Receiver configures the /webhook endpoint.
+type Receiver struct {
+	// BearerToken, when set, must be sent by Alertmanager as
+	// "Authorization: Bearer <token>" (http_config.authorization).
+	BearerToken     Secret `yaml:"bearer_token"`
+	BearerTokenFile string `yaml:"bearer_token_file"`
+}
+
+// Enrich configures how alerts are enriched.
+type Enrich struct {
+	Rules []Rule `yaml:"rules"`
+}
+
+// Rule sets labels and annotations on the alerts its matchers select.
+type Rule struct {
+	Name        string            `yaml:"name"`
+	Match       []string          `yaml:"match"`
+	Severity    string            `yaml:"severity"`
+	Priority    string            `yaml:"priority"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+	// Matchers are parsed from Match.
+	Matchers labels.Matchers `yaml:"-"`
+}
+
+// Default returns the configuration used for every field the file omits.
+func Default() Config {
+	return Config{
+		Defaults: Defaults{
+			Timeout:      model.Duration(10 * time.Second),
+			SendResolved: true,
+			Breaker: Breaker{
+				Failures:         5,
+				OpenFor:          model.Duration(30 * time.Second),
+				HalfOpenRequests: 1,
+			},
+		},
+		Fanout: Fanout{
+			Timeout:        model.Duration(30 * time.Second),
+			MaxConcurrent:  10,
+			HealthStrategy: SkipUnhealthy,
+			DedupWindow:    model.Duration(15 * time.Minute),
+		},
+	}
+}
+
+// fileConfig is the config file as written; targets are decoded one by one
+// so that each is checked against the fields of its own type.
+type fileConfig struct {
+	Defaults *Defaults  `yaml:"defaults"`
+	Fanout   *Fanout    `yaml:"fanout"`
+	Enrich   *Enrich    `yaml:"enrich"`
+	Receiver *Receiver  `yaml:"receiver"`
+	Targets  []yaml.Node `yaml:"targets"`
+}
+
+// LoadFile reads the config file and, when targetsDir is not empty, every
+// targets file in that directory. The result is validated as a whole.
+func LoadFile(path, targetsDir string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := Parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	if targetsDir == "" {
+		return cfg, nil
+	}
+	files, err := TargetFiles(targetsDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		ts, err := loadTargetsFile(f, &cfg.Defaults)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Targets = append(cfg.Targets, ts...)
+		cfg.Files = append(cfg.Files, f)
+	}
+	if err := checkUniqueNames(cfg.Targets); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Parse decodes and validates a config file's content; path names it in
+// errors and anchors relative *_file paths.
+func Parse(data []byte, path string) (*Config, error) {
+	cfg := Default()
+	fc := fileConfig{Defaults: &cfg.Defaults, Fanout: &cfg.Fanout, Enrich: &cfg.Enrich, Receiver: &cfg.Receiver}
+	if err := decodeStrict(data, &fc); err != nil {
+		return nil, yamlError(path, err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(path, err)
+	}
+	cfg.Files = []string{path}
+	if err := cfg.validate(&position{file: path, root: &root}, filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	ts, err := decodeTargets(fc.Targets, path, &cfg.Defaults)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Targets = ts
+	if err := checkUniqueNames(cfg.Targets); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// decodeStrict decodes a whole YAML document, rejecting unknown keys. An
+// empty document decodes to nothing.
+func decodeStrict(data []byte, into any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(into); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+func (c *Config) validate(pos *position, dir string) error {
+	if c.Defaults.Timeout <= 0 {
+		return pos.errorf("defaults.timeout", "must be positive")
+	}
+	if err := c.Defaults.Breaker.validate(pos, "defaults.breaker"); err != nil {
+		return err
+	}
+	if c.Fanout.Timeout <= 0 {
+		return pos.errorf("fanout.timeout", "must be positive")
+	}
+	if c.Fanout.MaxConcurrent < 1 {
+		return pos.errorf("fanout.max_concurrent", "must be at least 1, got %d", c.Fanout.MaxConcurrent)
+	}
+	switch c.Fanout.HealthStrategy {
+	case SkipUnhealthy, PublishToAll, SkipUnhealthyAndDegraded:
+	default:
+		return pos.errorf("fanout.health_strategy", "%q is not one of %s, %s, %s",
+			c.Fanout.HealthStrategy, SkipUnhealthy, PublishToAll, SkipUnhealthyAndDegraded)
+	}
+	if c.Fanout.DedupWindow < 0 {
+		return pos.errorf("fanout.dedup_window", "must not be negative")
+	}
+	tok, err := secretFrom(c.Receiver.BearerToken, c.Receiver.BearerTokenFile, dir)
+	if err != nil {
+		return pos.errorf("receiver", "%v", err)
+	}
+	c.Receiver.BearerToken, c.Receiver.BearerTokenFile = tok, ""
+	for i := range c.Enrich.Rules {
+		r := &c.Enrich.Rules[i]
+		if r.Name == "" {
+			r.Name = fmt.Sprintf("rule-%d", i+1)
+		}
+		at := fmt.Sprintf("enrich.rules.%d", i)
+		ms, err := parseMatchers(r.Match)
+		if err != nil {
+			return pos.errorf(at+".match", "rule %q: %v", r.Name, err)
+		}
+		if r.Severity != "" && !validSeverity(r.Severity) {
+			return pos.errorf(at+".severity", "rule %q: severity %q is not one of critical, warning, info", r.Name, r.Severity)
+		}
+		r.Matchers = ms
+	}
+	return nil
+}
+
+func validSeverity(s string) bool {
+	return s == "critical" || s == "warning" || s == "info"
+}
+
+func (b *Breaker) validate(pos *position, at string) error {
+	if b.Failures < 1 {
+		return pos.errorf(at+".failures", "must be at least 1")
+	}
+	if b.OpenFor <= 0 {
+		return pos.errorf(at+".open_for", "must be positive")
+	}
+	if b.HalfOpenRequests < 1 {
+		return pos.errorf(at+".half_open_requests", "must be at least 1")
+	}
+	return nil
+}
+
+func parseMatchers(exprs []string) (labels.Matchers, error) {
+	var all labels.Matchers
+	for _, e := range exprs {
+		ms, err := labels.ParseMatchers(e)
+		if err != nil {
+			return nil, fmt.Errorf("matcher %q: %w", e, err)
+		}
+		all = append(all, ms...)
+	}
+	return all, nil
+}

@@ -1,0 +1,216 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
+)
+
+// Target is one configured target: the fields every type shares, and the
+// type's own block in Spec.
+type Target struct {
+	Name         string         `yaml:"name"`
+	Type         string         `yaml:"type"`
+	Match        []string       `yaml:"match"`
+	SendResolved bool           `yaml:"send_resolved"`
+	Timeout      model.Duration `yaml:"timeout"`
+	Breaker      Breaker        `yaml:"breaker"`
+
+	// Spec is the type's own configuration, such as *Webhook for "webhook".
+	Spec Spec `yaml:"-"`
+	// Matchers are parsed from Match; all must hold for an alert to be
+	// delivered to the target.
+	Matchers labels.Matchers `yaml:"-"`
+	// File and Line say where the target was defined.
+	File string `yaml:"-"`
+	Line int    `yaml:"-"`
+}
+
+// Source returns where the target was defined as "file:line".
+func (t *Target) Source() string { return fmt.Sprintf("%s:%d", t.File, t.Line) }
+
+// Spec is the configuration block of one target type.
+type Spec interface {
+	// validate checks the block and reads its *_file secrets, resolving
+	// relative paths against dir.
+	validate(dir string) error
+}
+
+// TargetTypes lists the target types am-fanout knows.
+func TargetTypes() []string {
+	return []string{"discord", "file", "msteams", "opsgenie", "pagerduty", "rootly", "slack", "webhook"}
+}
+
+// newSpec returns an empty block for the target type, nil for an unknown one.
+func newSpec(typ string) Spec {
+	switch typ {
+	case "webhook":
+		return &Webhook{Format: FormatAlertmanager}
+	case "file":
+		return &File{}
+	}
+	return nil
+}
+
+// Selects reports whether the target's matchers hold for the labels.
+func (t *Target) Selects(ls map[string]string) bool {
+	for _, m := range t.Matchers {
+		if !m.Matches(ls[m.Name]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Key identifies the target's configuration: it changes when anything but
+// a secret's value changes, so a reload can keep the breaker and health
+// state of unchanged targets.
+func (t *Target) Key() string {
+	spec, _ := yaml.Marshal(t.Spec)
+	return fmt.Sprintf("%s/%s/%v/%+v/%s", t.Name, t.Type, t.Timeout, t.Breaker, spec)
+}
+
+var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// decodeTargets decodes a targets list; file names it in errors and
+// anchors relative paths.
+func decodeTargets(nodes []yaml.Node, file string, d *Defaults) ([]*Target, error) {
+	out := make([]*Target, 0, len(nodes))
+	for i := range nodes {
+		t, err := decodeTarget(&nodes[i], file, d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func decodeTarget(n *yaml.Node, file string, d *Defaults) (*Target, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s:%d: a target must be a mapping with name and type", file, n.Line)
+	}
+	t := &Target{SendResolved: d.SendResolved, Timeout: d.Timeout, Breaker: d.Breaker, File: file, Line: n.Line}
+	pos := &position{file: file, root: n}
+	typ := scalar(n, "type")
+	t.Spec = newSpec(typ)
+	if t.Spec == nil {
+		name := scalar(n, "name")
+		if typ == "" {
+			return nil, pos.errorf("type", "target %q has no type (one of %s)", name, strings.Join(TargetTypes(), ", "))
+		}
+		return nil, pos.errorf("type", "target %q: unknown type %q (one of %s)", name, typ, strings.Join(TargetTypes(), ", "))
+	}
+	both := reflect.StructOf([]reflect.StructField{
+		{Name: "Common", Type: reflect.TypeOf(Target{}), Tag: `yaml:",inline"`},
+		{Name: "Spec", Type: reflect.TypeOf(t.Spec), Tag: `yaml:",inline"`},
+	})
+	if err := checkKeys(file, n, both); err != nil {
+		return nil, err
+	}
+	if err := n.Decode(t); err != nil {
+		return nil, yamlError(file, err)
+	}
+	if err := n.Decode(t.Spec); err != nil {
+		return nil, yamlError(file, err)
+	}
+	if err := t.validate(pos, filepath.Dir(file)); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Target) validate(pos *position, dir string) error {
+	if t.Name == "" {
+		return pos.errorf("name", "a %s target has no name", t.Type)
+	}
+	if len(t.Name) > 63 || !dns1123.MatchString(t.Name) {
+		return pos.errorf("name", "target name %q must be a DNS-1123 label: lower case letters, digits and '-', at most 63 characters", t.Name)
+	}
+	if t.Timeout <= 0 {
+		return pos.errorf("timeout", "target %q: timeout must be positive", t.Name)
+	}
+	if err := t.Breaker.validate(pos, "breaker"); err != nil {
+		return fmt.Errorf("target %q: %w", t.Name, err)
+	}
+	ms, err := parseMatchers(t.Match)
+	if err != nil {
+		return pos.errorf("match", "target %q: %v", t.Name, err)
+	}
+	t.Matchers = ms
+	if err := t.Spec.validate(dir); err != nil {
+		return pos.errorf("type", "target %q (%s): %v", t.Name, t.Type, err)
+	}
+	return nil
+}
+
+func scalar(n *yaml.Node, key string) string {
+	if c := child(n, key); c != nil && c.Kind == yaml.ScalarNode {
+		return c.Value
+	}
+	return ""
+}
+
+// checkUniqueNames rejects two targets of one name, naming both places.
+func checkUniqueNames(ts []*Target) error {
+	seen := make(map[string]*Target, len(ts))
+	for _, t := range ts {
+		if prev, ok := seen[t.Name]; ok {
+			return fmt.Errorf("duplicate target name %q: defined at %s and at %s", t.Name, prev.Source(), t.Source())
+		}
+		seen[t.Name] = t
+	}
+	return nil
+}
+
+// TargetFiles lists the *.yml and *.yaml files of a targets directory in
+// name order. Hidden entries (Kubernetes' ..data and its timestamped
+// folders) are left out; the visible names are symlinks into them.
+func TargetFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("targets directory: %w", err)
+	}
+	var files []string
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		if ext := filepath.Ext(name); ext != ".yml" && ext != ".yaml" {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		if fi, err := os.Stat(path); err != nil || fi.IsDir() {
+			continue
+		}
+		files = append(files, path)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// targetsFile is the shape of a file in the targets directory.
+type targetsFile struct {
+	Targets []yaml.Node `yaml:"targets"`
+}
+
+func loadTargetsFile(path string, d *Defaults) ([]*Target, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var tf targetsFile
+	if err := decodeStrict(data, &tf); err != nil {
+		return nil, yamlError(path, err)
+	}
+	return decodeTargets(tf.Targets, path, d)
+}

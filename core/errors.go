@@ -1,0 +1,130 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Sentinel errors of the fan-out.
+var (
+	ErrInvalidInput     = errors.New("invalid input: alert nil or no targets")
+	ErrAllTargetsFailed = errors.New("all targets failed")
+	ErrContextTimeout   = errors.New("fan-out deadline exceeded")
+	ErrContextCancelled = errors.New("fan-out cancelled")
+	ErrNoHealthyTargets = errors.New("no healthy targets available")
+	ErrNoEnabledTargets = errors.New("no enabled targets available")
+)
+
+// DeliveryError is a failed delivery, classified for retries and breakers.
+type DeliveryError struct {
+	// StatusCode is the HTTP status the target answered, 0 if none.
+	StatusCode int
+	// Retryable says whether the same delivery may succeed later.
+	Retryable bool
+	// RetryAfter is how long the target asked us to wait, 0 if it did not.
+	RetryAfter time.Duration
+	// Err is the underlying cause; it never holds a secret.
+	Err error
+}
+
+func (e *DeliveryError) Error() string {
+	if e.StatusCode != 0 {
+		return fmt.Sprintf("HTTP %d: %v", e.StatusCode, e.Err)
+	}
+	return e.Err.Error()
+}
+
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// Retryable wraps err as a delivery failure that may succeed later.
+func Retryable(status int, retryAfter time.Duration, err error) error {
+	return &DeliveryError{StatusCode: status, Retryable: true, RetryAfter: retryAfter, Err: err}
+}
+
+// Permanent wraps err as a delivery failure that will fail again unchanged.
+func Permanent(status int, err error) error {
+	return &DeliveryError{StatusCode: status, Err: err}
+}
+
+// IsRetryable reports whether a failed delivery may succeed if tried again.
+// Errors that are not DeliveryErrors count as retryable when they are
+// timeouts or network errors, permanent otherwise.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		return de.Retryable
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
+}
+
+// StatusCode returns the HTTP status carried by err, 0 if none.
+func StatusCode(err error) int {
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		return de.StatusCode
+	}
+	return 0
+}
+
+// RetryAfter returns the wait the target asked for, 0 if none.
+func RetryAfter(err error) time.Duration {
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		return de.RetryAfter
+	}
+	return 0
+}
+
+// The error types that label failure metrics.
+const (
+	ErrorTypeTimeout    = "timeout"
+	ErrorTypeCancelled  = "cancelled"
+	ErrorTypeConnection = "connection"
+	ErrorTypeRateLimit  = "rate_limited"
+	ErrorTypeServer     = "server_error"
+	ErrorTypeClient     = "client_error"
+	ErrorTypeOther      = "other"
+)
+
+// ErrorType classifies err into one of the ErrorType constants, a bounded
+// set fit for a metric label.
+func ErrorType(err error) string {
+	switch code := StatusCode(err); {
+	case code == 429:
+		return ErrorTypeRateLimit
+	case code >= 500:
+		return ErrorTypeServer
+	case code >= 400:
+		return ErrorTypeClient
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, ErrContextTimeout):
+		return ErrorTypeTimeout
+	case errors.Is(err, context.Canceled), errors.Is(err, ErrContextCancelled):
+		return ErrorTypeCancelled
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		if ne.Timeout() {
+			return ErrorTypeTimeout
+		}
+		return ErrorTypeConnection
+	}
+	return ErrorTypeOther
+}
+
+// Errors a circuit breaker returns instead of running a delivery.
+var (
+	ErrCircuitOpen     = errors.New("circuit breaker is open")
+	ErrCircuitHalfOpen = errors.New("circuit breaker is half-open and at its trial limit")
+)
