@@ -1,0 +1,161 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	commoncfg "github.com/prometheus/common/config"
+
+	"github.com/am-fanout/am-fanout/core"
+)
+
+// maxErrorBody bounds how much of an error answer is read and quoted.
+const maxErrorBody = 1024
+
+// newHTTPClient builds the client for one target from its http_config.
+func newHTTPClient(cfg commoncfg.HTTPClientConfig, name string, o Options) (*http.Client, error) {
+	c, err := commoncfg.NewClientFromConfig(cfg, name, commoncfg.WithUserAgent(o.UserAgent))
+	if err != nil {
+		return nil, fmt.Errorf("target %q: http_config: %w", name, err)
+	}
+	return c, nil
+}
+
+// jsonRequest builds a POST (or other method) request with a JSON body.
+// Errors never include the URL, which may hold a secret.
+func jsonRequest(ctx context.Context, method, rawURL string, body any, contentType string) (*http.Request, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encoding body: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, bytes.NewReader(b))
+	if err != nil {
+		return nil, errors.New("building request: invalid URL")
+	}
+	if contentType == "" {
+		contentType = "application/json"
+	}
+	req.Header.Set("Content-Type", contentType)
+	return req, nil
+}
+
+// Checker inspects a 2xx answer for failures that vendors report in the
+// body (Slack's {"ok":false}, Teams' throttling text); nil means success.
+type Checker func(resp *http.Response, body []byte) error
+
+// send sends req with c and classifies the answer: nil for a 2xx that
+// check accepts, core.Retryable for 429, 5xx and network errors,
+// core.Permanent for other statuses. The body of the answer is returned
+// for publishers that need it (Slack's message ts).
+func send(c *http.Client, req *http.Request, check Checker) ([]byte, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, redactURLError(err)
+	}
+	defer resp.Body.Close()
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err := classify(resp, body); err != nil {
+		return body, err
+	}
+	if readErr != nil {
+		return body, core.Retryable(resp.StatusCode, 0, fmt.Errorf("reading answer: %w", redactURLError(readErr)))
+	}
+	if check != nil {
+		return body, check(resp, body)
+	}
+	return body, nil
+}
+
+// classify turns a status code into an outcome.
+func classify(resp *http.Response, body []byte) error {
+	code := resp.StatusCode
+	if code/100 == 2 {
+		return nil
+	}
+	err := fmt.Errorf("%s", answerText(body))
+	if code == http.StatusTooManyRequests || code/100 == 5 {
+		return core.Retryable(code, RetryAfter(resp.Header, time.Now()), err)
+	}
+	return core.Permanent(code, err)
+}
+
+// answerText quotes at most maxErrorBody bytes of an answer, on one line.
+func answerText(body []byte) string {
+	s := strings.Join(strings.Fields(string(body)), " ")
+	if s == "" {
+		return "empty answer"
+	}
+	s, _ = TruncateBytes(s, maxErrorBody)
+	return s
+}
+
+// RetryAfter parses a Retry-After header, in seconds or as an HTTP date;
+// 0 when absent or unparsable.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// redactURLError strips the URL from the client's errors: webhook URLs of
+// Slack, Teams and Discord are secrets.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &url.Error{Op: ue.Op, URL: "<redacted>", Err: ue.Err}
+	}
+	return err
+}
+
+// ellipsis marks visibly where text was cut.
+const ellipsis = "…"
+
+// TruncateRunes shortens s to at most n characters, ending with "…" when
+// cut, and reports whether it was cut.
+func TruncateRunes(s string, n int) (string, bool) {
+	if utf8.RuneCountInString(s) <= n {
+		return s, false
+	}
+	if n <= 0 {
+		return "", true
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + ellipsis, true
+}
+
+// TruncateBytes shortens s to at most n bytes without splitting a
+// character, ending with "…" when cut, and reports whether it was cut.
+func TruncateBytes(s string, n int) (string, bool) {
+	if len(s) <= n {
+		return s, false
+	}
+	cut := n - len(ellipsis)
+	if cut < 0 {
+		return "", true
+	}
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis, true
+}
