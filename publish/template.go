@@ -1,0 +1,62 @@
+package publish
+
+import (
+	"bytes"
+	"strings"
+	"text/template"
+
+	"github.com/am-fanout/am-fanout/config"
+	"github.com/am-fanout/am-fanout/core"
+)
+
+// textTemplates are a target's user templates, parsed once when the
+// publisher is built. A nil *textTemplates renders every fallback, so a
+// target without templates needs no special case.
+type textTemplates struct {
+	target string
+	byName map[string]*template.Template
+	o      Options
+}
+
+// newTextTemplates parses a target's templates; nil templates give a nil
+// *textTemplates. Config validation already parsed them, so an error here
+// means the config was not validated.
+func newTextTemplates(target string, t config.Templates, o Options) (*textTemplates, error) {
+	if len(t) == 0 {
+		return nil, nil
+	}
+	byName, err := t.Parse()
+	if err != nil {
+		return nil, err
+	}
+	return &textTemplates{target: target, byName: byName, o: o}, nil
+}
+
+// render executes the field's template over the alert. It returns fallback
+// when the field has no template, when execution fails (logged and
+// reported through Options.OnTemplateError) or when the output is blank,
+// so a broken template degrades a message instead of dropping it.
+func (tt *textTemplates) render(field string, a *core.EnrichedAlert, fallback string) string {
+	if tt == nil {
+		return fallback
+	}
+	tmpl, ok := tt.byName[field]
+	if !ok {
+		return fallback
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, a); err != nil {
+		if tt.o.Logger != nil {
+			tt.o.Logger.Warn("template failed, using the default rendering", "field", field, "err", err)
+		}
+		if tt.o.OnTemplateError != nil {
+			tt.o.OnTemplateError(tt.target, field)
+		}
+		return fallback
+	}
+	out := strings.TrimSpace(buf.String())
+	if out == "" {
+		return fallback
+	}
+	return out
+}
