@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
@@ -53,7 +54,7 @@ func TargetTypes() []string {
 func newSpec(typ string) Spec {
 	switch typ {
 	case "webhook":
-		return &Webhook{Format: FormatAlertmanager}
+		return &Webhook{Format: FormatAlertmanager, HTTPConfig: commoncfg.DefaultHTTPClientConfig}
 	case "file":
 		return &File{}
 	}
