@@ -57,6 +57,18 @@ func newSpec(typ string) Spec {
 		return &Webhook{Format: FormatAlertmanager, HTTPConfig: commoncfg.DefaultHTTPClientConfig}
 	case "file":
 		return &File{}
+	case "rootly":
+		return &Rootly{Mode: RootlyModeAlertmanager, HTTPConfig: commoncfg.DefaultHTTPClientConfig}
+	case "msteams":
+		return &MSTeams{HTTPConfig: commoncfg.DefaultHTTPClientConfig}
+	case "pagerduty":
+		return &PagerDuty{Client: "am-fanout", ComponentLabel: "service", GroupLabel: "job", ClassLabel: "alertname", HTTPConfig: commoncfg.DefaultHTTPClientConfig}
+	case "opsgenie":
+		return &Opsgenie{HTTPConfig: commoncfg.DefaultHTTPClientConfig}
+	case "slack":
+		return &Slack{HTTPConfig: commoncfg.DefaultHTTPClientConfig}
+	case "discord":
+		return &Discord{HTTPConfig: commoncfg.DefaultHTTPClientConfig}
 	}
 	return nil
 }
