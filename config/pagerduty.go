@@ -1,0 +1,132 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	commoncfg "github.com/prometheus/common/config"
+)
+
+// The Events API v2 endpoints of PagerDuty's service regions
+// (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/).
+const (
+	PagerDutyURL   = "https://events.pagerduty.com/v2/enqueue"
+	PagerDutyEUURL = "https://events.eu.pagerduty.com/v2/enqueue"
+)
+
+// PagerDutyRoutingKeyLen is the length of an Events API v2 integration key:
+// PagerDuty rejects any other length with 400 "invalid event".
+const PagerDutyRoutingKeyLen = 32
+
+// PagerDuty is the block of a "pagerduty" target: an Events API v2
+// integration of a PagerDuty service or ruleset.
+type PagerDuty struct {
+	RoutingKey     Secret `yaml:"routing_key"`
+	RoutingKeyFile string `yaml:"routing_key_file"`
+	// URL overrides the endpoint Region selects (proxies, tests).
+	URL string `yaml:"url"`
+	// Region is "us" (the default) or "eu".
+	Region string `yaml:"region"`
+	// SeverityMap maps am-fanout severities (critical, warning, info) to
+	// PagerDuty severities (critical, error, warning, info); keys it does not
+	// name keep the default mapping.
+	SeverityMap map[string]string `yaml:"severity_map"`
+	// ComponentLabel, GroupLabel and ClassLabel name the alert labels that
+	// fill payload.component, payload.group and payload.class; "" leaves the
+	// field out.
+	ComponentLabel string `yaml:"component_label"`
+	GroupLabel     string `yaml:"group_label"`
+	ClassLabel     string `yaml:"class_label"`
+	// Client names the sender in PagerDuty; ClientURL is its link, by
+	// default the Alertmanager the alert came from.
+	Client    string           `yaml:"client"`
+	ClientURL string           `yaml:"client_url"`
+	Images    []PagerDutyImage `yaml:"images"`
+	// Templates may override "summary" and "source".
+	Templates  Templates                  `yaml:"templates"`
+	HTTPConfig commoncfg.HTTPClientConfig `yaml:"http_config"`
+}
+
+// PagerDutyImage is an image attached to every triggered incident.
+type PagerDutyImage struct {
+	// Src must be an https URL: PagerDuty only shows images served over
+	// HTTPS.
+	Src  string `yaml:"src"`
+	Href string `yaml:"href"`
+	Alt  string `yaml:"alt"`
+}
+
+// pagerDutySeverities are the severities the Events API v2 accepts.
+var pagerDutySeverities = []string{"critical", "error", "warning", "info"}
+
+func (p *PagerDuty) validate(dir string) error {
+	if err := requiredSecret(&p.RoutingKey, &p.RoutingKeyFile, "routing_key", dir); err != nil {
+		return err
+	}
+	p.RoutingKeyFile = ""
+	if n := utf8.RuneCountInString(string(p.RoutingKey)); n != PagerDutyRoutingKeyLen {
+		return fmt.Errorf("routing_key must be the %d-character integration key, got %d characters", PagerDutyRoutingKeyLen, n)
+	}
+	if err := p.validateURL(); err != nil {
+		return err
+	}
+	for from, to := range p.SeverityMap {
+		if !validSeverity(from) {
+			return fmt.Errorf("severity_map: key %q is not one of critical, warning, info", from)
+		}
+		if !slices.Contains(pagerDutySeverities, to) {
+			return fmt.Errorf("severity_map.%s: %q is not one of %s", from, to, strings.Join(pagerDutySeverities, ", "))
+		}
+	}
+	if p.ClientURL != "" {
+		if err := checkURL(p.ClientURL); err != nil {
+			return fmt.Errorf("client_url: %w", err)
+		}
+	}
+	for i, img := range p.Images {
+		if err := img.validate(); err != nil {
+			return fmt.Errorf("images[%d]: %w", i, err)
+		}
+	}
+	if err := p.Templates.validate("summary", "source"); err != nil {
+		return err
+	}
+	return httpConfig(&p.HTTPConfig, dir)
+}
+
+func (p *PagerDuty) validateURL() error {
+	switch p.Region {
+	case "", "us":
+		if p.URL == "" {
+			p.URL = PagerDutyURL
+		}
+	case "eu":
+		if p.URL == "" {
+			p.URL = PagerDutyEUURL
+		}
+	default:
+		return fmt.Errorf("region %q is not one of us, eu", p.Region)
+	}
+	if err := checkURL(p.URL); err != nil {
+		return fmt.Errorf("url: %w", err)
+	}
+	return nil
+}
+
+func (i *PagerDutyImage) validate() error {
+	if i.Src == "" {
+		return fmt.Errorf("src is required")
+	}
+	if u, err := url.Parse(i.Src); err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("src must be an https URL (PagerDuty shows only images served over HTTPS)")
+	}
+	if i.Href != "" {
+		if err := checkURL(i.Href); err != nil {
+			return fmt.Errorf("href: %w", err)
+		}
+	}
+	return nil
+}
