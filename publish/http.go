@@ -99,21 +99,31 @@ func answerText(body []byte) string {
 	return s
 }
 
-// RetryAfter parses a Retry-After header, in seconds or as an HTTP date;
-// 0 when absent or unparsable.
+// maxRetryAfter bounds the wait a target can ask for, so that an absurd
+// header cannot overflow a Duration.
+const maxRetryAfter = 24 * time.Hour
+
+// RetryAfter parses a Retry-After header, in seconds (fractions accepted)
+// or as an HTTP date; 0 when absent or unparsable, at most maxRetryAfter.
 func RetryAfter(h http.Header, now time.Time) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs < 0 {
+	// Only plain decimals are seconds: ParseFloat alone would also take
+	// "NaN", "Inf" and hex, which convert to nonsense durations.
+	if strings.Trim(v, "0123456789.") == "" {
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil {
 			return 0
+		}
+		if secs > maxRetryAfter.Seconds() {
+			return maxRetryAfter
 		}
 		return time.Duration(secs * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
 }

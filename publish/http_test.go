@@ -1,0 +1,257 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/am-fanout/am-fanout/core"
+)
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	tests := []struct {
+		name   string
+		header string // "" sends no header
+		want   time.Duration
+	}{
+		{name: "absent", header: "", want: 0},
+		{name: "seconds", header: "120", want: 2 * time.Minute},
+		{name: "seconds with spaces", header: " 3 ", want: 3 * time.Second},
+		{name: "zero seconds", header: "0", want: 0},
+		{name: "fractional seconds", header: "1.5", want: 1500 * time.Millisecond},
+		{name: "http date ahead", header: now.Add(90 * time.Second).Format(http.TimeFormat), want: 90 * time.Second},
+		{name: "http date in the past", header: now.Add(-time.Minute).Format(http.TimeFormat), want: 0},
+		{name: "http date now", header: now.Format(http.TimeFormat), want: 0},
+		{name: "garbage", header: "soon", want: 0},
+		{name: "negative seconds", header: "-5", want: 0},
+		{name: "lone dot", header: ".", want: 0},
+		{name: "NaN is not seconds", header: "NaN", want: 0},
+		{name: "Inf is not seconds", header: "Inf", want: 0},
+		{name: "hex is not seconds", header: "0x10", want: 0},
+		{name: "huge seconds are capped, not overflowed", header: "99999999999999999999999", want: maxRetryAfter},
+		{name: "far date is capped", header: now.Add(1000 * time.Hour).Format(http.TimeFormat), want: maxRetryAfter},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.header != "" {
+				h.Set("Retry-After", tc.header)
+			}
+			if got := RetryAfter(h, now); got != tc.want {
+				t.Errorf("RetryAfter(%q) = %v, want %v", tc.header, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		status        int
+		retryAfter    string
+		wantOK        bool
+		wantRetryable bool
+		wantWait      time.Duration
+	}{
+		{status: 200, wantOK: true},
+		{status: 201, wantOK: true},
+		{status: 202, wantOK: true},
+		{status: 204, wantOK: true},
+		{status: 301},
+		{status: 400},
+		{status: 401},
+		{status: 403},
+		{status: 404},
+		{status: 413},
+		{status: 422},
+		{status: 429, wantRetryable: true},
+		{status: 429, retryAfter: "7", wantRetryable: true, wantWait: 7 * time.Second},
+		{status: 500, wantRetryable: true},
+		{status: 502, wantRetryable: true},
+		{status: 503, retryAfter: "30", wantRetryable: true, wantWait: 30 * time.Second},
+		{status: 504, wantRetryable: true},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%d retry-after %q", tc.status, tc.retryAfter), func(t *testing.T) {
+			resp := &http.Response{StatusCode: tc.status, Header: http.Header{}}
+			if tc.retryAfter != "" {
+				resp.Header.Set("Retry-After", tc.retryAfter)
+			}
+			err := classify(resp, []byte(`{"error":"nope"}`))
+			if tc.wantOK {
+				if err != nil {
+					t.Fatalf("classify(%d) = %v, want success", tc.status, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("classify(%d) = nil, want a failure", tc.status)
+			}
+			if got := core.IsRetryable(err); got != tc.wantRetryable {
+				t.Errorf("classify(%d): retryable = %v, want %v", tc.status, got, tc.wantRetryable)
+			}
+			if got := core.StatusCode(err); got != tc.status {
+				t.Errorf("classify(%d): status code = %d", tc.status, got)
+			}
+			if got := core.RetryAfter(err); got != tc.wantWait {
+				t.Errorf("classify(%d): RetryAfter = %v, want %v", tc.status, got, tc.wantWait)
+			}
+			if !strings.Contains(err.Error(), `{"error":"nope"}`) {
+				t.Errorf("classify(%d) error %q does not quote the answer", tc.status, err)
+			}
+		})
+	}
+}
+
+func TestTruncateRunes(t *testing.T) {
+	tests := []struct {
+		name    string
+		s       string
+		n       int
+		want    string
+		wantCut bool
+	}{
+		{name: "short stays", s: "abc", n: 5, want: "abc"},
+		{name: "exact fit stays", s: "abc", n: 3, want: "abc"},
+		{name: "cut ends in ellipsis", s: "abcdef", n: 4, want: "abc…", wantCut: true},
+		{name: "multi-byte counted as one", s: "äöüß", n: 4, want: "äöüß"},
+		{name: "multi-byte cut whole", s: "日本語テキスト", n: 3, want: "日本…", wantCut: true},
+		{name: "emoji cut whole", s: "🔥🔥🔥🔥", n: 2, want: "🔥…", wantCut: true},
+		{name: "limit 1 is the ellipsis", s: "abc", n: 1, want: "…", wantCut: true},
+		{name: "limit 0 is empty", s: "abc", n: 0, want: "", wantCut: true},
+		{name: "empty stays at limit 0", s: "", n: 0, want: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, cut := TruncateRunes(tc.s, tc.n)
+			if got != tc.want || cut != tc.wantCut {
+				t.Errorf("TruncateRunes(%q, %d) = %q, %v; want %q, %v", tc.s, tc.n, got, cut, tc.want, tc.wantCut)
+			}
+			if n := utf8.RuneCountInString(got); n > max(tc.n, 0) {
+				t.Errorf("TruncateRunes(%q, %d) has %d characters, over the limit", tc.s, tc.n, n)
+			}
+			if !utf8.ValidString(got) {
+				t.Errorf("TruncateRunes(%q, %d) = %q is not valid UTF-8", tc.s, tc.n, got)
+			}
+		})
+	}
+}
+
+func TestTruncateBytes(t *testing.T) {
+	tests := []struct {
+		name    string
+		s       string
+		n       int
+		want    string
+		wantCut bool
+	}{
+		{name: "short stays", s: "abc", n: 5, want: "abc"},
+		{name: "exact fit stays", s: "abcd", n: 4, want: "abcd"},
+		{name: "cut ends in ellipsis", s: "abcdefgh", n: 6, want: "abc…", wantCut: true},
+		{name: "two-byte character not split", s: "ääää", n: 6, want: "ä…", wantCut: true},
+		{name: "three-byte character not split", s: "日本語", n: 7, want: "日…", wantCut: true},
+		{name: "four-byte character not split", s: "🔥🔥", n: 6, want: "…", wantCut: true},
+		{name: "room for the ellipsis only", s: "abcdef", n: 3, want: "…", wantCut: true},
+		{name: "no room for the ellipsis", s: "abcdef", n: 2, want: "", wantCut: true},
+		{name: "limit 1", s: "abc", n: 1, want: "", wantCut: true},
+		{name: "limit 0", s: "abc", n: 0, want: "", wantCut: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, cut := TruncateBytes(tc.s, tc.n)
+			if got != tc.want || cut != tc.wantCut {
+				t.Errorf("TruncateBytes(%q, %d) = %q, %v; want %q, %v", tc.s, tc.n, got, cut, tc.want, tc.wantCut)
+			}
+			if len(got) > tc.n {
+				t.Errorf("TruncateBytes(%q, %d) is %d bytes, over the limit", tc.s, tc.n, len(got))
+			}
+			if !utf8.ValidString(got) {
+				t.Errorf("TruncateBytes(%q, %d) = %q splits a character", tc.s, tc.n, got)
+			}
+		})
+	}
+}
+
+// TestTruncateEveryLimit walks every limit over mixed-width text: the
+// result is always within the limit, valid UTF-8, and ends in the ellipsis
+// exactly when it was cut and the ellipsis fits.
+func TestTruncateEveryLimit(t *testing.T) {
+	s := "a ä 日 🔥 b"
+	for n := 0; n <= len(s)+1; n++ {
+		got, cut := TruncateBytes(s, n)
+		if len(got) > n || !utf8.ValidString(got) {
+			t.Errorf("TruncateBytes(%q, %d) = %q: over the limit or split", s, n, got)
+		}
+		if cut != (len(s) > n) || (cut && n >= len(ellipsis)) != strings.HasSuffix(got, ellipsis) {
+			t.Errorf("TruncateBytes(%q, %d) = %q, cut %v: ellipsis must mark a cut, and only a cut", s, n, got, cut)
+		}
+		got, cut = TruncateRunes(s, n)
+		if utf8.RuneCountInString(got) > n || !utf8.ValidString(got) {
+			t.Errorf("TruncateRunes(%q, %d) = %q: over the limit or split", s, n, got)
+		}
+		if cut != (utf8.RuneCountInString(s) > n) || (cut && n >= 1) != strings.HasSuffix(got, ellipsis) {
+			t.Errorf("TruncateRunes(%q, %d) = %q, cut %v: ellipsis must mark a cut, and only a cut", s, n, got, cut)
+		}
+	}
+}
+
+func TestRedactURLError(t *testing.T) {
+	const secret = "https://hooks.example.com/services/T000/B000/SeCrEtToKeN?key=SeCrEtToKeN"
+	tests := []struct {
+		name      string
+		err       error
+		wantCause error
+	}{
+		{name: "url error", err: &url.Error{Op: "Post", URL: secret, Err: errors.New("connection refused")}},
+		{name: "wrapped url error", err: fmt.Errorf("sending: %w", &url.Error{Op: "Post", URL: secret, Err: errors.New("eof")})},
+		{name: "deadline stays detectable", err: &url.Error{Op: "Post", URL: secret, Err: context.DeadlineExceeded}, wantCause: context.DeadlineExceeded},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := redactURLError(tc.err)
+			if strings.Contains(got.Error(), "SeCrEtToKeN") {
+				t.Errorf("redactURLError left the secret in %q", got)
+			}
+			if !strings.Contains(got.Error(), "<redacted>") {
+				t.Errorf("redactURLError(%v) = %q, want the URL replaced by <redacted>", tc.err, got)
+			}
+			if tc.wantCause != nil && !errors.Is(got, tc.wantCause) {
+				t.Errorf("redactURLError(%v) = %v no longer wraps %v", tc.err, got, tc.wantCause)
+			}
+		})
+	}
+	plain := errors.New("not a url error")
+	if got := redactURLError(plain); got != plain {
+		t.Errorf("redactURLError changed an error without a URL: %v", got)
+	}
+}
+
+func TestAnswerText(t *testing.T) {
+	long := strings.Repeat("ü", 4*maxErrorBody)
+	tests := []struct {
+		name string
+		body string
+		want func(string) bool
+		says string
+	}{
+		{name: "empty", body: "", want: func(s string) bool { return s == "empty answer" }, says: `"empty answer"`},
+		{name: "blank", body: " \n\t", want: func(s string) bool { return s == "empty answer" }, says: `"empty answer"`},
+		{name: "one line", body: "bad\r\nrequest\n  here", want: func(s string) bool { return s == "bad request here" }, says: "white space folded to one line"},
+		{name: "bounded", body: long, want: func(s string) bool {
+			return len(s) <= maxErrorBody && utf8.ValidString(s) && strings.HasSuffix(s, ellipsis)
+		}, says: "at most maxErrorBody bytes, valid UTF-8, marked as cut"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := answerText([]byte(tc.body)); !tc.want(got) {
+				t.Errorf("answerText = %q (%d bytes), want %s", got, len(got), tc.says)
+			}
+		})
+	}
+}
