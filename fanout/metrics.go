@@ -1,0 +1,86 @@
+package fanout
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/am-fanout/am-fanout/core"
+)
+
+// Metrics are the fan-out's Prometheus metrics.
+type Metrics struct {
+	duration         *prometheus.HistogramVec
+	total            *prometheus.CounterVec
+	targetSuccess    *prometheus.CounterVec
+	targetFailure    *prometheus.CounterVec
+	targetSkipped    *prometheus.CounterVec
+	deliveryDuration *prometheus.HistogramVec
+	inFlight         prometheus.Gauge
+}
+
+// NewMetrics creates the fan-out metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "am_fanout_fanout_duration_seconds",
+			Help:    "Duration of the fan-out of one alert to all its targets, by result.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"result"}),
+		total: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "am_fanout_fanout_total",
+			Help: "Fan-outs of one alert, by result (success, partial_success, failure).",
+		}, []string{"result"}),
+		targetSuccess: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "am_fanout_target_success_total",
+			Help: "Alerts delivered to a target.",
+		}, []string{"target", "type"}),
+		targetFailure: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "am_fanout_target_failure_total",
+			Help: "Failed deliveries to a target, by error type.",
+		}, []string{"target", "type", "error_type"}),
+		targetSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "am_fanout_target_skipped_total",
+			Help: "Deliveries to a target skipped, by reason.",
+		}, []string{"target", "type", "skip_reason"}),
+		deliveryDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "am_fanout_target_delivery_duration_seconds",
+			Help:    "Duration of one delivery attempt to a target.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"target", "type"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "am_fanout_deliveries_in_flight",
+			Help: "Deliveries being sent right now.",
+		}),
+	}
+	reg.MustRegister(m.duration, m.total, m.targetSuccess, m.targetFailure,
+		m.targetSkipped, m.deliveryDuration, m.inFlight)
+	return m
+}
+
+func (m *Metrics) recordTarget(r *core.TargetPublishResult) {
+	switch {
+	case r.Skipped:
+		m.targetSkipped.WithLabelValues(r.TargetName, r.TargetType, r.SkipReason).Inc()
+		return
+	case r.Success:
+		m.targetSuccess.WithLabelValues(r.TargetName, r.TargetType).Inc()
+	default:
+		m.targetFailure.WithLabelValues(r.TargetName, r.TargetType, core.ErrorType(r.Error)).Inc()
+	}
+	m.deliveryDuration.WithLabelValues(r.TargetName, r.TargetType).Observe(r.Duration.Seconds())
+}
+
+func (m *Metrics) recordFanout(r *core.ParallelPublishResult) {
+	res := r.Result()
+	m.total.WithLabelValues(res).Inc()
+	m.duration.WithLabelValues(res).Observe(r.Duration.Seconds())
+}
+
+// DeleteTarget removes every series of a target that is no longer
+// configured.
+func (m *Metrics) DeleteTarget(name string) {
+	l := prometheus.Labels{"target": name}
+	m.targetSuccess.DeletePartialMatch(l)
+	m.targetFailure.DeletePartialMatch(l)
+	m.targetSkipped.DeletePartialMatch(l)
+	m.deliveryDuration.DeletePartialMatch(l)
+}

@@ -1,0 +1,278 @@
+// Package fanout delivers one alert to many targets in parallel: it selects
+// the targets, consults health and breakers, bounds the deliveries in
+// flight, enforces deadlines and aggregates the results.
+package fanout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/am-fanout/am-fanout/core"
+)
+
+// ParallelPublisher publishes alerts to many targets in parallel. All
+// methods are safe for concurrent use and return only after every delivery
+// they started has finished.
+type ParallelPublisher interface {
+	// PublishToMultiple delivers the alert to the given targets.
+	PublishToMultiple(ctx context.Context, a *core.EnrichedAlert, targets []*Target) (*core.ParallelPublishResult, error)
+	// PublishToAll delivers the alert to every target that selects it,
+	// whatever their health.
+	PublishToAll(ctx context.Context, a *core.EnrichedAlert) (*core.ParallelPublishResult, error)
+	// PublishToHealthy delivers the alert to every target that selects it,
+	// skipping targets by the configured health strategy.
+	PublishToHealthy(ctx context.Context, a *core.EnrichedAlert) (*core.ParallelPublishResult, error)
+}
+
+// Dispatcher is the ParallelPublisher of am-fanout.
+type Dispatcher struct {
+	source   TargetSource
+	health   HealthMonitor
+	recorder OutcomeRecorder
+	dedup    Deduplicator
+	metrics  *Metrics
+	logger   *slog.Logger
+	opts     ParallelPublishOptions
+}
+
+// Dependencies are the collaborators of a Dispatcher; Source and Metrics
+// are required, the others may be nil.
+type Dependencies struct {
+	Source   TargetSource
+	Health   HealthMonitor
+	Recorder OutcomeRecorder
+	Dedup    Deduplicator
+	Metrics  *Metrics
+	Logger   *slog.Logger
+}
+
+// NewDispatcher returns a Dispatcher; zero options take their defaults.
+func NewDispatcher(deps Dependencies, opts ParallelPublishOptions) *Dispatcher {
+	opts.normalise()
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Dispatcher{
+		source: deps.Source, health: deps.Health, recorder: deps.Recorder, dedup: deps.Dedup,
+		metrics: deps.Metrics, logger: deps.Logger, opts: opts,
+	}
+}
+
+// PublishToAll implements ParallelPublisher.
+func (d *Dispatcher) PublishToAll(ctx context.Context, a *core.EnrichedAlert) (*core.ParallelPublishResult, error) {
+	return d.publishSelected(ctx, a, PublishToAll)
+}
+
+// PublishToHealthy implements ParallelPublisher.
+func (d *Dispatcher) PublishToHealthy(ctx context.Context, a *core.EnrichedAlert) (*core.ParallelPublishResult, error) {
+	return d.publishSelected(ctx, a, d.opts.HealthStrategy)
+}
+
+// PublishToMultiple implements ParallelPublisher. It consults health only
+// when the options say CheckHealth.
+func (d *Dispatcher) PublishToMultiple(ctx context.Context, a *core.EnrichedAlert, targets []*Target) (*core.ParallelPublishResult, error) {
+	if a == nil || len(targets) == 0 {
+		return nil, core.ErrInvalidInput
+	}
+	strategy := PublishToAll
+	if d.opts.CheckHealth {
+		strategy = d.opts.HealthStrategy
+	}
+	return d.publish(ctx, a, targets, strategy)
+}
+
+func (d *Dispatcher) publishSelected(ctx context.Context, a *core.EnrichedAlert, strategy HealthStrategy) (*core.ParallelPublishResult, error) {
+	if a == nil {
+		return nil, core.ErrInvalidInput
+	}
+	var selected []*Target
+	for _, t := range d.source.Targets() {
+		if t.Selects(a) {
+			selected = append(selected, t)
+		}
+	}
+	if len(selected) == 0 {
+		return core.NewParallelPublishResult(nil, 0), core.ErrNoEnabledTargets
+	}
+	return d.publish(ctx, a, selected, strategy)
+}
+
+func (d *Dispatcher) publish(ctx context.Context, a *core.EnrichedAlert, targets []*Target, strategy HealthStrategy) (*core.ParallelPublishResult, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+	defer cancel()
+	d.logger.Debug("fan-out starting", "fingerprint", a.Alert.Fingerprint, "status", a.Alert.Status, "targets", len(targets))
+
+	results := make([]core.TargetPublishResult, len(targets))
+	pending := make([]int, 0, len(targets))
+	for i, t := range targets {
+		if skip := d.preSkip(ctx, a, t, strategy); skip != "" {
+			results[i] = core.TargetPublishResult{
+				TargetName: t.Name, TargetType: t.Type, Skipped: true, SkipReason: skip,
+				Retryable: skip != core.SkipAlreadyDelivered,
+			}
+			continue
+		}
+		pending = append(pending, i)
+	}
+	d.run(ctx, a, targets, pending, results)
+
+	res := core.NewParallelPublishResult(results, time.Since(start))
+	for i := range results {
+		d.observe(&results[i])
+	}
+	d.metrics.recordFanout(res)
+	d.logResult(a, res)
+	if res.Delivered() {
+		return res, nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil && res.FailureCount > 0 {
+		return res, fmt.Errorf("%w: %w", core.ErrAllTargetsFailed, fanoutError(ctxErr))
+	}
+	if res.FailureCount > 0 {
+		return res, core.ErrAllTargetsFailed
+	}
+	return res, nil
+}
+
+// run delivers to the targets at the pending indexes with at most
+// MaxConcurrent deliveries in flight, and returns when all have finished.
+func (d *Dispatcher) run(ctx context.Context, a *core.EnrichedAlert, targets []*Target, pending []int, results []core.TargetPublishResult) {
+	jobs := make(chan int, len(pending))
+	for _, i := range pending {
+		jobs <- i
+	}
+	close(jobs)
+	var wg sync.WaitGroup
+	for range min(d.opts.MaxConcurrent, len(pending)) {
+		wg.Go(func() {
+			for i := range jobs {
+				results[i] = d.deliver(ctx, a, targets[i])
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// preSkip returns why a target is skipped before any delivery is tried, or
+// "" to try it.
+func (d *Dispatcher) preSkip(ctx context.Context, a *core.EnrichedAlert, t *Target, strategy HealthStrategy) string {
+	if d.dedup != nil && d.dedup.Delivered(DeliveryKey(t.Name, a)) {
+		return core.SkipAlreadyDelivered
+	}
+	if strategy == PublishToAll || d.health == nil {
+		return ""
+	}
+	h, err := d.health.GetHealthByName(ctx, t.Name)
+	if err != nil || h == nil {
+		// Fail open: a health monitor that cannot answer must not stop
+		// deliveries.
+		d.logger.Warn("health unknown, delivering anyway", "target", t.Name, "err", err)
+		return ""
+	}
+	switch {
+	case h.Status == core.HealthUnhealthy:
+		return core.SkipUnhealthy
+	case h.Status == core.HealthDegraded && strategy == SkipUnhealthyAndDegraded:
+		return core.SkipDegraded
+	}
+	return ""
+}
+
+// deliver makes one delivery attempt through the target's breaker.
+func (d *Dispatcher) deliver(ctx context.Context, a *core.EnrichedAlert, t *Target) core.TargetPublishResult {
+	res := core.TargetPublishResult{TargetName: t.Name, TargetType: t.Type}
+	if err := ctx.Err(); err != nil {
+		// The fan-out deadline passed while this delivery waited for a slot.
+		res.Error = fmt.Errorf("not started: %w", fanoutError(err))
+		res.Retryable = true
+		return res
+	}
+	start := time.Now()
+	dctx, cancel := context.WithTimeout(ctx, t.Timeout)
+	defer cancel()
+	publish := func(ctx context.Context) error {
+		d.metrics.inFlight.Inc()
+		defer d.metrics.inFlight.Dec()
+		return t.Publisher.Publish(ctx, a)
+	}
+	var err error
+	if t.Breaker != nil && d.opts.RespectCircuitBreakers {
+		err = t.Breaker.Execute(dctx, publish)
+	} else {
+		err = publish(dctx)
+	}
+	res.Duration = time.Since(start)
+	switch {
+	case err == nil:
+		res.Success = true
+		if d.dedup != nil {
+			d.dedup.MarkDelivered(DeliveryKey(t.Name, a))
+		}
+	case errors.Is(err, core.ErrCircuitOpen):
+		res.Skipped, res.SkipReason, res.Retryable = true, core.SkipCircuitOpen, true
+	case errors.Is(err, core.ErrCircuitHalfOpen):
+		res.Skipped, res.SkipReason, res.Retryable = true, core.SkipCircuitHalfOpen, true
+	default:
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", fanoutError(ctx.Err()), err)
+		}
+		res.Error, res.StatusCode = err, core.StatusCode(err)
+		res.Retryable = core.IsRetryable(err) || ctx.Err() != nil
+	}
+	return res
+}
+
+// fanoutError names a fan-out context's end with the package's sentinels.
+func fanoutError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return core.ErrContextTimeout
+	}
+	return core.ErrContextCancelled
+}
+
+func (d *Dispatcher) observe(r *core.TargetPublishResult) {
+	d.metrics.recordTarget(r)
+	if d.recorder != nil && !r.Skipped {
+		d.recorder.Record(r.TargetName, r)
+	}
+	if r.Skipped {
+		d.logger.Debug("target skipped", "target", r.TargetName, "reason", r.SkipReason)
+		return
+	}
+	d.logger.Debug("target delivered", "target", r.TargetName, "success", r.Success,
+		"duration", r.Duration, "status_code", r.StatusCode, "err", r.Error)
+}
+
+func (d *Dispatcher) logResult(a *core.EnrichedAlert, r *core.ParallelPublishResult) {
+	attrs := []any{
+		"fingerprint", a.Alert.Fingerprint, "alertname", a.Alert.Labels["alertname"],
+		"status", a.Alert.Status, "targets", r.TotalTargets, "success", r.SuccessCount,
+		"failure", r.FailureCount, "skipped", r.SkippedCount, "duration", r.Duration,
+	}
+	switch {
+	case r.IsPartialSuccess:
+		d.logger.Warn("fan-out partially succeeded", append(attrs, "failed", failedTargets(r))...)
+	case r.FailureCount > 0 || !r.Delivered():
+		d.logger.Error("fan-out failed", append(attrs, "failed", failedTargets(r))...)
+	default:
+		d.logger.Info("fan-out done", attrs...)
+	}
+}
+
+// failedTargets lists "name: error" for each failed target.
+func failedTargets(r *core.ParallelPublishResult) []string {
+	var out []string
+	for i := range r.Results {
+		if res := &r.Results[i]; !res.Success && !res.Skipped {
+			out = append(out, fmt.Sprintf("%s: %v", res.TargetName, res.Error))
+		} else if res.Skipped && res.SkipReason != core.SkipAlreadyDelivered {
+			out = append(out, res.TargetName+": skipped, "+res.SkipReason)
+		}
+	}
+	return out
+}
