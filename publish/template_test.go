@@ -11,9 +11,9 @@ import (
 	"github.com/am-fanout/am-fanout/core"
 )
 
-// testAlert is a firing alert with its group context, as enrichment
+// enrichedFixture is a firing alert with its group context, as enrichment
 // produces it.
-func testAlert() *core.EnrichedAlert {
+func enrichedFixture() *core.EnrichedAlert {
 	starts := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 	return &core.EnrichedAlert{
 		Alert: core.Alert{
@@ -46,10 +46,10 @@ func testAlert() *core.EnrichedAlert {
 	}
 }
 
-// templateErrors records the OnTemplateError calls.
-type templateErrors struct{ calls []string }
+// templateErrorLog records the OnTemplateError calls.
+type templateErrorLog struct{ calls []string }
 
-func (r *templateErrors) record(target, field string) { r.calls = append(r.calls, target+"/"+field) }
+func (r *templateErrorLog) record(target, field string) { r.calls = append(r.calls, target+"/"+field) }
 
 func TestTextTemplatesRender(t *testing.T) {
 	tests := []struct {
@@ -73,13 +73,13 @@ func TestTextTemplatesRender(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			var rec templateErrors
+			var rec templateErrorLog
 			o := Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), OnTemplateError: rec.record}
 			tt, err := newTextTemplates("chat", tc.tmpls, o)
 			if err != nil {
 				t.Fatalf("newTextTemplates: %v", err)
 			}
-			if got := tt.render(tc.field, testAlert(), "fallback"); got != tc.want {
+			if got := tt.render(tc.field, enrichedFixture(), "fallback"); got != tc.want {
 				t.Errorf("render(%q) = %q, want %q", tc.field, got, tc.want)
 			}
 			if !tc.wantError {
@@ -104,7 +104,7 @@ func TestTextTemplatesWithoutTemplatesRenderFallback(t *testing.T) {
 		if err != nil {
 			t.Fatalf("newTextTemplates(%v): %v", tmpls, err)
 		}
-		if got := tt.render("title", testAlert(), "fallback"); got != "fallback" {
+		if got := tt.render("title", enrichedFixture(), "fallback"); got != "fallback" {
 			t.Errorf("render with templates %v = %q, want the fallback", tmpls, got)
 		}
 	}
@@ -115,7 +115,7 @@ func TestTextTemplatesFailureWithoutLoggerOrCallback(t *testing.T) {
 	if err != nil {
 		t.Fatalf("newTextTemplates: %v", err)
 	}
-	if got := tt.render("title", testAlert(), "fallback"); got != "fallback" {
+	if got := tt.render("title", enrichedFixture(), "fallback"); got != "fallback" {
 		t.Errorf("render = %q, want the fallback", got)
 	}
 }
