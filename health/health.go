@@ -16,8 +16,8 @@ type Options struct {
 	// DegradedAfter is how many consecutive failures make a target
 	// degraded; default 1.
 	DegradedAfter int
-	// RecheckAfter is how long after its last failure an unhealthy target
-	// is offered a trial delivery; default 30s.
+	// RecheckAfter is how long after its last failure a degraded or
+	// unhealthy target is offered a trial delivery; default 30s.
 	RecheckAfter time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time

@@ -10,9 +10,11 @@ import (
 	"github.com/am-fanout/am-fanout/core"
 )
 
-// ReasonRecheck is the reason of an unhealthy target whose last failure is
-// older than Options.RecheckAfter: it reports degraded so that a
-// skip_unhealthy fan-out tries it again instead of avoiding it forever.
+// ReasonRecheck is the reason of a degraded or unhealthy target whose last
+// failure is older than Options.RecheckAfter. Such a target reports
+// degraded, so a skip_unhealthy fan-out tries it again instead of avoiding
+// it forever; a fan-out that skips degraded targets must let a target with
+// this reason through for the same end.
 const ReasonRecheck = "recheck: letting a trial delivery through"
 
 // Passive derives each target's health from the outcomes of real
@@ -166,7 +168,7 @@ func (t *record) health(o Options, now time.Time) core.TargetHealth {
 	}
 	h.Reason = fmt.Sprintf("%d consecutive %s, last: %s", t.failures, plural(t.failures, "failure"), t.lastError)
 	switch {
-	case t.failures >= o.UnhealthyAfter && now.Sub(t.lastFailure) >= o.RecheckAfter:
+	case t.failures >= o.DegradedAfter && now.Sub(t.lastFailure) >= o.RecheckAfter:
 		h.Status, h.Reason = core.HealthDegraded, ReasonRecheck
 	case t.failures >= o.UnhealthyAfter:
 		h.Status = core.HealthUnhealthy

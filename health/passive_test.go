@@ -230,6 +230,20 @@ func TestPassiveRechecksUnhealthyTarget(t *testing.T) {
 	assert.Equal(t, core.HealthHealthy, healthOf(t, p, "t1").Status, "a successful trial must make the target healthy")
 }
 
+func TestPassiveRechecksDegradedTarget(t *testing.T) {
+	clk := newClock()
+	p := NewPassive(Options{RecheckAfter: time.Minute, Now: clk.Now})
+	p.Record("t1", failed(core.Retryable(503, 0, errors.New("unavailable"))))
+	h := healthOf(t, p, "t1")
+	require.Equal(t, core.HealthDegraded, h.Status)
+	require.NotEqual(t, ReasonRecheck, h.Reason, "recheck came before RecheckAfter")
+
+	clk.Advance(time.Minute)
+	h = healthOf(t, p, "t1")
+	assert.Equal(t, core.HealthDegraded, h.Status)
+	assert.Equal(t, ReasonRecheck, h.Reason, "a degraded target must be marked for a trial after RecheckAfter")
+}
+
 func TestPassiveDefaults(t *testing.T) {
 	clk := newClock()
 	p := NewPassive(Options{Now: clk.Now})
