@@ -49,6 +49,10 @@ func New(t *config.Target, o Options) (Publisher, error) {
 		return newWebhook(t.Name, spec, o)
 	case *config.File:
 		return newFile(spec)
+	case *config.Rootly:
+		return newRootly(t.Name, spec, o)
+	case *config.MSTeams:
+		return newMSTeams(t.Name, spec, o)
 	}
 	return nil, fmt.Errorf("target %q: no publisher for type %q", t.Name, t.Type)
 }
