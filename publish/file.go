@@ -28,16 +28,16 @@ type file struct {
 
 func newFile(s *config.File) (*file, error) {
 	if err := os.MkdirAll(filepath.Dir(s.Path), 0o755); err != nil {
-		return nil, fmt.Errorf("file target: creating directory: %w", err)
+		return nil, fmt.Errorf("creating the directory of %s: %w", s.Path, err)
 	}
 	f, err := os.OpenFile(s.Path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("file target: %w", err)
+		return nil, fmt.Errorf("opening alert file: %w", err)
 	}
 	torn, err := endsTorn(s.Path)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("file target: %w", err)
+		return nil, fmt.Errorf("checking for a torn last line: %w", err)
 	}
 	return &file{fsync: s.Fsync, f: f, torn: torn}, nil
 }
