@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
@@ -121,10 +122,10 @@ func Default() Config {
 // fileConfig is the config file as written; targets are decoded one by one
 // so that each is checked against the fields of its own type.
 type fileConfig struct {
-	Defaults *Defaults  `yaml:"defaults"`
-	Fanout   *Fanout    `yaml:"fanout"`
-	Enrich   *Enrich    `yaml:"enrich"`
-	Receiver *Receiver  `yaml:"receiver"`
+	Defaults *Defaults   `yaml:"defaults"`
+	Fanout   *Fanout     `yaml:"fanout"`
+	Enrich   *Enrich     `yaml:"enrich"`
+	Receiver *Receiver   `yaml:"receiver"`
 	Targets  []yaml.Node `yaml:"targets"`
 }
 
@@ -165,12 +166,12 @@ func LoadFile(path, targetsDir string) (*Config, error) {
 func Parse(data []byte, path string) (*Config, error) {
 	cfg := Default()
 	fc := fileConfig{Defaults: &cfg.Defaults, Fanout: &cfg.Fanout, Enrich: &cfg.Enrich, Receiver: &cfg.Receiver}
-	if err := decodeStrict(data, &fc); err != nil {
-		return nil, yamlError(path, err)
-	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlError(path, err)
+	}
+	if err := decodeStrict(data, &fc); err != nil {
+		return nil, decodeError(path, err, &root, reflect.TypeOf(fc))
 	}
 	cfg.Files = []string{path}
 	if err := cfg.validate(&position{file: path, root: &root}, filepath.Dir(path)); err != nil {
@@ -231,9 +232,9 @@ func (c *Config) validate(pos *position, dir string) error {
 			r.Name = fmt.Sprintf("rule-%d", i+1)
 		}
 		at := fmt.Sprintf("enrich.rules.%d", i)
-		ms, err := parseMatchers(r.Match)
+		ms, bad, err := parseMatchers(r.Match)
 		if err != nil {
-			return pos.errorf(at+".match", "rule %q: %v", r.Name, err)
+			return pos.errorf(fmt.Sprintf("%s.match.%d", at, bad), "rule %q: %v", r.Name, err)
 		}
 		if r.Severity != "" && !validSeverity(r.Severity) {
 			return pos.errorf(at+".severity", "rule %q: severity %q is not one of critical, warning, info", r.Name, r.Severity)
@@ -260,14 +261,16 @@ func (b *Breaker) validate(pos *position, at string) error {
 	return nil
 }
 
-func parseMatchers(exprs []string) (labels.Matchers, error) {
+// parseMatchers parses every expression; on error it also returns the
+// index of the expression that failed, so that the error names its line.
+func parseMatchers(exprs []string) (labels.Matchers, int, error) {
 	var all labels.Matchers
-	for _, e := range exprs {
+	for i, e := range exprs {
 		ms, err := labels.ParseMatchers(e)
 		if err != nil {
-			return nil, fmt.Errorf("matcher %q: %w", e, err)
+			return nil, i, fmt.Errorf("matcher %q: %w", e, err)
 		}
 		all = append(all, ms...)
 	}
-	return all, nil
+	return all, 0, nil
 }

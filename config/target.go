@@ -88,7 +88,7 @@ func (t *Target) Selects(ls map[string]string) bool {
 // state of unchanged targets.
 func (t *Target) Key() string {
 	spec, _ := yaml.Marshal(t.Spec)
-	return fmt.Sprintf("%s/%s/%v/%+v/%s", t.Name, t.Type, t.Timeout, t.Breaker, spec)
+	return fmt.Sprintf("%s/%s/%q/%t/%v/%+v/%s", t.Name, t.Type, t.Match, t.SendResolved, t.Timeout, t.Breaker, spec)
 }
 
 var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
@@ -130,10 +130,10 @@ func decodeTarget(n *yaml.Node, file string, d *Defaults) (*Target, error) {
 		return nil, err
 	}
 	if err := n.Decode(t); err != nil {
-		return nil, yamlError(file, err)
+		return nil, decodeError(file, err, n, reflect.TypeOf(t))
 	}
 	if err := n.Decode(t.Spec); err != nil {
-		return nil, yamlError(file, err)
+		return nil, decodeError(file, err, n, reflect.TypeOf(t.Spec))
 	}
 	if err := t.validate(pos, filepath.Dir(file)); err != nil {
 		return nil, err
@@ -154,9 +154,9 @@ func (t *Target) validate(pos *position, dir string) error {
 	if err := t.Breaker.validate(pos, "breaker"); err != nil {
 		return fmt.Errorf("target %q: %w", t.Name, err)
 	}
-	ms, err := parseMatchers(t.Match)
+	ms, bad, err := parseMatchers(t.Match)
 	if err != nil {
-		return pos.errorf("match", "target %q: %v", t.Name, err)
+		return pos.errorf(fmt.Sprintf("match.%d", bad), "target %q: %v", t.Name, err)
 	}
 	t.Matchers = ms
 	if err := t.Spec.validate(dir); err != nil {

@@ -65,7 +65,12 @@ func child(n *yaml.Node, step string) *yaml.Node {
 	return nil
 }
 
-var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+var (
+	yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+	// yamlUnknownField is the strict decoder's message for an unknown key;
+	// it names a Go type the user never wrote.
+	yamlUnknownField = regexp.MustCompile(`^field (.+) not found in type \S+$`)
+)
 
 // yamlError rewrites the decoder's "line N: msg" errors as "file:N: msg".
 func yamlError(file string, err error) error {
@@ -80,7 +85,8 @@ func yamlError(file string, err error) error {
 	msgs := make([]string, 0, len(te.Errors))
 	for _, e := range te.Errors {
 		if m := yamlLine.FindStringSubmatch(e); m != nil {
-			msgs = append(msgs, fmt.Sprintf("%s:%s: %s", file, m[1], m[2]))
+			msg := yamlUnknownField.ReplaceAllString(m[2], `unknown field "$1"`)
+			msgs = append(msgs, fmt.Sprintf("%s:%s: %s", file, m[1], msg))
 		} else {
 			msgs = append(msgs, file+": "+e)
 		}
@@ -159,4 +165,55 @@ func sortedKeys(m map[string]reflect.Type) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// decodeError is yamlError for a failed decode of n into a value of type
+// into. Errors of custom unmarshalers, such as a bad duration, carry no
+// line; for them it finds the value that fails and names its line.
+func decodeError(file string, err error, n *yaml.Node, into reflect.Type) error {
+	var te *yaml.TypeError
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if errors.As(err, &te) || yamlLine.MatchString(msg) {
+		return yamlError(file, err)
+	}
+	if line := lineOfFailure(n, into); line > 0 {
+		return fmt.Errorf("%s:%d: %s", file, line, msg)
+	}
+	return yamlError(file, err)
+}
+
+// lineOfFailure returns the line of the deepest value in n that fails to
+// decode into its field of t, 0 if none does.
+func lineOfFailure(n *yaml.Node, t reflect.Type) int {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		return lineOfFailure(n.Content[0], t)
+	}
+	var kids []*yaml.Node
+	var types []reflect.Type
+	switch {
+	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
+		for _, item := range n.Content {
+			kids, types = append(kids, item), append(types, t.Elem())
+		}
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if ft, ok := fields[n.Content[i].Value]; ok {
+				kids, types = append(kids, n.Content[i+1]), append(types, ft)
+			}
+		}
+	}
+	for i, kid := range kids {
+		if kid.Decode(reflect.New(types[i]).Interface()) == nil {
+			continue
+		}
+		if line := lineOfFailure(kid, types[i]); line > 0 {
+			return line
+		}
+		return kid.Line
+	}
+	return 0
 }
