@@ -49,6 +49,14 @@ func New(t *config.Target, o Options) (Publisher, error) {
 		return newWebhook(t.Name, spec, o)
 	case *config.File:
 		return newFile(spec)
+	case *config.Slack:
+		return newSlack(t.Name, spec, o)
+	case *config.Discord:
+		return newDiscord(t.Name, spec, o)
+	case *config.PagerDuty:
+		return newPagerDuty(t.Name, spec, o)
+	case *config.Opsgenie:
+		return newOpsgenie(t.Name, spec, o)
 	case *config.Rootly:
 		return newRootly(t.Name, spec, o)
 	case *config.MSTeams:

@@ -92,22 +92,7 @@ func slackDefaultText(a *core.EnrichedAlert) string {
 // slackFields shows the labels but alertname, key labels first; past ten,
 // the last field counts the labels left out.
 func slackFields(labels map[string]string) []slackText {
-	keyLabels := []string{"severity", "cluster", "namespace", "service", "job", "instance"}
-	names := make([]string, 0, len(labels))
-	for n := range labels {
-		if n != "alertname" {
-			names = append(names, n)
-		}
-	}
-	rank := func(n string) int {
-		if i := slices.Index(keyLabels, n); i >= 0 {
-			return i
-		}
-		return len(keyLabels)
-	}
-	slices.SortFunc(names, func(x, y string) int {
-		return cmp.Or(cmp.Compare(rank(x), rank(y)), strings.Compare(x, y))
-	})
+	names := slackLabelOrder(labels)
 	var fields []slackText
 	for i, n := range names {
 		if i == slackFieldsMax-1 && len(names) > slackFieldsMax {
@@ -119,6 +104,23 @@ func slackFields(labels map[string]string) []slackText {
 		fields = append(fields, slackText{Type: "mrkdwn", Text: text})
 	}
 	return fields
+}
+
+// slackLabelOrder lists the label names but alertname, which the title
+// shows: the key labels first, in this order, then the others by name.
+func slackLabelOrder(labels map[string]string) []string {
+	keyLabels := []string{"severity", "cluster", "namespace", "service", "job", "instance"}
+	rank := func(n string) int {
+		if i := slices.Index(keyLabels, n); i >= 0 {
+			return i
+		}
+		return len(keyLabels)
+	}
+	names := slices.DeleteFunc(slices.Collect(maps.Keys(labels)), func(n string) bool { return n == "alertname" })
+	slices.SortFunc(names, func(x, y string) int {
+		return cmp.Or(cmp.Compare(rank(x), rank(y)), strings.Compare(x, y))
+	})
+	return names
 }
 
 // slackContext says where the alert came from and since when.

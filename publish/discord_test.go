@@ -1,0 +1,196 @@
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	commoncfg "github.com/prometheus/common/config"
+
+	"github.com/am-fanout/am-fanout/config"
+	"github.com/am-fanout/am-fanout/core"
+)
+
+func newDiscordTest(t *testing.T, f *discordFake, tmpl config.Templates, o Options) *discord {
+	t.Helper()
+	spec := &config.Discord{
+		URL: config.Secret(f.srv.URL + f.path), Username: config.DefaultDiscordUsername,
+		HTTPConfig: commoncfg.DefaultHTTPClientConfig, Templates: tmpl,
+	}
+	o.UserAgent = "am-fanout/test"
+	p, err := newDiscord("discord-test", spec, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func TestDiscordPostsOneEmbed(t *testing.T) {
+	tests := []struct {
+		name   string
+		alert  *core.EnrichedAlert
+		tmpl   config.Templates
+		golden string
+	}{
+		{name: "firing", alert: slackTestAlert(false), golden: "discord/firing.json"},
+		{name: "resolved", alert: slackTestAlert(true), golden: "discord/resolved.json"},
+		{
+			name: "templates, with a mention that must not ping", alert: slackTestAlert(false),
+			tmpl:   config.Templates{"title": "{{ .Alert.Labels.service }} is slow", "content": "@everyone {{ .Summary }}"},
+			golden: "discord/templated.json",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newDiscordFake(t)
+			p := newDiscordTest(t, f, tc.tmpl, Options{})
+			if err := p.Publish(context.Background(), tc.alert); err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+			posts := f.accepted()
+			if len(posts) != 1 || !f.waits[0] {
+				t.Fatalf("fake accepted %d posts (wait=%v), want 1 with wait=true", len(posts), f.waits)
+			}
+			var msg discordMessage
+			if err := json.Unmarshal(posts[0], &msg); err != nil {
+				t.Fatal(err)
+			}
+			if msg.AllowedMentions.Parse == nil || len(msg.AllowedMentions.Parse) != 0 {
+				t.Errorf("allowed_mentions.parse = %v, want [] so nothing can ping", msg.AllowedMentions.Parse)
+			}
+			assertGolden(t, tc.golden, posts[0])
+		})
+	}
+}
+
+func TestDiscordKeepsEmbedWithinLimits(t *testing.T) {
+	f := newDiscordFake(t)
+	p := newDiscordTest(t, f, nil, Options{})
+	if err := p.Publish(context.Background(), slackTestOversized()); err != nil {
+		t.Fatalf("Publish of an oversized alert: %v (the fake enforces Discord's limits)", err)
+	}
+	var msg discordMessage
+	if err := json.Unmarshal(f.accepted()[0], &msg); err != nil {
+		t.Fatal(err)
+	}
+	e := msg.Embeds[0]
+	if size := discordEmbedSize(&e); size > discordEmbedTotalMax {
+		t.Errorf("embed text totals %d characters, want ≤ %d", size, discordEmbedTotalMax)
+	}
+	if !strings.HasSuffix(e.Title, "…") || !strings.HasSuffix(e.Description, "…") {
+		t.Errorf("title or description not cut visibly: title ends %q, description ends %q", tail(e.Title), tail(e.Description))
+	}
+}
+
+func TestDiscordFitTrimsDescriptionThenFields(t *testing.T) {
+	fields := func(n, size int) []discordField {
+		out := make([]discordField, n)
+		for i := range out {
+			out[i] = discordField{Name: fmt.Sprint("f", i), Value: strings.Repeat("v", size)}
+		}
+		return out
+	}
+	tests := []struct {
+		name       string
+		embed      discordEmbed
+		wantFields int
+		wantDesc   bool // some description is left
+	}{
+		{name: "small embed untouched", embed: discordEmbed{Title: "t", Description: "d", Fields: fields(3, 10)}, wantFields: 3, wantDesc: true},
+		{name: "description gives way first", embed: discordEmbed{Title: "t", Description: strings.Repeat("d", 4000), Fields: fields(4, 1000)}, wantFields: 4, wantDesc: true},
+		{name: "then fields from the last", embed: discordEmbed{Title: "t", Description: strings.Repeat("d", 100), Fields: fields(25, 1000)}, wantFields: 5, wantDesc: true},
+		{name: "description not cut below its floor", embed: discordEmbed{Title: "t", Description: strings.Repeat("d", 4096), Fields: fields(25, 1000)}, wantFields: 4, wantDesc: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := tc.embed
+			fitDiscordEmbed(&e)
+			if size := discordEmbedSize(&e); size > discordEmbedTotalMax {
+				t.Errorf("size %d > %d", size, discordEmbedTotalMax)
+			}
+			if len(e.Fields) != tc.wantFields || (e.Description != "") != tc.wantDesc {
+				t.Errorf("kept %d fields and description %d characters, want %d fields, description kept %v",
+					len(e.Fields), utf8.RuneCountInString(e.Description), tc.wantFields, tc.wantDesc)
+			}
+		})
+	}
+}
+
+func TestDiscordOutcomes(t *testing.T) {
+	tests := []struct {
+		name       string
+		answer     discordFakeAnswer
+		retryable  bool
+		retryAfter time.Duration
+		says       string
+	}{
+		{
+			name:      "429 honours the JSON retry_after over the header",
+			answer:    discordFakeAnswer{status: 429, body: `{"message":"You are being rate limited.","retry_after":1.5,"global":false}`, retryAfter: "2"},
+			retryable: true, retryAfter: 1500 * time.Millisecond, says: "You are being rate limited.",
+		},
+		{
+			name:      "429 without retry_after falls back to the header",
+			answer:    discordFakeAnswer{status: 429, body: `{"message":"You are being rate limited."}`, retryAfter: "3"},
+			retryable: true, retryAfter: 3 * time.Second, says: "rate limited",
+		},
+		{name: "502 is retryable", answer: discordFakeAnswer{status: 502, body: "<html>bad gateway</html>"}, retryable: true, says: "bad gateway"},
+		{name: "empty message is permanent", answer: discordFakeAnswer{status: 400, body: `{"code":50006,"message":"Cannot send an empty message"}`}, says: "discord error 50006: Cannot send an empty message"},
+		{name: "unknown webhook is permanent", answer: discordFakeAnswer{status: 404, body: `{"code":10015,"message":"Unknown Webhook"}`}, says: "Unknown Webhook"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newDiscordFake(t)
+			log, logs := slackTestLogger()
+			p := newDiscordTest(t, f, nil, Options{Logger: log})
+			f.enqueue(tc.answer)
+			err := p.Publish(context.Background(), slackTestAlert(false))
+			assertDelivery(t, err, tc.answer.status, tc.retryable, tc.retryAfter, tc.says)
+			if strings.Contains(err.Error(), "WEBHOOKSECRET") || strings.Contains(logs.String(), "WEBHOOKSECRET") {
+				t.Errorf("the webhook token leaked: error %v, logs %s", err, logs)
+			}
+			if err := p.Publish(context.Background(), slackTestAlert(false)); err != nil {
+				t.Errorf("second Publish, once Discord recovered: %v", err)
+			}
+		})
+	}
+}
+
+func TestDiscordNetworkErrorHidesURL(t *testing.T) {
+	f := newDiscordFake(t)
+	p := newDiscordTest(t, f, nil, Options{})
+	f.srv.Close()
+	err := p.Publish(context.Background(), slackTestAlert(false))
+	if err == nil || !core.IsRetryable(err) {
+		t.Fatalf("Publish to a closed server: %v, want a retryable error", err)
+	}
+	if strings.Contains(err.Error(), "WEBHOOKSECRET") {
+		t.Errorf("error reveals the webhook token: %v", err)
+	}
+}
+
+func TestDiscordRenderKeepsTheWebhookQuery(t *testing.T) {
+	f := newDiscordFake(t)
+	spec := &config.Discord{URL: config.Secret(f.srv.URL + f.path + "?thread_id=99"), HTTPConfig: commoncfg.DefaultHTTPClientConfig}
+	p, err := newDiscord("d", spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	reqs, err := p.Render(context.Background(), slackTestAlert(false))
+	if err != nil || len(reqs) != 1 {
+		t.Fatalf("Render: %d requests, %v", len(reqs), err)
+	}
+	q := reqs[0].URL.Query()
+	if q.Get("wait") != "true" || q.Get("thread_id") != "99" || reqs[0].Method != "POST" {
+		t.Errorf("request %s ?%s, want POST with wait=true and the thread_id kept", reqs[0].Method, reqs[0].URL.RawQuery)
+	}
+	if len(f.accepted()) != 0 {
+		t.Error("Render sent the request")
+	}
+}
