@@ -1,0 +1,353 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/am-fanout/am-fanout/config"
+	"github.com/am-fanout/am-fanout/core"
+)
+
+// Limits of PagerDuty's Events API v2, from "Send an Alert Event"
+// (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/) and
+// the API overview (https://developer.pagerduty.com/docs/events-api-v2/overview/).
+const (
+	pagerDutyMaxSummary  = 1024 // characters of payload.summary
+	pagerDutyMaxDedupKey = 255  // characters of dedup_key
+	// pagerDutyMaxEvent is the documented 512 KB body limit, counted as
+	// 512,000 bytes to stay under it whichever "KB" PagerDuty means.
+	pagerDutyMaxEvent = 512000
+)
+
+// pagerDuty sends alerts to PagerDuty's Events API v2 (POST /v2/enqueue,
+// https://developer.pagerduty.com/docs/events-api-v2/trigger-events/): a
+// "trigger" event when an alert fires, a "resolve" event when it resolves.
+// Both carry a dedup_key derived from the alert alone (incidentKey),
+// so a resolve finds its incident after a restart without stored state.
+// 202 is success; 400 is permanent, 429 and 5xx retryable, as the API
+// overview documents. The routing key travels in the body, so it never
+// appears in an error (the API's error answers do not repeat it).
+type pagerDuty struct {
+	url        string
+	routingKey string
+	cfg        *config.PagerDuty
+	tmpl       *textTemplates
+	client     *http.Client
+	log        *slog.Logger
+}
+
+// pagerDutyEvent is an Events API v2 alert event.
+type pagerDutyEvent struct {
+	RoutingKey  string            `json:"routing_key"`
+	EventAction string            `json:"event_action"`
+	DedupKey    string            `json:"dedup_key"`
+	Payload     *pagerDutyPayload `json:"payload,omitempty"`
+	Client      string            `json:"client,omitempty"`
+	ClientURL   string            `json:"client_url,omitempty"`
+	Links       []pagerDutyLink   `json:"links,omitempty"`
+	Images      []pagerDutyImage  `json:"images,omitempty"`
+}
+
+type pagerDutyPayload struct {
+	Summary       string            `json:"summary"`
+	Source        string            `json:"source"`
+	Severity      string            `json:"severity"`
+	Timestamp     string            `json:"timestamp,omitempty"`
+	Component     string            `json:"component,omitempty"`
+	Group         string            `json:"group,omitempty"`
+	Class         string            `json:"class,omitempty"`
+	CustomDetails *pagerDutyDetails `json:"custom_details,omitempty"`
+}
+
+// pagerDutyDetails is the custom_details object: the alert's labels and
+// annotations and the notification it arrived in. Trimmed names the values
+// cut to fit the event size limit; Note says when all were dropped.
+type pagerDutyDetails struct {
+	Status      string            `json:"status,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Receiver    string            `json:"receiver,omitempty"`
+	GroupKey    string            `json:"group_key,omitempty"`
+	GroupLabels map[string]string `json:"group_labels,omitempty"`
+	Fingerprint string            `json:"fingerprint,omitempty"`
+	Trimmed     []string          `json:"trimmed,omitempty"`
+	Note        string            `json:"note,omitempty"`
+}
+
+type pagerDutyLink struct {
+	Href string `json:"href"`
+	Text string `json:"text,omitempty"`
+}
+
+type pagerDutyImage struct {
+	Src  string `json:"src"`
+	Href string `json:"href,omitempty"`
+	Alt  string `json:"alt,omitempty"`
+}
+
+// pagerDutySeverity is the default mapping of am-fanout severities;
+// anything else (no severity at all) becomes "error", as in Alertmanager.
+var pagerDutySeverity = map[core.Severity]string{
+	core.SeverityCritical: "critical",
+	core.SeverityWarning:  "warning",
+	core.SeverityInfo:     "info",
+}
+
+func newPagerDuty(name string, s *config.PagerDuty, o Options) (*pagerDuty, error) {
+	c, err := newHTTPClient(s.HTTPConfig, name, o)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := newTextTemplates(name, s.Templates, o)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", name, err)
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &pagerDuty{url: s.URL, routingKey: string(s.RoutingKey), cfg: s, tmpl: tmpl, client: c, log: log}, nil
+}
+
+// Publish sends the alert's event once.
+func (p *pagerDuty) Publish(ctx context.Context, a *core.EnrichedAlert) error {
+	reqs, err := p.Render(ctx, a)
+	if err != nil {
+		return err
+	}
+	_, err = send(p.client, reqs[0], nil)
+	return err
+}
+
+// Render builds the one POST request Publish sends.
+func (p *pagerDuty) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Request, error) {
+	ev := &pagerDutyEvent{RoutingKey: p.routingKey, EventAction: "resolve", DedupKey: incidentKey(a)}
+	if a.Alert.Status != core.StatusResolved {
+		p.fillTrigger(ev, a)
+	}
+	body, err := p.fit(ev, a)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("building request: invalid URL")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return []*http.Request{req}, nil
+}
+
+// Close releases the client's idle connections.
+func (p *pagerDuty) Close() error {
+	p.client.CloseIdleConnections()
+	return nil
+}
+
+// fillTrigger makes ev a trigger event describing the firing alert.
+func (p *pagerDuty) fillTrigger(ev *pagerDutyEvent, a *core.EnrichedAlert) {
+	summary, cut := TruncateRunes(p.tmpl.render("summary", a, incidentHeadline(a)), pagerDutyMaxSummary)
+	if cut {
+		p.log.Warn("summary truncated to PagerDuty's limit", "fingerprint", a.Alert.Fingerprint, "max_chars", pagerDutyMaxSummary)
+	}
+	pl := &pagerDutyPayload{
+		Summary:   summary,
+		Source:    p.tmpl.render("source", a, pagerDutySource(a)),
+		Severity:  p.severity(a.Classification.Severity),
+		Component: a.Alert.Labels[p.cfg.ComponentLabel],
+		Group:     a.Alert.Labels[p.cfg.GroupLabel],
+		Class:     a.Alert.Labels[p.cfg.ClassLabel],
+		CustomDetails: &pagerDutyDetails{
+			Status:      string(a.Alert.Status),
+			Labels:      maps.Clone(a.Alert.Labels),
+			Annotations: maps.Clone(a.Alert.Annotations),
+			Receiver:    a.Group.Receiver,
+			GroupKey:    a.Group.GroupKey,
+			GroupLabels: maps.Clone(a.Group.GroupLabels),
+			Fingerprint: a.Alert.Fingerprint,
+		},
+	}
+	if !a.Alert.StartsAt.IsZero() {
+		pl.Timestamp = a.Alert.StartsAt.UTC().Format(time.RFC3339)
+	}
+	ev.EventAction, ev.Payload = "trigger", pl
+	ev.Client, ev.ClientURL = p.cfg.Client, p.cfg.ClientURL
+	if ev.ClientURL == "" {
+		ev.ClientURL = a.Group.ExternalURL
+	}
+	for _, l := range a.Links {
+		if l.URL != "" {
+			ev.Links = append(ev.Links, pagerDutyLink{Href: l.URL, Text: incidentLinkText(l.Name)})
+		}
+	}
+	for _, img := range p.cfg.Images {
+		ev.Images = append(ev.Images, pagerDutyImage(img))
+	}
+}
+
+func (p *pagerDuty) severity(s core.Severity) string {
+	if v, ok := p.cfg.SeverityMap[string(s)]; ok {
+		return v
+	}
+	if v, ok := pagerDutySeverity[s]; ok {
+		return v
+	}
+	return "error"
+}
+
+// fit encodes ev, cutting the biggest label and annotation values first
+// until the event is under PagerDuty's size limit: every value longer than
+// a common level is cut to that level, the highest level that frees
+// enough. Each cut value ends in "…" and is named in
+// custom_details.trimmed; if cutting every value is not enough,
+// custom_details is replaced by a note saying so.
+func (p *pagerDuty) fit(ev *pagerDutyEvent, a *core.EnrichedAlert) ([]byte, error) {
+	for {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return nil, fmt.Errorf("encoding event: %w", err)
+		}
+		excess := len(b) - pagerDutyMaxEvent
+		if excess <= 0 || ev.Payload == nil || ev.Payload.CustomDetails == nil || ev.Payload.CustomDetails.Note != "" {
+			return b, nil // with a note, what is left (links, summary) is bounded elsewhere
+		}
+		d := ev.Payload.CustomDetails
+		cut := d.cutTo(cutLevel(d.valueLens(), excess, len(ellipsis)))
+		if len(cut) == 0 {
+			ev.Payload.CustomDetails = &pagerDutyDetails{
+				Fingerprint: d.Fingerprint,
+				Note:        fmt.Sprintf("custom details removed: the event exceeded PagerDuty's %d-byte limit", pagerDutyMaxEvent),
+			}
+			p.log.Warn("custom details removed to fit PagerDuty's event size limit", "fingerprint", a.Alert.Fingerprint)
+			continue
+		}
+		for _, name := range cut {
+			if !slices.Contains(d.Trimmed, name) {
+				d.Trimmed = append(d.Trimmed, name)
+			}
+		}
+		slices.Sort(d.Trimmed)
+		p.log.Warn("custom details trimmed to fit PagerDuty's event size limit", "fingerprint", a.Alert.Fingerprint, "trimmed", strings.Join(cut, ","))
+	}
+}
+
+// cutLevel is the highest length L such that cutting every value longer
+// than L down to L frees at least excess; never below floor, the length of
+// the ellipsis a cut value ends with.
+func cutLevel(lens []int, excess, floor int) int {
+	freed := func(level int) int {
+		n := 0
+		for _, l := range lens {
+			n += max(l-level, 0)
+		}
+		return n
+	}
+	lo, hi := floor, slices.Max(append(lens, floor))
+	for lo < hi { // the highest level in [lo, hi] with freed(level) >= excess
+		mid := (lo + hi + 1) / 2
+		if freed(mid) >= excess {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// valueLens are the byte lengths of the label and annotation values.
+func (d *pagerDutyDetails) valueLens() []int {
+	var lens []int
+	for _, m := range []map[string]string{d.Annotations, d.Labels} {
+		for _, v := range m {
+			lens = append(lens, len(v))
+		}
+	}
+	return lens
+}
+
+// cutTo cuts every label and annotation value longer than level and
+// returns their qualified names, sorted.
+func (d *pagerDutyDetails) cutTo(level int) []string {
+	var cut []string
+	for prefix, m := range map[string]map[string]string{"annotations.": d.Annotations, "labels.": d.Labels} {
+		for k, v := range m {
+			if len(v) > level {
+				m[k], _ = TruncateBytes(v, level)
+				cut = append(cut, prefix+k)
+			}
+		}
+	}
+	slices.Sort(cut)
+	return cut
+}
+
+// incidentKey identifies the alert to PagerDuty (dedup_key) and Opsgenie
+// (alias): its Alertmanager fingerprint, which depends only on its
+// labels, so the trigger and the resolve of one alert share it across
+// restarts and across Alertmanager replicas. Without a usable fingerprint it is a hash of the labels.
+func incidentKey(a *core.EnrichedAlert) string {
+	if fp := a.Alert.Fingerprint; fp != "" && len(fp) <= pagerDutyMaxDedupKey {
+		return fp
+	}
+	return incidentLabelsHash(a.Alert.Labels)
+}
+
+// incidentLabelsHash is a hex SHA-256 of the sorted label pairs: a stable identity
+// for an alert that carries no fingerprint.
+func incidentLabelsHash(ls map[string]string) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(ls)) {
+		fmt.Fprintf(h, "%s\x00%s\x00", k, ls[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// pagerDutySource is the default payload.source: the instance label, else
+// the host of the Alertmanager, else "am-fanout"; PagerDuty requires one.
+func pagerDutySource(a *core.EnrichedAlert) string {
+	if v := a.Alert.Labels["instance"]; v != "" {
+		return v
+	}
+	if u, err := url.Parse(a.Group.ExternalURL); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return "am-fanout"
+}
+
+// incidentHeadline is a one-line title: the alert name and its summary, or
+// whichever of the two exists.
+func incidentHeadline(a *core.EnrichedAlert) string {
+	name, summary := a.Alert.Labels["alertname"], a.Summary()
+	if name == "" || summary == name {
+		return summary
+	}
+	return name + ": " + summary
+}
+
+// incidentLinkText is the text shown for a link enrichment derived.
+func incidentLinkText(name string) string {
+	switch name {
+	case core.LinkSource:
+		return "Alert source"
+	case core.LinkRunbook:
+		return "Runbook"
+	case core.LinkDashboard:
+		return "Dashboard"
+	case core.LinkSilence:
+		return "Silence this alert"
+	}
+	if name == "" {
+		return "Link"
+	}
+	return strings.ToUpper(name[:1]) + name[1:]
+}
