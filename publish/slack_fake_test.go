@@ -219,16 +219,16 @@ func slackFakeCheckBlock(b map[string]any) error {
 			return fmt.Errorf("section without text or fields")
 		}
 		if b["text"] != nil {
-			if err := within("section text", func() string { _, t := textOf(b["text"]); return t }(), 3000); err != nil {
-				return err
+			if _, text := textOf(b["text"]); within("section text", text, 3000) != nil {
+				return within("section text", text, 3000)
 			}
 		}
 		if len(fields) > 10 {
 			return fmt.Errorf("%d fields", len(fields))
 		}
 		for _, fl := range fields {
-			if _, t := textOf(fl); within("field", t, 2000) != nil {
-				return within("field", t, 2000)
+			if _, text := textOf(fl); within("field", text, 2000) != nil {
+				return within("field", text, 2000)
 			}
 		}
 	case "context":

@@ -405,3 +405,21 @@ func TestSlackThreadsExpireAndStayDurable(t *testing.T) {
 		t.Errorf("temporary files left behind: %v", leftovers)
 	}
 }
+
+func TestSlackBotThreadsRepeatsButNotNewFirings(t *testing.T) {
+	f := newSlackFake(t, slackTestToken)
+	p := newSlackBotTest(t, f, t.TempDir(), false, nil)
+	later := slackTestAlert(false)
+	later.Alert.StartsAt = later.Alert.StartsAt.Add(time.Hour)
+	for i, a := range []*core.EnrichedAlert{slackTestAlert(false), slackTestAlert(false), later, slackTestAlert(true)} {
+		if err := p.Publish(context.Background(), a); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	want := []string{"", "1700000000.000001", "", "1700000000.000001"}
+	for i, c := range f.calls() {
+		if got := str(c.msg["thread_ts"]); got != want[i] {
+			t.Errorf("post %d thread_ts = %q, want %q (repeats and the resolution thread under their own firing)", i, got, want[i])
+		}
+	}
+}
