@@ -17,8 +17,11 @@ import (
 )
 
 // Limits of Opsgenie's Create Alert request, from the Alert API
-// documentation (https://docs.opsgenie.com/docs/alert-api). The details
-// limit is "8000 characters in total"; keys and values are both counted.
+// documentation (https://docs.opsgenie.com/docs/alert-api): message 130,
+// alias 512, description 15000, entity 512, source 100 characters; 20 tags
+// of 50 characters; 50 responders and 50 visibleTo. The details limit is
+// "8000 characters in total" without saying whether keys count; both are
+// counted here.
 const (
 	opsgenieMaxMessage     = 130
 	opsgenieMaxDescription = 15000
@@ -32,13 +35,17 @@ const (
 // (https://docs.opsgenie.com/docs/alert-api): Create Alert
 // (POST /v2/alerts) when an alert fires, Close Alert
 // (POST /v2/alerts/{alias}/close?identifierType=alias) when it resolves.
-// The alias is the alert's incidentKey (at most 255 characters, under
-// the alias limit of 512), so the close
-// finds the alert after a restart and a repeated create only bumps the
-// open alert's count. Opsgenie answers 202 to valid requests and processes
-// them asynchronously; 400, 401, 403 and 422 are permanent, 429 and 5xx
-// retryable. The key travels as "Authorization: GenieKey <key>" and never
-// appears in errors or logs.
+// The alias is the alert's incidentKey (at most 255 characters, under the
+// alias limit of 512), so the close finds the alert after a restart and a
+// repeated create only bumps the open alert's count.
+//
+// Opsgenie answers 202 {"result","took","requestId"} to valid requests
+// and processes them asynchronously, so a 202 does not prove the alert
+// exists (closing an unknown alias is also a 202). Errors answer
+// {"message","took","requestId"}, with "errors" on a 422 (the response
+// page, https://docs.opsgenie.com/docs/response); 400, 401, 403 and 422
+// are permanent, 429 and 5xx retryable. The key travels as
+// "Authorization: GenieKey <key>" and never appears in errors or logs.
 type opsgenie struct {
 	alertsURL string
 	apiKey    string

@@ -38,6 +38,14 @@ const (
 // 202 is success; 400 is permanent, 429 and 5xx retryable, as the API
 // overview documents. The routing key travels in the body, so it never
 // appears in an error (the API's error answers do not repeat it).
+//
+// Where the docs differ from what one might expect: a 400 answers
+// {"status":"invalid event","message":"Event object is invalid",
+// "errors":[...]}; a 429 is documented as "Request Limit Exceeded" without
+// a Retry-After, which is honoured when present; the body limit is
+// "512 KB", counted here as 512,000 bytes; images must be served over
+// HTTPS; dedup_key is optional on trigger but is the only way a resolve
+// finds its alert, so it is always sent.
 type pagerDuty struct {
 	url        string
 	routingKey string
