@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -224,5 +225,50 @@ func TestOpsgenieRenderSetsAuthAndSendsNothing(t *testing.T) {
 	}
 	if n := len(fake.accepted()); n != 0 {
 		t.Errorf("Render sent %d requests, want none", n)
+	}
+}
+
+func TestIncidentTargetsBuiltFromConfig(t *testing.T) {
+	pd := newFakePagerDuty(t)
+	og := newFakeOpsgenie(t, testGenieKey)
+	yml := fmt.Sprintf(`targets:
+  - name: pd
+    type: pagerduty
+    routing_key: %s
+    url: %s
+  - name: og
+    type: opsgenie
+    api_key: %s
+    url: %s
+    responders: [{type: team, name: sre}]
+`, testRoutingKey, pd.url(), testGenieKey, og.srv.URL)
+	cfg, err := config.Parse([]byte(yml), "am-fanout.yml")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	for _, target := range cfg.Targets {
+		p, err := New(target, Options{UserAgent: "am-fanout/test"})
+		if err != nil {
+			t.Fatalf("New(%s): %v", target.Name, err)
+		}
+		if err := p.Publish(context.Background(), incidentTestAlert()); err != nil {
+			t.Errorf("%s: Publish: %v", target.Name, err)
+		}
+		if c, ok := p.(interface{ Close() error }); ok {
+			_ = c.Close()
+		}
+	}
+	events, _ := pd.accepted()
+	if len(events) != 1 || events[0]["payload"].(map[string]any)["component"] != "checkout" {
+		t.Errorf("PagerDuty got %d events, want 1 with component from the default component_label", len(events))
+	}
+	pd.mu.Lock()
+	agents := slices.Clone(pd.agents)
+	pd.mu.Unlock()
+	if len(agents) != 1 || agents[0] != "am-fanout/test" {
+		t.Errorf("PagerDuty saw User-Agent %q, want am-fanout/test", agents)
+	}
+	if reqs := og.accepted(); len(reqs) != 1 {
+		t.Errorf("Opsgenie got %d requests, want 1", len(reqs))
 	}
 }

@@ -32,6 +32,7 @@ type fakePagerDuty struct {
 	events  []map[string]any // accepted events
 	bodies  [][]byte
 	rejects []string // errors of rejected events
+	agents  []string // User-Agent of accepted events
 }
 
 func newFakePagerDuty(t *testing.T) *fakePagerDuty {
@@ -82,6 +83,7 @@ func (f *fakePagerDuty) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.events = append(f.events, ev)
+	f.agents = append(f.agents, r.UserAgent())
 	f.bodies = append(f.bodies, body)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
