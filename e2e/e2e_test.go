@@ -18,11 +18,12 @@ import (
 // waitTimeout bounds every wait for something to arrive.
 const waitTimeout = 20 * time.Second
 
-// deliveryConfig is am-fanout's config for the Alertmanager test: a plain
-// and an enriched webhook, one answering 500, one never answering with a
-// breaker that opens after two failures, and a file. Passive health is
-// left out of target selection so that the blackhole is skipped because
-// its breaker opened and for no other reason.
+// deliveryConfig is am-fanout's config for the Alertmanager test: one
+// webhook never answering, with a breaker that opens after two failures,
+// one answering 500, a plain and an enriched webhook, and a file. The
+// broken targets come first, so that a fan-out that waited for them would
+// show. Passive health is left out of target selection so that the
+// blackhole is skipped because its breaker opened and for no other reason.
 const deliveryConfig = `
 defaults:
   timeout: 5s
@@ -30,6 +31,15 @@ fanout:
   timeout: 20s
   health_strategy: publish_to_all
 targets:
+  - name: blackhole
+    type: webhook
+    url: %s
+    timeout: 1s
+    breaker: {failures: 2, open_for: 1h, half_open_requests: 1}
+  - name: failing
+    type: webhook
+    url: %s
+    breaker: {failures: 100, open_for: 1h, half_open_requests: 1}
   - name: all-alertmanager
     type: webhook
     url: %s
@@ -39,15 +49,6 @@ targets:
     url: %s
     format: enriched
     match: ['severity="critical"']
-  - name: failing
-    type: webhook
-    url: %s
-    breaker: {failures: 100, open_for: 1h, half_open_requests: 1}
-  - name: blackhole
-    type: webhook
-    url: %s
-    timeout: 1s
-    breaker: {failures: 2, open_for: 1h, half_open_requests: 1}
   - name: audit
     type: file
     path: data/alerts.jsonl
@@ -71,7 +72,7 @@ func newDeliveryEnv(t *testing.T) *deliveryEnv {
 		failing:   newTargetServer(t, http.StatusInternalServerError),
 		blackhole: newBlackhole(t),
 	}
-	e.fanout = startFanout(t, fmt.Sprintf(deliveryConfig, e.all.URL(), e.critical.URL(), e.failing.URL(), e.blackhole.URL()))
+	e.fanout = startFanout(t, fmt.Sprintf(deliveryConfig, e.blackhole.URL(), e.failing.URL(), e.all.URL(), e.critical.URL()))
 	e.am = startAlertmanager(t, e.fanout.url)
 	return e
 }
