@@ -33,6 +33,9 @@ ALERTMANAGER_VERSION ?= 0.31.1
 ALERTMANAGER_MODULE  := github.com/prometheus/alertmanager
 ALERTMANAGER_LDFLAGS := -X $(VERSION_PKG).Version=$(ALERTMANAGER_VERSION)
 
+# Extra flags for `make run`, such as RUN_ARGS=--web.listen-address=127.0.0.1:9199.
+RUN_ARGS ?=
+
 # Benchmarks: every package by default; narrow with BENCH_PKGS=./fanout/.
 BENCH_PKGS ?= ./...
 BENCHTIME  ?= 1s
@@ -50,7 +53,7 @@ build: ## Build ./am-fanout, statically, with version metadata.
 
 .PHONY: run
 run: build ## Build and run am-fanout on examples/am-fanout.yml.
-	./$(BINARY) --config.file=examples/am-fanout.yml --storage.path=data/
+	./$(BINARY) --config.file=examples/am-fanout.yml --storage.path=data/ $(RUN_ARGS)
 
 .PHONY: test
 test: vet fmt-check ## Vet, check formatting and run every test with the race detector.
