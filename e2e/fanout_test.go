@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -23,8 +25,9 @@ type fanoutServer struct {
 }
 
 // startFanout writes config to am-fanout.yml in a fresh folder and runs
-// am-fanout on it, on a free loopback port, with any extra flags.
-func startFanout(t *testing.T, config string, flags ...string) *fanoutServer {
+// am-fanout on it, on a free loopback port, with any extra flags. It logs
+// at debug level unless the flags set another.
+func startFanout(t testing.TB, config string, flags ...string) *fanoutServer {
 	t.Helper()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "am-fanout.yml")
@@ -32,12 +35,16 @@ func startFanout(t *testing.T, config string, flags ...string) *fanoutServer {
 		t.Fatalf("writing the am-fanout config: %v", err)
 	}
 	proc, addr := startServing(t, "am-fanout", bins.fanout, func(addr string) []string {
-		return append([]string{
+		args := []string{
 			"--config.file=" + cfgFile,
 			"--storage.path=" + filepath.Join(dir, "storage"),
 			"--web.listen-address=" + addr,
-			"--log.level=debug",
-		}, flags...)
+		}
+		if !slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--log.level=") }) {
+			// Every delivery logged, to be shown if the test fails.
+			args = append(args, "--log.level=debug")
+		}
+		return append(args, flags...)
 	})
 	return &fanoutServer{proc: proc, url: "http://" + addr, dir: dir}
 }
@@ -71,7 +78,7 @@ type targetResult struct {
 
 // postWebhook sends body to /webhook and returns the status, the content
 // type and the decoded answer.
-func (f *fanoutServer) postWebhook(t *testing.T, body []byte) (int, string, webhookAnswer, []byte) {
+func (f *fanoutServer) postWebhook(t testing.TB, body []byte) (int, string, webhookAnswer, []byte) {
 	t.Helper()
 	resp, err := client.Post(f.url+"/webhook", "application/json", bytes.NewReader(body))
 	if err != nil {
@@ -90,7 +97,7 @@ func (f *fanoutServer) postWebhook(t *testing.T, body []byte) (int, string, webh
 }
 
 // metrics scrapes /metrics.
-func (f *fanoutServer) metrics(t *testing.T) map[string]*dto.MetricFamily {
+func (f *fanoutServer) metrics(t testing.TB) map[string]*dto.MetricFamily {
 	t.Helper()
 	resp, err := client.Get(f.url + "/metrics")
 	if err != nil {
@@ -146,7 +153,7 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 }
 
 // waitMetric waits until the series reaches at least min.
-func (f *fanoutServer) waitMetric(t *testing.T, name string, labels map[string]string, min float64) {
+func (f *fanoutServer) waitMetric(t testing.TB, name string, labels map[string]string, min float64) {
 	t.Helper()
 	waitFor(t, waitTimeout, fmt.Sprintf("%s%v >= %v", name, labels, min), func() (bool, string) {
 		v, found := metricValue(f.metrics(t), name, labels)

@@ -42,7 +42,7 @@ func (b *lockedBuffer) String() string {
 }
 
 // startProcess starts a program and registers its stop with the test.
-func startProcess(t *testing.T, name, path string, args ...string) *process {
+func startProcess(t testing.TB, name, path string, args ...string) *process {
 	t.Helper()
 	p := &process{name: name, exited: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
@@ -62,7 +62,7 @@ func startProcess(t *testing.T, name, path string, args ...string) *process {
 // stop ends the process the way an operator would, SIGTERM first, and
 // kills it if it does not exit within a grace period. A data race the
 // race detector found in it fails the test.
-func (p *process) stop(t *testing.T) {
+func (p *process) stop(t testing.TB) {
 	if !p.hasExited() {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -95,7 +95,7 @@ func (p *process) hasExited() bool {
 // its own and waits until its /-/ready answers 200. args builds the
 // command line for the address to listen on. A port taken between picking
 // and binding is retried with another.
-func startServing(t *testing.T, name, path string, args func(addr string) []string) (*process, string) {
+func startServing(t testing.TB, name, path string, args func(addr string) []string) (*process, string) {
 	t.Helper()
 	const attempts = 3
 	for i := 1; ; i++ {
@@ -114,7 +114,7 @@ func startServing(t *testing.T, name, path string, args func(addr string) []stri
 
 // freeLoopbackAddr returns a loopback address whose port was free a moment
 // ago.
-func freeLoopbackAddr(t *testing.T) string {
+func freeLoopbackAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -156,7 +156,7 @@ func waitReady(p *process, url string, timeout time.Duration) error {
 
 // waitFor polls cond until it holds, failing the test when timeout passes
 // first. cond describes what it saw, for the failure message.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

@@ -43,7 +43,7 @@ type targetServer struct {
 	got []delivery
 }
 
-func newTargetServer(t *testing.T, status int) *targetServer {
+func newTargetServer(t testing.TB, status int) *targetServer {
 	t.Helper()
 	s := &targetServer{status: status}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -71,7 +71,7 @@ func (s *targetServer) deliveries() []delivery {
 }
 
 // amMessages decodes every delivery as an Alertmanager v4 payload.
-func (s *targetServer) amMessages(t *testing.T) []amMessage {
+func (s *targetServer) amMessages(t testing.TB) []amMessage {
 	t.Helper()
 	var msgs []amMessage
 	for _, d := range s.deliveries() {
@@ -85,7 +85,7 @@ func (s *targetServer) amMessages(t *testing.T) []amMessage {
 }
 
 // enrichedAlerts decodes every delivery as an enriched alert.
-func (s *targetServer) enrichedAlerts(t *testing.T) []core.EnrichedAlert {
+func (s *targetServer) enrichedAlerts(t testing.TB) []core.EnrichedAlert {
 	t.Helper()
 	var alerts []core.EnrichedAlert
 	for _, d := range s.deliveries() {
@@ -100,7 +100,7 @@ func (s *targetServer) enrichedAlerts(t *testing.T) []core.EnrichedAlert {
 
 // findAM returns the first Alertmanager payload holding an alert of the
 // name and status, and when it arrived.
-func (s *targetServer) findAM(t *testing.T, alertname, status string) (amMessage, time.Time, bool) {
+func (s *targetServer) findAM(t testing.TB, alertname, status string) (amMessage, time.Time, bool) {
 	t.Helper()
 	for i, m := range s.amMessages(t) {
 		for _, a := range m.Alerts {
@@ -130,7 +130,7 @@ type heldConn struct {
 	request []byte
 }
 
-func newBlackhole(t *testing.T) *blackhole {
+func newBlackhole(t testing.TB) *blackhole {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

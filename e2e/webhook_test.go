@@ -154,7 +154,7 @@ func TestExamplePayloadReachesExampleTargets(t *testing.T) {
 
 // v4Payload builds the notification Alertmanager would send for one alert
 // with these labels.
-func v4Payload(t *testing.T, status string, labels map[string]string) []byte {
+func v4Payload(t testing.TB, status string, labels map[string]string) []byte {
 	t.Helper()
 	ls := model.LabelSet{}
 	for k, v := range labels {
