@@ -14,20 +14,20 @@ import (
 	"time"
 )
 
-// alertmanagerConfig routes every alert to am-fanout's /webhook, one group
-// per alert name, sent at once, changes flushed every second and nothing
-// repeated during a test.
+// alertmanagerConfig routes every alert to am-fanout's /webhook (%[1]s),
+// one group per alert name, first sent after group_wait (%[2]s), changes
+// flushed every second and nothing repeated during a test.
 const alertmanagerConfig = `
 route:
   receiver: am-fanout
   group_by: [alertname]
-  group_wait: 0s
+  group_wait: %[2]s
   group_interval: 1s
   repeat_interval: 4h
 receivers:
   - name: am-fanout
     webhook_configs:
-      - url: %s/webhook
+      - url: %[1]s/webhook
         send_resolved: true
 `
 
@@ -39,12 +39,13 @@ type alertmanager struct {
 }
 
 // startAlertmanager runs Alertmanager in HA-less mode on loopback with a
-// webhook receiver pointing at fanoutURL.
-func startAlertmanager(t *testing.T, fanoutURL string) *alertmanager {
+// webhook receiver pointing at fanoutURL. A new group is first sent after
+// groupWait, such as "0s" or "1s".
+func startAlertmanager(t *testing.T, fanoutURL, groupWait string) *alertmanager {
 	t.Helper()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfgFile, fmt.Appendf(nil, alertmanagerConfig, fanoutURL), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, fmt.Appendf(nil, alertmanagerConfig, fanoutURL, groupWait), 0o600); err != nil {
 		t.Fatalf("writing the Alertmanager config: %v", err)
 	}
 	proc, addr := startServing(t, "alertmanager", bins.alertmanager, func(addr string) []string {

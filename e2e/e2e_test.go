@@ -73,7 +73,7 @@ func newDeliveryEnv(t *testing.T) *deliveryEnv {
 		blackhole: newBlackhole(t),
 	}
 	e.fanout = startFanout(t, fmt.Sprintf(deliveryConfig, e.blackhole.URL(), e.failing.URL(), e.all.URL(), e.critical.URL()))
-	e.am = startAlertmanager(t, e.fanout.url)
+	e.am = startAlertmanager(t, e.fanout.url, "0s")
 	return e
 }
 
@@ -218,7 +218,7 @@ func openBreakerSkipsBlackhole(t *testing.T, e *deliveryEnv) {
 	}
 	skipped := map[string]string{"target": "blackhole", "type": "webhook", "skip_reason": "circuit_open"}
 	if v, _ := metricValue(fams, "am_fanout_target_skipped_total", skipped); v < 1 {
-		t.Errorf("am_fanout_target_skipped_total%v = %v, want at least 1 (the resolved alert)", skipped, v)
+		t.Errorf("%s = %v, want at least 1 (the resolved alert)", series("am_fanout_target_skipped_total", skipped), v)
 	}
 	if v, found := metricValue(fams, "am_fanout_breaker_state", blackhole); !found || v != 2 {
 		t.Errorf("am_fanout_breaker_state{target=\"blackhole\"} = %v (present: %v), want 2 (open)", v, found)

@@ -155,8 +155,18 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 // waitMetric waits until the series reaches at least min.
 func (f *fanoutServer) waitMetric(t testing.TB, name string, labels map[string]string, min float64) {
 	t.Helper()
-	waitFor(t, waitTimeout, fmt.Sprintf("%s%v >= %v", name, labels, min), func() (bool, string) {
+	waitFor(t, waitTimeout, fmt.Sprintf("%s >= %v", series(name, labels), min), func() (bool, string) {
 		v, found := metricValue(f.metrics(t), name, labels)
 		return v >= min, fmt.Sprintf("value %v (series present: %v)", v, found)
 	})
+}
+
+// series names a metric series for messages, as in name{a="b"}.
+func series(name string, labels map[string]string) string {
+	pairs := make([]string, 0, len(labels))
+	for k, v := range labels {
+		pairs = append(pairs, fmt.Sprintf("%s=%q", k, v))
+	}
+	slices.Sort(pairs)
+	return name + "{" + strings.Join(pairs, ",") + "}"
 }

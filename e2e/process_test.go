@@ -60,13 +60,16 @@ func startProcess(t testing.TB, name, path string, args ...string) *process {
 }
 
 // stop ends the process the way an operator would, SIGTERM first, and
-// kills it if it does not exit within a grace period. A data race the
-// race detector found in it fails the test.
+// kills it if it does not exit within a grace period. An unclean exit and a
+// data race the race detector found in it fail the test.
 func (p *process) stop(t testing.TB) {
 	if !p.hasExited() {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-p.exited:
+			if p.waitErr != nil {
+				t.Errorf("%s exited with %v on SIGTERM, want a clean shutdown", p.name, p.waitErr)
+			}
 		case <-time.After(10 * time.Second):
 			t.Errorf("%s did not exit within 10s of SIGTERM; killing it", p.name)
 			_ = p.cmd.Process.Kill()

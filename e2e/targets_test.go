@@ -34,18 +34,21 @@ type delivery struct {
 }
 
 // targetServer is a local HTTP target: it records every request and
-// answers with a fixed status.
+// answers with its statuses in turn, the last one from then on.
 type targetServer struct {
-	srv    *httptest.Server
-	status int
+	srv      *httptest.Server
+	statuses []int
 
 	mu  sync.Mutex
 	got []delivery
 }
 
-func newTargetServer(t testing.TB, status int) *targetServer {
+func newTargetServer(t testing.TB, statuses ...int) *targetServer {
 	t.Helper()
-	s := &targetServer{status: status}
+	if len(statuses) == 0 {
+		t.Fatalf("a target server needs a status to answer with")
+	}
+	s := &targetServer{statuses: statuses}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -54,8 +57,9 @@ func newTargetServer(t testing.TB, status int) *targetServer {
 		}
 		s.mu.Lock()
 		s.got = append(s.got, delivery{at: time.Now(), contentType: r.Header.Get("Content-Type"), body: body})
+		status := s.statuses[min(len(s.got), len(s.statuses))-1]
 		s.mu.Unlock()
-		w.WriteHeader(s.status)
+		w.WriteHeader(status)
 	}))
 	t.Cleanup(s.srv.Close)
 	return s
