@@ -88,7 +88,8 @@ env:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 ports:
-  - name: http
+  {{- /* Port names are unique per pod; "http" is Alertmanager's. */}}
+  - name: am-fanout
     containerPort: {{ .Values.port }}
     protocol: TCP
 livenessProbe:
