@@ -3,10 +3,13 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,9 +80,35 @@ func TestWebhookRejectsBadRequests(t *testing.T) {
 		})
 	}
 
+	for _, declared := range []bool{true, false} {
+		name := fmt.Sprintf("a huge body is refused without being read to the end (Content-Length sent: %v)", declared)
+		t.Run(name, func(t *testing.T) {
+			const size = 64 << 20
+			body := &paddedBody{prefix: []byte(`{"version":"4","alerts":[`), size: size}
+			req, err := http.NewRequest(http.MethodPost, f.url+"/webhook", body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if declared {
+				req.ContentLength = size
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("POST /webhook with %d bytes: %v", size, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusRequestEntityTooLarge {
+				t.Errorf("answered %s, want 413", resp.Status)
+			}
+			if sent := body.sent.Load(); sent > size/2 {
+				t.Errorf("the client got to send %d of %d bytes before the answer; am-fanout should stop reading past its limit", sent, size)
+			}
+		})
+	}
 	t.Run("rejected requests are counted by code", func(t *testing.T) {
 		fams := f.metrics(t)
-		for code, want := range map[string]float64{"400": 2, "413": 1, "405": 1} {
+		for code, want := range map[string]float64{"400": 2, "413": 3, "405": 1} {
 			if v, _ := metricValue(fams, "am_fanout_webhook_requests_total", map[string]string{"code": code}); v != want {
 				t.Errorf("am_fanout_webhook_requests_total{code=%q} = %v, want %v", code, v, want)
 			}
@@ -150,6 +179,31 @@ func TestExamplePayloadReachesExampleTargets(t *testing.T) {
 			t.Errorf("the file target holds %d lines after the resend, want still %d", len(lines), len(sent.Alerts))
 		}
 	})
+}
+
+// paddedBody is a request body of size bytes, a JSON prefix and then
+// blanks, that counts how much of it the client got to send.
+type paddedBody struct {
+	prefix []byte
+	size   int64
+	sent   atomic.Int64
+}
+
+func (b *paddedBody) Read(p []byte) (int, error) {
+	off := b.sent.Load()
+	if off >= b.size {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(p)), b.size-off))
+	for i := range n {
+		if at := off + int64(i); at < int64(len(b.prefix)) {
+			p[i] = b.prefix[at]
+		} else {
+			p[i] = ' '
+		}
+	}
+	b.sent.Add(int64(n))
+	return n, nil
 }
 
 // v4Payload builds the notification Alertmanager would send for one alert
