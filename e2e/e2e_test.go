@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +18,9 @@ import (
 
 // waitTimeout bounds every wait for something to arrive.
 const waitTimeout = 20 * time.Second
+
+// secretToken is part of some target URLs; it must never be shown.
+const secretToken = "e2e-s3cr3t-t0k3n"
 
 // deliveryConfig is am-fanout's config for the Alertmanager test: one
 // webhook never answering, with a breaker that opens after two failures,
@@ -72,7 +76,10 @@ func newDeliveryEnv(t *testing.T) *deliveryEnv {
 		failing:   newTargetServer(t, http.StatusInternalServerError),
 		blackhole: newBlackhole(t),
 	}
-	e.fanout = startFanout(t, fmt.Sprintf(deliveryConfig, e.blackhole.URL(), e.failing.URL(), e.all.URL(), e.critical.URL()))
+	// The broken targets' URLs hold a token, as real webhook URLs often do;
+	// their errors are the likeliest place for it to leak.
+	e.fanout = startFanout(t, fmt.Sprintf(deliveryConfig,
+		e.blackhole.URL()+"/"+secretToken, e.failing.URL()+"/"+secretToken, e.all.URL(), e.critical.URL()))
 	e.am = startAlertmanager(t, e.fanout.url, "0s")
 	return e
 }
@@ -97,6 +104,7 @@ func TestAlertmanagerToTargets(t *testing.T) {
 		{"a resolved alert reaches the targets that selected it", resolvedAlertReachesTargets},
 		{"a never-answering target is skipped once its breaker is open", openBreakerSkipsBlackhole},
 		{"a notification's answer reports every target's outcome", answerReportsEveryTarget},
+		{"no answer, metric, API or log line holds a URL's token", tokenNeverLeaks},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) { s.run(t, e) }) {
@@ -250,10 +258,36 @@ func answerReportsEveryTarget(t *testing.T, e *deliveryEnv) {
 		"audit":             {Type: "file", Result: "success"},
 	}
 	checkResults(t, ans.Alerts[0].Result.Results, want, raw)
+	if bytes.Contains(raw, []byte(secretToken)) {
+		t.Errorf("the /webhook answer shows a target URL's token: %s", raw)
+	}
 	r := ans.Alerts[0].Result
 	if r.TotalTargets != 5 || r.SuccessCount != 3 || r.FailureCount != 1 || r.SkippedCount != 1 {
 		t.Errorf("counts total/success/failure/skipped = %d/%d/%d/%d, want 5/3/1/1: %s",
 			r.TotalTargets, r.SuccessCount, r.FailureCount, r.SkippedCount, raw)
+	}
+}
+
+func tokenNeverLeaks(t *testing.T, e *deliveryEnv) {
+	if conns := e.blackhole.connections(); len(conns) == 0 || !bytes.Contains(conns[0].request, []byte("/"+secretToken+" HTTP/1.1")) {
+		t.Fatalf("the blackhole was not called on its URL with the token, so this check would prove nothing")
+	}
+	for _, path := range []string{"/metrics", "/api/v1/targets", "/api/v1/status"} {
+		resp, err := client.Get(e.fanout.url + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s, %v", path, resp.Status, err)
+		}
+		if bytes.Contains(body, []byte(secretToken)) {
+			t.Errorf("GET %s shows a target URL's token", path)
+		}
+	}
+	if out := e.fanout.proc.out.String(); strings.Contains(out, secretToken) {
+		t.Errorf("am-fanout's log (debug level) shows a target URL's token")
 	}
 }
 
