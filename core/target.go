@@ -51,4 +51,8 @@ type TargetHealth struct {
 	LastSuccess         time.Time    `json:"lastSuccess,omitzero"`
 	LastFailure         time.Time    `json:"lastFailure,omitzero"`
 	LastError           string       `json:"lastError,omitempty"`
+	// TrialDue says the target failed a while ago and should get the next
+	// delivery as a trial, whatever the health strategy, so that it can
+	// never stay skipped for good.
+	TrialDue bool `json:"trialDue,omitempty"`
 }

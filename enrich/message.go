@@ -34,7 +34,7 @@ type Message struct {
 }
 
 // Decode reads one webhook payload from r and validates it: the version
-// must be SupportedVersion, there must be at least one alert, and every
+// must be SupportedVersion and every
 // alert must be firing or resolved and carry at least one label. Unknown
 // fields are tolerated, as Alertmanager adds fields over time. Every error
 // wraps ErrInvalidPayload.
@@ -59,9 +59,6 @@ func (m *Message) validate() error {
 			return fmt.Errorf("%w: version is missing; version %q is supported", ErrInvalidPayload, SupportedVersion)
 		}
 		return fmt.Errorf("%w: version %q is not supported; version %q is supported", ErrInvalidPayload, m.Version, SupportedVersion)
-	}
-	if len(m.Alerts) == 0 {
-		return fmt.Errorf("%w: the payload holds no alerts", ErrInvalidPayload)
 	}
 	for i := range m.Alerts {
 		a := &m.Alerts[i]

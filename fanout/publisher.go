@@ -175,6 +175,8 @@ func (d *Dispatcher) preSkip(ctx context.Context, a *core.EnrichedAlert, t *Targ
 		return ""
 	}
 	switch {
+	case h.TrialDue:
+		return ""
 	case h.Status == core.HealthUnhealthy:
 		return core.SkipUnhealthy
 	case h.Status == core.HealthDegraded && strategy == SkipUnhealthyAndDegraded:

@@ -290,6 +290,27 @@ func TestHealthStrategies(t *testing.T) {
 	}
 }
 
+func TestTrialDueTargetIsTriedUnderEveryStrategy(t *testing.T) {
+	for _, strategy := range []HealthStrategy{SkipUnhealthy, SkipUnhealthyAndDegraded} {
+		p := &fakePublisher{}
+		ts := []*Target{target("recovering", p)}
+		h := trialHealth{core.TargetHealth{Status: core.HealthDegraded, TrialDue: true}}
+		opts := DefaultParallelPublishOptions()
+		opts.HealthStrategy = strategy
+		d := newTestDispatcher(ts, Dependencies{Health: h}, opts)
+		if _, err := d.PublishToHealthy(context.Background(), testAlert()); err != nil || p.calls.Load() != 1 {
+			t.Errorf("%s: err %v, calls %d: a target due for a trial must get the delivery", strategy, err, p.calls.Load())
+		}
+	}
+}
+
+type trialHealth struct{ h core.TargetHealth }
+
+func (t trialHealth) GetHealthByName(context.Context, string) (*core.TargetHealth, error) {
+	h := t.h
+	return &h, nil
+}
+
 func TestPublishToHealthyAllUnhealthyNeedsRetry(t *testing.T) {
 	ts := []*Target{target("a", &fakePublisher{}), target("b", &fakePublisher{})}
 	h := &fakeHealth{status: map[string]core.HealthStatus{"a": core.HealthUnhealthy, "b": core.HealthUnhealthy}}

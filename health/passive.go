@@ -169,7 +169,7 @@ func (t *record) health(o Options, now time.Time) core.TargetHealth {
 	h.Reason = fmt.Sprintf("%d consecutive %s, last: %s", t.failures, plural(t.failures, "failure"), t.lastError)
 	switch {
 	case t.failures >= o.DegradedAfter && now.Sub(t.lastFailure) >= o.RecheckAfter:
-		h.Status, h.Reason = core.HealthDegraded, ReasonRecheck
+		h.Status, h.Reason, h.TrialDue = core.HealthDegraded, ReasonRecheck, true
 	case t.failures >= o.UnhealthyAfter:
 		h.Status = core.HealthUnhealthy
 	case t.failures >= o.DegradedAfter:

@@ -217,6 +217,7 @@ func TestPassiveRechecksUnhealthyTarget(t *testing.T) {
 	h := healthOf(t, p, "t1")
 	assert.Equal(t, core.HealthDegraded, h.Status, "an unhealthy target must be offered a trial after RecheckAfter")
 	assert.Equal(t, ReasonRecheck, h.Reason)
+	assert.True(t, h.TrialDue, "a recheck must mark the target due for a trial")
 	assert.Equal(t, 3, h.ConsecutiveFailures, "a recheck must not forget the failures")
 
 	fail()

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"os"
+	"reflect"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	"github.com/prometheus/common/version"
+
+	"github.com/am-fanout/am-fanout/config"
+	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/enrich"
+	"github.com/am-fanout/am-fanout/publish"
+)
+
+// checkConfig validates the configuration and lists its targets.
+func checkConfig(f flags, stdout, stderr io.Writer) int {
+	cfg, err := config.LoadFile(f.configFile, f.targetsDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "FAILED: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "SUCCESS: %s is valid: %d targets\n", strings.Join(cfg.Files, ", "), len(cfg.Targets))
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTYPE\tMATCH\tSEND_RESOLVED\tTIMEOUT\tSOURCE")
+	for _, t := range cfg.Targets {
+		match := strings.Join(t.Match, ", ")
+		if match == "" {
+			match = "(all alerts)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\n", t.Name, t.Type, match, t.SendResolved, t.Timeout, t.Source())
+	}
+	tw.Flush()
+	return 0
+}
+
+// render prints the requests every matching target would receive for a
+// payload, with secrets redacted; nothing is sent.
+func render(f flags, stdout, stderr io.Writer, logger *slog.Logger) int {
+	cfg, err := config.LoadFile(f.configFile, f.targetsDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "FAILED: %v\n", err)
+		return 1
+	}
+	payload, err := os.Open(f.payload)
+	if err != nil {
+		fmt.Fprintf(stderr, "FAILED: %v\n", err)
+		return 1
+	}
+	defer payload.Close()
+	msg, err := enrich.Decode(payload)
+	if err != nil {
+		fmt.Fprintf(stderr, "FAILED: %s: %v\n", f.payload, err)
+		return 1
+	}
+	alerts := enrich.New(cfg.Enrich.Rules, time.Now).Enrich(msg)
+	dir, err := os.MkdirTemp("", "am-fanout-render-")
+	if err != nil {
+		fmt.Fprintf(stderr, "FAILED: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	o := publish.Options{Logger: logger, UserAgent: "am-fanout/" + version.Version, StoragePath: dir}
+	found := false
+	for _, t := range cfg.Targets {
+		if f.target != "" && t.Name != f.target {
+			continue
+		}
+		found = true
+		if err := renderTarget(stdout, t, alerts, o); err != nil {
+			fmt.Fprintf(stderr, "FAILED: target %q: %v\n", t.Name, err)
+			return 1
+		}
+	}
+	if !found {
+		fmt.Fprintf(stderr, "FAILED: no target named %q\n", f.target)
+		return 1
+	}
+	return 0
+}
+
+func renderTarget(w io.Writer, t *config.Target, alerts []*core.EnrichedAlert, o publish.Options) error {
+	p, err := publish.New(t, o)
+	if err != nil {
+		return err
+	}
+	if c, ok := p.(io.Closer); ok {
+		defer c.Close()
+	}
+	r, ok := p.(publish.Renderer)
+	if !ok {
+		fmt.Fprintf(w, "### target %s (%s): sends no HTTP request\n\n", t.Name, t.Type)
+		return nil
+	}
+	for _, a := range alerts {
+		sel := t.Selects(a.Alert.Labels) && (a.Alert.Status != core.StatusResolved || t.SendResolved)
+		fmt.Fprintf(w, "### target %s (%s), alert %s %s [%s]\n", t.Name, t.Type,
+			a.Alert.Labels["alertname"], a.Alert.Fingerprint, a.Alert.Status)
+		if !sel {
+			fmt.Fprintf(w, "not selected (matchers or send_resolved)\n\n")
+			continue
+		}
+		reqs, err := r.Render(context.Background(), a)
+		if err != nil {
+			return err
+		}
+		for _, req := range reqs {
+			if err := dumpRequest(w, req, secretsOf(t.Spec)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// dumpRequest prints a request with the target's secrets, credential
+// headers, the query and token-like path segments redacted.
+func dumpRequest(w io.Writer, req *http.Request, secrets []string) error {
+	for _, h := range []string{"Authorization", "X-Api-Key"} {
+		if req.Header.Get(h) != "" {
+			req.Header.Set(h, "<secret>")
+		}
+	}
+	u := *req.URL
+	if u.Path != "" && u.Path != "/" {
+		u.Path = redactedPath(u.Path)
+	}
+	u.RawPath, u.RawQuery, u.User = "", "", nil
+	req.URL = &u
+	req.Host = u.Host
+	dump, err := httputil.DumpRequestOut(req, true)
+	if err != nil {
+		return err
+	}
+	text := string(dump)
+	for _, sec := range secrets {
+		text = strings.ReplaceAll(text, sec, "<secret>")
+	}
+	fmt.Fprintf(w, "%s\n\n", text)
+	return nil
+}
+
+// redactedPath hides path segments that look like tokens or IDs, which
+// webhook URLs of Slack, Teams and Discord carry as credentials.
+func redactedPath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		if len(s) >= 16 || (len(s) >= 8 && hasLetterAndDigit(s)) {
+			segs[i] = "<redacted>"
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+func hasLetterAndDigit(s string) bool {
+	letter := strings.IndexFunc(s, unicode.IsLetter) >= 0
+	digit := strings.IndexFunc(s, unicode.IsDigit) >= 0
+	return letter && digit
+}
+
+// secretsOf collects the values of every config.Secret in v, nested
+// structs included.
+func secretsOf(v any) []string {
+	var out []string
+	var walk func(reflect.Value)
+	walk = func(rv reflect.Value) {
+		switch rv.Kind() {
+		case reflect.Pointer, reflect.Interface:
+			if !rv.IsNil() {
+				walk(rv.Elem())
+			}
+		case reflect.Struct:
+			for i := 0; i < rv.NumField(); i++ {
+				if rv.Type().Field(i).IsExported() {
+					walk(rv.Field(i))
+				}
+			}
+		case reflect.Slice:
+			for i := 0; i < rv.Len(); i++ {
+				walk(rv.Index(i))
+			}
+		case reflect.String:
+			if rv.Type() == reflect.TypeFor[config.Secret]() && rv.Len() > 0 {
+				out = append(out, rv.String())
+			}
+		}
+	}
+	walk(reflect.ValueOf(v))
+	return out
+}

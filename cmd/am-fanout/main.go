@@ -1,0 +1,77 @@
+// Command am-fanout receives Alertmanager's webhook notifications and
+// delivers every alert, enriched and in parallel, to many targets.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/am-fanout/am-fanout/receiver"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// flags are the command line of every subcommand.
+type flags struct {
+	configFile   string
+	targetsDir   string
+	storagePath  string
+	maxBodyBytes int64
+	shutdownWait time.Duration
+	target       string
+	payload      string
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	app := kingpin.New("am-fanout", "Receives Alertmanager webhook notifications and delivers every alert, in parallel, to many targets.")
+	app.Version(version.Print("am-fanout"))
+	app.HelpFlag.Short('h')
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
+
+	var f flags
+	app.Flag("config.file", "am-fanout configuration file.").Default("am-fanout.yml").StringVar(&f.configFile)
+	app.Flag("targets.dir", "Directory of *.yml/*.yaml files holding more targets (for Kubernetes Secrets); watched and reloaded.").StringVar(&f.targetsDir)
+
+	serve := app.Command("serve", "Run the webhook receiver (the default).").Default()
+	webFlags := kingpinflag.AddFlags(serve, ":9099")
+	serve.Flag("storage.path", "Directory for state that survives restarts.").Default("data/").StringVar(&f.storagePath)
+	serve.Flag("webhook.max-body-bytes", "Largest webhook body accepted; larger ones get 413.").Default(fmt.Sprint(receiver.DefaultMaxBodyBytes)).Int64Var(&f.maxBodyBytes)
+	serve.Flag("web.shutdown-timeout", "How long a shutdown waits for fan-outs in flight.").Default("30s").DurationVar(&f.shutdownWait)
+	logCfg := &promslog.Config{}
+	promslogflag.AddFlags(app, logCfg)
+
+	checkCmd := app.Command("check-config", "Validate the configuration, list the targets and exit.")
+	renderCmd := app.Command("render", "Print the HTTP requests each matching target would receive for a payload; nothing is sent.")
+	renderCmd.Flag("target", "Render for this target only (default: every target).").StringVar(&f.target)
+	renderCmd.Flag("payload", "Alertmanager webhook payload (JSON file).").Required().StringVar(&f.payload)
+
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "am-fanout: %v\n", err)
+		return 2
+	}
+	logCfg.Writer = stderr
+	logger := promslog.New(logCfg)
+	switch cmd {
+	case checkCmd.FullCommand():
+		return checkConfig(f, stdout, stderr)
+	case renderCmd.FullCommand():
+		return render(f, stdout, stderr, logger)
+	}
+	if err := serveAll(f, webFlags, logger); err != nil {
+		logger.Error("am-fanout stopped", "err", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/am-fanout/am-fanout/breaker"
+	"github.com/am-fanout/am-fanout/config"
+	"github.com/am-fanout/am-fanout/enrich"
+	"github.com/am-fanout/am-fanout/fanout"
+	"github.com/am-fanout/am-fanout/health"
+	"github.com/am-fanout/am-fanout/publish"
+	"github.com/am-fanout/am-fanout/receiver"
+)
+
+// server is the running am-fanout: the current configuration and targets,
+// and the state kept across reloads (breakers, health, deduplication).
+type server struct {
+	flags   flags
+	logger  *slog.Logger
+	reg     *prometheus.Registry
+	started time.Time
+
+	breakers *breaker.Set
+	health   *health.Passive
+	outcomes *outcomes
+	targets  *fanout.TargetSet
+	dedup    *fanout.MemoryDedup
+	metrics  *fanout.Metrics
+	webhook  *receiver.Webhook
+
+	reloadOK   prometheus.Gauge
+	reloadTime prometheus.Gauge
+
+	mu      sync.Mutex // serialises reloads and guards the fields below
+	built   []*builtTarget
+	files   []string
+	retired []retired
+	last    receiver.Reload
+
+	ready atomic.Bool
+}
+
+// retired publishers are closed once fan-outs that may still use them
+// have passed their deadline.
+type retired struct {
+	after   time.Time
+	targets []*builtTarget
+}
+
+func newServer(f flags, logger *slog.Logger) (*server, error) {
+	cfg, err := config.LoadFile(f.configFile, f.targetsDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(f.storagePath, 0o755); err != nil {
+		return nil, fmt.Errorf("storage path: %w", err)
+	}
+	s := &server{
+		flags: f, logger: logger, reg: prometheus.NewRegistry(), started: time.Now(),
+		health:  health.NewPassive(health.Options{}),
+		targets: fanout.NewTargetSet(nil),
+		dedup:   fanout.NewMemoryDedup(time.Duration(cfg.Fanout.DedupWindow), nil),
+	}
+	s.outcomes = newOutcomes(s.health)
+	s.breakers = breaker.NewSet(func(name string, from, to breaker.State) {
+		logger.Warn("circuit breaker changed state", "target", name, "from", from, "to", to)
+	})
+	s.reg.MustRegister(versioncollector.NewCollector("am_fanout"), newTargetCollector(s))
+	s.metrics = fanout.NewMetrics(s.reg)
+	s.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "am_fanout_config_last_reload_successful",
+		Help: "Whether the last configuration reload attempt was successful.",
+	})
+	s.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "am_fanout_config_last_reload_success_timestamp_seconds",
+		Help: "Timestamp of the last successful configuration reload.",
+	})
+	s.reg.MustRegister(s.reloadOK, s.reloadTime)
+	settings, err := s.install(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.webhook = receiver.NewWebhook(settings, f.maxBodyBytes, logger, s.reg)
+	return s, nil
+}
+
+// install builds the targets of cfg and makes them current; it returns
+// the webhook settings that go with them.
+func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
+	built, err := buildPublishers(cfg, publish.Options{
+		Logger: s.logger, UserAgent: "am-fanout/" + version.Version, StoragePath: s.flags.storagePath,
+	})
+	if err != nil {
+		return receiver.Settings{}, err
+	}
+	strategy, err := fanout.ParseHealthStrategy(string(cfg.Fanout.HealthStrategy))
+	if err != nil {
+		closePublishers(built)
+		return receiver.Settings{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.built
+	s.targets.Store(attachBreakers(built, s.breakers))
+	s.built, s.files = built, cfg.Files
+	s.forgetRemoved(old, built)
+	s.retire(old, time.Duration(cfg.Fanout.Timeout))
+	s.reloaded(nil)
+	dispatcher := fanout.NewDispatcher(fanout.Dependencies{
+		Source: s.targets, Health: s.health, Recorder: s.outcomes, Dedup: s.dedup,
+		Metrics: s.metrics, Logger: s.logger,
+	}, fanout.ParallelPublishOptions{
+		Timeout:                time.Duration(cfg.Fanout.Timeout),
+		CheckHealth:            true,
+		HealthStrategy:         strategy,
+		MaxConcurrent:          cfg.Fanout.MaxConcurrent,
+		RespectCircuitBreakers: true,
+	})
+	s.logger.Info("configuration loaded", "files", cfg.Files, "targets", len(built))
+	return receiver.Settings{
+		Publisher: dispatcher, Enricher: enrich.New(cfg.Enrich.Rules, time.Now),
+		BearerToken: string(cfg.Receiver.BearerToken),
+	}, nil
+}
+
+// reload reads the configuration again; on any error the running set of
+// targets stays as it was.
+func (s *server) reload() error {
+	cfg, err := config.LoadFile(s.flags.configFile, s.flags.targetsDir)
+	if err == nil {
+		var settings receiver.Settings
+		if settings, err = s.install(cfg); err == nil {
+			s.webhook.SetSettings(settings)
+			return nil
+		}
+	}
+	s.mu.Lock()
+	s.reloaded(err)
+	s.mu.Unlock()
+	s.logger.Error("configuration reload failed, keeping the previous targets", "err", err)
+	return err
+}
+
+// reloaded records a reload's outcome; s.mu must be held.
+func (s *server) reloaded(err error) {
+	s.last = receiver.Reload{At: time.Now(), Success: err == nil}
+	if err != nil {
+		s.last.Error = err.Error()
+		s.reloadOK.Set(0)
+		return
+	}
+	s.reloadOK.Set(1)
+	s.reloadTime.Set(float64(s.last.At.Unix()))
+}
+
+// forgetRemoved drops the health state and metric series of targets that
+// are gone; s.mu must be held.
+func (s *server) forgetRemoved(old, current []*builtTarget) {
+	keep := make(map[string]bool, len(current))
+	for _, bt := range current {
+		keep[bt.conf.Name] = true
+	}
+	for _, bt := range old {
+		if name := bt.conf.Name; !keep[name] {
+			s.health.Forget(name)
+			s.outcomes.forget(name)
+			s.metrics.DeleteTarget(name)
+		}
+	}
+}
+
+// retire schedules old publishers for closing once every fan-out that
+// may use them is over, and closes those whose time has come; s.mu must be
+// held.
+func (s *server) retire(old []*builtTarget, fanoutTimeout time.Duration) {
+	now := time.Now()
+	keep := s.retired[:0]
+	for _, r := range s.retired {
+		if now.After(r.after) {
+			s.closeQuietly(r.targets)
+		} else {
+			keep = append(keep, r)
+		}
+	}
+	s.retired = keep
+	if len(old) > 0 {
+		s.retired = append(s.retired, retired{after: now.Add(fanoutTimeout), targets: old})
+	}
+}
+
+func (s *server) closeQuietly(ts []*builtTarget) {
+	if err := closePublishers(ts); err != nil {
+		s.logger.Warn("closing publishers", "err", err)
+	}
+}
+
+// close closes every publisher, current and retired.
+func (s *server) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.retired {
+		s.closeQuietly(r.targets)
+	}
+	s.retired = nil
+	s.closeQuietly(s.built)
+}
+
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/webhook", s.webhook)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "am-fanout is Healthy.")
+	})
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "am-fanout is not ready.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "am-fanout is Ready.")
+	})
+	reload := func(w http.ResponseWriter, _ *http.Request) {
+		if err := s.reload(); err != nil {
+			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "configuration reloaded")
+	}
+	mux.HandleFunc("POST /-/reload", reload)
+	mux.HandleFunc("PUT /-/reload", reload)
+	mux.Handle("GET /api/v1/targets", receiver.TargetsHandler(s))
+	mux.Handle("GET /api/v1/status", receiver.StatusHandler(s))
+	return mux
+}
+
+// serveAll runs the server until SIGTERM or SIGINT, reloading on SIGHUP.
+func serveAll(f flags, webFlags *web.FlagConfig, logger *slog.Logger) error {
+	logger.Info("starting am-fanout", "version", version.Info(), "build_context", version.BuildContext())
+	s, err := newServer(f, logger)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	srv := &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.ListenAndServe(srv, webFlags, logger) }()
+	s.ready.Store(true)
+
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(signals)
+	for {
+		select {
+		case err := <-serveErr:
+			return err
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				_ = s.reload()
+				continue
+			}
+			logger.Info("shutting down, letting fan-outs in flight finish", "signal", sig, "grace", f.shutdownWait)
+			s.ready.Store(false)
+			ctx, cancel := context.WithTimeout(context.Background(), f.shutdownWait)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				return fmt.Errorf("shutdown: %w", err)
+			}
+			if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			logger.Info("am-fanout stopped")
+			return nil
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/version"
+
+	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/health"
+	"github.com/am-fanout/am-fanout/receiver"
+)
+
+// outcomes records every delivery outcome: into the health monitor, and
+// into per-target counters for the status API.
+type outcomes struct {
+	health *health.Passive
+	counts sync.Map // target name → *counters
+}
+
+type counters struct {
+	success, failure atomic.Uint64
+}
+
+func newOutcomes(h *health.Passive) *outcomes { return &outcomes{health: h} }
+
+// Record implements fanout.OutcomeRecorder.
+func (o *outcomes) Record(name string, r *core.TargetPublishResult) {
+	o.health.Record(name, r)
+	c, _ := o.counts.LoadOrStore(name, &counters{})
+	if r.Success {
+		c.(*counters).success.Add(1)
+	} else {
+		c.(*counters).failure.Add(1)
+	}
+}
+
+func (o *outcomes) forget(name string) { o.counts.Delete(name) }
+
+func (o *outcomes) deliveries(name string) receiver.Deliveries {
+	c, ok := o.counts.Load(name)
+	if !ok {
+		return receiver.Deliveries{}
+	}
+	return receiver.Deliveries{Success: c.(*counters).success.Load(), Failure: c.(*counters).failure.Load()}
+}
+
+// TargetStatuses implements receiver.StatusSource.
+func (s *server) TargetStatuses() []receiver.TargetStatus {
+	s.mu.Lock()
+	built := s.built
+	s.mu.Unlock()
+	out := make([]receiver.TargetStatus, 0, len(built))
+	for _, bt := range built {
+		t := bt.conf
+		h, _ := s.health.GetHealthByName(context.Background(), t.Name)
+		counts := bt.breaker.Counts()
+		st := receiver.TargetStatus{
+			Name: t.Name, Type: t.Type, Source: t.Source(), Match: t.Match,
+			SendResolved: t.SendResolved, Timeout: t.Timeout.String(),
+			Breaker: receiver.BreakerStatus{
+				State:               bt.breaker.State().String(),
+				Requests:            counts.Requests,
+				ConsecutiveFailures: counts.ConsecutiveFailures,
+				TotalFailures:       counts.TotalFailures,
+				TotalSuccesses:      counts.TotalSuccesses,
+			},
+			Deliveries: s.outcomes.deliveries(t.Name),
+		}
+		if h != nil {
+			st.Health = *h
+		}
+		if st.Match == nil {
+			st.Match = []string{}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Status implements receiver.StatusSource.
+func (s *server) Status() receiver.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return receiver.Status{
+		Version: version.Version, StartedAt: s.started,
+		Uptime:      time.Since(s.started).Round(time.Second).String(),
+		ConfigFiles: s.files, LastReload: s.last,
+	}
+}
+
+// targetCollector exports per-target state read at scrape time, so that
+// targets removed by a reload leave no stale series.
+type targetCollector struct {
+	s       *server
+	breaker *prometheus.Desc
+	health  *prometheus.Desc
+}
+
+func newTargetCollector(s *server) *targetCollector {
+	return &targetCollector{
+		s: s,
+		breaker: prometheus.NewDesc("am_fanout_breaker_state",
+			"State of a target's circuit breaker: 0 closed, 1 half-open, 2 open.", []string{"target"}, nil),
+		health: prometheus.NewDesc("am_fanout_target_health",
+			"Health of a target: 0 unknown, 1 healthy, 2 degraded, 3 unhealthy.", []string{"target"}, nil),
+	}
+}
+
+func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.breaker
+	ch <- c.health
+}
+
+func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
+	c.s.mu.Lock()
+	built := c.s.built
+	c.s.mu.Unlock()
+	for _, bt := range built {
+		name := bt.conf.Name
+		ch <- prometheus.MustNewConstMetric(c.breaker, prometheus.GaugeValue, float64(bt.breaker.State()), name)
+		status := core.HealthUnknown
+		if h, err := c.s.health.GetHealthByName(context.Background(), name); err == nil && h != nil {
+			status = h.Status
+		}
+		ch <- prometheus.MustNewConstMetric(c.health, prometheus.GaugeValue, health.StatusValue(status), name)
+	}
+}

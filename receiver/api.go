@@ -1,0 +1,75 @@
+package receiver
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/am-fanout/am-fanout/core"
+)
+
+// TargetStatus is what the status API tells about one target. It never
+// holds a secret.
+type TargetStatus struct {
+	Name         string            `json:"name"`
+	Type         string            `json:"type"`
+	Source       string            `json:"source"`
+	Match        []string          `json:"match"`
+	SendResolved bool              `json:"send_resolved"`
+	Timeout      string            `json:"timeout"`
+	Health       core.TargetHealth `json:"health"`
+	Breaker      BreakerStatus     `json:"breaker"`
+	Deliveries   Deliveries        `json:"deliveries"`
+}
+
+// BreakerStatus is the state of a target's circuit breaker.
+type BreakerStatus struct {
+	State               string `json:"state"`
+	Requests            uint32 `json:"requests"`
+	ConsecutiveFailures uint32 `json:"consecutive_failures"`
+	TotalFailures       uint32 `json:"total_failures"`
+	TotalSuccesses      uint32 `json:"total_successes"`
+}
+
+// Deliveries counts a target's delivery outcomes since it was configured.
+type Deliveries struct {
+	Success uint64 `json:"success"`
+	Failure uint64 `json:"failure"`
+}
+
+// Status is what the status API tells about the process.
+type Status struct {
+	Version     string    `json:"version"`
+	StartedAt   time.Time `json:"started_at"`
+	Uptime      string    `json:"uptime"`
+	ConfigFiles []string  `json:"config_files"`
+	LastReload  Reload    `json:"last_reload"`
+}
+
+// Reload is the outcome of the last configuration (re)load.
+type Reload struct {
+	At      time.Time `json:"at"`
+	Success bool      `json:"success"`
+	Error   string    `json:"error,omitempty"`
+}
+
+// StatusSource provides the state the status API shows.
+type StatusSource interface {
+	TargetStatuses() []TargetStatus
+	Status() Status
+}
+
+// TargetsHandler serves GET /api/v1/targets.
+func TargetsHandler(src StatusSource) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		writeJSON(rw, http.StatusOK, struct {
+			Targets []TargetStatus `json:"targets"`
+		}{src.TargetStatuses()})
+	})
+}
+
+// StatusHandler serves GET /api/v1/status.
+func StatusHandler(src StatusSource) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		writeJSON(rw, http.StatusOK, src.Status())
+	})
+}

@@ -1,0 +1,196 @@
+// Package receiver serves am-fanout's HTTP API: the Alertmanager webhook,
+// the target status API and the status page.
+package receiver
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/enrich"
+)
+
+// DefaultMaxBodyBytes bounds a webhook body unless configured otherwise.
+const DefaultMaxBodyBytes = 10 << 20
+
+// alertsInParallel bounds how many alerts of one notification fan out at
+// once; each fan-out bounds its own deliveries.
+const alertsInParallel = 8
+
+// Publisher fans one alert out to its targets.
+type Publisher interface {
+	PublishToHealthy(ctx context.Context, a *core.EnrichedAlert) (*core.ParallelPublishResult, error)
+}
+
+// Enricher turns a decoded notification into enriched alerts.
+type Enricher interface {
+	Enrich(msg *enrich.Message) []*core.EnrichedAlert
+}
+
+// Settings are the parts of the webhook that a config reload may change.
+type Settings struct {
+	Publisher Publisher
+	Enricher  Enricher
+	// BearerToken, when not empty, must be sent as "Authorization: Bearer".
+	BearerToken string
+}
+
+// Webhook is the handler of POST /webhook.
+type Webhook struct {
+	maxBodyBytes int64
+	logger       *slog.Logger
+	requests     *prometheus.CounterVec
+	settings     atomic.Pointer[Settings]
+}
+
+// NewWebhook returns the webhook handler; maxBodyBytes <= 0 takes the
+// default. Its metrics are registered with reg.
+func NewWebhook(s Settings, maxBodyBytes int64, logger *slog.Logger, reg prometheus.Registerer) *Webhook {
+	if maxBodyBytes <= 0 {
+		maxBodyBytes = DefaultMaxBodyBytes
+	}
+	w := &Webhook{
+		maxBodyBytes: maxBodyBytes, logger: logger,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "am_fanout_webhook_requests_total",
+			Help: "Webhook requests received, by HTTP status code answered.",
+		}, []string{"code"}),
+	}
+	reg.MustRegister(w.requests)
+	w.settings.Store(&s)
+	return w
+}
+
+// SetSettings installs settings from a reloaded config.
+func (w *Webhook) SetSettings(s Settings) { w.settings.Store(&s) }
+
+// AlertResult is the outcome of one alert of a notification.
+type AlertResult struct {
+	Fingerprint string                      `json:"fingerprint"`
+	AlertName   string                      `json:"alertname,omitempty"`
+	Status      core.AlertStatus            `json:"status"`
+	Result      *core.ParallelPublishResult `json:"result"`
+}
+
+// Answer is the body of a webhook answer.
+type Answer struct {
+	// Status is "success" when every alert was delivered or had no target,
+	// "retry" when Alertmanager should send the notification again.
+	Status string        `json:"status"`
+	Alerts []AlertResult `json:"alerts"`
+	// Message explains an answer with nothing to deliver.
+	Message string `json:"message,omitempty"`
+}
+
+func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	code, body := w.handle(r)
+	w.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+	if code == http.StatusMethodNotAllowed {
+		rw.Header().Set("Allow", http.MethodPost)
+	}
+	writeJSON(rw, code, body)
+}
+
+func (w *Webhook) handle(r *http.Request) (int, any) {
+	if r.Method != http.MethodPost {
+		return http.StatusMethodNotAllowed, errorBody("method %s not allowed: send the notification with POST", r.Method)
+	}
+	s := w.settings.Load()
+	if !authorized(r, s.BearerToken) {
+		return http.StatusUnauthorized, errorBody("missing or wrong bearer token: set http_config.authorization in Alertmanager's webhook_config")
+	}
+	if r.ContentLength > w.maxBodyBytes {
+		return http.StatusRequestEntityTooLarge, errorBody("body of %d bytes is over the limit of %d bytes", r.ContentLength, w.maxBodyBytes)
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, w.maxBodyBytes))
+	if err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			return http.StatusRequestEntityTooLarge, errorBody("body is over the limit of %d bytes", w.maxBodyBytes)
+		}
+		return http.StatusBadRequest, errorBody("reading body: %v", err)
+	}
+	msg, err := enrich.Decode(bytes.NewReader(data))
+	if err != nil {
+		w.logger.Warn("rejected webhook", "remote", r.RemoteAddr, "err", err)
+		return http.StatusBadRequest, errorBody("%v", err)
+	}
+	if len(msg.Alerts) == 0 {
+		return http.StatusOK, Answer{Status: "success", Alerts: []AlertResult{}, Message: "the notification holds no alerts: nothing to deliver"}
+	}
+	alerts := s.Enricher.Enrich(msg)
+	// Deliveries go on when Alertmanager gives up waiting: what was
+	// accepted is finished, and a resend is deduplicated.
+	ctx := context.WithoutCancel(r.Context())
+	answer := Answer{Status: "success", Alerts: w.publishAll(ctx, s.Publisher, alerts)}
+	for _, a := range answer.Alerts {
+		if a.Result.NeedsRetry() {
+			answer.Status = "retry"
+			return http.StatusServiceUnavailable, answer
+		}
+	}
+	return http.StatusOK, answer
+}
+
+// publishAll fans every alert out, a bounded number at once, and returns
+// their results in the order of the notification.
+func (w *Webhook) publishAll(ctx context.Context, p Publisher, alerts []*core.EnrichedAlert) []AlertResult {
+	out := make([]AlertResult, len(alerts))
+	sem := make(chan struct{}, alertsInParallel)
+	var wg sync.WaitGroup
+	for i, a := range alerts {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			res, err := p.PublishToHealthy(ctx, a)
+			if res == nil {
+				// Only invalid input yields no result; record it as such.
+				res = core.NewParallelPublishResult(nil, 0)
+				w.logger.Error("fan-out refused alert", "fingerprint", a.Alert.Fingerprint, "err", err)
+			}
+			out[i] = AlertResult{
+				Fingerprint: a.Alert.Fingerprint, AlertName: a.Alert.Labels["alertname"],
+				Status: a.Alert.Status, Result: res,
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func authorized(r *http.Request, token string) bool {
+	if token == "" {
+		return true
+	}
+	want := "Bearer " + token
+	got := r.Header.Get("Authorization")
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+type errorAnswer struct {
+	Error string `json:"error"`
+}
+
+func errorBody(format string, args ...any) errorAnswer {
+	return errorAnswer{Error: fmt.Sprintf(format, args...)}
+}
+
+func writeJSON(rw http.ResponseWriter, code int, body any) {
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(code)
+	enc := json.NewEncoder(rw)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(body)
+}
