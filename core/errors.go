@@ -96,6 +96,12 @@ const (
 	ErrorTypeOther      = "other"
 )
 
+// ErrorTypes lists every value ErrorType returns.
+func ErrorTypes() []string {
+	return []string{ErrorTypeTimeout, ErrorTypeCancelled, ErrorTypeConnection, ErrorTypeRateLimit,
+		ErrorTypeServer, ErrorTypeClient, ErrorTypeOther}
+}
+
 // ErrorType classifies err into one of the ErrorType constants, a bounded
 // set fit for a metric label.
 func ErrorType(err error) string {

@@ -14,6 +14,11 @@ const (
 	SkipAlreadyDelivered = "already_delivered"
 )
 
+// SkipReasons lists every reason a target can be skipped for.
+func SkipReasons() []string {
+	return []string{SkipCircuitOpen, SkipCircuitHalfOpen, SkipUnhealthy, SkipDegraded, SkipAlreadyDelivered}
+}
+
 // TargetPublishResult is the outcome of delivering one alert to one target.
 type TargetPublishResult struct {
 	TargetName string

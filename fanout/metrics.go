@@ -75,6 +75,19 @@ func (m *Metrics) recordFanout(r *core.ParallelPublishResult) {
 	m.duration.WithLabelValues(res).Observe(r.Duration.Seconds())
 }
 
+// InitTarget creates every series of a new target at zero, so that rates
+// and alerts work from its first failure on.
+func (m *Metrics) InitTarget(name, typ string) {
+	m.targetSuccess.WithLabelValues(name, typ)
+	m.deliveryDuration.WithLabelValues(name, typ)
+	for _, et := range core.ErrorTypes() {
+		m.targetFailure.WithLabelValues(name, typ, et)
+	}
+	for _, sr := range core.SkipReasons() {
+		m.targetSkipped.WithLabelValues(name, typ, sr)
+	}
+}
+
 // DeleteTarget removes every series of a target that is no longer
 // configured.
 func (m *Metrics) DeleteTarget(name string) {

@@ -7,14 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
-
-	"github.com/prometheus/common/version"
 
 	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/core"
@@ -69,7 +67,7 @@ func render(f flags, stdout, stderr io.Writer, logger *slog.Logger) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	o := publish.Options{Logger: logger, UserAgent: "am-fanout/" + version.Version, StoragePath: dir}
+	o := publish.Options{Logger: logger, UserAgent: userAgent(), StoragePath: dir}
 	found := false
 	for _, t := range cfg.Targets {
 		if f.target != "" && t.Name != f.target {
@@ -130,11 +128,14 @@ func dumpRequest(w io.Writer, req *http.Request, secrets []string) error {
 			req.Header.Set(h, "<secret>")
 		}
 	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", userAgent())
+	}
 	u := *req.URL
 	if u.Path != "" && u.Path != "/" {
 		u.Path = redactedPath(u.Path)
 	}
-	u.RawPath, u.RawQuery, u.User = "", "", nil
+	u.RawPath, u.RawQuery, u.User = "", redactedQuery(u.Query()), nil
 	req.URL = &u
 	req.Host = u.Host
 	dump, err := httputil.DumpRequestOut(req, true)
@@ -149,22 +150,28 @@ func dumpRequest(w io.Writer, req *http.Request, secrets []string) error {
 	return nil
 }
 
-// redactedPath hides path segments that look like tokens or IDs, which
-// webhook URLs of Slack, Teams and Discord carry as credentials.
+// redactedPath hides long path segments: the tokens that webhook URLs of
+// Slack, Teams and Discord carry as credentials.
 func redactedPath(p string) string {
 	segs := strings.Split(p, "/")
 	for i, s := range segs {
-		if len(s) >= 16 || (len(s) >= 8 && hasLetterAndDigit(s)) {
+		if len(s) >= 20 {
 			segs[i] = "<redacted>"
 		}
 	}
 	return strings.Join(segs, "/")
 }
 
-func hasLetterAndDigit(s string) bool {
-	letter := strings.IndexFunc(s, unicode.IsLetter) >= 0
-	digit := strings.IndexFunc(s, unicode.IsDigit) >= 0
-	return letter && digit
+// redactedQuery hides the values of query parameters that carry
+// credentials, such as the signature of a Teams Workflows URL.
+func redactedQuery(q url.Values) string {
+	for k := range q {
+		switch strings.ToLower(k) {
+		case "sig", "signature", "token", "code", "key", "secret", "apikey", "api-key", "api_key":
+			q[k] = []string{"<redacted>"}
+		}
+	}
+	return q.Encode()
 }
 
 // secretsOf collects the values of every config.Secret in v, nested

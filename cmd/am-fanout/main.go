@@ -17,6 +17,9 @@ import (
 	"github.com/am-fanout/am-fanout/receiver"
 )
 
+// userAgent is sent with every request to a target.
+func userAgent() string { return "am-fanout/" + version.Version }
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -104,7 +104,7 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 // the webhook settings that go with them.
 func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	built, err := buildPublishers(cfg, publish.Options{
-		Logger: s.logger, UserAgent: "am-fanout/" + version.Version, StoragePath: s.flags.storagePath,
+		Logger: s.logger, UserAgent: userAgent(), StoragePath: s.flags.storagePath,
 	})
 	if err != nil {
 		return receiver.Settings{}, err
@@ -120,6 +120,9 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	s.targets.Store(attachBreakers(built, s.breakers))
 	s.built, s.files = built, cfg.Files
 	s.forgetRemoved(old, built)
+	for _, bt := range built {
+		s.metrics.InitTarget(bt.conf.Name, bt.conf.Type)
+	}
 	s.retire(old, time.Duration(cfg.Fanout.Timeout))
 	s.reloaded(nil)
 	dispatcher := fanout.NewDispatcher(fanout.Dependencies{
