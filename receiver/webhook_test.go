@@ -1,0 +1,230 @@
+package receiver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/enrich"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// fakePublisher answers every alert with a result built by answer, and
+// records the alerts it saw.
+type fakePublisher struct {
+	answer func(a *core.EnrichedAlert) *core.ParallelPublishResult
+	mu     sync.Mutex
+	seen   []*core.EnrichedAlert
+	// ctxErr records whether any fan-out saw a cancelled context.
+	ctxErr atomic.Bool
+}
+
+func (p *fakePublisher) PublishToHealthy(ctx context.Context, a *core.EnrichedAlert) (*core.ParallelPublishResult, error) {
+	p.mu.Lock()
+	p.seen = append(p.seen, a)
+	p.mu.Unlock()
+	if ctx.Err() != nil {
+		p.ctxErr.Store(true)
+	}
+	return p.answer(a), nil
+}
+
+func delivered(*core.EnrichedAlert) *core.ParallelPublishResult {
+	return core.NewParallelPublishResult([]core.TargetPublishResult{{TargetName: "t", Success: true}}, time.Millisecond)
+}
+
+func retryableFailure(*core.EnrichedAlert) *core.ParallelPublishResult {
+	return core.NewParallelPublishResult([]core.TargetPublishResult{{TargetName: "t", Retryable: true,
+		Error: core.Retryable(503, 0, io.ErrUnexpectedEOF), StatusCode: 503}}, time.Millisecond)
+}
+
+func permanentFailure(*core.EnrichedAlert) *core.ParallelPublishResult {
+	return core.NewParallelPublishResult([]core.TargetPublishResult{{TargetName: "t",
+		Error: core.Permanent(400, io.ErrUnexpectedEOF), StatusCode: 400}}, time.Millisecond)
+}
+
+func newTestWebhook(t *testing.T, p Publisher, token string, maxBody int64) (*Webhook, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	w := NewWebhook(Settings{Publisher: p, Enricher: enrich.New(nil, nil), BearerToken: token}, maxBody,
+		slog.New(slog.DiscardHandler), reg)
+	return w, reg
+}
+
+func payload(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../enrich/testdata/payload.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestWebhookAnswers(t *testing.T) {
+	valid := payload(t)
+	tests := []struct {
+		name      string
+		method    string
+		body      []byte
+		answer    func(*core.EnrichedAlert) *core.ParallelPublishResult
+		token     string
+		header    string
+		maxBody   int64
+		wantCode  int
+		wantInErr string
+		published int
+	}{
+		{name: "delivered", body: valid, answer: delivered, wantCode: 200, published: 2},
+		{name: "retryable failure", body: valid, answer: retryableFailure, wantCode: 503, published: 2},
+		{name: "permanent failure is not retried", body: valid, answer: permanentFailure, wantCode: 200, published: 2},
+		{name: "no matching target", body: valid, answer: func(*core.EnrichedAlert) *core.ParallelPublishResult {
+			return core.NewParallelPublishResult(nil, 0)
+		}, wantCode: 200, published: 2},
+		{name: "no alerts", body: []byte(`{"version":"4","status":"firing","alerts":[]}`), wantCode: 200},
+		{name: "malformed JSON", body: []byte(`{"version":"4",`), wantCode: 400, wantInErr: "malformed JSON"},
+		{name: "wrong version", body: []byte(`{"version":"3","alerts":[]}`), wantCode: 400, wantInErr: `version "3" is not supported`},
+		{name: "bad alert status", body: []byte(`{"version":"4","alerts":[{"status":"pending","labels":{"a":"b"}}]}`), wantCode: 400, wantInErr: "alerts[0]"},
+		{name: "wrong method", method: http.MethodGet, wantCode: 405, wantInErr: "POST"},
+		{name: "body over the limit", body: valid, maxBody: 100, wantCode: 413, wantInErr: "limit of 100 bytes"},
+		{name: "missing token", body: valid, token: "s3cret", wantCode: 401, wantInErr: "bearer token"},
+		{name: "wrong token", body: valid, token: "s3cret", header: "Bearer nope", wantCode: 401, wantInErr: "bearer token"},
+		{name: "right token", body: valid, answer: delivered, token: "s3cret", header: "Bearer s3cret", wantCode: 200, published: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &fakePublisher{answer: tt.answer}
+			w, reg := newTestWebhook(t, p, tt.token, tt.maxBody)
+			method := tt.method
+			if method == "" {
+				method = http.MethodPost
+			}
+			req := httptest.NewRequest(method, "/webhook", bytes.NewReader(tt.body))
+			if tt.header != "" {
+				req.Header.Set("Authorization", tt.header)
+			}
+			rec := httptest.NewRecorder()
+			w.ServeHTTP(rec, req)
+			if rec.Code != tt.wantCode {
+				t.Fatalf("code %d, want %d; body %s", rec.Code, tt.wantCode, rec.Body)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q, want application/json", ct)
+			}
+			var body map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatalf("answer is not JSON: %v\n%s", err, rec.Body)
+			}
+			if tt.wantInErr != "" {
+				msg, _ := body["error"].(string)
+				if !strings.Contains(msg, tt.wantInErr) {
+					t.Errorf("error %q does not say %q", msg, tt.wantInErr)
+				}
+				if strings.Contains(msg, "s3cret") {
+					t.Errorf("error %q repeats the token", msg)
+				}
+			}
+			if len(p.seen) != tt.published {
+				t.Errorf("%d alerts published, want %d: nothing is half-delivered on bad input", len(p.seen), tt.published)
+			}
+			if got := testutil.ToFloat64(w.requests.WithLabelValues(strconv.Itoa(tt.wantCode))); got != 1 {
+				t.Errorf("am_fanout_webhook_requests_total{code=%d} = %v, want 1", tt.wantCode, got)
+			}
+			if n, err := testutil.GatherAndCount(reg, "am_fanout_webhook_requests_total"); err != nil || n != 1 {
+				t.Errorf("%d webhook request series registered (err %v), want 1", n, err)
+			}
+		})
+	}
+}
+
+func TestWebhookAnswerListsEveryAlert(t *testing.T) {
+	p := &fakePublisher{answer: delivered}
+	w, _ := newTestWebhook(t, p, "", 0)
+	rec := httptest.NewRecorder()
+	w.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(payload(t))))
+	var ans struct {
+		Status string
+		Alerts []struct {
+			Fingerprint, Status string
+			Result              *struct {
+				SuccessCount int `json:"success_count"`
+				Results      []struct{ Target, Result, Duration string }
+			}
+		}
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
+		t.Fatal(err)
+	}
+	if ans.Status != "success" || len(ans.Alerts) != 2 {
+		t.Fatalf("answer %+v, want success with 2 alerts", ans)
+	}
+	want := []string{"firing", "resolved"}
+	for i, a := range ans.Alerts {
+		if a.Status != want[i] || a.Fingerprint == "" || a.Result == nil || a.Result.SuccessCount != 1 ||
+			len(a.Result.Results) != 1 || a.Result.Results[0].Result != "success" || a.Result.Results[0].Duration == "" {
+			t.Errorf("alert %d: %+v, want status %s with a fingerprint and one success, in payload order", i, a, want[i])
+		}
+	}
+}
+
+func TestWebhookOversizedBodyWithoutContentLength(t *testing.T) {
+	p := &fakePublisher{answer: delivered}
+	w, _ := newTestWebhook(t, p, "", 64)
+	srv := httptest.NewServer(w)
+	defer srv.Close()
+	// A chunked body has no Content-Length: the limit must still hold
+	// while reading.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, io.MultiReader(bytes.NewReader(payload(t))))
+	req.ContentLength = -1
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("code %d, want 413", resp.StatusCode)
+	}
+	if len(p.seen) != 0 {
+		t.Errorf("%d alerts published from an oversized body", len(p.seen))
+	}
+}
+
+func TestWebhookDeliveriesOutliveTheRequest(t *testing.T) {
+	p := &fakePublisher{answer: delivered}
+	w, _ := newTestWebhook(t, p, "", 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/webhook", bytes.NewReader(payload(t)))
+	w.ServeHTTP(httptest.NewRecorder(), req)
+	if p.ctxErr.Load() {
+		t.Error("a fan-out saw the request's cancellation: accepted alerts must be delivered even when Alertmanager hangs up")
+	}
+}
+
+func TestSetSettingsSwapsPublisher(t *testing.T) {
+	first, second := &fakePublisher{answer: delivered}, &fakePublisher{answer: delivered}
+	w, _ := newTestWebhook(t, first, "", 0)
+	w.SetSettings(Settings{Publisher: second, Enricher: enrich.New(nil, nil)})
+	w.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(payload(t))))
+	if len(first.seen) != 0 || len(second.seen) != 2 {
+		t.Errorf("old publisher saw %d, new %d: a reload must route new webhooks to the new publisher", len(first.seen), len(second.seen))
+	}
+}
