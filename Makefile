@@ -78,15 +78,17 @@ bench: ## Run the benchmarks (BENCH_PKGS, BENCH, BENCHTIME narrow them).
 
 .PHONY: alertmanager
 alertmanager: ## Install the pinned Alertmanager and amtool into bin/.
-	@for cmd in alertmanager amtool; do \
-		if "$(BIN_DIR)/$$cmd" --version 2>&1 | grep -q "version $(ALERTMANAGER_VERSION) "; then \
-			echo "$(BIN_DIR)/$$cmd is already $(ALERTMANAGER_VERSION)"; \
-		else \
-			echo "installing $$cmd $(ALERTMANAGER_VERSION) into $(BIN_DIR)"; \
-			GOBIN="$(BIN_DIR)" $(GO) install -ldflags '$(ALERTMANAGER_LDFLAGS)' \
-				$(ALERTMANAGER_MODULE)/cmd/$$cmd@v$(ALERTMANAGER_VERSION) || exit 1; \
-		fi; \
-	done
+	@missing=""; \
+	for cmd in alertmanager amtool; do \
+		"$(BIN_DIR)/$$cmd" --version 2>&1 | grep -q "version $(ALERTMANAGER_VERSION) " || \
+			missing="$$missing $(ALERTMANAGER_MODULE)/cmd/$$cmd@v$(ALERTMANAGER_VERSION)"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+		echo "alertmanager and amtool $(ALERTMANAGER_VERSION) are already in $(BIN_DIR)"; \
+	else \
+		echo "installing$$missing into $(BIN_DIR)"; \
+		GOBIN="$(BIN_DIR)" $(GO) install -ldflags '$(ALERTMANAGER_LDFLAGS)' $$missing; \
+	fi
 
 .PHONY: clean
 clean: ## Remove the binary, installed tools and example output.

@@ -64,11 +64,7 @@ func prepareBinaries(tmp string) error {
 	if bins.fanout, err = buildFanout(root, tmp); err != nil {
 		return err
 	}
-	binDir := filepath.Join(root, "bin")
-	if bins.alertmanager, err = installAlertmanagerCmd(binDir, "alertmanager"); err != nil {
-		return err
-	}
-	bins.amtool, err = installAlertmanagerCmd(binDir, "amtool")
+	bins.alertmanager, bins.amtool, err = installAlertmanager(filepath.Join(root, "bin"))
 	return err
 }
 
@@ -102,26 +98,32 @@ func buildFanout(root, dir string) (string, error) {
 	return out, nil
 }
 
-// installAlertmanagerCmd installs an Alertmanager command (alertmanager or
-// amtool) at the pinned version into binDir, unless it is already there:
-// bin/ is kept between runs, and `make alertmanager` fills the same folder
-// the same way.
-func installAlertmanagerCmd(binDir, name string) (string, error) {
-	path := filepath.Join(binDir, name)
-	if installedVersion(path) == alertmanagerVersion {
-		return path, nil
+// installAlertmanager installs alertmanager and amtool at the pinned
+// version into binDir, unless they are already there: bin/ is kept between
+// runs, and `make alertmanager` fills the same folder the same way.
+func installAlertmanager(binDir string) (alertmanager, amtool string, err error) {
+	var missing []string
+	for _, name := range []string{"alertmanager", "amtool"} {
+		if installedVersion(filepath.Join(binDir, name)) != alertmanagerVersion {
+			missing = append(missing, fmt.Sprintf("github.com/prometheus/alertmanager/cmd/%s@v%s", name, alertmanagerVersion))
+		}
 	}
-	pkg := fmt.Sprintf("github.com/prometheus/alertmanager/cmd/%s@v%s", name, alertmanagerVersion)
+	alertmanager, amtool = filepath.Join(binDir, "alertmanager"), filepath.Join(binDir, "amtool")
+	if len(missing) == 0 {
+		return alertmanager, amtool, nil
+	}
 	ldflags := "-X github.com/prometheus/common/version.Version=" + alertmanagerVersion
-	cmd := exec.Command("go", "install", "-ldflags", ldflags, pkg)
+	cmd := exec.Command("go", append([]string{"install", "-ldflags", ldflags}, missing...)...)
 	cmd.Env = append(os.Environ(), "GOBIN="+binDir)
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("installing %s: %w\n%s", pkg, err, msg)
+		return "", "", fmt.Errorf("installing %s: %w\n%s", strings.Join(missing, " "), err, msg)
 	}
-	if v := installedVersion(path); v != alertmanagerVersion {
-		return "", fmt.Errorf("installed %s but %s --version says %q", pkg, path, v)
+	for _, path := range []string{alertmanager, amtool} {
+		if v := installedVersion(path); v != alertmanagerVersion {
+			return "", "", fmt.Errorf("installed %s but its --version says %q", path, v)
+		}
 	}
-	return path, nil
+	return alertmanager, amtool, nil
 }
 
 // installedVersion is the version a program's --version prints, such as
