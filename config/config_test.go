@@ -244,11 +244,12 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		{"zero breaker failures", "defaults:\n  breaker:\n    failures: 0\n", 3, []string{"defaults.breaker.failures"}},
 		{"zero max_concurrent", "fanout:\n  max_concurrent: 0\n", 2, []string{"fanout.max_concurrent", "at least 1"}},
 		{"bad health strategy", "fanout:\n  health_strategy: yolo\n", 2, []string{`"yolo"`, "skip_unhealthy"}},
-		{"file target without path", "targets:\n  - name: a\n    type: file\n", 3, []string{"path is required"}},
-		{"webhook format invalid", "targets:\n  - name: a\n    type: webhook\n    url: http://x\n    format: xml\n", 3,
+		// A missing field is reported at the target; a bad one at its key.
+		{"file target without path", "targets:\n  - name: a\n    type: file\n", 2, []string{"path is required"}},
+		{"webhook format invalid", "targets:\n  - name: a\n    type: webhook\n    url: http://x\n    format: xml\n", 5,
 			[]string{`format "xml"`, "alertmanager", "enriched"}},
-		{"webhook without url", "targets:\n  - name: a\n    type: webhook\n", 3, []string{"url or url_file is required"}},
-		{"url and url_file both set", "targets:\n  - name: a\n    type: webhook\n    url: http://x\n    url_file: u\n", 3,
+		{"webhook without url", "targets:\n  - name: a\n    type: webhook\n", 2, []string{"url or url_file is required"}},
+		{"url and url_file both set", "targets:\n  - name: a\n    type: webhook\n    url: http://x\n    url_file: u\n", 4,
 			[]string{"url, url_file", "mutually exclusive"}},
 	}
 	for _, tt := range tests {

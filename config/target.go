@@ -160,7 +160,7 @@ func (t *Target) validate(pos *position, dir string) error {
 	}
 	t.Matchers = ms
 	if err := t.Spec.validate(dir); err != nil {
-		return pos.errorf("type", "target %q (%s): %v", t.Name, t.Type, err)
+		return fmt.Errorf("%s:%d: target %q (%s): %w", t.File, pos.fieldLine(err.Error(), t.Line), t.Name, t.Type, err)
 	}
 	return nil
 }

@@ -32,6 +32,20 @@ func (p *position) errorf(path, format string, args ...any) error {
 	return fmt.Errorf("%s: %s: %s", p.file, path, msg)
 }
 
+var leadingKey = regexp.MustCompile(`^[a-z0-9_]+`)
+
+// fieldLine returns the line of the key a validation message starts with
+// (such as "routing_key must be ..."), or fallback when the message names
+// no key of the mapping.
+func (p *position) fieldLine(msg string, fallback int) int {
+	if key := leadingKey.FindString(msg); key != "" && p.root != nil {
+		if n := child(p.root, key); n != nil {
+			return n.Line
+		}
+	}
+	return fallback
+}
+
 // lineOf follows path (mapping keys and sequence indexes) from n and returns
 // the line of the deepest node reached.
 func lineOf(n *yaml.Node, path []string) int {

@@ -150,13 +150,14 @@ func dumpRequest(w io.Writer, req *http.Request, secrets []string) error {
 	return nil
 }
 
-// redactedPath hides long path segments: the tokens that webhook URLs of
-// Slack, Teams and Discord carry as credentials.
+// redactedPath hides long path segments (24 characters or more): the
+// tokens that webhook URLs of Slack, Teams and Discord carry as
+// credentials.
 func redactedPath(p string) string {
 	segs := strings.Split(p, "/")
 	for i, s := range segs {
-		if len(s) >= 20 {
-			segs[i] = "<redacted>"
+		if len(s) >= 24 {
+			segs[i] = "REDACTED"
 		}
 	}
 	return strings.Join(segs, "/")
@@ -168,7 +169,7 @@ func redactedQuery(q url.Values) string {
 	for k := range q {
 		switch strings.ToLower(k) {
 		case "sig", "signature", "token", "code", "key", "secret", "apikey", "api-key", "api_key":
-			q[k] = []string{"<redacted>"}
+			q[k] = []string{"REDACTED"}
 		}
 	}
 	return q.Encode()

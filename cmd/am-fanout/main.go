@@ -18,7 +18,12 @@ import (
 )
 
 // userAgent is sent with every request to a target.
-func userAgent() string { return "am-fanout/" + version.Version }
+func userAgent() string {
+	if version.Version == "" {
+		return "am-fanout/unknown"
+	}
+	return "am-fanout/" + version.Version
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
