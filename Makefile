@@ -90,6 +90,10 @@ alertmanager: ## Install the pinned Alertmanager and amtool into bin/.
 		GOBIN="$(BIN_DIR)" $(GO) install -ldflags '$(ALERTMANAGER_LDFLAGS)' $$missing; \
 	fi
 
+.PHONY: deploy-check
+deploy-check: build ## Lint and render the Helm chart strictly, check rules, dashboard and metric names.
+	./deploy/check.sh
+
 .PHONY: clean
 clean: ## Remove the binary, installed tools and example output.
 	rm -rf $(BINARY) $(BIN_DIR) data/ examples/data/

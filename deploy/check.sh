@@ -8,7 +8,9 @@
 #
 # The exported metric names come from the real program: set
 # AM_FANOUT_METRICS_URL to a running am-fanout's /metrics, or
-# AM_FANOUT_METRICS_FILE to a file holding its /metrics output.
+# AM_FANOUT_METRICS_FILE to a file holding its /metrics output; with
+# neither, the script starts ./am-fanout (make build) on the example
+# configuration on a loopback port and reads its /metrics.
 #
 # Tools are installed with go install into GOPATH/bin at pinned versions and
 # reused when the right version is already there.
@@ -21,9 +23,30 @@ ALERTMANAGER_VERSION=v0.31.1  # newer tags do not build with go install
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# snapshot_metrics runs ./am-fanout on the example configuration, posts the
+# example payload so that every fan-out series exists, and saves /metrics.
+snapshot_metrics() {
+  [[ -x ./am-fanout ]] || { echo "deploy/check.sh: ./am-fanout is missing: run make build" >&2; exit 2; }
+  cp examples/am-fanout.yml "$out/am-fanout.yml"
+  local addr=127.0.0.1:19399 pid
+  ./am-fanout --config.file="$out/am-fanout.yml" --storage.path="$out/data" \
+    --web.listen-address=$addr >"$out/am-fanout.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    curl -fsS "http://$addr/-/ready" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fsS -H 'Content-Type: application/json' --data-binary @examples/payload.json "http://$addr/webhook" >/dev/null
+  curl -fsS "http://$addr/metrics" >"$out/metrics.txt"
+  kill "$pid"; wait "$pid" || true
+  AM_FANOUT_METRICS_FILE="$out/metrics.txt"
+}
+
 if [[ -z "${AM_FANOUT_METRICS_URL:-}" && -z "${AM_FANOUT_METRICS_FILE:-}" ]]; then
-  echo "deploy/check.sh: set AM_FANOUT_METRICS_URL (a running am-fanout's /metrics) or AM_FANOUT_METRICS_FILE (its saved output)" >&2
-  exit 2
+  snapshot_metrics
 fi
 
 gobin=$(go env GOBIN)
@@ -46,8 +69,6 @@ install promtool github.com/prometheus/prometheus/cmd/promtool github.com/promet
 install amtool github.com/prometheus/alertmanager/cmd/amtool github.com/prometheus/alertmanager "$ALERTMANAGER_VERSION"
 
 chart=deploy/helm/am-fanout
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
 
 echo "--- helm lint --strict"
 helm lint --strict "$chart"
