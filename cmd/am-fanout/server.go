@@ -37,7 +37,7 @@ type server struct {
 	started time.Time
 
 	breakers *breaker.Set
-	health   *health.Passive
+	health   *health.Monitor
 	outcomes *outcomes
 	targets  *fanout.TargetSet
 	dedup    *fanout.MemoryDedup
@@ -73,7 +73,7 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 	}
 	s := &server{
 		flags: f, logger: logger, reg: prometheus.NewRegistry(), started: time.Now(),
-		health:  health.NewPassive(health.Options{}),
+		health:  health.New(health.Options{}),
 		targets: fanout.NewTargetSet(nil),
 		dedup:   fanout.NewMemoryDedup(time.Duration(cfg.Fanout.DedupWindow), nil),
 	}

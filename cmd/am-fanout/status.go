@@ -17,7 +17,7 @@ import (
 // outcomes records every delivery outcome: into the health monitor, and
 // into per-target counters for the status API.
 type outcomes struct {
-	health *health.Passive
+	health *health.Monitor
 	counts sync.Map // target name → *counters
 }
 
@@ -25,7 +25,7 @@ type counters struct {
 	success, failure atomic.Uint64
 }
 
-func newOutcomes(h *health.Passive) *outcomes { return &outcomes{health: h} }
+func newOutcomes(h *health.Monitor) *outcomes { return &outcomes{health: h} }
 
 // Record implements fanout.OutcomeRecorder.
 func (o *outcomes) Record(name string, r *core.TargetPublishResult) {

@@ -101,7 +101,7 @@ type step struct {
 	failures int
 }
 
-func TestPassiveTransitions(t *testing.T) {
+func TestMonitorTransitions(t *testing.T) {
 	unavailable := failed(core.Retryable(503, 0, errors.New("unavailable")))
 	badRequest := failed(core.Permanent(400, errors.New("bad payload")))
 	refused := failed(connectionRefused(t))
@@ -116,7 +116,8 @@ func TestPassiveTransitions(t *testing.T) {
 			{unavailable, core.HealthUnhealthy, 3},
 			{unavailable, core.HealthUnhealthy, 4},
 		}},
-		{"a success makes an unhealthy target healthy", Options{}, []step{
+		// A window that is never judged isolates the consecutive failures.
+		{"a success makes an unhealthy target healthy", Options{MinSamples: 100}, []step{
 			{refused, core.HealthDegraded, 1},
 			{refused, core.HealthDegraded, 2},
 			{refused, core.HealthUnhealthy, 3},
@@ -166,7 +167,7 @@ func TestPassiveTransitions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := NewPassive(tt.opts)
+			p := New(tt.opts)
 			for i, s := range tt.steps {
 				p.Record("t1", s.result)
 				h, err := p.GetHealthByName(context.Background(), "t1")
@@ -178,8 +179,8 @@ func TestPassiveTransitions(t *testing.T) {
 	}
 }
 
-func TestPassiveReasonSaysWhy(t *testing.T) {
-	p := NewPassive(Options{})
+func TestMonitorReasonSaysWhy(t *testing.T) {
+	p := New(Options{})
 	for range 3 {
 		p.Record("t1", failed(core.Retryable(503, 0, errors.New("unavailable"))))
 	}
@@ -194,16 +195,16 @@ func TestPassiveReasonSaysWhy(t *testing.T) {
 	assert.Contains(t, h.Reason, "HTTP 404: no such hook", "a healthy target that rejects deliveries must say so")
 }
 
-func healthOf(t *testing.T, p *Passive, name string) core.TargetHealth {
+func healthOf(t *testing.T, p *Monitor, name string) core.TargetHealth {
 	t.Helper()
 	h, err := p.GetHealthByName(context.Background(), name)
 	require.NoError(t, err)
 	return *h
 }
 
-func TestPassiveRechecksUnhealthyTarget(t *testing.T) {
+func TestMonitorRechecksUnhealthyTarget(t *testing.T) {
 	clk := newClock()
-	p := NewPassive(Options{RecheckAfter: time.Minute, Now: clk.Now})
+	p := New(Options{RecheckAfter: time.Minute, MinSamples: 100, Now: clk.Now})
 	fail := func() { p.Record("t1", failed(core.Retryable(502, 0, errors.New("bad gateway")))) }
 	for range 3 {
 		fail()
@@ -231,9 +232,9 @@ func TestPassiveRechecksUnhealthyTarget(t *testing.T) {
 	assert.Equal(t, core.HealthHealthy, healthOf(t, p, "t1").Status, "a successful trial must make the target healthy")
 }
 
-func TestPassiveRechecksDegradedTarget(t *testing.T) {
+func TestMonitorRechecksDegradedTarget(t *testing.T) {
 	clk := newClock()
-	p := NewPassive(Options{RecheckAfter: time.Minute, Now: clk.Now})
+	p := New(Options{RecheckAfter: time.Minute, Now: clk.Now})
 	p.Record("t1", failed(core.Retryable(503, 0, errors.New("unavailable"))))
 	h := healthOf(t, p, "t1")
 	require.Equal(t, core.HealthDegraded, h.Status)
@@ -245,9 +246,9 @@ func TestPassiveRechecksDegradedTarget(t *testing.T) {
 	assert.Equal(t, ReasonRecheck, h.Reason, "a degraded target must be marked for a trial after RecheckAfter")
 }
 
-func TestPassiveDefaults(t *testing.T) {
+func TestMonitorDefaults(t *testing.T) {
 	clk := newClock()
-	p := NewPassive(Options{Now: clk.Now})
+	p := New(Options{Now: clk.Now})
 	p.Record("t1", failed(core.Retryable(503, 0, errors.New("x"))))
 	assert.Equal(t, core.HealthDegraded, healthOf(t, p, "t1").Status, "default DegradedAfter is 1")
 	p.Record("t1", failed(core.Retryable(503, 0, errors.New("x"))))
@@ -259,8 +260,8 @@ func TestPassiveDefaults(t *testing.T) {
 	assert.Equal(t, ReasonRecheck, healthOf(t, p, "t1").Reason, "default RecheckAfter is 30s")
 }
 
-func TestPassiveUnknownAndForget(t *testing.T) {
-	p := NewPassive(Options{})
+func TestMonitorUnknownAndForget(t *testing.T) {
+	p := New(Options{})
 	h := healthOf(t, p, "never")
 	assert.Equal(t, core.HealthUnknown, h.Status, "a target never recorded is unknown")
 
@@ -280,8 +281,8 @@ func keys(m map[string]core.TargetHealth) []string {
 	return out
 }
 
-func TestPassiveReturnsCopies(t *testing.T) {
-	p := NewPassive(Options{})
+func TestMonitorReturnsCopies(t *testing.T) {
+	p := New(Options{})
 	p.Record("t1", success())
 	h, err := p.GetHealthByName(context.Background(), "t1")
 	require.NoError(t, err)
@@ -291,8 +292,8 @@ func TestPassiveReturnsCopies(t *testing.T) {
 	assert.Equal(t, core.HealthHealthy, healthOf(t, p, "t1").Status, "changing a returned value must not change the monitor")
 }
 
-func TestPassiveSnapshot(t *testing.T) {
-	p := NewPassive(Options{})
+func TestMonitorSnapshot(t *testing.T) {
+	p := New(Options{})
 	p.Record("up", success())
 	p.Record("down", failed(core.Retryable(503, 0, errors.New("x"))))
 	p.Record("skipped", skipped(core.SkipCircuitOpen))
@@ -302,8 +303,8 @@ func TestPassiveSnapshot(t *testing.T) {
 	assert.Equal(t, core.HealthDegraded, got["down"].Status)
 }
 
-func TestPassiveConcurrentUse(t *testing.T) {
-	p := NewPassive(Options{})
+func TestMonitorConcurrentUse(t *testing.T) {
+	p := New(Options{})
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
