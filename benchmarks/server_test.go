@@ -1,0 +1,170 @@
+package benchmarks
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// server is a running am-fanout process.
+type server struct {
+	cmd    *exec.Cmd
+	url    string
+	out    lockedBuffer
+	exited chan struct{}
+	err    error
+}
+
+// lockedBuffer keeps the process's output for the failure message.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// startServer runs am-fanout on config, listening on a loopback port of its
+// own, and waits until it is ready. The benchmark's cleanup stops it with
+// SIGTERM. A port taken between picking and binding is retried.
+func startServer(b *testing.B, config string, args ...string) *server {
+	b.Helper()
+	dir := b.TempDir()
+	cfg := filepath.Join(dir, "am-fanout.yml")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for attempt := 1; ; attempt++ {
+		addr := freeLoopbackAddr(b)
+		s := &server{url: "http://" + addr, exited: make(chan struct{})}
+		s.cmd = exec.Command(fanoutBinary(b), append([]string{
+			"--config.file=" + cfg, "--web.listen-address=" + addr,
+			"--storage.path=" + filepath.Join(dir, "data"),
+		}, args...)...)
+		s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
+		if err := s.cmd.Start(); err != nil {
+			b.Fatalf("starting am-fanout: %v", err)
+		}
+		go func() {
+			s.err = s.cmd.Wait()
+			close(s.exited)
+		}()
+		err := s.waitReady(30 * time.Second)
+		if err == nil {
+			b.Cleanup(func() { s.stop(b) })
+			return s
+		}
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+		if attempt < 3 && strings.Contains(s.out.String(), "address already in use") {
+			continue
+		}
+		b.Fatalf("am-fanout did not become ready: %v\n%s", err, s.out.String())
+	}
+}
+
+func freeLoopbackAddr(b *testing.B) string {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatalf("reserving a loopback port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitReady polls /-/ready until it answers 200 or the process exits.
+func (s *server) waitReady(timeout time.Duration) error {
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := c.Get(s.url + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("exited (%v) before it was ready", s.err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready within %s", timeout)
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit, killing the process if
+// it does not exit in time.
+func (s *server) stop(b *testing.B) {
+	select {
+	case <-s.exited:
+	default:
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.exited:
+		case <-time.After(15 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+			b.Errorf("am-fanout did not exit within 15s of SIGTERM")
+		}
+	}
+	if s.err != nil {
+		b.Errorf("am-fanout exited with %v\n%s", s.err, s.out.String())
+	}
+}
+
+// memory reads the process's resident set size now (VmRSS) and at its peak
+// (VmHWM), in MiB, from /proc.
+func (s *server) memory() (rss, peak float64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		key, val, _ := strings.Cut(sc.Text(), ":")
+		if key != "VmRSS" && key != "VmHWM" {
+			continue
+		}
+		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s %q: %w", key, val, err)
+		}
+		if key == "VmRSS" {
+			rss = kb / 1024
+		} else {
+			peak = kb / 1024
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, 0, err
+	}
+	if rss == 0 || peak == 0 {
+		return 0, 0, fmt.Errorf("no VmRSS or VmHWM in /proc/%d/status", s.cmd.Process.Pid)
+	}
+	return rss, peak, nil
+}
