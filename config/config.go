@@ -24,6 +24,7 @@ type Config struct {
 	Fanout   Fanout   `yaml:"fanout"`
 	Enrich   Enrich   `yaml:"enrich"`
 	Receiver Receiver `yaml:"receiver"`
+	Health   Health   `yaml:"health"`
 	// Targets are the targets of the config file followed by those of the
 	// targets directory.
 	Targets []*Target `yaml:"-"`
@@ -116,6 +117,7 @@ func Default() Config {
 			HealthStrategy: SkipUnhealthy,
 			DedupWindow:    model.Duration(15 * time.Minute),
 		},
+		Health: DefaultHealth(),
 	}
 }
 
@@ -126,6 +128,7 @@ type fileConfig struct {
 	Fanout   *Fanout     `yaml:"fanout"`
 	Enrich   *Enrich     `yaml:"enrich"`
 	Receiver *Receiver   `yaml:"receiver"`
+	Health   *Health     `yaml:"health"`
 	Targets  []yaml.Node `yaml:"targets"`
 }
 
@@ -165,7 +168,7 @@ func LoadFile(path, targetsDir string) (*Config, error) {
 // errors and anchors relative *_file paths.
 func Parse(data []byte, path string) (*Config, error) {
 	cfg := Default()
-	fc := fileConfig{Defaults: &cfg.Defaults, Fanout: &cfg.Fanout, Enrich: &cfg.Enrich, Receiver: &cfg.Receiver}
+	fc := fileConfig{Defaults: &cfg.Defaults, Fanout: &cfg.Fanout, Enrich: &cfg.Enrich, Receiver: &cfg.Receiver, Health: &cfg.Health}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlError(path, err)
@@ -220,6 +223,9 @@ func (c *Config) validate(pos *position, dir string) error {
 	}
 	if c.Fanout.DedupWindow < 0 {
 		return pos.errorf("fanout.dedup_window", "must not be negative")
+	}
+	if err := c.Health.validate(pos); err != nil {
+		return err
 	}
 	tok, err := secretFrom(c.Receiver.BearerToken, c.Receiver.BearerTokenFile, dir)
 	if err != nil {

@@ -24,6 +24,8 @@ type Target struct {
 	SendResolved bool           `yaml:"send_resolved"`
 	Timeout      model.Duration `yaml:"timeout"`
 	Breaker      Breaker        `yaml:"breaker"`
+	// Probe is the target's active health check; nil for none.
+	Probe *Probe `yaml:"probe"`
 
 	// Spec is the type's own configuration, such as *Webhook for "webhook".
 	Spec Spec `yaml:"-"`
@@ -159,6 +161,11 @@ func (t *Target) validate(pos *position, dir string) error {
 		return pos.errorf(fmt.Sprintf("match.%d", bad), "target %q: %v", t.Name, err)
 	}
 	t.Matchers = ms
+	if t.Probe != nil {
+		if err := t.Probe.validate(pos, t.Name); err != nil {
+			return err
+		}
+	}
 	if err := t.Spec.validate(dir); err != nil {
 		return fmt.Errorf("%s:%d: target %q (%s): %w", t.File, pos.fieldLine(err.Error(), t.Line), t.Name, t.Type, err)
 	}
