@@ -13,12 +13,13 @@ import (
 
 	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/publish/vendorfake"
 )
 
-func newDiscordTest(t *testing.T, f *discordFake, tmpl config.Templates, o Options) *discord {
+func newDiscordTest(t *testing.T, f *vendorfake.Discord, tmpl config.Templates, o Options) *discord {
 	t.Helper()
 	spec := &config.Discord{
-		URL: config.Secret(f.srv.URL + f.path), Username: config.DefaultDiscordUsername,
+		URL: config.Secret(f.URL()), Username: config.DefaultDiscordUsername,
 		HTTPConfig: commoncfg.DefaultHTTPClientConfig, Templates: tmpl,
 	}
 	o.UserAgent = "am-fanout/test"
@@ -47,14 +48,14 @@ func TestDiscordPostsOneEmbed(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newDiscordFake(t)
+			f := vendorfake.NewDiscord(t)
 			p := newDiscordTest(t, f, tc.tmpl, Options{})
 			if err := p.Publish(context.Background(), tc.alert); err != nil {
 				t.Fatalf("Publish: %v", err)
 			}
-			posts := f.accepted()
-			if len(posts) != 1 || !f.waits[0] {
-				t.Fatalf("fake accepted %d posts (wait=%v), want 1 with wait=true", len(posts), f.waits)
+			posts := f.Bodies()
+			if len(posts) != 1 || !f.Waits()[0] {
+				t.Fatalf("fake accepted %d posts (wait=%v), want 1 with wait=true", len(posts), f.Waits())
 			}
 			var msg discordMessage
 			if err := json.Unmarshal(posts[0], &msg); err != nil {
@@ -69,13 +70,13 @@ func TestDiscordPostsOneEmbed(t *testing.T) {
 }
 
 func TestDiscordKeepsEmbedWithinLimits(t *testing.T) {
-	f := newDiscordFake(t)
+	f := vendorfake.NewDiscord(t)
 	p := newDiscordTest(t, f, nil, Options{})
 	if err := p.Publish(context.Background(), slackTestOversized()); err != nil {
 		t.Fatalf("Publish of an oversized alert: %v (the fake enforces Discord's limits)", err)
 	}
 	var msg discordMessage
-	if err := json.Unmarshal(f.accepted()[0], &msg); err != nil {
+	if err := json.Unmarshal(f.Bodies()[0], &msg); err != nil {
 		t.Fatal(err)
 	}
 	e := msg.Embeds[0]
@@ -124,33 +125,33 @@ func TestDiscordFitTrimsDescriptionThenFields(t *testing.T) {
 func TestDiscordOutcomes(t *testing.T) {
 	tests := []struct {
 		name       string
-		answer     discordFakeAnswer
+		answer     vendorfake.Answer
 		retryable  bool
 		retryAfter time.Duration
 		says       string
 	}{
 		{
 			name:      "429 honours the JSON retry_after over the header",
-			answer:    discordFakeAnswer{status: 429, body: `{"message":"You are being rate limited.","retry_after":1.5,"global":false}`, retryAfter: "2"},
+			answer:    vendorfake.Answer{Status: 429, Body: `{"message":"You are being rate limited.","retry_after":1.5,"global":false}`, RetryAfter: "2"},
 			retryable: true, retryAfter: 1500 * time.Millisecond, says: "You are being rate limited.",
 		},
 		{
 			name:      "429 without retry_after falls back to the header",
-			answer:    discordFakeAnswer{status: 429, body: `{"message":"You are being rate limited."}`, retryAfter: "3"},
+			answer:    vendorfake.Answer{Status: 429, Body: `{"message":"You are being rate limited."}`, RetryAfter: "3"},
 			retryable: true, retryAfter: 3 * time.Second, says: "rate limited",
 		},
-		{name: "502 is retryable", answer: discordFakeAnswer{status: 502, body: "<html>bad gateway</html>"}, retryable: true, says: "bad gateway"},
-		{name: "empty message is permanent", answer: discordFakeAnswer{status: 400, body: `{"code":50006,"message":"Cannot send an empty message"}`}, says: "discord error 50006: Cannot send an empty message"},
-		{name: "unknown webhook is permanent", answer: discordFakeAnswer{status: 404, body: `{"code":10015,"message":"Unknown Webhook"}`}, says: "Unknown Webhook"},
+		{name: "502 is retryable", answer: vendorfake.Answer{Status: 502, Body: "<html>bad gateway</html>"}, retryable: true, says: "bad gateway"},
+		{name: "empty message is permanent", answer: vendorfake.Answer{Status: 400, Body: `{"code":50006,"message":"Cannot send an empty message"}`}, says: "discord error 50006: Cannot send an empty message"},
+		{name: "unknown webhook is permanent", answer: vendorfake.Answer{Status: 404, Body: `{"code":10015,"message":"Unknown Webhook"}`}, says: "Unknown Webhook"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newDiscordFake(t)
+			f := vendorfake.NewDiscord(t)
 			log, logs := slackTestLogger()
 			p := newDiscordTest(t, f, nil, Options{Logger: log})
-			f.enqueue(tc.answer)
+			f.Script(tc.answer)
 			err := p.Publish(context.Background(), slackTestAlert(false))
-			assertDelivery(t, err, tc.answer.status, tc.retryable, tc.retryAfter, tc.says)
+			assertDelivery(t, err, tc.answer.Status, tc.retryable, tc.retryAfter, tc.says)
 			if strings.Contains(err.Error(), "WEBHOOKSECRET") || strings.Contains(logs.String(), "WEBHOOKSECRET") {
 				t.Errorf("the webhook token leaked: error %v, logs %s", err, logs)
 			}
@@ -162,9 +163,9 @@ func TestDiscordOutcomes(t *testing.T) {
 }
 
 func TestDiscordNetworkErrorHidesURL(t *testing.T) {
-	f := newDiscordFake(t)
+	f := vendorfake.NewDiscord(t)
 	p := newDiscordTest(t, f, nil, Options{})
-	f.srv.Close()
+	f.Close()
 	err := p.Publish(context.Background(), slackTestAlert(false))
 	if err == nil || !core.IsRetryable(err) {
 		t.Fatalf("Publish to a closed server: %v, want a retryable error", err)
@@ -175,8 +176,8 @@ func TestDiscordNetworkErrorHidesURL(t *testing.T) {
 }
 
 func TestDiscordRenderKeepsTheWebhookQuery(t *testing.T) {
-	f := newDiscordFake(t)
-	spec := &config.Discord{URL: config.Secret(f.srv.URL + f.path + "?thread_id=99"), HTTPConfig: commoncfg.DefaultHTTPClientConfig}
+	f := vendorfake.NewDiscord(t)
+	spec := &config.Discord{URL: config.Secret(f.URL() + "?thread_id=99"), HTTPConfig: commoncfg.DefaultHTTPClientConfig}
 	p, err := newDiscord("d", spec, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +191,7 @@ func TestDiscordRenderKeepsTheWebhookQuery(t *testing.T) {
 	if q.Get("wait") != "true" || q.Get("thread_id") != "99" || reqs[0].Method != "POST" {
 		t.Errorf("request %s ?%s, want POST with wait=true and the thread_id kept", reqs[0].Method, reqs[0].URL.RawQuery)
 	}
-	if len(f.accepted()) != 0 {
+	if len(f.Bodies()) != 0 {
 		t.Error("Render sent the request")
 	}
 }

@@ -15,16 +15,17 @@ import (
 
 	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/publish/vendorfake"
 )
 
 const teamsTestSig = "teams-sig-SECRET"
 
-func newTestMSTeams(t *testing.T, f *teamsFake, o Options, tmpl config.Templates) *msteams {
+func newTestMSTeams(t *testing.T, f *vendorfake.Teams, o Options, tmpl config.Templates) *msteams {
 	t.Helper()
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &config.MSTeams{URL: config.Secret(f.url()), HTTPConfig: commoncfg.DefaultHTTPClientConfig, Templates: tmpl}
+	s := &config.MSTeams{URL: config.Secret(f.URL()), HTTPConfig: commoncfg.DefaultHTTPClientConfig, Templates: tmpl}
 	m, err := newMSTeams("teams-test", s, o)
 	if err != nil {
 		t.Fatalf("newMSTeams: %v", err)
@@ -74,12 +75,12 @@ func (c adaptiveCardView) facts() []cardFact {
 func TestMSTeamsPostsAnAdaptiveCard(t *testing.T) {
 	for _, status := range []core.AlertStatus{core.StatusFiring, core.StatusResolved} {
 		t.Run(string(status), func(t *testing.T) {
-			f := newTeamsFake(t, teamsTestSig)
+			f := vendorfake.NewTeams(t, teamsTestSig)
 			m := newTestMSTeams(t, f, Options{}, nil)
 			if err := m.Publish(context.Background(), vendorAlert(status)); err != nil {
 				t.Fatalf("Publish: want success, got %v", err)
 			}
-			got := f.received()
+			got := f.Bodies()
 			if len(got) != 1 {
 				t.Fatalf("Teams received %d messages, want 1", len(got))
 			}
@@ -89,7 +90,7 @@ func TestMSTeamsPostsAnAdaptiveCard(t *testing.T) {
 }
 
 func TestMSTeamsTemplates(t *testing.T) {
-	f := newTeamsFake(t, teamsTestSig)
+	f := vendorfake.NewTeams(t, teamsTestSig)
 	m := newTestMSTeams(t, f, Options{}, config.Templates{
 		"title": `{{ .Alert.Labels.service }} on fire`,
 		"text":  `{{ .Alert.Annotations.team }} please look`,
@@ -97,7 +98,7 @@ func TestMSTeamsTemplates(t *testing.T) {
 	if err := m.Publish(context.Background(), vendorAlert(core.StatusFiring)); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
-	card := teamsCard(t, f.received()[0])
+	card := teamsCard(t, f.Bodies()[0])
 	if card.title() != "checkout on fire" || card.text() != "payments please look" {
 		t.Errorf("title, text = %q, %q; want the templates' output", card.title(), card.text())
 	}
@@ -162,7 +163,7 @@ func TestMSTeamsStaysUnderTheSizeLimit(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newTeamsFake(t, teamsTestSig)
+			f := vendorfake.NewTeams(t, teamsTestSig)
 			m := newTestMSTeams(t, f, Options{}, nil)
 			a := vendorAlert(core.StatusFiring)
 			tc.edit(a)
@@ -170,7 +171,7 @@ func TestMSTeamsStaysUnderTheSizeLimit(t *testing.T) {
 			if err := m.Publish(context.Background(), a); err != nil {
 				t.Fatalf("Publish: want success, got %v", err)
 			}
-			body := f.received()[0]
+			body := f.Bodies()[0]
 			if len(body) > teamsMaxBytes || len(body) < teamsMaxBytes-2000 {
 				t.Errorf("body is %d bytes, want just under %d", len(body), teamsMaxBytes)
 			}
@@ -182,7 +183,7 @@ func TestMSTeamsStaysUnderTheSizeLimit(t *testing.T) {
 func TestMSTeamsOutcomes(t *testing.T) {
 	tests := []struct {
 		name      string
-		answer    teamsFakeAnswer
+		answer    vendorfake.Answer
 		retryable bool
 		code      int
 		wait      time.Duration
@@ -190,39 +191,39 @@ func TestMSTeamsOutcomes(t *testing.T) {
 	}{
 		{
 			name:      "throttling reported in a 200 body is retryable",
-			answer:    teamsFakeAnswer{code: 200, contentType: "text/plain; charset=utf-8", body: teamsThrottledBody},
+			answer:    vendorfake.Answer{Status: 200, ContentType: "text/plain; charset=utf-8", Body: vendorfake.TeamsThrottledBody},
 			retryable: true, code: 429, wantText: "HTTP error 429",
 		},
 		{
 			name:      "throttling reported in a 202 body is retryable",
-			answer:    teamsFakeAnswer{code: 202, body: "Request was throttled (ApplicationThrottled)"},
+			answer:    vendorfake.Answer{Status: 202, Body: "Request was throttled (ApplicationThrottled)"},
 			retryable: true, code: 429, wantText: "ApplicationThrottled",
 		},
 		{
 			name:   "a 400 reported in a 200 body is permanent",
-			answer: teamsFakeAnswer{code: 200, body: "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 400 with ContextId x"},
+			answer: vendorfake.Answer{Status: 200, Body: "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 400 with ContextId x"},
 			code:   400, wantText: "HTTP error 400",
 		},
 		{
 			name:      "429 with Retry-After is retryable",
-			answer:    teamsFakeAnswer{code: 429, retryAfter: "22", body: `{"error":{"code":"WorkflowTriggerIsThrottled","message":"Rate limit is exceeded. Try again in 22 seconds."}}`},
+			answer:    vendorfake.Answer{Status: 429, RetryAfter: "22", Body: `{"error":{"code":"WorkflowTriggerIsThrottled","message":"Rate limit is exceeded. Try again in 22 seconds."}}`},
 			retryable: true, code: 429, wait: 22 * time.Second, wantText: "Rate limit is exceeded",
 		},
 		{
 			name:      "5xx is retryable",
-			answer:    teamsFakeAnswer{code: 502, body: `{"error":{"code":"BadGateway","message":"upstream failed"}}`},
+			answer:    vendorfake.Answer{Status: 502, Body: `{"error":{"code":"BadGateway","message":"upstream failed"}}`},
 			retryable: true, code: 502, wantText: "upstream failed",
 		},
 		{
 			name:   "400 is permanent",
-			answer: teamsFakeAnswer{code: 400, body: `{"error":{"code":"InvalidRequestContent","message":"The input body for trigger 'manual' of type 'Request' did not match its schema definition"}}`},
+			answer: vendorfake.Answer{Status: 400, Body: `{"error":{"code":"InvalidRequestContent","message":"The input body for trigger 'manual' of type 'Request' did not match its schema definition"}}`},
 			code:   400, wantText: "did not match its schema definition",
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newTeamsFake(t, teamsTestSig)
-			f.answer(tc.answer)
+			f := vendorfake.NewTeams(t, teamsTestSig)
+			f.Script(tc.answer)
 			var logs bytes.Buffer
 			m := newTestMSTeams(t, f, Options{Logger: bufferLogger(&logs)}, nil)
 
@@ -257,16 +258,14 @@ func TestMSTeamsOutcomes(t *testing.T) {
 }
 
 func TestMSTeamsWrongSignatureAndNetworkErrorsHideTheURL(t *testing.T) {
-	f := newTeamsFake(t, teamsTestSig)
+	f := vendorfake.NewTeams(t, teamsTestSig)
 	m := newTestMSTeams(t, f, Options{}, nil)
-	f.mu.Lock()
-	f.sig = "rotated" // the workflow's URL was regenerated
-	f.mu.Unlock()
+	f.Regenerate("rotated")
 	err := m.Publish(context.Background(), vendorAlert(core.StatusFiring))
 	if core.StatusCode(err) != http.StatusUnauthorized || core.IsRetryable(err) {
 		t.Errorf("wrong signature: want a permanent 401, got %v", err)
 	}
-	f.srv.Close()
+	f.Close()
 	err = m.Publish(context.Background(), vendorAlert(core.StatusFiring))
 	if err == nil || !core.IsRetryable(err) {
 		t.Fatalf("closed server: want a retryable error, got %v", err)

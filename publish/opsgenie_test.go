@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/publish/vendorfake"
 )
 
 const testGenieKey = "eb243592-faa2-4ba2-a551-1afdf565c889"
@@ -81,49 +81,49 @@ func TestOpsgenieRequestsMatchGoldenFiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := newFakeOpsgenie(t, testGenieKey)
-			g := newTestOpsgenie(t, fake.srv.URL, testGenieKey, tc.edit, Options{})
+			fake := vendorfake.NewOpsgenie(t, testGenieKey)
+			g := newTestOpsgenie(t, fake.URL(), testGenieKey, tc.edit, Options{})
 			if err := g.Publish(context.Background(), tc.alert()); err != nil {
-				t.Fatalf("Publish: %v (fake rejected: %v)", err, fake.rejects)
+				t.Fatalf("Publish: %v (fake rejected: %v)", err, fake.Rejects())
 			}
-			reqs := fake.accepted()
+			reqs := fake.Calls()
 			if len(reqs) != 1 {
 				t.Fatalf("fake accepted %d requests, want 1", len(reqs))
 			}
-			if reqs[0].path != tc.wantPath || reqs[0].query != tc.wantQuery {
-				t.Errorf("request to %s?%s, want %s?%s", reqs[0].path, reqs[0].query, tc.wantPath, tc.wantQuery)
+			if reqs[0].Path != tc.wantPath || reqs[0].Query != tc.wantQuery {
+				t.Errorf("request to %s?%s, want %s?%s", reqs[0].Path, reqs[0].Query, tc.wantPath, tc.wantQuery)
 			}
-			assertGolden(t, "opsgenie/"+tc.golden, reqs[0].body)
+			assertGolden(t, "opsgenie/"+tc.golden, reqs[0].Body)
 		})
 	}
 }
 
 func TestOpsgenieAliasSurvivesRestartAndIsEscaped(t *testing.T) {
-	fake := newFakeOpsgenie(t, testGenieKey)
+	fake := vendorfake.NewOpsgenie(t, testGenieKey)
 	a := incidentTestAlert()
 	a.Alert.Fingerprint = "fp/with space"
-	create := newTestOpsgenie(t, fake.srv.URL, testGenieKey, nil, Options{})
+	create := newTestOpsgenie(t, fake.URL(), testGenieKey, nil, Options{})
 	if err := create.Publish(context.Background(), a); err != nil {
 		t.Fatalf("create: %v", err)
 	}
 	a.Alert.Status = core.StatusResolved
-	closer := newTestOpsgenie(t, fake.srv.URL+"/", testGenieKey, nil, Options{}) // as after a restart
+	closer := newTestOpsgenie(t, fake.URL()+"/", testGenieKey, nil, Options{}) // as after a restart
 	if err := closer.Publish(context.Background(), a); err != nil {
-		t.Fatalf("close: %v (fake rejected: %v)", err, fake.rejects)
+		t.Fatalf("close: %v (fake rejected: %v)", err, fake.Rejects())
 	}
-	reqs := fake.accepted()
-	if alias := reqs[0].fields["alias"]; alias != "fp/with space" {
+	reqs := fake.Calls()
+	if alias := reqs[0].Fields["alias"]; alias != "fp/with space" {
 		t.Errorf("alias = %v, want the fingerprint", alias)
 	}
-	if reqs[1].path != "/v2/alerts/fp%2Fwith%20space/close" {
-		t.Errorf("close path = %s, want the alias escaped as one path segment", reqs[1].path)
+	if reqs[1].Path != "/v2/alerts/fp%2Fwith%20space/close" {
+		t.Errorf("close path = %s, want the alias escaped as one path segment", reqs[1].Path)
 	}
 }
 
 func TestOpsgenieLimitsFieldsVisibly(t *testing.T) {
-	fake := newFakeOpsgenie(t, testGenieKey)
+	fake := vendorfake.NewOpsgenie(t, testGenieKey)
 	var logs bytes.Buffer
-	g := newTestOpsgenie(t, fake.srv.URL, testGenieKey, func(s *config.Opsgenie) { s.Tags = []string{"prod"} },
+	g := newTestOpsgenie(t, fake.URL(), testGenieKey, func(s *config.Opsgenie) { s.Tags = []string{"prod"} },
 		Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	a := incidentTestAlert()
 	a.Alert.Annotations["summary"] = strings.Repeat("s", 500)
@@ -134,9 +134,9 @@ func TestOpsgenieLimitsFieldsVisibly(t *testing.T) {
 		a.Alert.Labels[fmt.Sprintf("l%02d", i)] = "v"
 	}
 	if err := g.Publish(context.Background(), a); err != nil {
-		t.Fatalf("Publish: %v (fake rejected: %v)", err, fake.rejects)
+		t.Fatalf("Publish: %v (fake rejected: %v)", err, fake.Rejects())
 	}
-	f := fake.accepted()[0].fields
+	f := fake.Calls()[0].Fields
 	msg, desc := f["message"].(string), f["description"].(string)
 	if utf8.RuneCountInString(msg) != 130 || !strings.HasSuffix(msg, "…") {
 		t.Errorf("message has %d characters, want 130 ending with …", utf8.RuneCountInString(msg))
@@ -175,23 +175,23 @@ func TestOpsgenieClassifiesAnswers(t *testing.T) {
 	tests := []struct {
 		name           string
 		key            string
-		script         []incidentAnswer
+		script         []vendorfake.Answer
 		wantStatus     int
 		wantRetryable  bool
 		wantRetryAfter time.Duration
 	}{
-		{name: "429 is retryable with Retry-After", key: testGenieKey, script: []incidentAnswer{{status: 429, retryAfter: "3", body: `{"message":"Too many requests","took":0.0,"requestId":"x"}`}}, wantStatus: 429, wantRetryable: true, wantRetryAfter: 3 * time.Second},
-		{name: "503 is retryable", key: testGenieKey, script: []incidentAnswer{{status: 503}}, wantStatus: 503, wantRetryable: true},
-		{name: "422 is permanent", key: testGenieKey, script: []incidentAnswer{{status: 422, body: unprocessable}}, wantStatus: 422},
+		{name: "429 is retryable with Retry-After", key: testGenieKey, script: []vendorfake.Answer{{Status: 429, RetryAfter: "3", Body: `{"message":"Too many requests","took":0.0,"requestId":"x"}`}}, wantStatus: 429, wantRetryable: true, wantRetryAfter: 3 * time.Second},
+		{name: "503 is retryable", key: testGenieKey, script: []vendorfake.Answer{{Status: 503}}, wantStatus: 503, wantRetryable: true},
+		{name: "422 is permanent", key: testGenieKey, script: []vendorfake.Answer{{Status: 422, Body: unprocessable}}, wantStatus: 422},
 		{name: "a wrong key is a permanent 401", key: "00000000-0000-0000-0000-000000000000", wantStatus: 401},
-		{name: "403 is permanent", key: testGenieKey, script: []incidentAnswer{{status: 403, body: `{"message":"You are not authorized","took":0.0,"requestId":"x"}`}}, wantStatus: 403},
+		{name: "403 is permanent", key: testGenieKey, script: []vendorfake.Answer{{Status: 403, Body: `{"message":"You are not authorized","took":0.0,"requestId":"x"}`}}, wantStatus: 403},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			fake := newFakeOpsgenie(t, testGenieKey)
-			fake.answer(tc.script...)
-			g := newTestOpsgenie(t, fake.srv.URL, tc.key, nil, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			fake := vendorfake.NewOpsgenie(t, testGenieKey)
+			fake.Script(tc.script...)
+			g := newTestOpsgenie(t, fake.URL(), tc.key, nil, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 			err := g.Publish(context.Background(), incidentTestAlert())
 			if err == nil {
 				t.Fatal("Publish: want an error, got none")
@@ -211,8 +211,8 @@ func TestOpsgenieClassifiesAnswers(t *testing.T) {
 }
 
 func TestOpsgenieRenderSetsAuthAndSendsNothing(t *testing.T) {
-	fake := newFakeOpsgenie(t, testGenieKey)
-	g := newTestOpsgenie(t, fake.srv.URL, testGenieKey, nil, Options{})
+	fake := vendorfake.NewOpsgenie(t, testGenieKey)
+	g := newTestOpsgenie(t, fake.URL(), testGenieKey, nil, Options{})
 	for _, a := range []*core.EnrichedAlert{incidentTestAlert(), resolvedIncidentAlert()} {
 		reqs, err := g.Render(context.Background(), a)
 		if err != nil || len(reqs) != 1 {
@@ -223,14 +223,14 @@ func TestOpsgenieRenderSetsAuthAndSendsNothing(t *testing.T) {
 			t.Errorf("Render %s: %s with auth %q and type %q, want POST, GenieKey and JSON", a.Alert.Status, r.Method, r.Header.Get("Authorization"), r.Header.Get("Content-Type"))
 		}
 	}
-	if n := len(fake.accepted()); n != 0 {
+	if n := len(fake.Calls()); n != 0 {
 		t.Errorf("Render sent %d requests, want none", n)
 	}
 }
 
 func TestIncidentTargetsBuiltFromConfig(t *testing.T) {
-	pd := newFakePagerDuty(t)
-	og := newFakeOpsgenie(t, testGenieKey)
+	pd := vendorfake.NewPagerDuty(t)
+	og := vendorfake.NewOpsgenie(t, testGenieKey)
 	yml := fmt.Sprintf(`targets:
   - name: pd
     type: pagerduty
@@ -241,7 +241,7 @@ func TestIncidentTargetsBuiltFromConfig(t *testing.T) {
     api_key: %s
     url: %s
     responders: [{type: team, name: sre}]
-`, testRoutingKey, pd.url(), testGenieKey, og.srv.URL)
+`, testRoutingKey, pd.URL(), testGenieKey, og.URL())
 	cfg, err := config.Parse([]byte(yml), "am-fanout.yml")
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
@@ -258,17 +258,15 @@ func TestIncidentTargetsBuiltFromConfig(t *testing.T) {
 			_ = c.Close()
 		}
 	}
-	events, _ := pd.accepted()
+	events := pd.Events()
 	if len(events) != 1 || events[0]["payload"].(map[string]any)["component"] != "checkout" {
 		t.Errorf("PagerDuty got %d events, want 1 with component from the default component_label", len(events))
 	}
-	pd.mu.Lock()
-	agents := slices.Clone(pd.agents)
-	pd.mu.Unlock()
+	agents := pd.UserAgents()
 	if len(agents) != 1 || agents[0] != "am-fanout/test" {
 		t.Errorf("PagerDuty saw User-Agent %q, want am-fanout/test", agents)
 	}
-	if reqs := og.accepted(); len(reqs) != 1 {
+	if reqs := og.Calls(); len(reqs) != 1 {
 		t.Errorf("Opsgenie got %d requests, want 1", len(reqs))
 	}
 }

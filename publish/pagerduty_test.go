@@ -16,6 +16,7 @@ import (
 
 	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/publish/vendorfake"
 )
 
 const testRoutingKey = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY32"
@@ -123,12 +124,12 @@ func TestPagerDutyEventsMatchGoldenFiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := newFakePagerDuty(t)
-			p := newTestPagerDuty(t, fake.url(), tc.edit, Options{})
+			fake := vendorfake.NewPagerDuty(t)
+			p := newTestPagerDuty(t, fake.URL(), tc.edit, Options{})
 			if err := p.Publish(context.Background(), tc.alert()); err != nil {
-				t.Fatalf("Publish: %v (fake rejected: %v)", err, fake.rejects)
+				t.Fatalf("Publish: %v (fake rejected: %v)", err, fake.Rejects())
 			}
-			_, bodies := fake.accepted()
+			bodies := fake.Bodies()
 			if len(bodies) != 1 {
 				t.Fatalf("fake accepted %d events, want 1", len(bodies))
 			}
@@ -138,16 +139,16 @@ func TestPagerDutyEventsMatchGoldenFiles(t *testing.T) {
 }
 
 func TestPagerDutyDedupKeyIsStableAndShared(t *testing.T) {
-	fake := newFakePagerDuty(t)
-	p1 := newTestPagerDuty(t, fake.url(), nil, Options{})
-	p2 := newTestPagerDuty(t, fake.url(), nil, Options{}) // as after a restart
+	fake := vendorfake.NewPagerDuty(t)
+	p1 := newTestPagerDuty(t, fake.URL(), nil, Options{})
+	p2 := newTestPagerDuty(t, fake.URL(), nil, Options{}) // as after a restart
 	if err := p1.Publish(context.Background(), incidentTestAlert()); err != nil {
 		t.Fatalf("trigger: %v", err)
 	}
 	if err := p2.Publish(context.Background(), resolvedIncidentAlert()); err != nil {
 		t.Fatalf("resolve: %v", err)
 	}
-	events, _ := fake.accepted()
+	events := fake.Events()
 	if events[0]["dedup_key"] != "a1b2c3d4e5f60718" || events[1]["dedup_key"] != events[0]["dedup_key"] {
 		t.Errorf("dedup keys = %v then %v, want the fingerprint both times", events[0]["dedup_key"], events[1]["dedup_key"])
 	}
@@ -160,30 +161,30 @@ func TestPagerDutyDedupKeyIsStableAndShared(t *testing.T) {
 
 func TestPagerDutyTruncatesUnderLimits(t *testing.T) {
 	t.Run("summary is cut visibly at 1024 characters", func(t *testing.T) {
-		fake := newFakePagerDuty(t)
-		p := newTestPagerDuty(t, fake.url(), nil, Options{})
+		fake := vendorfake.NewPagerDuty(t)
+		p := newTestPagerDuty(t, fake.URL(), nil, Options{})
 		a := incidentTestAlert()
 		a.Alert.Annotations["summary"] = strings.Repeat("é", 3000)
 		if err := p.Publish(context.Background(), a); err != nil {
-			t.Fatalf("Publish: %v (fake rejected: %v)", err, fake.rejects)
+			t.Fatalf("Publish: %v (fake rejected: %v)", err, fake.Rejects())
 		}
-		events, _ := fake.accepted()
+		events := fake.Events()
 		s := events[0]["payload"].(map[string]any)["summary"].(string)
 		if utf8.RuneCountInString(s) != 1024 || !strings.HasSuffix(s, "…") {
 			t.Errorf("summary has %d characters ending %q, want 1024 ending with …", utf8.RuneCountInString(s), s[len(s)-6:])
 		}
 	})
 	t.Run("biggest details are trimmed first to fit 512 KB", func(t *testing.T) {
-		fake := newFakePagerDuty(t)
-		p := newTestPagerDuty(t, fake.url(), nil, Options{})
+		fake := vendorfake.NewPagerDuty(t)
+		p := newTestPagerDuty(t, fake.URL(), nil, Options{})
 		a := incidentTestAlert()
 		medium := strings.Repeat("m", 200_000)
 		a.Alert.Annotations["big"] = strings.Repeat("b", 400_000)
 		a.Alert.Annotations["medium"] = medium
 		if err := p.Publish(context.Background(), a); err != nil {
-			t.Fatalf("Publish: %v (fake rejected: %v)", err, fake.rejects)
+			t.Fatalf("Publish: %v (fake rejected: %v)", err, fake.Rejects())
 		}
-		events, bodies := fake.accepted()
+		events, bodies := fake.Events(), fake.Bodies()
 		if n := len(bodies[0]); n > pagerDutyMaxEvent || n < pagerDutyMaxEvent-1024 {
 			t.Errorf("event is %d bytes, want just under %d", n, pagerDutyMaxEvent)
 		}
@@ -200,16 +201,16 @@ func TestPagerDutyTruncatesUnderLimits(t *testing.T) {
 		}
 	})
 	t.Run("details too many to trim are replaced by a note", func(t *testing.T) {
-		fake := newFakePagerDuty(t)
-		p := newTestPagerDuty(t, fake.url(), nil, Options{})
+		fake := vendorfake.NewPagerDuty(t)
+		p := newTestPagerDuty(t, fake.URL(), nil, Options{})
 		a := incidentTestAlert()
 		for i := range 6000 {
 			a.Alert.Labels[strings.Repeat("k", 80)+strings.Repeat("x", i%50)+string(rune('a'+i%26))+string(rune('a'+i/26%26))+string(rune('a'+i/676))] = "value-0123456789"
 		}
 		if err := p.Publish(context.Background(), a); err != nil {
-			t.Fatalf("Publish: %v (fake rejected: %v)", err, fake.rejects)
+			t.Fatalf("Publish: %v (fake rejected: %v)", err, fake.Rejects())
 		}
-		events, _ := fake.accepted()
+		events := fake.Events()
 		d := events[0]["payload"].(map[string]any)["custom_details"].(map[string]any)
 		if note, _ := d["note"].(string); !strings.Contains(note, "custom details removed") || d["labels"] != nil {
 			t.Errorf("custom_details = %.200v, want only the removal note", d)
@@ -227,21 +228,21 @@ func TestPagerDutyClassifiesAnswers(t *testing.T) {
 	invalid := `{"status":"invalid event","message":"Event object is invalid","errors":["Length of 'routing_key' is incorrect (should be 32 characters)"]}`
 	tests := []struct {
 		name           string
-		script         []incidentAnswer
+		script         []vendorfake.Answer
 		wantStatus     int
 		wantRetryable  bool
 		wantRetryAfter time.Duration
 	}{
-		{name: "429 is retryable with Retry-After", script: []incidentAnswer{{status: 429, retryAfter: "7"}}, wantStatus: 429, wantRetryable: true, wantRetryAfter: 7 * time.Second},
-		{name: "502 is retryable", script: []incidentAnswer{{status: 502, body: "Bad Gateway"}}, wantStatus: 502, wantRetryable: true},
-		{name: "400 invalid event is permanent", script: []incidentAnswer{{status: 400, body: invalid}}, wantStatus: 400},
+		{name: "429 is retryable with Retry-After", script: []vendorfake.Answer{{Status: 429, RetryAfter: "7"}}, wantStatus: 429, wantRetryable: true, wantRetryAfter: 7 * time.Second},
+		{name: "502 is retryable", script: []vendorfake.Answer{{Status: 502, Body: "Bad Gateway"}}, wantStatus: 502, wantRetryable: true},
+		{name: "400 invalid event is permanent", script: []vendorfake.Answer{{Status: 400, Body: invalid}}, wantStatus: 400},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			fake := newFakePagerDuty(t)
-			fake.answer(tc.script...)
-			p := newTestPagerDuty(t, fake.url(), nil, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			fake := vendorfake.NewPagerDuty(t)
+			fake.Script(tc.script...)
+			p := newTestPagerDuty(t, fake.URL(), nil, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 			err := p.Publish(context.Background(), incidentTestAlert())
 			if err == nil {
 				t.Fatal("Publish: want an error, got none")
@@ -261,9 +262,9 @@ func TestPagerDutyClassifiesAnswers(t *testing.T) {
 }
 
 func TestPagerDutyNetworkErrorIsRetryableWithoutSecret(t *testing.T) {
-	fake := newFakePagerDuty(t)
-	url := fake.url()
-	fake.srv.Close()
+	fake := vendorfake.NewPagerDuty(t)
+	url := fake.URL()
+	fake.Close()
 	var logs bytes.Buffer
 	p := newTestPagerDuty(t, url, nil, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	err := p.Publish(context.Background(), incidentTestAlert())
@@ -274,16 +275,16 @@ func TestPagerDutyNetworkErrorIsRetryableWithoutSecret(t *testing.T) {
 }
 
 func TestPagerDutyTemplateFailureFallsBack(t *testing.T) {
-	fake := newFakePagerDuty(t)
+	fake := vendorfake.NewPagerDuty(t)
 	var logs bytes.Buffer
 	var failed []string
-	p := newTestPagerDuty(t, fake.url(), func(s *config.PagerDuty) {
+	p := newTestPagerDuty(t, fake.URL(), func(s *config.PagerDuty) {
 		s.Templates = config.Templates{"summary": `{{ template "missing" . }}`}
 	}, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), OnTemplateError: func(target, field string) { failed = append(failed, target+"/"+field) }})
 	if err := p.Publish(context.Background(), incidentTestAlert()); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
-	events, _ := fake.accepted()
+	events := fake.Events()
 	if s := events[0]["payload"].(map[string]any)["summary"]; s != "HighLatency: p99 latency above 2s" {
 		t.Errorf("summary = %q, want the default rendering", s)
 	}
@@ -294,16 +295,16 @@ func TestPagerDutyTemplateFailureFallsBack(t *testing.T) {
 }
 
 func TestPagerDutyRenderSendsNothing(t *testing.T) {
-	fake := newFakePagerDuty(t)
-	p := newTestPagerDuty(t, fake.url(), nil, Options{})
+	fake := vendorfake.NewPagerDuty(t)
+	p := newTestPagerDuty(t, fake.URL(), nil, Options{})
 	reqs, err := p.Render(context.Background(), incidentTestAlert())
 	if err != nil || len(reqs) != 1 {
 		t.Fatalf("Render: %d requests, %v; want 1, nil", len(reqs), err)
 	}
-	if r := reqs[0]; r.Method != http.MethodPost || r.URL.String() != fake.url() || r.Header.Get("Content-Type") != "application/json" {
-		t.Errorf("request = %s %s (%s), want POST %s (application/json)", r.Method, r.URL, r.Header.Get("Content-Type"), fake.url())
+	if r := reqs[0]; r.Method != http.MethodPost || r.URL.String() != fake.URL() || r.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("request = %s %s (%s), want POST %s (application/json)", r.Method, r.URL, r.Header.Get("Content-Type"), fake.URL())
 	}
-	if events, _ := fake.accepted(); len(events) != 0 {
+	if events := fake.Events(); len(events) != 0 {
 		t.Errorf("Render sent %d events, want none", len(events))
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/publish/vendorfake"
 )
 
 const (
@@ -71,13 +72,13 @@ func bufferLogger(buf *bytes.Buffer) *slog.Logger {
 }
 
 // newTestRootly builds a rootly publisher for the fake in the given mode.
-func newTestRootly(t *testing.T, f *rootlyFake, mode string, o Options, edit ...func(*config.Rootly)) *rootly {
+func newTestRootly(t *testing.T, f *vendorfake.Rootly, mode string, o Options, edit ...func(*config.Rootly)) *rootly {
 	t.Helper()
 	s := &config.Rootly{Mode: mode, HTTPConfig: commoncfg.DefaultHTTPClientConfig}
 	if mode == config.RootlyModeAlertmanager {
-		s.URL, s.Secret = config.Secret(f.srv.URL+rootlySourcePath), rootlyTestSecret
+		s.URL, s.Secret = config.Secret(f.SourceURL()), rootlyTestSecret
 	} else {
-		s.APIURL, s.APIToken = f.srv.URL, rootlyTestToken
+		s.APIURL, s.APIToken = f.URL(), rootlyTestToken
 	}
 	for _, e := range edit {
 		e(s)
@@ -96,12 +97,12 @@ func newTestRootly(t *testing.T, f *rootlyFake, mode string, o Options, edit ...
 func TestRootlyAlertmanagerModePostsTheV4Payload(t *testing.T) {
 	for _, status := range []core.AlertStatus{core.StatusFiring, core.StatusResolved} {
 		t.Run(string(status), func(t *testing.T) {
-			f := newRootlyFake(t, rootlyTestToken, rootlyTestSecret)
+			f := vendorfake.NewRootly(t, rootlyTestToken, rootlyTestSecret)
 			r := newTestRootly(t, f, config.RootlyModeAlertmanager, Options{})
 			if err := r.Publish(context.Background(), vendorAlert(status)); err != nil {
 				t.Fatalf("Publish: want success, got %v", err)
 			}
-			got := f.received(rootlySourcePath)
+			got := f.Bodies(vendorfake.RootlySourcePath)
 			if len(got) != 1 {
 				t.Fatalf("alert source received %d payloads, want 1", len(got))
 			}
@@ -111,7 +112,7 @@ func TestRootlyAlertmanagerModePostsTheV4Payload(t *testing.T) {
 }
 
 func TestRootlyAlertsAPICreatesThenResolvesByID(t *testing.T) {
-	f := newRootlyFake(t, rootlyTestToken, rootlyTestSecret)
+	f := vendorfake.NewRootly(t, rootlyTestToken, rootlyTestSecret)
 	storage := t.TempDir()
 	r := newTestRootly(t, f, config.RootlyModeAlertsAPI, Options{StoragePath: storage},
 		func(s *config.Rootly) { s.NotificationTargetType, s.NotificationTargetID = "EscalationPolicy", "ep-42" })
@@ -119,7 +120,7 @@ func TestRootlyAlertsAPICreatesThenResolvesByID(t *testing.T) {
 	if err := r.Publish(context.Background(), vendorAlert(core.StatusFiring)); err != nil {
 		t.Fatalf("Publish firing: want success, got %v", err)
 	}
-	created := f.received("/v1/alerts")
+	created := f.Bodies(vendorfake.RootlyAlertsPath)
 	if len(created) != 1 {
 		t.Fatalf("Rootly created %d alerts, want 1", len(created))
 	}
@@ -130,7 +131,7 @@ func TestRootlyAlertsAPICreatesThenResolvesByID(t *testing.T) {
 	if err := restarted.Publish(context.Background(), vendorAlert(core.StatusResolved)); err != nil {
 		t.Fatalf("Publish resolved after a restart: want success, got %v", err)
 	}
-	resolved := f.received("resolve")
+	resolved := f.Bodies(vendorfake.RootlyResolved)
 	if len(resolved) != 1 {
 		t.Fatalf("Rootly resolved %d alerts, want 1", len(resolved))
 	}
@@ -141,7 +142,7 @@ func TestRootlyAlertsAPICreatesThenResolvesByID(t *testing.T) {
 }
 
 func TestRootlyAlertsAPIUsesTemplatesAndKeepsLongTextWhole(t *testing.T) {
-	f := newRootlyFake(t, rootlyTestToken, rootlyTestSecret)
+	f := vendorfake.NewRootly(t, rootlyTestToken, rootlyTestSecret)
 	r := newTestRootly(t, f, config.RootlyModeAlertsAPI, Options{}, func(s *config.Rootly) {
 		s.Templates = config.Templates{"summary": `{{ .Alert.Labels.service | toUpper }} is failing`}
 	})
@@ -151,7 +152,7 @@ func TestRootlyAlertsAPIUsesTemplatesAndKeepsLongTextWhole(t *testing.T) {
 	if err := r.Publish(context.Background(), a); err != nil {
 		t.Fatalf("Publish: want success, got %v", err)
 	}
-	body := string(f.received("/v1/alerts")[0])
+	body := string(f.Bodies(vendorfake.RootlyAlertsPath)[0])
 	if !strings.Contains(body, `"summary":"CHECKOUT is failing"`) {
 		t.Errorf("the summary template was not used: %.300s", body)
 	}
@@ -165,7 +166,7 @@ func TestRootlyOutcomes(t *testing.T) {
 	tests := []struct {
 		name      string
 		mode      string
-		answers   []rootlyFakeAnswer
+		answers   []vendorfake.Answer
 		edit      func(*config.Rootly)
 		status    core.AlertStatus
 		retryable bool
@@ -176,22 +177,22 @@ func TestRootlyOutcomes(t *testing.T) {
 	}{
 		{
 			name: "429 from the API is retryable with Retry-After", mode: config.RootlyModeAlertsAPI, status: core.StatusFiring,
-			answers:   []rootlyFakeAnswer{{code: 429, retryAfter: "7", body: `{"errors":[{"title":"Too many requests"}]}`}},
+			answers:   []vendorfake.Answer{{Status: 429, RetryAfter: "7", Body: `{"errors":[{"title":"Too many requests"}]}`}},
 			retryable: true, code: 429, wait: 7 * time.Second, wantText: "Too many requests", requests: 1,
 		},
 		{
 			name: "429 from the alert source is retryable", mode: config.RootlyModeAlertmanager, status: core.StatusFiring,
-			answers:   []rootlyFakeAnswer{{code: 429, retryAfter: "3"}},
+			answers:   []vendorfake.Answer{{Status: 429, RetryAfter: "3"}},
 			retryable: true, code: 429, wait: 3 * time.Second, requests: 1,
 		},
 		{
 			name: "5xx is retryable", mode: config.RootlyModeAlertsAPI, status: core.StatusFiring,
-			answers:   []rootlyFakeAnswer{{code: 503, body: `{"errors":[{"title":"Service Unavailable"}]}`}},
+			answers:   []vendorfake.Answer{{Status: 503, Body: `{"errors":[{"title":"Service Unavailable"}]}`}},
 			retryable: true, code: 503, wantText: "Service Unavailable", requests: 1,
 		},
 		{
 			name: "422 is permanent and quotes the JSON:API error", mode: config.RootlyModeAlertsAPI, status: core.StatusFiring,
-			answers: []rootlyFakeAnswer{{code: 422, body: `{"errors":[{"title":"is invalid","detail":"notification_target_id - is invalid"}]}`}},
+			answers: []vendorfake.Answer{{Status: 422, Body: `{"errors":[{"title":"is invalid","detail":"notification_target_id - is invalid"}]}`}},
 			code:    422, wantText: "notification_target_id - is invalid", requests: 1,
 		},
 		{
@@ -211,9 +212,9 @@ func TestRootlyOutcomes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newRootlyFake(t, rootlyTestToken, rootlyTestSecret)
+			f := vendorfake.NewRootly(t, rootlyTestToken, rootlyTestSecret)
 			for _, a := range tc.answers {
-				f.answer(a)
+				f.Script(a)
 			}
 			var logs bytes.Buffer
 			edits := []func(*config.Rootly){}
@@ -238,7 +239,7 @@ func TestRootlyOutcomes(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.wantText) {
 				t.Errorf("error %q does not say %q", err, tc.wantText)
 			}
-			if got := f.requests(); got != tc.requests {
+			if got := f.Requests(); got != tc.requests {
 				t.Errorf("Rootly received %d requests, want %d", got, tc.requests)
 			}
 			for _, where := range []string{err.Error(), logs.String()} {
@@ -256,12 +257,12 @@ func TestRootlyOutcomes(t *testing.T) {
 }
 
 func TestRootlyNetworkErrorsHideTheURL(t *testing.T) {
-	f := newRootlyFake(t, rootlyTestToken, rootlyTestSecret)
+	f := vendorfake.NewRootly(t, rootlyTestToken, rootlyTestSecret)
 	var logs bytes.Buffer
 	r := newTestRootly(t, f, config.RootlyModeAlertmanager, Options{Logger: bufferLogger(&logs)}, func(s *config.Rootly) {
-		s.URL = config.Secret(f.srv.URL + "/notify/EscalationPolicy/SECRET-ep")
+		s.URL = config.Secret(f.URL() + "/notify/EscalationPolicy/SECRET-ep")
 	})
-	f.srv.Close()
+	f.Close()
 	err := r.Publish(context.Background(), vendorAlert(core.StatusFiring))
 	if err == nil || !core.IsRetryable(err) {
 		t.Fatalf("Publish to a closed server: want a retryable error, got %v", err)
@@ -272,11 +273,11 @@ func TestRootlyNetworkErrorsHideTheURL(t *testing.T) {
 }
 
 func TestRootlyRenderSetsAuthAndMediaTypes(t *testing.T) {
-	f := newRootlyFake(t, rootlyTestToken, rootlyTestSecret)
+	f := vendorfake.NewRootly(t, rootlyTestToken, rootlyTestSecret)
 	tests := []struct {
 		mode, path, contentType, auth string
 	}{
-		{config.RootlyModeAlertmanager, rootlySourcePath, "application/json", "Bearer " + rootlyTestSecret},
+		{config.RootlyModeAlertmanager, vendorfake.RootlySourcePath, "application/json", "Bearer " + rootlyTestSecret},
 		{config.RootlyModeAlertsAPI, "/v1/alerts", jsonAPIType, "Bearer " + rootlyTestToken},
 	}
 	for _, tc := range tests {
@@ -295,7 +296,7 @@ func TestRootlyRenderSetsAuthAndMediaTypes(t *testing.T) {
 			if got := req.Header.Get("Authorization"); got != tc.auth {
 				t.Errorf("Authorization = %q, want %q", got, tc.auth)
 			}
-			if f.requests() != 0 {
+			if f.Requests() != 0 {
 				t.Error("Render sent a request")
 			}
 		})

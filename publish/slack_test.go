@@ -18,6 +18,7 @@ import (
 
 	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/publish/vendorfake"
 )
 
 const (
@@ -87,9 +88,9 @@ func slackTestLogger() (*slog.Logger, *bytes.Buffer) {
 	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
 }
 
-func newSlackWebhookTest(t *testing.T, f *slackFake, log *slog.Logger) *slack {
+func newSlackWebhookTest(t *testing.T, f *vendorfake.Slack, log *slog.Logger) *slack {
 	t.Helper()
-	spec := &config.Slack{URL: config.Secret(f.srv.URL + slackTestHookPath), HTTPConfig: commoncfg.DefaultHTTPClientConfig}
+	spec := &config.Slack{URL: config.Secret(f.URL() + slackTestHookPath), HTTPConfig: commoncfg.DefaultHTTPClientConfig}
 	p, err := newSlack("slack-test", spec, Options{Logger: log, UserAgent: "am-fanout/test"})
 	if err != nil {
 		t.Fatal(err)
@@ -98,10 +99,10 @@ func newSlackWebhookTest(t *testing.T, f *slackFake, log *slog.Logger) *slack {
 	return p
 }
 
-func newSlackBotTest(t *testing.T, f *slackFake, storage string, update bool, log *slog.Logger) *slack {
+func newSlackBotTest(t *testing.T, f *vendorfake.Slack, storage string, update bool, log *slog.Logger) *slack {
 	t.Helper()
 	spec := &config.Slack{
-		Token: slackTestToken, Channel: "#alerts", APIURL: f.srv.URL + "/api/",
+		Token: slackTestToken, Channel: "#alerts", APIURL: f.APIURL(),
 		ThreadTTL: model.Duration(time.Hour), UpdateOriginal: update,
 		HTTPConfig: commoncfg.DefaultHTTPClientConfig,
 	}
@@ -124,28 +125,28 @@ func TestSlackWebhookPostsBlockKitMessages(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newSlackFake(t, "")
+			f := vendorfake.NewSlack(t, "")
 			p := newSlackWebhookTest(t, f, nil)
 			if err := p.Publish(context.Background(), tc.alert); err != nil {
 				t.Fatalf("Publish: %v", err)
 			}
-			calls := f.calls()
-			if len(calls) != 1 || calls[0].path != slackTestHookPath {
+			calls := f.Calls()
+			if len(calls) != 1 || calls[0].Path != slackTestHookPath {
 				t.Fatalf("fake accepted %d posts, want 1 to the webhook", len(calls))
 			}
-			assertGolden(t, tc.golden, calls[0].body)
+			assertGolden(t, tc.golden, calls[0].Body)
 		})
 	}
 }
 
 func TestSlackTruncatesOversizedAlertVisibly(t *testing.T) {
-	f := newSlackFake(t, "")
+	f := vendorfake.NewSlack(t, "")
 	p := newSlackWebhookTest(t, f, nil)
 	if err := p.Publish(context.Background(), slackTestOversized()); err != nil {
 		t.Fatalf("Publish of an oversized alert: %v (the fake enforces Slack's limits)", err)
 	}
 	var msg slackMessage
-	if err := json.Unmarshal(f.calls()[0].body, &msg); err != nil {
+	if err := json.Unmarshal(f.Calls()[0].Body, &msg); err != nil {
 		t.Fatal(err)
 	}
 	blocks := msg.Attachments[0].Blocks
@@ -163,7 +164,7 @@ func TestSlackTruncatesOversizedAlertVisibly(t *testing.T) {
 	if last := blocks[2].Fields[9].Text; !strings.Contains(last, "more labels") {
 		t.Errorf("10th field = %q, want a count of the labels left out", last)
 	}
-	if strings.Contains(string(f.calls()[0].body), strings.Repeat("p", 4000)) {
+	if strings.Contains(string(f.Calls()[0].Body), strings.Repeat("p", 4000)) {
 		t.Error("a link too long for a button was sent")
 	}
 }
@@ -176,26 +177,26 @@ func tail(s string) string {
 func TestSlackWebhookOutcomes(t *testing.T) {
 	tests := []struct {
 		name       string
-		answer     slackFakeAnswer
+		answer     vendorfake.Answer
 		retryable  bool
 		retryAfter time.Duration
 		says       string
 	}{
-		{name: "invalid_payload is permanent", answer: slackFakeAnswer{status: 400, body: "invalid_payload"}, says: "invalid_payload"},
-		{name: "action_prohibited is permanent", answer: slackFakeAnswer{status: 403, body: "action_prohibited"}, says: "action_prohibited"},
-		{name: "channel_not_found is permanent", answer: slackFakeAnswer{status: 404, body: "channel_not_found"}, says: "channel_not_found"},
-		{name: "channel_is_archived is permanent", answer: slackFakeAnswer{status: 410, body: "channel_is_archived"}, says: "channel_is_archived"},
-		{name: "rollup_error is retryable", answer: slackFakeAnswer{status: 500, body: "rollup_error"}, retryable: true, says: "rollup_error"},
-		{name: "429 is retryable after Retry-After", answer: slackFakeAnswer{status: 429, body: "rate_limited", retryAfter: "7"}, retryable: true, retryAfter: 7 * time.Second},
+		{name: "invalid_payload is permanent", answer: vendorfake.Answer{Status: 400, Body: "invalid_payload"}, says: "invalid_payload"},
+		{name: "action_prohibited is permanent", answer: vendorfake.Answer{Status: 403, Body: "action_prohibited"}, says: "action_prohibited"},
+		{name: "channel_not_found is permanent", answer: vendorfake.Answer{Status: 404, Body: "channel_not_found"}, says: "channel_not_found"},
+		{name: "channel_is_archived is permanent", answer: vendorfake.Answer{Status: 410, Body: "channel_is_archived"}, says: "channel_is_archived"},
+		{name: "rollup_error is retryable", answer: vendorfake.Answer{Status: 500, Body: "rollup_error"}, retryable: true, says: "rollup_error"},
+		{name: "429 is retryable after Retry-After", answer: vendorfake.Answer{Status: 429, Body: "rate_limited", RetryAfter: "7"}, retryable: true, retryAfter: 7 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newSlackFake(t, "")
+			f := vendorfake.NewSlack(t, "")
 			log, logs := slackTestLogger()
 			p := newSlackWebhookTest(t, f, log)
-			f.enqueue(tc.answer)
+			f.Script(tc.answer)
 			err := p.Publish(context.Background(), slackTestAlert(false))
-			assertDelivery(t, err, tc.answer.status, tc.retryable, tc.retryAfter, tc.says)
+			assertDelivery(t, err, tc.answer.Status, tc.retryable, tc.retryAfter, tc.says)
 			assertNoSlackSecret(t, err, logs)
 			if err := p.Publish(context.Background(), slackTestAlert(false)); err != nil {
 				t.Errorf("second Publish, once Slack recovered: %v", err)
@@ -237,10 +238,10 @@ func assertNoSlackSecret(t *testing.T, err error, logs *bytes.Buffer) {
 }
 
 func TestSlackWebhookNetworkErrorHidesURL(t *testing.T) {
-	f := newSlackFake(t, "")
+	f := vendorfake.NewSlack(t, "")
 	log, logs := slackTestLogger()
 	p := newSlackWebhookTest(t, f, log)
-	f.srv.Close()
+	f.Close()
 	err := p.Publish(context.Background(), slackTestAlert(false))
 	if err == nil || !core.IsRetryable(err) {
 		t.Fatalf("Publish to a closed server: %v, want a retryable error", err)
@@ -249,7 +250,7 @@ func TestSlackWebhookNetworkErrorHidesURL(t *testing.T) {
 }
 
 func TestSlackBotThreadsResolutionAcrossRestart(t *testing.T) {
-	f := newSlackFake(t, slackTestToken)
+	f := vendorfake.NewSlack(t, slackTestToken)
 	storage := t.TempDir()
 	log, logs := slackTestLogger()
 	first := newSlackBotTest(t, f, storage, true, log)
@@ -261,7 +262,7 @@ func TestSlackBotThreadsResolutionAcrossRestart(t *testing.T) {
 	if err := second.Publish(context.Background(), slackTestAlert(true)); err != nil {
 		t.Fatalf("resolved: %v", err)
 	}
-	calls := f.calls()
+	calls := f.Calls()
 	if len(calls) != 3 {
 		t.Fatalf("fake accepted %d calls, want post, threaded post, update", len(calls))
 	}
@@ -272,11 +273,11 @@ func TestSlackBotThreadsResolutionAcrossRestart(t *testing.T) {
 	}
 	for i, w := range want {
 		c := calls[i]
-		if c.path != w.path || c.msg["channel"] != w.channel || str(c.msg["thread_ts"]) != w.threadTS || str(c.msg["ts"]) != w.ts {
+		if c.Path != w.path || c.Msg["channel"] != w.channel || str(c.Msg["thread_ts"]) != w.threadTS || str(c.Msg["ts"]) != w.ts {
 			t.Errorf("call %d: %s channel=%v thread_ts=%v ts=%v, want %s channel=%s thread_ts=%q ts=%q",
-				i, c.path, c.msg["channel"], c.msg["thread_ts"], c.msg["ts"], w.path, w.channel, w.threadTS, w.ts)
+				i, c.Path, c.Msg["channel"], c.Msg["thread_ts"], c.Msg["ts"], w.path, w.channel, w.threadTS, w.ts)
 		}
-		assertGolden(t, w.golden, c.body)
+		assertGolden(t, w.golden, c.Body)
 	}
 	assertNoSlackSecret(t, nil, logs)
 }
@@ -284,7 +285,7 @@ func TestSlackBotThreadsResolutionAcrossRestart(t *testing.T) {
 func str(v any) string { s, _ := v.(string); return s }
 
 func TestSlackBotRenderMatchesPublish(t *testing.T) {
-	f := newSlackFake(t, slackTestToken)
+	f := vendorfake.NewSlack(t, slackTestToken)
 	p := newSlackBotTest(t, f, t.TempDir(), true, nil)
 	reqs, err := p.Render(context.Background(), slackTestAlert(true))
 	if err != nil || len(reqs) != 1 {
@@ -308,33 +309,33 @@ func TestSlackBotRenderMatchesPublish(t *testing.T) {
 			t.Errorf("request %d does not refer to the firing message: %s", i, body)
 		}
 	}
-	if len(f.calls()) != 1 {
-		t.Errorf("Render sent requests: the fake saw %d calls, want only the firing post", len(f.calls()))
+	if len(f.Calls()) != 1 {
+		t.Errorf("Render sent requests: the fake saw %d calls, want only the firing post", len(f.Calls()))
 	}
 }
 
 func TestSlackBotOutcomes(t *testing.T) {
 	tests := []struct {
 		name       string
-		answer     slackFakeAnswer
+		answer     vendorfake.Answer
 		status     int
 		retryable  bool
 		retryAfter time.Duration
 		says       string
 	}{
-		{name: "ok false is permanent", answer: slackFakeAnswer{status: 200, body: `{"ok":false,"error":"channel_not_found"}`}, status: 200, says: "channel_not_found"},
-		{name: "ok false ratelimited is retryable", answer: slackFakeAnswer{status: 200, body: `{"ok":false,"error":"ratelimited"}`}, status: 200, retryable: true, says: "ratelimited"},
-		{name: "ok false internal_error is retryable", answer: slackFakeAnswer{status: 200, body: `{"ok":false,"error":"internal_error"}`}, status: 200, retryable: true, says: "internal_error"},
-		{name: "an answer that is not JSON is permanent", answer: slackFakeAnswer{status: 200, body: "ok"}, status: 200, says: "not Slack Web API JSON"},
-		{name: "429 is retryable after Retry-After", answer: slackFakeAnswer{status: 429, body: `{"ok":false,"error":"ratelimited"}`, retryAfter: "30"}, status: 429, retryable: true, retryAfter: 30 * time.Second, says: "ratelimited"},
-		{name: "503 is retryable", answer: slackFakeAnswer{status: 503, body: "upstream"}, status: 503, retryable: true, says: "upstream"},
+		{name: "ok false is permanent", answer: vendorfake.Answer{Status: 200, Body: `{"ok":false,"error":"channel_not_found"}`}, status: 200, says: "channel_not_found"},
+		{name: "ok false ratelimited is retryable", answer: vendorfake.Answer{Status: 200, Body: `{"ok":false,"error":"ratelimited"}`}, status: 200, retryable: true, says: "ratelimited"},
+		{name: "ok false internal_error is retryable", answer: vendorfake.Answer{Status: 200, Body: `{"ok":false,"error":"internal_error"}`}, status: 200, retryable: true, says: "internal_error"},
+		{name: "an answer that is not JSON is permanent", answer: vendorfake.Answer{Status: 200, Body: "ok"}, status: 200, says: "not Slack Web API JSON"},
+		{name: "429 is retryable after Retry-After", answer: vendorfake.Answer{Status: 429, Body: `{"ok":false,"error":"ratelimited"}`, RetryAfter: "30"}, status: 429, retryable: true, retryAfter: 30 * time.Second, says: "ratelimited"},
+		{name: "503 is retryable", answer: vendorfake.Answer{Status: 503, Body: "upstream"}, status: 503, retryable: true, says: "upstream"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newSlackFake(t, slackTestToken)
+			f := vendorfake.NewSlack(t, slackTestToken)
 			log, logs := slackTestLogger()
 			p := newSlackBotTest(t, f, t.TempDir(), false, log)
-			f.enqueue(tc.answer)
+			f.Script(tc.answer)
 			err := p.Publish(context.Background(), slackTestAlert(false))
 			assertDelivery(t, err, tc.status, tc.retryable, tc.retryAfter, tc.says)
 			assertNoSlackSecret(t, err, logs)
@@ -346,7 +347,7 @@ func TestSlackBotOutcomes(t *testing.T) {
 }
 
 func TestSlackBotWrongTokenIsPermanentAndHidden(t *testing.T) {
-	f := newSlackFake(t, "xoxb-the-real-one")
+	f := vendorfake.NewSlack(t, "xoxb-the-real-one")
 	log, logs := slackTestLogger()
 	p := newSlackBotTest(t, f, t.TempDir(), false, log)
 	err := p.Publish(context.Background(), slackTestAlert(false))
@@ -355,7 +356,7 @@ func TestSlackBotWrongTokenIsPermanentAndHidden(t *testing.T) {
 }
 
 func TestSlackBotStoreFailureStillDelivers(t *testing.T) {
-	f := newSlackFake(t, slackTestToken)
+	f := vendorfake.NewSlack(t, slackTestToken)
 	blocked := filepath.Join(t.TempDir(), "not-a-dir")
 	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -371,7 +372,7 @@ func TestSlackBotStoreFailureStillDelivers(t *testing.T) {
 	if err := p.Publish(context.Background(), slackTestAlert(true)); err != nil {
 		t.Fatalf("resolved with an unwritable store: %v", err)
 	}
-	if got := f.calls()[1].msg["thread_ts"]; got != nil {
+	if got := f.Calls()[1].Msg["thread_ts"]; got != nil {
 		t.Errorf("resolution threaded under %v, want a plain post when the thread is unknown", got)
 	}
 	assertNoSlackSecret(t, nil, logs)
@@ -407,7 +408,7 @@ func TestSlackThreadsExpireAndStayDurable(t *testing.T) {
 }
 
 func TestSlackBotThreadsRepeatsButNotNewFirings(t *testing.T) {
-	f := newSlackFake(t, slackTestToken)
+	f := vendorfake.NewSlack(t, slackTestToken)
 	p := newSlackBotTest(t, f, t.TempDir(), false, nil)
 	later := slackTestAlert(false)
 	later.Alert.StartsAt = later.Alert.StartsAt.Add(time.Hour)
@@ -417,8 +418,8 @@ func TestSlackBotThreadsRepeatsButNotNewFirings(t *testing.T) {
 		}
 	}
 	want := []string{"", "1700000000.000001", "", "1700000000.000001"}
-	for i, c := range f.calls() {
-		if got := str(c.msg["thread_ts"]); got != want[i] {
+	for i, c := range f.Calls() {
+		if got := str(c.Msg["thread_ts"]); got != want[i] {
 			t.Errorf("post %d thread_ts = %q, want %q (repeats and the resolution thread under their own firing)", i, got, want[i])
 		}
 	}

@@ -1,4 +1,4 @@
-package publish
+package vendorfake
 
 import (
 	"encoding/json"
@@ -6,73 +6,90 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"unicode/utf8"
 )
 
-// slackFake is Slack as its documentation describes it: incoming webhooks
+// SlackWebhookPath is the path of the incoming webhook URL WebhookURL
+// gives; any path under /services/ is a webhook to the fake.
+const SlackWebhookPath = "/services/T000/B000/HOOKSECRET"
+
+// Slack is Slack as its documentation describes it: incoming webhooks
 // under /services/ answer "ok" or a plain-text error with its status; the
 // Web API under /api/ answers 200 with {"ok":…} and checks the bearer
 // token, the channel, thread_ts and chat.update's ts against the messages
-// it issued. Both enforce Block Kit's limits. Queued answers are served
+// it issued. Both enforce Block Kit's limits. Scripted answers are served
 // first, to play rate limits and outages.
-type slackFake struct {
+type Slack struct {
 	srv   *httptest.Server
 	token string
 
 	mu       sync.Mutex
-	queue    []slackFakeAnswer
-	posts    []slackFakeCall // accepted requests, in order
+	script   script
+	requests int
+	posts    []SlackCall // accepted requests, in order
 	messages map[string]string
 	nextTS   int
 }
 
-// slackFakeAnswer is a canned answer served before any check.
-type slackFakeAnswer struct {
-	status     int
-	body       string
-	retryAfter string
+// SlackCall is a request the Slack fake accepted.
+type SlackCall struct {
+	Path string
+	Body []byte
+	Msg  map[string]any // the body, decoded
 }
 
-// slackFakeCall is an accepted request.
-type slackFakeCall struct {
-	path string
-	body []byte
-	msg  map[string]any
-}
-
-func newSlackFake(t *testing.T, token string) *slackFake {
-	f := &slackFake{token: token, messages: map[string]string{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+// NewSlack starts a Slack fake whose Web API accepts the bot token; it
+// stops when the test ends.
+func NewSlack(t testing.TB, token string) *Slack {
+	f := &Slack{token: token, messages: map[string]string{}}
+	f.srv = serve(t, http.HandlerFunc(f.serve))
 	return f
 }
 
-func (f *slackFake) enqueue(answers ...slackFakeAnswer) {
+// URL is the fake's root: webhooks live under /services/, the Web API
+// under /api/.
+func (f *Slack) URL() string { return f.srv.URL }
+
+// WebhookURL is an incoming webhook URL of the fake.
+func (f *Slack) WebhookURL() string { return f.srv.URL + SlackWebhookPath }
+
+// APIURL is the base of the fake's Web API, as a bot-mode target takes it.
+func (f *Slack) APIURL() string { return f.srv.URL + "/api/" }
+
+// Close stops the fake, as if Slack were unreachable.
+func (f *Slack) Close() { f.srv.Close() }
+
+// Script queues answers served, in order, before any check.
+func (f *Slack) Script(a ...Answer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.queue = append(f.queue, answers...)
+	f.script = append(f.script, a...)
 }
 
-func (f *slackFake) calls() []slackFakeCall {
+// Calls are the accepted requests, in order.
+func (f *Slack) Calls() []SlackCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]slackFakeCall(nil), f.posts...)
+	return slices.Clone(f.posts)
 }
 
-func (f *slackFake) serve(w http.ResponseWriter, r *http.Request) {
+// Requests counts every request the fake answered, scripted ones included.
+func (f *Slack) Requests() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.queue) > 0 {
-		a := f.queue[0]
-		f.queue = f.queue[1:]
-		if a.retryAfter != "" {
-			w.Header().Set("Retry-After", a.retryAfter)
-		}
-		w.WriteHeader(a.status)
-		io.WriteString(w, a.body)
+	return f.requests
+}
+
+func (f *Slack) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests++
+	if a, ok := f.script.next(); ok {
+		a.write(w, "")
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
@@ -87,11 +104,11 @@ func (f *slackFake) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveWebhook answers like hooks.slack.com: plain text, never JSON.
-func (f *slackFake) serveWebhook(w http.ResponseWriter, r *http.Request, body []byte) {
+func (f *Slack) serveWebhook(w http.ResponseWriter, r *http.Request, body []byte) {
 	plain := func(status int, text string) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(status)
-		io.WriteString(w, text)
+		_, _ = io.WriteString(w, text)
 	}
 	if r.Method != http.MethodPost {
 		plain(http.StatusMethodNotAllowed, "invalid_method")
@@ -106,19 +123,19 @@ func (f *slackFake) serveWebhook(w http.ResponseWriter, r *http.Request, body []
 		plain(http.StatusBadRequest, "no_text")
 		return
 	}
-	if err := slackFakeCheckBlocks(msg); err != nil {
+	if err := checkSlackBlocks(msg); err != nil {
 		plain(http.StatusBadRequest, "invalid_blocks: "+err.Error())
 		return
 	}
-	f.posts = append(f.posts, slackFakeCall{path: r.URL.Path, body: body, msg: msg})
+	f.posts = append(f.posts, SlackCall{Path: r.URL.Path, Body: body, Msg: msg})
 	plain(http.StatusOK, "ok")
 }
 
 // serveAPI answers like slack.com/api: HTTP 200 whatever the outcome.
-func (f *slackFake) serveAPI(w http.ResponseWriter, r *http.Request, body []byte) {
+func (f *Slack) serveAPI(w http.ResponseWriter, r *http.Request, body []byte) {
 	answer := func(v map[string]any) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		json.NewEncoder(w).Encode(v)
+		_ = json.NewEncoder(w).Encode(v)
 	}
 	fail := func(code string) { answer(map[string]any{"ok": false, "error": code}) }
 	var msg map[string]any
@@ -135,14 +152,14 @@ func (f *slackFake) serveAPI(w http.ResponseWriter, r *http.Request, body []byte
 		fail("channel_not_found")
 	case msg["text"] == nil && msg["blocks"] == nil && msg["attachments"] == nil:
 		fail("no_text")
-	case slackFakeCheckBlocks(msg) != nil:
+	case checkSlackBlocks(msg) != nil:
 		fail("invalid_blocks")
 	default:
 		f.serveMethod(r.URL.Path, body, msg, answer, fail)
 	}
 }
 
-func (f *slackFake) serveMethod(path string, body []byte, msg map[string]any, answer func(map[string]any), fail func(string)) {
+func (f *Slack) serveMethod(path string, body []byte, msg map[string]any, answer func(map[string]any), fail func(string)) {
 	channel, _ := msg["channel"].(string)
 	if path == "/api/chat.update" {
 		ts, _ := msg["ts"].(string)
@@ -150,7 +167,7 @@ func (f *slackFake) serveMethod(path string, body []byte, msg map[string]any, an
 			fail("message_not_found")
 			return
 		}
-		f.posts = append(f.posts, slackFakeCall{path: path, body: body, msg: msg})
+		f.posts = append(f.posts, SlackCall{Path: path, Body: body, Msg: msg})
 		answer(map[string]any{"ok": true, "channel": channel, "ts": ts})
 		return
 	}
@@ -165,13 +182,13 @@ func (f *slackFake) serveMethod(path string, body []byte, msg map[string]any, an
 	f.nextTS++
 	ts := fmt.Sprintf("1700000000.%06d", f.nextTS)
 	f.messages[ts] = id
-	f.posts = append(f.posts, slackFakeCall{path: path, body: body, msg: msg})
+	f.posts = append(f.posts, SlackCall{Path: path, Body: body, Msg: msg})
 	answer(map[string]any{"ok": true, "channel": id, "ts": ts})
 }
 
-// slackFakeCheckBlocks enforces Block Kit's limits on the top-level blocks
+// checkSlackBlocks enforces Block Kit's limits on the top-level blocks
 // and those of every attachment, 50 in all.
-func slackFakeCheckBlocks(msg map[string]any) error {
+func checkSlackBlocks(msg map[string]any) error {
 	blocks, _ := msg["blocks"].([]any)
 	atts, _ := msg["attachments"].([]any)
 	for _, a := range atts {
@@ -185,14 +202,14 @@ func slackFakeCheckBlocks(msg map[string]any) error {
 		return fmt.Errorf("text of %d characters", utf8.RuneCountInString(text))
 	}
 	for i, b := range blocks {
-		if err := slackFakeCheckBlock(b.(map[string]any)); err != nil {
+		if err := checkSlackBlock(b.(map[string]any)); err != nil {
 			return fmt.Errorf("block %d: %w", i, err)
 		}
 	}
 	return nil
 }
 
-func slackFakeCheckBlock(b map[string]any) error {
+func checkSlackBlock(b map[string]any) error {
 	textOf := func(v any) (typ, text string) {
 		m, _ := v.(map[string]any)
 		typ, _ = m["type"].(string)

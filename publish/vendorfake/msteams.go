@@ -1,4 +1,4 @@
-package publish
+package vendorfake
 
 import (
 	"encoding/json"
@@ -6,94 +6,103 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
 )
 
-// teamsFake is a Teams Workflows webhook ("Post to a channel when a webhook
+const (
+	// TeamsMaxBytes is Teams' documented message size limit, about 28 KB.
+	TeamsMaxBytes = 28000
+	// TeamsThrottledBody is the text the Teams connector answers with HTTP
+	// 200 when it throttles a webhook.
+	TeamsThrottledBody = "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429 with ContextId tcid=0,server=msgapi-production-weu-azsc3-3-12,cv=AbCdEf.0.."
+
+	teamsFlowPath        = "/workflows/0f1e2d3c/triggers/manual/paths/invoke"
+	adaptiveCardSchema   = "http://adaptivecards.io/schemas/adaptive-card.json"
+	adaptiveCardMIMEType = "application/vnd.microsoft.card.adaptive"
+)
+
+// Teams is a Teams Workflows webhook ("Post to a channel when a webhook
 // request is received") enforcing what Teams documents: POST of a JSON
 // message of type "message" whose attachments are Adaptive Cards (content
 // type, $schema, type, a version Teams renders, a body), a whole message of
 // at most 28 KB; it answers 202 Accepted, and Power Automate's
-// {"error":{"code","message"}} on failure. It can be told to answer like
-// the Teams connector does when throttled: HTTP 200 with the failure in
-// the text.
-type teamsFake struct {
+// {"error":{"code","message"}} on failure. It can be scripted to answer
+// like the Teams connector does when throttled: HTTP 200 with the failure
+// in the text (TeamsThrottledBody).
+type Teams struct {
 	srv *httptest.Server
-	sig string
 
-	mu      sync.Mutex
-	answers []teamsFakeAnswer
-	bodies  [][]byte
-	hits    int
+	mu       sync.Mutex
+	sig      string
+	script   script
+	bodies   [][]byte
+	requests int
 }
 
-type teamsFakeAnswer struct {
-	code        int
-	retryAfter  string
-	contentType string
-	body        string
-}
-
-// teamsThrottledBody is the text the Teams connector answers with HTTP 200
-// when it throttles a webhook.
-const teamsThrottledBody = "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429 with ContextId tcid=0,server=msgapi-production-weu-azsc3-3-12,cv=AbCdEf.0.."
-
-const teamsFlowPath = "/workflows/0f1e2d3c/triggers/manual/paths/invoke"
-
-func newTeamsFake(t *testing.T, sig string) *teamsFake {
-	f := &teamsFake{sig: sig}
-	f.srv = httptest.NewServer(f)
-	t.Cleanup(f.srv.Close)
+// NewTeams starts a Teams fake whose workflow URL carries the signature
+// sig; it stops when the test ends.
+func NewTeams(t testing.TB, sig string) *Teams {
+	f := &Teams{sig: sig}
+	f.srv = serve(t, f)
 	return f
 }
 
-// url is the workflow URL, with its signature.
-func (f *teamsFake) url() string {
+// URL is the workflow URL, with its signature.
+func (f *Teams) URL() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	return f.srv.URL + teamsFlowPath + "?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=" + f.sig
 }
 
-func (f *teamsFake) answer(a teamsFakeAnswer) {
+// Regenerate gives the workflow URL a new signature, as regenerating it in
+// Power Automate does: the old URL is refused from then on.
+func (f *Teams) Regenerate(sig string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.answers = append(f.answers, a)
+	f.sig = sig
 }
 
-func (f *teamsFake) received() [][]byte {
+// Close stops the fake, as if Teams were unreachable.
+func (f *Teams) Close() { f.srv.Close() }
+
+// Script queues answers served, in order, before any check.
+func (f *Teams) Script(a ...Answer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.bodies
+	f.script = append(f.script, a...)
 }
 
-func (f *teamsFake) requests() int {
+// Bodies are the accepted messages, in order.
+func (f *Teams) Bodies() [][]byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.hits
+	return slices.Clone(f.bodies)
+}
+
+// Requests counts every request the fake answered, scripted ones included.
+func (f *Teams) Requests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests
 }
 
 func flowError(w http.ResponseWriter, code int, errCode, message string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": errCode, "message": message}})
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": errCode, "message": message}})
 }
 
-func (f *teamsFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers as a Teams workflow does.
+func (f *Teams) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.hits++
-	if len(f.answers) > 0 {
-		a := f.answers[0]
-		f.answers = f.answers[1:]
-		if a.retryAfter != "" {
-			w.Header().Set("Retry-After", a.retryAfter)
-		}
-		if a.contentType != "" {
-			w.Header().Set("Content-Type", a.contentType)
-		}
-		w.WriteHeader(a.code)
-		io.WriteString(w, a.body)
+	f.requests++
+	if a, ok := f.script.next(); ok {
+		a.write(w, "")
 		return
 	}
 	if r.URL.Path != teamsFlowPath || r.URL.Query().Get("sig") != f.sig {
@@ -108,7 +117,7 @@ func (f *teamsFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		flowError(w, http.StatusBadRequest, "InvalidRequestContent", "The request content type must be application/json")
 		return
 	}
-	if len(body) > teamsMaxBytes {
+	if len(body) > TeamsMaxBytes {
 		flowError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "message of "+strconv.Itoa(len(body))+" bytes exceeds 28 KB")
 		return
 	}

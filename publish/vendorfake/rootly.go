@@ -1,4 +1,4 @@
-package publish
+package vendorfake
 
 import (
 	"encoding/json"
@@ -13,84 +13,97 @@ import (
 	"testing"
 )
 
-// rootlyFake serves Rootly's Prometheus Alertmanager alert source and the
-// Alerts endpoints of its REST API v1, enforcing what Rootly documents:
-// bearer auth, the JSON:API media type, the new_alert schema's required
-// attributes and source enum, resolve by alert id; errors are JSON:API
-// {"errors":[{"title","detail"}]}.
-type rootlyFake struct {
-	srv          *httptest.Server
-	apiToken     string
-	sourceSecret string
+const (
+	// RootlySourcePath is the path of Rootly's Alertmanager alert source
+	// URL.
+	RootlySourcePath = "/webhooks/incoming/alertmanager_webhooks"
+	// RootlyAlertsPath is the REST API's Create Alert path.
+	RootlyAlertsPath = "/v1/alerts"
+	// RootlyResolved is the key under which Bodies keeps resolve requests,
+	// whatever the alert id in their path.
+	RootlyResolved = "resolve"
 
-	mu sync.Mutex
-	// answers are forced answers, served before anything is checked.
-	answers []rootlyFakeAnswer
-	// bodies are the bodies of the requests accepted, by path.
-	bodies map[string][][]byte
-	// status holds each created alert's status by id.
-	status map[string]string
-	hits   int
-}
-
-type rootlyFakeAnswer struct {
-	code       int
-	retryAfter string
-	body       string
-}
-
-// rootlySourcePath is the path of Rootly's Alertmanager alert source URL.
-const rootlySourcePath = "/webhooks/incoming/alertmanager_webhooks"
+	// jsonAPIType is the JSON:API media type Rootly's REST API requires.
+	jsonAPIType = "application/vnd.api+json"
+)
 
 // rootlySources are the values the new_alert schema enumerates for source
 // (an excerpt; am-fanout sends "alertmanager").
 var rootlySources = []string{"alertmanager", "api", "generic_webhook", "grafana", "manual"}
 
-func newRootlyFake(t *testing.T, apiToken, sourceSecret string) *rootlyFake {
-	f := &rootlyFake{apiToken: apiToken, sourceSecret: sourceSecret, bodies: map[string][][]byte{}, status: map[string]string{}}
-	f.srv = httptest.NewServer(f)
-	t.Cleanup(f.srv.Close)
+// Rootly serves Rootly's Prometheus Alertmanager alert source and the
+// Alerts endpoints of its REST API v1, enforcing what Rootly documents:
+// bearer auth, the JSON:API media type, the new_alert schema's required
+// attributes and source enum, resolve by alert id; errors are JSON:API
+// {"errors":[{"title","detail"}]}. Scripted answers come first.
+type Rootly struct {
+	srv          *httptest.Server
+	apiToken     string
+	sourceSecret string
+
+	mu       sync.Mutex
+	script   script
+	requests int
+	// bodies are the bodies of the requests accepted, by path.
+	bodies map[string][][]byte
+	// status holds each created alert's status by id.
+	status map[string]string
+}
+
+// NewRootly starts a Rootly fake whose REST API accepts apiToken and whose
+// alert source accepts sourceSecret; it stops when the test ends.
+func NewRootly(t testing.TB, apiToken, sourceSecret string) *Rootly {
+	f := &Rootly{apiToken: apiToken, sourceSecret: sourceSecret, bodies: map[string][][]byte{}, status: map[string]string{}}
+	f.srv = serve(t, f)
 	return f
 }
 
-func (f *rootlyFake) answer(a rootlyFakeAnswer) {
+// URL is the fake's API base, as a rootly target's api_url takes it.
+func (f *Rootly) URL() string { return f.srv.URL }
+
+// SourceURL is the fake's Alertmanager alert source URL.
+func (f *Rootly) SourceURL() string { return f.srv.URL + RootlySourcePath }
+
+// Close stops the fake, as if Rootly were unreachable.
+func (f *Rootly) Close() { f.srv.Close() }
+
+// Script queues answers served, in order, before any check; their
+// Content-Type is JSON:API's unless they name another.
+func (f *Rootly) Script(a ...Answer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.answers = append(f.answers, a)
+	f.script = append(f.script, a...)
 }
 
-func (f *rootlyFake) received(path string) [][]byte {
+// Bodies are the accepted bodies sent to path (RootlySourcePath,
+// RootlyAlertsPath or RootlyResolved), in order.
+func (f *Rootly) Bodies(path string) [][]byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.bodies[path]
+	return slices.Clone(f.bodies[path])
 }
 
-func (f *rootlyFake) requests() int {
+// Requests counts every request the fake answered, scripted ones included.
+func (f *Rootly) Requests() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.hits
+	return f.requests
 }
 
-func (f *rootlyFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers as Rootly does.
+func (f *Rootly) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.hits++
-	if len(f.answers) > 0 {
-		a := f.answers[0]
-		f.answers = f.answers[1:]
-		if a.retryAfter != "" {
-			w.Header().Set("Retry-After", a.retryAfter)
-		}
-		w.Header().Set("Content-Type", jsonAPIType)
-		w.WriteHeader(a.code)
-		io.WriteString(w, a.body)
+	f.requests++
+	if a, ok := f.script.next(); ok {
+		a.write(w, jsonAPIType)
 		return
 	}
 	switch {
-	case r.URL.Path == rootlySourcePath:
+	case r.URL.Path == RootlySourcePath:
 		f.alertSource(w, r, body)
-	case strings.HasPrefix(r.URL.Path, "/v1/alerts"):
+	case strings.HasPrefix(r.URL.Path, RootlyAlertsPath):
 		f.alertsAPI(w, r, body)
 	default:
 		jsonAPIError(w, http.StatusNotFound, "Not found", "no route for "+r.URL.Path)
@@ -100,11 +113,11 @@ func (f *rootlyFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func jsonAPIError(w http.ResponseWriter, code int, title, detail string) {
 	w.Header().Set("Content-Type", jsonAPIType)
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]string{{"title": title, "detail": detail}}})
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]string{{"title": title, "detail": detail}}})
 }
 
 // alertSource accepts Alertmanager's webhook payload, version 4.
-func (f *rootlyFake) alertSource(w http.ResponseWriter, r *http.Request, body []byte) {
+func (f *Rootly) alertSource(w http.ResponseWriter, r *http.Request, body []byte) {
 	if r.Method != http.MethodPost {
 		jsonAPIError(w, http.StatusMethodNotAllowed, "Method not allowed", r.Method)
 		return
@@ -146,7 +159,7 @@ func (f *rootlyFake) alertSource(w http.ResponseWriter, r *http.Request, body []
 }
 
 // alertsAPI serves POST /v1/alerts and POST /v1/alerts/{id}/resolve.
-func (f *rootlyFake) alertsAPI(w http.ResponseWriter, r *http.Request, body []byte) {
+func (f *Rootly) alertsAPI(w http.ResponseWriter, r *http.Request, body []byte) {
 	if r.Header.Get("Authorization") != "Bearer "+f.apiToken {
 		jsonAPIError(w, http.StatusUnauthorized, "Unauthorized", "invalid API key")
 		return
@@ -169,13 +182,13 @@ func (f *rootlyFake) alertsAPI(w http.ResponseWriter, r *http.Request, body []by
 		jsonAPIError(w, http.StatusUnprocessableEntity, "Invalid request", `want {"data":{"type":"alerts","attributes":{...}}}`)
 		return
 	}
-	id, resolve := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/v1/alerts/"), "/resolve")
+	id, resolve := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, RootlyAlertsPath+"/"), "/resolve")
 	switch {
-	case r.URL.Path == "/v1/alerts":
+	case r.URL.Path == RootlyAlertsPath:
 		f.create(w, doc.Data.Attributes, body)
 	case resolve && f.status[id] != "":
 		f.status[id] = "resolved"
-		f.bodies["resolve"] = append(f.bodies["resolve"], body)
+		f.bodies[RootlyResolved] = append(f.bodies[RootlyResolved], body)
 		writeJSONAPIAlert(w, http.StatusOK, id, "resolved")
 	case resolve:
 		jsonAPIError(w, http.StatusNotFound, "Record not found", "no alert "+id)
@@ -184,7 +197,7 @@ func (f *rootlyFake) alertsAPI(w http.ResponseWriter, r *http.Request, body []by
 	}
 }
 
-func (f *rootlyFake) create(w http.ResponseWriter, attrs map[string]any, body []byte) {
+func (f *Rootly) create(w http.ResponseWriter, attrs map[string]any, body []byte) {
 	summary, _ := attrs["summary"].(string)
 	source, _ := attrs["source"].(string)
 	switch {
@@ -210,14 +223,14 @@ func (f *rootlyFake) create(w http.ResponseWriter, attrs map[string]any, body []
 	}
 	id := fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d", len(f.status)+1)
 	f.status[id] = "triggered"
-	f.bodies["/v1/alerts"] = append(f.bodies["/v1/alerts"], body)
+	f.bodies[RootlyAlertsPath] = append(f.bodies[RootlyAlertsPath], body)
 	writeJSONAPIAlert(w, http.StatusCreated, id, "triggered")
 }
 
 func writeJSONAPIAlert(w http.ResponseWriter, code int, id, status string) {
 	w.Header().Set("Content-Type", jsonAPIType)
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{
+	_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{
 		"id": id, "type": "alerts", "attributes": map[string]any{"status": status},
 	}})
 }

@@ -1,4 +1,4 @@
-package publish
+package vendorfake
 
 import (
 	"encoding/json"
@@ -6,73 +6,88 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"unicode/utf8"
 )
 
-// discordFake is a Discord channel webhook as documented: POST JSON to
+// discordWebhookPath is the fake's webhook, id 1234 with its token.
+const discordWebhookPath = "/api/webhooks/1234/WEBHOOKSECRET"
+
+// Discord is a Discord channel webhook as documented: POST JSON to
 // /api/webhooks/{id}/{token}, content or embeds required, every message
 // and embed limit enforced with Discord's error shape
 // {"code":…,"message":…}; 200 with the message when ?wait=true, else 204.
-// Queued answers are served first, to play rate limits and outages.
-type discordFake struct {
-	srv  *httptest.Server
-	path string
+// Scripted answers are served first, to play rate limits and outages.
+type Discord struct {
+	srv *httptest.Server
 
-	mu    sync.Mutex
-	queue []discordFakeAnswer
-	posts [][]byte
-	waits []bool
+	mu       sync.Mutex
+	script   script
+	requests int
+	posts    [][]byte
+	waits    []bool
 }
 
-type discordFakeAnswer struct {
-	status     int
-	body       string
-	retryAfter string
-}
-
-func newDiscordFake(t *testing.T) *discordFake {
-	f := &discordFake{path: "/api/webhooks/1234/WEBHOOKSECRET"}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+// NewDiscord starts a Discord fake that stops when the test ends.
+func NewDiscord(t testing.TB) *Discord {
+	f := &Discord{}
+	f.srv = serve(t, http.HandlerFunc(f.serve))
 	return f
 }
 
-func (f *discordFake) enqueue(answers ...discordFakeAnswer) {
+// URL is the webhook URL, with its token and no query.
+func (f *Discord) URL() string { return f.srv.URL + discordWebhookPath }
+
+// Close stops the fake, as if Discord were unreachable.
+func (f *Discord) Close() { f.srv.Close() }
+
+// Script queues answers served, in order, before any check; their
+// Content-Type is application/json unless they name another.
+func (f *Discord) Script(a ...Answer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.queue = append(f.queue, answers...)
+	f.script = append(f.script, a...)
 }
 
-func (f *discordFake) accepted() [][]byte {
+// Bodies are the accepted messages, in order.
+func (f *Discord) Bodies() [][]byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([][]byte(nil), f.posts...)
+	return slices.Clone(f.posts)
 }
 
-func (f *discordFake) serve(w http.ResponseWriter, r *http.Request) {
+// Waits tells, for each accepted message, whether it asked ?wait=true.
+func (f *Discord) Waits() []bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return slices.Clone(f.waits)
+}
+
+// Requests counts every request the fake answered, scripted ones included.
+func (f *Discord) Requests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests
+}
+
+func (f *Discord) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests++
 	answer := func(status int, v any) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		json.NewEncoder(w).Encode(v)
+		_ = json.NewEncoder(w).Encode(v)
 	}
-	if len(f.queue) > 0 {
-		a := f.queue[0]
-		f.queue = f.queue[1:]
-		if a.retryAfter != "" {
-			w.Header().Set("Retry-After", a.retryAfter)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(a.status)
-		io.WriteString(w, a.body)
+	if a, ok := f.script.next(); ok {
+		a.write(w, "application/json")
 		return
 	}
 	switch {
-	case r.URL.Path != f.path:
+	case r.URL.Path != discordWebhookPath:
 		answer(http.StatusNotFound, map[string]any{"code": 10015, "message": "Unknown Webhook"})
 		return
 	case r.Method != http.MethodPost:
@@ -80,7 +95,7 @@ func (f *discordFake) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
-	var msg discordFakeMessage
+	var msg discordMessage
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") || json.Unmarshal(body, &msg) != nil {
 		answer(http.StatusBadRequest, map[string]any{"code": 50109, "message": "The request body contains invalid JSON."})
 		return
@@ -103,7 +118,7 @@ func (f *discordFake) serve(w http.ResponseWriter, r *http.Request) {
 	answer(http.StatusOK, map[string]any{"id": fmt.Sprint(len(f.posts)), "channel_id": "42", "content": msg.Content})
 }
 
-type discordFakeMessage struct {
+type discordMessage struct {
 	Content  string `json:"content"`
 	Username string `json:"username"`
 	Embeds   []struct {
@@ -120,7 +135,7 @@ type discordFakeMessage struct {
 }
 
 // check applies Discord's limits, in characters.
-func (m *discordFakeMessage) check() error {
+func (m *discordMessage) check() error {
 	n := utf8.RuneCountInString
 	lower := strings.ToLower(m.Username)
 	switch {

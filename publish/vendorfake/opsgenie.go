@@ -1,4 +1,4 @@
-package publish
+package vendorfake
 
 import (
 	"encoding/json"
@@ -14,61 +14,81 @@ import (
 	"unicode/utf8"
 )
 
-// fakeOpsgenie is Opsgenie's Alert API v2 as documented in the Alert API
-// and response pages: GenieKey auth (401 otherwise), JSON bodies (415
+// Opsgenie is Opsgenie's Alert API v2 as documented in the Alert API and
+// response pages: GenieKey auth (401 otherwise), JSON bodies (415
 // otherwise), Create Alert and Close Alert by alias with their field
 // limits (422 with Opsgenie's error body otherwise), and 202 with
 // {"result","took","requestId"} on success. Scripted answers come first.
-type fakeOpsgenie struct {
+type Opsgenie struct {
 	srv *httptest.Server
 	key string
 
 	mu       sync.Mutex
-	script   []incidentAnswer
-	requests []opsgenieRequest // accepted requests
+	script   script
+	requests int
+	calls    []OpsgenieCall // accepted requests
 	rejects  []string
 }
 
-// opsgenieRequest is one accepted request: its path, query and body.
-type opsgenieRequest struct {
-	path, query string
-	body        []byte
-	fields      map[string]any
+// OpsgenieCall is a request the Opsgenie fake accepted.
+type OpsgenieCall struct {
+	Path   string // escaped, as sent
+	Query  string
+	Body   []byte
+	Fields map[string]any // the body, decoded
 }
 
-func newFakeOpsgenie(t *testing.T, key string) *fakeOpsgenie {
-	f := &fakeOpsgenie{key: key}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+// NewOpsgenie starts an Opsgenie fake that accepts the API key key; it
+// stops when the test ends.
+func NewOpsgenie(t testing.TB, key string) *Opsgenie {
+	f := &Opsgenie{key: key}
+	f.srv = serve(t, http.HandlerFunc(f.serve))
 	return f
 }
 
-func (f *fakeOpsgenie) answer(a ...incidentAnswer) {
+// URL is the fake's API base, as an opsgenie target's url takes it.
+func (f *Opsgenie) URL() string { return f.srv.URL }
+
+// Close stops the fake, as if Opsgenie were unreachable.
+func (f *Opsgenie) Close() { f.srv.Close() }
+
+// Script queues answers served, in order, before any check.
+func (f *Opsgenie) Script(a ...Answer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.script = append(f.script, a...)
 }
 
-func (f *fakeOpsgenie) accepted() []opsgenieRequest {
+// Calls are the accepted requests, in order.
+func (f *Opsgenie) Calls() []OpsgenieCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.requests)
+	return slices.Clone(f.calls)
 }
 
-func (f *fakeOpsgenie) serve(w http.ResponseWriter, r *http.Request) {
+// Rejects say why the fake refused what it refused.
+func (f *Opsgenie) Rejects() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.script) > 0 {
-		a := f.script[0]
-		f.script = f.script[1:]
-		if a.retryAfter != "" {
-			w.Header().Set("Retry-After", a.retryAfter)
-		}
-		w.WriteHeader(a.status)
-		_, _ = io.WriteString(w, a.body)
+	return slices.Clone(f.rejects)
+}
+
+// Requests counts every request the fake answered, scripted ones included.
+func (f *Opsgenie) Requests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests
+}
+
+func (f *Opsgenie) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests++
+	if a, ok := f.script.next(); ok {
+		a.write(w, "")
 		return
 	}
-	status, msg, errs, req := f.check(r)
+	status, msg, errs, call := f.check(r)
 	w.Header().Set("Content-Type", "application/json")
 	if status != http.StatusAccepted {
 		f.rejects = append(f.rejects, fmt.Sprint(msg, errs))
@@ -80,30 +100,30 @@ func (f *fakeOpsgenie) serve(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(answer)
 		return
 	}
-	f.requests = append(f.requests, req)
+	f.calls = append(f.calls, call)
 	w.WriteHeader(http.StatusAccepted)
 	_ = json.NewEncoder(w).Encode(map[string]any{"result": "Request will be processed", "took": 0.302, "requestId": "43a29c5c-3dbf-4fa4-9c26-f4f71023e120"})
 }
 
 // check returns the status Opsgenie would answer, its message, the field
 // errors of a 422, and the request when it is accepted.
-func (f *fakeOpsgenie) check(r *http.Request) (int, string, map[string]string, opsgenieRequest) {
-	var req opsgenieRequest
+func (f *Opsgenie) check(r *http.Request) (int, string, map[string]string, OpsgenieCall) {
+	var call OpsgenieCall
 	if r.Header.Get("Authorization") != "GenieKey "+f.key {
-		return http.StatusUnauthorized, "Key format is not valid!", nil, req
+		return http.StatusUnauthorized, "Key format is not valid!", nil, call
 	}
 	if r.Method != http.MethodPost {
-		return http.StatusMethodNotAllowed, "Method not allowed", nil, req
+		return http.StatusMethodNotAllowed, "Method not allowed", nil, call
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		return http.StatusUnsupportedMediaType, "Unsupported media type", nil, req
+		return http.StatusUnsupportedMediaType, "Unsupported media type", nil, call
 	}
 	body, _ := io.ReadAll(r.Body)
 	var fields map[string]any
 	if err := json.Unmarshal(body, &fields); err != nil {
-		return http.StatusBadRequest, "Could not parse request body", nil, req
+		return http.StatusBadRequest, "Could not parse request body", nil, call
 	}
-	req = opsgenieRequest{path: r.URL.EscapedPath(), query: r.URL.RawQuery, body: body, fields: fields}
+	call = OpsgenieCall{Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Body: body, Fields: fields}
 	var errs map[string]string
 	switch {
 	case r.URL.Path == "/v2/alerts":
@@ -112,12 +132,12 @@ func (f *fakeOpsgenie) check(r *http.Request) (int, string, map[string]string, o
 		alias := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v2/alerts/"), "/close")
 		errs = checkOpsgenieClose(alias, r.URL.Query().Get("identifierType"), fields)
 	default:
-		return http.StatusNotFound, "Resource not found", nil, req
+		return http.StatusNotFound, "Resource not found", nil, call
 	}
 	if len(errs) > 0 {
-		return http.StatusUnprocessableEntity, "Request body is not processable. Please check the errors.", errs, req
+		return http.StatusUnprocessableEntity, "Request body is not processable. Please check the errors.", errs, call
 	}
-	return http.StatusAccepted, "", nil, req
+	return http.StatusAccepted, "", nil, call
 }
 
 // opsgenieLimits are the documented maximum lengths of string fields.

@@ -1,4 +1,4 @@
-package publish
+package vendorfake
 
 import (
 	"encoding/json"
@@ -12,68 +12,94 @@ import (
 	"unicode/utf8"
 )
 
-// incidentAnswer is a scripted answer the PagerDuty and Opsgenie fakes
-// give instead of their own.
-type incidentAnswer struct {
-	status     int
-	retryAfter string
-	body       string
-}
+// PagerDutyMaxEvent is the documented 512 KB limit of an Events API v2
+// event, counted in bytes.
+const PagerDutyMaxEvent = 512000
 
-// fakePagerDuty is PagerDuty's Events API v2 as documented in "Send an
-// Alert Event" and the API overview: it checks what PagerDuty checks and
-// answers 202 with PagerDuty's success body, or 400 "invalid event" with
-// the errors found. Scripted answers (429, 5xx) are given first.
-type fakePagerDuty struct {
+// PagerDuty is PagerDuty's Events API v2 as documented in "Send an Alert
+// Event" and the API overview: it checks what PagerDuty checks and answers
+// 202 with PagerDuty's success body, or 400 "invalid event" with the
+// errors found. Scripted answers (429, 5xx) are given first.
+type PagerDuty struct {
 	srv *httptest.Server
 
-	mu      sync.Mutex
-	script  []incidentAnswer
-	events  []map[string]any // accepted events
-	bodies  [][]byte
-	rejects []string // errors of rejected events
-	agents  []string // User-Agent of accepted events
+	mu       sync.Mutex
+	script   script
+	requests int
+	events   []map[string]any // accepted events
+	bodies   [][]byte
+	rejects  []string // errors of rejected events
+	agents   []string // User-Agent of accepted events
 }
 
-func newFakePagerDuty(t *testing.T) *fakePagerDuty {
-	f := &fakePagerDuty{}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+// NewPagerDuty starts a PagerDuty fake that stops when the test ends.
+func NewPagerDuty(t testing.TB) *PagerDuty {
+	f := &PagerDuty{}
+	f.srv = serve(t, http.HandlerFunc(f.serve))
 	return f
 }
 
-func (f *fakePagerDuty) url() string { return f.srv.URL + "/v2/enqueue" }
+// URL is the fake's /v2/enqueue endpoint.
+func (f *PagerDuty) URL() string { return f.srv.URL + "/v2/enqueue" }
 
-func (f *fakePagerDuty) answer(a ...incidentAnswer) {
+// Close stops the fake, as if PagerDuty were unreachable.
+func (f *PagerDuty) Close() { f.srv.Close() }
+
+// Script queues answers served, in order, before any check.
+func (f *PagerDuty) Script(a ...Answer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.script = append(f.script, a...)
 }
 
-func (f *fakePagerDuty) accepted() ([]map[string]any, [][]byte) {
+// Events are the accepted events, decoded, in order.
+func (f *PagerDuty) Events() []map[string]any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.events), slices.Clone(f.bodies)
+	return slices.Clone(f.events)
 }
 
-func (f *fakePagerDuty) serve(w http.ResponseWriter, r *http.Request) {
+// Bodies are the accepted events as sent, in order.
+func (f *PagerDuty) Bodies() [][]byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.script) > 0 {
-		a := f.script[0]
-		f.script = f.script[1:]
-		if a.retryAfter != "" {
-			w.Header().Set("Retry-After", a.retryAfter)
-		}
-		w.WriteHeader(a.status)
-		_, _ = io.WriteString(w, a.body)
+	return slices.Clone(f.bodies)
+}
+
+// Rejects are the errors the fake found in the events it refused.
+func (f *PagerDuty) Rejects() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.rejects)
+}
+
+// UserAgents are the User-Agent headers of the accepted events.
+func (f *PagerDuty) UserAgents() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.agents)
+}
+
+// Requests counts every request the fake answered, scripted ones included.
+func (f *PagerDuty) Requests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests
+}
+
+func (f *PagerDuty) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests++
+	if a, ok := f.script.next(); ok {
+		a.write(w, "")
 		return
 	}
 	if r.Method != http.MethodPost || r.URL.Path != "/v2/enqueue" {
 		http.NotFound(w, r)
 		return
 	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, pagerDutyMaxEvent+1))
+	body, _ := io.ReadAll(io.LimitReader(r.Body, PagerDutyMaxEvent+1))
 	ev, errs := checkPagerDutyEvent(r, body)
 	if len(errs) > 0 {
 		f.rejects = append(f.rejects, errs...)
@@ -95,7 +121,7 @@ func checkPagerDutyEvent(r *http.Request, body []byte) (map[string]any, []string
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		return nil, []string{"Content-Type must be application/json"}
 	}
-	if len(body) > pagerDutyMaxEvent {
+	if len(body) > PagerDutyMaxEvent {
 		return nil, []string{"Event exceeds the 512 KB size limit"}
 	}
 	var ev map[string]any
