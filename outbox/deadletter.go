@@ -1,0 +1,186 @@
+package outbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The states of a replay, per dead letter.
+const (
+	// StateReplayed: the dead letter is pending again.
+	StateReplayed = "replayed"
+	// StateNotFound: no dead letter has this id.
+	StateNotFound = "not_found"
+)
+
+// Replayed is the fate of one dead letter asked to be replayed. A dead
+// letter whose state was delivered since, or for which a newer state was
+// accepted, stays a dead letter: replaying it would break the order.
+type Replayed struct {
+	ID     uint64 `json:"id"`
+	Target string `json:"target,omitempty"`
+	State  string `json:"state"`
+}
+
+// Selection picks dead letters: one by id, or every one of a target, or
+// every one when both are empty.
+type Selection struct {
+	ID     uint64
+	Target string
+}
+
+func (s Selection) holds(id uint64, d *Delivery) bool {
+	return (s.ID == 0 || s.ID == id) && (s.Target == "" || s.Target == d.Target)
+}
+
+// DeadLetters lists the dead letters of sel, oldest first.
+func (o *Outbox) DeadLetters(sel Selection) ([]Delivery, error) {
+	out := []Delivery{}
+	err := o.store.view(func(tx *bolt.Tx) error {
+		return eachDead(tx, sel, func(_ []byte, d *Delivery) error {
+			out = append(out, *d)
+			return nil
+		})
+	})
+	return out, err
+}
+
+func eachDead(tx *bolt.Tx, sel Selection, fn func(k []byte, d *Delivery) error) error {
+	b := tx.Bucket(bucketDead)
+	if sel.ID != 0 {
+		v := b.Get(encodeID(sel.ID))
+		if v == nil {
+			return nil
+		}
+		return visitDead(encodeID(sel.ID), v, sel, fn)
+	}
+	return b.ForEach(func(k, v []byte) error { return visitDead(k, v, sel, fn) })
+}
+
+func visitDead(k, v []byte, sel Selection, fn func(k []byte, d *Delivery) error) error {
+	var d Delivery
+	if err := json.Unmarshal(v, &d); err != nil {
+		return fmt.Errorf("dead letter %d: %w", decodeID(k), err)
+	}
+	if !sel.holds(decodeID(k), &d) {
+		return nil
+	}
+	return fn(k, &d)
+}
+
+// Replay makes the dead letters of sel pending again, with a fresh
+// maximum age, and logs what it did.
+func (o *Outbox) Replay(sel Selection) ([]Replayed, error) {
+	if sel.ID == 0 && sel.Target == "" {
+		return nil, errors.New("replay needs an id or a target")
+	}
+	var out []Replayed
+	var back []*Delivery
+	now := time.Now()
+	err := o.store.update(func(tx *bolt.Tx) error {
+		out, back = nil, nil
+		var keys [][]byte
+		var letters []*Delivery
+		err := eachDead(tx, sel, func(k []byte, d *Delivery) error {
+			keys, letters = append(keys, append([]byte(nil), k...)), append(letters, d)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i, d := range letters {
+			state, err := o.store.revive(tx, keys[i], d, now)
+			if err != nil {
+				return err
+			}
+			out = append(out, Replayed{ID: d.ID, Target: d.Target, State: state})
+			if state == StateReplayed {
+				back = append(back, d)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replaying dead letters: %w", err)
+	}
+	if sel.ID != 0 && len(out) == 0 {
+		out = append(out, Replayed{ID: sel.ID, State: StateNotFound})
+	}
+	o.mu.Lock()
+	for _, d := range back {
+		data, _ := json.Marshal(d)
+		o.admit(d, len(data))
+	}
+	o.mu.Unlock()
+	o.poke()
+	o.logger.Info("dead letters replayed", "id", sel.ID, "target", sel.Target, "replayed", len(back), "asked", len(out))
+	return out, nil
+}
+
+// revive moves one dead letter back to pending unless the order of its
+// alert forbids it.
+func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (string, error) {
+	if s.deliveredIn(tx, d.key(), now) {
+		return StateAlreadyDelivered, nil
+	}
+	latest, pending := tx.Bucket(bucketLatest), tx.Bucket(bucketPending)
+	slotKey := []byte(d.slot())
+	st, ok := decodeSlot(latest.Get(slotKey))
+	if ok {
+		switch cmp := d.order().compare(st.Order); {
+		case cmp < 0:
+			return StateStale, nil
+		case cmp == 0 && st.Pending != 0:
+			return StateAlreadyPending, nil
+		case st.Pending != 0:
+			if err := pending.Delete(encodeID(st.Pending)); err != nil {
+				return "", err
+			}
+		}
+	}
+	d.Attempts, d.AcceptedAt, d.NextAttempt, d.DeadAt, d.DeadReason = 0, now, now, time.Time{}, ""
+	data, err := json.Marshal(d)
+	if err != nil {
+		return "", err
+	}
+	if err := tx.Bucket(bucketDead).Delete(key); err != nil {
+		return "", err
+	}
+	if err := pending.Put(key, data); err != nil {
+		return "", err
+	}
+	return StateReplayed, latest.Put(slotKey, slotState{Order: d.order(), Pending: d.ID, At: now}.encode())
+}
+
+// Purge deletes the dead letters of sel for good and says how many; an
+// empty selection purges every dead letter.
+func (o *Outbox) Purge(sel Selection) (int, error) {
+	n := 0
+	err := o.store.update(func(tx *bolt.Tx) error {
+		n = 0
+		var keys [][]byte
+		err := eachDead(tx, sel, func(k []byte, _ *Delivery) error {
+			keys = append(keys, append([]byte(nil), k...))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := tx.Bucket(bucketDead).Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purging dead letters: %w", err)
+	}
+	o.logger.Info("dead letters purged", "id", sel.ID, "target", sel.Target, "purged", n)
+	return n, nil
+}

@@ -1,0 +1,257 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/am-fanout/am-fanout/breaker"
+	"github.com/am-fanout/am-fanout/config"
+	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/fanout"
+	"github.com/am-fanout/am-fanout/publish"
+)
+
+// target is a local HTTP target that receives enriched alerts. It answers
+// with its scripted statuses in turn, then with the last one; a gate, when
+// set, holds every request until it is closed.
+type target struct {
+	t   testing.TB
+	srv *httptest.Server
+
+	mu         sync.Mutex
+	statuses   []int
+	retryAfter string
+	gate       chan struct{}
+	got        []core.EnrichedAlert
+	arrived    chan struct{}
+}
+
+func newTarget(t testing.TB, statuses ...int) *target {
+	tg := &target{t: t, statuses: statuses, arrived: make(chan struct{}, 1000)}
+	tg.srv = httptest.NewServer(http.HandlerFunc(tg.serve))
+	t.Cleanup(tg.srv.Close)
+	return tg
+}
+
+func (tg *target) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	tg.mu.Lock()
+	gate := tg.gate
+	tg.mu.Unlock()
+	tg.arrived <- struct{}{}
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	var a core.EnrichedAlert
+	if err := json.Unmarshal(body, &a); err != nil {
+		tg.t.Errorf("target got a body that is not an enriched alert: %v", err)
+	}
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	n := len(tg.got)
+	tg.got = append(tg.got, a)
+	status := http.StatusOK
+	if len(tg.statuses) > 0 {
+		status = tg.statuses[min(n, len(tg.statuses)-1)]
+	}
+	if tg.retryAfter != "" && status >= 500 {
+		w.Header().Set("Retry-After", tg.retryAfter)
+	}
+	w.WriteHeader(status)
+}
+
+// answer makes the target answer status from now on.
+func (tg *target) answer(status int) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	tg.statuses = []int{status}
+}
+
+// hold makes requests wait until the returned function is called.
+func (tg *target) hold() (release func()) {
+	g := make(chan struct{})
+	tg.mu.Lock()
+	tg.gate = g
+	tg.mu.Unlock()
+	return func() {
+		tg.mu.Lock()
+		tg.gate = nil
+		tg.mu.Unlock()
+		close(g)
+	}
+}
+
+// received lists the alerts the target got, answered or not, in order.
+func (tg *target) received() []core.EnrichedAlert {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return append([]core.EnrichedAlert(nil), tg.got...)
+}
+
+// harness is an outbox over real targets, breakers and a dispatcher.
+type harness struct {
+	t       testing.TB
+	dir     string
+	targets *fanout.TargetSet
+	pub     *fanout.Dispatcher
+	store   *Store
+	box     *Outbox
+	reg     *prometheus.Registry
+	opts    Options
+}
+
+// fastRetries retry within milliseconds, so that tests wait briefly.
+func fastRetries() Options {
+	return Options{RetryBase: time.Millisecond, RetryCap: 5 * time.Millisecond, PruneEvery: time.Hour}
+}
+
+// newHarness builds targets named after the servers' keys, each with a
+// breaker that opens after breakerFailures retryable failures.
+func newHarness(t testing.TB, servers map[string]*target, opts Options, breakerFailures uint32) *harness {
+	t.Helper()
+	var yml strings.Builder
+	fmt.Fprintf(&yml, "defaults:\n  breaker: {failures: %d, open_for: 20ms}\ntargets:\n", breakerFailures)
+	for name, s := range servers {
+		fmt.Fprintf(&yml, "  - {name: %s, type: webhook, url: %q, format: enriched}\n", name, s.srv.URL)
+	}
+	cfg, err := config.Parse([]byte(yml.String()), filepath.Join(t.TempDir(), "am-fanout.yml"))
+	if err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	var ts []*fanout.Target
+	for _, c := range cfg.Targets {
+		p, err := publish.New(c, publish.Options{})
+		if err != nil {
+			t.Fatalf("publisher %s: %v", c.Name, err)
+		}
+		b := breaker.New(c.Name, breaker.Settings{
+			Failures: c.Breaker.Failures, OpenFor: time.Duration(c.Breaker.OpenFor), HalfOpenRequests: 1,
+		}, nil)
+		ts = append(ts, &fanout.Target{
+			Target:    core.Target{Name: c.Name, Type: c.Type, Selector: c, SendResolved: true, Timeout: 5 * time.Second},
+			Publisher: p, Breaker: b,
+		})
+	}
+	h := &harness{t: t, dir: t.TempDir(), targets: fanout.NewTargetSet(ts), opts: opts}
+	h.pub = fanout.NewDispatcher(fanout.Dependencies{Source: h.targets, Metrics: fanout.NewMetrics(prometheus.NewRegistry())},
+		fanout.ParallelPublishOptions{RespectCircuitBreakers: true})
+	h.open()
+	t.Cleanup(h.close)
+	return h
+}
+
+// open opens the store and starts an outbox on it.
+func (h *harness) open() {
+	h.t.Helper()
+	store, err := Open(filepath.Join(h.dir, "outbox.db"), StoreOptions{})
+	if err != nil {
+		h.t.Fatalf("opening the store: %v", err)
+	}
+	box, err := New(store, h.targets, h.pub, h.opts)
+	if err != nil {
+		store.Close()
+		h.t.Fatalf("loading the outbox: %v", err)
+	}
+	h.store, h.box, h.reg = store, box, prometheus.NewRegistry()
+	if err := box.Register(h.reg); err != nil {
+		h.t.Fatalf("registering metrics: %v", err)
+	}
+	box.Start()
+}
+
+// close stops the outbox, cancelling attempts at once, and closes the
+// store; a closed harness is left alone.
+func (h *harness) close() {
+	if h.box == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	h.box.Close(ctx)
+	if err := h.store.Close(); err != nil {
+		h.t.Errorf("closing the store: %v", err)
+	}
+	h.box, h.store = nil, nil
+}
+
+func (h *harness) accept(wait bool, alerts ...*core.EnrichedAlert) []AlertOutcome {
+	h.t.Helper()
+	out, err := h.box.Accept(context.Background(), alerts, wait)
+	if err != nil {
+		h.t.Fatalf("Accept: %v", err)
+	}
+	return out
+}
+
+// waitUntil polls cond until it holds; failing after a generous deadline
+// only reports a hang, it measures nothing.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// alert is a firing or resolved alert that started minute minutes after
+// the epoch.
+func alert(fp string, status core.AlertStatus, minute int) *core.EnrichedAlert {
+	return &core.EnrichedAlert{Alert: core.Alert{
+		Fingerprint: fp, Status: status, StartsAt: epoch.Add(time.Duration(minute) * time.Minute),
+		Labels: map[string]string{"alertname": "Test" + fp},
+	}}
+}
+
+func states(as []core.EnrichedAlert) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = fmt.Sprintf("%s/%s@%d", a.Alert.Fingerprint, a.Alert.Status, int(a.Alert.StartsAt.Sub(epoch)/time.Minute))
+	}
+	return out
+}
+
+type boltTx = bolt.Tx
+
+// makeDue sets every pending delivery's next attempt to now.
+func makeDue(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketPending)
+	var ds []Delivery
+	err := b.ForEach(func(_, v []byte) error {
+		var d Delivery
+		err := json.Unmarshal(v, &d)
+		ds = append(ds, d)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		d.NextAttempt = time.Now()
+		v, _ := json.Marshal(d)
+		if err := b.Put(encodeID(d.ID), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,271 @@
+package outbox
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/am-fanout/am-fanout/core"
+)
+
+// TestDeliveryOutcomes: what a delivery's answers lead to, seen by the
+// target, the pending count and the dead letters.
+func TestDeliveryOutcomes(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		statuses   []int
+		wantGot    int
+		wantDead   string // dead reason, "" when delivered
+		wantRetrys float64
+	}{
+		{"success at once is done", []int{200}, 1, "", 0},
+		{"retryable failures are retried until success", []int{500, 503, 429, 200}, 4, "", 3},
+		{"a permanent failure is dead-lettered without retry", []int{400}, 1, "permanent failure", 0},
+		{"a permanent failure after retries is dead-lettered", []int{502, 404}, 2, "permanent failure", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := newTarget(t, tc.statuses...)
+			h := newHarness(t, map[string]*target{"t1": tg}, fastRetries(), 100)
+			out := h.accept(false, alert("a", core.StatusFiring, 0))
+			if got := out[0].Deliveries; len(got) != 1 || got[0].State != StateAccepted || got[0].ID == 0 {
+				t.Fatalf("Accept answered %+v, want one accepted delivery with an id", got)
+			}
+			waitUntil(t, "the delivery to leave the pending set", func() bool { return h.box.Pending() == 0 })
+			if n := len(tg.received()); n != tc.wantGot {
+				t.Errorf("target got %d requests, want %d", n, tc.wantGot)
+			}
+			if v := testutil.ToFloat64(h.box.metrics.retries.WithLabelValues("t1")); v != tc.wantRetrys {
+				t.Errorf("am_fanout_delivery_retries_total = %v, want %v", v, tc.wantRetrys)
+			}
+			dead, err := h.box.DeadLetters(Selection{})
+			if err != nil {
+				t.Fatalf("DeadLetters: %v", err)
+			}
+			switch {
+			case tc.wantDead == "" && len(dead) != 0:
+				t.Errorf("dead letters %+v, want none", dead)
+			case tc.wantDead != "" && (len(dead) != 1 || dead[0].DeadReason != tc.wantDead):
+				t.Errorf("dead letters %+v, want one with reason %q", dead, tc.wantDead)
+			case tc.wantDead != "" && testutil.ToFloat64(h.box.metrics.deadLetters.WithLabelValues("t1")) != 1:
+				t.Errorf("am_fanout_dead_letters_total{target=t1} is not 1")
+			}
+		})
+	}
+}
+
+// TestMaxAgeDeadLetters: a delivery that keeps failing past the maximum
+// age becomes a dead letter that names the reason and the last error.
+func TestMaxAgeDeadLetters(t *testing.T) {
+	tg := newTarget(t, 503)
+	opts := fastRetries()
+	opts.MaxAge = time.Nanosecond
+	h := newHarness(t, map[string]*target{"t1": tg}, opts, 100)
+	h.accept(false, alert("a", core.StatusFiring, 0))
+	waitUntil(t, "the delivery to be dead-lettered", func() bool { return h.box.Pending() == 0 })
+	dead, _ := h.box.DeadLetters(Selection{Target: "t1"})
+	if len(dead) != 1 || dead[0].DeadReason != "maximum age reached" || dead[0].LastError == "" {
+		t.Fatalf("dead letters %+v, want one for maximum age with its last error", dead)
+	}
+}
+
+// TestOpenBreakerDelaysDelivery: a breaker opened by failures makes the
+// attempts skip, and the delivery is made once the target is back.
+func TestOpenBreakerDelaysDelivery(t *testing.T) {
+	tg := newTarget(t, 500, 500, 200)
+	h := newHarness(t, map[string]*target{"t1": tg}, fastRetries(), 1)
+	h.accept(false, alert("a", core.StatusFiring, 0))
+	waitUntil(t, "the delivery to be made", func() bool { return h.box.Pending() == 0 })
+	got := tg.received()
+	if len(got) != 3 {
+		t.Errorf("target got %d requests, want 3 (two failures, then the success)", len(got))
+	}
+	if dead, _ := h.box.DeadLetters(Selection{}); len(dead) != 0 {
+		t.Errorf("an open breaker dead-lettered %+v, want only a delay", dead)
+	}
+	if v := testutil.ToFloat64(h.box.metrics.retries.WithLabelValues("t1")); v < 2 {
+		t.Errorf("retries = %v, want at least 2 (breaker-open skips count as attempts)", v)
+	}
+}
+
+// TestAcceptStates: what Accept answers for a second notification of the
+// same alert, by what happened to the first.
+func TestAcceptStates(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		first  *core.EnrichedAlert
+		second *core.EnrichedAlert
+		hold   bool // the target holds the first attempt
+		want   string
+	}{
+		{"a resend after delivery is already delivered", alert("a", core.StatusFiring, 0), alert("a", core.StatusFiring, 0), false, StateAlreadyDelivered},
+		{"a resend while pending is already pending", alert("a", core.StatusFiring, 0), alert("a", core.StatusFiring, 0), true, StateAlreadyPending},
+		{"an older state after a newer one is stale", alert("a", core.StatusResolved, 0), alert("a", core.StatusFiring, 0), false, StateStale},
+		{"an older firing after a newer firing is stale", alert("a", core.StatusFiring, 5), alert("a", core.StatusFiring, 0), true, StateStale},
+		{"a newer state is accepted", alert("a", core.StatusFiring, 0), alert("a", core.StatusResolved, 0), false, StateAccepted},
+		{"another alert is accepted", alert("a", core.StatusFiring, 0), alert("b", core.StatusFiring, 0), true, StateAccepted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := newTarget(t)
+			h := newHarness(t, map[string]*target{"t1": tg}, fastRetries(), 100)
+			if tc.hold {
+				release := tg.hold()
+				defer release()
+				h.accept(false, tc.first)
+				<-tg.arrived
+			} else {
+				h.accept(true, tc.first)
+			}
+			out := h.accept(false, tc.second)
+			if got := out[0].Deliveries[0].State; got != tc.want {
+				t.Errorf("second notification's delivery is %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestNewerStateWaitsForAttemptInFlight: a resolved that arrives while its
+// firing is being delivered is delivered after it, never before.
+func TestNewerStateWaitsForAttemptInFlight(t *testing.T) {
+	tg := newTarget(t)
+	h := newHarness(t, map[string]*target{"t1": tg}, fastRetries(), 100)
+	release := tg.hold()
+	h.accept(false, alert("a", core.StatusFiring, 0))
+	<-tg.arrived
+	h.accept(false, alert("a", core.StatusResolved, 0))
+	release()
+	waitUntil(t, "both states to be delivered", func() bool { return h.box.Pending() == 0 })
+	if got, want := states(tg.received()), []string{"a/firing@0", "a/resolved@0"}; !slices.Equal(got, want) {
+		t.Errorf("target got %v, want %v", got, want)
+	}
+}
+
+// TestNewerStateSupersedesPendingRetry: a firing waiting for a retry is
+// replaced by its resolved; the firing is not delivered after it.
+func TestNewerStateSupersedesPendingRetry(t *testing.T) {
+	tg := newTarget(t, 503)
+	opts := fastRetries()
+	opts.RetryBase, opts.RetryCap = time.Hour, time.Hour
+	tg.retryAfter = "3600"
+	h := newHarness(t, map[string]*target{"t1": tg}, opts, 100)
+	h.accept(true, alert("a", core.StatusFiring, 0))
+	tg.answer(http.StatusOK)
+	out := h.accept(true, alert("a", core.StatusResolved, 0))
+	if r := out[0].Result; r == nil || r.SuccessCount != 1 {
+		t.Fatalf("the resolved's first attempt: %+v, want a success", r)
+	}
+	if got, want := states(tg.received()), []string{"a/firing@0", "a/resolved@0"}; !slices.Equal(got, want) {
+		t.Errorf("target got %v, want %v", got, want)
+	}
+	if n := h.box.Pending(); n != 0 {
+		t.Errorf("%d deliveries pending, want 0: the superseded firing must be gone", n)
+	}
+	h.close()
+	h.open()
+	if n := h.box.Pending(); n != 0 {
+		t.Errorf("after a restart %d deliveries pending, want 0", n)
+	}
+}
+
+// TestRestartResumesPending: deliveries pending at shutdown are made after
+// the next start, and the dedup log survives it.
+func TestRestartResumesPending(t *testing.T) {
+	tg := newTarget(t, 503)
+	opts := fastRetries()
+	opts.RetryBase, opts.RetryCap = time.Hour, time.Hour
+	h := newHarness(t, map[string]*target{"t1": tg}, opts, 100)
+	h.accept(true, alert("a", core.StatusFiring, 0), alert("b", core.StatusFiring, 0))
+	if n := h.box.Pending(); n != 2 {
+		t.Fatalf("%d pending after failed first attempts, want 2", n)
+	}
+	h.close()
+	tg.answer(http.StatusOK)
+	h.opts.RetryBase, h.opts.RetryCap = time.Millisecond, time.Millisecond
+	h.open()
+	// The persisted next attempt is an hour away; a restart keeps it.
+	if n := h.box.Pending(); n != 2 {
+		t.Fatalf("%d pending after restart, want 2", n)
+	}
+	h.close()
+	// A store written with due deliveries resumes them at once.
+	store, _ := Open(h.dir+"/outbox.db", StoreOptions{})
+	if err := store.update(func(tx *boltTx) error { return makeDue(tx) }); err != nil {
+		t.Fatalf("making deliveries due: %v", err)
+	}
+	store.Close()
+	h.open()
+	waitUntil(t, "resumed deliveries", func() bool { return h.box.Pending() == 0 })
+	if got := len(tg.received()); got != 4 {
+		t.Errorf("target got %d requests, want 4 (2 failed, 2 resumed)", got)
+	}
+	out := h.accept(false, alert("a", core.StatusFiring, 0))
+	if s := out[0].Deliveries[0].State; s != StateAlreadyDelivered {
+		t.Errorf("a resend after the restart is %q, want %q", s, StateAlreadyDelivered)
+	}
+}
+
+// TestBoundsRefuseWholeNotification: past max_pending or max_bytes Accept
+// fails with ErrFull and persists nothing of the notification.
+func TestBoundsRefuseWholeNotification(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		bound func(*Options)
+	}{
+		{"max pending", func(o *Options) { o.MaxPending = 1 }},
+		{"max bytes", func(o *Options) { o.MaxBytes = 100 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := fastRetries()
+			tc.bound(&opts)
+			h := newHarness(t, map[string]*target{"t1": newTarget(t), "t2": newTarget(t)}, opts, 100)
+			_, err := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("a", core.StatusFiring, 0)}, false)
+			if !errors.Is(err, ErrFull) {
+				t.Fatalf("Accept over the bound: %v, want ErrFull", err)
+			}
+			var n int
+			_ = h.store.view(func(tx *boltTx) error {
+				n = tx.Bucket(bucketPending).Stats().KeyN
+				return nil
+			})
+			if n != 0 || h.box.Pending() != 0 {
+				t.Errorf("%d records stored, %d pending, want none", n, h.box.Pending())
+			}
+		})
+	}
+}
+
+// TestStoreWriteFailureRefuses: when the store cannot write, Accept fails
+// and says so, the way a full disk does.
+func TestStoreWriteFailureRefuses(t *testing.T) {
+	h := newHarness(t, map[string]*target{"t1": newTarget(t)}, fastRetries(), 100)
+	if err := h.store.Close(); err != nil {
+		t.Fatalf("closing: %v", err)
+	}
+	_, err := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("a", core.StatusFiring, 0)}, false)
+	if !errors.Is(err, ErrClosed) {
+		t.Errorf("Accept with a store that cannot write: %v, want an error wrapping ErrClosed", err)
+	}
+	h.box.Close(t.Context())
+	h.box = nil
+}
+
+// TestWaitAnswersFirstAttempt: with wait, Accept returns each alert's
+// first-attempt results as the fan-out reports them.
+func TestWaitAnswersFirstAttempt(t *testing.T) {
+	ok, bad := newTarget(t), newTarget(t, 503)
+	h := newHarness(t, map[string]*target{"ok": ok, "bad": bad}, fastRetries(), 100)
+	out := h.accept(true, alert("a", core.StatusFiring, 0))
+	r := out[0].Result
+	if r == nil || r.TotalTargets != 2 || r.SuccessCount != 1 || r.FailureCount != 1 || !r.Delivered() {
+		t.Fatalf("result %+v, want one success and one failure", r)
+	}
+	out = h.accept(true, alert("a", core.StatusFiring, 0))
+	for _, res := range out[0].Result.Results {
+		if !res.Skipped {
+			t.Errorf("resend: %s was attempted again, want a skip", res.TargetName)
+		}
+	}
+}

@@ -1,0 +1,280 @@
+package outbox
+
+import (
+	"container/heap"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/fanout"
+)
+
+// dueQueue orders the deliveries that may be attempted (their slot is
+// free) by their next attempt time.
+type dueQueue []*entry
+
+func (q dueQueue) Len() int           { return len(q) }
+func (q dueQueue) Less(i, j int) bool { return q[i].d.NextAttempt.Before(q[j].d.NextAttempt) }
+func (q dueQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+func (q *dueQueue) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*q)
+	*q = append(*q, e)
+}
+func (q *dueQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	e.index = -1
+	return e
+}
+
+func (q *dueQueue) push(e *entry) {
+	if e.index < 0 {
+		heap.Push(q, e)
+	}
+}
+
+func (q *dueQueue) remove(e *entry) {
+	if e.index >= 0 {
+		heap.Remove(q, e.index)
+	}
+}
+
+// schedule starts the attempts that are due, at most MaxInFlight at once,
+// until Close.
+func (o *Outbox) schedule() {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		e, wait := o.nextDue(time.Now())
+		if e == nil {
+			timer.Reset(wait)
+			select {
+			case <-o.stop:
+				return
+			case <-o.wake:
+			case <-timer.C:
+			}
+			continue
+		}
+		select {
+		case o.sem <- struct{}{}:
+		case <-o.stop:
+			o.mu.Lock()
+			o.release(e)
+			o.mu.Unlock()
+			return
+		}
+		o.mu.Lock()
+		o.attempts.Add(1)
+		o.mu.Unlock()
+		go func() {
+			defer o.attempts.Done()
+			defer func() { <-o.sem }()
+			o.retry(e)
+		}()
+	}
+}
+
+// nextDue claims the delivery due first, or says how long until one is.
+func (o *Outbox) nextDue(now time.Time) (*entry, time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.due) == 0 {
+		return nil, time.Hour
+	}
+	e := o.due[0]
+	if wait := e.d.NextAttempt.Sub(now); wait > 0 {
+		return nil, wait
+	}
+	heap.Pop(&o.due)
+	e.slot.busy, e.slot.next = e, nil
+	return e, 0
+}
+
+// release puts a claimed delivery back without attempting it; o.mu must
+// be held.
+func (o *Outbox) release(e *entry) {
+	s := e.slot
+	s.busy = nil
+	if s.next == nil {
+		s.next = e
+	} else {
+		o.forget(e)
+	}
+	o.due.push(s.next)
+}
+
+// retry makes one more attempt of a pending delivery to the current
+// target of its name.
+func (o *Outbox) retry(e *entry) {
+	var t *fanout.Target
+	for _, c := range o.src.Targets() {
+		if c.Name == e.d.Target {
+			t = c
+		}
+	}
+	o.metrics.retries.WithLabelValues(e.d.Target).Inc()
+	if t == nil {
+		o.settle(e, &core.TargetPublishResult{TargetName: e.d.Target, Error: errTargetGone})
+		return
+	}
+	res, err := o.pub.PublishToMultiple(o.ctx, &e.d.Alert, []*fanout.Target{t})
+	r := core.TargetPublishResult{TargetName: t.Name, Error: err, Retryable: true}
+	if res != nil && len(res.Results) == 1 {
+		r = res.Results[0]
+	}
+	o.settle(e, &r)
+}
+
+var errTargetGone = errors.New("target is no longer configured")
+
+// outcome is what an attempt leads to.
+type outcome int
+
+const (
+	outcomeDone outcome = iota
+	outcomeRetry
+	outcomeDead
+)
+
+// settle records an attempt's result durably, then in memory.
+func (o *Outbox) settle(e *entry, r *core.TargetPublishResult) {
+	now := time.Now()
+	d := *e.d
+	d.Attempts++
+	what := outcomeRetry
+	switch {
+	case r.Success, r.Skipped && r.SkipReason == core.SkipAlreadyDelivered:
+		what = outcomeDone
+	case errors.Is(r.Error, errTargetGone):
+		what, d.DeadReason = outcomeDead, errTargetGone.Error()
+	case !r.Retryable:
+		what, d.DeadReason = outcomeDead, "permanent failure"
+	case now.Sub(d.AcceptedAt) >= o.opts.MaxAge:
+		what, d.DeadReason = outcomeDead, "maximum age reached"
+	}
+	d.LastError = describe(r)
+	if what == outcomeRetry {
+		d.NextAttempt = now.Add(backoff(d.Attempts, o.opts.RetryBase, o.opts.RetryCap, core.RetryAfter(r.Error), rand.Int64N))
+	}
+	if what == outcomeDead {
+		d.DeadAt = now
+	}
+	if err := o.store.update(func(tx *bolt.Tx) error { return o.store.record(tx, &d, what, now) }); err != nil {
+		o.logger.Error("recording a delivery attempt failed; it stays as it was in the store",
+			"target", d.Target, "id", d.ID, "err", err)
+	}
+	o.log(&d, what)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s := e.slot
+	s.busy = nil
+	if what == outcomeRetry && !e.superseded && s.next == nil {
+		e.d = &d
+		s.next = e
+	} else {
+		o.forget(e)
+	}
+	if what == outcomeDead && !e.superseded {
+		o.metrics.deadLetters.WithLabelValues(d.Target).Inc()
+	}
+	if s.next != nil {
+		o.due.push(s.next)
+		o.poke()
+	}
+}
+
+func (o *Outbox) log(d *Delivery, what outcome) {
+	attrs := []any{"target", d.Target, "id", d.ID, "fingerprint", d.Alert.Alert.Fingerprint,
+		"status", d.Alert.Alert.Status, "attempts", d.Attempts}
+	switch what {
+	case outcomeDone:
+		o.logger.Debug("delivery done", attrs...)
+	case outcomeRetry:
+		o.logger.Debug("delivery will be retried", append(attrs, "next_attempt", d.NextAttempt, "err", d.LastError)...)
+	case outcomeDead:
+		o.logger.Warn("delivery dead-lettered", append(attrs, "reason", d.DeadReason, "err", d.LastError)...)
+	}
+}
+
+// describe is the error of a result, or its skip reason.
+func describe(r *core.TargetPublishResult) string {
+	switch {
+	case r.Error != nil:
+		return r.Error.Error()
+	case r.Skipped:
+		return "skipped: " + r.SkipReason
+	}
+	return ""
+}
+
+// record writes an attempt's outcome: a done delivery leaves the pending
+// bucket for the dedup log, a dead one moves to the dead letters, a retry
+// is updated in place. A delivery that a newer state superseded is no
+// longer in the pending bucket and is not written back.
+func (s *Store) record(tx *bolt.Tx, d *Delivery, what outcome, now time.Time) error {
+	pending, id := tx.Bucket(bucketPending), encodeID(d.ID)
+	exists := pending.Get(id) != nil
+	switch what {
+	case outcomeRetry:
+		if !exists {
+			return nil
+		}
+		data, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		return pending.Put(id, data)
+	case outcomeDone:
+		if err := tx.Bucket(bucketDone).Put([]byte(d.key()), encodeTime(now)); err != nil {
+			return err
+		}
+	case outcomeDead:
+		if !exists {
+			return nil
+		}
+		data, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketDead).Put(id, data); err != nil {
+			return err
+		}
+	}
+	if err := pending.Delete(id); err != nil {
+		return err
+	}
+	return clearPending(tx, d, now)
+}
+
+// clearPending notes that the slot's newest state is no longer pending.
+func clearPending(tx *bolt.Tx, d *Delivery, now time.Time) error {
+	latest := tx.Bucket(bucketLatest)
+	st, ok := decodeSlot(latest.Get([]byte(d.slot())))
+	if !ok || st.Pending != d.ID {
+		return nil
+	}
+	st.Pending, st.At = 0, now
+	return latest.Put([]byte(d.slot()), st.encode())
+}
+
+// backoff is the wait before the next attempt after attempts: full
+// jitter over an exponential ceiling, and never less than the target's
+// Retry-After. rnd returns a number in [0, n).
+func backoff(attempts int, base, ceiling, retryAfter time.Duration, rnd func(n int64) int64) time.Duration {
+	limit := ceiling
+	if shift := attempts - 1; shift < 32 && base<<shift > 0 && base<<shift < ceiling {
+		limit = base << shift
+	}
+	return max(time.Duration(rnd(int64(limit)+1)), retryAfter)
+}

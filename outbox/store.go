@@ -1,0 +1,318 @@
+package outbox
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The buckets of the store file.
+var (
+	bucketPending = []byte("pending") // id → Delivery JSON, waiting or being attempted
+	bucketDead    = []byte("dead")    // id → Delivery JSON, dead letters
+	bucketDone    = []byte("done")    // delivery key → time delivered (8 bytes, unix nanoseconds)
+	bucketLatest  = []byte("latest")  // target\x00fingerprint → newest accepted state (see slotState)
+)
+
+// maxGroup bounds how many writes share one transaction and one fsync.
+const maxGroup = 512
+
+// StoreOptions configure a Store; zero values take the defaults.
+type StoreOptions struct {
+	// DedupWindow is how long a delivered key counts as delivered (the
+	// Deduplicator's window); done records older than that are pruned.
+	DedupWindow time.Duration
+	// MaxDone bounds the done and ordering records kept; the oldest go
+	// first.
+	MaxDone int
+	// Retention is how long the ordering state of an alert is kept after
+	// its last change.
+	Retention time.Duration
+	// NoSync skips fsync; for benchmarks that compare its cost only.
+	NoSync bool
+	Logger *slog.Logger
+}
+
+func (o *StoreOptions) normalise() {
+	if o.DedupWindow <= 0 {
+		o.DedupWindow = 15 * time.Minute
+	}
+	if o.MaxDone <= 0 {
+		o.MaxDone = 100000
+	}
+	if o.Retention < o.DedupWindow {
+		o.Retention = max(24*time.Hour, o.DedupWindow)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Store is the outbox file: pending deliveries, dead letters, the durable
+// dedup log and the ordering state, in one bbolt database. Writes go
+// through one committer goroutine that puts every write waiting at the
+// time into one transaction, so concurrent webhooks share one fsync.
+type Store struct {
+	db   *bolt.DB
+	path string
+	opts StoreOptions
+
+	writes chan *write
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	close  sync.Once
+}
+
+// write is one caller's share of a group transaction.
+type write struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("outbox store is closed")
+
+// Open opens or creates the store file at path. A file that is not a
+// valid store is an error naming it: the store is never reset silently.
+// When more than half of a large file is free pages, it is compacted into
+// a fresh file first, since bbolt never shrinks a file by itself.
+func Open(path string, opts StoreOptions) (*Store, error) {
+	opts.normalise()
+	if err := compactIfWasteful(path, opts.Logger); err != nil {
+		return nil, err
+	}
+	db, err := openDB(path, opts.NoSync)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, path: path, opts: opts, writes: make(chan *write, maxGroup), stop: make(chan struct{})}
+	s.wg.Go(s.commitLoop)
+	return s, nil
+}
+
+func openDB(path string, noSync bool) (db *bolt.DB, err error) {
+	// A damaged file can make bbolt panic while reading it; report it as
+	// the error it is.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("outbox store %s is corrupt: %v", path, r)
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: noSync, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, fmt.Errorf("outbox store %s: %w (move the file away to start with an empty outbox)", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketPending, bucketDead, bucketDone, bucketLatest} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("outbox store %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// compactMinBytes is the file size below which compaction is not worth it.
+const compactMinBytes = 64 << 20
+
+func compactIfWasteful(path string, logger *slog.Logger) error {
+	st, err := os.Stat(path)
+	if err != nil || st.Size() < compactMinBytes {
+		return nil
+	}
+	src, err := openDB(path, true)
+	if err != nil {
+		return err
+	}
+	stats := src.Stats()
+	free := int64(stats.FreePageN+stats.PendingPageN) * int64(src.Info().PageSize)
+	if free*2 < st.Size() {
+		return src.Close()
+	}
+	tmp := path + ".compact"
+	_ = os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err == nil {
+		err = bolt.Compact(dst, src, 64<<20)
+		err = errors.Join(err, dst.Sync(), dst.Close())
+	}
+	err = errors.Join(err, src.Close())
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("compacting outbox store %s: %w", path, err)
+	}
+	after, _ := os.Stat(path)
+	logger.Info("outbox store compacted", "file", path, "before_bytes", st.Size(), "after_bytes", after.Size())
+	return nil
+}
+
+// Path is the store's file.
+func (s *Store) Path() string { return s.path }
+
+// Close stops the committer, failing writes that were not yet committed,
+// and closes the file.
+func (s *Store) Close() error {
+	var err error
+	s.close.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
+		err = s.db.Close()
+	})
+	return err
+}
+
+// update runs fn in a write transaction shared with the other writes
+// waiting at the time, and returns when it is durable. fn may run twice:
+// when a shared transaction fails, each of its writes runs again alone, so
+// one bad write cannot fail the others.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	w := &write{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.writes <- w:
+	case <-s.stop:
+		return ErrClosed
+	}
+	select {
+	case err := <-w.done:
+		return err
+	case <-s.stop:
+		// The committer answers every write it took before it stops.
+		select {
+		case err := <-w.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+func (s *Store) commitLoop() {
+	group := make([]*write, 0, maxGroup)
+	for {
+		select {
+		case <-s.stop:
+			s.failWaiting()
+			return
+		case w := <-s.writes:
+			group = append(group[:0], w)
+		}
+	collect:
+		for len(group) < maxGroup {
+			select {
+			case w := <-s.writes:
+				group = append(group, w)
+			default:
+				break collect
+			}
+		}
+		s.commit(group)
+	}
+}
+
+func (s *Store) commit(group []*write) {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, w := range group {
+			if err := w.fn(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil || len(group) == 1 {
+		for _, w := range group {
+			w.done <- err
+		}
+		return
+	}
+	for _, w := range group {
+		w.done <- s.db.Update(w.fn)
+	}
+}
+
+func (s *Store) failWaiting() {
+	for {
+		select {
+		case w := <-s.writes:
+			w.done <- ErrClosed
+		default:
+			return
+		}
+	}
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(fn func(*bolt.Tx) error) error { return s.db.View(fn) }
+
+// Size is the store file's size in bytes.
+func (s *Store) Size() int64 {
+	var n int64
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Size()
+		return nil
+	})
+	return n
+}
+
+// Delivered implements fanout.Deduplicator: whether key was delivered
+// within the dedup window. An unreadable store answers false, so a
+// delivery is repeated rather than lost.
+func (s *Store) Delivered(key string) bool {
+	var at time.Time
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		at = decodeTime(tx.Bucket(bucketDone).Get([]byte(key)))
+		return nil
+	})
+	return !at.IsZero() && time.Since(at) < s.opts.DedupWindow
+}
+
+// MarkDelivered implements fanout.Deduplicator: it records key as
+// delivered now, durably. A failed write is logged: the worst outcome is
+// one duplicate delivery.
+func (s *Store) MarkDelivered(key string) {
+	err := s.update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDone).Put([]byte(key), encodeTime(time.Now()))
+	})
+	if err != nil {
+		s.opts.Logger.Warn("recording a delivery in the dedup log failed", "err", err)
+	}
+}
+
+// deliveredIn is Delivered within tx.
+func (s *Store) deliveredIn(tx *bolt.Tx, key string, now time.Time) bool {
+	at := decodeTime(tx.Bucket(bucketDone).Get([]byte(key)))
+	return !at.IsZero() && now.Sub(at) < s.opts.DedupWindow
+}
+
+func encodeTime(t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))
+}
+
+func decodeTime(b []byte) time.Time {
+	if len(b) < 8 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b)))
+}
+
+func encodeID(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) }
+
+func decodeID(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
