@@ -19,6 +19,20 @@ type TargetStatus struct {
 	Health       core.TargetHealth `json:"health"`
 	Breaker      BreakerStatus     `json:"breaker"`
 	Deliveries   Deliveries        `json:"deliveries"`
+	// Probe is the target's active health check; nil when it has none.
+	Probe *ProbeStatus `json:"probe,omitempty"`
+}
+
+// ProbeStatus describes a target's probe and its last outcome. The probe's
+// URL is left out, since it may hold a token.
+type ProbeStatus struct {
+	// Kind is "http_get" or "tcp".
+	Kind     string `json:"kind"`
+	Interval string `json:"interval"`
+	// LastAt is zero until the first probe has finished.
+	LastAt       time.Time `json:"last_at,omitzero"`
+	LastDuration string    `json:"last_duration,omitempty"`
+	LastError    string    `json:"last_error,omitempty"`
 }
 
 // BreakerStatus is the state of a target's circuit breaker.
