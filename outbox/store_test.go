@@ -1,0 +1,146 @@
+package outbox
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBackoff: full jitter under an exponential ceiling, capped, never
+// shorter than Retry-After.
+func TestBackoff(t *testing.T) {
+	top := func(n int64) int64 { return n - 1 }
+	zero := func(int64) int64 { return 0 }
+	for _, tc := range []struct {
+		name       string
+		attempts   int
+		retryAfter time.Duration
+		rnd        func(int64) int64
+		want       time.Duration
+	}{
+		{"first retry waits at most the base", 1, 0, top, time.Second},
+		{"the ceiling doubles per attempt", 4, 0, top, 8 * time.Second},
+		{"the ceiling stops at the cap", 20, 0, top, time.Minute},
+		{"a huge attempt count does not overflow", 200, 0, top, time.Minute},
+		{"jitter may pick no wait at all", 3, 0, zero, 0},
+		{"Retry-After is a lower bound", 1, 30 * time.Second, zero, 30 * time.Second},
+		{"a longer backoff wins over Retry-After", 10, time.Second, top, time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := backoff(tc.attempts, time.Second, time.Minute, tc.retryAfter, tc.rnd); got != tc.want {
+				t.Errorf("backoff(%d) = %v, want %v", tc.attempts, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestOpenRefusesBadFiles: a file that is not a store, or a path that
+// cannot be one, is an error naming the file; the file is left as it was.
+func TestOpenRefusesBadFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		prepare func(path string) error
+	}{
+		{"garbage", func(p string) error { return os.WriteFile(p, []byte(strings.Repeat("not a bbolt file ", 2000)), 0o600) }},
+		{"truncated store", func(p string) error {
+			s, err := Open(p, StoreOptions{})
+			if err != nil {
+				return err
+			}
+			if err := s.Close(); err != nil {
+				return err
+			}
+			return os.Truncate(p, 100)
+		}},
+		{"a directory", func(p string) error { return os.Mkdir(p, 0o700) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "outbox.db")
+			if err := tc.prepare(path); err != nil {
+				t.Fatalf("preparing: %v", err)
+			}
+			before, _ := os.Stat(path)
+			s, err := Open(path, StoreOptions{})
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open succeeded, want an error")
+			}
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("error %q does not name the file %s", err, path)
+			}
+			if after, _ := os.Stat(path); after.Size() != before.Size() {
+				t.Errorf("the file changed size from %d to %d: it must not be reset", before.Size(), after.Size())
+			}
+		})
+	}
+}
+
+// TestDedupLogIsDurable: the Deduplicator answers from the file, across a
+// reopen, within its window only.
+func TestDedupLogIsDurable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	s, err := Open(path, StoreOptions{DedupWindow: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.MarkDelivered("k1")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		window time.Duration
+		key    string
+		want   bool
+	}{
+		{time.Hour, "k1", true},
+		{time.Hour, "k2", false},
+		{time.Nanosecond, "k1", false},
+	} {
+		s, err := Open(path, StoreOptions{DedupWindow: tc.window})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Delivered(tc.key); got != tc.want {
+			t.Errorf("after reopen with window %v, Delivered(%q) = %v, want %v", tc.window, tc.key, got, tc.want)
+		}
+		s.Close()
+	}
+}
+
+// TestPruneBoundsDoneRecords: done records past the window go, and the
+// newest MaxDone of the rest stay.
+func TestPruneBoundsDoneRecords(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "outbox.db"), StoreOptions{DedupWindow: time.Hour, MaxDone: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	err = s.update(func(tx *boltTx) error {
+		b := tx.Bucket(bucketDone)
+		for i, age := range []time.Duration{120, 5, 4, 3, 2, 1} {
+			if err := b.Put([]byte{byte('a' + i)}, encodeTime(now.Add(-age*time.Minute))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.prune(now); err != nil {
+		t.Fatalf("prune: %v", err)
+	}
+	var left []string
+	_ = s.view(func(tx *boltTx) error {
+		return tx.Bucket(bucketDone).ForEach(func(k, _ []byte) error {
+			left = append(left, string(k))
+			return nil
+		})
+	})
+	if strings.Join(left, "") != "def" {
+		t.Errorf("done records left %v, want the three newest [d e f]", left)
+	}
+}
