@@ -25,6 +25,7 @@ type Config struct {
 	Enrich   Enrich   `yaml:"enrich"`
 	Receiver Receiver `yaml:"receiver"`
 	Health   Health   `yaml:"health"`
+	Outbox   Outbox   `yaml:"outbox"`
 	// Targets are the targets of the config file followed by those of the
 	// targets directory.
 	Targets []*Target `yaml:"-"`
@@ -118,6 +119,7 @@ func Default() Config {
 			DedupWindow:    model.Duration(15 * time.Minute),
 		},
 		Health: DefaultHealth(),
+		Outbox: DefaultOutbox(),
 	}
 }
 
@@ -129,6 +131,7 @@ type fileConfig struct {
 	Enrich   *Enrich     `yaml:"enrich"`
 	Receiver *Receiver   `yaml:"receiver"`
 	Health   *Health     `yaml:"health"`
+	Outbox   *Outbox     `yaml:"outbox"`
 	Targets  []yaml.Node `yaml:"targets"`
 }
 
@@ -168,7 +171,7 @@ func LoadFile(path, targetsDir string) (*Config, error) {
 // errors and anchors relative *_file paths.
 func Parse(data []byte, path string) (*Config, error) {
 	cfg := Default()
-	fc := fileConfig{Defaults: &cfg.Defaults, Fanout: &cfg.Fanout, Enrich: &cfg.Enrich, Receiver: &cfg.Receiver, Health: &cfg.Health}
+	fc := fileConfig{Defaults: &cfg.Defaults, Fanout: &cfg.Fanout, Enrich: &cfg.Enrich, Receiver: &cfg.Receiver, Health: &cfg.Health, Outbox: &cfg.Outbox}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlError(path, err)
@@ -223,6 +226,9 @@ func (c *Config) validate(pos *position, dir string) error {
 	}
 	if c.Fanout.DedupWindow < 0 {
 		return pos.errorf("fanout.dedup_window", "must not be negative")
+	}
+	if err := c.Outbox.validate(pos); err != nil {
+		return err
 	}
 	if err := c.Health.validate(pos); err != nil {
 		return err
