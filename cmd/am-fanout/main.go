@@ -36,8 +36,11 @@ type flags struct {
 	storagePath  string
 	maxBodyBytes int64
 	shutdownWait time.Duration
-	target       string
-	payload      string
+	// watchDebounce is the quiet period after file changes before a
+	// reload.
+	watchDebounce time.Duration
+	target        string
+	payload       string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -56,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	serve.Flag("storage.path", "Directory for state that survives restarts.").Default("data/").StringVar(&f.storagePath)
 	serve.Flag("webhook.max-body-bytes", "Largest webhook body accepted; larger ones get 413.").Default(fmt.Sprint(receiver.DefaultMaxBodyBytes)).Int64Var(&f.maxBodyBytes)
 	serve.Flag("web.shutdown-timeout", "How long a shutdown waits for fan-outs in flight.").Default("30s").DurationVar(&f.shutdownWait)
+	serve.Flag("config.watch-debounce", "Quiet period after changes to the config file or targets directory before they are reloaded.").Default("500ms").DurationVar(&f.watchDebounce)
 	logCfg := &promslog.Config{}
 	promslogflag.AddFlags(app, logCfg)
 

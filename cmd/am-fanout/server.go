@@ -38,6 +38,7 @@ type server struct {
 
 	breakers *breaker.Set
 	health   *health.Monitor
+	prober   *health.Prober
 	outcomes *outcomes
 	targets  *fanout.TargetSet
 	dedup    *fanout.MemoryDedup
@@ -78,6 +79,7 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 		dedup:   fanout.NewMemoryDedup(time.Duration(cfg.Fanout.DedupWindow), nil),
 	}
 	s.outcomes = newOutcomes(s.health)
+	s.prober = health.NewProber(s.health)
 	s.breakers = breaker.NewSet(func(name string, from, to breaker.State) {
 		logger.Warn("circuit breaker changed state", "target", name, "from", from, "to", to)
 	})
@@ -120,6 +122,7 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	s.targets.Store(attachBreakers(built, s.breakers))
 	s.built, s.files = built, cfg.Files
 	s.forgetRemoved(old, built)
+	s.applyHealth(cfg, old, built)
 	for _, bt := range built {
 		s.metrics.InitTarget(bt.conf.Name, bt.conf.Type)
 	}
@@ -213,10 +216,11 @@ func (s *server) closeQuietly(ts []*builtTarget) {
 	}
 }
 
-// close closes every publisher, current and retired.
+// close stops the probes and closes every publisher, current and retired.
 func (s *server) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.prober.Stop()
 	for _, r := range s.retired {
 		s.closeQuietly(r.targets)
 	}
@@ -249,6 +253,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("PUT /-/reload", reload)
 	mux.Handle("GET /api/v1/targets", receiver.TargetsHandler(s))
 	mux.Handle("GET /api/v1/status", receiver.StatusHandler(s))
+	mux.Handle("GET /{$}", receiver.PageHandler(s, time.Now))
 	return mux
 }
 
@@ -260,6 +265,14 @@ func serveAll(f flags, webFlags *web.FlagConfig, logger *slog.Logger) error {
 		return err
 	}
 	defer s.close()
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	waitWatch, err := s.startWatch(watchCtx)
+	if err != nil {
+		stopWatch()
+		return err
+	}
+	defer waitWatch()
+	defer stopWatch()
 	srv := &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,

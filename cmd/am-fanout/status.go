@@ -69,6 +69,7 @@ func (s *server) TargetStatuses() []receiver.TargetStatus {
 				TotalSuccesses:      counts.TotalSuccesses,
 			},
 			Deliveries: s.outcomes.deliveries(t.Name),
+			Probe:      s.probeStatus(t),
 		}
 		if h != nil {
 			st.Health = *h
@@ -95,9 +96,11 @@ func (s *server) Status() receiver.Status {
 // targetCollector exports per-target state read at scrape time, so that
 // targets removed by a reload leave no stale series.
 type targetCollector struct {
-	s       *server
-	breaker *prometheus.Desc
-	health  *prometheus.Desc
+	s        *server
+	breaker  *prometheus.Desc
+	health   *prometheus.Desc
+	failures *prometheus.Desc
+	probe    *prometheus.Desc
 }
 
 func newTargetCollector(s *server) *targetCollector {
@@ -107,12 +110,18 @@ func newTargetCollector(s *server) *targetCollector {
 			"State of a target's circuit breaker: 0 closed, 1 half-open, 2 open.", []string{"target"}, nil),
 		health: prometheus.NewDesc("am_fanout_target_health",
 			"Health of a target: 0 unknown, 1 healthy, 2 degraded, 3 unhealthy.", []string{"target"}, nil),
+		failures: prometheus.NewDesc("am_fanout_target_consecutive_failures",
+			"Consecutive failed deliveries or probes of a target.", []string{"target"}, nil),
+		probe: prometheus.NewDesc("am_fanout_probe_duration_seconds",
+			"Duration of a target's last probe; only targets with a probe have it.", []string{"target"}, nil),
 	}
 }
 
 func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.breaker
 	ch <- c.health
+	ch <- c.failures
+	ch <- c.probe
 }
 
 func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
@@ -122,10 +131,14 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, bt := range built {
 		name := bt.conf.Name
 		ch <- prometheus.MustNewConstMetric(c.breaker, prometheus.GaugeValue, float64(bt.breaker.State()), name)
-		status := core.HealthUnknown
-		if h, err := c.s.health.GetHealthByName(context.Background(), name); err == nil && h != nil {
-			status = h.Status
+		h := core.TargetHealth{Status: core.HealthUnknown}
+		if got, err := c.s.health.GetHealthByName(context.Background(), name); err == nil && got != nil {
+			h = *got
 		}
-		ch <- prometheus.MustNewConstMetric(c.health, prometheus.GaugeValue, health.StatusValue(status), name)
+		ch <- prometheus.MustNewConstMetric(c.health, prometheus.GaugeValue, health.StatusValue(h.Status), name)
+		ch <- prometheus.MustNewConstMetric(c.failures, prometheus.GaugeValue, float64(h.ConsecutiveFailures), name)
+		if p, ok := c.s.health.LastProbe(name); ok && bt.conf.Probe != nil {
+			ch <- prometheus.MustNewConstMetric(c.probe, prometheus.GaugeValue, p.Duration.Seconds(), name)
+		}
 	}
 }
