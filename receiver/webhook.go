@@ -45,6 +45,11 @@ type Settings struct {
 	Enricher  Enricher
 	// BearerToken, when not empty, must be sent as "Authorization: Bearer".
 	BearerToken string
+	// Outbox, when set, persists the deliveries before the webhook
+	// answers (see outbox.go); WaitForFirstAttempt makes every request
+	// wait for the first attempts, as ?wait=true does.
+	Outbox              Outbox
+	WaitForFirstAttempt bool
 }
 
 // Webhook is the handler of POST /webhook.
@@ -81,7 +86,9 @@ type AlertResult struct {
 	Fingerprint string                      `json:"fingerprint"`
 	AlertName   string                      `json:"alertname,omitempty"`
 	Status      core.AlertStatus            `json:"status"`
-	Result      *core.ParallelPublishResult `json:"result"`
+	Result      *core.ParallelPublishResult `json:"result,omitempty"`
+	// Deliveries are the outbox's deliveries of the alert, per target.
+	Deliveries []Delivery `json:"deliveries,omitempty"`
 }
 
 // Answer is the body of a webhook answer.
@@ -130,6 +137,9 @@ func (w *Webhook) handle(r *http.Request) (int, any) {
 		return http.StatusOK, Answer{Status: "success", Alerts: []AlertResult{}, Message: "the notification holds no alerts: nothing to deliver"}
 	}
 	alerts := s.Enricher.Enrich(msg)
+	if s.Outbox != nil {
+		return w.viaOutbox(r, s, alerts)
+	}
 	// Deliveries go on when Alertmanager gives up waiting: what was
 	// accepted is finished, and a resend is deduplicated.
 	ctx := context.WithoutCancel(r.Context())
