@@ -38,16 +38,11 @@ func newMetrics(o *Outbox) *metrics {
 }
 
 // Register adds the outbox's metrics to reg.
-func (o *Outbox) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{o.metrics.retries, o.metrics.deadLetters, o.metrics} {
-		if err := reg.Register(c); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func (o *Outbox) Register(reg prometheus.Registerer) error { return reg.Register(o.metrics) }
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	m.retries.Describe(ch)
+	m.deadLetters.Describe(ch)
 	ch <- m.pending
 	ch <- m.oldest
 	ch <- m.bytes
@@ -56,8 +51,14 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	count, oldest := map[string]float64{}, map[string]time.Time{}
 	for _, t := range m.o.src.Targets() {
+		// Every configured target has its counters from the start, so
+		// that rate() and increase() see the first increment.
 		count[t.Name] = 0
+		m.retries.WithLabelValues(t.Name)
+		m.deadLetters.WithLabelValues(t.Name)
 	}
+	m.retries.Collect(ch)
+	m.deadLetters.Collect(ch)
 	m.o.mu.Lock()
 	for _, e := range m.o.entries {
 		name := e.d.Target

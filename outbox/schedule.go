@@ -278,3 +278,34 @@ func backoff(attempts int, base, ceiling, retryAfter time.Duration, rnd func(n i
 	}
 	return max(time.Duration(rnd(int64(limit)+1)), retryAfter)
 }
+
+// DropTarget dead-letters the waiting deliveries of a target that is no
+// longer configured, and deletes its retry and dead-letter series. An
+// attempt in flight settles as usual, and its next retry finds the
+// target gone.
+func (o *Outbox) DropTarget(name string) {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return
+	}
+	var claimed []*entry
+	for _, s := range o.slots {
+		if e := s.next; e != nil && s.busy == nil && e.d.Target == name {
+			o.due.remove(e)
+			s.busy, s.next = e, nil
+			claimed = append(claimed, e)
+		}
+	}
+	o.attempts.Add(len(claimed))
+	o.mu.Unlock()
+	for _, e := range claimed {
+		o.settle(e, &core.TargetPublishResult{TargetName: name, Error: errTargetGone})
+		o.attempts.Done()
+	}
+	o.metrics.retries.DeleteLabelValues(name)
+	o.metrics.deadLetters.DeleteLabelValues(name)
+	if len(claimed) > 0 {
+		o.logger.Warn("target removed: its pending deliveries are dead letters now", "target", name, "dead_lettered", len(claimed))
+	}
+}

@@ -41,7 +41,7 @@ type server struct {
 	prober   *health.Prober
 	outcomes *outcomes
 	targets  *fanout.TargetSet
-	dedup    *fanout.MemoryDedup
+	durable  *durable // the store: outbox and dedup log (outbox.go)
 	metrics  *fanout.Metrics
 	webhook  *receiver.Webhook
 
@@ -76,7 +76,6 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 		flags: f, logger: logger, reg: prometheus.NewRegistry(), started: time.Now(),
 		health:  health.New(health.Options{}),
 		targets: fanout.NewTargetSet(nil),
-		dedup:   fanout.NewMemoryDedup(time.Duration(cfg.Fanout.DedupWindow), nil),
 	}
 	s.outcomes = newOutcomes(s.health)
 	s.prober = health.NewProber(s.health)
@@ -94,11 +93,16 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 		Help: "Timestamp of the last successful configuration reload.",
 	})
 	s.reg.MustRegister(s.reloadOK, s.reloadTime)
+	if s.durable, err = openDurable(f.storagePath, cfg, s.targets, logger, s.reg); err != nil {
+		return nil, err
+	}
 	settings, err := s.install(cfg)
 	if err != nil {
+		s.durable.close()
 		return nil, err
 	}
 	s.webhook = receiver.NewWebhook(settings, f.maxBodyBytes, logger, s.reg)
+	s.durable.start()
 	return s, nil
 }
 
@@ -129,7 +133,7 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	s.retire(old, time.Duration(cfg.Fanout.Timeout))
 	s.reloaded(nil)
 	dispatcher := fanout.NewDispatcher(fanout.Dependencies{
-		Source: s.targets, Health: s.health, Recorder: s.outcomes, Dedup: s.dedup,
+		Source: s.targets, Health: s.health, Recorder: s.outcomes, Dedup: s.durable.dedup(),
 		Metrics: s.metrics, Logger: s.logger,
 	}, fanout.ParallelPublishOptions{
 		Timeout:                time.Duration(cfg.Fanout.Timeout),
@@ -142,6 +146,7 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	return receiver.Settings{
 		Publisher: dispatcher, Enricher: enrich.New(cfg.Enrich.Rules, time.Now),
 		BearerToken: string(cfg.Receiver.BearerToken),
+		Outbox:      s.durable.use(dispatcher), WaitForFirstAttempt: cfg.Outbox.WaitForFirstAttempt,
 	}, nil
 }
 
@@ -187,6 +192,7 @@ func (s *server) forgetRemoved(old, current []*builtTarget) {
 			s.health.Forget(name)
 			s.outcomes.forget(name)
 			s.metrics.DeleteTarget(name)
+			s.durable.forget(name)
 		}
 	}
 }
@@ -218,6 +224,7 @@ func (s *server) closeQuietly(ts []*builtTarget) {
 
 // close stops the probes and closes every publisher, current and retired.
 func (s *server) close() {
+	s.durable.close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.prober.Stop()
@@ -253,6 +260,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("PUT /-/reload", reload)
 	mux.Handle("GET /api/v1/targets", receiver.TargetsHandler(s))
 	mux.Handle("GET /api/v1/status", receiver.StatusHandler(s))
+	s.durable.routes(mux)
 	mux.Handle("GET /{$}", receiver.PageHandler(s, time.Now))
 	return mux
 }
@@ -302,6 +310,7 @@ func serveAll(f flags, webFlags *web.FlagConfig, logger *slog.Logger) error {
 			if err := srv.Shutdown(ctx); err != nil {
 				return fmt.Errorf("shutdown: %w", err)
 			}
+			s.durable.drain(ctx)
 			if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/am-fanout/am-fanout/config"
+	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/fanout"
+	"github.com/am-fanout/am-fanout/outbox"
+	"github.com/am-fanout/am-fanout/receiver"
+)
+
+// durable is the store under --storage.path and, when the config enables
+// it, the outbox in it. The store is also the dedup log, outbox or not.
+// Changes to the outbox section take effect on restart, except
+// wait_for_first_attempt, which follows reloads.
+type durable struct {
+	store  *outbox.Store
+	box    *outbox.Outbox // nil when the outbox is disabled
+	pub    currentPublisher
+	logger *slog.Logger
+}
+
+// currentPublisher hands the outbox's retries to the dispatcher of the
+// latest configuration.
+type currentPublisher struct {
+	p atomic.Pointer[fanout.Dispatcher]
+}
+
+func (c *currentPublisher) PublishToMultiple(ctx context.Context, a *core.EnrichedAlert, ts []*fanout.Target) (*core.ParallelPublishResult, error) {
+	return c.p.Load().PublishToMultiple(ctx, a, ts)
+}
+
+// openDurable opens the store and loads the outbox's pending deliveries;
+// it starts nothing.
+func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource, logger *slog.Logger, reg prometheus.Registerer) (*durable, error) {
+	oc := cfg.Outbox
+	path := oc.File
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(storagePath, path)
+	}
+	store, err := outbox.Open(path, outbox.StoreOptions{
+		DedupWindow: time.Duration(cfg.Fanout.DedupWindow), MaxDone: oc.MaxDone,
+		Retention: time.Duration(oc.Retention), Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d := &durable{store: store, logger: logger}
+	if !oc.Enabled {
+		return d, nil
+	}
+	d.box, err = outbox.New(store, src, &d.pub, outbox.Options{
+		RetryBase: time.Duration(oc.RetryBase), RetryCap: time.Duration(oc.RetryCap), MaxAge: time.Duration(oc.MaxAge),
+		MaxPending: oc.MaxPending, MaxBytes: oc.MaxBytes, MaxInFlight: oc.MaxInFlight, Logger: logger,
+	})
+	if err == nil {
+		err = d.box.Register(reg)
+	}
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// dedup is the Deduplicator for the dispatcher: none with the outbox,
+// which checks and records deliveries in its own transactions.
+func (d *durable) dedup() fanout.Deduplicator {
+	if d.box != nil {
+		return nil
+	}
+	return d.store
+}
+
+// use makes p the publisher of retries and returns the webhook's outbox.
+func (d *durable) use(p *fanout.Dispatcher) receiver.Outbox {
+	d.pub.p.Store(p)
+	if d.box == nil {
+		return nil
+	}
+	return webhookOutbox{d.box}
+}
+
+// start resumes the pending deliveries.
+func (d *durable) start() {
+	if d.box != nil {
+		d.box.Start()
+	}
+}
+
+// routes adds the dead-letter API when there is an outbox.
+func (d *durable) routes(mux *http.ServeMux) {
+	if d.box != nil {
+		receiver.DeadLetterRoutes(mux, deadLetters{d.box}, d.logger)
+	}
+}
+
+// drain lets attempts in flight finish until ctx ends; the rest stays
+// pending in the store.
+func (d *durable) drain(ctx context.Context) {
+	if d.box != nil {
+		d.box.Close(ctx)
+	}
+}
+
+// close drains with no grace left, then closes the store.
+func (d *durable) close() {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	d.drain(ctx)
+	if err := d.store.Close(); err != nil {
+		d.logger.Error("closing the outbox store", "file", d.store.Path(), "err", err)
+	}
+}
+
+// webhookOutbox is the outbox as the webhook sees it.
+type webhookOutbox struct{ box *outbox.Outbox }
+
+func (w webhookOutbox) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]receiver.AlertResult, error) {
+	got, err := w.box.Accept(ctx, alerts, wait)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]receiver.AlertResult, len(got))
+	for i, o := range got {
+		a := o.Alert.Alert
+		out[i] = receiver.AlertResult{Fingerprint: a.Fingerprint, AlertName: a.Labels["alertname"], Status: a.Status, Result: o.Result}
+		for _, d := range o.Deliveries {
+			out[i].Deliveries = append(out[i].Deliveries, receiver.Delivery{Target: d.Target, ID: d.ID, State: d.State})
+		}
+	}
+	return out, nil
+}
+
+// deadLetters is the outbox as the dead-letter API sees it.
+type deadLetters struct{ box *outbox.Outbox }
+
+func (q deadLetters) List(id uint64, target string) ([]receiver.DeadLetter, error) {
+	ds, err := q.box.DeadLetters(outbox.Selection{ID: id, Target: target})
+	if err != nil {
+		return nil, fmt.Errorf("reading the outbox store: %w", err)
+	}
+	out := make([]receiver.DeadLetter, len(ds))
+	for i, d := range ds {
+		a := d.Alert.Alert
+		out[i] = receiver.DeadLetter{
+			ID: d.ID, Target: d.Target, Fingerprint: a.Fingerprint, AlertName: a.Labels["alertname"],
+			Status: string(a.Status), StartsAt: a.StartsAt, AcceptedAt: d.AcceptedAt, DeadAt: d.DeadAt,
+			Attempts: d.Attempts, Reason: d.DeadReason, LastError: d.LastError, Labels: a.Labels,
+		}
+	}
+	return out, nil
+}
+
+func (q deadLetters) Replay(id uint64, target string) ([]receiver.Replayed, error) {
+	got, err := q.box.Replay(outbox.Selection{ID: id, Target: target})
+	out := make([]receiver.Replayed, len(got))
+	for i, r := range got {
+		out[i] = receiver.Replayed{ID: r.ID, Target: r.Target, State: r.State}
+	}
+	return out, err
+}
+
+func (q deadLetters) Purge(id uint64, target string) (int, error) {
+	return q.box.Purge(outbox.Selection{ID: id, Target: target})
+}
+
+// forget dead-letters the pending deliveries of a target that a reload
+// removed; re-adding the target and replaying them delivers them.
+func (d *durable) forget(target string) {
+	if d.box != nil {
+		d.box.DropTarget(target)
+	}
+}
