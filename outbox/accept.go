@@ -277,13 +277,14 @@ func (o *Outbox) attemptAll(ctx context.Context, claims []*claim, out []AlertOut
 // and settles every delivery.
 func (o *Outbox) first(ctx context.Context, cl *claim) *core.ParallelPublishResult {
 	res, err := o.pub.PublishToMultiple(ctx, &cl.entries[0].d.Alert, cl.targets)
+	rs := make([]core.TargetPublishResult, len(cl.entries))
 	for i, e := range cl.entries {
-		r := core.TargetPublishResult{TargetName: e.d.Target, Error: err, Retryable: true}
+		rs[i] = core.TargetPublishResult{TargetName: e.d.Target, Error: err, Retryable: true}
 		if res != nil && i < len(res.Results) {
-			r = res.Results[i]
+			rs[i] = res.Results[i]
 		}
-		o.settle(e, &r)
 	}
+	o.settleAll(cl.entries, rs)
 	return res
 }
 

@@ -147,10 +147,51 @@ const (
 	outcomeDead
 )
 
+// settled is an attempt's outcome for one delivery.
+type settled struct {
+	e    *entry
+	d    Delivery
+	what outcome
+}
+
 // settle records an attempt's result durably, then in memory.
 func (o *Outbox) settle(e *entry, r *core.TargetPublishResult) {
+	o.settleAll([]*entry{e}, []core.TargetPublishResult{*r})
+}
+
+// settleAll records the results of one attempt to several targets in one
+// commit, so that the window in which a kill repeats a delivery stays one
+// fsync long.
+func (o *Outbox) settleAll(es []*entry, rs []core.TargetPublishResult) {
 	now := time.Now()
-	d := *e.d
+	out := make([]settled, len(es))
+	for i, e := range es {
+		out[i] = settled{e: e, d: *e.d}
+		out[i].what = o.judge(&out[i].d, &rs[i], now)
+	}
+	err := o.store.update(func(tx *bolt.Tx) error {
+		for i := range out {
+			if err := o.store.record(tx, &out[i].d, out[i].what, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		o.logger.Error("recording delivery attempts failed; they stay as they were in the store", "deliveries", len(out), "err", err)
+	}
+	for i := range out {
+		o.log(&out[i].d, out[i].what)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := range out {
+		o.unbusy(&out[i])
+	}
+}
+
+// judge decides what an attempt's result leads to and updates d for it.
+func (o *Outbox) judge(d *Delivery, r *core.TargetPublishResult, now time.Time) outcome {
 	d.Attempts++
 	what := outcomeRetry
 	switch {
@@ -164,29 +205,28 @@ func (o *Outbox) settle(e *entry, r *core.TargetPublishResult) {
 		what, d.DeadReason = outcomeDead, "maximum age reached"
 	}
 	d.LastError = describe(r)
-	if what == outcomeRetry {
+	switch what {
+	case outcomeRetry:
 		d.NextAttempt = now.Add(backoff(d.Attempts, o.opts.RetryBase, o.opts.RetryCap, core.RetryAfter(r.Error), rand.Int64N))
-	}
-	if what == outcomeDead {
+	case outcomeDead:
 		d.DeadAt = now
 	}
-	if err := o.store.update(func(tx *bolt.Tx) error { return o.store.record(tx, &d, what, now) }); err != nil {
-		o.logger.Error("recording a delivery attempt failed; it stays as it was in the store",
-			"target", d.Target, "id", d.ID, "err", err)
-	}
-	o.log(&d, what)
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	s := e.slot
+	return what
+}
+
+// unbusy frees the slot of a settled delivery and queues what comes next
+// in it; o.mu must be held.
+func (o *Outbox) unbusy(st *settled) {
+	e, s := st.e, st.e.slot
 	s.busy = nil
-	if what == outcomeRetry && !e.superseded && s.next == nil {
-		e.d = &d
+	if st.what == outcomeRetry && !e.superseded && s.next == nil {
+		e.d = &st.d
 		s.next = e
 	} else {
 		o.forget(e)
 	}
-	if what == outcomeDead && !e.superseded {
-		o.metrics.deadLetters.WithLabelValues(d.Target).Inc()
+	if st.what == outcomeDead && !e.superseded {
+		o.metrics.deadLetters.WithLabelValues(st.d.Target).Inc()
 	}
 	if s.next != nil {
 		o.due.push(s.next)
@@ -299,10 +339,12 @@ func (o *Outbox) DropTarget(name string) {
 	}
 	o.attempts.Add(len(claimed))
 	o.mu.Unlock()
-	for _, e := range claimed {
-		o.settle(e, &core.TargetPublishResult{TargetName: name, Error: errTargetGone})
-		o.attempts.Done()
+	rs := make([]core.TargetPublishResult, len(claimed))
+	for i := range rs {
+		rs[i] = core.TargetPublishResult{TargetName: name, Error: errTargetGone}
 	}
+	o.settleAll(claimed, rs)
+	o.attempts.Add(-len(claimed))
 	o.metrics.retries.DeleteLabelValues(name)
 	o.metrics.deadLetters.DeleteLabelValues(name)
 	if len(claimed) > 0 {
