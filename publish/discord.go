@@ -56,8 +56,7 @@ type discord struct {
 	url       string
 	username  string
 	avatarURL string
-	client    *http.Client
-	tmpl      *textTemplates
+	httpTarget
 }
 
 type discordMessage struct {
@@ -101,13 +100,9 @@ type discordError struct {
 }
 
 func newDiscord(name string, s *config.Discord, o Options) (*discord, error) {
-	c, err := newHTTPClient(s.HTTPConfig, name, o)
+	h, err := newHTTPTarget(name, s.HTTPConfig, s.Templates, o)
 	if err != nil {
 		return nil, err
-	}
-	tmpl, err := newTextTemplates(name, s.Templates, o)
-	if err != nil {
-		return nil, fmt.Errorf("target %q: %w", name, err)
 	}
 	u, err := url.Parse(string(s.URL))
 	if err != nil {
@@ -116,32 +111,18 @@ func newDiscord(name string, s *config.Discord, o Options) (*discord, error) {
 	q := u.Query()
 	q.Set("wait", "true")
 	u.RawQuery = q.Encode()
-	return &discord{url: u.String(), username: s.Username, avatarURL: s.AvatarURL, client: c, tmpl: tmpl}, nil
+	return &discord{url: u.String(), username: s.Username, avatarURL: s.AvatarURL, httpTarget: h}, nil
 }
 
 // Publish posts the alert once.
 func (d *discord) Publish(ctx context.Context, a *core.EnrichedAlert) error {
-	reqs, err := d.Render(ctx, a)
-	if err != nil {
-		return err
-	}
-	body, err := send(d.client, reqs[0], nil)
+	body, err := d.sendRendered(ctx, a, d.Render, nil)
 	return discordOutcome(err, body)
 }
 
 // Render builds the one POST request Publish sends.
 func (d *discord) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Request, error) {
-	req, err := jsonRequest(ctx, http.MethodPost, d.url, d.message(a), "application/json")
-	if err != nil {
-		return nil, err
-	}
-	return []*http.Request{req}, nil
-}
-
-// Close releases the client's idle connections.
-func (d *discord) Close() error {
-	d.client.CloseIdleConnections()
-	return nil
+	return oneRequest(jsonRequest(ctx, http.MethodPost, d.url, d.message(a), "application/json"))
 }
 
 // discordOutcome refines send's verdict with Discord's error body: its

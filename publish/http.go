@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -16,19 +17,65 @@ import (
 
 	commoncfg "github.com/prometheus/common/config"
 
+	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/core"
 )
 
 // maxErrorBody bounds how much of an error answer is read and quoted.
 const maxErrorBody = 1024
 
-// newHTTPClient builds the client for one target from its http_config.
-func newHTTPClient(cfg commoncfg.HTTPClientConfig, name string, o Options) (*http.Client, error) {
+// httpTarget is what every HTTP publisher holds: the client built from the
+// target's http_config, its parsed templates and its logger. Embedded, it
+// gives the publisher its Close.
+type httpTarget struct {
+	client *http.Client
+	tmpl   *textTemplates
+	log    *slog.Logger
+}
+
+// newHTTPTarget builds the client and parses the templates of target
+// name. The logger falls back to discarding for publishers built without
+// New, which otherwise defaults it.
+func newHTTPTarget(name string, cfg commoncfg.HTTPClientConfig, t config.Templates, o Options) (httpTarget, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	c, err := commoncfg.NewClientFromConfig(cfg, name, commoncfg.WithUserAgent(o.UserAgent))
 	if err != nil {
-		return nil, fmt.Errorf("target %q: http_config: %w", name, err)
+		return httpTarget{}, fmt.Errorf("target %q: http_config: %w", name, err)
 	}
-	return c, nil
+	tmpl, err := newTextTemplates(name, t, o)
+	if err != nil {
+		return httpTarget{}, fmt.Errorf("target %q: %w", name, err)
+	}
+	return httpTarget{client: c, tmpl: tmpl, log: o.Logger}, nil
+}
+
+// Close releases the client's idle connections when the target is
+// removed or replaced.
+func (h *httpTarget) Close() error {
+	h.client.CloseIdleConnections()
+	return nil
+}
+
+// sendRendered sends the one request render builds for a, for publishers
+// whose Publish sends exactly what their Render shows. The answer's body
+// is returned for publishers that read it.
+func (h *httpTarget) sendRendered(ctx context.Context, a *core.EnrichedAlert, render func(context.Context, *core.EnrichedAlert) ([]*http.Request, error), check Checker) ([]byte, error) {
+	reqs, err := render(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return send(h.client, reqs[0], check)
+}
+
+// oneRequest is the result of Render for publishers that send a single
+// request.
+func oneRequest(req *http.Request, err error) ([]*http.Request, error) {
+	if err != nil {
+		return nil, err
+	}
+	return []*http.Request{req}, nil
 }
 
 // jsonRequest builds a POST (or other method) request with a JSON body.
@@ -38,12 +85,18 @@ func jsonRequest(ctx context.Context, method, rawURL string, body any, contentTy
 	if err != nil {
 		return nil, fmt.Errorf("encoding body: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, bytes.NewReader(b))
-	if err != nil {
-		return nil, errors.New("building request: invalid URL")
-	}
 	if contentType == "" {
 		contentType = "application/json"
+	}
+	return bodyRequest(ctx, method, rawURL, b, contentType)
+}
+
+// bodyRequest builds a request with an encoded body, for publishers that
+// encode it themselves to fit a size limit. Errors never include the URL.
+func bodyRequest(ctx context.Context, method, rawURL string, body []byte, contentType string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return nil, errors.New("building request: invalid URL")
 	}
 	req.Header.Set("Content-Type", contentType)
 	return req, nil

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -40,9 +39,8 @@ import (
 // classifies that by the embedded status.
 type msteams struct {
 	// url holds the workflow's signature: it never appears in errors or logs.
-	url    string
-	client *http.Client
-	tmpl   *textTemplates
+	url string
+	httpTarget
 }
 
 const (
@@ -54,24 +52,16 @@ const (
 )
 
 func newMSTeams(name string, s *config.MSTeams, o Options) (*msteams, error) {
-	c, err := newHTTPClient(s.HTTPConfig, name, o)
+	h, err := newHTTPTarget(name, s.HTTPConfig, s.Templates, o)
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := newTextTemplates(name, s.Templates, o)
-	if err != nil {
-		return nil, fmt.Errorf("target %q: %w", name, err)
-	}
-	return &msteams{url: string(s.URL), client: c, tmpl: tmpl}, nil
+	return &msteams{url: string(s.URL), httpTarget: h}, nil
 }
 
 // Publish posts the card once.
 func (m *msteams) Publish(ctx context.Context, a *core.EnrichedAlert) error {
-	reqs, err := m.Render(ctx, a)
-	if err != nil {
-		return err
-	}
-	_, err = send(m.client, reqs[0], checkTeamsAnswer)
+	_, err := m.sendRendered(ctx, a, m.Render, checkTeamsAnswer)
 	return err
 }
 
@@ -81,18 +71,7 @@ func (m *msteams) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Re
 	if err != nil {
 		return nil, core.Permanent(0, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.url, bytes.NewReader(body))
-	if err != nil {
-		return nil, errors.New("building request: invalid URL")
-	}
-	req.Header.Set("Content-Type", "application/json")
-	return []*http.Request{req}, nil
-}
-
-// Close releases the client's idle connections.
-func (m *msteams) Close() error {
-	m.client.CloseIdleConnections()
-	return nil
+	return oneRequest(bodyRequest(ctx, http.MethodPost, m.url, body, "application/json"))
 }
 
 // teamsErrorInBody finds the status the Teams connector reports inside a

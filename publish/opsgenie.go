@@ -3,7 +3,6 @@ package publish
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
@@ -50,9 +49,7 @@ type opsgenie struct {
 	alertsURL string
 	apiKey    string
 	cfg       *config.Opsgenie
-	tmpl      *textTemplates
-	client    *http.Client
-	log       *slog.Logger
+	httpTarget
 }
 
 // opsgenieAlert is the body of Create Alert.
@@ -91,31 +88,19 @@ var opsgeniePriority = map[core.Severity]string{
 }
 
 func newOpsgenie(name string, s *config.Opsgenie, o Options) (*opsgenie, error) {
-	c, err := newHTTPClient(s.HTTPConfig, name, o)
+	h, err := newHTTPTarget(name, s.HTTPConfig, s.Templates, o)
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := newTextTemplates(name, s.Templates, o)
-	if err != nil {
-		return nil, fmt.Errorf("target %q: %w", name, err)
-	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	return &opsgenie{
 		alertsURL: strings.TrimRight(s.URL, "/") + "/v2/alerts",
-		apiKey:    string(s.APIKey), cfg: s, tmpl: tmpl, client: c, log: log,
+		apiKey:    string(s.APIKey), cfg: s, httpTarget: h,
 	}, nil
 }
 
 // Publish sends the alert's create or close request once.
 func (g *opsgenie) Publish(ctx context.Context, a *core.EnrichedAlert) error {
-	reqs, err := g.Render(ctx, a)
-	if err != nil {
-		return err
-	}
-	_, err = send(g.client, reqs[0], nil)
+	_, err := g.sendRendered(ctx, a, g.Render, nil)
 	return err
 }
 
@@ -138,12 +123,6 @@ func (g *opsgenie) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.R
 	}
 	req.Header.Set("Authorization", "GenieKey "+g.apiKey)
 	return []*http.Request{req}, nil
-}
-
-// Close releases the client's idle connections.
-func (g *opsgenie) Close() error {
-	g.client.CloseIdleConnections()
-	return nil
 }
 
 func (g *opsgenie) createBody(a *core.EnrichedAlert, alias string) *opsgenieAlert {

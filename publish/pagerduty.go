@@ -1,13 +1,11 @@
 package publish
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
@@ -50,9 +48,7 @@ type pagerDuty struct {
 	url        string
 	routingKey string
 	cfg        *config.PagerDuty
-	tmpl       *textTemplates
-	client     *http.Client
-	log        *slog.Logger
+	httpTarget
 }
 
 // pagerDutyEvent is an Events API v2 alert event.
@@ -113,28 +109,16 @@ var pagerDutySeverity = map[core.Severity]string{
 }
 
 func newPagerDuty(name string, s *config.PagerDuty, o Options) (*pagerDuty, error) {
-	c, err := newHTTPClient(s.HTTPConfig, name, o)
+	h, err := newHTTPTarget(name, s.HTTPConfig, s.Templates, o)
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := newTextTemplates(name, s.Templates, o)
-	if err != nil {
-		return nil, fmt.Errorf("target %q: %w", name, err)
-	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &pagerDuty{url: s.URL, routingKey: string(s.RoutingKey), cfg: s, tmpl: tmpl, client: c, log: log}, nil
+	return &pagerDuty{url: s.URL, routingKey: string(s.RoutingKey), cfg: s, httpTarget: h}, nil
 }
 
 // Publish sends the alert's event once.
 func (p *pagerDuty) Publish(ctx context.Context, a *core.EnrichedAlert) error {
-	reqs, err := p.Render(ctx, a)
-	if err != nil {
-		return err
-	}
-	_, err = send(p.client, reqs[0], nil)
+	_, err := p.sendRendered(ctx, a, p.Render, nil)
 	return err
 }
 
@@ -148,18 +132,7 @@ func (p *pagerDuty) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("building request: invalid URL")
-	}
-	req.Header.Set("Content-Type", "application/json")
-	return []*http.Request{req}, nil
-}
-
-// Close releases the client's idle connections.
-func (p *pagerDuty) Close() error {
-	p.client.CloseIdleConnections()
-	return nil
+	return oneRequest(bodyRequest(ctx, http.MethodPost, p.url, body, "application/json"))
 }
 
 // fillTrigger makes ev a trigger event describing the firing alert.

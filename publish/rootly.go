@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
@@ -41,12 +40,10 @@ import (
 // cut. Answers: 201/200 success; 401, 404, 422 permanent with JSON:API
 // {"errors":[{"title","detail"}]}; 429 and 5xx retryable.
 type rootly struct {
-	spec   *config.Rootly
-	client *http.Client
-	tmpl   *textTemplates
+	spec *config.Rootly
+	httpTarget
 	// ids is set in alerts_api mode only.
 	ids *rootlyAlertIDs
-	log *slog.Logger
 }
 
 // jsonAPIType is the JSON:API media type Rootly's REST API requires.
@@ -57,25 +54,21 @@ const jsonAPIType = "application/vnd.api+json"
 const rootlyIDRetention = 90 * 24 * time.Hour
 
 func newRootly(name string, s *config.Rootly, o Options) (*rootly, error) {
-	c, err := newHTTPClient(s.HTTPConfig, name, o)
+	// Validation allows templates in alerts_api mode only, so parsing them
+	// in either mode is the same.
+	h, err := newHTTPTarget(name, s.HTTPConfig, s.Templates, o)
 	if err != nil {
 		return nil, err
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	r := &rootly{spec: s, client: c, log: o.Logger}
+	r := &rootly{spec: s, httpTarget: h}
 	if s.Mode != config.RootlyModeAlertsAPI {
 		return r, nil
-	}
-	if r.tmpl, err = newTextTemplates(name, s.Templates, o); err != nil {
-		return nil, fmt.Errorf("target %q: %w", name, err)
 	}
 	path := ""
 	if o.StoragePath != "" {
 		path = filepath.Join(o.StoragePath, "rootly-"+name+".json")
 	} else {
-		o.Logger.Warn("no storage path: Rootly alert ids are kept in memory and resolves are lost on restart")
+		r.log.Warn("no storage path: Rootly alert ids are kept in memory and resolves are lost on restart")
 	}
 	if r.ids, err = openRootlyAlertIDs(path, rootlyIDRetention); err != nil {
 		return nil, fmt.Errorf("target %q: %w", name, err)
@@ -86,11 +79,7 @@ func newRootly(name string, s *config.Rootly, o Options) (*rootly, error) {
 // Publish sends the alert; in alerts_api mode it remembers the id of a
 // created alert and forgets it once resolved.
 func (r *rootly) Publish(ctx context.Context, a *core.EnrichedAlert) error {
-	reqs, err := r.Render(ctx, a)
-	if err != nil {
-		return err
-	}
-	body, err := send(r.client, reqs[0], nil)
+	body, err := r.sendRendered(ctx, a, r.Render, nil)
 	if err != nil || r.ids == nil {
 		return err
 	}
@@ -137,12 +126,6 @@ func (r *rootly) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Req
 		req.Header.Set("Authorization", "Bearer "+string(r.spec.APIToken))
 	}
 	return []*http.Request{req}, nil
-}
-
-// Close releases the client's idle connections.
-func (r *rootly) Close() error {
-	r.client.CloseIdleConnections()
-	return nil
 }
 
 func (r *rootly) resolveRequest(ctx context.Context, a *core.EnrichedAlert) (*http.Request, error) {

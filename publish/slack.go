@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -45,11 +44,9 @@ type slack struct {
 	channel        string
 	apiURL         string
 	updateOriginal bool
-	client         *http.Client
-	tmpl           *textTemplates
+	httpTarget
 	// threads is nil in webhook mode, which cannot thread.
 	threads *slackThreads
-	log     *slog.Logger
 	now     func() time.Time
 }
 
@@ -97,21 +94,14 @@ type slackAnswer struct {
 }
 
 func newSlack(name string, s *config.Slack, o Options) (*slack, error) {
-	c, err := newHTTPClient(s.HTTPConfig, name, o)
+	h, err := newHTTPTarget(name, s.HTTPConfig, s.Templates, o)
 	if err != nil {
 		return nil, err
-	}
-	tmpl, err := newTextTemplates(name, s.Templates, o)
-	if err != nil {
-		return nil, fmt.Errorf("target %q: %w", name, err)
 	}
 	p := &slack{
 		webhookURL: string(s.URL), token: string(s.Token), channel: s.Channel,
 		apiURL: s.APIURL, updateOriginal: s.UpdateOriginal,
-		client: c, tmpl: tmpl, log: o.Logger, now: time.Now,
-	}
-	if p.log == nil {
-		p.log = slog.New(slog.DiscardHandler)
+		httpTarget: h, now: time.Now,
 	}
 	if s.BotMode() {
 		path := ""
@@ -172,11 +162,7 @@ func (s *slack) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 // mode with update_original the chat.update of a known firing message.
 func (s *slack) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Request, error) {
 	if s.threads == nil {
-		req, err := s.webhookRequest(ctx, a)
-		if err != nil {
-			return nil, err
-		}
-		return []*http.Request{req}, nil
+		return oneRequest(s.webhookRequest(ctx, a))
 	}
 	root, threaded := s.lookupThread(slackThreadKey(a))
 	req, err := s.postRequest(ctx, a, root, threaded)
@@ -192,12 +178,6 @@ func (s *slack) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Requ
 		reqs = append(reqs, upd)
 	}
 	return reqs, nil
-}
-
-// Close releases the client's idle connections.
-func (s *slack) Close() error {
-	s.client.CloseIdleConnections()
-	return nil
 }
 
 // lookupThread finds the firing message of the alert; a store that cannot

@@ -20,7 +20,7 @@ type webhook struct {
 	// url may hold a token: it never appears in errors or logs.
 	url    string
 	format string
-	client *http.Client
+	httpTarget
 }
 
 // webhookMessage is the body Alertmanager's notify/webhook sends (its
@@ -34,20 +34,16 @@ type webhookMessage struct {
 }
 
 func newWebhook(name string, s *config.Webhook, o Options) (*webhook, error) {
-	c, err := newHTTPClient(s.HTTPConfig, name, o)
+	h, err := newHTTPTarget(name, s.HTTPConfig, nil, o)
 	if err != nil {
 		return nil, err
 	}
-	return &webhook{url: string(s.URL), format: s.Format, client: c}, nil
+	return &webhook{url: string(s.URL), format: s.Format, httpTarget: h}, nil
 }
 
 // Publish posts the alert once.
 func (w *webhook) Publish(ctx context.Context, a *core.EnrichedAlert) error {
-	reqs, err := w.Render(ctx, a)
-	if err != nil {
-		return err
-	}
-	_, err = send(w.client, reqs[0], nil)
+	_, err := w.sendRendered(ctx, a, w.Render, nil)
 	return err
 }
 
@@ -57,18 +53,7 @@ func (w *webhook) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Re
 	if w.format == config.FormatAlertmanager {
 		body = alertmanagerMessage(a)
 	}
-	req, err := jsonRequest(ctx, http.MethodPost, w.url, body, "application/json")
-	if err != nil {
-		return nil, err
-	}
-	return []*http.Request{req}, nil
-}
-
-// Close releases the client's idle connections when the target is
-// removed or replaced.
-func (w *webhook) Close() error {
-	w.client.CloseIdleConnections()
-	return nil
+	return oneRequest(jsonRequest(ctx, http.MethodPost, w.url, body, "application/json"))
 }
 
 // alertmanagerMessage is the v4 payload Alertmanager would send for a
