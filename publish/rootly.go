@@ -35,7 +35,7 @@ import (
 // fingerprint. Rootly resolves an alert only by its Rootly id
 // ("POST /v1/alerts/{id}/resolve"), and its list endpoint cannot filter by
 // external id or deduplication key, so the id returned on creation is kept
-// in a small JSON file under the storage path (rootlyAlertIDs) and used to
+// in a small JSON file under the storage path (a stateFile) and used to
 // resolve. Rootly documents no length limit for these fields, so nothing is
 // cut. Answers: 201/200 success; 401, 404, 422 permanent with JSON:API
 // {"errors":[{"title","detail"}]}; 429 and 5xx retryable.
@@ -43,7 +43,7 @@ type rootly struct {
 	spec *config.Rootly
 	httpTarget
 	// ids is set in alerts_api mode only.
-	ids *rootlyAlertIDs
+	ids *stateFile[string]
 }
 
 // jsonAPIType is the JSON:API media type Rootly's REST API requires.
@@ -70,7 +70,8 @@ func newRootly(name string, s *config.Rootly, o Options) (*rootly, error) {
 	} else {
 		r.log.Warn("no storage path: Rootly alert ids are kept in memory and resolves are lost on restart")
 	}
-	if r.ids, err = openRootlyAlertIDs(path, rootlyIDRetention); err != nil {
+	r.ids = newStateFile[string](path, "Rootly alert ids", rootlyIDRetention)
+	if err := r.ids.check(); err != nil {
 		return nil, fmt.Errorf("target %q: %w", name, err)
 	}
 	return r, nil
@@ -83,9 +84,9 @@ func (r *rootly) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 	if err != nil || r.ids == nil {
 		return err
 	}
-	key := rootlyAlertKey(a)
+	key := firingKey(a)
 	if a.Alert.Status == core.StatusResolved {
-		if err := r.ids.forget(key); err != nil {
+		if err := r.ids.delete(key); err != nil {
 			r.log.Warn("could not forget the resolved Rootly alert id", "fingerprint", a.Alert.Fingerprint, "err", err)
 		}
 		return nil
@@ -97,7 +98,7 @@ func (r *rootly) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 		r.log.Error("Rootly answered without an alert id: this alert's resolve cannot be sent", "fingerprint", a.Alert.Fingerprint)
 		return nil
 	}
-	if err := r.ids.remember(key, id); err != nil {
+	if err := r.ids.put(key, id, time.Now()); err != nil {
 		r.log.Error("could not store the Rootly alert id: this alert's resolve may be lost", "fingerprint", a.Alert.Fingerprint, "err", err)
 	}
 	return nil
@@ -129,7 +130,10 @@ func (r *rootly) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Req
 }
 
 func (r *rootly) resolveRequest(ctx context.Context, a *core.EnrichedAlert) (*http.Request, error) {
-	id, ok := r.ids.lookup(rootlyAlertKey(a))
+	id, ok, err := r.ids.get(firingKey(a), time.Now())
+	if err != nil {
+		return nil, core.Permanent(0, err)
+	}
 	if !ok {
 		return nil, core.Permanent(0, fmt.Errorf("no Rootly alert id is known for fingerprint %s started at %s (its firing was not delivered by this target, or the id expired): resolve it in Rootly",
 			a.Alert.Fingerprint, a.Alert.StartsAt.UTC().Format(time.RFC3339)))
@@ -237,12 +241,6 @@ func titleOfLink(name string) string {
 		return "Link"
 	}
 	return strings.ToUpper(name[:1]) + name[1:]
-}
-
-// rootlyAlertKey names one firing episode of an alert: its fingerprint and
-// start, as Alertmanager identifies it.
-func rootlyAlertKey(a *core.EnrichedAlert) string {
-	return a.Alert.Fingerprint + "@" + a.Alert.StartsAt.UTC().Format(time.RFC3339Nano)
 }
 
 // rootlyCreatedID reads the id of the created alert from Rootly's answer,

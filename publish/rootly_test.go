@@ -136,7 +136,7 @@ func TestRootlyAlertsAPICreatesThenResolvesByID(t *testing.T) {
 		t.Fatalf("Rootly resolved %d alerts, want 1", len(resolved))
 	}
 	assertGolden(t, "rootly/api_resolve.json", resolved[0])
-	if _, ok := restarted.ids.lookup(rootlyAlertKey(vendorAlert(core.StatusResolved))); ok {
+	if _, ok, _ := restarted.ids.get(firingKey(vendorAlert(core.StatusResolved)), time.Now()); ok {
 		t.Error("the id is still stored after the resolve succeeded")
 	}
 }
@@ -303,47 +303,16 @@ func TestRootlyRenderSetsAuthAndMediaTypes(t *testing.T) {
 	}
 }
 
-func TestRootlyAlertIDs(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "ids.json")
-	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	s, err := openRootlyAlertIDs(path, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.now = func() time.Time { return now }
-	if err := s.remember("old", "id-old"); err != nil {
-		t.Fatalf("remember: %v", err)
-	}
-	now = now.Add(2 * time.Hour)
-	if _, ok := s.lookup("old"); ok {
-		t.Error("an expired id is still returned")
-	}
-	if err := s.remember("new", "id-new"); err != nil {
-		t.Fatalf("remember: %v", err)
-	}
-
-	reopened, err := openRootlyAlertIDs(path, time.Hour)
-	if err != nil {
-		t.Fatalf("reopen: %v", err)
-	}
-	reopened.now = func() time.Time { return now }
-	if id, ok := reopened.lookup("new"); !ok || id != "id-new" {
-		t.Errorf("after reopening, lookup(new) = %q, %v; want id-new, true", id, ok)
-	}
-	if _, ok := reopened.entries["old"]; ok {
-		t.Error("the expired entry was not pruned from the file")
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("storage holds %d files, want only ids.json (no temporary file left)", len(entries))
-	}
-
+func TestRootlyAlertsAPIRefusesACorruptIDFile(t *testing.T) {
+	storage := t.TempDir()
+	path := filepath.Join(storage, "rootly-t.json")
 	if err := os.WriteFile(path, []byte("{torn"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := openRootlyAlertIDs(path, time.Hour); err == nil || !strings.Contains(err.Error(), "remove the file") {
-		t.Errorf("a corrupt file: want an error that says what to do, got %v", err)
+	s := &config.Rootly{Mode: config.RootlyModeAlertsAPI, APIURL: "http://127.0.0.1:1", APIToken: "k", HTTPConfig: commoncfg.DefaultHTTPClientConfig}
+	_, err := newRootly("t", s, Options{StoragePath: storage})
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "remove the file") {
+		t.Errorf("a corrupt id file: want the target refused with an error naming the file and what to do, got %v", err)
 	}
 }
 

@@ -27,7 +27,7 @@ import (
 // "Authorization: Bearer xoxb-…"; Slack answers HTTP 200 with
 // {"ok":true,"channel":…,"ts":…} or {"ok":false,"error":…}, and 429 with
 // Retry-After. A resolution is posted in the thread of its firing message
-// (thread_ts), whose channel and ts are kept in slackThreads.
+// (thread_ts), whose channel and ts are kept in a stateFile.
 //
 // The message is Block Kit (https://docs.slack.dev/reference/block-kit/blocks)
 // inside one legacy attachment, the only way to get a colour bar by
@@ -45,8 +45,10 @@ type slack struct {
 	apiURL         string
 	updateOriginal bool
 	httpTarget
-	// threads is nil in webhook mode, which cannot thread.
-	threads *slackThreads
+	// threads holds, per firing, the message its resolution answers in
+	// the thread of, for thread_ttl; nil in webhook mode, which cannot
+	// thread.
+	threads *stateFile[slackThread]
 	now     func() time.Time
 }
 
@@ -85,6 +87,14 @@ type slackButton struct {
 	ActionID string    `json:"action_id"`
 }
 
+// slackThread is the firing message a resolution is threaded under.
+type slackThread struct {
+	// Channel is the channel ID Slack answered with: chat.update needs
+	// the ID, and the target's channel may be a name.
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+}
+
 // slackAnswer is the Web API's answer.
 type slackAnswer struct {
 	OK      bool   `json:"ok"`
@@ -108,7 +118,7 @@ func newSlack(name string, s *config.Slack, o Options) (*slack, error) {
 		if o.StoragePath != "" {
 			path = filepath.Join(o.StoragePath, "slack", name+".json")
 		}
-		p.threads = newSlackThreads(path, time.Duration(s.ThreadTTL))
+		p.threads = newStateFile[slackThread](path, "Slack threads", time.Duration(s.ThreadTTL))
 	}
 	return p, nil
 }
@@ -127,7 +137,7 @@ func (s *slack) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 		_, err = send(s.client, req, nil)
 		return err
 	}
-	key := slackThreadKey(a)
+	key := firingKey(a)
 	root, threaded := s.lookupThread(key)
 	req, err := s.postRequest(ctx, a, root, threaded)
 	if err != nil {
@@ -164,7 +174,7 @@ func (s *slack) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Requ
 	if s.threads == nil {
 		return oneRequest(s.webhookRequest(ctx, a))
 	}
-	root, threaded := s.lookupThread(slackThreadKey(a))
+	root, threaded := s.lookupThread(firingKey(a))
 	req, err := s.postRequest(ctx, a, root, threaded)
 	if err != nil {
 		return nil, err

@@ -378,35 +378,6 @@ func TestSlackBotStoreFailureStillDelivers(t *testing.T) {
 	assertNoSlackSecret(t, nil, logs)
 }
 
-func TestSlackThreadsExpireAndStayDurable(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "slack", "t.json")
-	st := newSlackThreads(path, time.Hour)
-	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := st.put("old", slackThread{Channel: "C1", TS: "1.1"}, t0); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok, _ := newSlackThreads(path, time.Hour).get("old", t0.Add(59*time.Minute)); !ok {
-		t.Error("a thread within its ttl was not found by a fresh store over the same file")
-	}
-	if _, ok, _ := st.get("old", t0.Add(time.Hour)); ok {
-		t.Error("a thread past its ttl was still found")
-	}
-	if err := st.put("new", slackThread{Channel: "C1", TS: "2.2"}, t0.Add(2*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(data), `"old"`) || !strings.Contains(string(data), `"new"`) {
-		t.Errorf("store file after a write = %s, want the expired entry dropped and the new one kept", data)
-	}
-	leftovers, _ := filepath.Glob(path + ".tmp-*")
-	if len(leftovers) > 0 {
-		t.Errorf("temporary files left behind: %v", leftovers)
-	}
-}
-
 func TestSlackBotThreadsRepeatsButNotNewFirings(t *testing.T) {
 	f := vendorfake.NewSlack(t, slackTestToken)
 	p := newSlackBotTest(t, f, t.TempDir(), false, nil)
