@@ -327,8 +327,5 @@ func incidentLinkText(name string) string {
 	case core.LinkSilence:
 		return "Silence this alert"
 	}
-	if name == "" {
-		return "Link"
-	}
-	return strings.ToUpper(name[:1]) + name[1:]
+	return titleOfLink(name)
 }

@@ -199,7 +199,7 @@ func (r *rootly) newAlert(a *core.EnrichedAlert) jsonAPIDocument {
 	}
 	return jsonAPIDocument{Data: jsonAPIResource{Type: "alerts", Attributes: rootlyNewAlert{
 		Source:                 "alertmanager",
-		Summary:                r.tmpl.render("summary", a, rootlySummary(a)),
+		Summary:                r.tmpl.render("summary", a, incidentHeadline(a)),
 		Description:            r.tmpl.render("description", a, rootlyDescription(a)),
 		StartedAt:              a.Alert.StartsAt.UTC(),
 		ExternalID:             a.Alert.Fingerprint,
@@ -210,15 +210,6 @@ func (r *rootly) newAlert(a *core.EnrichedAlert) jsonAPIDocument {
 		Labels:                 labels,
 		Data:                   data,
 	}}}
-}
-
-// rootlySummary is "alertname: summary", or whichever of the two exists.
-func rootlySummary(a *core.EnrichedAlert) string {
-	s, name := a.Summary(), a.Alert.Labels["alertname"]
-	if name == "" || s == name {
-		return s
-	}
-	return name + ": " + s
 }
 
 // rootlyDescription holds the description annotation when the summary did
