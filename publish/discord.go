@@ -31,13 +31,9 @@ const (
 	discordDescriptionFloor = 1000
 )
 
-// The colours of the embed's side bar, by state, as integers.
-const (
-	discordColourCritical = 0xE01E5A
-	discordColourWarning  = 0xECB22E
-	discordColourInfo     = 0x36C5F0
-	discordColourResolved = 0x2EB67D
-)
+// discordColour is the embed's side bar by state, as an integer: Slack's
+// palette, so both chats look alike.
+var discordColour = stateStyle[int]{resolved: 0x2EB67D, critical: 0xE01E5A, warning: 0xECB22E, info: 0x36C5F0}
 
 // discord posts alerts to a Discord channel webhook, API v10 Execute
 // Webhook (https://discord.com/developers/docs/resources/webhook#execute-webhook):
@@ -147,7 +143,7 @@ func discordOutcome(err error, body []byte) error {
 
 func (d *discord) message(a *core.EnrichedAlert) *discordMessage {
 	title := d.tmpl.render("title", a, slackDefaultTitle(a))
-	title, _ = TruncateRunes(discordEmoji(a)+" "+title, discordTitleMax)
+	title, _ = TruncateRunes(slackEmoji.of(a)+" "+title, discordTitleMax)
 	desc, _ := TruncateRunes(d.tmpl.render("description", a, discordDefaultDescription(a)), discordDescriptionMax)
 	content, _ := TruncateRunes(d.tmpl.render("content", a, ""), discordContentMax)
 	e := discordEmbed{
@@ -155,7 +151,7 @@ func (d *discord) message(a *core.EnrichedAlert) *discordMessage {
 		Description: desc,
 		URL:         discordSourceURL(a),
 		Timestamp:   discordTime(a).UTC().Format(time.RFC3339),
-		Color:       discordColour(a),
+		Color:       discordColour.of(a),
 		Fields:      discordFields(a),
 	}
 	if footer := discordFooterText(a); footer != "" {
@@ -167,24 +163,6 @@ func (d *discord) message(a *core.EnrichedAlert) *discordMessage {
 		Embeds:          []discordEmbed{e},
 		AllowedMentions: discordAllowedMentions{Parse: []string{}},
 	}
-}
-
-func discordEmoji(a *core.EnrichedAlert) string {
-	emoji, _ := slackStyle(a)
-	return emoji
-}
-
-func discordColour(a *core.EnrichedAlert) int {
-	if a.Alert.Status == core.StatusResolved {
-		return discordColourResolved
-	}
-	switch a.Classification.Severity {
-	case core.SeverityCritical:
-		return discordColourCritical
-	case core.SeverityWarning:
-		return discordColourWarning
-	}
-	return discordColourInfo
 }
 
 // discordTime is when the alert started, or ended once resolved.

@@ -112,7 +112,7 @@ func (m *msteams) content(a *core.EnrichedAlert) *teamsContent {
 	c := &teamsContent{
 		title: m.tmpl.render("title", a, teamsTitle(a)),
 		text:  m.tmpl.render("text", a, teamsText(a)),
-		style: teamsStyle(a),
+		style: teamsStyle.of(a),
 		facts: teamsFacts(a),
 	}
 	for _, l := range a.Links {
@@ -140,18 +140,7 @@ func teamsText(a *core.EnrichedAlert) string {
 }
 
 // teamsStyle colours the card: green once resolved, else by severity.
-func teamsStyle(a *core.EnrichedAlert) string {
-	if a.Alert.Status == core.StatusResolved {
-		return "good"
-	}
-	switch a.Classification.Severity {
-	case core.SeverityCritical:
-		return "attention"
-	case core.SeverityWarning:
-		return "warning"
-	}
-	return "accent"
-}
+var teamsStyle = stateStyle[string]{resolved: "good", critical: "attention", warning: "warning", info: "accent"}
 
 // teamsFacts lists severity and times first, then the labels, then the
 // annotations the text and the buttons do not already show; trimming drops

@@ -23,17 +23,16 @@ const (
 	slackFallbackMax   = 3000
 )
 
-// The colours of the attachment bar, Slack's own brand palette.
-const (
-	slackColourCritical = "#E01E5A"
-	slackColourWarning  = "#ECB22E"
-	slackColourInfo     = "#36C5F0"
-	slackColourResolved = "#2EB67D"
+// slackEmoji marks the alert's state in the header; slackColour is the
+// attachment bar's, in Slack's own brand palette.
+var (
+	slackEmoji  = stateStyle[string]{resolved: "✅", critical: "🔴", warning: "🟠", info: "🔵"}
+	slackColour = stateStyle[string]{resolved: "#2EB67D", critical: "#E01E5A", warning: "#ECB22E", info: "#36C5F0"}
 )
 
 // message renders the alert; the same message serves every mode.
 func (s *slack) message(a *core.EnrichedAlert) *slackMessage {
-	emoji, colour := slackStyle(a)
+	emoji, colour := slackEmoji.of(a), slackColour.of(a)
 	title := s.tmpl.render("title", a, slackDefaultTitle(a))
 	text := s.tmpl.render("text", a, slackDefaultText(a))
 	header, _ := TruncateRunes(emoji+" "+title, slackHeaderMax)
@@ -54,20 +53,6 @@ func (s *slack) message(a *core.EnrichedAlert) *slackMessage {
 		Text:        fallback,
 		Attachments: []slackAttachment{{Color: colour, Blocks: blocks}},
 	}
-}
-
-// slackStyle is the emoji and the colour of the alert's state.
-func slackStyle(a *core.EnrichedAlert) (emoji, colour string) {
-	if a.Alert.Status == core.StatusResolved {
-		return "✅", slackColourResolved
-	}
-	switch a.Classification.Severity {
-	case core.SeverityCritical:
-		return "🔴", slackColourCritical
-	case core.SeverityWarning:
-		return "🟠", slackColourWarning
-	}
-	return "🔵", slackColourInfo
 }
 
 // slackDefaultTitle is "[FIRING] AlertName".
