@@ -113,12 +113,16 @@ func (o *Outbox) candidates(alerts []*core.EnrichedAlert, now time.Time) []*cand
 	var cands []*candidate
 	targets := o.src.Targets()
 	for i, a := range alerts {
+		var alertJSON []byte
 		for _, t := range targets {
 			if !t.Selects(a) {
 				continue
 			}
+			if alertJSON == nil {
+				alertJSON, _ = json.Marshal(a)
+			}
 			d := &Delivery{Target: t.Name, Alert: *a, AcceptedAt: now, NextAttempt: now}
-			data, _ := json.Marshal(d)
+			data, _ := json.Marshal(newDelivery{Target: t.Name, Alert: alertJSON, AcceptedAt: now, NextAttempt: now})
 			cands = append(cands, &candidate{alert: i, target: t, d: d, data: data})
 		}
 	}
@@ -147,7 +151,7 @@ func (o *Outbox) reserve(n int, size int64) error {
 func (o *Outbox) decide(tx *bolt.Tx, cands []*candidate, now time.Time) error {
 	pending, latest := tx.Bucket(bucketPending), tx.Bucket(bucketLatest)
 	for _, c := range cands {
-		c.state, c.old = StateAccepted, 0
+		c.state, c.old, c.d.ID = StateAccepted, 0, 0
 		d := c.d
 		if o.store.deliveredIn(tx, d.key(), now) {
 			c.state = StateAlreadyDelivered
@@ -175,7 +179,6 @@ func (o *Outbox) decide(tx *bolt.Tx, cands []*candidate, now time.Time) error {
 			return err
 		}
 		d.ID = id
-		c.data, _ = json.Marshal(d)
 		if err := pending.Put(encodeID(id), c.data); err != nil {
 			return err
 		}

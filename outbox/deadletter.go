@@ -66,6 +66,7 @@ func visitDead(k, v []byte, sel Selection, fn func(k []byte, d *Delivery) error)
 	if err := json.Unmarshal(v, &d); err != nil {
 		return fmt.Errorf("dead letter %d: %w", decodeID(k), err)
 	}
+	d.ID = decodeID(k)
 	if !sel.holds(decodeID(k), &d) {
 		return nil
 	}

@@ -237,9 +237,10 @@ type boltTx = bolt.Tx
 func makeDue(tx *bolt.Tx) error {
 	b := tx.Bucket(bucketPending)
 	var ds []Delivery
-	err := b.ForEach(func(_, v []byte) error {
+	err := b.ForEach(func(k, v []byte) error {
 		var d Delivery
 		err := json.Unmarshal(v, &d)
+		d.ID = decodeID(k)
 		ds = append(ds, d)
 		return err
 	})

@@ -152,6 +152,7 @@ func (o *Outbox) load() error {
 			if err := json.Unmarshal(v, &d); err != nil {
 				return fmt.Errorf("pending delivery %d: %w", decodeID(k), err)
 			}
+			d.ID = decodeID(k)
 			o.admit(&d, len(v))
 			return nil
 		})

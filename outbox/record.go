@@ -11,7 +11,9 @@ import (
 // Delivery is one (alert, target) delivery the outbox holds: pending until
 // it succeeds, then gone; a dead letter when it failed for good.
 type Delivery struct {
-	ID     uint64             `json:"id"`
+	// ID is the record's key, not part of its value, so that the value
+	// is encoded before the transaction that numbers it.
+	ID     uint64             `json:"-"`
 	Target string             `json:"target"`
 	Alert  core.EnrichedAlert `json:"alert"`
 	// AcceptedAt is when the webhook persisted it; maximum age counts
@@ -82,4 +84,13 @@ func decodeSlot(b []byte) (slotState, bool) {
 func (s slotState) encode() []byte {
 	b, _ := json.Marshal(s)
 	return b
+}
+
+// newDelivery encodes like a Delivery not yet attempted, with its alert
+// encoded once for all its targets.
+type newDelivery struct {
+	Target      string          `json:"target"`
+	Alert       json.RawMessage `json:"alert"`
+	AcceptedAt  time.Time       `json:"accepted_at"`
+	NextAttempt time.Time       `json:"next_attempt"`
 }

@@ -151,6 +151,7 @@ const (
 type settled struct {
 	e    *entry
 	d    Delivery
+	data []byte // d encoded, for a retry or a dead letter
 	what outcome
 }
 
@@ -168,10 +169,14 @@ func (o *Outbox) settleAll(es []*entry, rs []core.TargetPublishResult) {
 	for i, e := range es {
 		out[i] = settled{e: e, d: *e.d}
 		out[i].what = o.judge(&out[i].d, &rs[i], now)
+		if out[i].what != outcomeDone {
+			// Encoded here, not in the transaction all writers share.
+			out[i].data, _ = json.Marshal(&out[i].d)
+		}
 	}
 	err := o.store.update(func(tx *bolt.Tx) error {
 		for i := range out {
-			if err := o.store.record(tx, &out[i].d, out[i].what, now); err != nil {
+			if err := o.store.record(tx, &out[i].d, out[i].data, out[i].what, now); err != nil {
 				return err
 			}
 		}
@@ -262,17 +267,13 @@ func describe(r *core.TargetPublishResult) string {
 // bucket for the dedup log, a dead one moves to the dead letters, a retry
 // is updated in place. A delivery that a newer state superseded is no
 // longer in the pending bucket and is not written back.
-func (s *Store) record(tx *bolt.Tx, d *Delivery, what outcome, now time.Time) error {
+func (s *Store) record(tx *bolt.Tx, d *Delivery, data []byte, what outcome, now time.Time) error {
 	pending, id := tx.Bucket(bucketPending), encodeID(d.ID)
 	exists := pending.Get(id) != nil
 	switch what {
 	case outcomeRetry:
 		if !exists {
 			return nil
-		}
-		data, err := json.Marshal(d)
-		if err != nil {
-			return err
 		}
 		return pending.Put(id, data)
 	case outcomeDone:
@@ -282,10 +283,6 @@ func (s *Store) record(tx *bolt.Tx, d *Delivery, what outcome, now time.Time) er
 	case outcomeDead:
 		if !exists {
 			return nil
-		}
-		data, err := json.Marshal(d)
-		if err != nil {
-			return err
 		}
 		if err := tx.Bucket(bucketDead).Put(id, data); err != nil {
 			return err
