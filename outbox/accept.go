@@ -81,7 +81,10 @@ func (o *Outbox) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait 
 	if err := o.reserve(len(cands), size); err != nil {
 		return nil, err
 	}
-	err := o.store.update(func(tx *bolt.Tx) error { return o.decide(tx, cands, now) })
+	var err error
+	if len(cands) > 0 {
+		err = o.store.update(func(tx *bolt.Tx) error { return o.decide(tx, cands, now) })
+	}
 	o.mu.Lock()
 	o.reserved -= len(cands)
 	o.bytes -= size
