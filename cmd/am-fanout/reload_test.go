@@ -89,12 +89,14 @@ func (f *fixture) write(t *testing.T, path, content string) {
 }
 
 // post sends one new alert to /webhook and returns the answer's status.
+// It waits for the first delivery attempts (wait=true), so that the
+// deliveries are over when it returns.
 func (f *fixture) post(t *testing.T) (int, string) {
 	n := f.sent.Add(1)
 	body := fmt.Sprintf(`{"version":"4","status":"firing","receiver":"am-fanout","groupKey":"{}:{alertname=\"Load%d\"}",
 "alerts":[{"status":"firing","labels":{"alertname":"Load%d","severity":"critical"},"annotations":{},
 "startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"%016x"}]}`, n, n, n)
-	resp, err := f.http.Client().Post(f.http.URL+"/webhook", "application/json", strings.NewReader(body))
+	resp, err := f.http.Client().Post(f.http.URL+"/webhook?wait=true", "application/json", strings.NewReader(body))
 	if err != nil {
 		return 0, err.Error()
 	}
