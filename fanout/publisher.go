@@ -148,10 +148,14 @@ func (d *Dispatcher) run(ctx context.Context, a *core.EnrichedAlert, targets []*
 	}
 	close(jobs)
 	var wg sync.WaitGroup
+	obs := observerFrom(ctx)
 	for range min(d.opts.MaxConcurrent, len(pending)) {
 		wg.Go(func() {
 			for i := range jobs {
 				results[i] = d.deliver(ctx, a, targets[i])
+				if obs != nil {
+					obs(targets[i], results[i])
+				}
 			}
 		})
 	}

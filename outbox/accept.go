@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -282,15 +283,38 @@ func (o *Outbox) attemptAll(ctx context.Context, claims []*claim, out []AlertOut
 // first attempts one alert to its claimed targets through the publisher
 // and settles every delivery.
 func (o *Outbox) first(ctx context.Context, cl *claim) *core.ParallelPublishResult {
-	res, err := o.pub.PublishToMultiple(ctx, &cl.entries[0].d.Alert, cl.targets)
-	rs := make([]core.TargetPublishResult, len(cl.entries))
-	for i, e := range cl.entries {
-		rs[i] = core.TargetPublishResult{TargetName: e.d.Target, Error: err, Retryable: true}
-		if res != nil && i < len(res.Results) {
-			rs[i] = res.Results[i]
+	// Each delivery is recorded as soon as it ends, so that a slow target
+	// does not hold a fast one's success out of the store.
+	var mu sync.Mutex
+	settled := make([]bool, len(cl.entries))
+	ctx = fanout.WithDeliveryObserver(ctx, func(t *fanout.Target, r core.TargetPublishResult) {
+		i := slices.Index(cl.targets, t)
+		if i < 0 {
+			return
 		}
+		mu.Lock()
+		settled[i] = true
+		mu.Unlock()
+		o.settle(cl.entries[i], &r)
+	})
+	res, err := o.pub.PublishToMultiple(ctx, &cl.entries[0].d.Alert, cl.targets)
+	var rest []*entry
+	var rs []core.TargetPublishResult
+	mu.Lock()
+	defer mu.Unlock()
+	for i, e := range cl.entries {
+		if settled[i] {
+			continue
+		}
+		r := core.TargetPublishResult{TargetName: e.d.Target, Error: err, Retryable: true}
+		if res != nil && i < len(res.Results) {
+			r = res.Results[i]
+		}
+		rest, rs = append(rest, e), append(rs, r)
 	}
-	o.settleAll(cl.entries, rs)
+	if len(rest) > 0 {
+		o.settleAll(rest, rs)
+	}
 	return res
 }
 
