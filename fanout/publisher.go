@@ -115,6 +115,7 @@ func (d *Dispatcher) publish(ctx context.Context, a *core.EnrichedAlert, targets
 				TargetName: t.Name, TargetType: t.Type, Skipped: true, SkipReason: skip,
 				Retryable: skip != core.SkipAlreadyDelivered,
 			}
+			d.observe(&results[i])
 			continue
 		}
 		pending = append(pending, i)
@@ -122,9 +123,6 @@ func (d *Dispatcher) publish(ctx context.Context, a *core.EnrichedAlert, targets
 	d.run(ctx, a, targets, pending, results)
 
 	res := core.NewParallelPublishResult(results, time.Since(start))
-	for i := range results {
-		d.observe(&results[i])
-	}
 	d.metrics.recordFanout(res)
 	d.logResult(a, res)
 	if res.Delivered() {
@@ -153,6 +151,9 @@ func (d *Dispatcher) run(ctx context.Context, a *core.EnrichedAlert, targets []*
 		wg.Go(func() {
 			for i := range jobs {
 				results[i] = d.deliver(ctx, a, targets[i])
+				// Recording here, while other deliveries are still in
+				// flight, keeps it off the fan-out's critical path.
+				d.observe(&results[i])
 				if obs != nil {
 					obs(targets[i], results[i])
 				}
