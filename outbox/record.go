@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"time"
 
@@ -46,7 +47,12 @@ type order struct {
 }
 
 func orderOf(a *core.EnrichedAlert) order {
-	return order{StartsAt: a.Alert.StartsAt, Resolved: a.Alert.Status == core.StatusResolved}
+	start := a.Alert.StartsAt
+	if start.IsZero() {
+		// Stored as nanoseconds since 1970; a zero time has none.
+		start = time.Unix(0, 0)
+	}
+	return order{StartsAt: start, Resolved: a.Alert.Status == core.StatusResolved}
 }
 
 // compare returns -1, 0 or +1 as o is older than, the same as or newer
@@ -73,17 +79,31 @@ type slotState struct {
 	At      time.Time `json:"at"`
 }
 
+// A slotState is encoded as four big-endian 8-byte fields: start time and
+// time of change (unix nanoseconds), resolved (0 or 1), pending id.
+const slotStateLen = 32
+
 func decodeSlot(b []byte) (slotState, bool) {
-	var s slotState
-	if b == nil || json.Unmarshal(b, &s) != nil {
+	if len(b) != slotStateLen {
 		return slotState{}, false
 	}
-	return s, true
+	return slotState{
+		Order:   order{StartsAt: decodeTime(b[0:8]).UTC(), Resolved: b[23] == 1},
+		At:      decodeTime(b[8:16]),
+		Pending: binary.BigEndian.Uint64(b[24:32]),
+	}, true
 }
 
 func (s slotState) encode() []byte {
-	b, _ := json.Marshal(s)
-	return b
+	b := make([]byte, 0, slotStateLen)
+	b = binary.BigEndian.AppendUint64(b, uint64(s.Order.StartsAt.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(s.At.UnixNano()))
+	resolved := uint64(0)
+	if s.Order.Resolved {
+		resolved = 1
+	}
+	b = binary.BigEndian.AppendUint64(b, resolved)
+	return binary.BigEndian.AppendUint64(b, s.Pending)
 }
 
 // newDelivery encodes like a Delivery not yet attempted, with its alert

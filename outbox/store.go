@@ -104,7 +104,11 @@ func openDB(path string, noSync bool) (db *bolt.DB, err error) {
 			err = fmt.Errorf("outbox store %s is corrupt: %v", path, r)
 		}
 	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: noSync, FreelistType: bolt.FreelistMapType})
+	// The freelist is rebuilt at open rather than written at every
+	// commit, which would double the pages a small commit writes.
+	db, err = bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: 2 * time.Second, NoSync: noSync, NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("outbox store %s: %w (move the file away to start with an empty outbox)", path, err)
 	}
