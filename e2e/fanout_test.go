@@ -80,7 +80,19 @@ type targetResult struct {
 // type and the decoded answer.
 func (f *fanoutServer) postWebhook(t testing.TB, body []byte) (int, string, webhookAnswer, []byte) {
 	t.Helper()
-	resp, err := client.Post(f.url+"/webhook", "application/json", bytes.NewReader(body))
+	return f.postWebhookTo(t, "/webhook", body)
+}
+
+// postWebhookWait posts with ?wait=true, so that the answer holds the
+// first attempt's results even when the outbox is on.
+func (f *fanoutServer) postWebhookWait(t testing.TB, body []byte) (int, string, webhookAnswer, []byte) {
+	t.Helper()
+	return f.postWebhookTo(t, "/webhook?wait=true", body)
+}
+
+func (f *fanoutServer) postWebhookTo(t testing.TB, path string, body []byte) (int, string, webhookAnswer, []byte) {
+	t.Helper()
+	resp, err := client.Post(f.url+path, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatalf("POST /webhook: %v", err)
 	}

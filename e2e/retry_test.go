@@ -10,6 +10,11 @@ import (
 // to a flaky one. Health is left out of target selection so that the flaky
 // target's first failure cannot get it skipped on the resend.
 const retryConfig = `
+# These tests prove the fan-out's own contract: results in the answer,
+# 503 so that Alertmanager retries. The outbox, which answers once the
+# deliveries are on disk and retries by itself, is proved in crash_test.go.
+outbox:
+  enabled: false
 fanout:
   health_strategy: publish_to_all
 targets:

@@ -141,7 +141,7 @@ func TestExamplePayloadReachesExampleTargets(t *testing.T) {
 	out := filepath.Join(f.dir, "data", "alerts.jsonl")
 
 	t.Run("every alert is delivered to the file target", func(t *testing.T) {
-		code, _, ans, raw := f.postWebhook(t, payload)
+		code, _, ans, raw := f.postWebhookWait(t, payload)
 		if code != http.StatusOK {
 			t.Fatalf("POST /webhook answered %d, want 200: %s", code, raw)
 		}
@@ -166,7 +166,7 @@ func TestExamplePayloadReachesExampleTargets(t *testing.T) {
 		}
 	})
 	t.Run("a resent notification is not delivered twice", func(t *testing.T) {
-		code, _, ans, raw := f.postWebhook(t, payload)
+		code, _, ans, raw := f.postWebhookWait(t, payload)
 		if code != http.StatusOK {
 			t.Fatalf("POST /webhook answered %d, want 200: %s", code, raw)
 		}
