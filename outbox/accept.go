@@ -45,6 +45,7 @@ type Accepted struct {
 	Target string `json:"target"`
 	ID     uint64 `json:"id,omitempty"`
 	State  string `json:"state"`
+	typ    string // the target's type, for results answered with wait
 }
 
 // AlertOutcome is what became of one alert of a notification.
@@ -231,7 +232,8 @@ func outcomes(alerts []*core.EnrichedAlert, cands []*candidate) []AlertOutcome {
 		out[i].Alert = a
 	}
 	for _, c := range cands {
-		out[c.alert].Deliveries = append(out[c.alert].Deliveries, Accepted{Target: c.d.Target, ID: c.d.ID, State: c.state})
+		out[c.alert].Deliveries = append(out[c.alert].Deliveries,
+			Accepted{Target: c.d.Target, ID: c.d.ID, State: c.state, typ: c.target.Type})
 	}
 	return out
 }
@@ -335,7 +337,7 @@ func waitedResult(out *AlertOutcome, attempted *core.ParallelPublishResult) *cor
 		if done[d.Target] {
 			continue
 		}
-		r := core.TargetPublishResult{TargetName: d.Target, Skipped: true}
+		r := core.TargetPublishResult{TargetName: d.Target, TargetType: d.typ, Skipped: true}
 		switch d.State {
 		case StateAlreadyDelivered:
 			r.SkipReason = core.SkipAlreadyDelivered

@@ -263,9 +263,14 @@ func TestWaitAnswersFirstAttempt(t *testing.T) {
 		t.Fatalf("result %+v, want one success and one failure", r)
 	}
 	out = h.accept(true, alert("a", core.StatusFiring, 0))
+	want := map[string]string{"ok": core.SkipAlreadyDelivered, "bad": SkipQueued}
 	for _, res := range out[0].Result.Results {
-		if !res.Skipped {
-			t.Errorf("resend: %s was attempted again, want a skip", res.TargetName)
+		if !res.Skipped || res.SkipReason != want[res.TargetName] || res.TargetType != "webhook" {
+			t.Errorf("resend to %s: skipped %v, reason %q, type %q; want skipped as %q, type webhook",
+				res.TargetName, res.Skipped, res.SkipReason, res.TargetType, want[res.TargetName])
 		}
+	}
+	if out[0].Result.NeedsRetry() {
+		t.Errorf("a resend with one target delivered must not ask for a retry")
 	}
 }

@@ -105,9 +105,12 @@ func openDB(path string, noSync bool) (db *bolt.DB, err error) {
 		}
 	}()
 	// The freelist is rebuilt at open rather than written at every
-	// commit, which would double the pages a small commit writes.
+	// commit, which would double the pages a small commit writes. A large
+	// initial mapping (address space, not memory) spares the remaps that
+	// block every transaction while the file grows.
 	db, err = bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: 2 * time.Second, NoSync: noSync, NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
+		InitialMmapSize: 256 << 20,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("outbox store %s: %w (move the file away to start with an empty outbox)", path, err)
