@@ -99,7 +99,12 @@ func (o *Outbox) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait 
 			c.e = o.admit(c.d, len(c.data))
 		}
 	}
-	claims := o.claimFirst(cands)
+	var claims []*claim
+	if !o.closed {
+		// Once closing, accepted deliveries wait in the store for the
+		// next start.
+		claims = o.claimFirst(cands)
+	}
 	o.attempts.Add(len(claims))
 	o.mu.Unlock()
 

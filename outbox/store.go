@@ -198,6 +198,7 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 		return err
 	case <-s.stop:
 		// The committer answers every write it took before it stops.
+		s.wg.Wait()
 		select {
 		case err := <-w.done:
 			return err
