@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -272,5 +273,33 @@ func TestWaitAnswersFirstAttempt(t *testing.T) {
 	}
 	if out[0].Result.NeedsRetry() {
 		t.Errorf("a resend with one target delivered must not ask for a retry")
+	}
+}
+
+// TestRetryAfterDelaysRetry: a target's Retry-After holds the next attempt
+// back even when the backoff would retry at once.
+func TestRetryAfterDelaysRetry(t *testing.T) {
+	tg := newTarget(t, 503)
+	tg.retryAfter = "3600"
+	h := newHarness(t, map[string]*target{"t1": tg}, fastRetries(), 100)
+	before := time.Now()
+	h.accept(true, alert("a", core.StatusFiring, 0))
+	var next time.Time
+	err := h.store.view(func(tx *boltTx) error {
+		return tx.Bucket(bucketPending).ForEach(func(_, v []byte) error {
+			var d Delivery
+			err := json.Unmarshal(v, &d)
+			next = d.NextAttempt
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if min := before.Add(time.Hour); next.Before(min) {
+		t.Errorf("next attempt at %v, want no earlier than %v (Retry-After: 3600)", next, min)
+	}
+	if n := len(tg.received()); n != 1 {
+		t.Errorf("target got %d requests, want 1: the retry must wait", n)
 	}
 }
