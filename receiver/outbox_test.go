@@ -70,8 +70,8 @@ func TestWebhookThroughOutbox(t *testing.T) {
 				t.Fatalf("answered %d, want %d: %s", rec.Code, tc.wantCode, rec.Body)
 			}
 			var body struct {
-				Status string        `json:"status"`
-				Error  string        `json:"error"`
+				Status string `json:"status"`
+				Error  string `json:"error"`
 				Alerts []struct {
 					Deliveries []Delivery `json:"deliveries"`
 				} `json:"alerts"`
