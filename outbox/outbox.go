@@ -167,11 +167,21 @@ func (o *Outbox) load() error {
 }
 
 // admit adds an accepted delivery to memory, superseding an older state
-// of the same slot, and queues it when its slot is free; o.mu must be held
-// (or o not yet shared).
+// of the same slot, and queues it when its slot is free; it returns nil
+// when a newer state is there already. o.mu must be held (or o not yet
+// shared).
 func (o *Outbox) admit(d *Delivery, size int) *entry {
 	e := &entry{d: d, size: size, index: -1}
 	s := o.slots[d.slot()]
+	if s != nil {
+		// Commits are ordered, the admissions after them are not: a newer
+		// state admitted first was committed later and deleted this one.
+		for _, x := range []*entry{s.next, s.busy} {
+			if x != nil && x.d.order().compare(d.order()) > 0 {
+				return nil
+			}
+		}
+	}
 	if s == nil {
 		s = &slot{key: d.slot()}
 		o.slots[s.key] = s

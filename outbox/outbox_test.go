@@ -303,3 +303,30 @@ func TestRetryAfterDelaysRetry(t *testing.T) {
 		t.Errorf("target got %d requests, want 1: the retry must wait", n)
 	}
 }
+
+// TestAdmitKeepsCommitOrder: when concurrent notifications of one alert
+// reach memory in another order than they were committed, the newer state
+// stays and the older one, deleted by the later commit, is not admitted.
+func TestAdmitKeepsCommitOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		first, then *core.EnrichedAlert
+		wantNext    string
+	}{
+		{"older after newer is not admitted", alert("a", core.StatusResolved, 0), alert("a", core.StatusFiring, 0), "resolved"},
+		{"newer after older supersedes it", alert("a", core.StatusFiring, 0), alert("a", core.StatusResolved, 0), "resolved"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := &Outbox{entries: map[uint64]*entry{}, slots: map[string]*slot{}}
+			o.admit(&Delivery{ID: 1, Target: "t", Alert: *tc.first}, 10)
+			o.admit(&Delivery{ID: 2, Target: "t", Alert: *tc.then}, 10)
+			s := o.slots[slotKey("t", "a")]
+			if s == nil || s.next == nil || string(s.next.d.Alert.Alert.Status) != tc.wantNext {
+				t.Fatalf("slot holds %+v, want the %s waiting", s, tc.wantNext)
+			}
+			if len(o.entries) != 1 || o.bytes != 10 || len(o.due) != 1 {
+				t.Errorf("%d entries, %d bytes, %d due; want exactly the newer one", len(o.entries), o.bytes, len(o.due))
+			}
+		})
+	}
+}
