@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -326,6 +327,59 @@ func TestAdmitKeepsCommitOrder(t *testing.T) {
 			}
 			if len(o.entries) != 1 || o.bytes != 10 || len(o.due) != 1 {
 				t.Errorf("%d entries, %d bytes, %d due; want exactly the newer one", len(o.entries), o.bytes, len(o.due))
+			}
+		})
+	}
+}
+
+// TestCloseDrainsOrLeavesPending: Close lets an attempt in flight finish
+// within the grace period, and one still running when it ends stays
+// pending for the next start.
+func TestCloseDrainsOrLeavesPending(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		release     bool // the target answers during the grace period
+		wantPending int  // after a restart
+	}{
+		{"an attempt that ends within the grace period is done", true, 0},
+		{"an attempt cut by the end of the grace period stays pending", false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := newTarget(t)
+			opts := fastRetries()
+			opts.RetryBase, opts.RetryCap = time.Hour, time.Hour
+			h := newHarness(t, map[string]*target{"t1": tg}, opts, 100)
+			release := tg.hold()
+			h.accept(false, alert("a", core.StatusFiring, 0))
+			<-tg.arrived
+			ctx, cancel := context.WithCancel(context.Background())
+			closed := make(chan struct{})
+			go func() {
+				h.box.Close(ctx)
+				close(closed)
+			}()
+			waitUntil(t, "Close to begin", func() bool {
+				h.box.mu.Lock()
+				defer h.box.mu.Unlock()
+				return h.box.closed
+			})
+			if tc.release {
+				release()
+			} else {
+				cancel()
+			}
+			<-closed
+			cancel()
+			if !tc.release {
+				release()
+			}
+			if err := h.store.Close(); err != nil {
+				t.Fatal(err)
+			}
+			h.box, h.store = nil, nil
+			h.open()
+			if n := h.box.Pending(); n != tc.wantPending {
+				t.Errorf("%d pending after restart, want %d", n, tc.wantPending)
 			}
 		})
 	}
