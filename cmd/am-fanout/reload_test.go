@@ -285,3 +285,20 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestTemplateFailureFallsBackAndIsCounted(t *testing.T) {
+	up := newSink(t, 200)
+	// The template parses, so the config loads, but fails when it runs: a
+	// map of strings indexed by a number.
+	discord := fmt.Sprintf("  - name: chat\n    type: discord\n    url: %s/api/webhooks/1/token\n"+
+		"    templates:\n      title: '{{ index .Alert.Labels 5 }}'\n", up.srv.URL)
+	f := newFixture(t, "targets:\n"+discord, nil)
+	code, answer := f.post(t)
+	require.Equal(t, http.StatusOK, code, "a failing template must fall back to the default rendering: %s", answer)
+	require.EqualValues(t, 1, up.got.Load(), "the alert must still be delivered")
+	assert.Equal(t, 1.0, testutil.ToFloat64(f.s.templateFailures.WithLabelValues("chat", "title")))
+
+	f.write(t, f.configFile, "targets: []\n")
+	require.NoError(t, f.s.reload())
+	assert.Zero(t, testutil.CollectAndCount(f.s.templateFailures), "a removed target's template series must go")
+}

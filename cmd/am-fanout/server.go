@@ -45,8 +45,9 @@ type server struct {
 	metrics  *fanout.Metrics
 	webhook  *receiver.Webhook
 
-	reloadOK   prometheus.Gauge
-	reloadTime prometheus.Gauge
+	reloadOK         prometheus.Gauge
+	reloadTime       prometheus.Gauge
+	templateFailures *prometheus.CounterVec
 
 	mu      sync.Mutex // serialises reloads and guards the fields below
 	built   []*builtTarget
@@ -92,7 +93,11 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 		Name: "am_fanout_config_last_reload_success_timestamp_seconds",
 		Help: "Timestamp of the last successful configuration reload.",
 	})
-	s.reg.MustRegister(s.reloadOK, s.reloadTime)
+	s.templateFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "am_fanout_template_render_failures_total",
+		Help: "User templates that failed to render, so that the default rendering was sent instead.",
+	}, []string{"target", "field"})
+	s.reg.MustRegister(s.reloadOK, s.reloadTime, s.templateFailures)
 	if s.durable, err = openDurable(f.storagePath, cfg, s.targets, logger, s.reg); err != nil {
 		return nil, err
 	}
@@ -111,6 +116,9 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	built, err := buildPublishers(cfg, publish.Options{
 		Logger: s.logger, UserAgent: userAgent(), StoragePath: s.flags.storagePath,
+		OnTemplateError: func(target, field string) {
+			s.templateFailures.WithLabelValues(target, field).Inc()
+		},
 	})
 	if err != nil {
 		return receiver.Settings{}, err
@@ -192,6 +200,7 @@ func (s *server) forgetRemoved(old, current []*builtTarget) {
 			s.health.Forget(name)
 			s.outcomes.forget(name)
 			s.metrics.DeleteTarget(name)
+			s.templateFailures.DeletePartialMatch(prometheus.Labels{"target": name})
 			s.durable.forget(name)
 		}
 	}
