@@ -124,3 +124,24 @@ func newTestDispatcher(ts []*Target, deps Dependencies, opts ParallelPublishOpti
 	}
 	return NewDispatcher(deps, opts)
 }
+
+// mapDedup is a Deduplicator that remembers forever.
+type mapDedup struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (d *mapDedup) Delivered(key string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.seen[key]
+}
+
+func (d *mapDedup) MarkDelivered(key string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.seen == nil {
+		d.seen = map[string]bool{}
+	}
+	d.seen[key] = true
+}

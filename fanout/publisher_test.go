@@ -352,7 +352,7 @@ func TestResentAlertIsNotDeliveredTwice(t *testing.T) {
 	ok, failing := &fakePublisher{}, &fakePublisher{err: errServer}
 	ts := []*Target{target("ok", ok), target("failing", failing)}
 	rec := &recorder{}
-	d := newTestDispatcher(ts, Dependencies{Dedup: NewMemoryDedup(time.Minute, nil), Recorder: rec}, DefaultParallelPublishOptions())
+	d := newTestDispatcher(ts, Dependencies{Dedup: &mapDedup{}, Recorder: rec}, DefaultParallelPublishOptions())
 	for range 2 {
 		if _, err := d.PublishToAll(context.Background(), testAlert()); err != nil {
 			t.Fatal(err)
