@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -10,12 +9,7 @@ func TestMSTeamsConfig(t *testing.T) {
 	const flowURL = "https://prod-00.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=SECRETSIG"
 	writeFileForTest(t, dir, "teams-url", flowURL+"\n")
 
-	tests := []struct {
-		name    string
-		yaml    string
-		check   func(t *testing.T, m *MSTeams)
-		wantErr []string
-	}{
+	tests := []specCase[*MSTeams]{
 		{
 			name: "inline url",
 			yaml: "- {name: t, type: msteams, url: '" + flowURL + "'}\n",
@@ -68,31 +62,5 @@ func TestMSTeamsConfig(t *testing.T) {
 			wantErr: []string{"templates.title"},
 		},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			spec, err := parseSpecForTest(t, dir, tc.yaml)
-			if tc.wantErr != nil {
-				if err == nil {
-					t.Fatalf("want an error holding %q, got none", tc.wantErr)
-				}
-				for _, w := range tc.wantErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error %q does not hold %q", err, w)
-					}
-				}
-				if strings.Contains(err.Error(), "SECRETSIG") {
-					t.Errorf("error %q repeats the secret URL", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("want no error, got %v", err)
-			}
-			m, ok := spec.(*MSTeams)
-			if !ok {
-				t.Fatalf("spec is %T, want *MSTeams", spec)
-			}
-			tc.check(t, m)
-		})
-	}
+	runSpecCases(t, dir, "SECRETSIG", tests)
 }

@@ -1,32 +1,9 @@
 package config
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// parseSpecForTest parses a config file holding the given targets YAML and
-// returns its only target's spec; dir anchors relative *_file paths.
-func parseSpecForTest(t *testing.T, dir, targets string) (Spec, error) {
-	t.Helper()
-	cfg, err := Parse([]byte("targets:\n"+targets), filepath.Join(dir, "am-fanout.yml"))
-	if err != nil {
-		return nil, err
-	}
-	if len(cfg.Targets) != 1 {
-		t.Fatalf("want 1 target, got %d", len(cfg.Targets))
-	}
-	return cfg.Targets[0].Spec, nil
-}
-
-func writeFileForTest(t *testing.T, dir, name, content string) {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestRootlyConfig(t *testing.T) {
 	dir := t.TempDir()
@@ -34,12 +11,7 @@ func TestRootlyConfig(t *testing.T) {
 	writeFileForTest(t, dir, "rootly-token", "  file-token \n")
 	writeFileForTest(t, dir, "rootly-url", "https://webhooks.rootly.com/webhooks/incoming/alertmanager_webhooks/notify/Service/abc\n")
 
-	tests := []struct {
-		name    string
-		yaml    string
-		check   func(t *testing.T, r *Rootly)
-		wantErr []string
-	}{
+	tests := []specCase[*Rootly]{
 		{
 			name: "alertmanager mode is the default and fills Rootly's webhook URL",
 			yaml: "- {name: r, type: rootly, secret: s3cr3t}\n",
@@ -152,31 +124,5 @@ func TestRootlyConfig(t *testing.T) {
 			wantErr: []string{`mode "incidents" is not one of alertmanager, alerts_api`},
 		},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			spec, err := parseSpecForTest(t, dir, tc.yaml)
-			if tc.wantErr != nil {
-				if err == nil {
-					t.Fatalf("want an error holding %q, got none", tc.wantErr)
-				}
-				for _, w := range tc.wantErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error %q does not hold %q", err, w)
-					}
-				}
-				if strings.Contains(err.Error(), "hidden-token") {
-					t.Errorf("error %q repeats a secret", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("want no error, got %v", err)
-			}
-			r, ok := spec.(*Rootly)
-			if !ok {
-				t.Fatalf("spec is %T, want *Rootly", spec)
-			}
-			tc.check(t, r)
-		})
-	}
+	runSpecCases(t, dir, "hidden-token", tests)
 }
