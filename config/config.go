@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/am-fanout/am-fanout/publish"
 	"github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
@@ -79,8 +80,8 @@ type Fanout struct {
 type Receiver struct {
 	// BearerToken, when set, must be sent by Alertmanager as
 	// "Authorization: Bearer <token>" (http_config.authorization).
-	BearerToken     Secret `yaml:"bearer_token"`
-	BearerTokenFile string `yaml:"bearer_token_file"`
+	BearerToken     publish.Secret `yaml:"bearer_token"`
+	BearerTokenFile string         `yaml:"bearer_token_file"`
 }
 
 // Enrich configures how alerts are enriched.
@@ -233,7 +234,7 @@ func (c *Config) validate(pos *position, dir string) error {
 	if err := c.Health.validate(pos); err != nil {
 		return err
 	}
-	tok, err := secretFrom(c.Receiver.BearerToken, c.Receiver.BearerTokenFile, dir)
+	tok, err := publish.SecretFrom(c.Receiver.BearerToken, c.Receiver.BearerTokenFile, dir)
 	if err != nil {
 		return pos.errorf("receiver", "%v", err)
 	}
@@ -248,16 +249,12 @@ func (c *Config) validate(pos *position, dir string) error {
 		if err != nil {
 			return pos.errorf(fmt.Sprintf("%s.match.%d", at, bad), "rule %q: %v", r.Name, err)
 		}
-		if r.Severity != "" && !validSeverity(r.Severity) {
+		if r.Severity != "" && !publish.ValidSeverity(r.Severity) {
 			return pos.errorf(at+".severity", "rule %q: severity %q is not one of critical, warning, info", r.Name, r.Severity)
 		}
 		r.Matchers = ms
 	}
 	return nil
-}
-
-func validSeverity(s string) bool {
-	return s == "critical" || s == "warning" || s == "info"
 }
 
 func (b *Breaker) validate(pos *position, at string) error {

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/am-fanout/am-fanout/publish/file"
+	"github.com/am-fanout/am-fanout/publish/webhook"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -24,14 +27,14 @@ func TestLoadFileFixture(t *testing.T) {
 
 	require.Len(t, cfg.Targets, 2)
 	audit, ticketing := cfg.Targets[0], cfg.Targets[1]
-	assert.Equal(t, filepath.Join("testdata", "data", "alerts.jsonl"), audit.Spec.(*File).Path)
+	assert.Equal(t, filepath.Join("testdata", "data", "alerts.jsonl"), audit.Spec.(*file.Config).Path)
 	assert.Equal(t, dur(5*time.Second), audit.Timeout, "the changed default timeout")
 	assert.Equal(t, uint32(3), audit.Breaker.Failures, "the changed default breaker")
 	assert.Equal(t, "testdata/am-fanout.yml:16", audit.Source())
 
-	w := ticketing.Spec.(*Webhook)
+	w := ticketing.Spec.(*webhook.Config)
 	assert.Equal(t, "http://ticketing.example.com:8080/alerts?token=fixture-token", string(w.URL))
-	assert.Equal(t, FormatEnriched, w.Format)
+	assert.Equal(t, webhook.FormatEnriched, w.Format)
 	assert.Equal(t, dur(2*time.Second), ticketing.Timeout)
 	assert.True(t, ticketing.Selects(map[string]string{"severity": "warning"}))
 	assert.False(t, ticketing.Selects(map[string]string{"severity": "info"}))
@@ -111,7 +114,7 @@ func TestLoadFileWithTargetsDir(t *testing.T) {
 	assert.Equal(t, "from-secret", got.Name)
 	assert.Equal(t, filepath.Join(dir, "t.yml")+":2", got.Source())
 	assert.Equal(t, dur(7*time.Second), got.Timeout, "the config file's defaults apply to the directory's targets")
-	assert.Equal(t, "https://hooks.example.com/one", string(got.Spec.(*Webhook).URL),
+	assert.Equal(t, "https://hooks.example.com/one", string(got.Spec.(*webhook.Config).URL),
 		"url_file resolves against the targets file's directory, through the symlinks")
 
 	swapKubeletData(t, dir, "..2026_01_02_00_00_00.000000001", map[string]string{
@@ -120,9 +123,9 @@ func TestLoadFileWithTargetsDir(t *testing.T) {
 	})
 	cfg, err = LoadFile(conf, dir)
 	require.NoError(t, err)
-	w := cfg.Targets[1].Spec.(*Webhook)
+	w := cfg.Targets[1].Spec.(*webhook.Config)
 	assert.Equal(t, "https://hooks.example.com/two", string(w.URL), "a reload must see the new Secret")
-	assert.Equal(t, FormatEnriched, w.Format)
+	assert.Equal(t, webhook.FormatEnriched, w.Format)
 }
 
 func TestLoadFileTargetsDirErrors(t *testing.T) {

@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/am-fanout/am-fanout/publish/discord"
 )
 
 func TestDiscordConfig(t *testing.T) {
@@ -11,14 +13,14 @@ func TestDiscordConfig(t *testing.T) {
 		name    string
 		block   string
 		wantErr []string // substrings of the error; nil means valid
-		check   func(t *testing.T, d *Discord)
+		check   func(t *testing.T, d *discord.Config)
 	}{
 		{
 			name:  "inline url gets the default username",
 			block: "  - {name: d, type: discord, url: " + hook + "}\n",
-			check: func(t *testing.T, d *Discord) {
-				if string(d.URL) != hook || d.Username != DefaultDiscordUsername {
-					t.Errorf("got url %q username %q, want the url and %q", d.URL, d.Username, DefaultDiscordUsername)
+			check: func(t *testing.T, d *discord.Config) {
+				if string(d.URL) != hook || d.Username != discord.DefaultDiscordUsername {
+					t.Errorf("got url %q username %q, want the url and %q", d.URL, d.Username, discord.DefaultDiscordUsername)
 				}
 				if !d.HTTPConfig.FollowRedirects || !d.HTTPConfig.EnableHTTP2 {
 					t.Errorf("http_config defaults not applied: %+v", d.HTTPConfig)
@@ -28,7 +30,7 @@ func TestDiscordConfig(t *testing.T) {
 		{
 			name:  "url from a file, username and avatar set",
 			block: "  - {name: d, type: discord, url_file: hook.txt, username: Prometheus, avatar_url: 'https://example.com/a.png'}\n",
-			check: func(t *testing.T, d *Discord) {
+			check: func(t *testing.T, d *discord.Config) {
 				if string(d.URL) != hook || d.Username != "Prometheus" || d.AvatarURL != "https://example.com/a.png" {
 					t.Errorf("got url %q username %q avatar %q", d.URL, d.Username, d.AvatarURL)
 				}
@@ -56,7 +58,7 @@ func TestDiscordConfig(t *testing.T) {
 					t.Fatalf("want valid, got %v", err)
 				}
 				if tc.check != nil {
-					tc.check(t, tg.Spec.(*Discord))
+					tc.check(t, tg.Spec.(*discord.Config))
 				}
 				return
 			}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/am-fanout/am-fanout/publish"
 	"github.com/prometheus/common/model"
 )
 
@@ -90,7 +91,7 @@ func (h *Health) validate(pos *position) error {
 // never probed, since vendor APIs do not answer probes sensibly.
 type Probe struct {
 	// HTTPGet is the URL to GET; a Secret, since it may hold a token.
-	HTTPGet Secret `yaml:"http_get"`
+	HTTPGet publish.Secret `yaml:"http_get"`
 	// TCP is the host:port to connect to.
 	TCP      string         `yaml:"tcp"`
 	Interval model.Duration `yaml:"interval"`

@@ -2,6 +2,8 @@ package config
 
 import (
 	"testing"
+
+	"github.com/am-fanout/am-fanout/publish/msteams"
 )
 
 func TestMSTeamsConfig(t *testing.T) {
@@ -9,11 +11,11 @@ func TestMSTeamsConfig(t *testing.T) {
 	const flowURL = "https://prod-00.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=SECRETSIG"
 	writeFileForTest(t, dir, "teams-url", flowURL+"\n")
 
-	tests := []specCase[*MSTeams]{
+	tests := []specCase[*msteams.Config]{
 		{
 			name: "inline url",
 			yaml: "- {name: t, type: msteams, url: '" + flowURL + "'}\n",
-			check: func(t *testing.T, m *MSTeams) {
+			check: func(t *testing.T, m *msteams.Config) {
 				if string(m.URL) != flowURL {
 					t.Errorf("url = %q, want the inline value", m.URL)
 				}
@@ -25,7 +27,7 @@ func TestMSTeamsConfig(t *testing.T) {
 		{
 			name: "url_file relative to the config file, with templates",
 			yaml: "- {name: t, type: msteams, url_file: teams-url, templates: {title: '{{ .Alert.Labels.alertname }}', text: x}}\n",
-			check: func(t *testing.T, m *MSTeams) {
+			check: func(t *testing.T, m *msteams.Config) {
 				if string(m.URL) != flowURL || m.URLFile != "" {
 					t.Errorf("url = %q (file %q), want the trimmed file content and the file cleared", m.URL, m.URLFile)
 				}

@@ -5,20 +5,22 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/am-fanout/am-fanout/publish/opsgenie"
 )
 
 const testOpsgenieKey = "eb243592-faa2-4ba2-a551-1afdf565c889"
 
 // parseOpsgenie parses a config holding one opsgenie target whose block
 // is body (indented under the target), in dir.
-func parseOpsgenie(t *testing.T, dir, body string) (*Opsgenie, error) {
+func parseOpsgenie(t *testing.T, dir, body string) (*opsgenie.Config, error) {
 	t.Helper()
 	yml := "targets:\n  - name: og\n    type: opsgenie\n" + body
 	cfg, err := Parse([]byte(yml), filepath.Join(dir, "am-fanout.yml"))
 	if err != nil {
 		return nil, err
 	}
-	return cfg.Targets[0].Spec.(*Opsgenie), nil
+	return cfg.Targets[0].Spec.(*opsgenie.Config), nil
 }
 
 func TestOpsgenieConfig(t *testing.T) {
@@ -31,21 +33,21 @@ func TestOpsgenieConfig(t *testing.T) {
 		name    string
 		body    string
 		wantErr string
-		check   func(t *testing.T, o *Opsgenie)
+		check   func(t *testing.T, o *opsgenie.Config)
 	}{
 		{
 			name: "inline key gets the US API",
 			body: key,
-			check: func(t *testing.T, o *Opsgenie) {
-				if o.URL != OpsgenieURL {
-					t.Errorf("url = %q, want the default %q", o.URL, OpsgenieURL)
+			check: func(t *testing.T, o *opsgenie.Config) {
+				if o.URL != opsgenie.OpsgenieURL {
+					t.Errorf("url = %q, want the default %q", o.URL, opsgenie.OpsgenieURL)
 				}
 			},
 		},
 		{
 			name: "key file is read and trimmed",
 			body: "    api_key_file: og-key\n",
-			check: func(t *testing.T, o *Opsgenie) {
+			check: func(t *testing.T, o *opsgenie.Config) {
 				if string(o.APIKey) != testOpsgenieKey {
 					t.Errorf("api key from file = %q, want %q", o.APIKey, testOpsgenieKey)
 				}
@@ -54,9 +56,9 @@ func TestOpsgenieConfig(t *testing.T) {
 		{
 			name: "region eu selects the EU API",
 			body: key + "    region: eu\n",
-			check: func(t *testing.T, o *Opsgenie) {
-				if o.URL != OpsgenieEUURL {
-					t.Errorf("url = %q, want %q", o.URL, OpsgenieEUURL)
+			check: func(t *testing.T, o *opsgenie.Config) {
+				if o.URL != opsgenie.OpsgenieEUURL {
+					t.Errorf("url = %q, want %q", o.URL, opsgenie.OpsgenieEUURL)
 				}
 			},
 		},
@@ -67,7 +69,7 @@ func TestOpsgenieConfig(t *testing.T) {
 				"      - {type: user, username: trinity@example.com}\n      - {type: user, id: bb4d9938}\n" +
 				"      - {type: escalation, name: Nightwatch}\n      - {type: schedule, id: aee8a0de}\n" +
 				"    visible_to: [{type: team, name: rocket}]\n",
-			check: func(t *testing.T, o *Opsgenie) {
+			check: func(t *testing.T, o *opsgenie.Config) {
 				if len(o.Responders) != 6 || len(o.VisibleTo) != 1 {
 					t.Errorf("got %d responders and %d visible_to, want 6 and 1", len(o.Responders), len(o.VisibleTo))
 				}

@@ -5,13 +5,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/am-fanout/am-fanout/publish/pagerduty"
 )
 
 const testPagerDutyKey = "0123456789abcdef0123456789abcdef"
 
 // parsePagerDuty parses a config holding one pagerduty target whose block
 // is body (indented under the target), in dir.
-func parsePagerDuty(t *testing.T, dir, body string) (*PagerDuty, error) {
+func parsePagerDuty(t *testing.T, dir, body string) (*pagerduty.Config, error) {
 	t.Helper()
 	yml := "targets:\n  - name: pd\n    type: pagerduty\n" + body
 	path := filepath.Join(dir, "am-fanout.yml")
@@ -19,7 +21,7 @@ func parsePagerDuty(t *testing.T, dir, body string) (*PagerDuty, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cfg.Targets[0].Spec.(*PagerDuty), nil
+	return cfg.Targets[0].Spec.(*pagerduty.Config), nil
 }
 
 func TestPagerDutyConfig(t *testing.T) {
@@ -31,14 +33,14 @@ func TestPagerDutyConfig(t *testing.T) {
 		name    string
 		body    string
 		wantErr string
-		check   func(t *testing.T, p *PagerDuty)
+		check   func(t *testing.T, p *pagerduty.Config)
 	}{
 		{
 			name: "inline key gets the US endpoint and the label defaults",
 			body: "    routing_key: " + testPagerDutyKey + "\n",
-			check: func(t *testing.T, p *PagerDuty) {
-				if p.URL != PagerDutyURL {
-					t.Errorf("url = %q, want the default %q", p.URL, PagerDutyURL)
+			check: func(t *testing.T, p *pagerduty.Config) {
+				if p.URL != pagerduty.PagerDutyURL {
+					t.Errorf("url = %q, want the default %q", p.URL, pagerduty.PagerDutyURL)
 				}
 				if p.ComponentLabel != "service" || p.GroupLabel != "job" || p.ClassLabel != "alertname" {
 					t.Errorf("labels = %q/%q/%q, want service/job/alertname", p.ComponentLabel, p.GroupLabel, p.ClassLabel)
@@ -51,7 +53,7 @@ func TestPagerDutyConfig(t *testing.T) {
 		{
 			name: "key file is read, trimmed and anchored at the config folder",
 			body: "    routing_key_file: pd-key\n",
-			check: func(t *testing.T, p *PagerDuty) {
+			check: func(t *testing.T, p *pagerduty.Config) {
 				if string(p.RoutingKey) != testPagerDutyKey {
 					t.Errorf("routing key from file = %q, want %q", p.RoutingKey, testPagerDutyKey)
 				}
@@ -60,16 +62,16 @@ func TestPagerDutyConfig(t *testing.T) {
 		{
 			name: "region eu selects the EU endpoint",
 			body: "    routing_key: " + testPagerDutyKey + "\n    region: eu\n",
-			check: func(t *testing.T, p *PagerDuty) {
-				if p.URL != PagerDutyEUURL {
-					t.Errorf("url = %q, want %q", p.URL, PagerDutyEUURL)
+			check: func(t *testing.T, p *pagerduty.Config) {
+				if p.URL != pagerduty.PagerDutyEUURL {
+					t.Errorf("url = %q, want %q", p.URL, pagerduty.PagerDutyEUURL)
 				}
 			},
 		},
 		{
 			name: "url overrides the region",
 			body: "    routing_key: " + testPagerDutyKey + "\n    region: eu\n    url: http://127.0.0.1:8080/v2/enqueue\n",
-			check: func(t *testing.T, p *PagerDuty) {
+			check: func(t *testing.T, p *pagerduty.Config) {
 				if p.URL != "http://127.0.0.1:8080/v2/enqueue" {
 					t.Errorf("url = %q, want the configured one", p.URL)
 				}
@@ -78,7 +80,7 @@ func TestPagerDutyConfig(t *testing.T) {
 		{
 			name: "an empty label option leaves the field out",
 			body: "    routing_key: " + testPagerDutyKey + "\n    component_label: ''\n",
-			check: func(t *testing.T, p *PagerDuty) {
+			check: func(t *testing.T, p *pagerduty.Config) {
 				if p.ComponentLabel != "" {
 					t.Errorf("component_label = %q, want empty", p.ComponentLabel)
 				}

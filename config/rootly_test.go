@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/am-fanout/am-fanout/publish/rootly"
 )
 
 func TestRootlyConfig(t *testing.T) {
@@ -11,16 +13,16 @@ func TestRootlyConfig(t *testing.T) {
 	writeFileForTest(t, dir, "rootly-token", "  file-token \n")
 	writeFileForTest(t, dir, "rootly-url", "https://webhooks.rootly.com/webhooks/incoming/alertmanager_webhooks/notify/Service/abc\n")
 
-	tests := []specCase[*Rootly]{
+	tests := []specCase[*rootly.Config]{
 		{
 			name: "alertmanager mode is the default and fills Rootly's webhook URL",
 			yaml: "- {name: r, type: rootly, secret: s3cr3t}\n",
-			check: func(t *testing.T, r *Rootly) {
-				if r.Mode != RootlyModeAlertmanager {
-					t.Errorf("mode = %q, want %q", r.Mode, RootlyModeAlertmanager)
+			check: func(t *testing.T, r *rootly.Config) {
+				if r.Mode != rootly.RootlyModeAlertmanager {
+					t.Errorf("mode = %q, want %q", r.Mode, rootly.RootlyModeAlertmanager)
 				}
-				if string(r.URL) != RootlyDefaultWebhookURL {
-					t.Errorf("url = %q, want the default %q", r.URL, RootlyDefaultWebhookURL)
+				if string(r.URL) != rootly.RootlyDefaultWebhookURL {
+					t.Errorf("url = %q, want the default %q", r.URL, rootly.RootlyDefaultWebhookURL)
 				}
 				if string(r.Secret) != "s3cr3t" {
 					t.Errorf("secret = %q, want the inline value", r.Secret)
@@ -33,7 +35,7 @@ func TestRootlyConfig(t *testing.T) {
 		{
 			name: "alertmanager mode reads url_file and secret_file relative to the config file",
 			yaml: "- {name: r, type: rootly, url_file: rootly-url, secret_file: rootly-secret}\n",
-			check: func(t *testing.T, r *Rootly) {
+			check: func(t *testing.T, r *rootly.Config) {
 				if !strings.HasSuffix(string(r.URL), "/notify/Service/abc") {
 					t.Errorf("url = %q, want the file's content", r.URL)
 				}
@@ -70,9 +72,9 @@ func TestRootlyConfig(t *testing.T) {
 		{
 			name: "alerts_api mode defaults the API URL",
 			yaml: "- {name: r, type: rootly, mode: alerts_api, api_token: tok}\n",
-			check: func(t *testing.T, r *Rootly) {
-				if r.APIURL != RootlyDefaultAPIURL {
-					t.Errorf("api_url = %q, want %q", r.APIURL, RootlyDefaultAPIURL)
+			check: func(t *testing.T, r *rootly.Config) {
+				if r.APIURL != rootly.RootlyDefaultAPIURL {
+					t.Errorf("api_url = %q, want %q", r.APIURL, rootly.RootlyDefaultAPIURL)
 				}
 				if string(r.APIToken) != "tok" {
 					t.Errorf("api_token = %q, want the inline value", r.APIToken)
@@ -84,7 +86,7 @@ func TestRootlyConfig(t *testing.T) {
 			yaml: "- {name: r, type: rootly, mode: alerts_api, api_url: 'http://127.0.0.1:8080/', api_token_file: rootly-token,\n" +
 				"   notification_target_type: EscalationPolicy, notification_target_id: ep-1,\n" +
 				"   templates: {summary: '{{ .Alert.Labels.alertname }}', description: x}}\n",
-			check: func(t *testing.T, r *Rootly) {
+			check: func(t *testing.T, r *rootly.Config) {
 				if r.APIURL != "http://127.0.0.1:8080" {
 					t.Errorf("api_url = %q, want no trailing slash", r.APIURL)
 				}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/am-fanout/am-fanout/publish/slack"
 )
 
 // parseChatTarget parses a config holding the one target block and returns
@@ -36,12 +38,12 @@ func TestSlackConfig(t *testing.T) {
 		name    string
 		block   string
 		wantErr []string // substrings of the error; nil means valid
-		check   func(t *testing.T, s *Slack)
+		check   func(t *testing.T, s *slack.Config)
 	}{
 		{
 			name:  "inline webhook url",
 			block: "  - {name: s, type: slack, url: " + hook + "}\n",
-			check: func(t *testing.T, s *Slack) {
+			check: func(t *testing.T, s *slack.Config) {
 				if string(s.URL) != hook || s.BotMode() {
 					t.Errorf("got url %q bot %v, want the webhook url in webhook mode", s.URL, s.BotMode())
 				}
@@ -50,7 +52,7 @@ func TestSlackConfig(t *testing.T) {
 		{
 			name:  "webhook url from a file relative to the config",
 			block: "  - {name: s, type: slack, url_file: hook.txt}\n",
-			check: func(t *testing.T, s *Slack) {
+			check: func(t *testing.T, s *slack.Config) {
 				if string(s.URL) != hook || s.URLFile != "" {
 					t.Errorf("got url %q url_file %q, want the file's trimmed content", s.URL, s.URLFile)
 				}
@@ -59,9 +61,9 @@ func TestSlackConfig(t *testing.T) {
 		{
 			name:  "bot token gets the default api url and thread ttl",
 			block: "  - {name: s, type: slack, token: " + token + ", channel: C123}\n",
-			check: func(t *testing.T, s *Slack) {
-				if !s.BotMode() || s.APIURL != SlackAPIURL || time.Duration(s.ThreadTTL) != 7*24*time.Hour {
-					t.Errorf("got bot %v api_url %q ttl %v, want bot mode, %q, 168h", s.BotMode(), s.APIURL, s.ThreadTTL, SlackAPIURL)
+			check: func(t *testing.T, s *slack.Config) {
+				if !s.BotMode() || s.APIURL != slack.SlackAPIURL || time.Duration(s.ThreadTTL) != 7*24*time.Hour {
+					t.Errorf("got bot %v api_url %q ttl %v, want bot mode, %q, 168h", s.BotMode(), s.APIURL, s.ThreadTTL, slack.SlackAPIURL)
 				}
 				if s.HTTPConfig.FollowRedirects != true || !s.HTTPConfig.EnableHTTP2 {
 					t.Errorf("http_config defaults not applied: %+v", s.HTTPConfig)
@@ -71,7 +73,7 @@ func TestSlackConfig(t *testing.T) {
 		{
 			name:  "bot token from a file, api url overridden without trailing slash",
 			block: "  - {name: s, type: slack, token_file: token.txt, channel: '#alerts', api_url: 'http://127.0.0.1:1/api', thread_ttl: 1h, update_original: true}\n",
-			check: func(t *testing.T, s *Slack) {
+			check: func(t *testing.T, s *slack.Config) {
 				if string(s.Token) != token || s.APIURL != "http://127.0.0.1:1/api/" || time.Duration(s.ThreadTTL) != time.Hour {
 					t.Errorf("got token set %v api_url %q ttl %v", s.Token != "", s.APIURL, s.ThreadTTL)
 				}
@@ -107,7 +109,7 @@ func TestSlackConfig(t *testing.T) {
 					t.Fatalf("want valid, got %v", err)
 				}
 				if tc.check != nil {
-					tc.check(t, tg.Spec.(*Slack))
+					tc.check(t, tg.Spec.(*slack.Config))
 				}
 				return
 			}

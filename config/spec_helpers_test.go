@@ -5,11 +5,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/am-fanout/am-fanout/publish"
 )
 
 // parseSpecForTest parses a config file holding the given targets YAML and
 // returns the one target's spec.
-func parseSpecForTest(t *testing.T, dir, targets string) (Spec, error) {
+func parseSpecForTest(t *testing.T, dir, targets string) (publish.Config, error) {
 	t.Helper()
 	cfg, err := Parse([]byte("targets:\n"+targets), filepath.Join(dir, "am-fanout.yml"))
 	if err != nil {
@@ -30,7 +32,7 @@ func writeFileForTest(t *testing.T, dir, name, content string) {
 
 // specCase is one target block of type T and what parsing it must give:
 // an error holding every wantErr, or a spec that check accepts.
-type specCase[T Spec] struct {
+type specCase[T publish.Config] struct {
 	name    string
 	yaml    string
 	check   func(t *testing.T, s T)
@@ -38,7 +40,7 @@ type specCase[T Spec] struct {
 }
 
 // runSpecCases parses every case in dir; no error may repeat secret.
-func runSpecCases[T Spec](t *testing.T, dir, secret string, cases []specCase[T]) {
+func runSpecCases[T publish.Config](t *testing.T, dir, secret string, cases []specCase[T]) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

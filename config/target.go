@@ -10,9 +10,10 @@ import (
 	"strings"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
-	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/am-fanout/am-fanout/publish"
 )
 
 // Target is one configured target: the fields every type shares, and the
@@ -27,8 +28,9 @@ type Target struct {
 	// Probe is the target's active health check; nil for none.
 	Probe *Probe `yaml:"probe"`
 
-	// Spec is the type's own configuration, such as *Webhook for "webhook".
-	Spec Spec `yaml:"-"`
+	// Spec is the type's own configuration block, such as *webhook.Config
+	// for "webhook".
+	Spec publish.Config `yaml:"-"`
 	// Matchers are parsed from Match; all must hold for an alert to be
 	// delivered to the target.
 	Matchers labels.Matchers `yaml:"-"`
@@ -40,37 +42,22 @@ type Target struct {
 // Source returns where the target was defined as "file:line".
 func (t *Target) Source() string { return fmt.Sprintf("%s:%d", t.File, t.Line) }
 
-// Spec is the configuration block of one target type.
-type Spec interface {
-	// validate checks the block and reads its *_file secrets, resolving
-	// relative paths against dir.
-	validate(dir string) error
-}
-
 // TargetTypes lists the target types am-fanout knows.
 func TargetTypes() []string {
-	return []string{"discord", "file", "msteams", "opsgenie", "pagerduty", "rootly", "slack", "webhook"}
+	var out []string
+	for _, in := range Integrations() {
+		out = append(out, in.Type)
+	}
+	return out
 }
 
-// newSpec returns an empty block for the target type, nil for an unknown one.
-func newSpec(typ string) Spec {
-	switch typ {
-	case "webhook":
-		return &Webhook{Format: FormatAlertmanager, HTTPConfig: commoncfg.DefaultHTTPClientConfig}
-	case "file":
-		return &File{}
-	case "rootly":
-		return &Rootly{Mode: RootlyModeAlertmanager, HTTPConfig: commoncfg.DefaultHTTPClientConfig}
-	case "msteams":
-		return &MSTeams{HTTPConfig: commoncfg.DefaultHTTPClientConfig}
-	case "pagerduty":
-		return &PagerDuty{Client: "am-fanout", ComponentLabel: "service", GroupLabel: "job", ClassLabel: "alertname", HTTPConfig: commoncfg.DefaultHTTPClientConfig}
-	case "opsgenie":
-		return &Opsgenie{HTTPConfig: commoncfg.DefaultHTTPClientConfig}
-	case "slack":
-		return &Slack{HTTPConfig: commoncfg.DefaultHTTPClientConfig}
-	case "discord":
-		return &Discord{HTTPConfig: commoncfg.DefaultHTTPClientConfig}
+// newSpec returns the type's block with its defaults, nil for an unknown
+// type.
+func newSpec(typ string) publish.Config {
+	for _, in := range Integrations() {
+		if in.Type == typ {
+			return in.NewConfig()
+		}
 	}
 	return nil
 }
@@ -166,7 +153,7 @@ func (t *Target) validate(pos *position, dir string) error {
 			return err
 		}
 	}
-	if err := t.Spec.validate(dir); err != nil {
+	if err := t.Spec.Validate(dir); err != nil {
 		return fmt.Errorf("%s:%d: target %q (%s): %w", t.File, pos.fieldLine(err.Error(), t.Line), t.Name, t.Type, err)
 	}
 	return nil

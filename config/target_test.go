@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/am-fanout/am-fanout/publish/file"
+	"github.com/am-fanout/am-fanout/publish/webhook"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
@@ -57,11 +60,11 @@ func TestWebhookURL(t *testing.T) {
 			}
 			tg, err := parseOneTarget(t, dir, tt.target)
 			require.NoError(t, err)
-			w, ok := tg.Spec.(*Webhook)
-			require.True(t, ok, "spec is %T, want *Webhook", tg.Spec)
+			w, ok := tg.Spec.(*webhook.Config)
+			require.True(t, ok, "spec is %T, want *webhook.Config", tg.Spec)
 			assert.Equal(t, tt.wantURL, string(w.URL))
 			assert.Empty(t, w.URLFile, "url_file is consumed once read")
-			assert.Equal(t, FormatAlertmanager, w.Format, "default format")
+			assert.Equal(t, webhook.FormatAlertmanager, w.Format, "default format")
 		})
 	}
 }
@@ -144,7 +147,7 @@ func TestFilePathResolvedAgainstConfigDir(t *testing.T) {
 	for _, tt := range tests {
 		tg, err := parseOneTarget(t, dir, "  - {name: f, type: file, path: "+tt.path+"}\n")
 		require.NoError(t, err)
-		assert.Equal(t, tt.want, tg.Spec.(*File).Path, "path %q", tt.path)
+		assert.Equal(t, tt.want, tg.Spec.(*file.Config).Path, "path %q", tt.path)
 	}
 }
 

@@ -1,6 +1,15 @@
 package core
 
-import "time"
+import (
+	"context"
+	"time"
+)
+
+// Publisher delivers one alert to one target. It does not retry: retries
+// belong to the caller, which knows about breakers and deadlines.
+type Publisher interface {
+	Publish(ctx context.Context, a *EnrichedAlert) error
+}
 
 // Selector decides whether a target receives an alert with the given labels.
 type Selector interface {

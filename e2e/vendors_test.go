@@ -9,7 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/am-fanout/am-fanout/publish/vendorfake"
+	"github.com/am-fanout/am-fanout/publish/discord/discordtest"
+	"github.com/am-fanout/am-fanout/publish/msteams/msteamstest"
+	"github.com/am-fanout/am-fanout/publish/opsgenie/opsgenietest"
+	"github.com/am-fanout/am-fanout/publish/pagerduty/pagerdutytest"
+	"github.com/am-fanout/am-fanout/publish/publishtest"
+	"github.com/am-fanout/am-fanout/publish/rootly/rootlytest"
+	"github.com/am-fanout/am-fanout/publish/slack/slacktest"
 )
 
 const (
@@ -61,23 +67,23 @@ targets:
 type vendorEnv struct {
 	am       *alertmanager
 	fanout   *fanoutServer
-	slack    *vendorfake.Slack
-	pd       *vendorfake.PagerDuty
-	teams    *vendorfake.Teams
-	opsgenie *vendorfake.Opsgenie
-	discord  *vendorfake.Discord
-	rootly   *vendorfake.Rootly
+	slack    *slacktest.Slack
+	pd       *pagerdutytest.PagerDuty
+	teams    *msteamstest.Teams
+	opsgenie *opsgenietest.Opsgenie
+	discord  *discordtest.Discord
+	rootly   *rootlytest.Rootly
 }
 
 func newVendorEnv(t *testing.T) *vendorEnv {
 	t.Helper()
 	e := &vendorEnv{
-		slack:    vendorfake.NewSlack(t, ""),
-		pd:       vendorfake.NewPagerDuty(t),
-		teams:    vendorfake.NewTeams(t, vendorTeamsSig),
-		opsgenie: vendorfake.NewOpsgenie(t, vendorGenieKey),
-		discord:  vendorfake.NewDiscord(t),
-		rootly:   vendorfake.NewRootly(t, "", vendorRootlyKey),
+		slack:    slacktest.NewSlack(t, ""),
+		pd:       pagerdutytest.NewPagerDuty(t),
+		teams:    msteamstest.NewTeams(t, vendorTeamsSig),
+		opsgenie: opsgenietest.NewOpsgenie(t, vendorGenieKey),
+		discord:  discordtest.NewDiscord(t),
+		rootly:   rootlytest.NewRootly(t, "", vendorRootlyKey),
 	}
 	e.fanout = startFanout(t, fmt.Sprintf(vendorsConfig,
 		e.slack.WebhookURL(), e.pd.URL(), vendorRoutingKey, e.teams.URL(),
@@ -103,7 +109,7 @@ func (e *vendorEnv) targets() []vendorTarget {
 		{"teams", e.teams.Requests, func() int { return len(e.teams.Bodies()) }, e.checkTeams},
 		{"opsgenie", e.opsgenie.Requests, func() int { return len(e.opsgenie.Calls()) }, e.checkOpsgenie},
 		{"discord", e.discord.Requests, func() int { return len(e.discord.Bodies()) }, e.checkDiscord},
-		{"rootly", e.rootly.Requests, func() int { return len(e.rootly.Bodies(vendorfake.RootlySourcePath)) }, e.checkRootly},
+		{"rootly", e.rootly.Requests, func() int { return len(e.rootly.Bodies(rootlytest.RootlySourcePath)) }, e.checkRootly},
 	}
 }
 
@@ -155,7 +161,7 @@ func (e *vendorEnv) checkSlack(t *testing.T, alertname string) {
 	for i, want := range []string{"[FIRING] " + alertname, "[RESOLVED] " + alertname} {
 		c := e.slack.Calls()[i]
 		text, _ := c.Msg["text"].(string)
-		if c.Path != vendorfake.SlackWebhookPath || !strings.Contains(text, want) {
+		if c.Path != slacktest.SlackWebhookPath || !strings.Contains(text, want) {
 			t.Errorf("Slack message %d went to %s with text %q, want the webhook path and a text naming %q", i, c.Path, text, want)
 		}
 	}
@@ -224,7 +230,7 @@ func (e *vendorEnv) checkDiscord(t *testing.T, alertname string) {
 func (e *vendorEnv) checkRootly(t *testing.T, alertname string) {
 	for i, want := range []string{"firing", "resolved"} {
 		var m amMessage
-		body := e.rootly.Bodies(vendorfake.RootlySourcePath)[i]
+		body := e.rootly.Bodies(rootlytest.RootlySourcePath)[i]
 		if err := json.Unmarshal(body, &m); err != nil {
 			t.Fatalf("Rootly's alert source got something that is not Alertmanager's payload: %v", err)
 		}
@@ -256,9 +262,9 @@ targets:
 // answers Alertmanager 200 at once and retries by itself after the wait
 // PagerDuty asked for; each vendor gets its alert exactly once.
 func TestPagerDutyRateLimitIsRetriedByTheOutbox(t *testing.T) {
-	slack := vendorfake.NewSlack(t, "")
-	pd := vendorfake.NewPagerDuty(t)
-	pd.Script(vendorfake.Answer{
+	slack := slacktest.NewSlack(t, "")
+	pd := pagerdutytest.NewPagerDuty(t)
+	pd.Script(publishtest.Answer{
 		Status: http.StatusTooManyRequests, RetryAfter: "1", ContentType: "application/json",
 		Body: `{"status":"throttle event","message":"Requests for this service are arriving too quickly. Please retry later."}`,
 	})

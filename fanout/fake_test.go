@@ -102,7 +102,7 @@ func (b rejectingBreaker) Execute(context.Context, func(context.Context) error) 
 
 var errServer = core.Retryable(503, time.Second, errors.New("service unavailable"))
 
-func target(name string, p Publisher) *Target {
+func target(name string, p core.Publisher) *Target {
 	return &Target{
 		Target:    core.Target{Name: name, Type: "webhook", SendResolved: true, Timeout: 5 * time.Second},
 		Publisher: p,

@@ -6,11 +6,6 @@ import (
 	"github.com/am-fanout/am-fanout/core"
 )
 
-// Publisher delivers one alert to one target. It does not retry.
-type Publisher interface {
-	Publish(ctx context.Context, a *core.EnrichedAlert) error
-}
-
 // CircuitBreaker runs a delivery unless the target's breaker rejects it, in
 // which case it returns core.ErrCircuitOpen or core.ErrCircuitHalfOpen.
 type CircuitBreaker interface {
@@ -32,7 +27,7 @@ type OutcomeRecorder interface {
 // publisher and its breaker (nil for none).
 type Target struct {
 	core.Target
-	Publisher Publisher
+	Publisher core.Publisher
 	Breaker   CircuitBreaker
 }
 

@@ -136,7 +136,7 @@ func newHarness(t testing.TB, servers map[string]*target, opts Options, breakerF
 	}
 	var ts []*fanout.Target
 	for _, c := range cfg.Targets {
-		p, err := publish.New(c, publish.Options{})
+		p, err := publish.New(c.Name, c.Type, c.Spec, publish.Options{})
 		if err != nil {
 			t.Fatalf("publisher %s: %v", c.Name, err)
 		}

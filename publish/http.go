@@ -17,70 +17,69 @@ import (
 
 	commoncfg "github.com/prometheus/common/config"
 
-	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/core"
 )
 
 // maxErrorBody bounds how much of an error answer is read and quoted.
 const maxErrorBody = 1024
 
-// httpTarget is what every HTTP publisher holds: the client built from the
+// HTTPTarget is what every HTTP publisher holds: the client built from the
 // target's http_config, its parsed templates and its logger. Embedded, it
 // gives the publisher its Close.
-type httpTarget struct {
-	client *http.Client
-	tmpl   *textTemplates
-	log    *slog.Logger
+type HTTPTarget struct {
+	Client *http.Client
+	Tmpl   *TextTemplates
+	Log    *slog.Logger
 }
 
-// newHTTPTarget builds the client and parses the templates of target
+// NewHTTPTarget builds the client and parses the templates of target
 // name. The logger falls back to discarding for publishers built without
 // New, which otherwise defaults it.
-func newHTTPTarget(name string, cfg commoncfg.HTTPClientConfig, t config.Templates, o Options) (httpTarget, error) {
+func NewHTTPTarget(name string, cfg commoncfg.HTTPClientConfig, t Templates, o Options) (HTTPTarget, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	c, err := commoncfg.NewClientFromConfig(cfg, name, commoncfg.WithUserAgent(o.UserAgent))
 	if err != nil {
-		return httpTarget{}, fmt.Errorf("target %q: http_config: %w", name, err)
+		return HTTPTarget{}, fmt.Errorf("target %q: http_config: %w", name, err)
 	}
-	tmpl, err := newTextTemplates(name, t, o)
+	tmpl, err := NewTextTemplates(name, t, o)
 	if err != nil {
-		return httpTarget{}, fmt.Errorf("target %q: %w", name, err)
+		return HTTPTarget{}, fmt.Errorf("target %q: %w", name, err)
 	}
-	return httpTarget{client: c, tmpl: tmpl, log: o.Logger}, nil
+	return HTTPTarget{Client: c, Tmpl: tmpl, Log: o.Logger}, nil
 }
 
 // Close releases the client's idle connections when the target is
 // removed or replaced.
-func (h *httpTarget) Close() error {
-	h.client.CloseIdleConnections()
+func (h *HTTPTarget) Close() error {
+	h.Client.CloseIdleConnections()
 	return nil
 }
 
-// sendRendered sends the one request render builds for a, for publishers
+// SendRendered sends the one request render builds for a, for publishers
 // whose Publish sends exactly what their Render shows. The answer's body
 // is returned for publishers that read it.
-func (h *httpTarget) sendRendered(ctx context.Context, a *core.EnrichedAlert, render func(context.Context, *core.EnrichedAlert) ([]*http.Request, error), check Checker) ([]byte, error) {
+func (h *HTTPTarget) SendRendered(ctx context.Context, a *core.EnrichedAlert, render func(context.Context, *core.EnrichedAlert) ([]*http.Request, error), check Checker) ([]byte, error) {
 	reqs, err := render(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	return send(h.client, reqs[0], check)
+	return Send(h.Client, reqs[0], check)
 }
 
-// oneRequest is the result of Render for publishers that send a single
+// OneRequest is the result of Render for publishers that send a single
 // request.
-func oneRequest(req *http.Request, err error) ([]*http.Request, error) {
+func OneRequest(req *http.Request, err error) ([]*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
 	return []*http.Request{req}, nil
 }
 
-// jsonRequest builds a POST (or other method) request with a JSON body.
+// JSONRequest builds a POST (or other method) request with a JSON body.
 // Errors never include the URL, which may hold a secret.
-func jsonRequest(ctx context.Context, method, rawURL string, body any, contentType string) (*http.Request, error) {
+func JSONRequest(ctx context.Context, method, rawURL string, body any, contentType string) (*http.Request, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("encoding body: %w", err)
@@ -88,12 +87,12 @@ func jsonRequest(ctx context.Context, method, rawURL string, body any, contentTy
 	if contentType == "" {
 		contentType = "application/json"
 	}
-	return bodyRequest(ctx, method, rawURL, b, contentType)
+	return BodyRequest(ctx, method, rawURL, b, contentType)
 }
 
-// bodyRequest builds a request with an encoded body, for publishers that
+// BodyRequest builds a request with an encoded body, for publishers that
 // encode it themselves to fit a size limit. Errors never include the URL.
-func bodyRequest(ctx context.Context, method, rawURL string, body []byte, contentType string) (*http.Request, error) {
+func BodyRequest(ctx context.Context, method, rawURL string, body []byte, contentType string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, method, rawURL, bytes.NewReader(body))
 	if err != nil {
 		return nil, errors.New("building request: invalid URL")
@@ -110,10 +109,10 @@ type Checker func(resp *http.Response, body []byte) error
 // check accepts, core.Retryable for 429, 5xx and network errors,
 // core.Permanent for other statuses. The body of the answer is returned
 // for publishers that need it (Slack's message ts).
-func send(c *http.Client, req *http.Request, check Checker) ([]byte, error) {
+func Send(c *http.Client, req *http.Request, check Checker) ([]byte, error) {
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, redactURLError(err)
+		return nil, RedactURLError(err)
 	}
 	defer resp.Body.Close()
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -121,7 +120,7 @@ func send(c *http.Client, req *http.Request, check Checker) ([]byte, error) {
 		return body, err
 	}
 	if readErr != nil {
-		return body, core.Retryable(resp.StatusCode, 0, fmt.Errorf("reading answer: %w", redactURLError(readErr)))
+		return body, core.Retryable(resp.StatusCode, 0, fmt.Errorf("reading answer: %w", RedactURLError(readErr)))
 	}
 	if check != nil {
 		return body, check(resp, body)
@@ -135,15 +134,15 @@ func classify(resp *http.Response, body []byte) error {
 	if code/100 == 2 {
 		return nil
 	}
-	err := fmt.Errorf("%s", answerText(body))
+	err := fmt.Errorf("%s", AnswerText(body))
 	if code == http.StatusTooManyRequests || code/100 == 5 {
 		return core.Retryable(code, RetryAfter(resp.Header, time.Now()), err)
 	}
 	return core.Permanent(code, err)
 }
 
-// answerText quotes at most maxErrorBody bytes of an answer, on one line.
-func answerText(body []byte) string {
+// AnswerText quotes at most maxErrorBody bytes of an answer, on one line.
+func AnswerText(body []byte) string {
 	s := strings.Join(strings.Fields(string(body)), " ")
 	if s == "" {
 		return "empty answer"
@@ -181,9 +180,9 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 	return 0
 }
 
-// redactURLError strips the URL from the client's errors: webhook URLs of
+// RedactURLError strips the URL from the client's errors: webhook URLs of
 // Slack, Teams and Discord are secrets.
-func redactURLError(err error) error {
+func RedactURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return &url.Error{Op: ue.Op, URL: "<redacted>", Err: ue.Err}
@@ -191,8 +190,8 @@ func redactURLError(err error) error {
 	return err
 }
 
-// ellipsis marks visibly where text was cut.
-const ellipsis = "…"
+// Ellipsis marks visibly where text was cut.
+const Ellipsis = "…"
 
 // TruncateRunes shortens s to at most n characters, ending with "…" when
 // cut, and reports whether it was cut.
@@ -204,7 +203,7 @@ func TruncateRunes(s string, n int) (string, bool) {
 		return "", true
 	}
 	r := []rune(s)
-	return string(r[:n-1]) + ellipsis, true
+	return string(r[:n-1]) + Ellipsis, true
 }
 
 // TruncateBytes shortens s to at most n bytes without splitting a
@@ -213,12 +212,12 @@ func TruncateBytes(s string, n int) (string, bool) {
 	if len(s) <= n {
 		return s, false
 	}
-	cut := n - len(ellipsis)
+	cut := n - len(Ellipsis)
 	if cut < 0 {
 		return "", true
 	}
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + ellipsis, true
+	return s[:cut] + Ellipsis, true
 }

@@ -119,7 +119,7 @@ func TestTruncateRunes(t *testing.T) {
 	}{
 		{name: "short stays", s: "abc", n: 5, want: "abc"},
 		{name: "exact fit stays", s: "abc", n: 3, want: "abc"},
-		{name: "cut ends in ellipsis", s: "abcdef", n: 4, want: "abc…", wantCut: true},
+		{name: "cut ends in Ellipsis", s: "abcdef", n: 4, want: "abc…", wantCut: true},
 		{name: "multi-byte counted as one", s: "äöüß", n: 4, want: "äöüß"},
 		{name: "multi-byte cut whole", s: "日本語テキスト", n: 3, want: "日本…", wantCut: true},
 		{name: "emoji cut whole", s: "🔥🔥🔥🔥", n: 2, want: "🔥…", wantCut: true},
@@ -153,7 +153,7 @@ func TestTruncateBytes(t *testing.T) {
 	}{
 		{name: "short stays", s: "abc", n: 5, want: "abc"},
 		{name: "exact fit stays", s: "abcd", n: 4, want: "abcd"},
-		{name: "cut ends in ellipsis", s: "abcdefgh", n: 6, want: "abc…", wantCut: true},
+		{name: "cut ends in Ellipsis", s: "abcdefgh", n: 6, want: "abc…", wantCut: true},
 		{name: "two-byte character not split", s: "ääää", n: 6, want: "ä…", wantCut: true},
 		{name: "three-byte character not split", s: "日本語", n: 7, want: "日…", wantCut: true},
 		{name: "four-byte character not split", s: "🔥🔥", n: 6, want: "…", wantCut: true},
@@ -188,15 +188,15 @@ func TestTruncateEveryLimit(t *testing.T) {
 		if len(got) > n || !utf8.ValidString(got) {
 			t.Errorf("TruncateBytes(%q, %d) = %q: over the limit or split", s, n, got)
 		}
-		if cut != (len(s) > n) || (cut && n >= len(ellipsis)) != strings.HasSuffix(got, ellipsis) {
-			t.Errorf("TruncateBytes(%q, %d) = %q, cut %v: ellipsis must mark a cut, and only a cut", s, n, got, cut)
+		if cut != (len(s) > n) || (cut && n >= len(Ellipsis)) != strings.HasSuffix(got, Ellipsis) {
+			t.Errorf("TruncateBytes(%q, %d) = %q, cut %v: Ellipsis must mark a cut, and only a cut", s, n, got, cut)
 		}
 		got, cut = TruncateRunes(s, n)
 		if utf8.RuneCountInString(got) > n || !utf8.ValidString(got) {
 			t.Errorf("TruncateRunes(%q, %d) = %q: over the limit or split", s, n, got)
 		}
-		if cut != (utf8.RuneCountInString(s) > n) || (cut && n >= 1) != strings.HasSuffix(got, ellipsis) {
-			t.Errorf("TruncateRunes(%q, %d) = %q, cut %v: ellipsis must mark a cut, and only a cut", s, n, got, cut)
+		if cut != (utf8.RuneCountInString(s) > n) || (cut && n >= 1) != strings.HasSuffix(got, Ellipsis) {
+			t.Errorf("TruncateRunes(%q, %d) = %q, cut %v: Ellipsis must mark a cut, and only a cut", s, n, got, cut)
 		}
 	}
 }
@@ -214,21 +214,21 @@ func TestRedactURLError(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := redactURLError(tc.err)
+			got := RedactURLError(tc.err)
 			if strings.Contains(got.Error(), "SeCrEtToKeN") {
-				t.Errorf("redactURLError left the secret in %q", got)
+				t.Errorf("RedactURLError left the secret in %q", got)
 			}
 			if !strings.Contains(got.Error(), "<redacted>") {
-				t.Errorf("redactURLError(%v) = %q, want the URL replaced by <redacted>", tc.err, got)
+				t.Errorf("RedactURLError(%v) = %q, want the URL replaced by <redacted>", tc.err, got)
 			}
 			if tc.wantCause != nil && !errors.Is(got, tc.wantCause) {
-				t.Errorf("redactURLError(%v) = %v no longer wraps %v", tc.err, got, tc.wantCause)
+				t.Errorf("RedactURLError(%v) = %v no longer wraps %v", tc.err, got, tc.wantCause)
 			}
 		})
 	}
 	plain := errors.New("not a url error")
-	if got := redactURLError(plain); got != plain {
-		t.Errorf("redactURLError changed an error without a URL: %v", got)
+	if got := RedactURLError(plain); got != plain {
+		t.Errorf("RedactURLError changed an error without a URL: %v", got)
 	}
 }
 
@@ -244,13 +244,13 @@ func TestAnswerText(t *testing.T) {
 		{name: "blank", body: " \n\t", want: func(s string) bool { return s == "empty answer" }, says: `"empty answer"`},
 		{name: "one line", body: "bad\r\nrequest\n  here", want: func(s string) bool { return s == "bad request here" }, says: "white space folded to one line"},
 		{name: "bounded", body: long, want: func(s string) bool {
-			return len(s) <= maxErrorBody && utf8.ValidString(s) && strings.HasSuffix(s, ellipsis)
+			return len(s) <= maxErrorBody && utf8.ValidString(s) && strings.HasSuffix(s, Ellipsis)
 		}, says: "at most maxErrorBody bytes, valid UTF-8, marked as cut"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := answerText([]byte(tc.body)); !tc.want(got) {
-				t.Errorf("answerText = %q (%d bytes), want %s", got, len(got), tc.says)
+			if got := AnswerText([]byte(tc.body)); !tc.want(got) {
+				t.Errorf("AnswerText = %q (%d bytes), want %s", got, len(got), tc.says)
 			}
 		})
 	}

@@ -1,22 +1,34 @@
-// Package publish delivers an enriched alert to one target: one file per
-// target type, with the HTTP sending and the classification of its outcome
-// written once here.
+// Package publish holds what every integration shares: the Config each
+// target type implements, the options publishers are built with, HTTP
+// sending and the classification of its outcome, secrets, URL checks,
+// user templates and the texts several vendors show alike. Each
+// integration lives in its own package below this one.
 package publish
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 
-	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/core"
 )
 
-// Publisher delivers one alert to one target. It does not retry: retries
-// belong to the caller, which knows about breakers and deadlines.
-type Publisher interface {
-	Publish(ctx context.Context, a *core.EnrichedAlert) error
+// Config is the configuration block of one target type. Its UnmarshalYAML
+// applies the type's defaults; Validate checks it and reads its *_file
+// secrets, resolving relative paths against dir, the config file's
+// folder. A validation error starts with the yaml key it is about, so the
+// loader can point at that key's line.
+type Config interface {
+	Validate(dir string) error
+	// NewPublisher builds the publisher of the target named name.
+	NewPublisher(name string, o Options) (core.Publisher, error)
+}
+
+// Integration is one target type: its name in the config's type field and
+// the constructor of its configuration block.
+type Integration struct {
+	Type      string
+	NewConfig func() Config
 }
 
 // Renderer is implemented by publishers that speak HTTP: it builds the
@@ -38,29 +50,12 @@ type Options struct {
 	OnTemplateError func(target, field string)
 }
 
-// New builds the publisher for a configured target.
-func New(t *config.Target, o Options) (Publisher, error) {
+// New builds the publisher of the target named name from its type's
+// config block, with a logger that names the target.
+func New(name, typ string, c Config, o Options) (core.Publisher, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	o.Logger = o.Logger.With("target", t.Name, "type", t.Type)
-	switch spec := t.Spec.(type) {
-	case *config.Webhook:
-		return newWebhook(t.Name, spec, o)
-	case *config.File:
-		return newFile(spec)
-	case *config.Slack:
-		return newSlack(t.Name, spec, o)
-	case *config.Discord:
-		return newDiscord(t.Name, spec, o)
-	case *config.PagerDuty:
-		return newPagerDuty(t.Name, spec, o)
-	case *config.Opsgenie:
-		return newOpsgenie(t.Name, spec, o)
-	case *config.Rootly:
-		return newRootly(t.Name, spec, o)
-	case *config.MSTeams:
-		return newMSTeams(t.Name, spec, o)
-	}
-	return nil, fmt.Errorf("target %q: no publisher for type %q", t.Name, t.Type)
+	o.Logger = o.Logger.With("target", name, "type", typ)
+	return c.NewPublisher(name, o)
 }

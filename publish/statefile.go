@@ -10,11 +10,9 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
-
-	"github.com/am-fanout/am-fanout/core"
 )
 
-// stateFile is the state a publisher keeps across restarts (Slack's
+// StateFile is the state a publisher keeps across restarts (Slack's
 // thread roots, Rootly's alert ids): values keyed by string, in one small
 // JSON file under --storage.path. The file is read on every access, so a
 // second publisher of the same target during a reload sees what the first
@@ -22,7 +20,7 @@ import (
 // change. Each entry expires ttl after it was put; expired entries are
 // dropped at the next write, so the file stays small. An empty path keeps
 // the entries in memory, lost on restart.
-type stateFile[T any] struct {
+type StateFile[T any] struct {
 	path string
 	// what names the state in errors, such as "Slack threads".
 	what string
@@ -44,20 +42,13 @@ type stateFileContent[T any] struct {
 	Entries map[string]stateEntry[T] `json:"entries"`
 }
 
-func newStateFile[T any](path, what string, ttl time.Duration) *stateFile[T] {
-	return &stateFile[T]{path: path, what: what, ttl: ttl, mem: map[string]stateEntry[T]{}}
-}
-
-// firingKey names one firing of an alert: its fingerprint and start, as
-// Alertmanager identifies it. A later firing of the same alert starts at
-// another time and gets another key. The target is named by the file.
-func firingKey(a *core.EnrichedAlert) string {
-	return a.Alert.Fingerprint + "@" + a.Alert.StartsAt.UTC().Format(time.RFC3339Nano)
+func NewStateFile[T any](path, what string, ttl time.Duration) *StateFile[T] {
+	return &StateFile[T]{path: path, what: what, ttl: ttl, mem: map[string]stateEntry[T]{}}
 }
 
 // check reads the file once, for publishers that would rather fail when
 // built than run on state they cannot read.
-func (s *stateFile[T]) check() error {
+func (s *StateFile[T]) Check() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, err := s.load()
@@ -65,7 +56,7 @@ func (s *stateFile[T]) check() error {
 }
 
 // get returns the value of key unless it has expired at now.
-func (s *stateFile[T]) get(key string, now time.Time) (T, bool, error) {
+func (s *StateFile[T]) Get(key string, now time.Time) (T, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var zero T
@@ -81,7 +72,7 @@ func (s *stateFile[T]) get(key string, now time.Time) (T, bool, error) {
 }
 
 // put stores v under key until now+ttl, drops expired entries and saves.
-func (s *stateFile[T]) put(key string, v T, now time.Time) error {
+func (s *StateFile[T]) Put(key string, v T, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	entries, err := s.load()
@@ -96,7 +87,7 @@ func (s *stateFile[T]) put(key string, v T, now time.Time) error {
 }
 
 // delete removes key and saves; deleting an unknown key writes nothing.
-func (s *stateFile[T]) delete(key string) error {
+func (s *StateFile[T]) Delete(key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	entries, err := s.load()
@@ -111,7 +102,7 @@ func (s *stateFile[T]) delete(key string) error {
 }
 
 // load reads the entries; a missing file holds none. The caller holds mu.
-func (s *stateFile[T]) load() (map[string]stateEntry[T], error) {
+func (s *StateFile[T]) load() (map[string]stateEntry[T], error) {
 	if s.path == "" {
 		return maps.Clone(s.mem), nil
 	}
@@ -133,7 +124,7 @@ func (s *stateFile[T]) load() (map[string]stateEntry[T], error) {
 }
 
 // save replaces the entries. The caller holds mu.
-func (s *stateFile[T]) save(entries map[string]stateEntry[T]) error {
+func (s *StateFile[T]) save(entries map[string]stateEntry[T]) error {
 	if s.path == "" {
 		s.mem = entries
 		return nil

@@ -5,23 +5,22 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/core"
 )
 
-// textTemplates are a target's user templates, parsed once when the
-// publisher is built. A nil *textTemplates renders every fallback, so a
+// TextTemplates are a target's user templates, parsed once when the
+// publisher is built. A nil *TextTemplates renders every fallback, so a
 // target without templates needs no special case.
-type textTemplates struct {
+type TextTemplates struct {
 	target string
 	byName map[string]*template.Template
 	o      Options
 }
 
-// newTextTemplates parses a target's templates; nil templates give a nil
-// *textTemplates. Config validation already parsed them, so an error here
+// NewTextTemplates parses a target's templates; nil templates give a nil
+// *TextTemplates. Config validation already parsed them, so an error here
 // means the config was not validated.
-func newTextTemplates(target string, t config.Templates, o Options) (*textTemplates, error) {
+func NewTextTemplates(target string, t Templates, o Options) (*TextTemplates, error) {
 	if len(t) == 0 {
 		return nil, nil
 	}
@@ -29,14 +28,14 @@ func newTextTemplates(target string, t config.Templates, o Options) (*textTempla
 	if err != nil {
 		return nil, err
 	}
-	return &textTemplates{target: target, byName: byName, o: o}, nil
+	return &TextTemplates{target: target, byName: byName, o: o}, nil
 }
 
-// render executes the field's template over the alert. It returns fallback
+// Render executes the field's template over the alert. It returns fallback
 // when the field has no template, when execution fails (logged and
 // reported through Options.OnTemplateError) or when the output is blank,
 // so a broken template degrades a message instead of dropping it.
-func (tt *textTemplates) render(field string, a *core.EnrichedAlert, fallback string) string {
+func (tt *TextTemplates) Render(field string, a *core.EnrichedAlert, fallback string) string {
 	if tt == nil {
 		return fallback
 	}

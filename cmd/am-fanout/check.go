@@ -87,7 +87,7 @@ func render(f flags, stdout, stderr io.Writer, logger *slog.Logger) int {
 }
 
 func renderTarget(w io.Writer, t *config.Target, alerts []*core.EnrichedAlert, o publish.Options) error {
-	p, err := publish.New(t, o)
+	p, err := publish.New(t.Name, t.Type, t.Spec, o)
 	if err != nil {
 		return err
 	}
@@ -175,7 +175,7 @@ func redactedQuery(q url.Values) string {
 	return q.Encode()
 }
 
-// secretsOf collects the values of every config.Secret in v, nested
+// secretsOf collects the values of every publish.Secret in v, nested
 // structs included.
 func secretsOf(v any) []string {
 	var out []string
@@ -197,7 +197,7 @@ func secretsOf(v any) []string {
 				walk(rv.Index(i))
 			}
 		case reflect.String:
-			if rv.Type() == reflect.TypeFor[config.Secret]() && rv.Len() > 0 {
+			if rv.Type() == reflect.TypeFor[publish.Secret]() && rv.Len() > 0 {
 				out = append(out, rv.String())
 			}
 		}

@@ -19,7 +19,7 @@ type builtTarget struct {
 	conf      *config.Target
 	fanout    *fanout.Target
 	breaker   *breaker.Breaker
-	publisher publish.Publisher
+	publisher core.Publisher
 }
 
 // buildPublishers makes the publisher of every target; on error it closes
@@ -27,7 +27,7 @@ type builtTarget struct {
 func buildPublishers(cfg *config.Config, o publish.Options) ([]*builtTarget, error) {
 	out := make([]*builtTarget, 0, len(cfg.Targets))
 	for _, t := range cfg.Targets {
-		p, err := publish.New(t, o)
+		p, err := publish.New(t.Name, t.Type, t.Spec, o)
 		if err != nil {
 			closePublishers(out)
 			return nil, fmt.Errorf("%s: %w", t.Source(), err)

@@ -1,0 +1,57 @@
+package publish
+
+import (
+	"maps"
+
+	amtemplate "github.com/prometheus/alertmanager/template"
+
+	"github.com/am-fanout/am-fanout/core"
+)
+
+// AlertmanagerPayload is the body Alertmanager's notify/webhook sends (its
+// Message type), rebuilt here so as not to import notify/.
+type AlertmanagerPayload struct {
+	*amtemplate.Data
+
+	Version         string `json:"version"`
+	GroupKey        string `json:"groupKey"`
+	TruncatedAlerts uint64 `json:"truncatedAlerts"`
+}
+
+// AlertmanagerMessage is the v4 payload Alertmanager would send for a
+// group holding only this alert: status, common labels and common
+// annotations are computed over the alerts of the message, as Alertmanager
+// does, so they are this alert's own. Group labels, group key, receiver
+// and external URL come from the notification the alert arrived in.
+// Nothing was cut from this message, so truncatedAlerts is 0.
+func AlertmanagerMessage(a *core.EnrichedAlert) *AlertmanagerPayload {
+	return &AlertmanagerPayload{
+		Data: &amtemplate.Data{
+			Receiver: a.Group.Receiver,
+			Status:   string(a.Alert.Status),
+			Alerts: amtemplate.Alerts{{
+				Status:       string(a.Alert.Status),
+				Labels:       KV(a.Alert.Labels),
+				Annotations:  KV(a.Alert.Annotations),
+				StartsAt:     a.Alert.StartsAt,
+				EndsAt:       a.Alert.EndsAt,
+				GeneratorURL: a.Alert.GeneratorURL,
+				Fingerprint:  a.Alert.Fingerprint,
+			}},
+			GroupLabels:       KV(a.Group.GroupLabels),
+			CommonLabels:      KV(a.Alert.Labels),
+			CommonAnnotations: KV(a.Alert.Annotations),
+			ExternalURL:       a.Group.ExternalURL,
+		},
+		Version:  "4",
+		GroupKey: a.Group.GroupKey,
+	}
+}
+
+// KV copies a map into Alertmanager's KV, never nil, so an empty map is
+// sent as {} like Alertmanager does, not null.
+func KV(m map[string]string) amtemplate.KV {
+	out := make(amtemplate.KV, len(m))
+	maps.Copy(out, m)
+	return out
+}

@@ -1,0 +1,258 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/publish"
+)
+
+// slack posts alerts to Slack, in one of two modes.
+//
+// Incoming webhook (https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks):
+// POST JSON to the webhook URL; Slack answers 200 with the plain text "ok",
+// or a plain-text error code with 400 (invalid_payload, no_text), 403
+// (action_prohibited, invalid_token), 404 (channel_not_found, no_service),
+// 410 (channel_is_archived), 429 with Retry-After, 500 (rollup_error). The
+// answer is never parsed as JSON: the status says it all.
+//
+// Bot token, Web API chat.postMessage and chat.update
+// (https://docs.slack.dev/reference/methods/chat.postMessage,
+// https://docs.slack.dev/reference/methods/chat.update): POST JSON with
+// "Authorization: Bearer xoxb-…"; Slack answers HTTP 200 with
+// {"ok":true,"channel":…,"ts":…} or {"ok":false,"error":…}, and 429 with
+// Retry-After. A resolution is posted in the thread of its firing message
+// (thread_ts), whose channel and ts are kept in a publish.StateFile.
+//
+// The message is Block Kit (https://docs.slack.dev/reference/block-kit/blocks)
+// inside one legacy attachment, the only way to get a colour bar by
+// severity: header (title with a severity emoji, ≤150 characters), section
+// (summary and description, ≤3000), section fields (key labels, ≤10 of
+// ≤2000), context (receiver, group, time) and actions (link buttons, ≤25,
+// text ≤75, url ≤3000). That is at most 5 blocks, far from the limit of 50.
+// The top-level text, the notification fallback, is kept ≤3000 characters
+// although Slack allows 40,000, since it is only a preview.
+type slack struct {
+	// webhookURL and token are secrets: they never appear in errors or logs.
+	webhookURL     string
+	token          string
+	channel        string
+	apiURL         string
+	updateOriginal bool
+	publish.HTTPTarget
+	// threads holds, per firing, the message its resolution answers in
+	// the thread of, for thread_ttl; nil in webhook mode, which cannot
+	// thread.
+	threads *publish.StateFile[slackThread]
+	now     func() time.Time
+}
+
+// slackMessage is the body of an incoming webhook post, chat.postMessage
+// and chat.update.
+type slackMessage struct {
+	Channel     string            `json:"channel,omitempty"`
+	TS          string            `json:"ts,omitempty"`
+	ThreadTS    string            `json:"thread_ts,omitempty"`
+	Text        string            `json:"text"`
+	Attachments []slackAttachment `json:"attachments"`
+}
+
+type slackAttachment struct {
+	Color  string       `json:"color"`
+	Blocks []slackBlock `json:"blocks"`
+}
+
+type slackBlock struct {
+	Type     string      `json:"type"`
+	Text     *slackText  `json:"text,omitempty"`
+	Fields   []slackText `json:"fields,omitempty"`
+	Elements []any       `json:"elements,omitempty"`
+}
+
+type slackText struct {
+	Type  string `json:"type"`
+	Text  string `json:"text"`
+	Emoji bool   `json:"emoji,omitempty"`
+}
+
+type slackButton struct {
+	Type     string    `json:"type"`
+	Text     slackText `json:"text"`
+	URL      string    `json:"url"`
+	ActionID string    `json:"action_id"`
+}
+
+// slackThread is the firing message a resolution is threaded under.
+type slackThread struct {
+	// Channel is the channel ID Slack answered with: chat.update needs
+	// the ID, and the target's channel may be a name.
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+}
+
+// slackAnswer is the Web API's answer.
+type slackAnswer struct {
+	OK      bool   `json:"ok"`
+	Error   string `json:"error"`
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+}
+
+func newSlack(name string, s *Config, o publish.Options) (*slack, error) {
+	h, err := publish.NewHTTPTarget(name, s.HTTPConfig, s.Templates, o)
+	if err != nil {
+		return nil, err
+	}
+	p := &slack{
+		webhookURL: string(s.URL), token: string(s.Token), channel: s.Channel,
+		apiURL: s.APIURL, updateOriginal: s.UpdateOriginal,
+		HTTPTarget: h, now: time.Now,
+	}
+	if s.BotMode() {
+		path := ""
+		if o.StoragePath != "" {
+			path = filepath.Join(o.StoragePath, "slack", name+".json")
+		}
+		p.threads = publish.NewStateFile[slackThread](path, "Slack threads", time.Duration(s.ThreadTTL))
+	}
+	return p, nil
+}
+
+// Publish posts the alert. In bot mode it posts in the thread of the
+// alert's firing message when one is known, remembers the message of a
+// new firing alert, and with update_original marks the firing message
+// resolved. Remembering and updating are best effort: the notification
+// itself was delivered, so their failures are logged, not returned.
+func (s *slack) Publish(ctx context.Context, a *core.EnrichedAlert) error {
+	if s.threads == nil {
+		req, err := s.webhookRequest(ctx, a)
+		if err != nil {
+			return err
+		}
+		_, err = publish.Send(s.Client, req, nil)
+		return err
+	}
+	key := publish.FiringKey(a)
+	root, threaded := s.lookupThread(key)
+	req, err := s.postRequest(ctx, a, root, threaded)
+	if err != nil {
+		return err
+	}
+	body, err := publish.Send(s.Client, req, checkSlackAnswer)
+	if err != nil {
+		return err
+	}
+	if !threaded {
+		var ans slackAnswer
+		if json.Unmarshal(body, &ans) == nil && ans.TS != "" && a.Alert.Status == core.StatusFiring {
+			if err := s.threads.Put(key, slackThread{Channel: ans.Channel, TS: ans.TS}, s.now()); err != nil {
+				s.Log.Warn("cannot remember the Slack message for threading its resolution", "err", err)
+			}
+		}
+		return nil
+	}
+	if s.updateOriginal && a.Alert.Status == core.StatusResolved {
+		req, err := s.updateRequest(ctx, a, root)
+		if err == nil {
+			_, err = publish.Send(s.Client, req, checkSlackAnswer)
+		}
+		if err != nil {
+			s.Log.Warn("cannot mark the firing Slack message resolved", "err", err)
+		}
+	}
+	return nil
+}
+
+// Render builds the requests Publish would send: one post, and in bot
+// mode with update_original the chat.update of a known firing message.
+func (s *slack) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Request, error) {
+	if s.threads == nil {
+		return publish.OneRequest(s.webhookRequest(ctx, a))
+	}
+	root, threaded := s.lookupThread(publish.FiringKey(a))
+	req, err := s.postRequest(ctx, a, root, threaded)
+	if err != nil {
+		return nil, err
+	}
+	reqs := []*http.Request{req}
+	if threaded && s.updateOriginal && a.Alert.Status == core.StatusResolved {
+		upd, err := s.updateRequest(ctx, a, root)
+		if err != nil {
+			return nil, err
+		}
+		reqs = append(reqs, upd)
+	}
+	return reqs, nil
+}
+
+// lookupThread finds the firing message of the alert; a store that cannot
+// be read means a message outside the thread, not a lost notification.
+func (s *slack) lookupThread(key string) (slackThread, bool) {
+	t, ok, err := s.threads.Get(key, s.now())
+	if err != nil {
+		s.Log.Warn("cannot read the Slack thread store, posting outside the thread", "err", err)
+	}
+	return t, ok
+}
+
+func (s *slack) webhookRequest(ctx context.Context, a *core.EnrichedAlert) (*http.Request, error) {
+	return publish.JSONRequest(ctx, http.MethodPost, s.webhookURL, s.message(a), "application/json")
+}
+
+// postRequest posts to the configured channel, or in the thread of the
+// firing message, whose channel is the ID Slack answered with.
+func (s *slack) postRequest(ctx context.Context, a *core.EnrichedAlert, root slackThread, threaded bool) (*http.Request, error) {
+	msg := s.message(a)
+	msg.Channel = s.channel
+	if threaded {
+		msg.Channel, msg.ThreadTS = root.Channel, root.TS
+	}
+	return s.apiRequest(ctx, "chat.postMessage", msg)
+}
+
+// updateRequest rewrites the firing message as resolved.
+func (s *slack) updateRequest(ctx context.Context, a *core.EnrichedAlert, root slackThread) (*http.Request, error) {
+	msg := s.message(a)
+	msg.Channel, msg.TS = root.Channel, root.TS
+	return s.apiRequest(ctx, "chat.update", msg)
+}
+
+func (s *slack) apiRequest(ctx context.Context, method string, msg *slackMessage) (*http.Request, error) {
+	req, err := publish.JSONRequest(ctx, http.MethodPost, s.apiURL+method, msg, "application/json; charset=utf-8")
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	return req, nil
+}
+
+// slackRetryable reports whether a Web API error may pass if tried again;
+// every other error fails the same way until someone acts.
+func slackRetryable(code string) bool {
+	switch code {
+	case "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout":
+		return true
+	}
+	return false
+}
+
+// checkSlackAnswer reads the Web API's verdict from a 200 answer.
+func checkSlackAnswer(resp *http.Response, body []byte) error {
+	var ans slackAnswer
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return core.Permanent(resp.StatusCode, fmt.Errorf("answer is not Slack Web API JSON: %s", publish.AnswerText(body)))
+	}
+	if ans.OK {
+		return nil
+	}
+	err := fmt.Errorf("slack error %q", ans.Error)
+	if slackRetryable(ans.Error) {
+		return core.Retryable(resp.StatusCode, publish.RetryAfter(resp.Header, time.Now()), err)
+	}
+	return core.Permanent(resp.StatusCode, err)
+}

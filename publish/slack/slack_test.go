@@ -1,0 +1,311 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/am-fanout/am-fanout/publish/slack/slacktest"
+
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+
+	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/publish"
+	"github.com/am-fanout/am-fanout/publish/publishtest"
+)
+
+const (
+	slackTestHookPath = "/services/T000/B000/HOOKSECRET"
+	slackTestToken    = "xoxb-1-2-TOKENSECRET"
+)
+
+func newSlackWebhookTest(t *testing.T, f *slacktest.Slack, log *slog.Logger) *slack {
+	t.Helper()
+	spec := &Config{URL: publish.Secret(f.URL() + slackTestHookPath), HTTPConfig: commoncfg.DefaultHTTPClientConfig}
+	p, err := newSlack("slack-test", spec, publish.Options{Logger: log, UserAgent: "am-fanout/test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func newSlackBotTest(t *testing.T, f *slacktest.Slack, storage string, update bool, log *slog.Logger) *slack {
+	t.Helper()
+	spec := &Config{
+		Token: slackTestToken, Channel: "#alerts", APIURL: f.APIURL(),
+		ThreadTTL: model.Duration(time.Hour), UpdateOriginal: update,
+		HTTPConfig: commoncfg.DefaultHTTPClientConfig,
+	}
+	p, err := newSlack("slack-bot", spec, publish.Options{Logger: log, UserAgent: "am-fanout/test", StoragePath: storage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func TestSlackWebhookPostsBlockKitMessages(t *testing.T) {
+	tests := []struct {
+		name   string
+		alert  *core.EnrichedAlert
+		golden string
+	}{
+		{name: "firing", alert: publishtest.ChatAlert(false), golden: "firing.json"},
+		{name: "resolved", alert: publishtest.ChatAlert(true), golden: "resolved.json"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := slacktest.NewSlack(t, "")
+			p := newSlackWebhookTest(t, f, nil)
+			if err := p.Publish(context.Background(), tc.alert); err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+			calls := f.Calls()
+			if len(calls) != 1 || calls[0].Path != slackTestHookPath {
+				t.Fatalf("fake accepted %d posts, want 1 to the webhook", len(calls))
+			}
+			publishtest.AssertGolden(t, tc.golden, calls[0].Body)
+		})
+	}
+}
+
+func TestSlackTruncatesOversizedAlertVisibly(t *testing.T) {
+	f := slacktest.NewSlack(t, "")
+	p := newSlackWebhookTest(t, f, nil)
+	if err := p.Publish(context.Background(), publishtest.OversizedAlert()); err != nil {
+		t.Fatalf("Publish of an oversized alert: %v (the fake enforces Slack's limits)", err)
+	}
+	var msg slackMessage
+	if err := json.Unmarshal(f.Calls()[0].Body, &msg); err != nil {
+		t.Fatal(err)
+	}
+	blocks := msg.Attachments[0].Blocks
+	for _, got := range []struct{ what, text string }{
+		{"header", blocks[0].Text.Text}, {"section", blocks[1].Text.Text},
+		{"a long label field", blocks[2].Fields[4].Text}, {"text fallback", msg.Text},
+	} {
+		if !strings.HasSuffix(got.text, "…") {
+			t.Errorf("%s was not cut visibly: ends %q", got.what, publishtest.Tail(got.text))
+		}
+	}
+	if n := len([]rune(msg.Text)); n > slackFallbackMax {
+		t.Errorf("text fallback has %d characters, want ≤ %d", n, slackFallbackMax)
+	}
+	if last := blocks[2].Fields[9].Text; !strings.Contains(last, "more labels") {
+		t.Errorf("10th field = %q, want a count of the labels left out", last)
+	}
+	if strings.Contains(string(f.Calls()[0].Body), strings.Repeat("p", 4000)) {
+		t.Error("a link too long for a button was sent")
+	}
+}
+
+func TestSlackWebhookOutcomes(t *testing.T) {
+	tests := []struct {
+		name       string
+		answer     publishtest.Answer
+		retryable  bool
+		retryAfter time.Duration
+		says       string
+	}{
+		{name: "invalid_payload is permanent", answer: publishtest.Answer{Status: 400, Body: "invalid_payload"}, says: "invalid_payload"},
+		{name: "action_prohibited is permanent", answer: publishtest.Answer{Status: 403, Body: "action_prohibited"}, says: "action_prohibited"},
+		{name: "channel_not_found is permanent", answer: publishtest.Answer{Status: 404, Body: "channel_not_found"}, says: "channel_not_found"},
+		{name: "channel_is_archived is permanent", answer: publishtest.Answer{Status: 410, Body: "channel_is_archived"}, says: "channel_is_archived"},
+		{name: "rollup_error is retryable", answer: publishtest.Answer{Status: 500, Body: "rollup_error"}, retryable: true, says: "rollup_error"},
+		{name: "429 is retryable after Retry-After", answer: publishtest.Answer{Status: 429, Body: "rate_limited", RetryAfter: "7"}, retryable: true, retryAfter: 7 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := slacktest.NewSlack(t, "")
+			log, logs := publishtest.DebugLogger()
+			p := newSlackWebhookTest(t, f, log)
+			f.Script(tc.answer)
+			err := p.Publish(context.Background(), publishtest.ChatAlert(false))
+			publishtest.AssertDeliveryError(t, err, tc.answer.Status, tc.retryable, tc.retryAfter, tc.says)
+			assertNoSlackSecret(t, err, logs)
+			if err := p.Publish(context.Background(), publishtest.ChatAlert(false)); err != nil {
+				t.Errorf("second Publish, once Slack recovered: %v", err)
+			}
+		})
+	}
+}
+
+func assertNoSlackSecret(t *testing.T, err error, logs *bytes.Buffer) {
+	t.Helper()
+	for _, secret := range []string{"HOOKSECRET", "TOKENSECRET"} {
+		if err != nil && strings.Contains(err.Error(), secret) {
+			t.Errorf("error reveals a secret: %v", err)
+		}
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("logs reveal a secret:\n%s", logs)
+		}
+	}
+}
+
+func TestSlackWebhookNetworkErrorHidesURL(t *testing.T) {
+	f := slacktest.NewSlack(t, "")
+	log, logs := publishtest.DebugLogger()
+	p := newSlackWebhookTest(t, f, log)
+	f.Close()
+	err := p.Publish(context.Background(), publishtest.ChatAlert(false))
+	if err == nil || !core.IsRetryable(err) {
+		t.Fatalf("Publish to a closed server: %v, want a retryable error", err)
+	}
+	assertNoSlackSecret(t, err, logs)
+}
+
+func TestSlackBotThreadsResolutionAcrossRestart(t *testing.T) {
+	f := slacktest.NewSlack(t, slackTestToken)
+	storage := t.TempDir()
+	log, logs := publishtest.DebugLogger()
+	first := newSlackBotTest(t, f, storage, true, log)
+	if err := first.Publish(context.Background(), publishtest.ChatAlert(false)); err != nil {
+		t.Fatalf("firing: %v", err)
+	}
+	// A new publisher over the same storage is what a restart leaves.
+	second := newSlackBotTest(t, f, storage, true, log)
+	if err := second.Publish(context.Background(), publishtest.ChatAlert(true)); err != nil {
+		t.Fatalf("resolved: %v", err)
+	}
+	calls := f.Calls()
+	if len(calls) != 3 {
+		t.Fatalf("fake accepted %d calls, want post, threaded post, update", len(calls))
+	}
+	want := []struct{ path, channel, threadTS, ts, golden string }{
+		{"/api/chat.postMessage", "#alerts", "", "", "bot-firing.json"},
+		{"/api/chat.postMessage", "CALERTS", "1700000000.000001", "", "bot-resolved.json"},
+		{"/api/chat.update", "CALERTS", "", "1700000000.000001", "bot-update.json"},
+	}
+	for i, w := range want {
+		c := calls[i]
+		if c.Path != w.path || c.Msg["channel"] != w.channel || str(c.Msg["thread_ts"]) != w.threadTS || str(c.Msg["ts"]) != w.ts {
+			t.Errorf("call %d: %s channel=%v thread_ts=%v ts=%v, want %s channel=%s thread_ts=%q ts=%q",
+				i, c.Path, c.Msg["channel"], c.Msg["thread_ts"], c.Msg["ts"], w.path, w.channel, w.threadTS, w.ts)
+		}
+		publishtest.AssertGolden(t, w.golden, c.Body)
+	}
+	assertNoSlackSecret(t, nil, logs)
+}
+
+func str(v any) string { s, _ := v.(string); return s }
+
+func TestSlackBotRenderMatchesPublish(t *testing.T) {
+	f := slacktest.NewSlack(t, slackTestToken)
+	p := newSlackBotTest(t, f, t.TempDir(), true, nil)
+	reqs, err := p.Render(context.Background(), publishtest.ChatAlert(true))
+	if err != nil || len(reqs) != 1 {
+		t.Fatalf("Render of an unknown resolution: %d requests, %v; want one unthreaded post", len(reqs), err)
+	}
+	if err := p.Publish(context.Background(), publishtest.ChatAlert(false)); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err = p.Render(context.Background(), publishtest.ChatAlert(true))
+	if err != nil || len(reqs) != 2 {
+		t.Fatalf("Render of a known resolution: %d requests, %v; want a threaded post and an update", len(reqs), err)
+	}
+	for i, path := range []string{"/api/chat.postMessage", "/api/chat.update"} {
+		r := reqs[i]
+		if r.URL.Path != path || r.Header.Get("Authorization") != "Bearer "+slackTestToken ||
+			r.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+			t.Errorf("request %d: %s %s auth set %v type %q", i, r.Method, r.URL.Path, r.Header.Get("Authorization") != "", r.Header.Get("Content-Type"))
+		}
+		body, _ := io.ReadAll(r.Body)
+		if !strings.Contains(string(body), `"1700000000.000001"`) {
+			t.Errorf("request %d does not refer to the firing message: %s", i, body)
+		}
+	}
+	if len(f.Calls()) != 1 {
+		t.Errorf("Render sent requests: the fake saw %d calls, want only the firing post", len(f.Calls()))
+	}
+}
+
+func TestSlackBotOutcomes(t *testing.T) {
+	tests := []struct {
+		name       string
+		answer     publishtest.Answer
+		status     int
+		retryable  bool
+		retryAfter time.Duration
+		says       string
+	}{
+		{name: "ok false is permanent", answer: publishtest.Answer{Status: 200, Body: `{"ok":false,"error":"channel_not_found"}`}, status: 200, says: "channel_not_found"},
+		{name: "ok false ratelimited is retryable", answer: publishtest.Answer{Status: 200, Body: `{"ok":false,"error":"ratelimited"}`}, status: 200, retryable: true, says: "ratelimited"},
+		{name: "ok false internal_error is retryable", answer: publishtest.Answer{Status: 200, Body: `{"ok":false,"error":"internal_error"}`}, status: 200, retryable: true, says: "internal_error"},
+		{name: "an answer that is not JSON is permanent", answer: publishtest.Answer{Status: 200, Body: "ok"}, status: 200, says: "not Slack Web API JSON"},
+		{name: "429 is retryable after Retry-After", answer: publishtest.Answer{Status: 429, Body: `{"ok":false,"error":"ratelimited"}`, RetryAfter: "30"}, status: 429, retryable: true, retryAfter: 30 * time.Second, says: "ratelimited"},
+		{name: "503 is retryable", answer: publishtest.Answer{Status: 503, Body: "upstream"}, status: 503, retryable: true, says: "upstream"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := slacktest.NewSlack(t, slackTestToken)
+			log, logs := publishtest.DebugLogger()
+			p := newSlackBotTest(t, f, t.TempDir(), false, log)
+			f.Script(tc.answer)
+			err := p.Publish(context.Background(), publishtest.ChatAlert(false))
+			publishtest.AssertDeliveryError(t, err, tc.status, tc.retryable, tc.retryAfter, tc.says)
+			assertNoSlackSecret(t, err, logs)
+			if err := p.Publish(context.Background(), publishtest.ChatAlert(false)); err != nil {
+				t.Errorf("second Publish, once Slack recovered: %v", err)
+			}
+		})
+	}
+}
+
+func TestSlackBotWrongTokenIsPermanentAndHidden(t *testing.T) {
+	f := slacktest.NewSlack(t, "xoxb-the-real-one")
+	log, logs := publishtest.DebugLogger()
+	p := newSlackBotTest(t, f, t.TempDir(), false, log)
+	err := p.Publish(context.Background(), publishtest.ChatAlert(false))
+	publishtest.AssertDeliveryError(t, err, 200, false, 0, "invalid_auth")
+	assertNoSlackSecret(t, err, logs)
+}
+
+func TestSlackBotStoreFailureStillDelivers(t *testing.T) {
+	f := slacktest.NewSlack(t, slackTestToken)
+	blocked := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log, logs := publishtest.DebugLogger()
+	p := newSlackBotTest(t, f, blocked, false, log)
+	if err := p.Publish(context.Background(), publishtest.ChatAlert(false)); err != nil {
+		t.Fatalf("Publish with an unwritable store: %v, want the message delivered", err)
+	}
+	if !strings.Contains(logs.String(), "cannot remember the Slack message") {
+		t.Errorf("the store failure was not logged:\n%s", logs)
+	}
+	if err := p.Publish(context.Background(), publishtest.ChatAlert(true)); err != nil {
+		t.Fatalf("resolved with an unwritable store: %v", err)
+	}
+	if got := f.Calls()[1].Msg["thread_ts"]; got != nil {
+		t.Errorf("resolution threaded under %v, want a plain post when the thread is unknown", got)
+	}
+	assertNoSlackSecret(t, nil, logs)
+}
+
+func TestSlackBotThreadsRepeatsButNotNewFirings(t *testing.T) {
+	f := slacktest.NewSlack(t, slackTestToken)
+	p := newSlackBotTest(t, f, t.TempDir(), false, nil)
+	later := publishtest.ChatAlert(false)
+	later.Alert.StartsAt = later.Alert.StartsAt.Add(time.Hour)
+	for i, a := range []*core.EnrichedAlert{publishtest.ChatAlert(false), publishtest.ChatAlert(false), later, publishtest.ChatAlert(true)} {
+		if err := p.Publish(context.Background(), a); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	want := []string{"", "1700000000.000001", "", "1700000000.000001"}
+	for i, c := range f.Calls() {
+		if got := str(c.Msg["thread_ts"]); got != want[i] {
+			t.Errorf("post %d thread_ts = %q, want %q (repeats and the resolution thread under their own firing)", i, got, want[i])
+		}
+	}
+}

@@ -1,0 +1,276 @@
+package slacktest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/am-fanout/am-fanout/publish/publishtest"
+)
+
+// SlackWebhookPath is the path of the incoming webhook URL WebhookURL
+// gives; any path under /services/ is a webhook to the fake.
+const SlackWebhookPath = "/services/T000/B000/HOOKSECRET"
+
+// Slack is Slack as its documentation describes it: incoming webhooks
+// under /services/ answer "ok" or a plain-text error with its status; the
+// Web API under /api/ answers 200 with {"ok":…} and checks the bearer
+// token, the channel, thread_ts and chat.update's ts against the messages
+// it issued. Both enforce Block Kit's limits. Scripted answers are served
+// first, to play rate limits and outages.
+type Slack struct {
+	srv   *httptest.Server
+	token string
+
+	mu       sync.Mutex
+	script   publishtest.Script
+	requests int
+	posts    []SlackCall // accepted requests, in order
+	messages map[string]string
+	nextTS   int
+}
+
+// SlackCall is a request the Slack fake accepted.
+type SlackCall struct {
+	Path string
+	Body []byte
+	Msg  map[string]any // the body, decoded
+}
+
+// NewSlack starts a Slack fake whose Web API accepts the bot token; it
+// stops when the test ends.
+func NewSlack(t testing.TB, token string) *Slack {
+	f := &Slack{token: token, messages: map[string]string{}}
+	f.srv = publishtest.Serve(t, http.HandlerFunc(f.serve))
+	return f
+}
+
+// URL is the fake's root: webhooks live under /services/, the Web API
+// under /api/.
+func (f *Slack) URL() string { return f.srv.URL }
+
+// WebhookURL is an incoming webhook URL of the fake.
+func (f *Slack) WebhookURL() string { return f.srv.URL + SlackWebhookPath }
+
+// APIURL is the base of the fake's Web API, as a bot-mode target takes it.
+func (f *Slack) APIURL() string { return f.srv.URL + "/api/" }
+
+// Close stops the fake, as if Slack were unreachable.
+func (f *Slack) Close() { f.srv.Close() }
+
+// Script queues answers served, in order, before any check.
+func (f *Slack) Script(a ...publishtest.Answer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.script = append(f.script, a...)
+}
+
+// Calls are the accepted requests, in order.
+func (f *Slack) Calls() []SlackCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.posts)
+}
+
+// Requests counts every request the fake answered, scripted ones included.
+func (f *Slack) Requests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests
+}
+
+func (f *Slack) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests++
+	if a, ok := f.script.Next(); ok {
+		a.Write(w, "")
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/services/"):
+		f.serveWebhook(w, r, body)
+	case r.URL.Path == "/api/chat.postMessage" || r.URL.Path == "/api/chat.update":
+		f.serveAPI(w, r, body)
+	default:
+		http.Error(w, "no_service", http.StatusNotFound)
+	}
+}
+
+// serveWebhook answers like hooks.slack.com: plain text, never JSON.
+func (f *Slack) serveWebhook(w http.ResponseWriter, r *http.Request, body []byte) {
+	plain := func(status int, text string) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, text)
+	}
+	if r.Method != http.MethodPost {
+		plain(http.StatusMethodNotAllowed, "invalid_method")
+		return
+	}
+	var msg map[string]any
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") || json.Unmarshal(body, &msg) != nil {
+		plain(http.StatusBadRequest, "invalid_payload")
+		return
+	}
+	if msg["text"] == nil && msg["blocks"] == nil && msg["attachments"] == nil {
+		plain(http.StatusBadRequest, "no_text")
+		return
+	}
+	if err := checkSlackBlocks(msg); err != nil {
+		plain(http.StatusBadRequest, "invalid_blocks: "+err.Error())
+		return
+	}
+	f.posts = append(f.posts, SlackCall{Path: r.URL.Path, Body: body, Msg: msg})
+	plain(http.StatusOK, "ok")
+}
+
+// serveAPI answers like slack.com/api: HTTP 200 whatever the outcome.
+func (f *Slack) serveAPI(w http.ResponseWriter, r *http.Request, body []byte) {
+	answer := func(v map[string]any) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	fail := func(code string) { answer(map[string]any{"ok": false, "error": code}) }
+	var msg map[string]any
+	switch {
+	case r.Method != http.MethodPost:
+		fail("invalid_request")
+	case r.Header.Get("Authorization") == "":
+		fail("not_authed")
+	case r.Header.Get("Authorization") != "Bearer "+f.token:
+		fail("invalid_auth")
+	case r.Header.Get("Content-Type") != "application/json; charset=utf-8" || json.Unmarshal(body, &msg) != nil:
+		fail("invalid_json")
+	case msg["channel"] == nil || msg["channel"] == "":
+		fail("channel_not_found")
+	case msg["text"] == nil && msg["blocks"] == nil && msg["attachments"] == nil:
+		fail("no_text")
+	case checkSlackBlocks(msg) != nil:
+		fail("invalid_blocks")
+	default:
+		f.serveMethod(r.URL.Path, body, msg, answer, fail)
+	}
+}
+
+func (f *Slack) serveMethod(path string, body []byte, msg map[string]any, answer func(map[string]any), fail func(string)) {
+	channel, _ := msg["channel"].(string)
+	if path == "/api/chat.update" {
+		ts, _ := msg["ts"].(string)
+		if on, ok := f.messages[ts]; !ok || on != channel {
+			fail("message_not_found")
+			return
+		}
+		f.posts = append(f.posts, SlackCall{Path: path, Body: body, Msg: msg})
+		answer(map[string]any{"ok": true, "channel": channel, "ts": ts})
+		return
+	}
+	if thread, ok := msg["thread_ts"].(string); ok {
+		if on, issued := f.messages[thread]; !issued || on != channel {
+			fail("thread_not_found")
+			return
+		}
+	}
+	// Slack answers with the channel's ID even when posted to by name.
+	id := "C" + strings.ToUpper(strings.TrimPrefix(channel, "#"))
+	f.nextTS++
+	ts := fmt.Sprintf("1700000000.%06d", f.nextTS)
+	f.messages[ts] = id
+	f.posts = append(f.posts, SlackCall{Path: path, Body: body, Msg: msg})
+	answer(map[string]any{"ok": true, "channel": id, "ts": ts})
+}
+
+// checkSlackBlocks enforces Block Kit's limits on the top-level blocks
+// and those of every attachment, 50 in all.
+func checkSlackBlocks(msg map[string]any) error {
+	blocks, _ := msg["blocks"].([]any)
+	atts, _ := msg["attachments"].([]any)
+	for _, a := range atts {
+		ab, _ := a.(map[string]any)["blocks"].([]any)
+		blocks = append(blocks, ab...)
+	}
+	if len(blocks) > 50 {
+		return fmt.Errorf("%d blocks", len(blocks))
+	}
+	if text, _ := msg["text"].(string); utf8.RuneCountInString(text) > 40000 {
+		return fmt.Errorf("text of %d characters", utf8.RuneCountInString(text))
+	}
+	for i, b := range blocks {
+		if err := checkSlackBlock(b.(map[string]any)); err != nil {
+			return fmt.Errorf("block %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func checkSlackBlock(b map[string]any) error {
+	textOf := func(v any) (typ, text string) {
+		m, _ := v.(map[string]any)
+		typ, _ = m["type"].(string)
+		text, _ = m["text"].(string)
+		return typ, text
+	}
+	within := func(what, text string, max int) error {
+		if n := utf8.RuneCountInString(text); n == 0 || n > max {
+			return fmt.Errorf("%s has %d characters, want 1..%d", what, n, max)
+		}
+		return nil
+	}
+	elements, _ := b["elements"].([]any)
+	switch b["type"] {
+	case "header":
+		typ, text := textOf(b["text"])
+		if typ != "plain_text" {
+			return fmt.Errorf("header text is %q, want plain_text", typ)
+		}
+		return within("header", text, 150)
+	case "section":
+		fields, _ := b["fields"].([]any)
+		if b["text"] == nil && len(fields) == 0 {
+			return fmt.Errorf("section without text or fields")
+		}
+		if b["text"] != nil {
+			if _, text := textOf(b["text"]); within("section text", text, 3000) != nil {
+				return within("section text", text, 3000)
+			}
+		}
+		if len(fields) > 10 {
+			return fmt.Errorf("%d fields", len(fields))
+		}
+		for _, fl := range fields {
+			if _, text := textOf(fl); within("field", text, 2000) != nil {
+				return within("field", text, 2000)
+			}
+		}
+	case "context":
+		if len(elements) == 0 || len(elements) > 10 {
+			return fmt.Errorf("context with %d elements", len(elements))
+		}
+	case "actions":
+		if len(elements) == 0 || len(elements) > 25 {
+			return fmt.Errorf("actions with %d elements", len(elements))
+		}
+		for _, e := range elements {
+			btn := e.(map[string]any)
+			_, text := textOf(btn["text"])
+			url, _ := btn["url"].(string)
+			if err := within("button text", text, 75); err != nil {
+				return err
+			}
+			if err := within("button url", url, 3000); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("unexpected block type %v", b["type"])
+	}
+	return nil
+}
