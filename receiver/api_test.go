@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/fanout"
 )
 
 // fixedSource is a StatusSource built from literals.
@@ -35,7 +36,7 @@ func sampleSource() fixedSource {
 				Name: "audit", Type: "file", Source: "am-fanout.yml:12", Match: []string{}, Timeout: "10s",
 				Health:     core.TargetHealth{Status: core.HealthHealthy, Reason: "last delivery succeeded", LastSuccess: failAt},
 				Breaker:    BreakerStatus{State: "closed"},
-				Deliveries: Deliveries{Success: 7},
+				Deliveries: fanout.Deliveries{Success: 7},
 			},
 			{
 				Name: "ticketing", Type: "webhook", Source: "targets/ticketing.yml:2", Match: []string{`severity="critical"`}, Timeout: "5s",
@@ -44,7 +45,7 @@ func sampleSource() fixedSource {
 					LastFailure: failAt, LastError: `<script>alert("x")</script> HTTP 503`,
 				},
 				Breaker:    BreakerStatus{State: "open", ConsecutiveFailures: 5},
-				Deliveries: Deliveries{Failure: 5},
+				Deliveries: fanout.Deliveries{Failure: 5},
 				Probe:      &ProbeStatus{Kind: "http_get", Interval: "30s", LastAt: failAt, LastDuration: "2ms", LastError: "GET: HTTP 503"},
 			},
 		},
@@ -108,7 +109,7 @@ func fullSource() fixedSource {
 	tg.SendResolved = true
 	tg.Health.LastSuccess, tg.Health.TrialDue = started, true
 	tg.Breaker = BreakerStatus{State: "open", Requests: 9, ConsecutiveFailures: 5, TotalFailures: 5, TotalSuccesses: 4}
-	tg.Deliveries = Deliveries{Success: 4, Failure: 5}
+	tg.Deliveries = fanout.Deliveries{Success: 4, Failure: 5}
 	src.targets = []TargetStatus{tg}
 	return src
 }
