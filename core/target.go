@@ -56,12 +56,12 @@ const (
 type TargetHealth struct {
 	Status              HealthStatus `json:"status"`
 	Reason              string       `json:"reason,omitempty"`
-	ConsecutiveFailures int          `json:"consecutiveFailures"`
-	LastSuccess         time.Time    `json:"lastSuccess,omitzero"`
-	LastFailure         time.Time    `json:"lastFailure,omitzero"`
-	LastError           string       `json:"lastError,omitempty"`
+	ConsecutiveFailures int          `json:"consecutive_failures"`
+	LastSuccess         time.Time    `json:"last_success,omitzero"`
+	LastFailure         time.Time    `json:"last_failure,omitzero"`
+	LastError           string       `json:"last_error,omitempty"`
 	// TrialDue says the target failed a while ago and should get the next
 	// delivery as a trial, whatever the health strategy, so that it can
 	// never stay skipped for good.
-	TrialDue bool `json:"trialDue,omitempty"`
+	TrialDue bool `json:"trial_due,omitempty"`
 }

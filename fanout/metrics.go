@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/am-fanout/am-fanout/core"
 )
@@ -96,4 +97,50 @@ func (m *Metrics) DeleteTarget(name string) {
 	m.targetFailure.DeletePartialMatch(l)
 	m.targetSkipped.DeletePartialMatch(l)
 	m.deliveryDuration.DeletePartialMatch(l)
+}
+
+// Deliveries counts a target's delivery outcomes since it was configured;
+// skipped deliveries are not outcomes.
+type Deliveries struct {
+	Success uint64 `json:"success"`
+	Failure uint64 `json:"failure"`
+}
+
+// Deliveries reads every target's counts from the counters of
+// am_fanout_target_success_total and am_fanout_target_failure_total, so
+// that the status API and the metrics cannot disagree.
+func (m *Metrics) Deliveries() map[string]Deliveries {
+	out := map[string]Deliveries{}
+	eachTarget(m.targetSuccess, func(target string, n uint64) {
+		d := out[target]
+		d.Success += n
+		out[target] = d
+	})
+	eachTarget(m.targetFailure, func(target string, n uint64) {
+		d := out[target]
+		d.Failure += n
+		out[target] = d
+	})
+	return out
+}
+
+// eachTarget calls fn with the target label and value of every counter
+// of vec.
+func eachTarget(vec *prometheus.CounterVec, fn func(target string, n uint64)) {
+	ch := make(chan prometheus.Metric)
+	go func() {
+		vec.Collect(ch)
+		close(ch)
+	}()
+	for c := range ch {
+		var pb dto.Metric
+		if c.Write(&pb) != nil {
+			continue
+		}
+		for _, l := range pb.GetLabel() {
+			if l.GetName() == "target" {
+				fn(l.GetValue(), uint64(pb.GetCounter().GetValue()))
+			}
+		}
+	}
 }

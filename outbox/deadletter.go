@@ -7,6 +7,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/am-fanout/am-fanout/core"
 )
 
 // The states of a replay, per dead letter.
@@ -26,6 +28,32 @@ type Replayed struct {
 	State  string `json:"state"`
 }
 
+// DeadLetter is a delivery that failed for good, as the outbox lists it:
+// the alert it carries is named, not included. It never holds a secret.
+type DeadLetter struct {
+	ID          uint64            `json:"id"`
+	Target      string            `json:"target"`
+	Fingerprint string            `json:"fingerprint"`
+	AlertName   string            `json:"alertname,omitempty"`
+	Status      core.AlertStatus  `json:"status"`
+	StartsAt    time.Time         `json:"starts_at"`
+	AcceptedAt  time.Time         `json:"accepted_at"`
+	DeadAt      time.Time         `json:"dead_at"`
+	Attempts    int               `json:"attempts"`
+	Reason      string            `json:"reason"`
+	LastError   string            `json:"last_error,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+}
+
+func deadLetterOf(d *Delivery) DeadLetter {
+	a := &d.Alert.Alert
+	return DeadLetter{
+		ID: d.ID, Target: d.Target, Fingerprint: a.Fingerprint, AlertName: a.Labels["alertname"],
+		Status: a.Status, StartsAt: a.StartsAt, AcceptedAt: d.AcceptedAt, DeadAt: d.DeadAt,
+		Attempts: d.Attempts, Reason: d.DeadReason, LastError: d.LastError, Labels: a.Labels,
+	}
+}
+
 // Selection picks dead letters: one by id, or every one of a target, or
 // every one when both are empty.
 type Selection struct {
@@ -38,15 +66,18 @@ func (s Selection) holds(id uint64, d *Delivery) bool {
 }
 
 // DeadLetters lists the dead letters of sel, oldest first.
-func (o *Outbox) DeadLetters(sel Selection) ([]Delivery, error) {
-	out := []Delivery{}
+func (o *Outbox) DeadLetters(sel Selection) ([]DeadLetter, error) {
+	out := []DeadLetter{}
 	err := o.store.view(func(tx *bolt.Tx) error {
 		return eachDead(tx, sel, func(_ []byte, d *Delivery) error {
-			out = append(out, *d)
+			out = append(out, deadLetterOf(d))
 			return nil
 		})
 	})
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("reading the outbox store: %w", err)
+	}
+	return out, nil
 }
 
 func eachDead(tx *bolt.Tx, sel Selection, fn func(k []byte, d *Delivery) error) error {

@@ -13,7 +13,7 @@ func TestReplayAndPurge(t *testing.T) {
 	t1, t2 := newTarget(t, 400), newTarget(t, 400)
 	h := newHarness(t, map[string]*target{"t1": t1, "t2": t2}, fastRetries(), 100)
 	h.accept(true, alert("a", core.StatusFiring, 0), alert("b", core.StatusFiring, 0))
-	list := func(target string) []Delivery {
+	list := func(target string) []DeadLetter {
 		t.Helper()
 		ds, err := h.box.DeadLetters(Selection{Target: target})
 		if err != nil {

@@ -50,7 +50,7 @@ func TestDeliveryOutcomes(t *testing.T) {
 			switch {
 			case tc.wantDead == "" && len(dead) != 0:
 				t.Errorf("dead letters %+v, want none", dead)
-			case tc.wantDead != "" && (len(dead) != 1 || dead[0].DeadReason != tc.wantDead):
+			case tc.wantDead != "" && (len(dead) != 1 || dead[0].Reason != tc.wantDead):
 				t.Errorf("dead letters %+v, want one with reason %q", dead, tc.wantDead)
 			case tc.wantDead != "" && testutil.ToFloat64(h.box.metrics.deadLetters.WithLabelValues("t1")) != 1:
 				t.Errorf("am_fanout_dead_letters_total{target=t1} is not 1")
@@ -69,7 +69,7 @@ func TestMaxAgeDeadLetters(t *testing.T) {
 	h.accept(false, alert("a", core.StatusFiring, 0))
 	waitUntil(t, "the delivery to be dead-lettered", func() bool { return h.box.Pending() == 0 })
 	dead, _ := h.box.DeadLetters(Selection{Target: "t1"})
-	if len(dead) != 1 || dead[0].DeadReason != "maximum age reached" || dead[0].LastError == "" {
+	if len(dead) != 1 || dead[0].Reason != "maximum age reached" || dead[0].LastError == "" {
 		t.Fatalf("dead letters %+v, want one for maximum age with its last error", dead)
 	}
 }

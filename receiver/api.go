@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/fanout"
 )
 
 // TargetStatus is what the status API tells about one target. It never
@@ -18,7 +19,7 @@ type TargetStatus struct {
 	Timeout      string            `json:"timeout"`
 	Health       core.TargetHealth `json:"health"`
 	Breaker      BreakerStatus     `json:"breaker"`
-	Deliveries   Deliveries        `json:"deliveries"`
+	Deliveries   fanout.Deliveries `json:"deliveries"`
 	// Probe is the target's active health check; nil when it has none.
 	Probe *ProbeStatus `json:"probe,omitempty"`
 }
@@ -42,12 +43,6 @@ type BreakerStatus struct {
 	ConsecutiveFailures uint32 `json:"consecutive_failures"`
 	TotalFailures       uint32 `json:"total_failures"`
 	TotalSuccesses      uint32 `json:"total_successes"`
-}
-
-// Deliveries counts a target's delivery outcomes since it was configured.
-type Deliveries struct {
-	Success uint64 `json:"success"`
-	Failure uint64 `json:"failure"`
 }
 
 // Status is what the status API tells about the process.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/fanout"
 )
 
 // fixedSource is a StatusSource built from literals.
@@ -34,7 +36,7 @@ func sampleSource() fixedSource {
 				Name: "audit", Type: "file", Source: "am-fanout.yml:12", Match: []string{}, Timeout: "10s",
 				Health:     core.TargetHealth{Status: core.HealthHealthy, Reason: "last delivery succeeded", LastSuccess: failAt},
 				Breaker:    BreakerStatus{State: "closed"},
-				Deliveries: Deliveries{Success: 7},
+				Deliveries: fanout.Deliveries{Success: 7},
 			},
 			{
 				Name: "ticketing", Type: "webhook", Source: "targets/ticketing.yml:2", Match: []string{`severity="critical"`}, Timeout: "5s",
@@ -43,7 +45,7 @@ func sampleSource() fixedSource {
 					LastFailure: failAt, LastError: `<script>alert("x")</script> HTTP 503`,
 				},
 				Breaker:    BreakerStatus{State: "open", ConsecutiveFailures: 5},
-				Deliveries: Deliveries{Failure: 5},
+				Deliveries: fanout.Deliveries{Failure: 5},
 				Probe:      &ProbeStatus{Kind: "http_get", Interval: "30s", LastAt: failAt, LastDuration: "2ms", LastError: "GET: HTTP 503"},
 			},
 		},
@@ -80,8 +82,8 @@ func TestTargetsAPIDescribesEveryTarget(t *testing.T) {
 	h := got["health"].(map[string]any)
 	assert.Equal(t, "unhealthy", h["status"])
 	assert.Equal(t, "3 consecutive failures", h["reason"], "health must say why")
-	assert.Equal(t, failAt.Format(time.RFC3339), h["lastFailure"], "last failure time")
-	assert.Contains(t, h["lastError"], "HTTP 503", "last error")
+	assert.Equal(t, failAt.Format(time.RFC3339), h["last_failure"], "last failure time")
+	assert.Contains(t, h["last_error"], "HTTP 503", "last error")
 	assert.NotContains(t, body.Targets[0], "probe", "a target without a probe shows none")
 	probe := got["probe"].(map[string]any)
 	assert.Equal(t, "http_get", probe["kind"])
@@ -98,4 +100,94 @@ func TestStatusAPI(t *testing.T) {
 	assert.Equal(t, false, reload["success"], "last reload result")
 	assert.Equal(t, failAt.Format(time.RFC3339), reload["at"], "last reload time")
 	assert.Contains(t, reload["error"], "duplicate target name", "a failed reload must show its error")
+}
+
+// fullSource has one target with every field of the status API set.
+func fullSource() fixedSource {
+	src := sampleSource()
+	tg := src.targets[1]
+	tg.SendResolved = true
+	tg.Health.LastSuccess, tg.Health.TrialDue = started, true
+	tg.Breaker = BreakerStatus{State: "open", Requests: 9, ConsecutiveFailures: 5, TotalFailures: 5, TotalSuccesses: 4}
+	tg.Deliveries = fanout.Deliveries{Success: 4, Failure: 5}
+	src.targets = []TargetStatus{tg}
+	return src
+}
+
+// keys lists the keys of v's JSON objects as dotted paths, sorted.
+func keys(prefix string, v any) []string {
+	var out []string
+	switch v := v.(type) {
+	case map[string]any:
+		for k, sub := range v {
+			out = append(out, prefix+k)
+			out = append(out, keys(prefix+k+".", sub)...)
+		}
+	case []any:
+		for _, sub := range v {
+			out = append(out, keys(prefix, sub)...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// TestAPIFieldNames pins the JSON field names of the status API: scripts
+// and dashboards read them, so they change only on purpose. Like the
+// Prometheus HTTP API, they are snake_case.
+func TestAPIFieldNames(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		handler http.Handler
+		want    []string
+	}{
+		{"/api/v1/targets", TargetsHandler(fullSource()), []string{
+			"targets",
+			"targets.breaker",
+			"targets.breaker.consecutive_failures",
+			"targets.breaker.requests",
+			"targets.breaker.state",
+			"targets.breaker.total_failures",
+			"targets.breaker.total_successes",
+			"targets.deliveries",
+			"targets.deliveries.failure",
+			"targets.deliveries.success",
+			"targets.health",
+			"targets.health.consecutive_failures",
+			"targets.health.last_error",
+			"targets.health.last_failure",
+			"targets.health.last_success",
+			"targets.health.reason",
+			"targets.health.status",
+			"targets.health.trial_due",
+			"targets.match",
+			"targets.name",
+			"targets.probe",
+			"targets.probe.interval",
+			"targets.probe.kind",
+			"targets.probe.last_at",
+			"targets.probe.last_duration",
+			"targets.probe.last_error",
+			"targets.send_resolved",
+			"targets.source",
+			"targets.timeout",
+			"targets.type",
+		}},
+		{"/api/v1/status", StatusHandler(fullSource()), []string{
+			"config_files",
+			"last_reload",
+			"last_reload.at",
+			"last_reload.error",
+			"last_reload.success",
+			"started_at",
+			"uptime",
+			"version",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body any
+			getJSON(t, tc.handler, &body)
+			assert.Equal(t, tc.want, keys("", body), "the field names of %s changed", tc.name)
+		})
+	}
 }

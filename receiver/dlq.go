@@ -4,40 +4,16 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"time"
+
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
-// DeadLetter is a delivery that failed for good, as the dead-letter API
-// shows it. It never holds a secret.
-type DeadLetter struct {
-	ID          uint64            `json:"id"`
-	Target      string            `json:"target"`
-	Fingerprint string            `json:"fingerprint"`
-	AlertName   string            `json:"alertname,omitempty"`
-	Status      string            `json:"status"`
-	StartsAt    time.Time         `json:"starts_at"`
-	AcceptedAt  time.Time         `json:"accepted_at"`
-	DeadAt      time.Time         `json:"dead_at"`
-	Attempts    int               `json:"attempts"`
-	Reason      string            `json:"reason"`
-	LastError   string            `json:"last_error,omitempty"`
-	Labels      map[string]string `json:"labels,omitempty"`
-}
-
-// Replayed is the fate of one dead letter asked to be replayed: replayed,
-// already_delivered, already_pending, stale or not_found.
-type Replayed struct {
-	ID     uint64 `json:"id"`
-	Target string `json:"target,omitempty"`
-	State  string `json:"state"`
-}
-
-// DeadLetterQueue is what the dead-letter API acts on. id 0 and target ""
-// select everything.
+// DeadLetterQueue is what the dead-letter API acts on. An empty
+// selection selects everything.
 type DeadLetterQueue interface {
-	List(id uint64, target string) ([]DeadLetter, error)
-	Replay(id uint64, target string) ([]Replayed, error)
-	Purge(id uint64, target string) (int, error)
+	DeadLetters(sel outbox.Selection) ([]outbox.DeadLetter, error)
+	Replay(sel outbox.Selection) ([]outbox.Replayed, error)
+	Purge(sel outbox.Selection) (int, error)
 }
 
 // DeadLetterRoutes adds the dead-letter API to mux:
@@ -49,49 +25,49 @@ type DeadLetterQueue interface {
 // Every replay and purge is logged with who asked.
 func DeadLetterRoutes(mux *http.ServeMux, q DeadLetterQueue, logger *slog.Logger) {
 	mux.HandleFunc("GET /api/v1/deadletters", func(rw http.ResponseWriter, r *http.Request) {
-		id, target, ok := selection(rw, r)
+		sel, ok := selection(rw, r)
 		if !ok {
 			return
 		}
-		list, err := q.List(id, target)
+		list, err := q.DeadLetters(sel)
 		if err != nil {
 			writeJSON(rw, http.StatusInternalServerError, errorBody("listing dead letters: %v", err))
 			return
 		}
 		writeJSON(rw, http.StatusOK, struct {
-			DeadLetters []DeadLetter `json:"dead_letters"`
+			DeadLetters []outbox.DeadLetter `json:"dead_letters"`
 		}{list})
 	})
 	mux.HandleFunc("POST /api/v1/deadletters/replay", func(rw http.ResponseWriter, r *http.Request) {
-		id, target, ok := selection(rw, r)
+		sel, ok := selection(rw, r)
 		if !ok {
 			return
 		}
-		if id == 0 && target == "" {
+		if sel == (outbox.Selection{}) {
 			writeJSON(rw, http.StatusBadRequest, errorBody("say which dead letters to replay: ?id=N or ?target=NAME"))
 			return
 		}
-		logger.Info("dead-letter replay requested", "remote", r.RemoteAddr, "id", id, "target", target)
-		got, err := q.Replay(id, target)
+		logger.Info("dead-letter replay requested", "remote", r.RemoteAddr, "id", sel.ID, "target", sel.Target)
+		got, err := q.Replay(sel)
 		if err != nil {
 			writeJSON(rw, http.StatusServiceUnavailable, errorBody("%v", err))
 			return
 		}
 		writeJSON(rw, http.StatusOK, struct {
-			Replayed []Replayed `json:"replayed"`
+			Replayed []outbox.Replayed `json:"replayed"`
 		}{got})
 	})
 	mux.HandleFunc("DELETE /api/v1/deadletters", func(rw http.ResponseWriter, r *http.Request) {
-		id, target, ok := selection(rw, r)
+		sel, ok := selection(rw, r)
 		if !ok {
 			return
 		}
-		if id == 0 && target == "" && r.URL.Query().Get("all") != "true" {
+		if sel == (outbox.Selection{}) && r.URL.Query().Get("all") != "true" {
 			writeJSON(rw, http.StatusBadRequest, errorBody("say which dead letters to purge: ?id=N, ?target=NAME or ?all=true"))
 			return
 		}
-		logger.Info("dead-letter purge requested", "remote", r.RemoteAddr, "id", id, "target", target)
-		n, err := q.Purge(id, target)
+		logger.Info("dead-letter purge requested", "remote", r.RemoteAddr, "id", sel.ID, "target", sel.Target)
+		n, err := q.Purge(sel)
 		if err != nil {
 			writeJSON(rw, http.StatusServiceUnavailable, errorBody("%v", err))
 			return
@@ -103,16 +79,16 @@ func DeadLetterRoutes(mux *http.ServeMux, q DeadLetterQueue, logger *slog.Logger
 }
 
 // selection reads ?id= and ?target=; on a bad id it answers 400.
-func selection(rw http.ResponseWriter, r *http.Request) (uint64, string, bool) {
+func selection(rw http.ResponseWriter, r *http.Request) (outbox.Selection, bool) {
 	q := r.URL.Query()
-	var id uint64
+	sel := outbox.Selection{Target: q.Get("target")}
 	if v := q.Get("id"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || n == 0 {
 			writeJSON(rw, http.StatusBadRequest, errorBody("id=%q is not a dead letter id (a positive integer)", v))
-			return 0, "", false
+			return outbox.Selection{}, false
 		}
-		id = n
+		sel.ID = n
 	}
-	return id, q.Get("target"), true
+	return sel, true
 }

@@ -5,10 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // recordingQueue remembers the selection of every call.
@@ -17,8 +23,8 @@ type recordingQueue struct {
 	err   error
 }
 
-func (q *recordingQueue) note(op string, id uint64, target string) {
-	q.calls = append(q.calls, op+" "+strings.TrimSpace(strings.Join([]string{itoa(id), target}, " ")))
+func (q *recordingQueue) note(op string, sel outbox.Selection) {
+	q.calls = append(q.calls, op+" "+strings.TrimSpace(strings.Join([]string{itoa(sel.ID), sel.Target}, " ")))
 }
 
 func itoa(id uint64) string {
@@ -26,18 +32,18 @@ func itoa(id uint64) string {
 	return string(b)
 }
 
-func (q *recordingQueue) List(id uint64, target string) ([]DeadLetter, error) {
-	q.note("list", id, target)
-	return []DeadLetter{{ID: 7, Target: "pd"}}, q.err
+func (q *recordingQueue) DeadLetters(sel outbox.Selection) ([]outbox.DeadLetter, error) {
+	q.note("list", sel)
+	return []outbox.DeadLetter{{ID: 7, Target: "pd"}}, q.err
 }
 
-func (q *recordingQueue) Replay(id uint64, target string) ([]Replayed, error) {
-	q.note("replay", id, target)
-	return []Replayed{{ID: 7, State: "replayed"}}, q.err
+func (q *recordingQueue) Replay(sel outbox.Selection) ([]outbox.Replayed, error) {
+	q.note("replay", sel)
+	return []outbox.Replayed{{ID: 7, State: "replayed"}}, q.err
 }
 
-func (q *recordingQueue) Purge(id uint64, target string) (int, error) {
-	q.note("purge", id, target)
+func (q *recordingQueue) Purge(sel outbox.Selection) (int, error) {
+	q.note("purge", sel)
 	return 1, q.err
 }
 
@@ -85,5 +91,36 @@ func TestDeadLetterAPI(t *testing.T) {
 				t.Errorf("body %s does not contain %s", rec.Body, tc.wantBody)
 			}
 		})
+	}
+}
+
+// fullQueue lists one dead letter with every field set.
+type fullQueue struct{ recordingQueue }
+
+func (fullQueue) DeadLetters(outbox.Selection) ([]outbox.DeadLetter, error) {
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	return []outbox.DeadLetter{{
+		ID: 7, Target: "pd", Fingerprint: "f1", AlertName: "Down", Status: core.StatusFiring,
+		StartsAt: at, AcceptedAt: at, DeadAt: at, Attempts: 3, Reason: "permanent failure",
+		LastError: "HTTP 400", Labels: map[string]string{"alertname": "Down"},
+	}}, nil
+}
+
+// TestDeadLetterFields pins the field names of a listed dead letter.
+func TestDeadLetterFields(t *testing.T) {
+	mux := http.NewServeMux()
+	DeadLetterRoutes(mux, &fullQueue{}, slog.New(slog.DiscardHandler))
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/deadletters", nil))
+	var body struct {
+		DeadLetters []map[string]json.RawMessage `json:"dead_letters"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || len(body.DeadLetters) != 1 {
+		t.Fatalf("listing %s: want one dead letter (%v)", rec.Body, err)
+	}
+	want := []string{"accepted_at", "alertname", "attempts", "dead_at", "fingerprint", "id",
+		"labels", "last_error", "reason", "starts_at", "status", "target"}
+	if got := slices.Sorted(maps.Keys(body.DeadLetters[0])); !slices.Equal(got, want) {
+		t.Errorf("a dead letter has the fields %v, want %v", got, want)
 	}
 }

@@ -6,22 +6,15 @@ import (
 	"strconv"
 
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // Outbox persists every delivery of a notification before the webhook
 // answers, then attempts them. With wait it returns after the first
-// attempts, with their results in AlertResult.Result; without, as soon as
+// attempts, with their results in AlertOutcome.Result; without, as soon as
 // the deliveries are durable. An error means nothing was persisted.
 type Outbox interface {
-	Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]AlertResult, error)
-}
-
-// Delivery is the outbox's fate of one (alert, target) delivery:
-// accepted, already_delivered, already_pending or stale.
-type Delivery struct {
-	Target string `json:"target"`
-	ID     uint64 `json:"id,omitempty"`
-	State  string `json:"state"`
+	Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]outbox.AlertOutcome, error)
 }
 
 // viaOutbox answers 200 once the deliveries are persisted ("accepted"),
@@ -38,10 +31,14 @@ func (w *Webhook) viaOutbox(r *http.Request, s *Settings, alerts []*core.Enriche
 	}
 	// As without an outbox, deliveries go on when Alertmanager gives up
 	// waiting.
-	results, err := s.Outbox.Accept(context.WithoutCancel(r.Context()), alerts, wait)
+	got, err := s.Outbox.Accept(context.WithoutCancel(r.Context()), alerts, wait)
 	if err != nil {
 		w.logger.Error("webhook refused: deliveries could not be persisted", "remote", r.RemoteAddr, "err", err)
 		return http.StatusServiceUnavailable, errorBody("deliveries could not be persisted, send the notification again: %v", err)
+	}
+	results := make([]AlertResult, len(got))
+	for i, o := range got {
+		results[i] = alertResult(o.Alert, o.Result, o.Deliveries)
 	}
 	if !wait {
 		return http.StatusOK, Answer{Status: "accepted", Alerts: results}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/enrich"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // recordingOutbox answers Accept with result (for waited requests) or an
@@ -25,15 +26,15 @@ type recordingOutbox struct {
 	waited []bool
 }
 
-func (o *recordingOutbox) Accept(_ context.Context, alerts []*core.EnrichedAlert, wait bool) ([]AlertResult, error) {
+func (o *recordingOutbox) Accept(_ context.Context, alerts []*core.EnrichedAlert, wait bool) ([]outbox.AlertOutcome, error) {
 	o.waited = append(o.waited, wait)
 	if o.err != nil {
 		return nil, o.err
 	}
-	out := make([]AlertResult, len(alerts))
+	out := make([]outbox.AlertOutcome, len(alerts))
 	for i, a := range alerts {
-		out[i] = AlertResult{Fingerprint: a.Alert.Fingerprint, Status: a.Alert.Status,
-			Deliveries: []Delivery{{Target: "t", ID: uint64(i + 1), State: "accepted"}}}
+		out[i] = outbox.AlertOutcome{Alert: a,
+			Deliveries: []outbox.Accepted{{Target: "t", ID: uint64(i + 1), State: outbox.StateAccepted}}}
 		if wait {
 			out[i].Result = o.result(a)
 		}
@@ -73,7 +74,12 @@ func TestWebhookThroughOutbox(t *testing.T) {
 				Status string `json:"status"`
 				Error  string `json:"error"`
 				Alerts []struct {
-					Deliveries []Delivery `json:"deliveries"`
+					Fingerprint string `json:"fingerprint"`
+					Deliveries  []struct {
+						Target string `json:"target"`
+						ID     uint64 `json:"id"`
+						State  string `json:"state"`
+					} `json:"deliveries"`
 				} `json:"alerts"`
 			}
 			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
@@ -85,8 +91,14 @@ func TestWebhookThroughOutbox(t *testing.T) {
 			if tc.outbox.err != nil && body.Error == "" {
 				t.Errorf("a refused webhook must say why in error: %s", rec.Body)
 			}
-			if tc.outbox.err == nil && (len(body.Alerts) == 0 || len(body.Alerts[0].Deliveries) == 0) {
-				t.Errorf("answer lists no deliveries: %s", rec.Body)
+			if tc.outbox.err == nil {
+				if len(body.Alerts) == 0 || len(body.Alerts[0].Deliveries) == 0 {
+					t.Fatalf("answer lists no deliveries: %s", rec.Body)
+				}
+				a := body.Alerts[0]
+				if d := a.Deliveries[0]; a.Fingerprint == "" || d.Target != "t" || d.ID != 1 || d.State != "accepted" {
+					t.Errorf("first alert answered %+v, want its fingerprint and delivery {t 1 accepted}", a)
+				}
 			}
 			if len(tc.outbox.waited) != 1 || tc.outbox.waited[0] != tc.wantWait {
 				t.Errorf("outbox asked to wait %v, want [%v]", tc.outbox.waited, tc.wantWait)

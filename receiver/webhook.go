@@ -20,6 +20,7 @@ import (
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/enrich"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // DefaultMaxBodyBytes bounds a webhook body unless configured otherwise.
@@ -88,7 +89,15 @@ type AlertResult struct {
 	Status      core.AlertStatus            `json:"status"`
 	Result      *core.ParallelPublishResult `json:"result,omitempty"`
 	// Deliveries are the outbox's deliveries of the alert, per target.
-	Deliveries []Delivery `json:"deliveries,omitempty"`
+	Deliveries []outbox.Accepted `json:"deliveries,omitempty"`
+}
+
+// alertResult names the alert and holds what became of it.
+func alertResult(a *core.EnrichedAlert, res *core.ParallelPublishResult, ds []outbox.Accepted) AlertResult {
+	return AlertResult{
+		Fingerprint: a.Alert.Fingerprint, AlertName: a.Alert.Labels["alertname"],
+		Status: a.Alert.Status, Result: res, Deliveries: ds,
+	}
 }
 
 // Answer is the body of a webhook answer.
@@ -169,10 +178,7 @@ func (w *Webhook) publishAll(ctx context.Context, p Publisher, alerts []*core.En
 				res = core.NewParallelPublishResult(nil, 0)
 				w.logger.Error("fan-out refused alert", "fingerprint", a.Alert.Fingerprint, "err", err)
 			}
-			out[i] = AlertResult{
-				Fingerprint: a.Alert.Fingerprint, AlertName: a.Alert.Labels["alertname"],
-				Status: a.Alert.Status, Result: res,
-			}
+			out[i] = alertResult(a, res, nil)
 		})
 	}
 	wg.Wait()

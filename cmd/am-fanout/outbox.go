@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -85,9 +84,9 @@ func (d *durable) dedup() fanout.Deduplicator {
 func (d *durable) use(p *fanout.Dispatcher) receiver.Outbox {
 	d.pub.p.Store(p)
 	if d.box == nil {
-		return nil
+		return nil // not a nil *outbox.Outbox, which would be a non-nil Outbox
 	}
-	return webhookOutbox{d.box}
+	return d.box
 }
 
 // start resumes the pending deliveries.
@@ -100,7 +99,7 @@ func (d *durable) start() {
 // routes adds the dead-letter API when there is an outbox.
 func (d *durable) routes(mux *http.ServeMux) {
 	if d.box != nil {
-		receiver.DeadLetterRoutes(mux, deadLetters{d.box}, d.logger)
+		receiver.DeadLetterRoutes(mux, d.box, d.logger)
 	}
 }
 
@@ -120,58 +119,6 @@ func (d *durable) close() {
 	if err := d.store.Close(); err != nil {
 		d.logger.Error("closing the outbox store", "file", d.store.Path(), "err", err)
 	}
-}
-
-// webhookOutbox is the outbox as the webhook sees it.
-type webhookOutbox struct{ box *outbox.Outbox }
-
-func (w webhookOutbox) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]receiver.AlertResult, error) {
-	got, err := w.box.Accept(ctx, alerts, wait)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]receiver.AlertResult, len(got))
-	for i, o := range got {
-		a := o.Alert.Alert
-		out[i] = receiver.AlertResult{Fingerprint: a.Fingerprint, AlertName: a.Labels["alertname"], Status: a.Status, Result: o.Result}
-		for _, d := range o.Deliveries {
-			out[i].Deliveries = append(out[i].Deliveries, receiver.Delivery{Target: d.Target, ID: d.ID, State: d.State})
-		}
-	}
-	return out, nil
-}
-
-// deadLetters is the outbox as the dead-letter API sees it.
-type deadLetters struct{ box *outbox.Outbox }
-
-func (q deadLetters) List(id uint64, target string) ([]receiver.DeadLetter, error) {
-	ds, err := q.box.DeadLetters(outbox.Selection{ID: id, Target: target})
-	if err != nil {
-		return nil, fmt.Errorf("reading the outbox store: %w", err)
-	}
-	out := make([]receiver.DeadLetter, len(ds))
-	for i, d := range ds {
-		a := d.Alert.Alert
-		out[i] = receiver.DeadLetter{
-			ID: d.ID, Target: d.Target, Fingerprint: a.Fingerprint, AlertName: a.Labels["alertname"],
-			Status: string(a.Status), StartsAt: a.StartsAt, AcceptedAt: d.AcceptedAt, DeadAt: d.DeadAt,
-			Attempts: d.Attempts, Reason: d.DeadReason, LastError: d.LastError, Labels: a.Labels,
-		}
-	}
-	return out, nil
-}
-
-func (q deadLetters) Replay(id uint64, target string) ([]receiver.Replayed, error) {
-	got, err := q.box.Replay(outbox.Selection{ID: id, Target: target})
-	out := make([]receiver.Replayed, len(got))
-	for i, r := range got {
-		out[i] = receiver.Replayed{ID: r.ID, Target: r.Target, State: r.State}
-	}
-	return out, err
-}
-
-func (q deadLetters) Purge(id uint64, target string) (int, error) {
-	return q.box.Purge(outbox.Selection{ID: id, Target: target})
 }
 
 // forget dead-letters the pending deliveries of a target that a reload

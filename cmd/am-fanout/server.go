@@ -39,7 +39,6 @@ type server struct {
 	breakers *breaker.Set
 	health   *health.Monitor
 	prober   *health.Prober
-	outcomes *outcomes
 	targets  *fanout.TargetSet
 	durable  *durable // the store: outbox and dedup log (outbox.go)
 	metrics  *fanout.Metrics
@@ -78,7 +77,6 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 		health:  health.New(health.Options{}),
 		targets: fanout.NewTargetSet(nil),
 	}
-	s.outcomes = newOutcomes(s.health)
 	s.prober = health.NewProber(s.health)
 	s.breakers = breaker.NewSet(func(name string, from, to breaker.State) {
 		logger.Warn("circuit breaker changed state", "target", name, "from", from, "to", to)
@@ -141,7 +139,7 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	s.retire(old, time.Duration(cfg.Fanout.Timeout))
 	s.reloaded(nil)
 	dispatcher := fanout.NewDispatcher(fanout.Dependencies{
-		Source: s.targets, Health: s.health, Recorder: s.outcomes, Dedup: s.durable.dedup(),
+		Source: s.targets, Health: s.health, Recorder: s.health, Dedup: s.durable.dedup(),
 		Metrics: s.metrics, Logger: s.logger,
 	}, fanout.ParallelPublishOptions{
 		Timeout:                time.Duration(cfg.Fanout.Timeout),
@@ -198,7 +196,6 @@ func (s *server) forgetRemoved(old, current []*builtTarget) {
 	for _, bt := range old {
 		if name := bt.conf.Name; !keep[name] {
 			s.health.Forget(name)
-			s.outcomes.forget(name)
 			s.metrics.DeleteTarget(name)
 			s.templateFailures.DeletePartialMatch(prometheus.Labels{"target": name})
 			s.durable.forget(name)

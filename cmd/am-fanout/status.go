@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,45 +12,12 @@ import (
 	"github.com/am-fanout/am-fanout/receiver"
 )
 
-// outcomes records every delivery outcome: into the health monitor, and
-// into per-target counters for the status API.
-type outcomes struct {
-	health *health.Monitor
-	counts sync.Map // target name → *counters
-}
-
-type counters struct {
-	success, failure atomic.Uint64
-}
-
-func newOutcomes(h *health.Monitor) *outcomes { return &outcomes{health: h} }
-
-// Record implements fanout.OutcomeRecorder.
-func (o *outcomes) Record(name string, r *core.TargetPublishResult) {
-	o.health.Record(name, r)
-	c, _ := o.counts.LoadOrStore(name, &counters{})
-	if r.Success {
-		c.(*counters).success.Add(1)
-	} else {
-		c.(*counters).failure.Add(1)
-	}
-}
-
-func (o *outcomes) forget(name string) { o.counts.Delete(name) }
-
-func (o *outcomes) deliveries(name string) receiver.Deliveries {
-	c, ok := o.counts.Load(name)
-	if !ok {
-		return receiver.Deliveries{}
-	}
-	return receiver.Deliveries{Success: c.(*counters).success.Load(), Failure: c.(*counters).failure.Load()}
-}
-
 // TargetStatuses implements receiver.StatusSource.
 func (s *server) TargetStatuses() []receiver.TargetStatus {
 	s.mu.Lock()
 	built := s.built
 	s.mu.Unlock()
+	deliveries := s.metrics.Deliveries()
 	out := make([]receiver.TargetStatus, 0, len(built))
 	for _, bt := range built {
 		t := bt.conf
@@ -68,7 +33,7 @@ func (s *server) TargetStatuses() []receiver.TargetStatus {
 				TotalFailures:       counts.TotalFailures,
 				TotalSuccesses:      counts.TotalSuccesses,
 			},
-			Deliveries: s.outcomes.deliveries(t.Name),
+			Deliveries: deliveries[t.Name],
 			Probe:      s.probeStatus(t),
 		}
 		if h != nil {
