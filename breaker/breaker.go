@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/sony/gobreaker/v2"
 
@@ -53,19 +52,6 @@ func fromGobreaker(s gobreaker.State) State {
 	}
 }
 
-// Settings configures a breaker.
-type Settings struct {
-	// Failures is how many consecutive retryable failures open the breaker;
-	// 0 opens it on the first one.
-	Failures uint32
-	// OpenFor is how long the breaker stays open before it lets trial
-	// deliveries through; 0 means 60s.
-	OpenFor time.Duration
-	// HalfOpenRequests is how many trial deliveries the half-open breaker
-	// lets through, all of which must succeed to close it; 0 means 1.
-	HalfOpenRequests uint32
-}
-
 // Counts are a breaker's counters since its last state change.
 type Counts struct {
 	Requests             uint32
@@ -93,7 +79,7 @@ type Breaker struct {
 // New returns a closed breaker for the target name. onChange, if not nil,
 // is called on every state change with the target's name; it runs while
 // the breaker holds its lock, so it must not call back into the breaker.
-func New(name string, s Settings, onChange func(name string, from, to State)) *Breaker {
+func New(name string, s core.BreakerSettings, onChange func(name string, from, to State)) *Breaker {
 	st := gobreaker.Settings{
 		Name:        name,
 		MaxRequests: s.HalfOpenRequests,

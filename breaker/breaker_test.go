@@ -90,7 +90,7 @@ func TestExecuteCountsOnlyRetryableFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := New("t1", Settings{Failures: 3, OpenFor: time.Hour}, nil)
+			b := New("t1", core.BreakerSettings{Failures: 3, OpenFor: time.Hour}, nil)
 			for i := range tt.calls {
 				err := b.Execute(context.Background(), tt.deliver)
 				if tt.fails {
@@ -110,7 +110,7 @@ func TestExecuteReturnsDeliveryErrorUnchanged(t *testing.T) {
 		core.Retryable(503, 0, errors.New("unavailable")),
 		core.Permanent(404, errors.New("no such hook")),
 	} {
-		b := New("t1", Settings{Failures: 5, OpenFor: time.Hour}, nil)
+		b := New("t1", core.BreakerSettings{Failures: 5, OpenFor: time.Hour}, nil)
 		got := b.Execute(context.Background(), returning(want))
 		assert.Same(t, want, got, "Execute must return the delivery's own error")
 	}
@@ -118,7 +118,7 @@ func TestExecuteReturnsDeliveryErrorUnchanged(t *testing.T) {
 
 func TestExecuteExcludesCallerCancellation(t *testing.T) {
 	deliver, started := hangingPost(t, 0)
-	b := New("t1", Settings{Failures: 1, OpenFor: time.Hour}, nil)
+	b := New("t1", core.BreakerSettings{Failures: 1, OpenFor: time.Hour}, nil)
 	for i := range 3 {
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
@@ -136,7 +136,7 @@ func TestExecuteExcludesCallerCancellation(t *testing.T) {
 }
 
 func TestExecuteCountsCanceledErrorWhenCallerDidNotCancel(t *testing.T) {
-	b := New("t1", Settings{Failures: 1, OpenFor: time.Hour}, nil)
+	b := New("t1", core.BreakerSettings{Failures: 1, OpenFor: time.Hour}, nil)
 	err := b.Execute(context.Background(), returning(core.Retryable(0, 0, context.Canceled)))
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, Open, b.State(), "a retryable failure the caller did not cause must count")
@@ -158,7 +158,7 @@ func waitHalfOpen(t *testing.T, b *Breaker) {
 }
 
 func TestOpenBreakerRejectsWithoutDelivering(t *testing.T) {
-	b := New("pd-prod", Settings{Failures: 2, OpenFor: time.Hour}, nil)
+	b := New("pd-prod", core.BreakerSettings{Failures: 2, OpenFor: time.Hour}, nil)
 	trip(t, b, 2)
 	called := false
 	err := b.Execute(context.Background(), func(context.Context) error { called = true; return nil })
@@ -180,7 +180,7 @@ func TestHalfOpenOutcome(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := New("t1", Settings{Failures: 1, OpenFor: 20 * time.Millisecond, HalfOpenRequests: 1}, nil)
+			b := New("t1", core.BreakerSettings{Failures: 1, OpenFor: 20 * time.Millisecond, HalfOpenRequests: 1}, nil)
 			trip(t, b, 1)
 			waitHalfOpen(t, b)
 			err := b.Execute(context.Background(), returning(tt.trial))
@@ -191,7 +191,7 @@ func TestHalfOpenOutcome(t *testing.T) {
 }
 
 func TestHalfOpenLimitsTrials(t *testing.T) {
-	b := New("t1", Settings{Failures: 1, OpenFor: 20 * time.Millisecond, HalfOpenRequests: 2}, nil)
+	b := New("t1", core.BreakerSettings{Failures: 1, OpenFor: 20 * time.Millisecond, HalfOpenRequests: 2}, nil)
 	trip(t, b, 1)
 	waitHalfOpen(t, b)
 
@@ -250,7 +250,7 @@ func (r *recorder) transitions() []transition {
 
 func TestOnChangeReportsTransitionsWithName(t *testing.T) {
 	var rec recorder
-	b := New("slack-ops", Settings{Failures: 1, OpenFor: 20 * time.Millisecond}, rec.onChange)
+	b := New("slack-ops", core.BreakerSettings{Failures: 1, OpenFor: 20 * time.Millisecond}, rec.onChange)
 	trip(t, b, 1)
 	waitHalfOpen(t, b)
 	require.NoError(t, b.Execute(context.Background(), returning(nil)))

@@ -1,6 +1,10 @@
 package breaker
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/am-fanout/am-fanout/core"
+)
 
 // Set holds the breakers of all targets and keeps them across config
 // reloads, so a reload does not close the breaker of a target that is
@@ -30,7 +34,7 @@ func NewSet(onChange func(name string, from, to State)) *Set {
 // reports no further state changes, and if it was not closed its
 // replacement is reported as a change to closed, so a state metric follows
 // the breaker in use.
-func (s *Set) Get(name, key string, st Settings) *Breaker {
+func (s *Set) Get(name, key string, st core.BreakerSettings) *Breaker {
 	s.mu.Lock()
 	old, ok := s.breakers[name]
 	if ok && old.key == key {

@@ -14,7 +14,7 @@ import (
 	"github.com/am-fanout/am-fanout/core"
 )
 
-var quick = Settings{Failures: 1, OpenFor: time.Hour, HalfOpenRequests: 1}
+var quick = core.BreakerSettings{Failures: 1, OpenFor: time.Hour, HalfOpenRequests: 1}
 
 func TestSetGet(t *testing.T) {
 	tests := []struct {
@@ -49,7 +49,7 @@ func TestSetGet(t *testing.T) {
 func TestSetReplacementReportsClosedAndSilencesOldBreaker(t *testing.T) {
 	var rec recorder
 	s := NewSet(rec.onChange)
-	short := Settings{Failures: 1, OpenFor: 20 * time.Millisecond, HalfOpenRequests: 1}
+	short := core.BreakerSettings{Failures: 1, OpenFor: 20 * time.Millisecond, HalfOpenRequests: 1}
 	old := s.Get("t1", "k1", short)
 	trip(t, old, 1)
 	s.Get("t1", "k2", short)

@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/publish"
 	"github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/common/model"
@@ -29,7 +30,7 @@ type Config struct {
 	Outbox   Outbox   `yaml:"outbox"`
 	// Targets are the targets of the config file followed by those of the
 	// targets directory.
-	Targets []*Target `yaml:"-"`
+	Targets []*core.Target `yaml:"-"`
 	// Files lists every file the configuration was read from.
 	Files []string `yaml:"-"`
 }
@@ -255,6 +256,11 @@ func (c *Config) validate(pos *position, dir string) error {
 		r.Matchers = ms
 	}
 	return nil
+}
+
+// settings returns the block as the breaker package takes it.
+func (b Breaker) settings() core.BreakerSettings {
+	return core.BreakerSettings{Failures: b.Failures, OpenFor: time.Duration(b.OpenFor), HalfOpenRequests: b.HalfOpenRequests}
 }
 
 func (b *Breaker) validate(pos *position, at string) error {

@@ -124,9 +124,9 @@ func TestTargetSettings(t *testing.T) {
 			require.NoError(t, err, "config:\n%s", content)
 			require.Len(t, cfg.Targets, 1)
 			got := cfg.Targets[0]
-			assert.Equal(t, tt.timeout, got.Timeout, "timeout")
+			assert.Equal(t, time.Duration(tt.timeout), got.Timeout, "timeout")
 			assert.Equal(t, tt.resolved, got.SendResolved, "send_resolved")
-			assert.Equal(t, tt.breaker, got.Breaker, "breaker")
+			assert.Equal(t, tt.breaker.settings(), got.Breaker, "breaker")
 		})
 	}
 }
@@ -191,16 +191,16 @@ func TestTargetMatchers(t *testing.T) {
 		{map[string]string{}, false, true},
 	}
 	for _, tt := range tests {
-		assert.Equal(t, tt.wantPD, pd.Selects(tt.labels), "pd selects %v", tt.labels)
-		assert.Equal(t, tt.wantAll, all.Selects(tt.labels), "a target without match selects %v", tt.labels)
+		assert.Equal(t, tt.wantPD, pd.Selector.Selects(tt.labels), "pd selects %v", tt.labels)
+		assert.Equal(t, tt.wantAll, all.Selector.Selects(tt.labels), "a target without match selects %v", tt.labels)
 	}
 }
 
 func TestTargetSource(t *testing.T) {
 	cfg, path, err := parseFixture(t, "# targets\ntargets:\n  - name: a\n    type: file\n    path: a\n\n  - {name: b, type: file, path: b}\n")
 	require.NoError(t, err)
-	assert.Equal(t, path+":3", cfg.Targets[0].Source())
-	assert.Equal(t, path+":7", cfg.Targets[1].Source())
+	assert.Equal(t, path+":3", cfg.Targets[0].Source)
+	assert.Equal(t, path+":7", cfg.Targets[1].Source)
 }
 
 func TestParseErrorsNameFileAndLine(t *testing.T) {

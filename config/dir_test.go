@@ -28,16 +28,16 @@ func TestLoadFileFixture(t *testing.T) {
 	require.Len(t, cfg.Targets, 2)
 	audit, ticketing := cfg.Targets[0], cfg.Targets[1]
 	assert.Equal(t, filepath.Join("testdata", "data", "alerts.jsonl"), audit.Spec.(*file.Config).Path)
-	assert.Equal(t, dur(5*time.Second), audit.Timeout, "the changed default timeout")
+	assert.Equal(t, 5*time.Second, audit.Timeout, "the changed default timeout")
 	assert.Equal(t, uint32(3), audit.Breaker.Failures, "the changed default breaker")
-	assert.Equal(t, "testdata/am-fanout.yml:16", audit.Source())
+	assert.Equal(t, "testdata/am-fanout.yml:16", audit.Source)
 
 	w := ticketing.Spec.(*webhook.Config)
 	assert.Equal(t, "http://ticketing.example.com:8080/alerts?token=fixture-token", string(w.URL))
 	assert.Equal(t, webhook.FormatEnriched, w.Format)
-	assert.Equal(t, dur(2*time.Second), ticketing.Timeout)
-	assert.True(t, ticketing.Selects(map[string]string{"severity": "warning"}))
-	assert.False(t, ticketing.Selects(map[string]string{"severity": "info"}))
+	assert.Equal(t, 2*time.Second, ticketing.Timeout)
+	assert.True(t, ticketing.Selector.Selects(map[string]string{"severity": "warning"}))
+	assert.False(t, ticketing.Selector.Selects(map[string]string{"severity": "info"}))
 }
 
 func TestLoadFileMissing(t *testing.T) {
@@ -112,8 +112,8 @@ func TestLoadFileWithTargetsDir(t *testing.T) {
 	assert.Equal(t, "audit", cfg.Targets[0].Name)
 	got := cfg.Targets[1]
 	assert.Equal(t, "from-secret", got.Name)
-	assert.Equal(t, filepath.Join(dir, "t.yml")+":2", got.Source())
-	assert.Equal(t, dur(7*time.Second), got.Timeout, "the config file's defaults apply to the directory's targets")
+	assert.Equal(t, filepath.Join(dir, "t.yml")+":2", got.Source)
+	assert.Equal(t, 7*time.Second, got.Timeout, "the config file's defaults apply to the directory's targets")
 	assert.Equal(t, "https://hooks.example.com/one", string(got.Spec.(*webhook.Config).URL),
 		"url_file resolves against the targets file's directory, through the symlinks")
 

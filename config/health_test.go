@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/am-fanout/am-fanout/core"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -77,10 +78,10 @@ func TestProbe(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, cfg.Targets, 3)
 	assert.Nil(t, cfg.Targets[0].Probe, "a target without a probe block is never probed")
-	assert.Equal(t, &Probe{
-		HTTPGet: "http://ticketing/healthz?token=s3cr3t", Interval: dur(DefaultProbeInterval), Timeout: dur(DefaultProbeTimeout),
+	assert.Equal(t, &core.Probe{
+		HTTPGet: "http://ticketing/healthz?token=s3cr3t", Interval: DefaultProbeInterval, Timeout: DefaultProbeTimeout,
 	}, cfg.Targets[1].Probe, "interval and timeout take their defaults")
-	assert.Equal(t, &Probe{TCP: "ticketing:8080", Interval: dur(2 * time.Second), Timeout: dur(2 * time.Second)},
+	assert.Equal(t, &core.Probe{TCP: "ticketing:8080", Interval: 2 * time.Second, Timeout: 2 * time.Second},
 		cfg.Targets[2].Probe, "the default timeout is capped at the interval")
-	assert.NotContains(t, cfg.Targets[1].Key(), "s3cr3t", "a target's key must not hold the probe URL")
+	assert.NotContains(t, cfg.Targets[1].Key, "s3cr3t", "a target's key must not hold the probe URL")
 }

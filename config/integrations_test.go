@@ -51,7 +51,7 @@ func TestEveryIntegrationBuildsItsPublisher(t *testing.T) {
 			t.Errorf("%s: %v", typ, err)
 			continue
 		}
-		p, err := publish.New("t", typ, cfg.Targets[0].Spec, publish.Options{StoragePath: dir})
+		p, err := publish.New(cfg.Targets[0], publish.Options{StoragePath: dir})
 		if err != nil {
 			t.Errorf("%s: New: %v", typ, err)
 			continue
@@ -85,7 +85,7 @@ func TestIncidentTargetsBuiltFromConfig(t *testing.T) {
 		t.Fatalf("Parse: %v", err)
 	}
 	for _, target := range cfg.Targets {
-		p, err := publish.New(target.Name, target.Type, target.Spec, publish.Options{UserAgent: "am-fanout/test"})
+		p, err := publish.New(target, publish.Options{UserAgent: "am-fanout/test"})
 		if err != nil {
 			t.Fatalf("New(%s): %v", target.Name, err)
 		}

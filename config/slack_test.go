@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/publish/slack"
 )
 
 // parseChatTarget parses a config holding the one target block and returns
 // that target, or the error.
-func parseChatTarget(t *testing.T, dir, block string) (*Target, error) {
+func parseChatTarget(t *testing.T, dir, block string) (*core.Target, error) {
 	t.Helper()
 	cfg, err := Parse([]byte("targets:\n"+block), filepath.Join(dir, "am-fanout.yml"))
 	if err != nil {

@@ -20,7 +20,7 @@ func parseSpecForTest(t *testing.T, dir, targets string) (publish.Config, error)
 	if len(cfg.Targets) != 1 {
 		t.Fatalf("want 1 target, got %d", len(cfg.Targets))
 	}
-	return cfg.Targets[0].Spec, nil
+	return cfg.Targets[0].Spec.(publish.Config), nil
 }
 
 func writeFileForTest(t *testing.T, dir, name, content string) {

@@ -8,17 +8,19 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/publish"
 )
 
-// Target is one configured target: the fields every type shares, and the
-// type's own block in Spec.
-type Target struct {
+// targetBlock is a target as the file writes it: the fields every type
+// shares; the type's own block is decoded into spec.
+type targetBlock struct {
 	Name         string         `yaml:"name"`
 	Type         string         `yaml:"type"`
 	Match        []string       `yaml:"match"`
@@ -28,19 +30,11 @@ type Target struct {
 	// Probe is the target's active health check; nil for none.
 	Probe *Probe `yaml:"probe"`
 
-	// Spec is the type's own configuration block, such as *webhook.Config
-	// for "webhook".
-	Spec publish.Config `yaml:"-"`
-	// Matchers are parsed from Match; all must hold for an alert to be
-	// delivered to the target.
-	Matchers labels.Matchers `yaml:"-"`
-	// File and Line say where the target was defined.
-	File string `yaml:"-"`
-	Line int    `yaml:"-"`
+	spec     publish.Config
+	matchers matchers
+	file     string
+	line     int
 }
-
-// Source returns where the target was defined as "file:line".
-func (t *Target) Source() string { return fmt.Sprintf("%s:%d", t.File, t.Line) }
 
 // TargetTypes lists the target types am-fanout knows.
 func TargetTypes() []string {
@@ -62,9 +56,12 @@ func newSpec(typ string) publish.Config {
 	return nil
 }
 
-// Selects reports whether the target's matchers hold for the labels.
-func (t *Target) Selects(ls map[string]string) bool {
-	for _, m := range t.Matchers {
+// matchers select the alerts whose labels they all match.
+type matchers labels.Matchers
+
+// Selects implements core.Selector.
+func (ms matchers) Selects(ls map[string]string) bool {
+	for _, m := range ms {
 		if !m.Matches(ls[m.Name]) {
 			return false
 		}
@@ -72,11 +69,29 @@ func (t *Target) Selects(ls map[string]string) bool {
 	return true
 }
 
-// Key identifies the target's configuration: it changes when anything but
-// a secret's value changes, so a reload can keep the breaker and health
-// state of unchanged targets.
-func (t *Target) Key() string {
-	spec, _ := yaml.Marshal(t.Spec)
+// target is the block as the one target type.
+func (t *targetBlock) target() *core.Target {
+	out := &core.Target{
+		Name: t.Name, Type: t.Type, Source: fmt.Sprintf("%s:%d", t.file, t.line),
+		Match: t.Match, Selector: t.matchers,
+		SendResolved: t.SendResolved, Timeout: time.Duration(t.Timeout),
+		Breaker: t.Breaker.settings(),
+		Spec:    t.spec, Key: t.key(),
+	}
+	if t.Probe != nil {
+		out.Probe = &core.Probe{
+			HTTPGet: string(t.Probe.HTTPGet), TCP: t.Probe.TCP,
+			Interval: time.Duration(t.Probe.Interval), Timeout: time.Duration(t.Probe.Timeout),
+		}
+	}
+	return out
+}
+
+// key identifies the target's configuration: it changes when anything but
+// a secret's value changes (secrets marshal as "<secret>"), so a reload can
+// keep the breaker and health state of unchanged targets.
+func (t *targetBlock) key() string {
+	spec, _ := yaml.Marshal(t.spec)
 	return fmt.Sprintf("%s/%s/%q/%t/%v/%+v/%s", t.Name, t.Type, t.Match, t.SendResolved, t.Timeout, t.Breaker, spec)
 }
 
@@ -84,8 +99,8 @@ var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // decodeTargets decodes a targets list; file names it in errors and
 // anchors relative paths.
-func decodeTargets(nodes []yaml.Node, file string, d *Defaults) ([]*Target, error) {
-	out := make([]*Target, 0, len(nodes))
+func decodeTargets(nodes []yaml.Node, file string, d *Defaults) ([]*core.Target, error) {
+	out := make([]*core.Target, 0, len(nodes))
 	for i := range nodes {
 		t, err := decodeTarget(&nodes[i], file, d)
 		if err != nil {
@@ -96,15 +111,15 @@ func decodeTargets(nodes []yaml.Node, file string, d *Defaults) ([]*Target, erro
 	return out, nil
 }
 
-func decodeTarget(n *yaml.Node, file string, d *Defaults) (*Target, error) {
+func decodeTarget(n *yaml.Node, file string, d *Defaults) (*core.Target, error) {
 	if n.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s:%d: a target must be a mapping with name and type", file, n.Line)
 	}
-	t := &Target{SendResolved: d.SendResolved, Timeout: d.Timeout, Breaker: d.Breaker, File: file, Line: n.Line}
+	t := &targetBlock{SendResolved: d.SendResolved, Timeout: d.Timeout, Breaker: d.Breaker, file: file, line: n.Line}
 	pos := &position{file: file, root: n}
 	typ := scalar(n, "type")
-	t.Spec = newSpec(typ)
-	if t.Spec == nil {
+	t.spec = newSpec(typ)
+	if t.spec == nil {
 		name := scalar(n, "name")
 		if typ == "" {
 			return nil, pos.errorf("type", "target %q has no type (one of %s)", name, strings.Join(TargetTypes(), ", "))
@@ -112,8 +127,8 @@ func decodeTarget(n *yaml.Node, file string, d *Defaults) (*Target, error) {
 		return nil, pos.errorf("type", "target %q: unknown type %q (one of %s)", name, typ, strings.Join(TargetTypes(), ", "))
 	}
 	both := reflect.StructOf([]reflect.StructField{
-		{Name: "Common", Type: reflect.TypeOf(Target{}), Tag: `yaml:",inline"`},
-		{Name: "Spec", Type: reflect.TypeOf(t.Spec), Tag: `yaml:",inline"`},
+		{Name: "Common", Type: reflect.TypeOf(targetBlock{}), Tag: `yaml:",inline"`},
+		{Name: "Spec", Type: reflect.TypeOf(t.spec), Tag: `yaml:",inline"`},
 	})
 	if err := checkKeys(file, n, both); err != nil {
 		return nil, err
@@ -121,16 +136,16 @@ func decodeTarget(n *yaml.Node, file string, d *Defaults) (*Target, error) {
 	if err := n.Decode(t); err != nil {
 		return nil, decodeError(file, err, n, reflect.TypeOf(t))
 	}
-	if err := n.Decode(t.Spec); err != nil {
-		return nil, decodeError(file, err, n, reflect.TypeOf(t.Spec))
+	if err := n.Decode(t.spec); err != nil {
+		return nil, decodeError(file, err, n, reflect.TypeOf(t.spec))
 	}
 	if err := t.validate(pos, filepath.Dir(file)); err != nil {
 		return nil, err
 	}
-	return t, nil
+	return t.target(), nil
 }
 
-func (t *Target) validate(pos *position, dir string) error {
+func (t *targetBlock) validate(pos *position, dir string) error {
 	if t.Name == "" {
 		return pos.errorf("name", "a %s target has no name", t.Type)
 	}
@@ -147,14 +162,14 @@ func (t *Target) validate(pos *position, dir string) error {
 	if err != nil {
 		return pos.errorf(fmt.Sprintf("match.%d", bad), "target %q: %v", t.Name, err)
 	}
-	t.Matchers = ms
+	t.matchers = matchers(ms)
 	if t.Probe != nil {
 		if err := t.Probe.validate(pos, t.Name); err != nil {
 			return err
 		}
 	}
-	if err := t.Spec.Validate(dir); err != nil {
-		return fmt.Errorf("%s:%d: target %q (%s): %w", t.File, pos.fieldLine(err.Error(), t.Line), t.Name, t.Type, err)
+	if err := t.spec.Validate(dir); err != nil {
+		return fmt.Errorf("%s:%d: target %q (%s): %w", t.file, pos.fieldLine(err.Error(), t.line), t.Name, t.Type, err)
 	}
 	return nil
 }
@@ -167,11 +182,11 @@ func scalar(n *yaml.Node, key string) string {
 }
 
 // checkUniqueNames rejects two targets of one name, naming both places.
-func checkUniqueNames(ts []*Target) error {
-	seen := make(map[string]*Target, len(ts))
+func checkUniqueNames(ts []*core.Target) error {
+	seen := make(map[string]*core.Target, len(ts))
 	for _, t := range ts {
 		if prev, ok := seen[t.Name]; ok {
-			return fmt.Errorf("duplicate target name %q: defined at %s and at %s", t.Name, prev.Source(), t.Source())
+			return fmt.Errorf("duplicate target name %q: defined at %s and at %s", t.Name, prev.Source, t.Source)
 		}
 		seen[t.Name] = t
 	}
@@ -210,7 +225,7 @@ type targetsFile struct {
 	Targets []yaml.Node `yaml:"targets"`
 }
 
-func loadTargetsFile(path string, d *Defaults) ([]*Target, error) {
+func loadTargetsFile(path string, d *Defaults) ([]*core.Target, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/publish/file"
 	"github.com/am-fanout/am-fanout/publish/webhook"
 
@@ -16,7 +17,7 @@ import (
 
 // parseOneTarget parses a config file in dir holding the given targets
 // list and returns its only target.
-func parseOneTarget(t *testing.T, dir, targets string) (*Target, error) {
+func parseOneTarget(t *testing.T, dir, targets string) (*core.Target, error) {
 	t.Helper()
 	cfg, err := Parse([]byte("targets:\n"+targets), filepath.Join(dir, "conf.yml"))
 	if err != nil {
@@ -169,7 +170,7 @@ func TestKeyChangesWithConfigurationNotSecrets(t *testing.T) {
 		t.Helper()
 		tg, err := parseOneTarget(t, t.TempDir(), "  - "+target+"\n")
 		require.NoError(t, err, "target %s", target)
-		return tg.Key()
+		return tg.Key
 	}
 	baseKey := key(t, base)
 	assert.Equal(t, baseKey, key(t, base), "the same configuration must give the same key")
@@ -223,5 +224,5 @@ targets:
 		assert.Contains(t, out, "<secret>", "%s must show secrets as <secret>:\n%s", name, out)
 	}
 	assert.Contains(t, string(spec), "url: <secret>")
-	assert.NotContains(t, cfg.Targets[0].Key(), "s3cret", "the key leaks a secret")
+	assert.NotContains(t, cfg.Targets[0].Key, "s3cret", "the key leaks a secret")
 }

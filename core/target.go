@@ -16,8 +16,10 @@ type Selector interface {
 	Selects(labels map[string]string) bool
 }
 
-// Target is one configured destination: its identity and the rules that
-// decide which alerts it receives.
+// Target is one configured destination, from the config file to the
+// delivery attempt: its identity, the rules that decide which alerts it
+// receives, its type's own block, and, once installed, its publisher and
+// circuit breaker.
 type Target struct {
 	// Name is unique among targets (a DNS-1123 label).
 	Name string
@@ -25,12 +27,65 @@ type Target struct {
 	Type string
 	// Source is where the target was defined, as "file:line".
 	Source string
+	// Match holds the target's matchers as written; Selector applies them.
+	Match []string
 	// Selector picks the alerts this target receives; nil selects all.
 	Selector Selector
 	// SendResolved says whether resolved alerts are delivered too.
 	SendResolved bool
 	// Timeout bounds one delivery attempt.
 	Timeout time.Duration
+	// Breaker configures the target's circuit breaker.
+	Breaker BreakerSettings
+	// Probe is the target's active health check; nil for none.
+	Probe *Probe
+	// Spec is the type's own configuration block (a publish.Config).
+	Spec Spec
+	// Key identifies the target's configuration: it changes when anything
+	// but a secret's value changes, so a reload keeps the breaker and
+	// health of unchanged targets. It never holds a secret.
+	Key string
+
+	// Publisher delivers to the target; set when the target is installed.
+	Publisher Publisher
+	// Circuit is the target's breaker; nil for none.
+	Circuit CircuitBreaker
+}
+
+// Spec is a target type's own configuration block. Validate checks it and
+// reads its *_file secrets, resolving relative paths against dir.
+type Spec interface {
+	Validate(dir string) error
+}
+
+// CircuitBreaker runs a delivery unless the target's breaker rejects it, in
+// which case it returns ErrCircuitOpen or ErrCircuitHalfOpen.
+type CircuitBreaker interface {
+	Execute(ctx context.Context, deliver func(context.Context) error) error
+}
+
+// BreakerSettings configure a target's circuit breaker.
+type BreakerSettings struct {
+	// Failures is how many consecutive retryable failures open the breaker;
+	// 0 opens it on the first one.
+	Failures uint32
+	// OpenFor is how long the breaker stays open before it lets trial
+	// deliveries through; 0 means 60s.
+	OpenFor time.Duration
+	// HalfOpenRequests is how many trial deliveries the half-open breaker
+	// lets through, all of which must succeed to close it; 0 means 1.
+	HalfOpenRequests uint32
+}
+
+// Probe is a target's active health check: an HTTP GET or a TCP connect.
+type Probe struct {
+	// HTTPGet is the URL to GET. It may hold a token, so it never appears
+	// in an error, a log or an API answer.
+	HTTPGet string `json:"-"`
+	// TCP is the host:port to connect to, when HTTPGet is empty.
+	TCP      string
+	Interval time.Duration
+	Timeout  time.Duration
 }
 
 // Selects reports whether the target should receive the alert.

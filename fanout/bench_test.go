@@ -118,7 +118,7 @@ func BenchmarkFanoutOverhead(b *testing.B) {
 				ts := fakeTargets(n, &fakePublisher{})
 				if withBreakers {
 					for _, t := range ts {
-						t.Breaker = breaker.New(t.Name, breaker.Settings{Failures: 3, OpenFor: time.Hour}, nil)
+						t.Circuit = breaker.New(t.Name, core.BreakerSettings{Failures: 3, OpenFor: time.Hour}, nil)
 					}
 				}
 				d := newTestDispatcher(ts, Dependencies{}, ParallelPublishOptions{
@@ -137,8 +137,8 @@ func BenchmarkFanoutOverhead(b *testing.B) {
 }
 
 // fakeTargets returns n targets sharing one publisher.
-func fakeTargets(n int, p *fakePublisher) []*Target {
-	ts := make([]*Target, n)
+func fakeTargets(n int, p *fakePublisher) []*core.Target {
+	ts := make([]*core.Target, n)
 	for i := range ts {
 		ts[i] = target("t-"+strconv.Itoa(i), p)
 	}
@@ -215,7 +215,7 @@ func BenchmarkBlackHole(b *testing.B) {
 // black-holed when asked.
 type blackHoleFanout struct {
 	d    *Dispatcher
-	ts   []*Target
+	ts   []*core.Target
 	dead *breaker.Breaker
 }
 
@@ -223,11 +223,11 @@ func newBlackHoleFanout(withBlackHole bool) *blackHoleFanout {
 	f := &blackHoleFanout{ts: fakeTargets(blackHoleTargets, &fakePublisher{delay: blackHoleLatency})}
 	for _, t := range f.ts {
 		t.Timeout = blackHoleTimeout
-		t.Breaker = breaker.New(t.Name, breaker.Settings{Failures: blackHoleFailures, OpenFor: time.Hour}, nil)
+		t.Circuit = breaker.New(t.Name, core.BreakerSettings{Failures: blackHoleFailures, OpenFor: time.Hour}, nil)
 	}
 	if withBlackHole {
 		f.ts[0].Publisher = &fakePublisher{block: true}
-		f.dead = f.ts[0].Breaker.(*breaker.Breaker)
+		f.dead = f.ts[0].Circuit.(*breaker.Breaker)
 	}
 	f.d = newTestDispatcher(f.ts, Dependencies{}, ParallelPublishOptions{
 		MaxConcurrent: blackHoleTargets, RespectCircuitBreakers: true,

@@ -102,11 +102,8 @@ func (b rejectingBreaker) Execute(context.Context, func(context.Context) error) 
 
 var errServer = core.Retryable(503, time.Second, errors.New("service unavailable"))
 
-func target(name string, p core.Publisher) *Target {
-	return &Target{
-		Target:    core.Target{Name: name, Type: "webhook", SendResolved: true, Timeout: 5 * time.Second},
-		Publisher: p,
-	}
+func target(name string, p core.Publisher) *core.Target {
+	return &core.Target{Name: name, Type: "webhook", SendResolved: true, Timeout: 5 * time.Second, Publisher: p}
 }
 
 func testAlert() *core.EnrichedAlert {
@@ -117,7 +114,7 @@ func testAlert() *core.EnrichedAlert {
 	}}
 }
 
-func newTestDispatcher(ts []*Target, deps Dependencies, opts ParallelPublishOptions) *Dispatcher {
+func newTestDispatcher(ts []*core.Target, deps Dependencies, opts ParallelPublishOptions) *Dispatcher {
 	deps.Source = NewTargetSet(ts)
 	if deps.Metrics == nil {
 		deps.Metrics = NewMetrics(prometheus.NewRegistry())

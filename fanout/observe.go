@@ -9,7 +9,7 @@ import (
 // DeliveryObserver is told each delivery's result as soon as that delivery
 // ends, before the fan-out it belongs to is over. It runs on the fan-out's
 // worker and must return quickly.
-type DeliveryObserver func(t *Target, r core.TargetPublishResult)
+type DeliveryObserver func(t *core.Target, r core.TargetPublishResult)
 
 type observerKey struct{}
 

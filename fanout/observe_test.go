@@ -14,7 +14,7 @@ import (
 func TestDeliveryObserverSeesEachDeliveryAsItEnds(t *testing.T) {
 	fast, hung := &fakePublisher{}, &fakePublisher{block: true}
 	skipped := target("open", &fakePublisher{})
-	skipped.Breaker = rejectingBreaker{err: core.ErrCircuitOpen}
+	skipped.Circuit = rejectingBreaker{err: core.ErrCircuitOpen}
 	d := newTestDispatcher(nil, Dependencies{}, ParallelPublishOptions{RespectCircuitBreakers: true})
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -23,7 +23,7 @@ func TestDeliveryObserverSeesEachDeliveryAsItEnds(t *testing.T) {
 	// fastSeen closes once the fast and the rejected deliveries are
 	// observed, so that cancelling cannot reach one that has not started.
 	fastSeen := make(chan struct{})
-	ctx = WithDeliveryObserver(ctx, func(tg *Target, r core.TargetPublishResult) {
+	ctx = WithDeliveryObserver(ctx, func(tg *core.Target, r core.TargetPublishResult) {
 		mu.Lock()
 		seen = append(seen, tg.Name+":"+r.Outcome())
 		n := len(seen)
@@ -35,7 +35,7 @@ func TestDeliveryObserverSeesEachDeliveryAsItEnds(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, _ = d.PublishToMultiple(ctx, testAlert(), []*Target{target("hung", hung), target("fast", fast), skipped})
+		_, _ = d.PublishToMultiple(ctx, testAlert(), []*core.Target{target("hung", hung), target("fast", fast), skipped})
 	}()
 	<-fastSeen // the hung delivery still runs: the fan-out is not over
 	select {

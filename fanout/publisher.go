@@ -19,7 +19,7 @@ import (
 // they started has finished.
 type ParallelPublisher interface {
 	// PublishToMultiple delivers the alert to the given targets.
-	PublishToMultiple(ctx context.Context, a *core.EnrichedAlert, targets []*Target) (*core.ParallelPublishResult, error)
+	PublishToMultiple(ctx context.Context, a *core.EnrichedAlert, targets []*core.Target) (*core.ParallelPublishResult, error)
 	// PublishToAll delivers the alert to every target that selects it,
 	// whatever their health.
 	PublishToAll(ctx context.Context, a *core.EnrichedAlert) (*core.ParallelPublishResult, error)
@@ -74,7 +74,7 @@ func (d *Dispatcher) PublishToHealthy(ctx context.Context, a *core.EnrichedAlert
 
 // PublishToMultiple implements ParallelPublisher. It consults health only
 // when the options say CheckHealth.
-func (d *Dispatcher) PublishToMultiple(ctx context.Context, a *core.EnrichedAlert, targets []*Target) (*core.ParallelPublishResult, error) {
+func (d *Dispatcher) PublishToMultiple(ctx context.Context, a *core.EnrichedAlert, targets []*core.Target) (*core.ParallelPublishResult, error) {
 	if a == nil || len(targets) == 0 {
 		return nil, core.ErrInvalidInput
 	}
@@ -89,7 +89,7 @@ func (d *Dispatcher) publishSelected(ctx context.Context, a *core.EnrichedAlert,
 	if a == nil {
 		return nil, core.ErrInvalidInput
 	}
-	var selected []*Target
+	var selected []*core.Target
 	for _, t := range d.source.Targets() {
 		if t.Selects(a) {
 			selected = append(selected, t)
@@ -101,7 +101,7 @@ func (d *Dispatcher) publishSelected(ctx context.Context, a *core.EnrichedAlert,
 	return d.publish(ctx, a, selected, strategy)
 }
 
-func (d *Dispatcher) publish(ctx context.Context, a *core.EnrichedAlert, targets []*Target, strategy HealthStrategy) (*core.ParallelPublishResult, error) {
+func (d *Dispatcher) publish(ctx context.Context, a *core.EnrichedAlert, targets []*core.Target, strategy HealthStrategy) (*core.ParallelPublishResult, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
 	defer cancel()
@@ -139,7 +139,7 @@ func (d *Dispatcher) publish(ctx context.Context, a *core.EnrichedAlert, targets
 
 // run delivers to the targets at the pending indexes with at most
 // MaxConcurrent deliveries in flight, and returns when all have finished.
-func (d *Dispatcher) run(ctx context.Context, a *core.EnrichedAlert, targets []*Target, pending []int, results []core.TargetPublishResult) {
+func (d *Dispatcher) run(ctx context.Context, a *core.EnrichedAlert, targets []*core.Target, pending []int, results []core.TargetPublishResult) {
 	obs := observerFrom(ctx)
 	deliver := func(i int, deadline context.Context) {
 		results[i] = d.deliver(ctx, deadline, a, targets[i])
@@ -187,7 +187,7 @@ func (d *Dispatcher) run(ctx context.Context, a *core.EnrichedAlert, targets []*
 
 // preSkip returns why a target is skipped before any delivery is tried, or
 // "" to try it.
-func (d *Dispatcher) preSkip(ctx context.Context, a *core.EnrichedAlert, t *Target, strategy HealthStrategy) string {
+func (d *Dispatcher) preSkip(ctx context.Context, a *core.EnrichedAlert, t *core.Target, strategy HealthStrategy) string {
 	if d.dedup != nil && d.dedup.Delivered(DeliveryKey(t.Name, a)) {
 		return core.SkipAlreadyDelivered
 	}
@@ -215,7 +215,7 @@ func (d *Dispatcher) preSkip(ctx context.Context, a *core.EnrichedAlert, t *Targ
 // deliver makes one delivery attempt through the target's breaker. The
 // attempt ends at deadline, or after the target's timeout from now when
 // deadline is nil.
-func (d *Dispatcher) deliver(ctx, deadline context.Context, a *core.EnrichedAlert, t *Target) core.TargetPublishResult {
+func (d *Dispatcher) deliver(ctx, deadline context.Context, a *core.EnrichedAlert, t *core.Target) core.TargetPublishResult {
 	res := core.TargetPublishResult{TargetName: t.Name, TargetType: t.Type}
 	if err := ctx.Err(); err != nil {
 		// The fan-out deadline passed while this delivery waited for a slot.
@@ -236,8 +236,8 @@ func (d *Dispatcher) deliver(ctx, deadline context.Context, a *core.EnrichedAler
 		return t.Publisher.Publish(ctx, a)
 	}
 	var err error
-	if t.Breaker != nil && d.opts.RespectCircuitBreakers {
-		err = t.Breaker.Execute(dctx, publish)
+	if t.Circuit != nil && d.opts.RespectCircuitBreakers {
+		err = t.Circuit.Execute(dctx, publish)
 	} else {
 		err = publish(dctx)
 	}

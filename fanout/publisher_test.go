@@ -32,7 +32,7 @@ func TestPublishToMultipleOutcomes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var ts []*Target
+			var ts []*core.Target
 			for i, err := range tt.errs {
 				ts = append(ts, target(fmt.Sprintf("t%d", i), &fakePublisher{err: err}))
 			}
@@ -72,7 +72,7 @@ func TestPublishToMultipleOutcomes(t *testing.T) {
 
 func TestPublishInvalidInput(t *testing.T) {
 	d := newTestDispatcher(nil, Dependencies{}, DefaultParallelPublishOptions())
-	ts := []*Target{target("a", &fakePublisher{})}
+	ts := []*core.Target{target("a", &fakePublisher{})}
 	if _, err := d.PublishToMultiple(context.Background(), nil, ts); !errors.Is(err, core.ErrInvalidInput) {
 		t.Errorf("nil alert: error = %v, want ErrInvalidInput", err)
 	}
@@ -103,7 +103,7 @@ func TestPublishToAllSelectsTargets(t *testing.T) {
 	noResolved := target("firing-only", &fakePublisher{})
 	noResolved.SendResolved = false
 	all := target("all", &fakePublisher{})
-	d := newTestDispatcher([]*Target{critical, warning, noResolved, all}, Dependencies{}, DefaultParallelPublishOptions())
+	d := newTestDispatcher([]*core.Target{critical, warning, noResolved, all}, Dependencies{}, DefaultParallelPublishOptions())
 
 	tests := []struct {
 		name   string
@@ -134,7 +134,7 @@ func TestPublishToAllSelectsTargets(t *testing.T) {
 
 func TestFanoutDeadlineReportsEveryTarget(t *testing.T) {
 	fast := &fakePublisher{}
-	ts := []*Target{target("fast", fast), target("hung-1", &fakePublisher{block: true}), target("hung-2", &fakePublisher{block: true})}
+	ts := []*core.Target{target("fast", fast), target("hung-1", &fakePublisher{block: true}), target("hung-2", &fakePublisher{block: true})}
 	opts := DefaultParallelPublishOptions()
 	opts.Timeout = 50 * time.Millisecond
 	d := newTestDispatcher(ts, Dependencies{}, opts)
@@ -153,7 +153,7 @@ func TestFanoutDeadlineReportsEveryTarget(t *testing.T) {
 }
 
 func TestFanoutCancellation(t *testing.T) {
-	ts := []*Target{target("hung", &fakePublisher{block: true})}
+	ts := []*core.Target{target("hung", &fakePublisher{block: true})}
 	d := newTestDispatcher(ts, Dependencies{}, DefaultParallelPublishOptions())
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
@@ -169,7 +169,7 @@ func TestFanoutCancellation(t *testing.T) {
 func TestPerDeliveryTimeoutIsSeparateFromFanoutDeadline(t *testing.T) {
 	slow := target("slow", &fakePublisher{block: true})
 	slow.Timeout = 30 * time.Millisecond
-	ts := []*Target{slow, target("ok", &fakePublisher{delay: 60 * time.Millisecond})}
+	ts := []*core.Target{slow, target("ok", &fakePublisher{delay: 60 * time.Millisecond})}
 	d := newTestDispatcher(ts, Dependencies{}, DefaultParallelPublishOptions())
 	res, err := d.PublishToMultiple(context.Background(), testAlert(), ts)
 	if err != nil {
@@ -188,7 +188,7 @@ func TestMaxConcurrentIsNeverExceeded(t *testing.T) {
 	for _, limit := range []int{1, 3, 10} {
 		t.Run(fmt.Sprint(limit), func(t *testing.T) {
 			running := &concurrency{}
-			var ts []*Target
+			var ts []*core.Target
 			for i := range 25 {
 				ts = append(ts, target(fmt.Sprintf("t%d", i), &fakePublisher{delay: 5 * time.Millisecond, running: running}))
 			}
@@ -207,7 +207,7 @@ func TestMaxConcurrentIsNeverExceeded(t *testing.T) {
 }
 
 func TestDeadlineWhileWaitingForASlot(t *testing.T) {
-	ts := []*Target{target("hung", &fakePublisher{block: true}), target("queued", &fakePublisher{})}
+	ts := []*core.Target{target("hung", &fakePublisher{block: true}), target("queued", &fakePublisher{})}
 	opts := DefaultParallelPublishOptions()
 	opts.MaxConcurrent, opts.Timeout = 1, 30*time.Millisecond
 	d := newTestDispatcher(ts, Dependencies{}, opts)
@@ -233,8 +233,8 @@ func TestBreakerRejectionIsASkip(t *testing.T) {
 		t.Run(tt.reason, func(t *testing.T) {
 			p := &fakePublisher{}
 			tg := target("guarded", p)
-			tg.Breaker = rejectingBreaker{err: fmt.Errorf("target guarded: %w", tt.err)}
-			ts := []*Target{tg}
+			tg.Circuit = rejectingBreaker{err: fmt.Errorf("target guarded: %w", tt.err)}
+			ts := []*core.Target{tg}
 			d := newTestDispatcher(ts, Dependencies{}, DefaultParallelPublishOptions())
 			res, err := d.PublishToMultiple(context.Background(), testAlert(), ts)
 			if err != nil {
@@ -269,7 +269,7 @@ func TestHealthStrategies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.strategy.String(), func(t *testing.T) {
-			var ts []*Target
+			var ts []*core.Target
 			for _, name := range []string{"healthy", "degraded", "unhealthy", "unknown"} {
 				ts = append(ts, target(name, &fakePublisher{}))
 			}
@@ -293,7 +293,7 @@ func TestHealthStrategies(t *testing.T) {
 func TestTrialDueTargetIsTriedUnderEveryStrategy(t *testing.T) {
 	for _, strategy := range []HealthStrategy{SkipUnhealthy, SkipUnhealthyAndDegraded} {
 		p := &fakePublisher{}
-		ts := []*Target{target("recovering", p)}
+		ts := []*core.Target{target("recovering", p)}
 		h := trialHealth{core.TargetHealth{Status: core.HealthDegraded, TrialDue: true}}
 		opts := DefaultParallelPublishOptions()
 		opts.HealthStrategy = strategy
@@ -312,7 +312,7 @@ func (t trialHealth) GetHealthByName(context.Context, string) (*core.TargetHealt
 }
 
 func TestPublishToHealthyAllUnhealthyNeedsRetry(t *testing.T) {
-	ts := []*Target{target("a", &fakePublisher{}), target("b", &fakePublisher{})}
+	ts := []*core.Target{target("a", &fakePublisher{}), target("b", &fakePublisher{})}
 	h := &fakeHealth{status: map[string]core.HealthStatus{"a": core.HealthUnhealthy, "b": core.HealthUnhealthy}}
 	d := newTestDispatcher(ts, Dependencies{Health: h}, DefaultParallelPublishOptions())
 	res, err := d.PublishToHealthy(context.Background(), testAlert())
@@ -326,7 +326,7 @@ func TestPublishToHealthyAllUnhealthyNeedsRetry(t *testing.T) {
 
 func TestHealthMonitorErrorFailsOpen(t *testing.T) {
 	p := &fakePublisher{}
-	ts := []*Target{target("a", p)}
+	ts := []*core.Target{target("a", p)}
 	d := newTestDispatcher(ts, Dependencies{Health: &fakeHealth{err: errors.New("monitor down")}}, DefaultParallelPublishOptions())
 	res, err := d.PublishToHealthy(context.Background(), testAlert())
 	if err != nil || !res.AllSucceeded() || p.calls.Load() != 1 {
@@ -335,7 +335,7 @@ func TestHealthMonitorErrorFailsOpen(t *testing.T) {
 }
 
 func TestPublishToMultipleChecksHealthOnlyWhenAsked(t *testing.T) {
-	ts := []*Target{target("a", &fakePublisher{})}
+	ts := []*core.Target{target("a", &fakePublisher{})}
 	h := &fakeHealth{status: map[string]core.HealthStatus{"a": core.HealthUnhealthy}}
 	for _, check := range []bool{true, false} {
 		opts := DefaultParallelPublishOptions()
@@ -350,7 +350,7 @@ func TestPublishToMultipleChecksHealthOnlyWhenAsked(t *testing.T) {
 
 func TestResentAlertIsNotDeliveredTwice(t *testing.T) {
 	ok, failing := &fakePublisher{}, &fakePublisher{err: errServer}
-	ts := []*Target{target("ok", ok), target("failing", failing)}
+	ts := []*core.Target{target("ok", ok), target("failing", failing)}
 	rec := &recorder{}
 	d := newTestDispatcher(ts, Dependencies{Dedup: &mapDedup{}, Recorder: rec}, DefaultParallelPublishOptions())
 	for range 2 {
@@ -373,7 +373,7 @@ func TestResentAlertIsNotDeliveredTwice(t *testing.T) {
 }
 
 func TestInFlightGaugeReturnsToZero(t *testing.T) {
-	var ts []*Target
+	var ts []*core.Target
 	for i := range 5 {
 		ts = append(ts, target(fmt.Sprint("t", i), &fakePublisher{delay: time.Millisecond}))
 	}

@@ -1,22 +1,26 @@
 package fanout
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/am-fanout/am-fanout/core"
+)
 
 // TargetSet holds the current targets and swaps them atomically on reload:
 // a fan-out that already took the old slice finishes on it.
 type TargetSet struct {
-	p atomic.Pointer[[]*Target]
+	p atomic.Pointer[[]*core.Target]
 }
 
 // NewTargetSet returns a set holding ts.
-func NewTargetSet(ts []*Target) *TargetSet {
+func NewTargetSet(ts []*core.Target) *TargetSet {
 	s := &TargetSet{}
 	s.Store(ts)
 	return s
 }
 
 // Targets returns the current targets; the slice must not be modified.
-func (s *TargetSet) Targets() []*Target {
+func (s *TargetSet) Targets() []*core.Target {
 	if p := s.p.Load(); p != nil {
 		return *p
 	}
@@ -24,4 +28,4 @@ func (s *TargetSet) Targets() []*Target {
 }
 
 // Store installs a new set of targets.
-func (s *TargetSet) Store(ts []*Target) { s.p.Store(&ts) }
+func (s *TargetSet) Store(ts []*core.Target) { s.p.Store(&ts) }

@@ -10,20 +10,9 @@ import (
 	"net/url"
 	"sync"
 	"time"
-)
 
-// Probe is an active check of one target: an HTTP GET that must answer
-// 2xx, or a TCP connection that must open. Vendor APIs do not answer
-// probes sensibly, so a target is probed only when its config says how.
-type Probe struct {
-	// HTTPGet is the URL to GET. It may hold a token, so it never appears
-	// in an error.
-	HTTPGet string
-	// TCP is the host:port to connect to, when HTTPGet is empty.
-	TCP      string
-	Interval time.Duration
-	Timeout  time.Duration
-}
+	"github.com/am-fanout/am-fanout/core"
+)
 
 // ProbeStatus is the outcome of a target's last probe.
 type ProbeStatus struct {
@@ -84,7 +73,7 @@ type Prober struct {
 }
 
 type probeRun struct {
-	probe  Probe
+	probe  core.Probe
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -103,7 +92,7 @@ func NewProber(m *Monitor) *Prober {
 // Update makes probes the set being run, by target name: an unchanged
 // probe keeps running, a changed or removed one is stopped (and Update
 // waits for it), a new one starts with a probe right away.
-func (p *Prober) Update(probes map[string]Probe) {
+func (p *Prober) Update(probes map[string]core.Probe) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var stopped []string
@@ -148,7 +137,7 @@ func (p *Prober) run(ctx context.Context, name string, r *probeRun) {
 	}
 }
 
-func (p *Prober) once(ctx context.Context, name string, pr Probe) {
+func (p *Prober) once(ctx context.Context, name string, pr core.Probe) {
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, pr.Timeout)
 	err := p.check(cctx, pr)
@@ -159,7 +148,7 @@ func (p *Prober) once(ctx context.Context, name string, pr Probe) {
 	p.monitor.RecordProbe(name, time.Since(start), err)
 }
 
-func (p *Prober) check(ctx context.Context, pr Probe) error {
+func (p *Prober) check(ctx context.Context, pr core.Probe) error {
 	if pr.HTTPGet == "" {
 		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", pr.TCP)
 		if err != nil {

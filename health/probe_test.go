@@ -48,14 +48,14 @@ func TestProbeOutcomes(t *testing.T) {
 	refused := closedAddr(t)
 	tests := []struct {
 		name    string
-		probe   Probe
+		probe   core.Probe
 		wantErr string // "" for success
 	}{
-		{"GET answering 2xx is up", Probe{HTTPGet: up.URL + "/health"}, ""},
-		{"GET answering 503 is down", Probe{HTTPGet: down.URL + "/health"}, "GET: HTTP 503"},
-		{"GET to a closed port is down", Probe{HTTPGet: "http://" + refused + "/health?token=s3cr3t"}, "connection refused"},
-		{"TCP to a listening port is up", Probe{TCP: listener.Addr().String()}, ""},
-		{"TCP to a closed port is down", Probe{TCP: refused}, "tcp: "},
+		{"GET answering 2xx is up", core.Probe{HTTPGet: up.URL + "/health"}, ""},
+		{"GET answering 503 is down", core.Probe{HTTPGet: down.URL + "/health"}, "GET: HTTP 503"},
+		{"GET to a closed port is down", core.Probe{HTTPGet: "http://" + refused + "/health?token=s3cr3t"}, "connection refused"},
+		{"TCP to a listening port is up", core.Probe{TCP: listener.Addr().String()}, ""},
+		{"TCP to a closed port is down", core.Probe{TCP: refused}, "tcp: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,11 +90,11 @@ func TestProbeRecoversUnhealthyTarget(t *testing.T) {
 	require.Equal(t, core.HealthUnhealthy, healthOf(t, m, "t1").Status)
 
 	clk.Advance(DefaultRecheckAfter)
-	p.once(context.Background(), "t1", Probe{TCP: closedAddr(t), Timeout: time.Second})
+	p.once(context.Background(), "t1", core.Probe{TCP: closedAddr(t), Timeout: time.Second})
 	assert.Equal(t, core.HealthUnhealthy, healthOf(t, m, "t1").Status,
 		"a failing probe is news of the target: no trial while probes say it is down")
 
-	p.once(context.Background(), "t1", Probe{HTTPGet: up.URL, Timeout: time.Second})
+	p.once(context.Background(), "t1", core.Probe{HTTPGet: up.URL, Timeout: time.Second})
 	h := healthOf(t, m, "t1")
 	assert.Equal(t, core.HealthHealthy, h.Status, "a successful probe must bring the target back; reason %q", h.Reason)
 	assert.Equal(t, "last probe succeeded", h.Reason)
@@ -106,12 +106,14 @@ func TestProberRunsOwnsAndStopsProbes(t *testing.T) {
 	m := New(Options{})
 	p := NewProber(m)
 	defer p.Stop()
-	long := func(url string) Probe { return Probe{HTTPGet: url, Interval: time.Hour, Timeout: 5 * time.Second} }
+	long := func(url string) core.Probe {
+		return core.Probe{HTTPGet: url, Interval: time.Hour, Timeout: 5 * time.Second}
+	}
 
-	p.Update(map[string]Probe{"t1": long(a.URL)})
+	p.Update(map[string]core.Probe{"t1": long(a.URL)})
 	<-aHits // a new probe runs right away
 
-	p.Update(map[string]Probe{"t1": long(a.URL), "t2": long(b.URL)})
+	p.Update(map[string]core.Probe{"t1": long(a.URL), "t2": long(b.URL)})
 	<-bHits
 	select {
 	case <-aHits:
@@ -119,7 +121,7 @@ func TestProberRunsOwnsAndStopsProbes(t *testing.T) {
 	default:
 	}
 
-	p.Update(map[string]Probe{"t1": long(b.URL)})
+	p.Update(map[string]core.Probe{"t1": long(b.URL)})
 	<-bHits // a changed probe restarts against its new address
 	_, probed := m.LastProbe("t2")
 	assert.False(t, probed, "a target no longer probed must not keep its last probe")

@@ -60,7 +60,7 @@ type AlertOutcome struct {
 // candidate is one delivery being accepted.
 type candidate struct {
 	alert  int
-	target *fanout.Target
+	target *core.Target
 	d      *Delivery
 	data   []byte
 	state  string
@@ -204,7 +204,7 @@ func (o *Outbox) decide(tx *bolt.Tx, cands []*candidate, now time.Time) error {
 type claim struct {
 	alert   int
 	entries []*entry
-	targets []*fanout.Target
+	targets []*core.Target
 }
 
 // claimFirst takes the slots of accepted deliveries that can be attempted
@@ -294,7 +294,7 @@ func (o *Outbox) first(ctx context.Context, cl *claim) *core.ParallelPublishResu
 	// does not hold a fast one's success out of the store.
 	var mu sync.Mutex
 	settled := make([]bool, len(cl.entries))
-	ctx = fanout.WithDeliveryObserver(ctx, func(t *fanout.Target, r core.TargetPublishResult) {
+	ctx = fanout.WithDeliveryObserver(ctx, func(t *core.Target, r core.TargetPublishResult) {
 		i := slices.Index(cl.targets, t)
 		if i < 0 {
 			return

@@ -134,19 +134,16 @@ func newHarness(t testing.TB, servers map[string]*target, opts Options, breakerF
 	if err != nil {
 		t.Fatalf("test config: %v", err)
 	}
-	var ts []*fanout.Target
+	var ts []*core.Target
 	for _, c := range cfg.Targets {
-		p, err := publish.New(c.Name, c.Type, c.Spec, publish.Options{})
+		p, err := publish.New(c, publish.Options{})
 		if err != nil {
 			t.Fatalf("publisher %s: %v", c.Name, err)
 		}
-		b := breaker.New(c.Name, breaker.Settings{
-			Failures: c.Breaker.Failures, OpenFor: time.Duration(c.Breaker.OpenFor), HalfOpenRequests: 1,
-		}, nil)
-		ts = append(ts, &fanout.Target{
-			Target:    core.Target{Name: c.Name, Type: c.Type, Selector: c, SendResolved: true, Timeout: 5 * time.Second},
-			Publisher: p, Breaker: b,
-		})
+		c.Breaker.HalfOpenRequests = 1
+		c.Publisher, c.Circuit = p, breaker.New(c.Name, c.Breaker, nil)
+		c.SendResolved, c.Timeout = true, 5*time.Second
+		ts = append(ts, c)
 	}
 	h := &harness{t: t, dir: t.TempDir(), targets: fanout.NewTargetSet(ts), opts: opts}
 	h.pub = fanout.NewDispatcher(fanout.Dependencies{Source: h.targets, Metrics: fanout.NewMetrics(prometheus.NewRegistry())},

@@ -18,7 +18,7 @@ import (
 // Publisher makes delivery attempts; fanout.Dispatcher is one. It must not
 // retry: the outbox is the only retry layer.
 type Publisher interface {
-	PublishToMultiple(ctx context.Context, a *core.EnrichedAlert, targets []*fanout.Target) (*core.ParallelPublishResult, error)
+	PublishToMultiple(ctx context.Context, a *core.EnrichedAlert, targets []*core.Target) (*core.ParallelPublishResult, error)
 }
 
 // Options configure an Outbox; zero values take the defaults.

@@ -10,7 +10,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/am-fanout/am-fanout/core"
-	"github.com/am-fanout/am-fanout/fanout"
 )
 
 // dueQueue orders the deliveries that may be attempted (their slot is
@@ -117,7 +116,7 @@ func (o *Outbox) release(e *entry) {
 // retry makes one more attempt of a pending delivery to the current
 // target of its name.
 func (o *Outbox) retry(e *entry) {
-	var t *fanout.Target
+	var t *core.Target
 	for _, c := range o.src.Targets() {
 		if c.Name == e.d.Target {
 			t = c
@@ -128,7 +127,7 @@ func (o *Outbox) retry(e *entry) {
 		o.settle(e, &core.TargetPublishResult{TargetName: e.d.Target, Error: errTargetGone})
 		return
 	}
-	res, err := o.pub.PublishToMultiple(o.ctx, &e.d.Alert, []*fanout.Target{t})
+	res, err := o.pub.PublishToMultiple(o.ctx, &e.d.Alert, []*core.Target{t})
 	r := core.TargetPublishResult{TargetName: t.Name, Error: err, Retryable: true}
 	if res != nil && len(res.Results) == 1 {
 		r = res.Results[0]

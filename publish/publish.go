@@ -7,6 +7,7 @@ package publish
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -19,7 +20,7 @@ import (
 // folder. A validation error starts with the yaml key it is about, so the
 // loader can point at that key's line.
 type Config interface {
-	Validate(dir string) error
+	core.Spec
 	// NewPublisher builds the publisher of the target named name.
 	NewPublisher(name string, o Options) (core.Publisher, error)
 }
@@ -50,12 +51,16 @@ type Options struct {
 	OnTemplateError func(target, field string)
 }
 
-// New builds the publisher of the target named name from its type's
-// config block, with a logger that names the target.
-func New(name, typ string, c Config, o Options) (core.Publisher, error) {
+// New builds the target's publisher from its type's block, with a logger
+// that names the target.
+func New(t *core.Target, o Options) (core.Publisher, error) {
+	c, ok := t.Spec.(Config)
+	if !ok {
+		return nil, fmt.Errorf("target %q: type %q has no publisher", t.Name, t.Type)
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	o.Logger = o.Logger.With("target", name, "type", typ)
-	return c.NewPublisher(name, o)
+	o.Logger = o.Logger.With("target", t.Name, "type", t.Type)
+	return c.NewPublisher(t.Name, o)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/enrich"
 	"github.com/am-fanout/am-fanout/publish"
+	"github.com/prometheus/common/model"
 )
 
 // checkConfig validates the configuration and lists its targets.
@@ -35,7 +36,7 @@ func checkConfig(f flags, stdout, stderr io.Writer) int {
 		if match == "" {
 			match = "(all alerts)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\n", t.Name, t.Type, match, t.SendResolved, t.Timeout, t.Source())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\n", t.Name, t.Type, match, t.SendResolved, model.Duration(t.Timeout), t.Source)
 	}
 	tw.Flush()
 	return 0
@@ -86,8 +87,8 @@ func render(f flags, stdout, stderr io.Writer, logger *slog.Logger) int {
 	return 0
 }
 
-func renderTarget(w io.Writer, t *config.Target, alerts []*core.EnrichedAlert, o publish.Options) error {
-	p, err := publish.New(t.Name, t.Type, t.Spec, o)
+func renderTarget(w io.Writer, t *core.Target, alerts []*core.EnrichedAlert, o publish.Options) error {
+	p, err := publish.New(t, o)
 	if err != nil {
 		return err
 	}
@@ -100,7 +101,7 @@ func renderTarget(w io.Writer, t *config.Target, alerts []*core.EnrichedAlert, o
 		return nil
 	}
 	for _, a := range alerts {
-		sel := t.Selects(a.Alert.Labels) && (a.Alert.Status != core.StatusResolved || t.SendResolved)
+		sel := t.Selects(a)
 		fmt.Fprintf(w, "### target %s (%s), alert %s %s [%s]\n", t.Name, t.Type,
 			a.Alert.Labels["alertname"], a.Alert.Fingerprint, a.Alert.Status)
 		if !sel {

@@ -4,8 +4,10 @@ import (
 	"time"
 
 	"github.com/am-fanout/am-fanout/config"
+	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/health"
 	"github.com/am-fanout/am-fanout/receiver"
+	"github.com/prometheus/common/model"
 )
 
 // healthOptions turns the config's health section into monitor options.
@@ -23,14 +25,11 @@ func healthOptions(h config.Health) health.Options {
 }
 
 // probesOf returns the probe of every target that configures one.
-func probesOf(ts []*builtTarget) map[string]health.Probe {
-	out := make(map[string]health.Probe)
-	for _, bt := range ts {
-		if p := bt.conf.Probe; p != nil {
-			out[bt.conf.Name] = health.Probe{
-				HTTPGet: string(p.HTTPGet), TCP: p.TCP,
-				Interval: time.Duration(p.Interval), Timeout: time.Duration(p.Timeout),
-			}
+func probesOf(ts []*core.Target) map[string]core.Probe {
+	out := make(map[string]core.Probe)
+	for _, t := range ts {
+		if t.Probe != nil {
+			out[t.Name] = *t.Probe
 		}
 	}
 	return out
@@ -38,19 +37,19 @@ func probesOf(ts []*builtTarget) map[string]health.Probe {
 
 // applyHealth brings the health monitor and the probes in line with a new
 // set of targets; s.mu must be held. An unchanged target keeps its
-// health. A changed one (another URL, type, matchers, ...; config.Target
+// health. A changed one (another URL, type, matchers, ...; core.Target
 // Key) starts unknown, like its breaker starts closed: its history was
 // earned by a destination it no longer delivers to, and keeping a stale
 // "unhealthy" would skip the corrected target until the next recheck.
-func (s *server) applyHealth(cfg *config.Config, old, current []*builtTarget) {
+func (s *server) applyHealth(cfg *config.Config, old, current []*core.Target) {
 	s.health.SetOptions(healthOptions(cfg.Health))
 	was := make(map[string]string, len(old))
-	for _, bt := range old {
-		was[bt.conf.Name] = bt.conf.Key()
+	for _, t := range old {
+		was[t.Name] = t.Key
 	}
-	for _, bt := range current {
-		if key, ok := was[bt.conf.Name]; ok && key != bt.conf.Key() {
-			s.health.Forget(bt.conf.Name)
+	for _, t := range current {
+		if key, ok := was[t.Name]; ok && key != t.Key {
+			s.health.Forget(t.Name)
 		}
 	}
 	s.prober.Update(probesOf(current))
@@ -58,11 +57,11 @@ func (s *server) applyHealth(cfg *config.Config, old, current []*builtTarget) {
 
 // probeStatus describes the target's probe for the status API; nil when
 // it has none.
-func (s *server) probeStatus(t *config.Target) *receiver.ProbeStatus {
+func (s *server) probeStatus(t *core.Target) *receiver.ProbeStatus {
 	if t.Probe == nil {
 		return nil
 	}
-	ps := &receiver.ProbeStatus{Kind: "tcp", Interval: t.Probe.Interval.String()}
+	ps := &receiver.ProbeStatus{Kind: "tcp", Interval: model.Duration(t.Probe.Interval).String()}
 	if t.Probe.HTTPGet != "" {
 		ps.Kind = "http_get"
 	}

@@ -34,7 +34,7 @@ type currentPublisher struct {
 	p atomic.Pointer[fanout.Dispatcher]
 }
 
-func (c *currentPublisher) PublishToMultiple(ctx context.Context, a *core.EnrichedAlert, ts []*fanout.Target) (*core.ParallelPublishResult, error) {
+func (c *currentPublisher) PublishToMultiple(ctx context.Context, a *core.EnrichedAlert, ts []*core.Target) (*core.ParallelPublishResult, error) {
 	return c.p.Load().PublishToMultiple(ctx, a, ts)
 }
 

@@ -207,10 +207,8 @@ func TestReloadKeepsStateOfUnchangedTargets(t *testing.T) {
 		}
 	}
 	breakerOf := func(name string) any {
-		for _, bt := range f.s.built {
-			if bt.conf.Name == name {
-				return bt.breaker
-			}
+		if b, ok := f.s.breakers.Lookup(name); ok {
+			return b
 		}
 		return nil
 	}

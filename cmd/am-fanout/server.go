@@ -21,6 +21,7 @@ import (
 
 	"github.com/am-fanout/am-fanout/breaker"
 	"github.com/am-fanout/am-fanout/config"
+	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/enrich"
 	"github.com/am-fanout/am-fanout/fanout"
 	"github.com/am-fanout/am-fanout/health"
@@ -49,7 +50,6 @@ type server struct {
 	templateFailures *prometheus.CounterVec
 
 	mu      sync.Mutex // serialises reloads and guards the fields below
-	built   []*builtTarget
 	files   []string
 	retired []retired
 	last    receiver.Reload
@@ -61,7 +61,7 @@ type server struct {
 // have passed their deadline.
 type retired struct {
 	after   time.Time
-	targets []*builtTarget
+	targets []*core.Target
 }
 
 func newServer(f flags, logger *slog.Logger) (*server, error) {
@@ -112,7 +112,8 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 // install builds the targets of cfg and makes them current; it returns
 // the webhook settings that go with them.
 func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
-	built, err := buildPublishers(cfg, publish.Options{
+	built := cfg.Targets
+	err := buildPublishers(built, publish.Options{
 		Logger: s.logger, UserAgent: userAgent(), StoragePath: s.flags.storagePath,
 		OnTemplateError: func(target, field string) {
 			s.templateFailures.WithLabelValues(target, field).Inc()
@@ -128,13 +129,14 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.built
-	s.targets.Store(attachBreakers(built, s.breakers))
-	s.built, s.files = built, cfg.Files
+	old := s.targets.Targets()
+	attachBreakers(built, s.breakers)
+	s.targets.Store(built)
+	s.files = cfg.Files
 	s.forgetRemoved(old, built)
 	s.applyHealth(cfg, old, built)
-	for _, bt := range built {
-		s.metrics.InitTarget(bt.conf.Name, bt.conf.Type)
+	for _, t := range built {
+		s.metrics.InitTarget(t.Name, t.Type)
 	}
 	s.retire(old, time.Duration(cfg.Fanout.Timeout))
 	s.reloaded(nil)
@@ -188,13 +190,13 @@ func (s *server) reloaded(err error) {
 
 // forgetRemoved drops the health state and metric series of targets that
 // are gone; s.mu must be held.
-func (s *server) forgetRemoved(old, current []*builtTarget) {
+func (s *server) forgetRemoved(old, current []*core.Target) {
 	keep := make(map[string]bool, len(current))
-	for _, bt := range current {
-		keep[bt.conf.Name] = true
+	for _, t := range current {
+		keep[t.Name] = true
 	}
-	for _, bt := range old {
-		if name := bt.conf.Name; !keep[name] {
+	for _, t := range old {
+		if name := t.Name; !keep[name] {
 			s.health.Forget(name)
 			s.metrics.DeleteTarget(name)
 			s.templateFailures.DeletePartialMatch(prometheus.Labels{"target": name})
@@ -206,7 +208,7 @@ func (s *server) forgetRemoved(old, current []*builtTarget) {
 // retire schedules old publishers for closing once every fan-out that
 // may use them is over, and closes those whose time has come; s.mu must be
 // held.
-func (s *server) retire(old []*builtTarget, fanoutTimeout time.Duration) {
+func (s *server) retire(old []*core.Target, fanoutTimeout time.Duration) {
 	now := time.Now()
 	keep := s.retired[:0]
 	for _, r := range s.retired {
@@ -222,7 +224,7 @@ func (s *server) retire(old []*builtTarget, fanoutTimeout time.Duration) {
 	}
 }
 
-func (s *server) closeQuietly(ts []*builtTarget) {
+func (s *server) closeQuietly(ts []*core.Target) {
 	if err := closePublishers(ts); err != nil {
 		s.logger.Warn("closing publishers", "err", err)
 	}
@@ -238,7 +240,7 @@ func (s *server) close() {
 		s.closeQuietly(r.targets)
 	}
 	s.retired = nil
-	s.closeQuietly(s.built)
+	s.closeQuietly(s.targets.Targets())
 }
 
 func (s *server) routes() http.Handler {

@@ -5,8 +5,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/version"
 
+	"github.com/am-fanout/am-fanout/breaker"
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/health"
 	"github.com/am-fanout/am-fanout/receiver"
@@ -14,20 +16,22 @@ import (
 
 // TargetStatuses implements receiver.StatusSource.
 func (s *server) TargetStatuses() []receiver.TargetStatus {
-	s.mu.Lock()
-	built := s.built
-	s.mu.Unlock()
+	built := s.targets.Targets()
 	deliveries := s.metrics.Deliveries()
 	out := make([]receiver.TargetStatus, 0, len(built))
-	for _, bt := range built {
-		t := bt.conf
+	for _, t := range built {
+		t := t
 		h, _ := s.health.GetHealthByName(context.Background(), t.Name)
-		counts := bt.breaker.Counts()
+		var counts breaker.Counts
+		state := breaker.Closed
+		if b, ok := s.breakers.Lookup(t.Name); ok {
+			counts, state = b.Counts(), b.State()
+		}
 		st := receiver.TargetStatus{
-			Name: t.Name, Type: t.Type, Source: t.Source(), Match: t.Match,
-			SendResolved: t.SendResolved, Timeout: t.Timeout.String(),
+			Name: t.Name, Type: t.Type, Source: t.Source, Match: t.Match,
+			SendResolved: t.SendResolved, Timeout: model.Duration(t.Timeout).String(),
 			Breaker: receiver.BreakerStatus{
-				State:               bt.breaker.State().String(),
+				State:               state.String(),
 				Requests:            counts.Requests,
 				ConsecutiveFailures: counts.ConsecutiveFailures,
 				TotalFailures:       counts.TotalFailures,
@@ -90,19 +94,19 @@ func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
-	c.s.mu.Lock()
-	built := c.s.built
-	c.s.mu.Unlock()
-	for _, bt := range built {
-		name := bt.conf.Name
-		ch <- prometheus.MustNewConstMetric(c.breaker, prometheus.GaugeValue, float64(bt.breaker.State()), name)
+	built := c.s.targets.Targets()
+	for _, t := range built {
+		name := t.Name
+		if b, ok := c.s.breakers.Lookup(name); ok {
+			ch <- prometheus.MustNewConstMetric(c.breaker, prometheus.GaugeValue, float64(b.State()), name)
+		}
 		h := core.TargetHealth{Status: core.HealthUnknown}
 		if got, err := c.s.health.GetHealthByName(context.Background(), name); err == nil && got != nil {
 			h = *got
 		}
 		ch <- prometheus.MustNewConstMetric(c.health, prometheus.GaugeValue, health.StatusValue(h.Status), name)
 		ch <- prometheus.MustNewConstMetric(c.failures, prometheus.GaugeValue, float64(h.ConsecutiveFailures), name)
-		if p, ok := c.s.health.LastProbe(name); ok && bt.conf.Probe != nil {
+		if p, ok := c.s.health.LastProbe(name); ok && t.Probe != nil {
 			ch <- prometheus.MustNewConstMetric(c.probe, prometheus.GaugeValue, p.Duration.Seconds(), name)
 		}
 	}

@@ -188,7 +188,7 @@ func TestFileRespectsDoneContext(t *testing.T) {
 
 func TestFileClose(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "alerts.jsonl")
-	p, err := publish.New("audit", "file", &Config{Path: path}, publish.Options{})
+	p, err := publish.New(&core.Target{Name: "audit", Type: "file", Spec: &Config{Path: path}}, publish.Options{})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

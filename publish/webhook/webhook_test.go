@@ -72,7 +72,7 @@ func webhookStatus(code int) http.HandlerFunc {
 // newTestWebhook builds a webhook publisher through the package factory.
 func newTestWebhook(t testing.TB, url, format string, hc commoncfg.HTTPClientConfig) core.Publisher {
 	t.Helper()
-	p, err := publish.New("ticketing", "webhook", &Config{URL: publish.Secret(url), Format: format, HTTPConfig: hc}, publish.Options{UserAgent: "am-fanout/1.2.3"})
+	p, err := publish.New(&core.Target{Name: "ticketing", Type: "webhook", Spec: &Config{URL: publish.Secret(url), Format: format, HTTPConfig: hc}}, publish.Options{UserAgent: "am-fanout/1.2.3"})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
