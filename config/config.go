@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
@@ -54,16 +55,6 @@ type Breaker struct {
 	HalfOpenRequests uint32 `yaml:"half_open_requests"`
 }
 
-// HealthStrategy names how the fan-out treats targets by health.
-type HealthStrategy string
-
-// The health strategies of the fan-out.
-const (
-	SkipUnhealthy            HealthStrategy = "skip_unhealthy"
-	PublishToAll             HealthStrategy = "publish_to_all"
-	SkipUnhealthyAndDegraded HealthStrategy = "skip_unhealthy_and_degraded"
-)
-
 // Fanout configures the parallel delivery of one alert.
 type Fanout struct {
 	// Timeout bounds the whole fan-out of one alert.
@@ -71,7 +62,7 @@ type Fanout struct {
 	// MaxConcurrent bounds the deliveries of one alert in flight at once.
 	MaxConcurrent int `yaml:"max_concurrent"`
 	// HealthStrategy decides which targets are skipped by health.
-	HealthStrategy HealthStrategy `yaml:"health_strategy"`
+	HealthStrategy core.HealthStrategy `yaml:"health_strategy"`
 	// DedupWindow is how long a delivery is remembered, so that a resent
 	// notification does not reach a target twice.
 	DedupWindow model.Duration `yaml:"dedup_window"`
@@ -117,7 +108,7 @@ func Default() Config {
 		Fanout: Fanout{
 			Timeout:        model.Duration(30 * time.Second),
 			MaxConcurrent:  10,
-			HealthStrategy: SkipUnhealthy,
+			HealthStrategy: core.StrategySkipUnhealthy,
 			DedupWindow:    model.Duration(15 * time.Minute),
 		},
 		Health: DefaultHealth(),
@@ -220,11 +211,9 @@ func (c *Config) validate(pos *position, dir string) error {
 	if c.Fanout.MaxConcurrent < 1 {
 		return pos.errorf("fanout.max_concurrent", "must be at least 1, got %d", c.Fanout.MaxConcurrent)
 	}
-	switch c.Fanout.HealthStrategy {
-	case SkipUnhealthy, PublishToAll, SkipUnhealthyAndDegraded:
-	default:
+	if !slices.Contains(core.HealthStrategies(), c.Fanout.HealthStrategy) {
 		return pos.errorf("fanout.health_strategy", "%q is not one of %s, %s, %s",
-			c.Fanout.HealthStrategy, SkipUnhealthy, PublishToAll, SkipUnhealthyAndDegraded)
+			c.Fanout.HealthStrategy, core.StrategySkipUnhealthy, core.StrategyPublishToAll, core.StrategySkipUnhealthyAndDegraded)
 	}
 	if c.Fanout.DedupWindow < 0 {
 		return pos.errorf("fanout.dedup_window", "must not be negative")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/am-fanout/am-fanout/core"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -60,7 +61,7 @@ func TestDefaultIsSane(t *testing.T) {
 		Breaker: Breaker{Failures: 5, OpenFor: dur(30 * time.Second), HalfOpenRequests: 1},
 	}, d.Defaults)
 	assert.Equal(t, Fanout{
-		Timeout: dur(30 * time.Second), MaxConcurrent: 10, HealthStrategy: SkipUnhealthy,
+		Timeout: dur(30 * time.Second), MaxConcurrent: 10, HealthStrategy: core.StrategySkipUnhealthy,
 		DedupWindow: dur(15 * time.Minute),
 	}, d.Fanout)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/publish/file"
 	"github.com/am-fanout/am-fanout/publish/webhook"
 
@@ -21,7 +22,7 @@ func TestLoadFileFixture(t *testing.T) {
 	assert.Equal(t, dur(5*time.Second), cfg.Defaults.Timeout)
 	assert.Equal(t, Breaker{Failures: 3, OpenFor: dur(30 * time.Second), HalfOpenRequests: 1}, cfg.Defaults.Breaker)
 	assert.Equal(t, 4, cfg.Fanout.MaxConcurrent)
-	assert.Equal(t, PublishToAll, cfg.Fanout.HealthStrategy)
+	assert.Equal(t, core.StrategyPublishToAll, cfg.Fanout.HealthStrategy)
 	require.Len(t, cfg.Enrich.Rules, 1)
 	assert.Equal(t, "payments-critical", cfg.Enrich.Rules[0].Name)
 

@@ -96,6 +96,27 @@ func (t *Target) Selects(a *EnrichedAlert) bool {
 	return t.Selector == nil || t.Selector.Selects(a.Alert.Labels)
 }
 
+// HealthStrategy decides which targets a fan-out skips by their health;
+// its value is the config's fanout.health_strategy.
+type HealthStrategy string
+
+// The health strategies.
+const (
+	// StrategySkipUnhealthy skips unhealthy targets; it delivers to
+	// healthy, degraded and unknown ones.
+	StrategySkipUnhealthy HealthStrategy = "skip_unhealthy"
+	// StrategyPublishToAll ignores health.
+	StrategyPublishToAll HealthStrategy = "publish_to_all"
+	// StrategySkipUnhealthyAndDegraded delivers to healthy and unknown
+	// targets only.
+	StrategySkipUnhealthyAndDegraded HealthStrategy = "skip_unhealthy_and_degraded"
+)
+
+// HealthStrategies lists the health strategies.
+func HealthStrategies() []HealthStrategy {
+	return []HealthStrategy{StrategySkipUnhealthy, StrategyPublishToAll, StrategySkipUnhealthyAndDegraded}
+}
+
 // HealthStatus is a target's health as the health monitor sees it.
 type HealthStatus string
 

@@ -1,44 +1,10 @@
 package fanout
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/am-fanout/am-fanout/core"
 )
-
-// HealthStrategy decides which targets a fan-out skips by their health.
-type HealthStrategy int
-
-const (
-	// SkipUnhealthy skips unhealthy targets; it delivers to healthy,
-	// degraded and unknown ones.
-	SkipUnhealthy HealthStrategy = iota
-	// PublishToAll ignores health.
-	PublishToAll
-	// SkipUnhealthyAndDegraded delivers to healthy and unknown targets only.
-	SkipUnhealthyAndDegraded
-)
-
-func (s HealthStrategy) String() string {
-	switch s {
-	case SkipUnhealthy:
-		return "skip_unhealthy"
-	case PublishToAll:
-		return "publish_to_all"
-	case SkipUnhealthyAndDegraded:
-		return "skip_unhealthy_and_degraded"
-	}
-	return fmt.Sprintf("HealthStrategy(%d)", int(s))
-}
-
-// ParseHealthStrategy reads a strategy by its config name.
-func ParseHealthStrategy(s string) (HealthStrategy, error) {
-	for _, hs := range []HealthStrategy{SkipUnhealthy, PublishToAll, SkipUnhealthyAndDegraded} {
-		if hs.String() == s {
-			return hs, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown health strategy %q", s)
-}
 
 // ParallelPublishOptions configures the fan-out of one alert.
 type ParallelPublishOptions struct {
@@ -48,7 +14,7 @@ type ParallelPublishOptions struct {
 	// CheckHealth makes PublishToMultiple consult the health monitor.
 	CheckHealth bool
 	// HealthStrategy decides which targets are skipped by health.
-	HealthStrategy HealthStrategy
+	HealthStrategy core.HealthStrategy
 	// MaxConcurrent bounds the deliveries of one alert in flight at once.
 	MaxConcurrent int
 	// RespectCircuitBreakers runs every delivery through its target's
@@ -61,7 +27,7 @@ func DefaultParallelPublishOptions() ParallelPublishOptions {
 	return ParallelPublishOptions{
 		Timeout:                30 * time.Second,
 		CheckHealth:            true,
-		HealthStrategy:         SkipUnhealthy,
+		HealthStrategy:         core.StrategySkipUnhealthy,
 		MaxConcurrent:          10,
 		RespectCircuitBreakers: true,
 	}
@@ -74,5 +40,8 @@ func (o *ParallelPublishOptions) normalise() {
 	}
 	if o.MaxConcurrent < 1 {
 		o.MaxConcurrent = d.MaxConcurrent
+	}
+	if o.HealthStrategy == "" {
+		o.HealthStrategy = d.HealthStrategy
 	}
 }

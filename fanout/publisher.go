@@ -64,7 +64,7 @@ func NewDispatcher(deps Dependencies, opts ParallelPublishOptions) *Dispatcher {
 
 // PublishToAll implements ParallelPublisher.
 func (d *Dispatcher) PublishToAll(ctx context.Context, a *core.EnrichedAlert) (*core.ParallelPublishResult, error) {
-	return d.publishSelected(ctx, a, PublishToAll)
+	return d.publishSelected(ctx, a, core.StrategyPublishToAll)
 }
 
 // PublishToHealthy implements ParallelPublisher.
@@ -78,14 +78,14 @@ func (d *Dispatcher) PublishToMultiple(ctx context.Context, a *core.EnrichedAler
 	if a == nil || len(targets) == 0 {
 		return nil, core.ErrInvalidInput
 	}
-	strategy := PublishToAll
+	strategy := core.StrategyPublishToAll
 	if d.opts.CheckHealth {
 		strategy = d.opts.HealthStrategy
 	}
 	return d.publish(ctx, a, targets, strategy)
 }
 
-func (d *Dispatcher) publishSelected(ctx context.Context, a *core.EnrichedAlert, strategy HealthStrategy) (*core.ParallelPublishResult, error) {
+func (d *Dispatcher) publishSelected(ctx context.Context, a *core.EnrichedAlert, strategy core.HealthStrategy) (*core.ParallelPublishResult, error) {
 	if a == nil {
 		return nil, core.ErrInvalidInput
 	}
@@ -101,7 +101,7 @@ func (d *Dispatcher) publishSelected(ctx context.Context, a *core.EnrichedAlert,
 	return d.publish(ctx, a, selected, strategy)
 }
 
-func (d *Dispatcher) publish(ctx context.Context, a *core.EnrichedAlert, targets []*core.Target, strategy HealthStrategy) (*core.ParallelPublishResult, error) {
+func (d *Dispatcher) publish(ctx context.Context, a *core.EnrichedAlert, targets []*core.Target, strategy core.HealthStrategy) (*core.ParallelPublishResult, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
 	defer cancel()
@@ -187,11 +187,11 @@ func (d *Dispatcher) run(ctx context.Context, a *core.EnrichedAlert, targets []*
 
 // preSkip returns why a target is skipped before any delivery is tried, or
 // "" to try it.
-func (d *Dispatcher) preSkip(ctx context.Context, a *core.EnrichedAlert, t *core.Target, strategy HealthStrategy) string {
+func (d *Dispatcher) preSkip(ctx context.Context, a *core.EnrichedAlert, t *core.Target, strategy core.HealthStrategy) string {
 	if d.dedup != nil && d.dedup.Delivered(DeliveryKey(t.Name, a)) {
 		return core.SkipAlreadyDelivered
 	}
-	if strategy == PublishToAll || d.health == nil {
+	if strategy == core.StrategyPublishToAll || d.health == nil {
 		return ""
 	}
 	h, err := d.health.GetHealthByName(ctx, t.Name)
@@ -206,7 +206,7 @@ func (d *Dispatcher) preSkip(ctx context.Context, a *core.EnrichedAlert, t *core
 		return ""
 	case h.Status == core.HealthUnhealthy:
 		return core.SkipUnhealthy
-	case h.Status == core.HealthDegraded && strategy == SkipUnhealthyAndDegraded:
+	case h.Status == core.HealthDegraded && strategy == core.StrategySkipUnhealthyAndDegraded:
 		return core.SkipDegraded
 	}
 	return ""

@@ -260,15 +260,15 @@ func TestHealthStrategies(t *testing.T) {
 		"unhealthy": core.HealthUnhealthy, "unknown": core.HealthUnknown,
 	}
 	tests := []struct {
-		strategy HealthStrategy
+		strategy core.HealthStrategy
 		skipped  map[string]string
 	}{
-		{SkipUnhealthy, map[string]string{"unhealthy": core.SkipUnhealthy}},
-		{SkipUnhealthyAndDegraded, map[string]string{"unhealthy": core.SkipUnhealthy, "degraded": core.SkipDegraded}},
-		{PublishToAll, map[string]string{}},
+		{core.StrategySkipUnhealthy, map[string]string{"unhealthy": core.SkipUnhealthy}},
+		{core.StrategySkipUnhealthyAndDegraded, map[string]string{"unhealthy": core.SkipUnhealthy, "degraded": core.SkipDegraded}},
+		{core.StrategyPublishToAll, map[string]string{}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.strategy.String(), func(t *testing.T) {
+		t.Run(string(tt.strategy), func(t *testing.T) {
 			var ts []*core.Target
 			for _, name := range []string{"healthy", "degraded", "unhealthy", "unknown"} {
 				ts = append(ts, target(name, &fakePublisher{}))
@@ -291,7 +291,7 @@ func TestHealthStrategies(t *testing.T) {
 }
 
 func TestTrialDueTargetIsTriedUnderEveryStrategy(t *testing.T) {
-	for _, strategy := range []HealthStrategy{SkipUnhealthy, SkipUnhealthyAndDegraded} {
+	for _, strategy := range []core.HealthStrategy{core.StrategySkipUnhealthy, core.StrategySkipUnhealthyAndDegraded} {
 		p := &fakePublisher{}
 		ts := []*core.Target{target("recovering", p)}
 		h := trialHealth{core.TargetHealth{Status: core.HealthDegraded, TrialDue: true}}

@@ -122,11 +122,6 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	if err != nil {
 		return receiver.Settings{}, err
 	}
-	strategy, err := fanout.ParseHealthStrategy(string(cfg.Fanout.HealthStrategy))
-	if err != nil {
-		closePublishers(built)
-		return receiver.Settings{}, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.targets.Targets()
@@ -146,7 +141,7 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	}, fanout.ParallelPublishOptions{
 		Timeout:                time.Duration(cfg.Fanout.Timeout),
 		CheckHealth:            true,
-		HealthStrategy:         strategy,
+		HealthStrategy:         cfg.Fanout.HealthStrategy,
 		MaxConcurrent:          cfg.Fanout.MaxConcurrent,
 		RespectCircuitBreakers: true,
 	})
