@@ -1,14 +1,12 @@
 package manifests
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"regexp"
 	"sort"
-	"strings"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -39,20 +37,6 @@ func ExportedNames(r io.Reader) (map[string]bool, error) {
 		}
 	}
 	return names, nil
-}
-
-// PendingNames reads a list of metric names, one a line; '#' starts a
-// comment.
-func PendingNames(r io.Reader) (map[string]bool, error) {
-	names := map[string]bool{}
-	s := bufio.NewScanner(r)
-	for s.Scan() {
-		line := strings.TrimSpace(strings.SplitN(s.Text(), "#", 2)[0])
-		if line != "" {
-			names[line] = true
-		}
-	}
-	return names, s.Err()
 }
 
 // grafanaVariable matches $var, ${var} and ${var:format} in a query.
@@ -166,8 +150,8 @@ func RuleQueries(path string) ([]string, error) {
 }
 
 // UnknownNames returns, sorted, the metric names the queries use that are
-// neither exported, nor pending, nor written by Prometheus itself.
-func UnknownNames(queries []string, exported, pending map[string]bool) ([]string, error) {
+// neither exported nor written by Prometheus itself.
+func UnknownNames(queries []string, exported map[string]bool) ([]string, error) {
 	unknown := map[string]bool{}
 	for _, q := range queries {
 		names, err := ExprMetricNames(q)
@@ -175,7 +159,7 @@ func UnknownNames(queries []string, exported, pending map[string]bool) ([]string
 			return nil, err
 		}
 		for _, n := range names {
-			if !exported[n] && !pending[n] && !isPrometheusSeries(n) {
+			if !exported[n] && !isPrometheusSeries(n) {
 				unknown[n] = true
 			}
 		}

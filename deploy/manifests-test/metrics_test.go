@@ -15,7 +15,6 @@ import (
 const (
 	rulesFile     = "../rules/am-fanout.rules.yml"
 	dashboardFile = "../grafana/am-fanout.json"
-	pendingFile   = "../pending-metrics.txt"
 )
 
 // shippedQueries returns every query of the rules file and the dashboard.
@@ -84,18 +83,12 @@ func exportedByProgram(t *testing.T) map[string]bool {
 // metric names come from the real program.
 func TestRulesAndDashboardUseExportedMetrics(t *testing.T) {
 	exported := exportedByProgram(t)
-	pending := readNames(t, pendingFile, PendingNames)
-	unknown, err := UnknownNames(shippedQueries(t), exported, pending)
+	unknown, err := UnknownNames(shippedQueries(t), exported)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(unknown) > 0 {
 		t.Errorf("rules or dashboard use metrics am-fanout does not export: %s", strings.Join(unknown, ", "))
-	}
-	for name := range pending {
-		if exported[name] {
-			t.Errorf("%s is exported now: remove it from %s", name, pendingFile)
-		}
 	}
 }
 
@@ -103,7 +96,6 @@ func TestRulesAndDashboardUseExportedMetrics(t *testing.T) {
 // a hand-written /metrics sample, never used as the source of truth.
 func TestMetricNameCheckerFindsUnknownNames(t *testing.T) {
 	exported := readNames(t, "testdata/metrics-sample.prom", ExportedNames)
-	pending := readNames(t, pendingFile, PendingNames)
 	queries := shippedQueries(t)
 	cases := []struct {
 		name    string
@@ -123,7 +115,7 @@ func TestMetricNameCheckerFindsUnknownNames(t *testing.T) {
 			for k := range exported {
 				ex[k] = k != c.remove
 			}
-			got, err := UnknownNames(c.queries, ex, pending)
+			got, err := UnknownNames(c.queries, ex)
 			if err != nil {
 				t.Fatal(err)
 			}
