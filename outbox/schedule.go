@@ -122,7 +122,11 @@ func (o *Outbox) retry(e *entry) {
 			t = c
 		}
 	}
-	o.metrics.retries.WithLabelValues(e.d.Target).Inc()
+	if e.d.Attempts > 0 {
+		// A first attempt that waited for a slot (max_in_flight) or was
+		// resumed after a restart is not a retry.
+		o.metrics.retries.WithLabelValues(e.d.Target).Inc()
+	}
 	if t == nil {
 		o.settle(e, &core.TargetPublishResult{TargetName: e.d.Target, Error: errTargetGone})
 		return
