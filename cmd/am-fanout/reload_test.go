@@ -300,3 +300,18 @@ func TestTemplateFailureFallsBackAndIsCounted(t *testing.T) {
 	require.NoError(t, f.s.reload())
 	assert.Zero(t, testutil.CollectAndCount(f.s.templateFailures), "a removed target's template series must go")
 }
+
+// /metrics carries the Go runtime and process metrics every Prometheus
+// component exports, which users' dashboards and memory alerts expect.
+func TestMetricsHoldRuntimeAndProcessCollectors(t *testing.T) {
+	up := newSink(t, 200)
+	f := newFixture(t, "targets:\n"+webhookTarget("t", up.srv.URL), nil)
+	resp, err := f.http.Client().Get(f.http.URL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	for _, name := range []string{"go_goroutines", "go_memstats_heap_inuse_bytes", "process_resident_memory_bytes", "process_open_fds"} {
+		assert.Contains(t, string(body), "\n"+name+" ", "/metrics lacks %s", name)
+	}
+}

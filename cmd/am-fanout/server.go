@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
@@ -81,7 +82,10 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 	s.breakers = breaker.NewSet(func(name string, from, to breaker.State) {
 		logger.Warn("circuit breaker changed state", "target", name, "from", from, "to", to)
 	})
-	s.reg.MustRegister(versioncollector.NewCollector("am_fanout"), newTargetCollector(s))
+	s.reg.MustRegister(
+		versioncollector.NewCollector("am_fanout"), newTargetCollector(s),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
 	s.metrics = fanout.NewMetrics(s.reg)
 	s.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "am_fanout_config_last_reload_successful",
