@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,8 @@ type Dispatcher struct {
 	metrics  *Metrics
 	logger   *slog.Logger
 	opts     ParallelPublishOptions
+	// failureLogs rate-limits the log lines of failures that repeat.
+	failureLogs *repeatLimiter
 }
 
 // Dependencies are the collaborators of a Dispatcher; Source and Metrics
@@ -59,6 +62,7 @@ func NewDispatcher(deps Dependencies, opts ParallelPublishOptions) *Dispatcher {
 	return &Dispatcher{
 		source: deps.Source, health: deps.Health, recorder: deps.Recorder, dedup: deps.Dedup,
 		metrics: deps.Metrics, logger: deps.Logger, opts: opts,
+		failureLogs: newRepeatLimiter(failureLogInterval),
 	}
 }
 
@@ -294,25 +298,46 @@ func (d *Dispatcher) logResult(a *core.EnrichedAlert, r *core.ParallelPublishRes
 		"status", a.Alert.Status, "targets", r.TotalTargets, "success", r.SuccessCount,
 		"failure", r.FailureCount, "skipped", r.SkippedCount, "duration", r.Duration,
 	}
-	switch {
-	case r.IsPartialSuccess:
-		d.logger.Warn("fan-out partially succeeded", append(attrs, "failed", failedTargets(r))...)
-	case r.FailureCount > 0 || !r.Delivered():
-		d.logger.Error("fan-out failed", append(attrs, "failed", failedTargets(r))...)
-	default:
-		d.logger.Info("fan-out done", attrs...)
+	if !r.IsPartialSuccess && r.FailureCount == 0 && r.Delivered() {
+		d.logger.Debug("fan-out done", attrs...)
+		return
 	}
+	failed, key := failedTargets(r)
+	ok, held := d.failureLogs.allow(key, time.Now())
+	if !ok {
+		return
+	}
+	attrs = append(attrs, "failed", failed)
+	if held > 0 {
+		attrs = append(attrs, "similar_failures_not_logged", held)
+	}
+	if r.IsPartialSuccess {
+		d.logger.Warn("fan-out partially succeeded", attrs...)
+		return
+	}
+	d.logger.Error("fan-out failed", attrs...)
 }
 
 // failedTargets lists "name: error" for each failed target.
-func failedTargets(r *core.ParallelPublishResult) []string {
-	var out []string
+// The names of those targets, with the result's state, are key: the same
+// targets failing again for other alerts are one repeating failure.
+func failedTargets(r *core.ParallelPublishResult) (failed []string, key string) {
+	var names strings.Builder
 	for i := range r.Results {
-		if res := &r.Results[i]; !res.Success && !res.Skipped {
-			out = append(out, fmt.Sprintf("%s: %v", res.TargetName, res.Error))
-		} else if res.Skipped && res.SkipReason != core.SkipAlreadyDelivered {
-			out = append(out, res.TargetName+": skipped, "+res.SkipReason)
+		res := &r.Results[i]
+		switch {
+		case !res.Success && !res.Skipped:
+			failed = append(failed, fmt.Sprintf("%s: %v", res.TargetName, res.Error))
+		case res.Skipped && res.SkipReason != core.SkipAlreadyDelivered:
+			failed = append(failed, res.TargetName+": skipped, "+res.SkipReason)
+		default:
+			continue
 		}
+		names.WriteString(res.TargetName)
+		names.WriteByte('\n')
 	}
-	return out
+	if r.IsPartialSuccess {
+		names.WriteString("partial")
+	}
+	return failed, names.String()
 }

@@ -1,0 +1,62 @@
+package fanout
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/am-fanout/am-fanout/core"
+)
+
+func TestRepeatLimiterLetsOneLineThroughPerInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newRepeatLimiter(10 * time.Second)
+		type step struct {
+			after    time.Duration
+			key      string
+			wantOK   bool
+			wantHeld int
+		}
+		for i, s := range []step{
+			{0, "a", true, 0},
+			{time.Second, "a", false, 0},
+			{time.Second, "a", false, 0},
+			{0, "b", true, 0},
+			{8 * time.Second, "a", true, 2},
+			{time.Second, "a", false, 0},
+			{10 * time.Second, "a", true, 1},
+		} {
+			time.Sleep(s.after)
+			ok, held := l.allow(s.key, time.Now())
+			if ok != s.wantOK || held != s.wantHeld {
+				t.Errorf("step %d (%s after %v): allow = %v, %d; want %v, %d", i, s.key, s.after, ok, held, s.wantOK, s.wantHeld)
+			}
+		}
+	})
+}
+
+// A fan-out that succeeds logs nothing at info; the same target failing
+// for many alerts logs once, not once per alert.
+func TestFanoutLogVolume(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ok := target("ok", &fakePublisher{})
+	bad := target("bad", &fakePublisher{err: errServer})
+	d := newTestDispatcher(nil, Dependencies{Logger: logger}, DefaultParallelPublishOptions())
+	for range 50 {
+		_, _ = d.PublishToMultiple(context.Background(), testAlert(), []*core.Target{ok})
+	}
+	if buf.Len() != 0 {
+		t.Fatalf("successful fan-outs logged at info:\n%s", buf.String())
+	}
+	for range 50 {
+		_, _ = d.PublishToMultiple(context.Background(), testAlert(), []*core.Target{ok, bad})
+	}
+	if n := strings.Count(buf.String(), "fan-out partially succeeded"); n != 1 {
+		t.Errorf("50 fan-outs failing at the same target logged %d lines, want 1:\n%s", n, buf.String())
+	}
+}
