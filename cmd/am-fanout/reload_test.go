@@ -315,3 +315,42 @@ func TestMetricsHoldRuntimeAndProcessCollectors(t *testing.T) {
 		assert.Contains(t, string(body), "\n"+name+" ", "/metrics lacks %s", name)
 	}
 }
+
+// Reloads racing while the file changes end with the file's last content
+// in force, bearer token included: no reload that read an older file
+// finishes after one that read the last.
+func TestConcurrentReloadsInstallTheLastConfiguration(t *testing.T) {
+	up := newSink(t, 200)
+	withToken := func(token string) string {
+		return "receiver:\n  bearer_token: " + token + "\ntargets:\n" + webhookTarget("t", up.srv.URL)
+	}
+	f := newFixture(t, withToken("token-0"), nil)
+	status := func(token string) int {
+		req, err := http.NewRequest(http.MethodPost, f.http.URL+"/webhook", strings.NewReader(`{"version":"4","status":"firing","alerts":[]}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := f.http.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for round := range 20 {
+		var wg sync.WaitGroup
+		older, last := fmt.Sprintf("older-%d", round), fmt.Sprintf("last-%d", round)
+		f.write(t, f.configFile, withToken(older))
+		for range 8 {
+			wg.Go(func() { _ = f.s.reload() })
+		}
+		f.write(t, f.configFile, withToken(last))
+		for range 8 {
+			wg.Go(func() { _ = f.s.reload() })
+		}
+		wg.Wait()
+		if got := status(last); got != http.StatusOK {
+			t.Fatalf("round %d: the last file's token gets %d after the reloads, want 200", round, got)
+		}
+		if got := status(older); got != http.StatusUnauthorized {
+			t.Fatalf("round %d: an older file's token gets %d after the reloads, want 401", round, got)
+		}
+	}
+}

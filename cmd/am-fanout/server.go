@@ -50,7 +50,13 @@ type server struct {
 	reloadTime       prometheus.Gauge
 	templateFailures *prometheus.CounterVec
 
-	mu      sync.Mutex // serialises reloads and guards the fields below
+	// reloading serialises reloads from reading the files to handing the
+	// webhook its settings, so that the last reload to start is the one in
+	// force: two reloads interleaved could leave the older settings (an
+	// old bearer token) installed after the newer targets.
+	reloading sync.Mutex
+
+	mu      sync.Mutex // guards the fields below
 	files   []string
 	retired []retired
 	last    receiver.Reload
@@ -160,6 +166,8 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 // reload reads the configuration again; on any error the running set of
 // targets stays as it was.
 func (s *server) reload() error {
+	s.reloading.Lock()
+	defer s.reloading.Unlock()
 	cfg, err := config.LoadFile(s.flags.configFile, s.flags.targetsDir)
 	if err == nil {
 		var settings receiver.Settings
