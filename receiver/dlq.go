@@ -23,7 +23,10 @@ type DeadLetterQueue interface {
 //	DELETE /api/v1/deadletters?id=N|target=T|all=true  purge
 //
 // Every replay and purge is logged with who asked.
-func DeadLetterRoutes(mux *http.ServeMux, q DeadLetterQueue, logger *slog.Logger) {
+func DeadLetterRoutes(mux *http.ServeMux, q DeadLetterQueue, logger *slog.Logger, guard func(http.Handler) http.Handler) {
+	if guard == nil {
+		guard = func(h http.Handler) http.Handler { return h }
+	}
 	mux.HandleFunc("GET /api/v1/deadletters", func(rw http.ResponseWriter, r *http.Request) {
 		sel, ok := selection(rw, r)
 		if !ok {
@@ -38,7 +41,7 @@ func DeadLetterRoutes(mux *http.ServeMux, q DeadLetterQueue, logger *slog.Logger
 			DeadLetters []outbox.DeadLetter `json:"dead_letters"`
 		}{list})
 	})
-	mux.HandleFunc("POST /api/v1/deadletters/replay", func(rw http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /api/v1/deadletters/replay", guard(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		sel, ok := selection(rw, r)
 		if !ok {
 			return
@@ -56,8 +59,8 @@ func DeadLetterRoutes(mux *http.ServeMux, q DeadLetterQueue, logger *slog.Logger
 		writeJSON(rw, http.StatusOK, struct {
 			Replayed []outbox.Replayed `json:"replayed"`
 		}{got})
-	})
-	mux.HandleFunc("DELETE /api/v1/deadletters", func(rw http.ResponseWriter, r *http.Request) {
+	})))
+	mux.Handle("DELETE /api/v1/deadletters", guard(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		sel, ok := selection(rw, r)
 		if !ok {
 			return
@@ -75,6 +78,22 @@ func DeadLetterRoutes(mux *http.ServeMux, q DeadLetterQueue, logger *slog.Logger
 		writeJSON(rw, http.StatusOK, struct {
 			Purged int `json:"purged"`
 		}{n})
+	})))
+}
+
+// Admin guards a state-changing endpoint: it answers 403 unless enabled
+// (the flag named), and 401 unless authorized accepts the request.
+func Admin(enabled bool, flag string, authorized func(*http.Request) bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if !enabled {
+			writeJSON(rw, http.StatusForbidden, errorBody("this endpoint is not enabled: start am-fanout with %s", flag))
+			return
+		}
+		if !authorized(r) {
+			writeJSON(rw, http.StatusUnauthorized, errorBody("missing or wrong bearer token: this endpoint takes the webhook's token (receiver.bearer_token)"))
+			return
+		}
+		h.ServeHTTP(rw, r)
 	})
 }
 

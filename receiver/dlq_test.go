@@ -75,7 +75,7 @@ func TestDeadLetterAPI(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			q := &recordingQueue{err: tc.err}
 			mux := http.NewServeMux()
-			DeadLetterRoutes(mux, q, slog.New(slog.DiscardHandler))
+			DeadLetterRoutes(mux, q, slog.New(slog.DiscardHandler), nil)
 			rec := httptest.NewRecorder()
 			mux.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.url, bytes.NewReader(nil)))
 			if rec.Code != tc.wantCode {
@@ -109,7 +109,7 @@ func (fullQueue) DeadLetters(outbox.Selection) ([]outbox.DeadLetter, error) {
 // TestDeadLetterFields pins the field names of a listed dead letter.
 func TestDeadLetterFields(t *testing.T) {
 	mux := http.NewServeMux()
-	DeadLetterRoutes(mux, &fullQueue{}, slog.New(slog.DiscardHandler))
+	DeadLetterRoutes(mux, &fullQueue{}, slog.New(slog.DiscardHandler), nil)
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/deadletters", nil))
 	var body struct {

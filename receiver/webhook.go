@@ -185,6 +185,12 @@ func (w *Webhook) publishAll(ctx context.Context, p Publisher, alerts []*core.En
 	return out
 }
 
+// Authorized reports whether the request carries the bearer token of the
+// settings in force, if they have one.
+func (h *Webhook) Authorized(r *http.Request) bool {
+	return authorized(r, h.settings.Load().BearerToken)
+}
+
 func authorized(r *http.Request, token string) bool {
 	if token == "" {
 		return true

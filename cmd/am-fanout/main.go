@@ -41,6 +41,11 @@ type flags struct {
 	watchDebounce time.Duration
 	target        string
 	payload       string
+	// enableLifecycle opens POST /-/reload; enableAdminAPI opens the
+	// dead-letter replay and purge. Both are off by default, as
+	// Prometheus's --web.enable-lifecycle and --web.enable-admin-api.
+	enableLifecycle bool
+	enableAdminAPI  bool
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -59,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	serve.Flag("storage.path", "Directory for state that survives restarts.").Default("data/").StringVar(&f.storagePath)
 	serve.Flag("webhook.max-body-bytes", "Largest webhook body accepted; larger ones get 413.").Default(fmt.Sprint(receiver.DefaultMaxBodyBytes)).Int64Var(&f.maxBodyBytes)
 	serve.Flag("web.shutdown-timeout", "How long a shutdown waits for fan-outs in flight.").Default("30s").DurationVar(&f.shutdownWait)
+	serve.Flag("web.enable-lifecycle", "Enable reloading over HTTP (POST /-/reload). SIGHUP and the file watcher work without it.").BoolVar(&f.enableLifecycle)
+	serve.Flag("web.enable-admin-api", "Enable the dead-letter replay and purge endpoints.").BoolVar(&f.enableAdminAPI)
 	serve.Flag("config.watch-debounce", "Quiet period after changes to the config file or targets directory before they are reloaded.").Default("500ms").DurationVar(&f.watchDebounce)
 	logCfg := &promslog.Config{}
 	promslogflag.AddFlags(app, logCfg)

@@ -96,10 +96,11 @@ func (d *durable) start() {
 	}
 }
 
-// routes adds the dead-letter API when there is an outbox.
-func (d *durable) routes(mux *http.ServeMux) {
+// routes adds the dead-letter API when there is an outbox; guard wraps
+// its state-changing endpoints.
+func (d *durable) routes(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
 	if d.box != nil {
-		receiver.DeadLetterRoutes(mux, d.box, d.logger)
+		receiver.DeadLetterRoutes(mux, d.box, d.logger, guard)
 	}
 }
 

@@ -61,6 +61,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, config string, targets map[string]string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, config, targets, nil)
+}
+
+// newFixtureWith is newFixture with the flags changed by edit.
+func newFixtureWith(t *testing.T, config string, targets map[string]string, edit func(*flags)) *fixture {
+	t.Helper()
 	f := &fixture{dir: t.TempDir()}
 	f.configFile = filepath.Join(f.dir, "am-fanout.yml")
 	f.targetsDir = filepath.Join(f.dir, "targets.d")
@@ -69,10 +75,15 @@ func newFixture(t *testing.T, config string, targets map[string]string) *fixture
 	for name, content := range targets {
 		f.write(t, filepath.Join(f.targetsDir, name), content)
 	}
-	s, err := newServer(flags{
+	fl := flags{
 		configFile: f.configFile, targetsDir: f.targetsDir, storagePath: filepath.Join(f.dir, "data"),
 		maxBodyBytes: 1 << 20, watchDebounce: 20 * time.Millisecond,
-	}, slog.New(slog.DiscardHandler))
+		enableLifecycle: true, enableAdminAPI: true,
+	}
+	if edit != nil {
+		edit(&fl)
+	}
+	s, err := newServer(fl, slog.New(slog.DiscardHandler))
 	require.NoError(t, err, "the first configuration must load")
 	f.s = s
 	f.http = httptest.NewServer(s.routes())

@@ -271,11 +271,14 @@ func (s *server) routes() http.Handler {
 		}
 		fmt.Fprintln(w, "configuration reloaded")
 	}
-	mux.HandleFunc("POST /-/reload", reload)
-	mux.HandleFunc("PUT /-/reload", reload)
+	lifecycle := s.admin(s.flags.enableLifecycle, "--web.enable-lifecycle", http.HandlerFunc(reload))
+	mux.Handle("POST /-/reload", lifecycle)
+	mux.Handle("PUT /-/reload", lifecycle)
 	mux.Handle("GET /api/v1/targets", receiver.TargetsHandler(s))
 	mux.Handle("GET /api/v1/status", receiver.StatusHandler(s))
-	s.durable.routes(mux)
+	s.durable.routes(mux, func(h http.Handler) http.Handler {
+		return s.admin(s.flags.enableAdminAPI, "--web.enable-admin-api", h)
+	})
 	mux.Handle("GET /{$}", receiver.PageHandler(s, time.Now))
 	return mux
 }
@@ -333,4 +336,11 @@ func serveAll(f flags, webFlags *web.FlagConfig, logger *slog.Logger) error {
 			return nil
 		}
 	}
+}
+
+// admin guards a state-changing endpoint behind its flag and the
+// webhook's bearer token. --web.config.file's basic auth and mTLS, when
+// set, guard every endpoint before this.
+func (s *server) admin(enabled bool, flag string, h http.Handler) http.Handler {
+	return receiver.Admin(enabled, flag, s.webhook.Authorized, h)
 }
