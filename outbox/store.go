@@ -4,12 +4,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // The buckets of the store file.
@@ -19,6 +21,10 @@ var (
 	bucketDone    = []byte("done")    // delivery key → time delivered (8 bytes, unix nanoseconds)
 	bucketLatest  = []byte("latest")  // target\x00fingerprint → newest accepted state (see slotState)
 )
+
+// lockTimeout is how long opening waits for another process's lock on
+// the file.
+const lockTimeout = 2 * time.Second
 
 // maxGroup bounds how many writes share one transaction and one fsync.
 const maxGroup = 512
@@ -84,6 +90,9 @@ var ErrClosed = errors.New("outbox store is closed")
 // a fresh file first, since bbolt never shrinks a file by itself.
 func Open(path string, opts StoreOptions) (*Store, error) {
 	opts.normalise()
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
 	if err := compactIfWasteful(path, opts.Logger); err != nil {
 		return nil, err
 	}
@@ -101,7 +110,7 @@ func openDB(path string, noSync bool) (db *bolt.DB, err error) {
 	// the error it is.
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("outbox store %s is corrupt: %v", path, r)
+			err = corrupt(path, fmt.Sprint(r))
 		}
 	}()
 	// The freelist is rebuilt at open rather than written at every
@@ -109,11 +118,18 @@ func openDB(path string, noSync bool) (db *bolt.DB, err error) {
 	// initial mapping (address space, not memory) spares the remaps that
 	// block every transaction while the file grows.
 	db, err = bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: 2 * time.Second, NoSync: noSync, NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
+		Timeout: lockTimeout, NoSync: noSync, NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
 		InitialMmapSize: 256 << 20,
 	})
-	if err != nil {
-		return nil, fmt.Errorf("outbox store %s: %w (move the file away to start with an empty outbox)", path, err)
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("outbox store %s is locked by another process (another am-fanout with the same --storage.path?); waited %v", path, lockTimeout)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, fmt.Errorf("outbox store %s: %w (check the owner and mode of the file and of --storage.path)", path, err)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
+		return nil, corrupt(path, err.Error())
+	case err != nil:
+		return nil, fmt.Errorf("outbox store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketPending, bucketDead, bucketDone, bucketLatest} {
