@@ -56,8 +56,18 @@ run: build ## Build and run am-fanout on examples/am-fanout.yml.
 	./$(BINARY) --config.file=examples/am-fanout.yml --storage.path=data/ $(RUN_ARGS)
 
 .PHONY: test
-test: vet fmt-check ## Vet, check formatting and run every test with the race detector.
+test: vet fmt-check ## Vet, check formatting, run every test with the race detector, then fuzz briefly.
 	$(GO) test -race -count=1 ./...
+	$(MAKE) fuzz
+
+# Fuzzing runs a fixed number of inputs per target, so that it is bounded
+# in time; the seed corpora are in the packages' testdata/fuzz/.
+FUZZ_EXECS ?= 20000x
+
+.PHONY: fuzz
+fuzz: ## Fuzz the webhook decoder and the config loader for a bounded number of inputs.
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZ_EXECS) ./enrich/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZ_EXECS) ./config/
 
 .PHONY: vet
 vet: ## Run go vet on every package.
