@@ -33,6 +33,10 @@ type Outbox struct {
 	// MaxDone bounds the done and ordering records kept.
 	Retention model.Duration `yaml:"retention"`
 	MaxDone   int            `yaml:"max_done"`
+	// DeadLetterRetention is how long a dead letter is kept;
+	// MaxDeadLetters bounds how many are kept, the oldest going first.
+	DeadLetterRetention model.Duration `yaml:"dead_letter_retention"`
+	MaxDeadLetters      int            `yaml:"max_dead_letters"`
 }
 
 // DefaultOutbox is the outbox section used for every key the file omits.
@@ -48,6 +52,9 @@ func DefaultOutbox() Outbox {
 		MaxInFlight: 256,
 		Retention:   model.Duration(24 * time.Hour),
 		MaxDone:     100000,
+
+		DeadLetterRetention: model.Duration(7 * 24 * time.Hour),
+		MaxDeadLetters:      10000,
 	}
 }
 
@@ -55,7 +62,7 @@ func (o *Outbox) validate(pos *position) error {
 	for _, f := range []struct {
 		key string
 		d   model.Duration
-	}{{"retry_base", o.RetryBase}, {"retry_cap", o.RetryCap}, {"max_age", o.MaxAge}, {"retention", o.Retention}} {
+	}{{"retry_base", o.RetryBase}, {"retry_cap", o.RetryCap}, {"max_age", o.MaxAge}, {"retention", o.Retention}, {"dead_letter_retention", o.DeadLetterRetention}} {
 		if f.d <= 0 {
 			return pos.errorf("outbox."+f.key, "must be positive")
 		}
@@ -66,7 +73,7 @@ func (o *Outbox) validate(pos *position) error {
 	for _, f := range []struct {
 		key string
 		n   int64
-	}{{"max_pending", int64(o.MaxPending)}, {"max_bytes", o.MaxBytes}, {"max_in_flight", int64(o.MaxInFlight)}, {"max_done", int64(o.MaxDone)}} {
+	}{{"max_pending", int64(o.MaxPending)}, {"max_bytes", o.MaxBytes}, {"max_in_flight", int64(o.MaxInFlight)}, {"max_done", int64(o.MaxDone)}, {"max_dead_letters", int64(o.MaxDeadLetters)}} {
 		if f.n < 1 {
 			return pos.errorf("outbox."+f.key, "must be at least 1, got %d", f.n)
 		}

@@ -65,19 +65,45 @@ func (s Selection) holds(id uint64, d *Delivery) bool {
 	return (s.ID == 0 || s.ID == id) && (s.Target == "" || s.Target == d.Target)
 }
 
-// DeadLetters lists the dead letters of sel, oldest first.
-func (o *Outbox) DeadLetters(sel Selection) ([]DeadLetter, error) {
-	out := []DeadLetter{}
-	err := o.store.view(func(tx *bolt.Tx) error {
-		return eachDead(tx, sel, func(_ []byte, d *Delivery) error {
-			out = append(out, deadLetterOf(d))
-			return nil
-		})
+// Page is a window of a listing: the entries after the id After, at most
+// Limit of them; a zero Limit lists them all.
+type Page struct {
+	After uint64
+	Limit int
+}
+
+// DeadLetters lists the dead letters of sel in id order (the order they
+// were accepted), from after page.After; next is the After of the next
+// page, 0 when this one is the last.
+func (o *Outbox) DeadLetters(sel Selection, page Page) (list []DeadLetter, next uint64, err error) {
+	list = []DeadLetter{}
+	err = o.store.view(func(tx *bolt.Tx) error {
+		if sel.ID != 0 {
+			return eachDead(tx, sel, func(_ []byte, d *Delivery) error {
+				list = append(list, deadLetterOf(d))
+				return nil
+			})
+		}
+		c := tx.Bucket(bucketDead).Cursor()
+		for k, v := c.Seek(encodeID(page.After + 1)); k != nil; k, v = c.Next() {
+			if page.Limit > 0 && len(list) == page.Limit {
+				next = list[len(list)-1].ID
+				return nil
+			}
+			err := visitDead(k, v, sel, func(_ []byte, d *Delivery) error {
+				list = append(list, deadLetterOf(d))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading the outbox store: %w", err)
+		return nil, 0, fmt.Errorf("reading the outbox store: %w", err)
 	}
-	return out, nil
+	return list, next, nil
 }
 
 func eachDead(tx *bolt.Tx, sel Selection, fn func(k []byte, d *Delivery) error) error {

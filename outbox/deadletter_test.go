@@ -15,7 +15,7 @@ func TestReplayAndPurge(t *testing.T) {
 	h.accept(true, alert("a", core.StatusFiring, 0), alert("b", core.StatusFiring, 0))
 	list := func(target string) []DeadLetter {
 		t.Helper()
-		ds, err := h.box.DeadLetters(Selection{Target: target})
+		ds, _, err := h.box.DeadLetters(Selection{Target: target}, Page{})
 		if err != nil {
 			t.Fatalf("DeadLetters: %v", err)
 		}

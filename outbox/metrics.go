@@ -12,6 +12,7 @@ type metrics struct {
 	o           *Outbox
 	retries     *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
+	deadDropped *prometheus.CounterVec
 	pending     *prometheus.Desc
 	oldest      *prometheus.Desc
 	bytes       *prometheus.Desc
@@ -28,6 +29,10 @@ func newMetrics(o *Outbox) *metrics {
 			Name: "am_fanout_dead_letters_total",
 			Help: "Deliveries that became dead letters (permanent failure or maximum age), by target.",
 		}, []string{"target"}),
+		deadDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "am_fanout_dead_letters_dropped_total",
+			Help: "Dead letters dropped by outbox.dead_letter_retention (reason age) or outbox.max_dead_letters (reason count).",
+		}, []string{"reason"}),
 		pending: prometheus.NewDesc("am_fanout_outbox_pending",
 			"Deliveries persisted and not yet delivered, by target.", []string{"target"}, nil),
 		oldest: prometheus.NewDesc("am_fanout_outbox_oldest_pending_age_seconds",
@@ -43,6 +48,7 @@ func (o *Outbox) Register(reg prometheus.Registerer) error { return reg.Register
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.retries.Describe(ch)
 	m.deadLetters.Describe(ch)
+	m.deadDropped.Describe(ch)
 	ch <- m.pending
 	ch <- m.oldest
 	ch <- m.bytes
@@ -59,6 +65,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	m.retries.Collect(ch)
 	m.deadLetters.Collect(ch)
+	m.deadDropped.Collect(ch)
 	m.o.mu.Lock()
 	for _, e := range m.o.entries {
 		name := e.d.Target

@@ -272,6 +272,22 @@ func (o *Outbox) prune() {
 			if err := o.store.prune(time.Now()); err != nil {
 				o.logger.Warn("pruning done deliveries failed", "err", err)
 			}
+			o.pruneDead(time.Now())
 		}
+	}
+}
+
+// pruneDead applies the dead letters' bounds, counting and logging what
+// they dropped.
+func (o *Outbox) pruneDead(now time.Time) {
+	byAge, byCount, err := o.store.pruneDead(now)
+	if err != nil {
+		o.logger.Warn("pruning dead letters failed", "err", err)
+		return
+	}
+	o.metrics.deadDropped.WithLabelValues("age").Add(float64(byAge))
+	o.metrics.deadDropped.WithLabelValues("count").Add(float64(byCount))
+	if byAge+byCount > 0 {
+		o.logger.Warn("dead letters dropped by their bounds", "older_than_retention", byAge, "over_max_dead_letters", byCount)
 	}
 }

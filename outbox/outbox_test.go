@@ -43,7 +43,7 @@ func TestDeliveryOutcomes(t *testing.T) {
 			if v := testutil.ToFloat64(h.box.metrics.retries.WithLabelValues("t1")); v != tc.wantRetrys {
 				t.Errorf("am_fanout_delivery_retries_total = %v, want %v", v, tc.wantRetrys)
 			}
-			dead, err := h.box.DeadLetters(Selection{})
+			dead, _, err := h.box.DeadLetters(Selection{}, Page{})
 			if err != nil {
 				t.Fatalf("DeadLetters: %v", err)
 			}
@@ -68,7 +68,7 @@ func TestMaxAgeDeadLetters(t *testing.T) {
 	h := newHarness(t, map[string]*target{"t1": tg}, opts, 100)
 	h.accept(false, alert("a", core.StatusFiring, 0))
 	waitUntil(t, "the delivery to be dead-lettered", func() bool { return h.box.Pending() == 0 })
-	dead, _ := h.box.DeadLetters(Selection{Target: "t1"})
+	dead, _, _ := h.box.DeadLetters(Selection{Target: "t1"}, Page{})
 	if len(dead) != 1 || dead[0].Reason != "maximum age reached" || dead[0].LastError == "" {
 		t.Fatalf("dead letters %+v, want one for maximum age with its last error", dead)
 	}
@@ -85,7 +85,7 @@ func TestOpenBreakerDelaysDelivery(t *testing.T) {
 	if len(got) != 3 {
 		t.Errorf("target got %d requests, want 3 (two failures, then the success)", len(got))
 	}
-	if dead, _ := h.box.DeadLetters(Selection{}); len(dead) != 0 {
+	if dead, _, _ := h.box.DeadLetters(Selection{}, Page{}); len(dead) != 0 {
 		t.Errorf("an open breaker dead-lettered %+v, want only a delay", dead)
 	}
 	if v := testutil.ToFloat64(h.box.metrics.retries.WithLabelValues("t1")); v < 2 {

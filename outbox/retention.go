@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"encoding/json"
 	"slices"
 	"time"
 
@@ -13,10 +14,10 @@ import (
 // file that became mostly free.
 func (s *Store) prune(now time.Time) error {
 	return s.update(func(tx *bolt.Tx) error {
-		if err := pruneBucket(tx.Bucket(bucketDone), now.Add(-s.opts.DedupWindow), s.opts.MaxDone, decodeTime); err != nil {
+		if _, _, err := pruneBucket(tx.Bucket(bucketDone), now.Add(-s.opts.DedupWindow), s.opts.MaxDone, decodeTime); err != nil {
 			return err
 		}
-		return pruneBucket(tx.Bucket(bucketLatest), now.Add(-s.opts.Retention), s.opts.MaxDone, func(v []byte) time.Time {
+		_, _, err := pruneBucket(tx.Bucket(bucketLatest), now.Add(-s.opts.Retention), s.opts.MaxDone, func(v []byte) time.Time {
 			st, ok := decodeSlot(v)
 			if !ok || st.Pending != 0 {
 				// Never forget the order of an alert with a pending state.
@@ -24,18 +25,43 @@ func (s *Store) prune(now time.Time) error {
 			}
 			return st.At
 		})
+		return err
 	})
 }
 
+// pruneDead drops dead letters older than DeadLetterRetention, then the
+// oldest beyond MaxDeadLetters, and says how many of each it dropped.
+func (s *Store) pruneDead(now time.Time) (byAge, byCount int, err error) {
+	err = s.update(func(tx *bolt.Tx) error {
+		var err error
+		byAge, byCount, err = pruneBucket(tx.Bucket(bucketDead), now.Add(-s.opts.DeadLetterRetention), s.opts.MaxDeadLetters, deadAt)
+		return err
+	})
+	return byAge, byCount, err
+}
+
+// deadAt reads when a stored dead letter died; a record it cannot read
+// counts as just now, so it is kept for a retention period.
+func deadAt(v []byte) time.Time {
+	var d struct {
+		DeadAt time.Time `json:"dead_at"`
+	}
+	if json.Unmarshal(v, &d) != nil || d.DeadAt.IsZero() {
+		return time.Now()
+	}
+	return d.DeadAt
+}
+
 // pruneBucket deletes the records whose time is before cutoff, then the
-// oldest until at most keep remain. A zero time keeps a record.
-func pruneBucket(b *bolt.Bucket, cutoff time.Time, keep int, timeOf func([]byte) time.Time) error {
+// oldest until at most keep remain, and says how many of each it deleted.
+// A zero time keeps a record.
+func pruneBucket(b *bolt.Bucket, cutoff time.Time, keep int, timeOf func([]byte) time.Time) (aged, over int, err error) {
 	type rec struct {
 		key []byte
 		at  time.Time
 	}
 	var old, kept []rec
-	err := b.ForEach(func(k, v []byte) error {
+	err = b.ForEach(func(k, v []byte) error {
 		r := rec{key: append([]byte(nil), k...), at: timeOf(v)}
 		switch {
 		case r.at.IsZero():
@@ -48,16 +74,18 @@ func pruneBucket(b *bolt.Bucket, cutoff time.Time, keep int, timeOf func([]byte)
 		return nil
 	})
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
+	aged = len(old)
 	if extra := len(kept) - keep; extra > 0 {
 		slices.SortFunc(kept, func(a, b rec) int { return a.at.Compare(b.at) })
 		old = append(old, kept[:extra]...)
+		over = extra
 	}
 	for _, r := range old {
 		if err := b.Delete(r.key); err != nil {
-			return err
+			return 0, 0, err
 		}
 	}
-	return nil
+	return aged, over, nil
 }

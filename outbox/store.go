@@ -40,6 +40,10 @@ type StoreOptions struct {
 	// Retention is how long the ordering state of an alert is kept after
 	// its last change.
 	Retention time.Duration
+	// DeadLetterRetention is how long a dead letter is kept after it died;
+	// MaxDeadLetters bounds how many are kept, the oldest going first.
+	DeadLetterRetention time.Duration
+	MaxDeadLetters      int
 	// NoSync skips fsync; for benchmarks that compare its cost only.
 	NoSync bool
 	Logger *slog.Logger
@@ -54,6 +58,12 @@ func (o *StoreOptions) normalise() {
 	}
 	if o.Retention < o.DedupWindow {
 		o.Retention = max(24*time.Hour, o.DedupWindow)
+	}
+	if o.DeadLetterRetention <= 0 {
+		o.DeadLetterRetention = 7 * 24 * time.Hour
+	}
+	if o.MaxDeadLetters <= 0 {
+		o.MaxDeadLetters = 10000
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -11,7 +11,7 @@ import (
 // DeadLetterQueue is what the dead-letter API acts on. An empty
 // selection selects everything.
 type DeadLetterQueue interface {
-	DeadLetters(sel outbox.Selection) ([]outbox.DeadLetter, error)
+	DeadLetters(sel outbox.Selection, page outbox.Page) ([]outbox.DeadLetter, uint64, error)
 	Replay(sel outbox.Selection) ([]outbox.Replayed, error)
 	Purge(sel outbox.Selection) (int, error)
 }
@@ -32,14 +32,20 @@ func DeadLetterRoutes(mux *http.ServeMux, q DeadLetterQueue, logger *slog.Logger
 		if !ok {
 			return
 		}
-		list, err := q.DeadLetters(sel)
+		page, ok := pageOf(rw, r)
+		if !ok {
+			return
+		}
+		list, next, err := q.DeadLetters(sel, page)
 		if err != nil {
 			writeJSON(rw, http.StatusInternalServerError, errorBody("listing dead letters: %v", err))
 			return
 		}
 		writeJSON(rw, http.StatusOK, struct {
 			DeadLetters []outbox.DeadLetter `json:"dead_letters"`
-		}{list})
+			// NextAfter is the after= of the next page; absent on the last.
+			NextAfter uint64 `json:"next_after,omitempty"`
+		}{list, next})
 	})
 	mux.Handle("POST /api/v1/deadletters/replay", guard(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		sel, ok := selection(rw, r)
@@ -98,6 +104,36 @@ func Admin(enabled bool, flag string, authorized func(*http.Request) bool, h htt
 }
 
 // selection reads ?id= and ?target=; on a bad id it answers 400.
+// The page size of the dead-letter list: limit= asks for fewer or more,
+// up to the most one answer holds.
+const (
+	defaultPageLimit = 100
+	maxPageLimit     = 1000
+)
+
+// pageOf reads limit= and after= (the id the page starts after).
+func pageOf(rw http.ResponseWriter, r *http.Request) (outbox.Page, bool) {
+	q := r.URL.Query()
+	page := outbox.Page{Limit: defaultPageLimit}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageLimit {
+			writeJSON(rw, http.StatusBadRequest, errorBody("limit=%q is not a page size from 1 to %d", v, maxPageLimit))
+			return outbox.Page{}, false
+		}
+		page.Limit = n
+	}
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeJSON(rw, http.StatusBadRequest, errorBody("after=%q is not a dead letter id", v))
+			return outbox.Page{}, false
+		}
+		page.After = n
+	}
+	return page, true
+}
+
 func selection(rw http.ResponseWriter, r *http.Request) (outbox.Selection, bool) {
 	q := r.URL.Query()
 	sel := outbox.Selection{Target: q.Get("target")}

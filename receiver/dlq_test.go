@@ -21,6 +21,7 @@ import (
 type recordingQueue struct {
 	calls []string
 	err   error
+	page  outbox.Page
 }
 
 func (q *recordingQueue) note(op string, sel outbox.Selection) {
@@ -32,9 +33,10 @@ func itoa(id uint64) string {
 	return string(b)
 }
 
-func (q *recordingQueue) DeadLetters(sel outbox.Selection) ([]outbox.DeadLetter, error) {
+func (q *recordingQueue) DeadLetters(sel outbox.Selection, page outbox.Page) ([]outbox.DeadLetter, uint64, error) {
 	q.note("list", sel)
-	return []outbox.DeadLetter{{ID: 7, Target: "pd"}}, q.err
+	q.page = page
+	return []outbox.DeadLetter{{ID: 7, Target: "pd"}}, 0, q.err
 }
 
 func (q *recordingQueue) Replay(sel outbox.Selection) ([]outbox.Replayed, error) {
@@ -97,13 +99,13 @@ func TestDeadLetterAPI(t *testing.T) {
 // fullQueue lists one dead letter with every field set.
 type fullQueue struct{ recordingQueue }
 
-func (fullQueue) DeadLetters(outbox.Selection) ([]outbox.DeadLetter, error) {
+func (fullQueue) DeadLetters(outbox.Selection, outbox.Page) ([]outbox.DeadLetter, uint64, error) {
 	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	return []outbox.DeadLetter{{
 		ID: 7, Target: "pd", Fingerprint: "f1", AlertName: "Down", Status: core.StatusFiring,
 		StartsAt: at, AcceptedAt: at, DeadAt: at, Attempts: 3, Reason: "permanent failure",
 		LastError: "HTTP 400", Labels: map[string]string{"alertname": "Down"},
-	}}, nil
+	}}, 0, nil
 }
 
 // TestDeadLetterFields pins the field names of a listed dead letter.
@@ -122,5 +124,33 @@ func TestDeadLetterFields(t *testing.T) {
 		"labels", "last_error", "reason", "starts_at", "status", "target"}
 	if got := slices.Sorted(maps.Keys(body.DeadLetters[0])); !slices.Equal(got, want) {
 		t.Errorf("a dead letter has the fields %v, want %v", got, want)
+	}
+}
+
+// The list is paged: limit and after reach the queue, bad ones are 400s.
+func TestDeadLetterPaging(t *testing.T) {
+	for _, tc := range []struct {
+		query    string
+		wantCode int
+		want     outbox.Page
+	}{
+		{"", 200, outbox.Page{Limit: defaultPageLimit}},
+		{"?limit=5&after=40", 200, outbox.Page{Limit: 5, After: 40}},
+		{"?limit=1000", 200, outbox.Page{Limit: 1000}},
+		{"?limit=0", 400, outbox.Page{}},
+		{"?limit=1001", 400, outbox.Page{}},
+		{"?after=x", 400, outbox.Page{}},
+	} {
+		q := &recordingQueue{}
+		mux := http.NewServeMux()
+		DeadLetterRoutes(mux, q, slog.New(slog.DiscardHandler), nil)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/deadletters"+tc.query, nil))
+		if rec.Code != tc.wantCode {
+			t.Errorf("GET %s: %d, want %d: %s", tc.query, rec.Code, tc.wantCode, rec.Body)
+		}
+		if tc.wantCode == 200 && q.page != tc.want {
+			t.Errorf("GET %s: the queue was asked for %+v, want %+v", tc.query, q.page, tc.want)
+		}
 	}
 }

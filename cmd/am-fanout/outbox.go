@@ -49,6 +49,7 @@ func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource
 	store, err := outbox.Open(path, outbox.StoreOptions{
 		DedupWindow: time.Duration(cfg.Fanout.DedupWindow), MaxDone: oc.MaxDone,
 		Retention: time.Duration(oc.Retention), Logger: logger,
+		DeadLetterRetention: time.Duration(oc.DeadLetterRetention), MaxDeadLetters: oc.MaxDeadLetters,
 	})
 	if err != nil {
 		return nil, err
