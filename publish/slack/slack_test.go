@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -79,32 +80,110 @@ func TestSlackWebhookPostsBlockKitMessages(t *testing.T) {
 }
 
 func TestSlackTruncatesOversizedAlertVisibly(t *testing.T) {
-	f := slacktest.NewSlack(t, "")
-	p := newSlackWebhookTest(t, f, nil)
-	if err := p.Publish(context.Background(), publishtest.OversizedAlert()); err != nil {
-		t.Fatalf("Publish of an oversized alert: %v (the fake enforces Slack's limits)", err)
+	tests := []struct {
+		name string
+		new  func(t *testing.T, f *slacktest.Slack) *slack
+	}{
+		{name: "incoming webhook", new: func(t *testing.T, f *slacktest.Slack) *slack { return newSlackWebhookTest(t, f, nil) }},
+		{name: "bot", new: func(t *testing.T, f *slacktest.Slack) *slack { return newSlackBotTest(t, f, t.TempDir(), false, nil) }},
 	}
-	var msg slackMessage
-	if err := json.Unmarshal(f.Calls()[0].Body, &msg); err != nil {
-		t.Fatal(err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := slacktest.NewSlack(t, slackTestToken)
+			p := tc.new(t, f)
+			if err := p.Publish(context.Background(), publishtest.OversizedAlert()); err != nil {
+				t.Fatalf("Publish of an oversized alert: %v (the fake enforces Slack's limits, msg_blocks_too_long included)", err)
+			}
+			var msg slackMessage
+			if err := json.Unmarshal(f.Calls()[0].Body, &msg); err != nil {
+				t.Fatal(err)
+			}
+			blocks := msg.Attachments[0].Blocks
+			for _, got := range []struct{ what, text string }{
+				{"header", blocks[0].Text.Text}, {"section", blocks[1].Text.Text},
+				{"a long label field", blocks[2].Fields[4].Text}, {"text fallback", msg.Text},
+			} {
+				if !strings.HasSuffix(got.text, "…") {
+					t.Errorf("%s was not cut visibly: ends %q", got.what, publishtest.Tail(got.text))
+				}
+			}
+			if n := len([]rune(msg.Text)); n > slackFallbackMax {
+				t.Errorf("text fallback has %d characters, want ≤ %d", n, slackFallbackMax)
+			}
+			if n := blocksText(blocks); n > slackBlocksTextBudget {
+				t.Errorf("blocks hold %d characters of text, want ≤ %d", n, slackBlocksTextBudget)
+			}
+			fields := blocks[2].Fields
+			if last := fields[len(fields)-1].Text; !strings.Contains(last, "more labels") {
+				t.Errorf("last field = %q, want a count of the labels left out", last)
+			}
+			if strings.Contains(string(f.Calls()[0].Body), strings.Repeat("p", 4000)) {
+				t.Error("a link too long for a button was sent")
+			}
+		})
 	}
-	blocks := msg.Attachments[0].Blocks
-	for _, got := range []struct{ what, text string }{
-		{"header", blocks[0].Text.Text}, {"section", blocks[1].Text.Text},
-		{"a long label field", blocks[2].Fields[4].Text}, {"text fallback", msg.Text},
-	} {
-		if !strings.HasSuffix(got.text, "…") {
-			t.Errorf("%s was not cut visibly: ends %q", got.what, publishtest.Tail(got.text))
+}
+
+// blocksText counts the text characters of blocks, as Slack totals them.
+func blocksText(blocks []slackBlock) int {
+	n := 0
+	for _, b := range blocks {
+		if b.Text != nil {
+			n += runes(b.Text.Text)
+		}
+		for _, f := range b.Fields {
+			n += runes(f.Text)
+		}
+		for _, e := range b.Elements {
+			switch e := e.(type) {
+			case slackText:
+				n += runes(e.Text)
+			case slackButton:
+				n += runes(e.Text.Text)
+			}
 		}
 	}
-	if n := len([]rune(msg.Text)); n > slackFallbackMax {
-		t.Errorf("text fallback has %d characters, want ≤ %d", n, slackFallbackMax)
+	return n
+}
+
+func TestSlackFieldsShareTheBlocksBudget(t *testing.T) {
+	labels := func(n, size int) map[string]string {
+		l := map[string]string{}
+		for i := range n {
+			l[fmt.Sprintf("l%02d", i)] = strings.Repeat("v", size)
+		}
+		return l
 	}
-	if last := blocks[2].Fields[9].Text; !strings.Contains(last, "more labels") {
-		t.Errorf("10th field = %q, want a count of the labels left out", last)
+	tests := []struct {
+		name      string
+		labels    map[string]string
+		budget    int
+		wantShown int // fields showing a label, the count of the others aside
+		wantMore  bool
+	}{
+		{name: "short labels all fit", labels: labels(5, 10), budget: 1000, wantShown: 5},
+		{name: "long labels share the budget", labels: labels(5, 3000), budget: 1000, wantShown: 5},
+		{name: "past ten the last field counts the rest", labels: labels(12, 10), budget: 9000, wantShown: 9, wantMore: true},
+		{name: "a tight budget drops fields rather than shrink them unreadably", labels: labels(9, 3000), budget: 100, wantShown: 3, wantMore: true},
+		{name: "no budget at all leaves only the count", labels: labels(3, 3000), budget: 30, wantShown: 0, wantMore: true},
 	}
-	if strings.Contains(string(f.Calls()[0].Body), strings.Repeat("p", 4000)) {
-		t.Error("a link too long for a button was sent")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fields := slackFields(tc.labels, tc.budget)
+			total, shown, more := 0, 0, false
+			for _, f := range fields {
+				total += runes(f.Text)
+				if strings.Contains(f.Text, "more labels") {
+					more = true
+				} else {
+					shown++
+				}
+			}
+			if total > tc.budget || shown != tc.wantShown || more != tc.wantMore {
+				t.Errorf("%d characters in %d fields showing a label (count of the rest: %v), want ≤ %d in %d (%v)",
+					total, shown, more, tc.budget, tc.wantShown, tc.wantMore)
+			}
+		})
 	}
 }
 

@@ -129,6 +129,10 @@ func (f *Slack) serveWebhook(w http.ResponseWriter, r *http.Request, body []byte
 		plain(http.StatusBadRequest, "invalid_blocks: "+err.Error())
 		return
 	}
+	if slackBlocksText(msg) > SlackBlocksTextMax {
+		plain(http.StatusBadRequest, "msg_blocks_too_long")
+		return
+	}
 	f.posts = append(f.posts, SlackCall{Path: r.URL.Path, Body: body, Msg: msg})
 	plain(http.StatusOK, "ok")
 }
@@ -156,6 +160,8 @@ func (f *Slack) serveAPI(w http.ResponseWriter, r *http.Request, body []byte) {
 		fail("no_text")
 	case checkSlackBlocks(msg) != nil:
 		fail("invalid_blocks")
+	case slackBlocksText(msg) > SlackBlocksTextMax:
+		fail("msg_blocks_too_long")
 	default:
 		f.serveMethod(r.URL.Path, body, msg, answer, fail)
 	}
@@ -186,6 +192,46 @@ func (f *Slack) serveMethod(path string, body []byte, msg map[string]any, answer
 	f.messages[ts] = id
 	f.posts = append(f.posts, SlackCall{Path: path, Body: body, Msg: msg})
 	answer(map[string]any{"ok": true, "channel": id, "ts": ts})
+}
+
+// SlackBlocksTextMax is the total text of all blocks of one message past
+// which Slack answers msg_blocks_too_long, far below the sum of the
+// per-block limits. Slack documents a cumulative 12,000 characters for
+// markdown blocks (https://docs.slack.dev/reference/block-kit/blocks/markdown-block)
+// and its SDK maintainers name the same total of text characters for any
+// blocks (https://github.com/slackapi/bolt-js/issues/2509).
+const SlackBlocksTextMax = 12000
+
+// slackBlocksText counts the characters of every text string in the
+// message's blocks, top-level and in attachments: header, section text and
+// fields, context elements, button labels.
+func slackBlocksText(msg map[string]any) int {
+	blocks, _ := msg["blocks"].([]any)
+	atts, _ := msg["attachments"].([]any)
+	for _, a := range atts {
+		ab, _ := a.(map[string]any)["blocks"].([]any)
+		blocks = append(blocks, ab...)
+	}
+	var count func(v any) int
+	count = func(v any) int {
+		n := 0
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if s, ok := e.(string); ok && k == "text" {
+					n += utf8.RuneCountInString(s)
+				} else {
+					n += count(e)
+				}
+			}
+		case []any:
+			for _, e := range v {
+				n += count(e)
+			}
+		}
+		return n
+	}
+	return count(blocks)
 }
 
 // checkSlackBlocks enforces Block Kit's limits on the top-level blocks
