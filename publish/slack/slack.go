@@ -235,11 +235,19 @@ func (s *slack) apiRequest(ctx context.Context, method string, msg *slackMessage
 // every other error fails the same way until someone acts.
 func slackRetryable(code string) bool {
 	switch code {
-	case "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout":
+	case "ratelimited", "internal_error", "service_unavailable", "request_timeout":
 		return true
 	}
 	return false
 }
+
+// slackFatalError is the Web API's "catastrophic error" after which "it's
+// possible some aspect of the operation succeeded"
+// (https://docs.slack.dev/reference/methods/chat.postMessage#errors): the
+// message may be in the channel, and Slack offers no way to tell without
+// reading the channel's history, a scope a poster lacks. Retrying could
+// post it twice, so the failure is permanent and says so.
+const slackFatalError = "fatal_error"
 
 // checkSlackAnswer reads the Web API's verdict from a 200 answer.
 func checkSlackAnswer(resp *http.Response, body []byte) error {
@@ -251,6 +259,9 @@ func checkSlackAnswer(resp *http.Response, body []byte) error {
 		return nil
 	}
 	err := fmt.Errorf("slack error %q", ans.Error)
+	if ans.Error == slackFatalError {
+		return core.Permanent(resp.StatusCode, fmt.Errorf("%w: the message may have been posted; not retried, as a retry could post a duplicate (check the channel before replaying)", err))
+	}
 	if slackRetryable(ans.Error) {
 		return core.Retryable(resp.StatusCode, publish.RetryAfter(resp.Header, time.Now()), err)
 	}

@@ -339,6 +339,24 @@ func TestSlackBotOutcomes(t *testing.T) {
 	}
 }
 
+func TestSlackBotFatalErrorIsNotRetriedIntoADuplicate(t *testing.T) {
+	f := slacktest.NewSlack(t, slackTestToken)
+	log, logs := publishtest.DebugLogger()
+	p := newSlackBotTest(t, f, t.TempDir(), false, log)
+	f.PostThenFail("fatal_error")
+	err := p.Publish(context.Background(), publishtest.ChatAlert(false))
+	publishtest.AssertDeliveryError(t, err, 200, false, 0, "fatal_error")
+	for _, want := range []string{"may have been posted", "duplicate"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q: an operator replaying it must know the risk", err, want)
+		}
+	}
+	if n := len(f.Calls()); n != 1 {
+		t.Errorf("Slack holds %d messages, want the one posted before fatal_error", n)
+	}
+	assertNoSlackSecret(t, err, logs)
+}
+
 func TestSlackBotWrongTokenIsPermanentAndHidden(t *testing.T) {
 	f := slacktest.NewSlack(t, "xoxb-the-real-one")
 	log, logs := publishtest.DebugLogger()

@@ -35,6 +35,9 @@ type Slack struct {
 	posts    []SlackCall // accepted requests, in order
 	messages map[string]string
 	nextTS   int
+	// postedFail is the error the next accepted post answers with after
+	// it was posted, as Slack documents for fatal_error and internal_error.
+	postedFail string
 }
 
 // SlackCall is a request the Slack fake accepted.
@@ -70,6 +73,17 @@ func (f *Slack) Script(a ...publishtest.Answer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.script = append(f.script, a...)
+}
+
+// PostThenFail makes the next accepted chat.postMessage post its message
+// and answer ok:false with code, as Slack says fatal_error and
+// internal_error can: "It's possible some aspect of the operation
+// succeeded before the error was raised"
+// (https://docs.slack.dev/reference/methods/chat.postMessage#errors).
+func (f *Slack) PostThenFail(code string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.postedFail = code
 }
 
 // Calls are the accepted requests, in order.
@@ -191,6 +205,11 @@ func (f *Slack) serveMethod(path string, body []byte, msg map[string]any, answer
 	ts := fmt.Sprintf("1700000000.%06d", f.nextTS)
 	f.messages[ts] = id
 	f.posts = append(f.posts, SlackCall{Path: path, Body: body, Msg: msg})
+	if code := f.postedFail; code != "" {
+		f.postedFail = ""
+		fail(code)
+		return
+	}
 	answer(map[string]any{"ok": true, "channel": id, "ts": ts})
 }
 
