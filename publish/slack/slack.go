@@ -95,12 +95,11 @@ type slackThread struct {
 	TS      string `json:"ts"`
 }
 
-// slackAnswer is the Web API's answer.
+// slackAnswer is the Web API's verdict; chat.postMessage's answer also
+// holds the slackThread of the message it posted.
 type slackAnswer struct {
-	OK      bool   `json:"ok"`
-	Error   string `json:"error"`
-	Channel string `json:"channel"`
-	TS      string `json:"ts"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error"`
 }
 
 func newSlack(name string, s *Config, o publish.Options) (*slack, error) {
@@ -126,8 +125,9 @@ func newSlack(name string, s *Config, o publish.Options) (*slack, error) {
 // Publish posts the alert. In bot mode it posts in the thread of the
 // alert's firing message when one is known, remembers the message of a
 // new firing alert, and with update_original marks the firing message
-// resolved. Remembering and updating are best effort: the notification
-// itself was delivered, so their failures are logged, not returned.
+// resolved. A new firing message whose thread cannot be kept is a
+// permanent failure (see errPostedUnthreadable); updating is best effort,
+// its failure logged, not returned.
 func (s *slack) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 	if s.threads == nil {
 		req, err := s.webhookRequest(ctx, a)
@@ -148,13 +148,10 @@ func (s *slack) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 		return err
 	}
 	if !threaded {
-		var ans slackAnswer
-		if json.Unmarshal(body, &ans) == nil && ans.TS != "" && a.Alert.Status == core.StatusFiring {
-			if err := s.threads.Put(key, slackThread{Channel: ans.Channel, TS: ans.TS}, s.now()); err != nil {
-				s.Log.Warn("cannot remember the Slack message for threading its resolution", "err", err)
-			}
+		if a.Alert.Status != core.StatusFiring {
+			return nil
 		}
-		return nil
+		return s.keepThread(key, body)
 	}
 	if s.updateOriginal && a.Alert.Status == core.StatusResolved {
 		req, err := s.updateRequest(ctx, a, root)
@@ -164,6 +161,25 @@ func (s *slack) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 		if err != nil {
 			s.Log.Warn("cannot mark the firing Slack message resolved", "err", err)
 		}
+	}
+	return nil
+}
+
+// errPostedUnthreadable ends the failure of a firing message posted whose
+// thread cannot be kept. Reporting success would lose the thread without
+// a word; retrying would post the message again. So the failure is
+// permanent and says both.
+const errPostedUnthreadable = "the message was posted, but its resolution will be posted outside the thread; not retried, as a retry would post a duplicate"
+
+// keepThread stores the channel and ts chat.postMessage answered with,
+// which the resolution is threaded under.
+func (s *slack) keepThread(key string, body []byte) error {
+	var root slackThread
+	if json.Unmarshal(body, &root) != nil || root.Channel == "" || root.TS == "" {
+		return core.Permanent(http.StatusOK, fmt.Errorf("slack answered ok with no message ts and channel: %s", errPostedUnthreadable))
+	}
+	if err := s.threads.Put(key, root, s.now()); err != nil {
+		return core.Permanent(http.StatusOK, fmt.Errorf("the message's thread could not be stored (%w): %s", err, errPostedUnthreadable))
 	}
 	return nil
 }

@@ -366,7 +366,7 @@ func TestSlackBotWrongTokenIsPermanentAndHidden(t *testing.T) {
 	assertNoSlackSecret(t, err, logs)
 }
 
-func TestSlackBotStoreFailureStillDelivers(t *testing.T) {
+func TestSlackBotStoreFailureIsAClearFailureNotALostThread(t *testing.T) {
 	f := slacktest.NewSlack(t, slackTestToken)
 	blocked := filepath.Join(t.TempDir(), "not-a-dir")
 	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
@@ -374,11 +374,11 @@ func TestSlackBotStoreFailureStillDelivers(t *testing.T) {
 	}
 	log, logs := publishtest.DebugLogger()
 	p := newSlackBotTest(t, f, blocked, false, log)
-	if err := p.Publish(context.Background(), publishtest.ChatAlert(false)); err != nil {
-		t.Fatalf("Publish with an unwritable store: %v, want the message delivered", err)
-	}
-	if !strings.Contains(logs.String(), "cannot remember the Slack message") {
-		t.Errorf("the store failure was not logged:\n%s", logs)
+	err := p.Publish(context.Background(), publishtest.ChatAlert(false))
+	publishtest.AssertDeliveryError(t, err, 200, false, 0, "could not be stored")
+	assertPostedNotRetried(t, err)
+	if n := len(f.Calls()); n != 1 {
+		t.Fatalf("Slack holds %d messages, want the firing posted once", n)
 	}
 	if err := p.Publish(context.Background(), publishtest.ChatAlert(true)); err != nil {
 		t.Fatalf("resolved with an unwritable store: %v", err)
@@ -386,7 +386,46 @@ func TestSlackBotStoreFailureStillDelivers(t *testing.T) {
 	if got := f.Calls()[1].Msg["thread_ts"]; got != nil {
 		t.Errorf("resolution threaded under %v, want a plain post when the thread is unknown", got)
 	}
-	assertNoSlackSecret(t, nil, logs)
+	assertNoSlackSecret(t, err, logs)
+}
+
+func TestSlackBotAnswerWithoutTSIsAClearFailure(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer string
+	}{
+		{name: "no ts", answer: `{"ok":true,"channel":"CALERTS"}`},
+		{name: "empty ts", answer: `{"ok":true,"channel":"CALERTS","ts":""}`},
+		{name: "no channel", answer: `{"ok":true,"ts":"1700000000.000001"}`},
+		{name: "ts not a string", answer: `{"ok":true,"channel":"CALERTS","ts":1700000000.000001}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := slacktest.NewSlack(t, slackTestToken)
+			log, logs := publishtest.DebugLogger()
+			p := newSlackBotTest(t, f, t.TempDir(), false, log)
+			f.Script(publishtest.Answer{Status: 200, ContentType: "application/json; charset=utf-8", Body: tc.answer})
+			err := p.Publish(context.Background(), publishtest.ChatAlert(false))
+			publishtest.AssertDeliveryError(t, err, 200, false, 0, "no message ts")
+			assertPostedNotRetried(t, err)
+			assertNoSlackSecret(t, err, logs)
+			// A resolution without a firing answers a plain post: it needs no ts.
+			if err := p.Publish(context.Background(), publishtest.ChatAlert(true)); err != nil {
+				t.Errorf("resolution: %v", err)
+			}
+		})
+	}
+}
+
+// assertPostedNotRetried checks that err tells an operator the message is
+// in Slack, so replaying it would post it twice.
+func assertPostedNotRetried(t *testing.T, err error) {
+	t.Helper()
+	for _, want := range []string{"was posted", "outside the thread", "duplicate"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
 }
 
 func TestSlackBotThreadsRepeatsButNotNewFirings(t *testing.T) {
