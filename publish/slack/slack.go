@@ -44,6 +44,7 @@ type slack struct {
 	channel        string
 	apiURL         string
 	updateOriginal bool
+	replyBroadcast bool
 	publish.HTTPTarget
 	// threads holds, per firing, the message its resolution answers in
 	// the thread of, for thread_ttl; nil in webhook mode, which cannot
@@ -60,6 +61,10 @@ type slackMessage struct {
 	ThreadTS    string            `json:"thread_ts,omitempty"`
 	Text        string            `json:"text"`
 	Attachments []slackAttachment `json:"attachments"`
+
+	// ReplyBroadcast shows a thread reply in the channel too
+	// (https://docs.slack.dev/reference/methods/chat.postMessage#arguments).
+	ReplyBroadcast bool `json:"reply_broadcast,omitempty"`
 }
 
 type slackAttachment struct {
@@ -109,7 +114,7 @@ func newSlack(name string, s *Config, o publish.Options) (*slack, error) {
 	}
 	p := &slack{
 		webhookURL: string(s.URL), token: string(s.Token), channel: s.Channel,
-		apiURL: s.APIURL, updateOriginal: s.UpdateOriginal,
+		apiURL: s.APIURL, updateOriginal: s.UpdateOriginal, replyBroadcast: s.ReplyBroadcast,
 		HTTPTarget: h, now: time.Now,
 	}
 	if s.BotMode() {
@@ -221,12 +226,14 @@ func (s *slack) webhookRequest(ctx context.Context, a *core.EnrichedAlert) (*htt
 }
 
 // postRequest posts to the configured channel, or in the thread of the
-// firing message, whose channel is the ID Slack answered with.
+// firing message, whose channel is the ID Slack answered with; with
+// reply_broadcast, a resolution in the thread shows in the channel too.
 func (s *slack) postRequest(ctx context.Context, a *core.EnrichedAlert, root slackThread, threaded bool) (*http.Request, error) {
 	msg := s.message(a)
 	msg.Channel = s.channel
 	if threaded {
 		msg.Channel, msg.ThreadTS = root.Channel, root.TS
+		msg.ReplyBroadcast = s.replyBroadcast && a.Alert.Status == core.StatusResolved
 	}
 	return s.apiRequest(ctx, "chat.postMessage", msg)
 }

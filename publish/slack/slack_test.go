@@ -41,11 +41,18 @@ func newSlackWebhookTest(t *testing.T, f *slacktest.Slack, log *slog.Logger) *sl
 
 func newSlackBotTest(t *testing.T, f *slacktest.Slack, storage string, update bool, log *slog.Logger) *slack {
 	t.Helper()
+	return newSlackBotTestWith(t, f, storage, log, func(c *Config) { c.UpdateOriginal = update })
+}
+
+// newSlackBotTestWith builds a bot-mode publisher whose config set
+// changes first.
+func newSlackBotTestWith(t *testing.T, f *slacktest.Slack, storage string, log *slog.Logger, set func(*Config)) *slack {
+	t.Helper()
 	spec := &Config{
 		Token: slackTestToken, Channel: "#alerts", APIURL: f.APIURL(),
-		ThreadTTL: model.Duration(time.Hour), UpdateOriginal: update,
-		HTTPConfig: commoncfg.DefaultHTTPClientConfig,
+		ThreadTTL: model.Duration(time.Hour), HTTPConfig: commoncfg.DefaultHTTPClientConfig,
 	}
+	set(spec)
 	p, err := newSlack("slack-bot", spec, publish.Options{Logger: log, UserAgent: "am-fanout/test", StoragePath: storage})
 	if err != nil {
 		t.Fatal(err)
@@ -425,6 +432,33 @@ func assertPostedNotRetried(t *testing.T, err error) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+func TestSlackBotReplyBroadcastShowsOnlyTheResolutionInTheChannel(t *testing.T) {
+	for _, broadcast := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reply_broadcast %v", broadcast), func(t *testing.T) {
+			f := slacktest.NewSlack(t, slackTestToken)
+			p := newSlackBotTestWith(t, f, t.TempDir(), nil, func(c *Config) { c.ReplyBroadcast = broadcast })
+			for i, a := range []*core.EnrichedAlert{publishtest.ChatAlert(false), publishtest.ChatAlert(false), publishtest.ChatAlert(true)} {
+				if err := p.Publish(context.Background(), a); err != nil {
+					t.Fatalf("publish %d: %v", i, err)
+				}
+			}
+			calls := f.Calls()
+			want := []bool{false, false, broadcast} // firing, repeat in the thread, resolution in the thread
+			for i, c := range calls {
+				if got, _ := c.Msg["reply_broadcast"].(bool); got != want[i] {
+					t.Errorf("post %d reply_broadcast = %v, want %v", i, c.Msg["reply_broadcast"], want[i])
+				}
+			}
+			if len(calls) != 3 || calls[2].Msg["thread_ts"] == nil {
+				t.Fatalf("want the resolution as the third post, in the thread; got %d posts", len(calls))
+			}
+			if got := f.Broadcasts(); broadcast != (len(got) == 1) {
+				t.Errorf("the fake saw %d replies shown in the channel, want %v", len(got), broadcast)
+			}
+		})
 	}
 }
 

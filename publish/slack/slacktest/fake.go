@@ -93,6 +93,21 @@ func (f *Slack) Calls() []SlackCall {
 	return slices.Clone(f.posts)
 }
 
+// Broadcasts are the accepted thread replies also shown in the channel:
+// reply_broadcast "used in conjunction with thread_ts"
+// (https://docs.slack.dev/reference/methods/chat.postMessage#arguments).
+func (f *Slack) Broadcasts() []SlackCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []SlackCall
+	for _, c := range f.posts {
+		if c.Msg["thread_ts"] != nil && c.Msg["reply_broadcast"] == true {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // Requests counts every request the fake answered, scripted ones included.
 func (f *Slack) Requests() int {
 	f.mu.Lock()
@@ -192,6 +207,12 @@ func (f *Slack) serveMethod(path string, body []byte, msg map[string]any, answer
 		f.posts = append(f.posts, SlackCall{Path: path, Body: body, Msg: msg})
 		answer(map[string]any{"ok": true, "channel": channel, "ts": ts})
 		return
+	}
+	if b, ok := msg["reply_broadcast"]; ok {
+		if _, isBool := b.(bool); !isBool {
+			fail("invalid_arguments")
+			return
+		}
 	}
 	if thread, ok := msg["thread_ts"].(string); ok {
 		if on, issued := f.messages[thread]; !issued || on != channel {
