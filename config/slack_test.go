@@ -92,6 +92,20 @@ func TestSlackConfig(t *testing.T) {
 		{name: "user token refused", block: "  - {name: s, type: slack, token: xoxp-1-SECRET, channel: C1}\n", wantErr: []string{"bot token"}},
 		{name: "webhook with channel", block: "  - {name: s, type: slack, url: " + hook + ", channel: C1}\n", wantErr: []string{"channel needs a bot token"}},
 		{name: "webhook with update_original", block: "  - {name: s, type: slack, url: " + hook + ", update_original: true}\n", wantErr: []string{"update_original needs a bot token"}},
+		{
+			name:  "bot with reply_broadcast",
+			block: "  - {name: s, type: slack, token: " + token + ", channel: C1, reply_broadcast: true}\n",
+			check: func(t *testing.T, s *slack.Config) {
+				if !s.ReplyBroadcast {
+					t.Error("reply_broadcast not set")
+				}
+			},
+		},
+		{
+			name:    "webhook with reply_broadcast, at its line",
+			block:   "  - name: s\n    type: slack\n    url: " + hook + "\n    reply_broadcast: true\n",
+			wantErr: []string{"am-fanout.yml:5:", "reply_broadcast needs a bot token"},
+		},
 		{name: "webhook url not http", block: "  - {name: s, type: slack, url: 'ftp://hooks.slack.com/services/SECRET'}\n", wantErr: []string{"url: scheme"}},
 		{name: "bad api url", block: "  - {name: s, type: slack, token: " + token + ", channel: C1, api_url: 'slack.com/api'}\n", wantErr: []string{"api_url"}},
 		{name: "negative thread ttl", block: "  - {name: s, type: slack, token: " + token + ", channel: C1, thread_ttl: -1h}\n", wantErr: []string{"thread_ttl"}},

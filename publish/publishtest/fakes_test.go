@@ -61,6 +61,12 @@ func slackSection(text string) string {
 	return fmt.Sprintf(`{"text":"fallback","blocks":[{"type":"section","text":{"type":"mrkdwn","text":%q}}]}`, text)
 }
 
+// slackSections is a message of n sections of size characters each.
+func slackSections(n, size int) string {
+	section := fmt.Sprintf(`{"type":"section","text":{"type":"mrkdwn","text":%q}}`, strings.Repeat("t", size))
+	return `{"channel":"#a","text":"fallback","blocks":[` + strings.TrimSuffix(strings.Repeat(section+",", n), ",") + `]}`
+}
+
 func teamsCard(version, text string) string {
 	return fmt.Sprintf(`{"type":"message","attachments":[{"contentType":%q,"contentUrl":null,"content":{"$schema":%q,"type":"AdaptiveCard","version":%q,"body":[{"type":"TextBlock","text":%q}]}}]}`,
 		"application/vnd.microsoft.card.adaptive", "http://adaptivecards.io/schemas/adaptive-card.json", version, text)
@@ -88,6 +94,9 @@ func TestFakesEnforceTheVendorContracts(t *testing.T) {
 		{name: "pagerdutytest.PagerDuty refuses an event over 512 KB", url: pd, body: pdEvent(strings.Repeat("s", pagerdutytest.PagerDutyMaxEvent)), wantStatus: 400, wantInReply: "512 KB"},
 		{name: "a slacktest.Slack webhook accepts Block Kit within limits", url: slack, body: slackSection(strings.Repeat("t", 3000)), wantStatus: 200, wantInReply: "ok"},
 		{name: "a slacktest.Slack webhook refuses a section of 3001 characters", url: slack, body: slackSection(strings.Repeat("t", 3001)), wantStatus: 400, wantInReply: "invalid_blocks"},
+		{name: "a slacktest.Slack webhook accepts 12,000 characters of blocks in all", url: slack, body: slackSections(4, 3000), wantStatus: 200, wantInReply: "ok"},
+		{name: "a slacktest.Slack webhook refuses more blocks text in all than Slack takes", url: slack, body: slackSections(5, 2401), wantStatus: 400, wantInReply: "msg_blocks_too_long"},
+		{name: "slacktest.Slack's Web API refuses more blocks text in all than Slack takes", url: slackAPI, header: map[string]string{"Authorization": "Bearer xoxb-1", "Content-Type": "application/json; charset=utf-8"}, body: slackSections(5, 2401), wantStatus: 200, wantInReply: `"error":"msg_blocks_too_long"`},
 		{name: "a slacktest.Slack webhook refuses a body that is not JSON", url: slack, body: "text=hi", wantStatus: 400, wantInReply: "invalid_payload"},
 		{name: "slacktest.Slack's Web API refuses a wrong token with 200 ok:false", url: slackAPI, header: map[string]string{"Authorization": "Bearer xoxb-2", "Content-Type": "application/json; charset=utf-8"}, body: `{"channel":"#a","text":"hi"}`, wantStatus: 200, wantInReply: `"error":"invalid_auth"`},
 		{name: "msteamstest.Teams accepts an Adaptive Card 1.4", url: teams, body: teamsCard("1.4", "hi"), wantStatus: 202},

@@ -39,7 +39,10 @@ type Config struct {
 	// for threading its resolution.
 	ThreadTTL model.Duration `yaml:"thread_ttl"`
 	// UpdateOriginal also edits the firing message to show it resolved.
-	UpdateOriginal bool                       `yaml:"update_original"`
+	UpdateOriginal bool `yaml:"update_original"`
+	// ReplyBroadcast also shows the resolution, posted in the thread of
+	// the firing message, in the channel.
+	ReplyBroadcast bool                       `yaml:"reply_broadcast"`
 	HTTPConfig     commoncfg.HTTPClientConfig `yaml:"http_config"`
 	Templates      publish.Templates          `yaml:"templates"`
 }
@@ -96,6 +99,8 @@ func (s *Config) validateWebhook() error {
 		return errors.New("channel needs a bot token: an incoming webhook posts to the channel it was created for")
 	case s.UpdateOriginal:
 		return errors.New("update_original needs a bot token: an incoming webhook cannot edit messages")
+	case s.ReplyBroadcast:
+		return errors.New("reply_broadcast needs a bot token: an incoming webhook cannot reply in threads")
 	case s.APIURL != "":
 		return errors.New("api_url needs a bot token: an incoming webhook posts to its own url")
 	}

@@ -44,6 +44,7 @@ type slack struct {
 	channel        string
 	apiURL         string
 	updateOriginal bool
+	replyBroadcast bool
 	publish.HTTPTarget
 	// threads holds, per firing, the message its resolution answers in
 	// the thread of, for thread_ttl; nil in webhook mode, which cannot
@@ -60,6 +61,10 @@ type slackMessage struct {
 	ThreadTS    string            `json:"thread_ts,omitempty"`
 	Text        string            `json:"text"`
 	Attachments []slackAttachment `json:"attachments"`
+
+	// ReplyBroadcast shows a thread reply in the channel too
+	// (https://docs.slack.dev/reference/methods/chat.postMessage#arguments).
+	ReplyBroadcast bool `json:"reply_broadcast,omitempty"`
 }
 
 type slackAttachment struct {
@@ -95,12 +100,11 @@ type slackThread struct {
 	TS      string `json:"ts"`
 }
 
-// slackAnswer is the Web API's answer.
+// slackAnswer is the Web API's verdict; chat.postMessage's answer also
+// holds the slackThread of the message it posted.
 type slackAnswer struct {
-	OK      bool   `json:"ok"`
-	Error   string `json:"error"`
-	Channel string `json:"channel"`
-	TS      string `json:"ts"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error"`
 }
 
 func newSlack(name string, s *Config, o publish.Options) (*slack, error) {
@@ -110,7 +114,7 @@ func newSlack(name string, s *Config, o publish.Options) (*slack, error) {
 	}
 	p := &slack{
 		webhookURL: string(s.URL), token: string(s.Token), channel: s.Channel,
-		apiURL: s.APIURL, updateOriginal: s.UpdateOriginal,
+		apiURL: s.APIURL, updateOriginal: s.UpdateOriginal, replyBroadcast: s.ReplyBroadcast,
 		HTTPTarget: h, now: time.Now,
 	}
 	if s.BotMode() {
@@ -126,8 +130,9 @@ func newSlack(name string, s *Config, o publish.Options) (*slack, error) {
 // Publish posts the alert. In bot mode it posts in the thread of the
 // alert's firing message when one is known, remembers the message of a
 // new firing alert, and with update_original marks the firing message
-// resolved. Remembering and updating are best effort: the notification
-// itself was delivered, so their failures are logged, not returned.
+// resolved. A new firing message whose thread cannot be kept is a
+// permanent failure (see errPostedUnthreadable); updating is best effort,
+// its failure logged, not returned.
 func (s *slack) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 	if s.threads == nil {
 		req, err := s.webhookRequest(ctx, a)
@@ -148,13 +153,10 @@ func (s *slack) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 		return err
 	}
 	if !threaded {
-		var ans slackAnswer
-		if json.Unmarshal(body, &ans) == nil && ans.TS != "" && a.Alert.Status == core.StatusFiring {
-			if err := s.threads.Put(key, slackThread{Channel: ans.Channel, TS: ans.TS}, s.now()); err != nil {
-				s.Log.Warn("cannot remember the Slack message for threading its resolution", "err", err)
-			}
+		if a.Alert.Status != core.StatusFiring {
+			return nil
 		}
-		return nil
+		return s.keepThread(key, body)
 	}
 	if s.updateOriginal && a.Alert.Status == core.StatusResolved {
 		req, err := s.updateRequest(ctx, a, root)
@@ -164,6 +166,25 @@ func (s *slack) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 		if err != nil {
 			s.Log.Warn("cannot mark the firing Slack message resolved", "err", err)
 		}
+	}
+	return nil
+}
+
+// errPostedUnthreadable ends the failure of a firing message posted whose
+// thread cannot be kept. Reporting success would lose the thread without
+// a word; retrying would post the message again. So the failure is
+// permanent and says both.
+const errPostedUnthreadable = "the message was posted, but its resolution will be posted outside the thread; not retried, as a retry would post a duplicate"
+
+// keepThread stores the channel and ts chat.postMessage answered with,
+// which the resolution is threaded under.
+func (s *slack) keepThread(key string, body []byte) error {
+	var root slackThread
+	if json.Unmarshal(body, &root) != nil || root.Channel == "" || root.TS == "" {
+		return core.Permanent(http.StatusOK, fmt.Errorf("slack answered ok with no message ts and channel: %s", errPostedUnthreadable))
+	}
+	if err := s.threads.Put(key, root, s.now()); err != nil {
+		return core.Permanent(http.StatusOK, fmt.Errorf("the message's thread could not be stored (%w): %s", err, errPostedUnthreadable))
 	}
 	return nil
 }
@@ -205,12 +226,14 @@ func (s *slack) webhookRequest(ctx context.Context, a *core.EnrichedAlert) (*htt
 }
 
 // postRequest posts to the configured channel, or in the thread of the
-// firing message, whose channel is the ID Slack answered with.
+// firing message, whose channel is the ID Slack answered with; with
+// reply_broadcast, a resolution in the thread shows in the channel too.
 func (s *slack) postRequest(ctx context.Context, a *core.EnrichedAlert, root slackThread, threaded bool) (*http.Request, error) {
 	msg := s.message(a)
 	msg.Channel = s.channel
 	if threaded {
 		msg.Channel, msg.ThreadTS = root.Channel, root.TS
+		msg.ReplyBroadcast = s.replyBroadcast && a.Alert.Status == core.StatusResolved
 	}
 	return s.apiRequest(ctx, "chat.postMessage", msg)
 }
@@ -235,11 +258,19 @@ func (s *slack) apiRequest(ctx context.Context, method string, msg *slackMessage
 // every other error fails the same way until someone acts.
 func slackRetryable(code string) bool {
 	switch code {
-	case "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout":
+	case "ratelimited", "internal_error", "service_unavailable", "request_timeout":
 		return true
 	}
 	return false
 }
+
+// slackFatalError is the Web API's "catastrophic error" after which "it's
+// possible some aspect of the operation succeeded"
+// (https://docs.slack.dev/reference/methods/chat.postMessage#errors): the
+// message may be in the channel, and Slack offers no way to tell without
+// reading the channel's history, a scope a poster lacks. Retrying could
+// post it twice, so the failure is permanent and says so.
+const slackFatalError = "fatal_error"
 
 // checkSlackAnswer reads the Web API's verdict from a 200 answer.
 func checkSlackAnswer(resp *http.Response, body []byte) error {
@@ -251,6 +282,9 @@ func checkSlackAnswer(resp *http.Response, body []byte) error {
 		return nil
 	}
 	err := fmt.Errorf("slack error %q", ans.Error)
+	if ans.Error == slackFatalError {
+		return core.Permanent(resp.StatusCode, fmt.Errorf("%w: the message may have been posted; not retried, as a retry could post a duplicate (check the channel before replaying)", err))
+	}
 	if slackRetryable(ans.Error) {
 		return core.Retryable(resp.StatusCode, publish.RetryAfter(resp.Header, time.Now()), err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -40,11 +41,18 @@ func newSlackWebhookTest(t *testing.T, f *slacktest.Slack, log *slog.Logger) *sl
 
 func newSlackBotTest(t *testing.T, f *slacktest.Slack, storage string, update bool, log *slog.Logger) *slack {
 	t.Helper()
+	return newSlackBotTestWith(t, f, storage, log, func(c *Config) { c.UpdateOriginal = update })
+}
+
+// newSlackBotTestWith builds a bot-mode publisher whose config set
+// changes first.
+func newSlackBotTestWith(t *testing.T, f *slacktest.Slack, storage string, log *slog.Logger, set func(*Config)) *slack {
+	t.Helper()
 	spec := &Config{
 		Token: slackTestToken, Channel: "#alerts", APIURL: f.APIURL(),
-		ThreadTTL: model.Duration(time.Hour), UpdateOriginal: update,
-		HTTPConfig: commoncfg.DefaultHTTPClientConfig,
+		ThreadTTL: model.Duration(time.Hour), HTTPConfig: commoncfg.DefaultHTTPClientConfig,
 	}
+	set(spec)
 	p, err := newSlack("slack-bot", spec, publish.Options{Logger: log, UserAgent: "am-fanout/test", StoragePath: storage})
 	if err != nil {
 		t.Fatal(err)
@@ -79,32 +87,110 @@ func TestSlackWebhookPostsBlockKitMessages(t *testing.T) {
 }
 
 func TestSlackTruncatesOversizedAlertVisibly(t *testing.T) {
-	f := slacktest.NewSlack(t, "")
-	p := newSlackWebhookTest(t, f, nil)
-	if err := p.Publish(context.Background(), publishtest.OversizedAlert()); err != nil {
-		t.Fatalf("Publish of an oversized alert: %v (the fake enforces Slack's limits)", err)
+	tests := []struct {
+		name string
+		new  func(t *testing.T, f *slacktest.Slack) *slack
+	}{
+		{name: "incoming webhook", new: func(t *testing.T, f *slacktest.Slack) *slack { return newSlackWebhookTest(t, f, nil) }},
+		{name: "bot", new: func(t *testing.T, f *slacktest.Slack) *slack { return newSlackBotTest(t, f, t.TempDir(), false, nil) }},
 	}
-	var msg slackMessage
-	if err := json.Unmarshal(f.Calls()[0].Body, &msg); err != nil {
-		t.Fatal(err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := slacktest.NewSlack(t, slackTestToken)
+			p := tc.new(t, f)
+			if err := p.Publish(context.Background(), publishtest.OversizedAlert()); err != nil {
+				t.Fatalf("Publish of an oversized alert: %v (the fake enforces Slack's limits, msg_blocks_too_long included)", err)
+			}
+			var msg slackMessage
+			if err := json.Unmarshal(f.Calls()[0].Body, &msg); err != nil {
+				t.Fatal(err)
+			}
+			blocks := msg.Attachments[0].Blocks
+			for _, got := range []struct{ what, text string }{
+				{"header", blocks[0].Text.Text}, {"section", blocks[1].Text.Text},
+				{"a long label field", blocks[2].Fields[4].Text}, {"text fallback", msg.Text},
+			} {
+				if !strings.HasSuffix(got.text, "…") {
+					t.Errorf("%s was not cut visibly: ends %q", got.what, publishtest.Tail(got.text))
+				}
+			}
+			if n := len([]rune(msg.Text)); n > slackFallbackMax {
+				t.Errorf("text fallback has %d characters, want ≤ %d", n, slackFallbackMax)
+			}
+			if n := blocksText(blocks); n > slackBlocksTextBudget {
+				t.Errorf("blocks hold %d characters of text, want ≤ %d", n, slackBlocksTextBudget)
+			}
+			fields := blocks[2].Fields
+			if last := fields[len(fields)-1].Text; !strings.Contains(last, "more labels") {
+				t.Errorf("last field = %q, want a count of the labels left out", last)
+			}
+			if strings.Contains(string(f.Calls()[0].Body), strings.Repeat("p", 4000)) {
+				t.Error("a link too long for a button was sent")
+			}
+		})
 	}
-	blocks := msg.Attachments[0].Blocks
-	for _, got := range []struct{ what, text string }{
-		{"header", blocks[0].Text.Text}, {"section", blocks[1].Text.Text},
-		{"a long label field", blocks[2].Fields[4].Text}, {"text fallback", msg.Text},
-	} {
-		if !strings.HasSuffix(got.text, "…") {
-			t.Errorf("%s was not cut visibly: ends %q", got.what, publishtest.Tail(got.text))
+}
+
+// blocksText counts the text characters of blocks, as Slack totals them.
+func blocksText(blocks []slackBlock) int {
+	n := 0
+	for _, b := range blocks {
+		if b.Text != nil {
+			n += runes(b.Text.Text)
+		}
+		for _, f := range b.Fields {
+			n += runes(f.Text)
+		}
+		for _, e := range b.Elements {
+			switch e := e.(type) {
+			case slackText:
+				n += runes(e.Text)
+			case slackButton:
+				n += runes(e.Text.Text)
+			}
 		}
 	}
-	if n := len([]rune(msg.Text)); n > slackFallbackMax {
-		t.Errorf("text fallback has %d characters, want ≤ %d", n, slackFallbackMax)
+	return n
+}
+
+func TestSlackFieldsShareTheBlocksBudget(t *testing.T) {
+	labels := func(n, size int) map[string]string {
+		l := map[string]string{}
+		for i := range n {
+			l[fmt.Sprintf("l%02d", i)] = strings.Repeat("v", size)
+		}
+		return l
 	}
-	if last := blocks[2].Fields[9].Text; !strings.Contains(last, "more labels") {
-		t.Errorf("10th field = %q, want a count of the labels left out", last)
+	tests := []struct {
+		name      string
+		labels    map[string]string
+		budget    int
+		wantShown int // fields showing a label, the count of the others aside
+		wantMore  bool
+	}{
+		{name: "short labels all fit", labels: labels(5, 10), budget: 1000, wantShown: 5},
+		{name: "long labels share the budget", labels: labels(5, 3000), budget: 1000, wantShown: 5},
+		{name: "past ten the last field counts the rest", labels: labels(12, 10), budget: 9000, wantShown: 9, wantMore: true},
+		{name: "a tight budget drops fields rather than shrink them unreadably", labels: labels(9, 3000), budget: 100, wantShown: 3, wantMore: true},
+		{name: "no budget at all leaves only the count", labels: labels(3, 3000), budget: 30, wantShown: 0, wantMore: true},
 	}
-	if strings.Contains(string(f.Calls()[0].Body), strings.Repeat("p", 4000)) {
-		t.Error("a link too long for a button was sent")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fields := slackFields(tc.labels, tc.budget)
+			total, shown, more := 0, 0, false
+			for _, f := range fields {
+				total += runes(f.Text)
+				if strings.Contains(f.Text, "more labels") {
+					more = true
+				} else {
+					shown++
+				}
+			}
+			if total > tc.budget || shown != tc.wantShown || more != tc.wantMore {
+				t.Errorf("%d characters in %d fields showing a label (count of the rest: %v), want ≤ %d in %d (%v)",
+					total, shown, more, tc.budget, tc.wantShown, tc.wantMore)
+			}
+		})
 	}
 }
 
@@ -260,6 +346,24 @@ func TestSlackBotOutcomes(t *testing.T) {
 	}
 }
 
+func TestSlackBotFatalErrorIsNotRetriedIntoADuplicate(t *testing.T) {
+	f := slacktest.NewSlack(t, slackTestToken)
+	log, logs := publishtest.DebugLogger()
+	p := newSlackBotTest(t, f, t.TempDir(), false, log)
+	f.PostThenFail("fatal_error")
+	err := p.Publish(context.Background(), publishtest.ChatAlert(false))
+	publishtest.AssertDeliveryError(t, err, 200, false, 0, "fatal_error")
+	for _, want := range []string{"may have been posted", "duplicate"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q: an operator replaying it must know the risk", err, want)
+		}
+	}
+	if n := len(f.Calls()); n != 1 {
+		t.Errorf("Slack holds %d messages, want the one posted before fatal_error", n)
+	}
+	assertNoSlackSecret(t, err, logs)
+}
+
 func TestSlackBotWrongTokenIsPermanentAndHidden(t *testing.T) {
 	f := slacktest.NewSlack(t, "xoxb-the-real-one")
 	log, logs := publishtest.DebugLogger()
@@ -269,7 +373,7 @@ func TestSlackBotWrongTokenIsPermanentAndHidden(t *testing.T) {
 	assertNoSlackSecret(t, err, logs)
 }
 
-func TestSlackBotStoreFailureStillDelivers(t *testing.T) {
+func TestSlackBotStoreFailureIsAClearFailureNotALostThread(t *testing.T) {
 	f := slacktest.NewSlack(t, slackTestToken)
 	blocked := filepath.Join(t.TempDir(), "not-a-dir")
 	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
@@ -277,11 +381,11 @@ func TestSlackBotStoreFailureStillDelivers(t *testing.T) {
 	}
 	log, logs := publishtest.DebugLogger()
 	p := newSlackBotTest(t, f, blocked, false, log)
-	if err := p.Publish(context.Background(), publishtest.ChatAlert(false)); err != nil {
-		t.Fatalf("Publish with an unwritable store: %v, want the message delivered", err)
-	}
-	if !strings.Contains(logs.String(), "cannot remember the Slack message") {
-		t.Errorf("the store failure was not logged:\n%s", logs)
+	err := p.Publish(context.Background(), publishtest.ChatAlert(false))
+	publishtest.AssertDeliveryError(t, err, 200, false, 0, "could not be stored")
+	assertPostedNotRetried(t, err)
+	if n := len(f.Calls()); n != 1 {
+		t.Fatalf("Slack holds %d messages, want the firing posted once", n)
 	}
 	if err := p.Publish(context.Background(), publishtest.ChatAlert(true)); err != nil {
 		t.Fatalf("resolved with an unwritable store: %v", err)
@@ -289,7 +393,73 @@ func TestSlackBotStoreFailureStillDelivers(t *testing.T) {
 	if got := f.Calls()[1].Msg["thread_ts"]; got != nil {
 		t.Errorf("resolution threaded under %v, want a plain post when the thread is unknown", got)
 	}
-	assertNoSlackSecret(t, nil, logs)
+	assertNoSlackSecret(t, err, logs)
+}
+
+func TestSlackBotAnswerWithoutTSIsAClearFailure(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer string
+	}{
+		{name: "no ts", answer: `{"ok":true,"channel":"CALERTS"}`},
+		{name: "empty ts", answer: `{"ok":true,"channel":"CALERTS","ts":""}`},
+		{name: "no channel", answer: `{"ok":true,"ts":"1700000000.000001"}`},
+		{name: "ts not a string", answer: `{"ok":true,"channel":"CALERTS","ts":1700000000.000001}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := slacktest.NewSlack(t, slackTestToken)
+			log, logs := publishtest.DebugLogger()
+			p := newSlackBotTest(t, f, t.TempDir(), false, log)
+			f.Script(publishtest.Answer{Status: 200, ContentType: "application/json; charset=utf-8", Body: tc.answer})
+			err := p.Publish(context.Background(), publishtest.ChatAlert(false))
+			publishtest.AssertDeliveryError(t, err, 200, false, 0, "no message ts")
+			assertPostedNotRetried(t, err)
+			assertNoSlackSecret(t, err, logs)
+			// A resolution without a firing answers a plain post: it needs no ts.
+			if err := p.Publish(context.Background(), publishtest.ChatAlert(true)); err != nil {
+				t.Errorf("resolution: %v", err)
+			}
+		})
+	}
+}
+
+// assertPostedNotRetried checks that err tells an operator the message is
+// in Slack, so replaying it would post it twice.
+func assertPostedNotRetried(t *testing.T, err error) {
+	t.Helper()
+	for _, want := range []string{"was posted", "outside the thread", "duplicate"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+func TestSlackBotReplyBroadcastShowsOnlyTheResolutionInTheChannel(t *testing.T) {
+	for _, broadcast := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reply_broadcast %v", broadcast), func(t *testing.T) {
+			f := slacktest.NewSlack(t, slackTestToken)
+			p := newSlackBotTestWith(t, f, t.TempDir(), nil, func(c *Config) { c.ReplyBroadcast = broadcast })
+			for i, a := range []*core.EnrichedAlert{publishtest.ChatAlert(false), publishtest.ChatAlert(false), publishtest.ChatAlert(true)} {
+				if err := p.Publish(context.Background(), a); err != nil {
+					t.Fatalf("publish %d: %v", i, err)
+				}
+			}
+			calls := f.Calls()
+			want := []bool{false, false, broadcast} // firing, repeat in the thread, resolution in the thread
+			for i, c := range calls {
+				if got, _ := c.Msg["reply_broadcast"].(bool); got != want[i] {
+					t.Errorf("post %d reply_broadcast = %v, want %v", i, c.Msg["reply_broadcast"], want[i])
+				}
+			}
+			if len(calls) != 3 || calls[2].Msg["thread_ts"] == nil {
+				t.Fatalf("want the resolution as the third post, in the thread; got %d posts", len(calls))
+			}
+			if got := f.Broadcasts(); broadcast != (len(got) == 1) {
+				t.Errorf("the fake saw %d replies shown in the channel, want %v", len(got), broadcast)
+			}
+		})
+	}
 }
 
 func TestSlackBotThreadsRepeatsButNotNewFirings(t *testing.T) {

@@ -35,6 +35,9 @@ type Slack struct {
 	posts    []SlackCall // accepted requests, in order
 	messages map[string]string
 	nextTS   int
+	// postedFail is the error the next accepted post answers with after
+	// it was posted, as Slack documents for fatal_error and internal_error.
+	postedFail string
 }
 
 // SlackCall is a request the Slack fake accepted.
@@ -72,11 +75,37 @@ func (f *Slack) Script(a ...publishtest.Answer) {
 	f.script = append(f.script, a...)
 }
 
+// PostThenFail makes the next accepted chat.postMessage post its message
+// and answer ok:false with code, as Slack says fatal_error and
+// internal_error can: "It's possible some aspect of the operation
+// succeeded before the error was raised"
+// (https://docs.slack.dev/reference/methods/chat.postMessage#errors).
+func (f *Slack) PostThenFail(code string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.postedFail = code
+}
+
 // Calls are the accepted requests, in order.
 func (f *Slack) Calls() []SlackCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.posts)
+}
+
+// Broadcasts are the accepted thread replies also shown in the channel:
+// reply_broadcast "used in conjunction with thread_ts"
+// (https://docs.slack.dev/reference/methods/chat.postMessage#arguments).
+func (f *Slack) Broadcasts() []SlackCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []SlackCall
+	for _, c := range f.posts {
+		if c.Msg["thread_ts"] != nil && c.Msg["reply_broadcast"] == true {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Requests counts every request the fake answered, scripted ones included.
@@ -129,6 +158,10 @@ func (f *Slack) serveWebhook(w http.ResponseWriter, r *http.Request, body []byte
 		plain(http.StatusBadRequest, "invalid_blocks: "+err.Error())
 		return
 	}
+	if slackBlocksText(msg) > SlackBlocksTextMax {
+		plain(http.StatusBadRequest, "msg_blocks_too_long")
+		return
+	}
 	f.posts = append(f.posts, SlackCall{Path: r.URL.Path, Body: body, Msg: msg})
 	plain(http.StatusOK, "ok")
 }
@@ -156,6 +189,8 @@ func (f *Slack) serveAPI(w http.ResponseWriter, r *http.Request, body []byte) {
 		fail("no_text")
 	case checkSlackBlocks(msg) != nil:
 		fail("invalid_blocks")
+	case slackBlocksText(msg) > SlackBlocksTextMax:
+		fail("msg_blocks_too_long")
 	default:
 		f.serveMethod(r.URL.Path, body, msg, answer, fail)
 	}
@@ -173,6 +208,12 @@ func (f *Slack) serveMethod(path string, body []byte, msg map[string]any, answer
 		answer(map[string]any{"ok": true, "channel": channel, "ts": ts})
 		return
 	}
+	if b, ok := msg["reply_broadcast"]; ok {
+		if _, isBool := b.(bool); !isBool {
+			fail("invalid_arguments")
+			return
+		}
+	}
 	if thread, ok := msg["thread_ts"].(string); ok {
 		if on, issued := f.messages[thread]; !issued || on != channel {
 			fail("thread_not_found")
@@ -185,7 +226,52 @@ func (f *Slack) serveMethod(path string, body []byte, msg map[string]any, answer
 	ts := fmt.Sprintf("1700000000.%06d", f.nextTS)
 	f.messages[ts] = id
 	f.posts = append(f.posts, SlackCall{Path: path, Body: body, Msg: msg})
+	if code := f.postedFail; code != "" {
+		f.postedFail = ""
+		fail(code)
+		return
+	}
 	answer(map[string]any{"ok": true, "channel": id, "ts": ts})
+}
+
+// SlackBlocksTextMax is the total text of all blocks of one message past
+// which Slack answers msg_blocks_too_long, far below the sum of the
+// per-block limits. Slack documents a cumulative 12,000 characters for
+// markdown blocks (https://docs.slack.dev/reference/block-kit/blocks/markdown-block)
+// and its SDK maintainers name the same total of text characters for any
+// blocks (https://github.com/slackapi/bolt-js/issues/2509).
+const SlackBlocksTextMax = 12000
+
+// slackBlocksText counts the characters of every text string in the
+// message's blocks, top-level and in attachments: header, section text and
+// fields, context elements, button labels.
+func slackBlocksText(msg map[string]any) int {
+	blocks, _ := msg["blocks"].([]any)
+	atts, _ := msg["attachments"].([]any)
+	for _, a := range atts {
+		ab, _ := a.(map[string]any)["blocks"].([]any)
+		blocks = append(blocks, ab...)
+	}
+	var count func(v any) int
+	count = func(v any) int {
+		n := 0
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if s, ok := e.(string); ok && k == "text" {
+					n += utf8.RuneCountInString(s)
+				} else {
+					n += count(e)
+				}
+			}
+		case []any:
+			for _, e := range v {
+				n += count(e)
+			}
+		}
+		return n
+	}
+	return count(blocks)
 }
 
 // checkSlackBlocks enforces Block Kit's limits on the top-level blocks
