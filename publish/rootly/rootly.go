@@ -151,8 +151,7 @@ func (r *rootly) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Req
 		return nil, err
 	}
 	if r.spec.Mode == RootlyModeAlertsAPI {
-		req.Header.Set("Accept", jsonAPIType)
-		req.Header.Set("Authorization", "Bearer "+string(r.spec.APIToken))
+		r.setAPIHeaders(req)
 	}
 	return []*http.Request{req}, nil
 }
@@ -162,14 +161,38 @@ func (r *rootly) resolveRequest(ctx context.Context, a *core.EnrichedAlert) (*ht
 	if err != nil {
 		return nil, core.Permanent(0, err)
 	}
-	if !ok {
-		return nil, core.Permanent(0, fmt.Errorf("no Rootly alert id is known for fingerprint %s started at %s (its firing was not delivered by this target, or the id expired): resolve it in Rootly",
-			a.Alert.Fingerprint, a.Alert.StartsAt.UTC().Format(time.RFC3339)))
+	if ok {
+		return r.resolveRequestFor(ctx, a, id)
 	}
+	// The request it would be, for dry runs, which keep no ids.
+	req, err := r.resolveRequestFor(ctx, a, rootlyIDPlaceholder)
+	if err != nil {
+		return nil, err
+	}
+	r.setAPIHeaders(req)
+	return nil, core.Permanent(0, &publish.NeedsEarlierAnswer{
+		Err: fmt.Errorf("no Rootly alert id is known for fingerprint %s started at %s (its firing was not delivered by this target, or the id expired): resolve it in Rootly",
+			a.Alert.Fingerprint, a.Alert.StartsAt.UTC().Format(time.RFC3339)),
+		Placeholder: rootlyIDPlaceholder,
+		Requests:    []*http.Request{req},
+	})
+}
+
+// rootlyIDPlaceholder stands for the alert id in a resolve rendered
+// without it.
+const rootlyIDPlaceholder = "ROOTLY_ALERT_ID"
+
+func (r *rootly) resolveRequestFor(ctx context.Context, a *core.EnrichedAlert, id string) (*http.Request, error) {
 	body := jsonAPIDocument{Data: jsonAPIResource{Type: "alerts", Attributes: rootlyResolve{
 		ResolutionMessage: "Resolved in Alertmanager at " + a.Alert.EndsAt.UTC().Format(time.RFC3339),
 	}}}
 	return publish.JSONRequest(ctx, http.MethodPost, r.spec.APIURL+"/v1/alerts/"+url.PathEscape(id)+"/resolve", body, jsonAPIType)
+}
+
+// setAPIHeaders sets what every request to the REST API carries.
+func (r *rootly) setAPIHeaders(req *http.Request) {
+	req.Header.Set("Accept", jsonAPIType)
+	req.Header.Set("Authorization", "Bearer "+string(r.spec.APIToken))
 }
 
 // jsonAPIDocument is a JSON:API request document with one resource.

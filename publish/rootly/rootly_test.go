@@ -3,7 +3,9 @@ package rootly
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -372,5 +374,28 @@ func TestRootlyAlertsAPIFailsACreateWhoseIDCannotBeKept(t *testing.T) {
 				t.Errorf("a secret leaked: %v / %s", err, logs.String())
 			}
 		})
+	}
+}
+
+func TestRootlyRenderOfAResolveWithoutIDShowsTheRequestToBe(t *testing.T) {
+	f := rootlytest.NewRootly(t, rootlyTestToken, rootlyTestSecret)
+	r := newTestRootly(t, f, RootlyModeAlertsAPI, publish.Options{})
+	_, err := r.Render(context.Background(), publishtest.VendorAlert(core.StatusResolved))
+	later, ok := errors.AsType[*publish.NeedsEarlierAnswer](err)
+	if !ok || core.IsRetryable(err) {
+		t.Fatalf("Render of a resolve with no known id: want a permanent NeedsEarlierAnswer, got %v", err)
+	}
+	if len(later.Requests) != 1 {
+		t.Fatalf("want the one resolve request it would send, got %d", len(later.Requests))
+	}
+	req := later.Requests[0]
+	if want := "/v1/alerts/" + later.Placeholder + "/resolve"; req.Method != http.MethodPost || req.URL.Path != want {
+		t.Errorf("request = %s %s, want POST %s", req.Method, req.URL.Path, want)
+	}
+	if got := req.Header.Get("Authorization"); got != "Bearer "+rootlyTestToken {
+		t.Errorf("Authorization = %q: the request shown is not the one that would be sent", got)
+	}
+	if f.Requests() != 0 {
+		t.Error("Render sent a request")
 	}
 }
