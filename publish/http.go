@@ -105,22 +105,50 @@ func BodyRequest(ctx context.Context, method, rawURL string, body []byte, conten
 // body (Slack's {"ok":false}, Teams' throttling text); nil means success.
 type Checker func(resp *http.Response, body []byte) error
 
-// send sends req with c and classifies the answer: nil for a 2xx that
+// DefaultMaxAnswer is how much of an answer Send reads; the rest is left
+// unread.
+const DefaultMaxAnswer = 1 << 20
+
+// ErrAnswerTooLarge is the cause of SendWhole's failure for a 2xx answer
+// longer than the bound its caller set.
+var ErrAnswerTooLarge = errors.New("answer too large")
+
+// Send sends req with c and classifies the answer: nil for a 2xx that
 // check accepts, core.Retryable for 429, 5xx and network errors,
-// core.Permanent for other statuses. The body of the answer is returned
-// for publishers that need it (Slack's message ts).
+// core.Permanent for other statuses. At most DefaultMaxAnswer bytes of the
+// answer are returned, for publishers that need it (Slack's message ts).
 func Send(c *http.Client, req *http.Request, check Checker) ([]byte, error) {
+	return send(c, req, check, DefaultMaxAnswer, false)
+}
+
+// SendWhole is Send for a caller that needs the whole answer (an id in a
+// vendor's echo of what was created): it reads up to maxAnswer bytes and
+// fails a 2xx answer that is longer with core.Permanent wrapping
+// ErrAnswerTooLarge, since the vendor has acted and a retry would act
+// again.
+func SendWhole(c *http.Client, req *http.Request, check Checker, maxAnswer int64) ([]byte, error) {
+	return send(c, req, check, maxAnswer, true)
+}
+
+func send(c *http.Client, req *http.Request, check Checker, maxAnswer int64, whole bool) ([]byte, error) {
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, RedactURLError(err)
 	}
 	defer resp.Body.Close()
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	cut := int64(len(body)) > maxAnswer
+	if cut {
+		body = body[:maxAnswer]
+	}
 	if err := classify(resp, body); err != nil {
 		return body, err
 	}
 	if readErr != nil {
 		return body, core.Retryable(resp.StatusCode, 0, fmt.Errorf("reading answer: %w", RedactURLError(readErr)))
+	}
+	if cut && whole {
+		return body, core.Permanent(resp.StatusCode, fmt.Errorf("%w: over %d bytes", ErrAnswerTooLarge, maxAnswer))
 	}
 	if check != nil {
 		return body, check(resp, body)

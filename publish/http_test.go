@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -251,6 +252,52 @@ func TestAnswerText(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := AnswerText([]byte(tc.body)); !tc.want(got) {
 				t.Errorf("AnswerText = %q (%d bytes), want %s", got, len(got), tc.says)
+			}
+		})
+	}
+}
+
+func TestSendBoundsTheAnswer(t *testing.T) {
+	const bound = 64
+	tests := []struct {
+		name     string
+		answer   int // bytes of the 2xx answer
+		whole    bool
+		wantLen  int
+		wantFail bool
+	}{
+		{name: "SendWhole returns an answer at the bound whole", answer: bound, whole: true, wantLen: bound},
+		{name: "SendWhole fails an answer over the bound", answer: bound + 1, whole: true, wantLen: bound, wantFail: true},
+		{name: "Send returns an answer over its default bound cut, without failing", answer: DefaultMaxAnswer + 10, wantLen: DefaultMaxAnswer},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusCreated)
+				_, _ = w.Write([]byte(strings.Repeat("x", tc.answer)))
+			}))
+			defer srv.Close()
+			req, err := http.NewRequest(http.MethodPost, srv.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body []byte
+			if tc.whole {
+				body, err = SendWhole(srv.Client(), req, nil, bound)
+			} else {
+				body, err = Send(srv.Client(), req, nil)
+			}
+			if len(body) != tc.wantLen {
+				t.Errorf("answer of %d bytes returned, want %d", len(body), tc.wantLen)
+			}
+			if !tc.wantFail {
+				if err != nil {
+					t.Errorf("want success, got %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrAnswerTooLarge) || core.IsRetryable(err) || core.StatusCode(err) != http.StatusCreated {
+				t.Errorf("want a permanent HTTP 201 failure wrapping ErrAnswerTooLarge, got %v", err)
 			}
 		})
 	}

@@ -38,6 +38,20 @@ type Renderer interface {
 	Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Request, error)
 }
 
+// NeedsEarlierAnswer is the error of Render when a request needs what
+// only the answer to an earlier delivery gives (Rootly resolves by the id
+// its create returned) and that is not known. Requests are what would be
+// sent once it is, with Placeholder in its place, for dry runs.
+type NeedsEarlierAnswer struct {
+	Err         error
+	Placeholder string
+	Requests    []*http.Request
+}
+
+func (e *NeedsEarlierAnswer) Error() string { return e.Err.Error() }
+
+func (e *NeedsEarlierAnswer) Unwrap() error { return e.Err }
+
 // Options carries what publishers need besides their target's config.
 type Options struct {
 	Logger *slog.Logger

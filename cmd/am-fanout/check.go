@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -69,7 +70,8 @@ func render(f flags, stdout, stderr io.Writer, logger *slog.Logger) int {
 	}
 	defer os.RemoveAll(dir)
 	o := publish.Options{Logger: logger, UserAgent: userAgent(), StoragePath: dir}
-	found := false
+	found, code := false, 0
+	// A target that fails to render does not hide the others.
 	for _, t := range cfg.Targets {
 		if f.target != "" && t.Name != f.target {
 			continue
@@ -77,14 +79,14 @@ func render(f flags, stdout, stderr io.Writer, logger *slog.Logger) int {
 		found = true
 		if err := renderTarget(stdout, t, alerts, o); err != nil {
 			fmt.Fprintf(stderr, "FAILED: target %q: %v\n", t.Name, err)
-			return 1
+			code = 1
 		}
 	}
 	if !found {
 		fmt.Fprintf(stderr, "FAILED: no target named %q\n", f.target)
 		return 1
 	}
-	return 0
+	return code
 }
 
 func renderTarget(w io.Writer, t *core.Target, alerts []*core.EnrichedAlert, o publish.Options) error {
@@ -109,6 +111,10 @@ func renderTarget(w io.Writer, t *core.Target, alerts []*core.EnrichedAlert, o p
 			continue
 		}
 		reqs, err := r.Render(context.Background(), a)
+		if later, ok := errors.AsType[*publish.NeedsEarlierAnswer](err); ok {
+			fmt.Fprintf(w, "render keeps no state from earlier deliveries: %v\nonce that is known, this is sent, with %s in its place:\n", later.Err, later.Placeholder)
+			reqs, err = later.Requests, nil
+		}
 		if err != nil {
 			return err
 		}

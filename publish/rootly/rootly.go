@@ -3,6 +3,7 @@ package rootly
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -36,8 +37,12 @@ import (
 // ("POST /v1/alerts/{id}/resolve"), and its list endpoint cannot filter by
 // external id or deduplication key, so the id returned on creation is kept
 // in a small JSON file under the storage path (a publish.StateFile) and used to
-// resolve. Rootly documents no length limit for these fields, so nothing is
-// cut. Answers: 201/200 success; 401, 404, 422 permanent with JSON:API
+// resolve. The answer to a create echoes the whole alert, so it is read
+// whole up to a bound set by what was sent; a create whose id cannot be
+// read or stored fails permanently rather than pass for delivered. Rootly
+// documents no length limit for these fields, so nothing is cut; the
+// description annotation is left out of data when an attribute holds it.
+// Answers: 201/200 success; 401, 404, 422 permanent with JSON:API
 // {"errors":[{"title","detail"}]}; 429 and 5xx retryable.
 type rootly struct {
 	spec *Config
@@ -80,28 +85,51 @@ func newRootly(name string, s *Config, o publish.Options) (*rootly, error) {
 // Publish sends the alert; in alerts_api mode it remembers the id of a
 // created alert and forgets it once resolved.
 func (r *rootly) Publish(ctx context.Context, a *core.EnrichedAlert) error {
-	body, err := r.SendRendered(ctx, a, r.Render, nil)
-	if err != nil || r.ids == nil {
+	if r.ids != nil && a.Alert.Status != core.StatusResolved {
+		return r.create(ctx, a)
+	}
+	if _, err := r.SendRendered(ctx, a, r.Render, nil); err != nil || r.ids == nil {
 		return err
 	}
-	key := publish.FiringKey(a)
-	if a.Alert.Status == core.StatusResolved {
-		if err := r.ids.Delete(key); err != nil {
-			r.Log.Warn("could not forget the resolved Rootly alert id", "fingerprint", a.Alert.Fingerprint, "err", err)
-		}
-		return nil
-	}
-	// The alert exists in Rootly now: failing the delivery would only
-	// create it again, so a missing id or a storage error is logged.
-	id := rootlyCreatedID(body)
-	if id == "" {
-		r.Log.Error("Rootly answered without an alert id: this alert's resolve cannot be sent", "fingerprint", a.Alert.Fingerprint)
-		return nil
-	}
-	if err := r.ids.Put(key, id, time.Now()); err != nil {
-		r.Log.Error("could not store the Rootly alert id: this alert's resolve may be lost", "fingerprint", a.Alert.Fingerprint, "err", err)
+	if err := r.ids.Delete(publish.FiringKey(a)); err != nil {
+		r.Log.Warn("could not forget the resolved Rootly alert id", "fingerprint", a.Alert.Fingerprint, "err", err)
 	}
 	return nil
+}
+
+// create creates the alert and keeps its id. A create whose id is lost
+// fails permanently: reporting it delivered would hide that its resolve
+// can never be sent, and sending it again would page again.
+func (r *rootly) create(ctx context.Context, a *core.EnrichedAlert) error {
+	reqs, err := r.Render(ctx, a)
+	if err != nil {
+		return err
+	}
+	body, err := publish.SendWhole(r.Client, reqs[0], nil, rootlyAnswerBound(reqs[0].ContentLength))
+	if errors.Is(err, publish.ErrAnswerTooLarge) {
+		return fmt.Errorf("alert created, but its Rootly id is unknown and its resolve cannot be sent (resolve it in Rootly): %w", err)
+	}
+	if err != nil {
+		return err
+	}
+	id := rootlyCreatedID(body)
+	if id == "" {
+		return core.Permanent(0, fmt.Errorf("alert created, but Rootly answered without an alert id, so its resolve cannot be sent (resolve it in Rootly): %s", publish.AnswerText(body)))
+	}
+	if err := r.ids.Put(publish.FiringKey(a), id, time.Now()); err != nil {
+		return core.Permanent(0, fmt.Errorf("alert %s created in Rootly, but its id could not be stored, so its resolve cannot be sent (resolve it in Rootly): %w", id, err))
+	}
+	return nil
+}
+
+// rootlyAnswerBound is how much of the answer to a create of sent bytes
+// is read. Rootly's answer echoes every attribute sent with the ones it
+// adds (services, groups, environments: a few kB each)
+// (https://docs.rootly.com/api-reference/alerts/creates-an-alert); its
+// JSON may escape a character that took 2 bytes as 6 ("\u00e9"), hence
+// four times what was sent, above Send's default.
+func rootlyAnswerBound(sent int64) int64 {
+	return publish.DefaultMaxAnswer + 4*max(sent, 0)
 }
 
 // Render builds the one request Publish sends.
@@ -123,8 +151,7 @@ func (r *rootly) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Req
 		return nil, err
 	}
 	if r.spec.Mode == RootlyModeAlertsAPI {
-		req.Header.Set("Accept", jsonAPIType)
-		req.Header.Set("Authorization", "Bearer "+string(r.spec.APIToken))
+		r.setAPIHeaders(req)
 	}
 	return []*http.Request{req}, nil
 }
@@ -134,14 +161,38 @@ func (r *rootly) resolveRequest(ctx context.Context, a *core.EnrichedAlert) (*ht
 	if err != nil {
 		return nil, core.Permanent(0, err)
 	}
-	if !ok {
-		return nil, core.Permanent(0, fmt.Errorf("no Rootly alert id is known for fingerprint %s started at %s (its firing was not delivered by this target, or the id expired): resolve it in Rootly",
-			a.Alert.Fingerprint, a.Alert.StartsAt.UTC().Format(time.RFC3339)))
+	if ok {
+		return r.resolveRequestFor(ctx, a, id)
 	}
+	// The request it would be, for dry runs, which keep no ids.
+	req, err := r.resolveRequestFor(ctx, a, rootlyIDPlaceholder)
+	if err != nil {
+		return nil, err
+	}
+	r.setAPIHeaders(req)
+	return nil, core.Permanent(0, &publish.NeedsEarlierAnswer{
+		Err: fmt.Errorf("no Rootly alert id is known for fingerprint %s started at %s (its firing was not delivered by this target, or the id expired): resolve it in Rootly",
+			a.Alert.Fingerprint, a.Alert.StartsAt.UTC().Format(time.RFC3339)),
+		Placeholder: rootlyIDPlaceholder,
+		Requests:    []*http.Request{req},
+	})
+}
+
+// rootlyIDPlaceholder stands for the alert id in a resolve rendered
+// without it.
+const rootlyIDPlaceholder = "ROOTLY_ALERT_ID"
+
+func (r *rootly) resolveRequestFor(ctx context.Context, a *core.EnrichedAlert, id string) (*http.Request, error) {
 	body := jsonAPIDocument{Data: jsonAPIResource{Type: "alerts", Attributes: rootlyResolve{
 		ResolutionMessage: "Resolved in Alertmanager at " + a.Alert.EndsAt.UTC().Format(time.RFC3339),
 	}}}
 	return publish.JSONRequest(ctx, http.MethodPost, r.spec.APIURL+"/v1/alerts/"+url.PathEscape(id)+"/resolve", body, jsonAPIType)
+}
+
+// setAPIHeaders sets what every request to the REST API carries.
+func (r *rootly) setAPIHeaders(req *http.Request) {
+	req.Header.Set("Accept", jsonAPIType)
+	req.Header.Set("Authorization", "Bearer "+string(r.spec.APIToken))
 }
 
 // jsonAPIDocument is a JSON:API request document with one resource.
@@ -184,10 +235,12 @@ func (r *rootly) newAlert(a *core.EnrichedAlert) jsonAPIDocument {
 	for _, k := range slices.Sorted(maps.Keys(a.Alert.Labels)) {
 		labels = append(labels, rootlyLabel{Key: k, Value: a.Alert.Labels[k]})
 	}
+	summary := r.Tmpl.Render("summary", a, publish.IncidentHeadline(a))
+	description := r.Tmpl.Render("description", a, rootlyDescription(a))
 	data := map[string]any{
 		"fingerprint": a.Alert.Fingerprint,
 		"severity":    a.Classification.Severity,
-		"annotations": publish.KV(a.Alert.Annotations),
+		"annotations": rootlyAnnotations(a, summary, description),
 		"group_key":   a.Group.GroupKey,
 		"receiver":    a.Group.Receiver,
 	}
@@ -199,8 +252,8 @@ func (r *rootly) newAlert(a *core.EnrichedAlert) jsonAPIDocument {
 	}
 	return jsonAPIDocument{Data: jsonAPIResource{Type: "alerts", Attributes: rootlyNewAlert{
 		Source:                 "alertmanager",
-		Summary:                r.Tmpl.Render("summary", a, publish.IncidentHeadline(a)),
-		Description:            r.Tmpl.Render("description", a, rootlyDescription(a)),
+		Summary:                summary,
+		Description:            description,
 		StartedAt:              a.Alert.StartsAt.UTC(),
 		ExternalID:             a.Alert.Fingerprint,
 		ExternalURL:            a.Alert.GeneratorURL,
@@ -210,6 +263,17 @@ func (r *rootly) newAlert(a *core.EnrichedAlert) jsonAPIDocument {
 		Labels:                 labels,
 		Data:                   data,
 	}}}
+}
+
+// rootlyAnnotations are the alert's annotations for data, without the
+// description annotation when the summary or description attribute
+// already holds it: it can be long, and Rootly stores and echoes both.
+func rootlyAnnotations(a *core.EnrichedAlert, summary, description string) map[string]string {
+	out := maps.Clone(a.Alert.Annotations)
+	if d := out["description"]; d != "" && (strings.Contains(description, d) || strings.Contains(summary, d)) {
+		delete(out, "description")
+	}
+	return out
 }
 
 // rootlyDescription holds the description annotation when the summary did

@@ -3,7 +3,9 @@ package rootly
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -266,5 +268,134 @@ func TestRootlyAlertsAPIRefusesACorruptIDFile(t *testing.T) {
 	_, err := newRootly("t", s, publish.Options{StoragePath: storage})
 	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "remove the file") {
 		t.Errorf("a corrupt id file: want the target refused with an error naming the file and what to do, got %v", err)
+	}
+}
+
+// TestRootlyAlertsAPIKeepsTheIDOfALargeAlert proves that a firing with
+// large annotations still gets its Rootly id kept, so its resolve is
+// sent: Rootly's answer echoes the whole alert, larger than Send's
+// default bound.
+func TestRootlyAlertsAPIKeepsTheIDOfALargeAlert(t *testing.T) {
+	tests := []struct {
+		name, annotation string
+		size             int
+	}{
+		{name: "a long description, sent once", annotation: "description", size: 640 << 10},
+		{name: "a long annotation besides the description", annotation: "stacktrace", size: 1100 << 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := rootlytest.NewRootly(t, rootlyTestToken, rootlyTestSecret)
+			r := newTestRootly(t, f, RootlyModeAlertsAPI, publish.Options{StoragePath: t.TempDir()})
+			const line = "a stack frame of a failing checkout request\n"
+			long := strings.Repeat(line, tc.size/len(line))
+			alert := func(status core.AlertStatus) *core.EnrichedAlert {
+				a := publishtest.VendorAlert(status)
+				a.Alert.Annotations[tc.annotation] = long
+				return a
+			}
+			if err := r.Publish(context.Background(), alert(core.StatusFiring)); err != nil {
+				t.Fatalf("Publish firing: want success, got %v", err)
+			}
+			sent := string(f.Bodies(rootlytest.RootlyAlertsPath)[0])
+			if n := strings.Count(sent, strings.ReplaceAll(long, "\n", `\n`)); n != 1 {
+				t.Errorf("the %s was sent %d times, want once", tc.annotation, n)
+			}
+			if err := r.Publish(context.Background(), alert(core.StatusResolved)); err != nil {
+				t.Fatalf("Publish resolved: want success, got %v", err)
+			}
+			if got := len(f.Bodies(rootlytest.RootlyResolved)); got != 1 {
+				t.Errorf("Rootly resolved %d alerts, want 1", got)
+			}
+		})
+	}
+}
+
+// TestRootlyAlertsAPIFailsACreateWhoseIDCannotBeKept proves that a firing
+// is never reported delivered when the id its resolve needs is lost.
+func TestRootlyAlertsAPIFailsACreateWhoseIDCannotBeKept(t *testing.T) {
+	tests := []struct {
+		name     string
+		answer   *publishtest.Answer
+		breakDir bool
+		wantText string
+	}{
+		{
+			name:     "an answer without an id",
+			answer:   &publishtest.Answer{Status: 201, Body: `{"data":{"type":"alerts","attributes":{}}}`},
+			wantText: "without an alert id",
+		},
+		{
+			name:     "an answer that is not JSON",
+			answer:   &publishtest.Answer{Status: 201, Body: `<html>created</html>`},
+			wantText: "without an alert id",
+		},
+		{
+			// Far over the bound for this small alert.
+			name: "an answer too large to read whole",
+			answer: &publishtest.Answer{Status: 201, Body: `{"data":{"id":"big","type":"alerts","attributes":{"description":"` +
+				strings.Repeat("x", 4<<20) + `"}}}`},
+			wantText: "answer too large",
+		},
+		{
+			name:     "an id that cannot be stored",
+			breakDir: true,
+			wantText: "a1b2c3d4-0000-4000-8000-000000000001",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := rootlytest.NewRootly(t, rootlyTestToken, rootlyTestSecret)
+			if tc.answer != nil {
+				f.Script(*tc.answer)
+			}
+			var logs bytes.Buffer
+			storage := filepath.Join(t.TempDir(), "storage")
+			r := newTestRootly(t, f, RootlyModeAlertsAPI, publish.Options{Logger: publishtest.BufferLogger(&logs), StoragePath: storage})
+			if tc.breakDir {
+				// A file where the storage folder should be: every write fails.
+				if err := os.WriteFile(storage, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := r.Publish(context.Background(), publishtest.VendorAlert(core.StatusFiring))
+			if err == nil {
+				t.Fatal("Publish: want an error, the resolve of this alert could never be sent; got success")
+			}
+			if core.IsRetryable(err) {
+				t.Errorf("want a permanent failure, retrying would create the alert again; got %v", err)
+			}
+			for _, want := range []string{tc.wantText, "resolve it in Rootly"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error()+logs.String(), "SECRET") {
+				t.Errorf("a secret leaked: %v / %s", err, logs.String())
+			}
+		})
+	}
+}
+
+func TestRootlyRenderOfAResolveWithoutIDShowsTheRequestToBe(t *testing.T) {
+	f := rootlytest.NewRootly(t, rootlyTestToken, rootlyTestSecret)
+	r := newTestRootly(t, f, RootlyModeAlertsAPI, publish.Options{})
+	_, err := r.Render(context.Background(), publishtest.VendorAlert(core.StatusResolved))
+	later, ok := errors.AsType[*publish.NeedsEarlierAnswer](err)
+	if !ok || core.IsRetryable(err) {
+		t.Fatalf("Render of a resolve with no known id: want a permanent NeedsEarlierAnswer, got %v", err)
+	}
+	if len(later.Requests) != 1 {
+		t.Fatalf("want the one resolve request it would send, got %d", len(later.Requests))
+	}
+	req := later.Requests[0]
+	if want := "/v1/alerts/" + later.Placeholder + "/resolve"; req.Method != http.MethodPost || req.URL.Path != want {
+		t.Errorf("request = %s %s, want POST %s", req.Method, req.URL.Path, want)
+	}
+	if got := req.Header.Get("Authorization"); got != "Bearer "+rootlyTestToken {
+		t.Errorf("Authorization = %q: the request shown is not the one that would be sent", got)
+	}
+	if f.Requests() != 0 {
+		t.Error("Render sent a request")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/am-fanout/am-fanout/publish/publishtest"
 )
@@ -37,7 +39,10 @@ var rootlySources = []string{"alertmanager", "api", "generic_webhook", "grafana"
 // Alerts endpoints of its REST API v1, enforcing what Rootly documents:
 // bearer auth, the JSON:API media type, the new_alert schema's required
 // attributes and source enum, resolve by alert id; errors are JSON:API
-// {"errors":[{"title","detail"}]}. Scripted answers come first.
+// {"errors":[{"title","detail"}]}. Create and resolve answer with the
+// whole alert, every attribute sent echoed back with the ones Rootly adds
+// (https://docs.rootly.com/api-reference/alerts/creates-an-alert), so an
+// answer is larger than its request. Scripted answers come first.
 type Rootly struct {
 	srv          *httptest.Server
 	apiToken     string
@@ -48,14 +53,14 @@ type Rootly struct {
 	requests int
 	// bodies are the bodies of the requests accepted, by path.
 	bodies map[string][][]byte
-	// status holds each created alert's status by id.
-	status map[string]string
+	// alerts holds each created alert's attributes by id.
+	alerts map[string]map[string]any
 }
 
 // NewRootly starts a Rootly fake whose REST API accepts apiToken and whose
 // alert source accepts sourceSecret; it stops when the test ends.
 func NewRootly(t testing.TB, apiToken, sourceSecret string) *Rootly {
-	f := &Rootly{apiToken: apiToken, sourceSecret: sourceSecret, bodies: map[string][][]byte{}, status: map[string]string{}}
+	f := &Rootly{apiToken: apiToken, sourceSecret: sourceSecret, bodies: map[string][][]byte{}, alerts: map[string]map[string]any{}}
 	f.srv = publishtest.Serve(t, f)
 	return f
 }
@@ -188,10 +193,15 @@ func (f *Rootly) alertsAPI(w http.ResponseWriter, r *http.Request, body []byte) 
 	switch {
 	case r.URL.Path == RootlyAlertsPath:
 		f.create(w, doc.Data.Attributes, body)
-	case resolve && f.status[id] != "":
-		f.status[id] = "resolved"
+	case resolve && f.alerts[id] != nil:
+		alert := f.alerts[id]
+		alert["status"] = "resolved"
+		alert["ended_at"] = time.Now().UTC().Format(time.RFC3339)
+		if msg, ok := doc.Data.Attributes["resolution_message"]; ok {
+			alert["resolution_message"] = msg
+		}
 		f.bodies[RootlyResolved] = append(f.bodies[RootlyResolved], body)
-		writeJSONAPIAlert(w, http.StatusOK, id, "resolved")
+		writeJSONAPIAlert(w, http.StatusOK, id, alert)
 	case resolve:
 		jsonAPIError(w, http.StatusNotFound, "Record not found", "no alert "+id)
 	default:
@@ -223,16 +233,36 @@ func (f *Rootly) create(w http.ResponseWriter, attrs map[string]any, body []byte
 			}
 		}
 	}
-	id := fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d", len(f.status)+1)
-	f.status[id] = "triggered"
+	n := len(f.alerts) + 1
+	id := fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d", n)
+	f.alerts[id] = createdAlert(attrs, n)
 	f.bodies[RootlyAlertsPath] = append(f.bodies[RootlyAlertsPath], body)
-	writeJSONAPIAlert(w, http.StatusCreated, id, "triggered")
+	writeJSONAPIAlert(w, http.StatusCreated, id, f.alerts[id])
 }
 
-func writeJSONAPIAlert(w http.ResponseWriter, code int, id, status string) {
+// createdAlert is the alert Rootly keeps: what was sent, with the
+// attributes Rootly sets itself. An alert with a notification target
+// pages at once ("triggered"), one without stays "open"
+// (https://docs.rootly.com/alerts/alert-statuses).
+func createdAlert(attrs map[string]any, n int) map[string]any {
+	alert := maps.Clone(attrs)
+	now := time.Now().UTC().Format(time.RFC3339)
+	alert["short_id"] = fmt.Sprintf("ALT%06d", n)
+	alert["status"] = "open"
+	if attrs["notification_target_id"] != nil {
+		alert["status"] = "triggered"
+	}
+	for _, k := range []string{"services", "groups", "environments", "responders"} {
+		alert[k] = []any{}
+	}
+	alert["created_at"], alert["updated_at"] = now, now
+	return alert
+}
+
+func writeJSONAPIAlert(w http.ResponseWriter, code int, id string, attrs map[string]any) {
 	w.Header().Set("Content-Type", jsonAPIType)
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{
-		"id": id, "type": "alerts", "attributes": map[string]any{"status": status},
+		"id": id, "type": "alerts", "attributes": attrs,
 	}})
 }

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// resolvedPayload is an Alertmanager notification of one resolved alert.
+const resolvedPayload = `{
+  "version": "4", "receiver": "am-fanout", "status": "resolved",
+  "groupKey": "{}:{alertname=\"HighErrorRate\"}",
+  "groupLabels": {"alertname": "HighErrorRate"},
+  "commonLabels": {"alertname": "HighErrorRate", "severity": "critical"},
+  "externalURL": "http://alertmanager.example.com",
+  "alerts": [{
+    "status": "resolved",
+    "labels": {"alertname": "HighErrorRate", "severity": "critical", "service": "checkout"},
+    "annotations": {"summary": "checkout answers 12% of requests with 5xx"},
+    "startsAt": "2026-11-27T17:33:55Z", "endsAt": "2026-11-27T17:43:55Z",
+    "generatorURL": "http://prometheus.example.com/graph",
+    "fingerprint": "1c5d859e845f39a3"
+  }]
+}`
+
+// TestRenderShowsEveryTargetAfterARootlyResolve proves that a Rootly
+// Alerts API resolve, whose alert id render cannot know, neither stops
+// render nor hides the targets after it, and shows what it would send.
+func TestRenderShowsEveryTargetAfterARootlyResolve(t *testing.T) {
+	dir := t.TempDir()
+	cfg := `targets:
+  - name: rootly-api
+    type: rootly
+    mode: alerts_api
+    api_url: http://127.0.0.1:1
+    api_token: rootly-api-token-SECRET
+  - name: ticketing
+    type: webhook
+    url: http://127.0.0.1:1/alerts
+  - name: slack-ops
+    type: slack
+    url: http://127.0.0.1:1/services/T000/B000/slack-webhook-token-SECRET
+  - name: audit
+    type: file
+    path: ` + filepath.Join(dir, "alerts.jsonl") + `
+`
+	cfgPath := filepath.Join(dir, "am-fanout.yml")
+	payload := filepath.Join(dir, "payload.json")
+	for path, body := range map[string]string{cfgPath: cfg, payload: resolvedPayload} {
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"render", "--config.file=" + cfgPath, "--payload=" + payload}, &stdout, &stderr)
+	out := stdout.String()
+	if code != 0 {
+		t.Errorf("render: exit %d, want 0\nstderr: %s\nstdout: %s", code, stderr.String(), out)
+	}
+	for _, name := range []string{"rootly-api (rootly)", "ticketing (webhook)", "slack-ops (slack)", "audit (file)"} {
+		if !strings.Contains(out, "### target "+name) {
+			t.Errorf("render printed nothing for target %s:\n%s", name, out)
+		}
+	}
+	for _, want := range []string{"no Rootly alert id is known", "POST /v1/alerts/ROOTLY_ALERT_ID/resolve", `"resolution_message"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("render does not show the Rootly resolve it would send once the id is known: lacks %q\n%s", want, out)
+		}
+	}
+	if strings.Contains(out+stderr.String(), "SECRET") {
+		t.Errorf("render shows a secret:\n%s\n%s", out, stderr.String())
+	}
+}
