@@ -42,7 +42,7 @@ func Decode(r io.Reader) (*Message, error) {
 	dec := json.NewDecoder(r)
 	var msg Message
 	if err := dec.Decode(&msg); err != nil {
-		return nil, fmt.Errorf("%w: malformed JSON: %v", ErrInvalidPayload, err)
+		return nil, fmt.Errorf("%w: malformed JSON: %w", ErrInvalidPayload, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: malformed JSON: data after the payload object", ErrInvalidPayload)

@@ -64,7 +64,7 @@ func TestWebhookThroughOutbox(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := NewWebhook(Settings{Enricher: enrich.New(nil, nil), Outbox: tc.outbox, WaitForFirstAttempt: tc.waitConfig},
-				0, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+				Limits{}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 			rec := httptest.NewRecorder()
 			w.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhook"+tc.query, bytes.NewReader(payload(t))))
 			if rec.Code != tc.wantCode {
@@ -109,7 +109,7 @@ func TestWebhookThroughOutbox(t *testing.T) {
 
 func TestWebhookRejectsBadWait(t *testing.T) {
 	o := &recordingOutbox{}
-	w := NewWebhook(Settings{Enricher: enrich.New(nil, nil), Outbox: o}, 0, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	w := NewWebhook(Settings{Enricher: enrich.New(nil, nil), Outbox: o}, Limits{}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	rec := httptest.NewRecorder()
 	w.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhook?wait=maybe", bytes.NewReader(payload(t))))
 	if rec.Code != http.StatusBadRequest || len(o.waited) != 0 {

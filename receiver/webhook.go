@@ -3,28 +3,25 @@
 package receiver
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/enrich"
 	"github.com/am-fanout/am-fanout/outbox"
 )
-
-// DefaultMaxBodyBytes bounds a webhook body unless configured otherwise.
-const DefaultMaxBodyBytes = 10 << 20
 
 // alertsInParallel bounds how many alerts of one notification fan out at
 // once; each fan-out bounds its own deliveries.
@@ -53,22 +50,52 @@ type Settings struct {
 	WaitForFirstAttempt bool
 }
 
-// Webhook is the handler of POST /webhook.
-type Webhook struct {
-	maxBodyBytes int64
-	logger       *slog.Logger
-	requests     *prometheus.CounterVec
-	settings     atomic.Pointer[Settings]
+// Limits bound what the webhook holds in memory at once.
+type Limits struct {
+	// MaxBodyBytes is the largest body accepted (413 beyond it).
+	MaxBodyBytes int64
+	// MaxInflightBytes bounds the bodies being read and handled at once:
+	// a request reserves its Content-Length (MaxBodyBytes when unknown)
+	// before it is read, and waits up to BodyWait for room, then gets a
+	// 503 that Alertmanager retries.
+	MaxInflightBytes int64
+	BodyWait         time.Duration
 }
 
-// NewWebhook returns the webhook handler; maxBodyBytes <= 0 takes the
-// default. Its metrics are registered with reg.
-func NewWebhook(s Settings, maxBodyBytes int64, logger *slog.Logger, reg prometheus.Registerer) *Webhook {
-	if maxBodyBytes <= 0 {
-		maxBodyBytes = DefaultMaxBodyBytes
+// The default limits.
+const (
+	DefaultMaxBodyBytes     = 10 << 20
+	DefaultMaxInflightBytes = 32 << 20
+	DefaultBodyWait         = 5 * time.Second
+)
+
+func (l *Limits) normalise() {
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if l.MaxInflightBytes <= 0 {
+		l.MaxInflightBytes = DefaultMaxInflightBytes
+	}
+	if l.BodyWait <= 0 {
+		l.BodyWait = DefaultBodyWait
+	}
+}
+
+// Webhook is the handler of POST /webhook.
+type Webhook struct {
+	limits   Limits
+	inflight *semaphore.Weighted
+	logger   *slog.Logger
+	requests *prometheus.CounterVec
+	settings atomic.Pointer[Settings]
+}
+
+// NewWebhook returns the webhook handler; zero limits take the defaults.
+// Its metrics are registered with reg.
+func NewWebhook(s Settings, limits Limits, logger *slog.Logger, reg prometheus.Registerer) *Webhook {
+	limits.normalise()
 	w := &Webhook{
-		maxBodyBytes: maxBodyBytes, logger: logger,
+		limits: limits, inflight: semaphore.NewWeighted(limits.MaxInflightBytes), logger: logger,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "am_fanout_webhook_requests_total",
 			Help: "Webhook requests received, by HTTP status code answered.",
@@ -127,18 +154,22 @@ func (w *Webhook) handle(r *http.Request) (int, any) {
 	if !authorized(r, s.BearerToken) {
 		return http.StatusUnauthorized, errorBody("missing or wrong bearer token: set http_config.authorization in Alertmanager's webhook_config")
 	}
-	if r.ContentLength > w.maxBodyBytes {
-		return http.StatusRequestEntityTooLarge, errorBody("body of %d bytes is over the limit of %d bytes", r.ContentLength, w.maxBodyBytes)
+	max := w.limits.MaxBodyBytes
+	if r.ContentLength > max {
+		return http.StatusRequestEntityTooLarge, errorBody("body of %d bytes is over the limit of %d bytes", r.ContentLength, max)
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, w.maxBodyBytes))
+	release, ok := w.reserve(r)
+	if !ok {
+		return http.StatusServiceUnavailable, errorBody("too many webhook bodies are being handled at once (%d bytes, --webhook.max-inflight-bytes): retry", w.limits.MaxInflightBytes)
+	}
+	defer release()
+	// Decoding from the stream holds the decoded payload only, not a copy
+	// of the body besides it.
+	msg, err := enrich.Decode(http.MaxBytesReader(nil, r.Body, max))
 	if err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			return http.StatusRequestEntityTooLarge, errorBody("body is over the limit of %d bytes", w.maxBodyBytes)
+			return http.StatusRequestEntityTooLarge, errorBody("body is over the limit of %d bytes", max)
 		}
-		return http.StatusBadRequest, errorBody("reading body: %v", err)
-	}
-	msg, err := enrich.Decode(bytes.NewReader(data))
-	if err != nil {
 		w.logger.Warn("rejected webhook", "remote", r.RemoteAddr, "err", err)
 		return http.StatusBadRequest, errorBody("%v", err)
 	}
@@ -183,6 +214,22 @@ func (w *Webhook) publishAll(ctx context.Context, p Publisher, alerts []*core.En
 	}
 	wg.Wait()
 	return out
+}
+
+// reserve waits up to BodyWait for room for the request's body among the
+// bodies in flight; ok is false when there was none.
+func (w *Webhook) reserve(r *http.Request) (release func(), ok bool) {
+	n := w.limits.MaxBodyBytes
+	if r.ContentLength > 0 {
+		n = r.ContentLength
+	}
+	n = min(n, w.limits.MaxInflightBytes)
+	ctx, cancel := context.WithTimeout(r.Context(), w.limits.BodyWait)
+	defer cancel()
+	if err := w.inflight.Acquire(ctx, n); err != nil {
+		return nil, false
+	}
+	return func() { w.inflight.Release(n) }, true
 }
 
 // Authorized reports whether the request carries the bearer token of the

@@ -65,7 +65,7 @@ func permanentFailure(*core.EnrichedAlert) *core.ParallelPublishResult {
 func newTestWebhook(t *testing.T, p Publisher, token string, maxBody int64) (*Webhook, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	w := NewWebhook(Settings{Publisher: p, Enricher: enrich.New(nil, nil), BearerToken: token}, maxBody,
+	w := NewWebhook(Settings{Publisher: p, Enricher: enrich.New(nil, nil), BearerToken: token}, Limits{MaxBodyBytes: maxBody},
 		slog.New(slog.DiscardHandler), reg)
 	return w, reg
 }

@@ -35,7 +35,11 @@ type flags struct {
 	targetsDir   string
 	storagePath  string
 	maxBodyBytes int64
-	shutdownWait time.Duration
+	// maxInflightBytes and bodyWait bound the webhook bodies handled at
+	// once (receiver.Limits).
+	maxInflightBytes int64
+	bodyWait         time.Duration
+	shutdownWait     time.Duration
 	// watchDebounce is the quiet period after file changes before a
 	// reload.
 	watchDebounce time.Duration
@@ -63,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	webFlags := kingpinflag.AddFlags(serve, ":9099")
 	serve.Flag("storage.path", "Directory for state that survives restarts.").Default("data/").StringVar(&f.storagePath)
 	serve.Flag("webhook.max-body-bytes", "Largest webhook body accepted; larger ones get 413.").Default(fmt.Sprint(receiver.DefaultMaxBodyBytes)).Int64Var(&f.maxBodyBytes)
+	serve.Flag("webhook.max-inflight-bytes", "Bodies being read and handled at once, in bytes; past it a webhook waits --webhook.body-wait for room, then gets 503 and Alertmanager resends.").Default(fmt.Sprint(receiver.DefaultMaxInflightBytes)).Int64Var(&f.maxInflightBytes)
+	serve.Flag("webhook.body-wait", "How long a webhook waits for room among the bodies in flight before a 503.").Default(receiver.DefaultBodyWait.String()).DurationVar(&f.bodyWait)
 	serve.Flag("web.shutdown-timeout", "How long a shutdown waits for fan-outs in flight.").Default("30s").DurationVar(&f.shutdownWait)
 	serve.Flag("web.enable-lifecycle", "Enable reloading over HTTP (POST /-/reload). SIGHUP and the file watcher work without it.").BoolVar(&f.enableLifecycle)
 	serve.Flag("web.enable-admin-api", "Enable the dead-letter replay and purge endpoints.").BoolVar(&f.enableAdminAPI)

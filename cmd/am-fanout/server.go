@@ -114,7 +114,9 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 		s.durable.close()
 		return nil, err
 	}
-	s.webhook = receiver.NewWebhook(settings, f.maxBodyBytes, logger, s.reg)
+	s.webhook = receiver.NewWebhook(settings, receiver.Limits{
+		MaxBodyBytes: f.maxBodyBytes, MaxInflightBytes: f.maxInflightBytes, BodyWait: f.bodyWait,
+	}, logger, s.reg)
 	s.durable.start()
 	return s, nil
 }
