@@ -288,6 +288,7 @@ func (s *server) routes() http.Handler {
 // serveAll runs the server until SIGTERM or SIGINT, reloading on SIGHUP.
 func serveAll(f flags, webFlags *web.FlagConfig, logger *slog.Logger) error {
 	logger.Info("starting am-fanout", "version", version.Info(), "build_context", version.BuildContext())
+	setMemoryLimit(logger)
 	s, err := newServer(f, logger)
 	if err != nil {
 		return err
