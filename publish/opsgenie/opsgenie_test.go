@@ -17,15 +17,16 @@ import (
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/publish"
+	"github.com/am-fanout/am-fanout/publish/genie"
 	"github.com/am-fanout/am-fanout/publish/publishtest"
 )
 
 const testGenieKey = "eb243592-faa2-4ba2-a551-1afdf565c889"
 
 // newTestOpsgenie builds a publisher for the fake with key.
-func newTestOpsgenie(t *testing.T, url, key string, edit func(*Config), o publish.Options) *opsgenie {
+func newTestOpsgenie(t *testing.T, url, key string, edit func(*Config), o publish.Options) *genie.Publisher {
 	t.Helper()
-	s := &Config{APIKey: publish.Secret(key), URL: url, HTTPConfig: commoncfg.DefaultHTTPClientConfig}
+	s := &Config{Fields: genie.Fields{APIKey: publish.Secret(key), URL: url, HTTPConfig: commoncfg.DefaultHTTPClientConfig}}
 	if edit != nil {
 		edit(s)
 	}
@@ -59,8 +60,8 @@ func TestOpsgenieRequestsMatchGoldenFiles(t *testing.T) {
 				return a
 			},
 			edit: func(s *Config) {
-				s.Responders = []OpsgenieResponder{{Type: "team", Name: "checkout"}, {Type: "user", Username: "oncall@example.com"}, {Type: "schedule", ID: "aee8a0de"}}
-				s.VisibleTo = []OpsgenieResponder{{Type: "team", Name: "sre"}}
+				s.Responders = []genie.Responder{{Type: "team", Name: "checkout"}, {Type: "user", Username: "oncall@example.com"}, {Type: "schedule", ID: "aee8a0de"}}
+				s.VisibleTo = []genie.Responder{{Type: "team", Name: "sre"}}
 				s.Tags = []string{"prod", "am-fanout"}
 				s.Entity = "checkout"
 				s.PriorityMap = map[string]string{"warning": "P2"}
