@@ -4,6 +4,7 @@ import (
 	"github.com/am-fanout/am-fanout/publish"
 	"github.com/am-fanout/am-fanout/publish/discord"
 	"github.com/am-fanout/am-fanout/publish/file"
+	"github.com/am-fanout/am-fanout/publish/jsm"
 	"github.com/am-fanout/am-fanout/publish/msteams"
 	"github.com/am-fanout/am-fanout/publish/opsgenie"
 	"github.com/am-fanout/am-fanout/publish/pagerduty"
@@ -20,6 +21,7 @@ func Integrations() []publish.Integration {
 	return []publish.Integration{
 		{Type: "discord", NewConfig: func() publish.Config { return new(discord.Config) }},
 		{Type: "file", NewConfig: func() publish.Config { return new(file.Config) }},
+		{Type: "jsm", NewConfig: func() publish.Config { return new(jsm.Config) }},
 		{Type: "msteams", NewConfig: func() publish.Config { return new(msteams.Config) }},
 		{Type: "opsgenie", NewConfig: func() publish.Config { return new(opsgenie.Config) }},
 		{Type: "pagerduty", NewConfig: func() publish.Config { return new(pagerduty.Config) }},

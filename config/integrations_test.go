@@ -21,6 +21,7 @@ func TestEveryIntegrationBuildsItsPublisher(t *testing.T) {
 	minimal := map[string]string{
 		"discord":   "url: https://discord.com/api/webhooks/1/abc",
 		"file":      "path: alerts.jsonl",
+		"jsm":       "api_key: eb243592-faa2-4ba2-a551-1afdf565c889",
 		"msteams":   "url: https://example.logic.azure.com/workflows/1",
 		"opsgenie":  "api_key: eb243592-faa2-4ba2-a551-1afdf565c889",
 		"pagerduty": "routing_key: R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY32",

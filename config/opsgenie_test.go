@@ -75,6 +75,15 @@ func TestOpsgenieConfig(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "update_alerts is off by default and can be turned on",
+			body: key + "    update_alerts: true\n",
+			check: func(t *testing.T, o *opsgenie.Config) {
+				if !o.UpdateAlerts {
+					t.Error("update_alerts: true was not read")
+				}
+			},
+		},
 		{name: "missing key", body: "    region: us\n", wantErr: "one of api_key or api_key_file is required"},
 		{name: "key and key file", body: key + "    api_key_file: og-key\n", wantErr: "mutually exclusive"},
 		{name: "unknown region", body: key + "    region: apac\n", wantErr: `region "apac"`},

@@ -146,7 +146,7 @@ func TestExampleTargetSecretsDecodeStrictly(t *testing.T) {
 		}
 		types[tg.Type] = true
 	}
-	for _, typ := range []string{"discord", "file", "msteams", "opsgenie", "pagerduty", "rootly", "slack", "webhook"} {
+	for _, typ := range []string{"discord", "file", "jsm", "msteams", "opsgenie", "pagerduty", "rootly", "slack", "webhook"} {
 		if !types[typ] {
 			t.Errorf("examples/targets has no Secret for target type %q", typ)
 		}

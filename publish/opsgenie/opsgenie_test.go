@@ -17,15 +17,16 @@ import (
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/publish"
+	"github.com/am-fanout/am-fanout/publish/genie"
 	"github.com/am-fanout/am-fanout/publish/publishtest"
 )
 
 const testGenieKey = "eb243592-faa2-4ba2-a551-1afdf565c889"
 
 // newTestOpsgenie builds a publisher for the fake with key.
-func newTestOpsgenie(t *testing.T, url, key string, edit func(*Config), o publish.Options) *opsgenie {
+func newTestOpsgenie(t *testing.T, url, key string, edit func(*Config), o publish.Options) *genie.Publisher {
 	t.Helper()
-	s := &Config{APIKey: publish.Secret(key), URL: url, HTTPConfig: commoncfg.DefaultHTTPClientConfig}
+	s := &Config{Fields: genie.Fields{APIKey: publish.Secret(key), URL: url, HTTPConfig: commoncfg.DefaultHTTPClientConfig}}
 	if edit != nil {
 		edit(s)
 	}
@@ -59,8 +60,8 @@ func TestOpsgenieRequestsMatchGoldenFiles(t *testing.T) {
 				return a
 			},
 			edit: func(s *Config) {
-				s.Responders = []OpsgenieResponder{{Type: "team", Name: "checkout"}, {Type: "user", Username: "oncall@example.com"}, {Type: "schedule", ID: "aee8a0de"}}
-				s.VisibleTo = []OpsgenieResponder{{Type: "team", Name: "sre"}}
+				s.Responders = []genie.Responder{{Type: "team", Name: "checkout"}, {Type: "user", Username: "oncall@example.com"}, {Type: "schedule", ID: "aee8a0de"}}
+				s.VisibleTo = []genie.Responder{{Type: "team", Name: "sre"}}
 				s.Tags = []string{"prod", "am-fanout"}
 				s.Entity = "checkout"
 				s.PriorityMap = map[string]string{"warning": "P2"}
@@ -227,5 +228,83 @@ func TestOpsgenieRenderSetsAuthAndSendsNothing(t *testing.T) {
 	}
 	if n := len(fake.Calls()); n != 0 {
 		t.Errorf("Render sent %d requests, want none", n)
+	}
+}
+
+// With update_alerts, a firing alert whose annotations changed updates
+// the open alert's message and description by alias after the create
+// (which for an open alias only counts a repeat); without it, and for a
+// resolution, nothing but the create or close is sent.
+func TestOpsgenieUpdateAlerts(t *testing.T) {
+	changed := func() *core.EnrichedAlert {
+		a := publishtest.IncidentAlert()
+		a.Alert.Annotations["summary"] = "p99 latency above 5s"
+		a.Alert.Annotations["description"] = "Now above 5s for 10 minutes."
+		return a
+	}
+	tests := []struct {
+		name   string
+		update bool
+		alert  func() *core.EnrichedAlert
+		want   []string // method and path?query of each request after the first create
+	}{
+		{name: "changed annotations update message and description by alias", update: true, alert: changed, want: []string{
+			"POST /v2/alerts?",
+			"PUT /v2/alerts/a1b2c3d4e5f60718/message?identifierType=alias",
+			"PUT /v2/alerts/a1b2c3d4e5f60718/description?identifierType=alias",
+		}},
+		{name: "off by default: the create alone", alert: changed, want: []string{"POST /v2/alerts?"}},
+		{name: "a resolution only closes", update: true, alert: publishtest.ResolvedIncidentAlert, want: []string{
+			"POST /v2/alerts/a1b2c3d4e5f60718/close?identifierType=alias",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := opsgenietest.NewOpsgenie(t, testGenieKey)
+			g := newTestOpsgenie(t, fake.URL(), testGenieKey, func(c *Config) { c.UpdateAlerts = tc.update }, publish.Options{})
+			first := publishtest.IncidentAlert()
+			if err := g.Publish(context.Background(), first); err != nil {
+				t.Fatalf("first Publish: %v (fake rejected: %v)", err, fake.Rejects())
+			}
+			before := len(fake.Calls())
+			a := tc.alert()
+			if err := g.Publish(context.Background(), a); err != nil {
+				t.Fatalf("second Publish: %v (fake rejected: %v)", err, fake.Rejects())
+			}
+			calls := fake.Calls()[before:]
+			var got []string
+			for _, c := range calls {
+				got = append(got, c.Method+" "+c.Path+"?"+c.Query)
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			if !tc.update || a.Alert.Status == core.StatusResolved {
+				return
+			}
+			create := calls[0].Fields
+			if calls[1].Fields["message"] != create["message"] || !strings.Contains(calls[1].Fields["message"].(string), "above 5s") {
+				t.Errorf("message update = %v, want the create's new message %v", calls[1].Fields["message"], create["message"])
+			}
+			if calls[2].Fields["description"] != create["description"] || !strings.HasPrefix(calls[2].Fields["description"].(string), "Now above 5s") {
+				t.Errorf("description update = %.40v, want the create's new description", calls[2].Fields["description"])
+			}
+		})
+	}
+}
+
+// A failed update fails the delivery, so the outbox retries all three
+// requests; the repeated create is only a repeat for the API.
+func TestOpsgenieUpdateFailureFailsTheDelivery(t *testing.T) {
+	fake := opsgenietest.NewOpsgenie(t, testGenieKey)
+	g := newTestOpsgenie(t, fake.URL(), testGenieKey, func(c *Config) { c.UpdateAlerts = true }, publish.Options{})
+	fake.Script(publishtest.Answer{Status: 202, Body: `{"result":"Request will be processed","took":0.1,"requestId":"x"}`},
+		publishtest.Answer{Status: 503})
+	err := g.Publish(context.Background(), publishtest.IncidentAlert())
+	if err == nil || !core.IsRetryable(err) || core.StatusCode(err) != 503 {
+		t.Fatalf("Publish with the message update answered 503: %v, want a retryable 503", err)
+	}
+	if n := fake.Requests(); n != 2 {
+		t.Errorf("fake answered %d requests, want 2: the description is not sent after a failed message update", n)
 	}
 }
