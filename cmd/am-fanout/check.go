@@ -139,10 +139,18 @@ func dumpRequest(w io.Writer, req *http.Request, secrets []string) error {
 		req.Header.Set("User-Agent", userAgent())
 	}
 	u := *req.URL
-	if u.Path != "" && u.Path != "/" {
+	switch {
+	case isSecretURL(&u, secrets):
+		// The target's URL is a secret (a webhook URL with its token):
+		// only its scheme and host are shown, as in the logs.
+		u.Path, u.RawQuery = "/REDACTED", ""
+	case u.Path != "" && u.Path != "/":
 		u.Path = redactedPath(u.Path)
+		u.RawQuery = redactedQuery(u.Query())
+	default:
+		u.RawQuery = redactedQuery(u.Query())
 	}
-	u.RawPath, u.RawQuery, u.User = "", redactedQuery(u.Query()), nil
+	u.RawPath, u.User = "", nil
 	req.URL = &u
 	req.Host = u.Host
 	dump, err := httputil.DumpRequestOut(req, true)
@@ -155,6 +163,18 @@ func dumpRequest(w io.Writer, req *http.Request, secrets []string) error {
 	}
 	fmt.Fprintf(w, "%s\n\n", text)
 	return nil
+}
+
+// isSecretURL reports whether u goes to the host of a secret that is a
+// URL: such a URL's path and query are the credential.
+func isSecretURL(u *url.URL, secrets []string) bool {
+	for _, sec := range secrets {
+		su, err := url.Parse(sec)
+		if err == nil && su.Host != "" && strings.EqualFold(su.Host, u.Host) && su.Scheme == u.Scheme {
+			return true
+		}
+	}
+	return false
 }
 
 // redactedPath hides long path segments (24 characters or more): the

@@ -73,3 +73,48 @@ func TestRenderShowsEveryTargetAfterARootlyResolve(t *testing.T) {
 		t.Errorf("render shows a secret:\n%s\n%s", out, stderr.String())
 	}
 }
+
+// A target whose URL is a secret shows only its scheme and host in
+// render, however short the secret parts of its path and query are, and
+// whether the URL is written inline or read from a *_file.
+func TestRenderHidesSecretURLsPathAndQuery(t *testing.T) {
+	dir := t.TempDir()
+	secrets := map[string]string{
+		"hook-url":  "http://127.0.0.1:1/hooks/ab/cd?t=xy",
+		"chat-url":  "http://127.0.0.1:2/services/T0/B0/short",
+		"teams-url": "http://127.0.0.1:3/workflows/w1/triggers/manual/paths/invoke?api-version=1&sp=%2Fx&sv=1.0&sig=s1",
+	}
+	for name, v := range secrets {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := `targets:
+  - {name: hook, type: webhook, url_file: hook-url}
+  - {name: chat, type: slack, url_file: chat-url}
+  - {name: teams, type: msteams, url_file: teams-url}
+  - {name: inline, type: webhook, url: "http://127.0.0.1:4/in/line?k=v"}
+`
+	cfgPath := filepath.Join(dir, "am-fanout.yml")
+	payload := filepath.Join(dir, "payload.json")
+	for path, body := range map[string]string{cfgPath: cfg, payload: resolvedPayload} {
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"render", "--config.file=" + cfgPath, "--payload=" + payload}, &stdout, &stderr); code != 0 {
+		t.Fatalf("render: exit %d\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, leak := range []string{"hooks/ab", "t=xy", "T0/B0", "short", "w1/triggers", "sig=s1", "in/line", "k=v"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("render shows %q of a secret URL:\n%s", leak, out)
+		}
+	}
+	for _, host := range []string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:4"} {
+		if !strings.Contains(out, host) {
+			t.Errorf("render does not show the host %s", host)
+		}
+	}
+}
