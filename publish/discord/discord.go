@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,6 +27,10 @@ const (
 	discordFieldValueMax  = 1024
 	discordFooterMax      = 2048
 	discordEmbedTotalMax  = 6000
+	// discordThreadNameMax is a channel's name limit, which a forum
+	// post's thread_name is
+	// (https://discord.com/developers/docs/resources/channel#channel-object).
+	discordThreadNameMax = 100
 	// discordDescriptionFloor is as far as the description is cut to
 	// make room for fields.
 	discordDescriptionFloor = 1000
@@ -44,14 +49,17 @@ var discordColour = publish.StateStyle[int]{Resolved: 0x2EB67D, Critical: 0xE01E
 // colour by severity) within Discord's limits, the total of its text kept
 // ≤6000 characters by trimming the description, then the last fields.
 // allowed_mentions is empty so that alert text cannot ping @everyone.
+// thread_id goes in the query, thread_name in the body: a forum or media
+// channel's webhook needs one of them.
 // Discord answers 429 with {"retry_after": seconds, "global": …} and a
 // Retry-After header: the JSON value is honoured first, being the more
 // precise. Other 4xx answers are {"code": n, "message": …} and permanent.
 type discord struct {
 	// url holds the webhook's token: it never appears in errors or logs.
-	url       string
-	username  string
-	avatarURL string
+	url        string
+	username   string
+	avatarURL  string
+	threadName bool // the "thread_name" template names a new post
 	publish.HTTPTarget
 }
 
@@ -59,6 +67,7 @@ type discordMessage struct {
 	Content         string                 `json:"content,omitempty"`
 	Username        string                 `json:"username,omitempty"`
 	AvatarURL       string                 `json:"avatar_url,omitempty"`
+	ThreadName      string                 `json:"thread_name,omitempty"`
 	Embeds          []discordEmbed         `json:"embeds"`
 	AllowedMentions discordAllowedMentions `json:"allowed_mentions"`
 }
@@ -96,7 +105,15 @@ type discordError struct {
 }
 
 func newDiscord(name string, s *Config, o publish.Options) (*discord, error) {
-	h, err := publish.NewHTTPTarget(name, s.HTTPConfig, s.Templates, o)
+	tmpl := s.Templates
+	if s.ThreadName != "" {
+		tmpl = maps.Clone(s.Templates)
+		if tmpl == nil {
+			tmpl = publish.Templates{}
+		}
+		tmpl["thread_name"] = s.ThreadName
+	}
+	h, err := publish.NewHTTPTarget(name, s.HTTPConfig, tmpl, o)
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +123,11 @@ func newDiscord(name string, s *Config, o publish.Options) (*discord, error) {
 	}
 	q := u.Query()
 	q.Set("wait", "true")
+	if s.ThreadID != "" {
+		q.Set("thread_id", s.ThreadID)
+	}
 	u.RawQuery = q.Encode()
-	return &discord{url: u.String(), username: s.Username, avatarURL: s.AvatarURL, HTTPTarget: h}, nil
+	return &discord{url: u.String(), username: s.Username, avatarURL: s.AvatarURL, threadName: s.ThreadName != "", HTTPTarget: h}, nil
 }
 
 // Publish posts the alert once.
@@ -158,11 +178,17 @@ func (d *discord) message(a *core.EnrichedAlert) *discordMessage {
 		e.Footer = &discordFooter{Text: footer}
 	}
 	fitDiscordEmbed(&e)
-	return &discordMessage{
+	m := &discordMessage{
 		Content: content, Username: d.username, AvatarURL: d.avatarURL,
 		Embeds:          []discordEmbed{e},
 		AllowedMentions: discordAllowedMentions{Parse: []string{}},
 	}
+	if d.threadName {
+		// A blank or failed template falls back to the title, as a post
+		// must have a name.
+		m.ThreadName, _ = publish.TruncateRunes(d.Tmpl.Render("thread_name", a, publish.ChatTitle(a)), discordThreadNameMax)
+	}
+	return m
 }
 
 // discordTime is when the alert started, or ended once resolved.

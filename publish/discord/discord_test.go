@@ -197,3 +197,49 @@ func TestDiscordRenderKeepsTheWebhookQuery(t *testing.T) {
 		t.Error("Render sent the request")
 	}
 }
+
+func TestDiscordPostsToThreads(t *testing.T) {
+	tests := []struct {
+		name       string
+		forum      bool
+		threadName string
+		threadID   string
+		want       discordtest.Thread
+		says       string // the refusal, when the message must fail
+	}{
+		{name: "forum webhook without a thread is refused", forum: true, says: "discord error 220001"},
+		{name: "forum webhook, a new post named by the template", forum: true, threadName: "{{ .Alert.Labels.alertname }} on {{ .Alert.Labels.service }}", want: discordtest.Thread{Name: "HighLatency on checkout"}},
+		{name: "forum webhook, a plain thread name", forum: true, threadName: "Alerts", want: discordtest.Thread{Name: "Alerts"}},
+		{name: "forum webhook, an existing post", forum: true, threadID: "987654321", want: discordtest.Thread{ID: "987654321"}},
+		{name: "text channel webhook, an existing thread", threadID: "42", want: discordtest.Thread{ID: "42"}},
+		{name: "thread name cut to Discord's 100 characters", forum: true, threadName: strings.Repeat("x", 150), want: discordtest.Thread{Name: strings.Repeat("x", 99) + "…"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := discordtest.NewDiscord(t)
+			if tc.forum {
+				f = discordtest.NewForumDiscord(t)
+			}
+			spec := &Config{
+				URL: publish.Secret(f.URL()), Username: DefaultDiscordUsername, HTTPConfig: commoncfg.DefaultHTTPClientConfig,
+				ThreadName: tc.threadName, ThreadID: tc.threadID,
+			}
+			p, err := newDiscord("d", spec, publish.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			err = p.Publish(context.Background(), publishtest.ChatAlert(false))
+			if tc.says != "" {
+				publishtest.AssertDeliveryError(t, err, 400, false, 0, tc.says)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+			if got := f.Threads(); len(got) != 1 || got[0] != tc.want {
+				t.Errorf("fake saw threads %+v, want [%+v]", got, tc.want)
+			}
+		})
+	}
+}
