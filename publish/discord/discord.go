@@ -53,7 +53,8 @@ var discordColour = publish.StateStyle[int]{Resolved: 0x2EB67D, Critical: 0xE01E
 // channel's webhook needs one of them.
 // Discord answers 429 with {"retry_after": seconds, "global": …} and a
 // Retry-After header: the JSON value is honoured first, being the more
-// precise. Other 4xx answers are {"code": n, "message": …} and permanent.
+// precise. Other 4xx answers are {"code": n, "message": …} and permanent;
+// a deleted webhook, 401 and 403 say the target is gone (core.ErrTargetGone).
 type discord struct {
 	// url holds the webhook's token: it never appears in errors or logs.
 	url        string
@@ -141,22 +142,33 @@ func (d *discord) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Re
 	return publish.OneRequest(publish.JSONRequest(ctx, http.MethodPost, d.url, d.message(a), "application/json"))
 }
 
+// discordUnknownWebhook is the error code of a 404 for a webhook that does
+// not exist, or no longer does
+// (https://discord.com/developers/docs/topics/opcodes-and-status-codes#json-json-error-codes).
+const discordUnknownWebhook = 10015
+
 // discordOutcome refines send's verdict with Discord's error body: its
-// message, and the precise retry_after of a 429.
+// message, the precise retry_after of a 429, and whether the webhook is
+// gone: deleted (404 Unknown Webhook) or refused (401, 403). A deleted
+// webhook never comes back, and every 401 and 403 counts towards
+// Discord's invalid request limit, whose breach bans the sender's IP
+// (https://discord.com/developers/docs/topics/rate-limits#invalid-request-limit),
+// so none of them is worth a second request.
 func discordOutcome(err error, body []byte) error {
 	var de *core.DeliveryError
 	if !errors.As(err, &de) {
 		return err
 	}
 	var ans discordError
-	if json.Unmarshal(body, &ans) != nil {
-		return err
-	}
-	if ans.Message != "" {
+	if json.Unmarshal(body, &ans) == nil && ans.Message != "" {
 		de.Err = fmt.Errorf("discord error %d: %s", ans.Code, ans.Message)
 	}
-	if de.StatusCode == http.StatusTooManyRequests && ans.RetryAfter != nil && *ans.RetryAfter > 0 {
+	switch {
+	case de.StatusCode == http.StatusTooManyRequests && ans.RetryAfter != nil && *ans.RetryAfter > 0:
 		de.RetryAfter = time.Duration(*ans.RetryAfter * float64(time.Second))
+	case de.StatusCode == http.StatusNotFound && ans.Code == discordUnknownWebhook,
+		de.StatusCode == http.StatusUnauthorized, de.StatusCode == http.StatusForbidden:
+		return core.Gone(de.StatusCode, de.Err)
 	}
 	return err
 }

@@ -243,3 +243,54 @@ func TestDiscordPostsToThreads(t *testing.T) {
 		})
 	}
 }
+
+func TestDiscordWebhookGone(t *testing.T) {
+	tests := []struct {
+		name   string
+		setup  func(f *discordtest.Discord) string // returns the url to post to
+		status int
+		gone   bool
+		says   string
+	}{
+		{name: "deleted webhook: 404 Unknown Webhook", status: 404, gone: true, says: "discord error 10015: Unknown Webhook",
+			setup: func(f *discordtest.Discord) string { f.Delete(); return f.URL() }},
+		{name: "wrong token: 401", status: 401, gone: true, says: "discord error 50027: Invalid Webhook Token",
+			setup: func(f *discordtest.Discord) string {
+				return strings.TrimSuffix(f.URL(), "WEBHOOKSECRET") + "OTHERTOKEN"
+			}},
+		{name: "403 Missing Access", status: 403, gone: true, says: "discord error 50001: Missing Access",
+			setup: func(f *discordtest.Discord) string {
+				f.Script(publishtest.Answer{Status: 403, Body: `{"code":50001,"message":"Missing Access"}`})
+				return f.URL()
+			}},
+		{name: "a 404 that is not Discord's Unknown Webhook", status: 404, says: "not found",
+			setup: func(f *discordtest.Discord) string {
+				f.Script(publishtest.Answer{Status: 404, Body: "<html>not found</html>", ContentType: "text/html"})
+				return f.URL()
+			}},
+		{name: "a 400 is permanent, not gone", status: 400, says: "discord error 50035",
+			setup: func(f *discordtest.Discord) string {
+				f.Script(publishtest.Answer{Status: 400, Body: `{"code":50035,"message":"Invalid Form Body"}`})
+				return f.URL()
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := discordtest.NewDiscord(t)
+			spec := &Config{URL: publish.Secret(tc.setup(f)), Username: DefaultDiscordUsername, HTTPConfig: commoncfg.DefaultHTTPClientConfig}
+			p, err := newDiscord("d", spec, publish.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			err = p.Publish(context.Background(), publishtest.ChatAlert(false))
+			publishtest.AssertDeliveryError(t, err, tc.status, false, 0, tc.says)
+			if core.IsGone(err) != tc.gone {
+				t.Errorf("IsGone(%v) = %v, want %v", err, core.IsGone(err), tc.gone)
+			}
+			if strings.Contains(err.Error(), "TOKEN") || strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("error reveals the webhook token: %v", err)
+			}
+		})
+	}
+}
