@@ -2,6 +2,8 @@ package discord
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,6 +137,14 @@ func newDiscord(name string, s *Config, o publish.Options) (*discord, error) {
 func (d *discord) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 	body, err := d.SendRendered(ctx, a, d.Render, nil)
 	return discordOutcome(err, body)
+}
+
+// Destination is a digest of the webhook URL, never the URL: it tells the
+// engine that a target given a new webhook is no longer the gone one,
+// which the target's configuration key, leaving secrets out, cannot.
+func (d *discord) Destination() string {
+	sum := sha256.Sum256([]byte(d.url))
+	return hex.EncodeToString(sum[:12])
 }
 
 // Render builds the one POST request Publish sends.

@@ -294,3 +294,26 @@ func TestDiscordWebhookGone(t *testing.T) {
 		})
 	}
 }
+
+func TestDiscordDestinationFollowsTheWebhookNotItsToken(t *testing.T) {
+	build := func(url string) *discord {
+		t.Helper()
+		p, err := newDiscord("d", &Config{URL: publish.Secret(url), HTTPConfig: commoncfg.DefaultHTTPClientConfig}, publish.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		return p
+	}
+	const hook = "https://discord.com/api/webhooks/1/WEBHOOKSECRET"
+	a, same, other := build(hook), build(hook), build("https://discord.com/api/webhooks/2/NEWSECRET")
+	if a.Destination() != same.Destination() {
+		t.Error("the same webhook gave two destinations")
+	}
+	if a.Destination() == other.Destination() {
+		t.Error("a new webhook kept the old destination, so it would stay gone")
+	}
+	if strings.Contains(a.Destination(), "SECRET") || strings.Contains(a.Destination(), "webhooks") {
+		t.Errorf("Destination %q reveals the webhook URL", a.Destination())
+	}
+}
