@@ -40,6 +40,30 @@ func TestDiscordConfig(t *testing.T) {
 			name:  "templates for title, description and content",
 			block: "  - {name: d, type: discord, url: " + hook + ", templates: {title: x, description: y, content: z}}\n",
 		},
+		{
+			name:  "thread_name for a forum channel, as a template",
+			block: "  - {name: d, type: discord, url: " + hook + ", thread_name: '{{ .Alert.Labels.alertname }}'}\n",
+			check: func(t *testing.T, d *discord.Config) {
+				if d.ThreadName != "{{ .Alert.Labels.alertname }}" || d.ThreadID != "" {
+					t.Errorf("got thread_name %q thread_id %q", d.ThreadName, d.ThreadID)
+				}
+			},
+		},
+		{
+			name:  "thread_id of an existing thread",
+			block: "  - {name: d, type: discord, url: " + hook + ", thread_id: '1234567890123456789'}\n",
+			check: func(t *testing.T, d *discord.Config) {
+				if d.ThreadID != "1234567890123456789" {
+					t.Errorf("got thread_id %q", d.ThreadID)
+				}
+			},
+		},
+		{name: "thread_name and thread_id", block: "  - {name: d, type: discord, url: " + hook + ", thread_name: x, thread_id: '12'}\n", wantErr: []string{"thread_name and thread_id are mutually exclusive"}},
+		{name: "thread_id in the url and in thread_id", block: "  - {name: d, type: discord, url: '" + hook + "?thread_id=1', thread_id: '12'}\n", wantErr: []string{"thread_id", "url already holds a thread_id"}},
+		{name: "thread_id in the url and thread_name", block: "  - {name: d, type: discord, url: '" + hook + "?thread_id=1', thread_name: x}\n", wantErr: []string{"thread_name", "url holds a thread_id"}},
+		{name: "thread_id not a number", block: "  - {name: d, type: discord, url: " + hook + ", thread_id: general}\n", wantErr: []string{`thread_id "general" is not a Discord id`}},
+		{name: "thread_name not a template", block: "  - {name: d, type: discord, url: " + hook + ", thread_name: '{{ .Alert'}\n", wantErr: []string{"thread_name: template"}},
+		{name: "thread_name under templates", block: "  - {name: d, type: discord, url: " + hook + ", templates: {thread_name: x}}\n", wantErr: []string{`unknown field "thread_name"`}},
 		{name: "missing url", block: "  - {name: d, type: discord}\n", wantErr: []string{"one of url or url_file is required"}},
 		{name: "url and url_file", block: "  - {name: d, type: discord, url: " + hook + ", url_file: hook.txt}\n", wantErr: []string{"mutually exclusive"}},
 		{name: "url not absolute", block: "  - {name: d, type: discord, url: 'discord.com/api/webhooks/1/SECRETTOKEN'}\n", wantErr: []string{"url: scheme"}},

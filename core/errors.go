@@ -16,6 +16,10 @@ var (
 	ErrContextCancelled = errors.New("fan-out cancelled")
 	ErrNoHealthyTargets = errors.New("no healthy targets available")
 	ErrNoEnabledTargets = errors.New("no enabled targets available")
+	// ErrTargetGone says the target no longer exists or no longer lets
+	// am-fanout in (a deleted webhook, a revoked token): every delivery
+	// would fail alike until the target's configuration changes.
+	ErrTargetGone = errors.New("target is gone")
 )
 
 // DeliveryError is a failed delivery, classified for retries and breakers.
@@ -48,6 +52,14 @@ func Retryable(status int, retryAfter time.Duration, err error) error {
 func Permanent(status int, err error) error {
 	return &DeliveryError{StatusCode: status, Err: err}
 }
+
+// Gone wraps err as a permanent failure that says the target is gone.
+func Gone(status int, err error) error {
+	return Permanent(status, fmt.Errorf("%w: %w", ErrTargetGone, err))
+}
+
+// IsGone reports whether err says the target is gone.
+func IsGone(err error) bool { return errors.Is(err, ErrTargetGone) }
 
 // IsRetryable reports whether a failed delivery may succeed if tried again.
 // Errors that are not DeliveryErrors count as retryable when they are

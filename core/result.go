@@ -12,11 +12,14 @@ const (
 	SkipUnhealthy        = "unhealthy"
 	SkipDegraded         = "degraded"
 	SkipAlreadyDelivered = "already_delivered"
+	// SkipTargetGone is a target that reported itself gone
+	// (ErrTargetGone); it stays skipped until its configuration changes.
+	SkipTargetGone = "target_gone"
 )
 
 // SkipReasons lists every reason a target can be skipped for.
 func SkipReasons() []string {
-	return []string{SkipCircuitOpen, SkipCircuitHalfOpen, SkipUnhealthy, SkipDegraded, SkipAlreadyDelivered}
+	return []string{SkipCircuitOpen, SkipCircuitHalfOpen, SkipUnhealthy, SkipDegraded, SkipAlreadyDelivered, SkipTargetGone}
 }
 
 // TargetPublishResult is the outcome of delivering one alert to one target.

@@ -35,6 +35,7 @@ type Dispatcher struct {
 	health   HealthMonitor
 	recorder OutcomeRecorder
 	dedup    Deduplicator
+	gone     *GoneTargets
 	metrics  *Metrics
 	logger   *slog.Logger
 	opts     ParallelPublishOptions
@@ -49,8 +50,11 @@ type Dependencies struct {
 	Health   HealthMonitor
 	Recorder OutcomeRecorder
 	Dedup    Deduplicator
-	Metrics  *Metrics
-	Logger   *slog.Logger
+	// Gone keeps the targets that reported themselves gone across
+	// dispatchers; nil keeps them for this dispatcher only.
+	Gone    *GoneTargets
+	Metrics *Metrics
+	Logger  *slog.Logger
 }
 
 // NewDispatcher returns a Dispatcher; zero options take their defaults.
@@ -59,9 +63,12 @@ func NewDispatcher(deps Dependencies, opts ParallelPublishOptions) *Dispatcher {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
+	if deps.Gone == nil {
+		deps.Gone = &GoneTargets{}
+	}
 	return &Dispatcher{
 		source: deps.Source, health: deps.Health, recorder: deps.Recorder, dedup: deps.Dedup,
-		metrics: deps.Metrics, logger: deps.Logger, opts: opts,
+		gone: deps.Gone, metrics: deps.Metrics, logger: deps.Logger, opts: opts,
 		failureLogs: newRepeatLimiter(failureLogInterval),
 	}
 }
@@ -117,7 +124,7 @@ func (d *Dispatcher) publish(ctx context.Context, a *core.EnrichedAlert, targets
 		if skip := d.preSkip(ctx, a, t, strategy); skip != "" {
 			results[i] = core.TargetPublishResult{
 				TargetName: t.Name, TargetType: t.Type, Skipped: true, SkipReason: skip,
-				Retryable: skip != core.SkipAlreadyDelivered,
+				Retryable: skip != core.SkipAlreadyDelivered && skip != core.SkipTargetGone,
 			}
 			d.observe(&results[i])
 			continue
@@ -195,6 +202,10 @@ func (d *Dispatcher) preSkip(ctx context.Context, a *core.EnrichedAlert, t *core
 	if d.dedup != nil && d.dedup.Delivered(DeliveryKey(t.Name, a)) {
 		return core.SkipAlreadyDelivered
 	}
+	if _, gone := d.gone.Lookup(t); gone {
+		// Whatever the health strategy: a request could only fail again.
+		return core.SkipTargetGone
+	}
 	if strategy == core.StrategyPublishToAll || d.health == nil {
 		return ""
 	}
@@ -257,6 +268,9 @@ func (d *Dispatcher) deliver(ctx, deadline context.Context, a *core.EnrichedAler
 	case errors.Is(err, core.ErrCircuitHalfOpen):
 		res.Skipped, res.SkipReason, res.Retryable = true, core.SkipCircuitHalfOpen, true
 	default:
+		if core.IsGone(err) && d.gone.mark(t, err, time.Now()) {
+			d.logger.Warn("target is gone: it is skipped until its configuration changes", "target", t.Name, "err", err)
+		}
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w: %w", fanoutError(ctx.Err()), err)
 		}

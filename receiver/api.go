@@ -22,6 +22,24 @@ type TargetStatus struct {
 	Deliveries   fanout.Deliveries `json:"deliveries"`
 	// Probe is the target's active health check; nil when it has none.
 	Probe *ProbeStatus `json:"probe,omitempty"`
+	// State is TargetActive, or TargetGone once the target said it no
+	// longer exists (a deleted webhook): it is skipped until its
+	// configuration changes.
+	State string `json:"state"`
+	// Gone says since when and why, when State is TargetGone.
+	Gone *GoneStatus `json:"gone,omitempty"`
+}
+
+// The states of a target.
+const (
+	TargetActive = "active"
+	TargetGone   = "gone"
+)
+
+// GoneStatus is since when, and why, a target is gone.
+type GoneStatus struct {
+	Since time.Time `json:"since"`
+	Error string    `json:"error"`
 }
 
 // ProbeStatus describes a target's probe and its last outcome. The probe's

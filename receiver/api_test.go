@@ -33,13 +33,13 @@ func sampleSource() fixedSource {
 	return fixedSource{
 		targets: []TargetStatus{
 			{
-				Name: "audit", Type: "file", Source: "am-fanout.yml:12", Match: []string{}, Timeout: "10s",
+				Name: "audit", Type: "file", Source: "am-fanout.yml:12", Match: []string{}, Timeout: "10s", State: TargetActive,
 				Health:     core.TargetHealth{Status: core.HealthHealthy, Reason: "last delivery succeeded", LastSuccess: failAt},
 				Breaker:    BreakerStatus{State: "closed"},
 				Deliveries: fanout.Deliveries{Success: 7},
 			},
 			{
-				Name: "ticketing", Type: "webhook", Source: "targets/ticketing.yml:2", Match: []string{`severity="critical"`}, Timeout: "5s",
+				Name: "ticketing", Type: "webhook", Source: "targets/ticketing.yml:2", Match: []string{`severity="critical"`}, Timeout: "5s", State: TargetActive,
 				Health: core.TargetHealth{
 					Status: core.HealthUnhealthy, Reason: "3 consecutive failures", ConsecutiveFailures: 3,
 					LastFailure: failAt, LastError: `<script>alert("x")</script> HTTP 503`,
@@ -110,6 +110,7 @@ func fullSource() fixedSource {
 	tg.Health.LastSuccess, tg.Health.TrialDue = started, true
 	tg.Breaker = BreakerStatus{State: "open", Requests: 9, ConsecutiveFailures: 5, TotalFailures: 5, TotalSuccesses: 4}
 	tg.Deliveries = fanout.Deliveries{Success: 4, Failure: 5}
+	tg.State, tg.Gone = TargetGone, &GoneStatus{Since: failAt, Error: "HTTP 404: target is gone: discord error 10015: Unknown Webhook"}
 	src.targets = []TargetStatus{tg}
 	return src
 }
@@ -152,6 +153,9 @@ func TestAPIFieldNames(t *testing.T) {
 			"targets.deliveries",
 			"targets.deliveries.failure",
 			"targets.deliveries.success",
+			"targets.gone",
+			"targets.gone.error",
+			"targets.gone.since",
 			"targets.health",
 			"targets.health.consecutive_failures",
 			"targets.health.last_error",
@@ -170,6 +174,7 @@ func TestAPIFieldNames(t *testing.T) {
 			"targets.probe.last_error",
 			"targets.send_resolved",
 			"targets.source",
+			"targets.state",
 			"targets.timeout",
 			"targets.type",
 		}},

@@ -70,8 +70,12 @@ func breakerColour(state string) string {
 }
 
 // rowColour is the worse of a target's health and breaker colours: a
-// target that is down shows red whichever of the two noticed first.
+// target that is down shows red whichever of the two noticed first. A
+// gone target is red.
 func rowColour(t TargetStatus) string {
+	if t.State == TargetGone {
+		return "red"
+	}
 	h, b := healthColour(t.Health.Status), breakerColour(t.Breaker.State)
 	for _, c := range []string{"red", "amber"} {
 		if h == c || b == c {

@@ -74,14 +74,19 @@ func TestStatusPageColours(t *testing.T) {
 		row("down", core.HealthUnhealthy, "closed"),
 		row("tripped", core.HealthHealthy, "open"),
 		row("both", core.HealthDegraded, "open"),
+		{Name: "deleted", Health: core.TargetHealth{Status: core.HealthHealthy}, Breaker: BreakerStatus{State: "closed"},
+			State: TargetGone, Gone: &GoneStatus{Since: failAt, Error: "HTTP 404: target is gone: discord error 10015: Unknown Webhook"}},
 	}, status: Status{LastReload: Reload{Success: true, At: started}}}
 	page := getPage(t, src)
 	for name, want := range map[string]string{
 		"up": "row-plain", "new": "row-plain", "slow": "row-amber", "trying": "row-amber",
-		"down": "row-red", "tripped": "row-red", "both": "row-red",
+		"down": "row-red", "tripped": "row-red", "both": "row-red", "deleted": "row-red",
 	} {
 		assert.Contains(t, rowOf(t, page, name), want, "target %s's row colour", name)
 	}
+	assert.Contains(t, rowOf(t, page, "deleted"), `data-state="gone"`, "a gone target's row says so")
+	assert.Contains(t, page, "since 2026-03-01 11:00:00 UTC, skipped until its configuration changes", "a gone target's page says since when and what to do")
+	assert.Contains(t, page, "discord error 10015: Unknown Webhook", "a gone target's page says why")
 	assert.NotContains(t, page, `id="reload-error"`, "a successful reload shows no error")
 }
 

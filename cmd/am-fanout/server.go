@@ -31,7 +31,8 @@ import (
 )
 
 // server is the running am-fanout: the current configuration and targets,
-// and the state kept across reloads (breakers, health, deduplication).
+// and the state kept across reloads (breakers, health, gone targets,
+// deduplication).
 type server struct {
 	flags   flags
 	logger  *slog.Logger
@@ -39,6 +40,7 @@ type server struct {
 	started time.Time
 
 	breakers *breaker.Set
+	gone     *fanout.GoneTargets
 	health   *health.Monitor
 	prober   *health.Prober
 	targets  *fanout.TargetSet
@@ -82,6 +84,7 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 	s := &server{
 		flags: f, logger: logger, reg: prometheus.NewRegistry(), started: time.Now(),
 		health:  health.New(health.Options{}),
+		gone:    &fanout.GoneTargets{},
 		targets: fanout.NewTargetSet(nil),
 	}
 	s.prober = health.NewProber(s.health)
@@ -149,7 +152,7 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	s.reloaded(nil)
 	dispatcher := fanout.NewDispatcher(fanout.Dependencies{
 		Source: s.targets, Health: s.health, Recorder: s.health, Dedup: s.durable.dedup(),
-		Metrics: s.metrics, Logger: s.logger,
+		Gone: s.gone, Metrics: s.metrics, Logger: s.logger,
 	}, fanout.ParallelPublishOptions{
 		Timeout:                time.Duration(cfg.Fanout.Timeout),
 		CheckHealth:            true,
@@ -207,6 +210,7 @@ func (s *server) forgetRemoved(old, current []*core.Target) {
 	for _, t := range old {
 		if name := t.Name; !keep[name] {
 			s.health.Forget(name)
+			s.gone.Forget(name)
 			s.metrics.DeleteTarget(name)
 			s.templateFailures.DeletePartialMatch(prometheus.Labels{"target": name})
 			s.durable.forget(name)

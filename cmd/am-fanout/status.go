@@ -39,6 +39,10 @@ func (s *server) TargetStatuses() []receiver.TargetStatus {
 			},
 			Deliveries: deliveries[t.Name],
 			Probe:      s.probeStatus(t),
+			State:      receiver.TargetActive,
+		}
+		if g, gone := s.gone.Lookup(t); gone {
+			st.State, st.Gone = receiver.TargetGone, &receiver.GoneStatus{Since: g.Since, Error: g.Error}
 		}
 		if h != nil {
 			st.Health = *h
@@ -70,6 +74,7 @@ type targetCollector struct {
 	health   *prometheus.Desc
 	failures *prometheus.Desc
 	probe    *prometheus.Desc
+	gone     *prometheus.Desc
 }
 
 func newTargetCollector(s *server) *targetCollector {
@@ -83,6 +88,8 @@ func newTargetCollector(s *server) *targetCollector {
 			"Consecutive failed deliveries or probes of a target.", []string{"target"}, nil),
 		probe: prometheus.NewDesc("am_fanout_probe_duration_seconds",
 			"Duration of a target's last probe; only targets with a probe have it.", []string{"target"}, nil),
+		gone: prometheus.NewDesc("am_fanout_target_gone",
+			"1 when a target said it no longer exists (a deleted webhook) and is skipped until its configuration changes, else 0.", []string{"target"}, nil),
 	}
 }
 
@@ -91,6 +98,7 @@ func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.health
 	ch <- c.failures
 	ch <- c.probe
+	ch <- c.gone
 }
 
 func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
@@ -106,6 +114,11 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.health, prometheus.GaugeValue, health.StatusValue(h.Status), name)
 		ch <- prometheus.MustNewConstMetric(c.failures, prometheus.GaugeValue, float64(h.ConsecutiveFailures), name)
+		gone := 0.0
+		if _, ok := c.s.gone.Lookup(t); ok {
+			gone = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.gone, prometheus.GaugeValue, gone, name)
 		if p, ok := c.s.health.LastProbe(name); ok && t.Probe != nil {
 			ch <- prometheus.MustNewConstMetric(c.probe, prometheus.GaugeValue, p.Duration.Seconds(), name)
 		}

@@ -3,6 +3,7 @@ package discord
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -25,7 +26,12 @@ type Config struct {
 	// Username overrides the webhook's name on each message.
 	Username string `yaml:"username"`
 	// AvatarURL overrides the webhook's avatar on each message.
-	AvatarURL  string                     `yaml:"avatar_url"`
+	AvatarURL string `yaml:"avatar_url"`
+	// ThreadName, a template over the alert, names the post each message
+	// opens in a forum or media channel, which requires it or ThreadID.
+	ThreadName string `yaml:"thread_name"`
+	// ThreadID is the thread (or forum post) the messages go to.
+	ThreadID   string                     `yaml:"thread_id"`
 	HTTPConfig commoncfg.HTTPClientConfig `yaml:"http_config"`
 	Templates  publish.Templates          `yaml:"templates"`
 }
@@ -50,10 +56,53 @@ func (d *Config) Validate(dir string) error {
 			return fmt.Errorf("avatar_url: %w", err)
 		}
 	}
+	if err := d.checkThread(); err != nil {
+		return err
+	}
 	if err := d.Templates.Validate("title", "description", "content"); err != nil {
 		return err
 	}
 	return publish.ValidateHTTPConfig(&d.HTTPConfig, dir)
+}
+
+// checkThread applies Execute Webhook's rules for threads
+// (https://discord.com/developers/docs/resources/webhook#execute-webhook):
+// thread_id is a thread's snowflake id, thread_name a name for a new forum
+// post, and a message takes one of them at most, where the url's own
+// ?thread_id= counts as thread_id.
+func (d *Config) checkThread() error {
+	u, err := url.Parse(string(d.URL))
+	if err != nil {
+		return errors.New("url: not a valid URL")
+	}
+	inURL := u.Query().Has("thread_id")
+	switch {
+	case d.ThreadName != "" && d.ThreadID != "":
+		return errors.New("thread_name and thread_id are mutually exclusive (Discord refuses a message with both)")
+	case inURL && d.ThreadID != "":
+		return errors.New("thread_id: the url already holds a thread_id; set it in one place")
+	case inURL && d.ThreadName != "":
+		return errors.New("thread_name: the url holds a thread_id, and Discord refuses a message with both")
+	case d.ThreadID != "" && !isSnowflake(d.ThreadID):
+		return fmt.Errorf("thread_id %q is not a Discord id (a number)", d.ThreadID)
+	}
+	if _, err := (publish.Templates{"thread_name": d.ThreadName}).Parse(); err != nil {
+		return fmt.Errorf("thread_name: %w", errors.Unwrap(err))
+	}
+	return nil
+}
+
+// isSnowflake reports whether s is a Discord id: a decimal number.
+func isSnowflake(s string) bool {
+	if s == "" || len(s) > 20 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // checkDiscordUsername applies Discord's rules for webhook names, which

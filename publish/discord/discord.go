@@ -2,9 +2,12 @@ package discord
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,6 +29,10 @@ const (
 	discordFieldValueMax  = 1024
 	discordFooterMax      = 2048
 	discordEmbedTotalMax  = 6000
+	// discordThreadNameMax is a channel's name limit, which a forum
+	// post's thread_name is
+	// (https://discord.com/developers/docs/resources/channel#channel-object).
+	discordThreadNameMax = 100
 	// discordDescriptionFloor is as far as the description is cut to
 	// make room for fields.
 	discordDescriptionFloor = 1000
@@ -44,14 +51,18 @@ var discordColour = publish.StateStyle[int]{Resolved: 0x2EB67D, Critical: 0xE01E
 // colour by severity) within Discord's limits, the total of its text kept
 // ≤6000 characters by trimming the description, then the last fields.
 // allowed_mentions is empty so that alert text cannot ping @everyone.
+// thread_id goes in the query, thread_name in the body: a forum or media
+// channel's webhook needs one of them.
 // Discord answers 429 with {"retry_after": seconds, "global": …} and a
 // Retry-After header: the JSON value is honoured first, being the more
-// precise. Other 4xx answers are {"code": n, "message": …} and permanent.
+// precise. Other 4xx answers are {"code": n, "message": …} and permanent;
+// a deleted webhook, 401 and 403 say the target is gone (core.ErrTargetGone).
 type discord struct {
 	// url holds the webhook's token: it never appears in errors or logs.
-	url       string
-	username  string
-	avatarURL string
+	url        string
+	username   string
+	avatarURL  string
+	threadName bool // the "thread_name" template names a new post
 	publish.HTTPTarget
 }
 
@@ -59,6 +70,7 @@ type discordMessage struct {
 	Content         string                 `json:"content,omitempty"`
 	Username        string                 `json:"username,omitempty"`
 	AvatarURL       string                 `json:"avatar_url,omitempty"`
+	ThreadName      string                 `json:"thread_name,omitempty"`
 	Embeds          []discordEmbed         `json:"embeds"`
 	AllowedMentions discordAllowedMentions `json:"allowed_mentions"`
 }
@@ -96,7 +108,15 @@ type discordError struct {
 }
 
 func newDiscord(name string, s *Config, o publish.Options) (*discord, error) {
-	h, err := publish.NewHTTPTarget(name, s.HTTPConfig, s.Templates, o)
+	tmpl := s.Templates
+	if s.ThreadName != "" {
+		tmpl = maps.Clone(s.Templates)
+		if tmpl == nil {
+			tmpl = publish.Templates{}
+		}
+		tmpl["thread_name"] = s.ThreadName
+	}
+	h, err := publish.NewHTTPTarget(name, s.HTTPConfig, tmpl, o)
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +126,11 @@ func newDiscord(name string, s *Config, o publish.Options) (*discord, error) {
 	}
 	q := u.Query()
 	q.Set("wait", "true")
+	if s.ThreadID != "" {
+		q.Set("thread_id", s.ThreadID)
+	}
 	u.RawQuery = q.Encode()
-	return &discord{url: u.String(), username: s.Username, avatarURL: s.AvatarURL, HTTPTarget: h}, nil
+	return &discord{url: u.String(), username: s.Username, avatarURL: s.AvatarURL, threadName: s.ThreadName != "", HTTPTarget: h}, nil
 }
 
 // Publish posts the alert once.
@@ -116,27 +139,46 @@ func (d *discord) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 	return discordOutcome(err, body)
 }
 
+// Destination is a digest of the webhook URL, never the URL: it tells the
+// engine that a target given a new webhook is no longer the gone one,
+// which the target's configuration key, leaving secrets out, cannot.
+func (d *discord) Destination() string {
+	sum := sha256.Sum256([]byte(d.url))
+	return hex.EncodeToString(sum[:12])
+}
+
 // Render builds the one POST request Publish sends.
 func (d *discord) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Request, error) {
 	return publish.OneRequest(publish.JSONRequest(ctx, http.MethodPost, d.url, d.message(a), "application/json"))
 }
 
+// discordUnknownWebhook is the error code of a 404 for a webhook that does
+// not exist, or no longer does
+// (https://discord.com/developers/docs/topics/opcodes-and-status-codes#json-json-error-codes).
+const discordUnknownWebhook = 10015
+
 // discordOutcome refines send's verdict with Discord's error body: its
-// message, and the precise retry_after of a 429.
+// message, the precise retry_after of a 429, and whether the webhook is
+// gone: deleted (404 Unknown Webhook) or refused (401, 403). A deleted
+// webhook never comes back, and every 401 and 403 counts towards
+// Discord's invalid request limit, whose breach bans the sender's IP
+// (https://discord.com/developers/docs/topics/rate-limits#invalid-request-limit),
+// so none of them is worth a second request.
 func discordOutcome(err error, body []byte) error {
 	var de *core.DeliveryError
 	if !errors.As(err, &de) {
 		return err
 	}
 	var ans discordError
-	if json.Unmarshal(body, &ans) != nil {
-		return err
-	}
-	if ans.Message != "" {
+	if json.Unmarshal(body, &ans) == nil && ans.Message != "" {
 		de.Err = fmt.Errorf("discord error %d: %s", ans.Code, ans.Message)
 	}
-	if de.StatusCode == http.StatusTooManyRequests && ans.RetryAfter != nil && *ans.RetryAfter > 0 {
+	switch {
+	case de.StatusCode == http.StatusTooManyRequests && ans.RetryAfter != nil && *ans.RetryAfter > 0:
 		de.RetryAfter = time.Duration(*ans.RetryAfter * float64(time.Second))
+	case de.StatusCode == http.StatusNotFound && ans.Code == discordUnknownWebhook,
+		de.StatusCode == http.StatusUnauthorized, de.StatusCode == http.StatusForbidden:
+		return core.Gone(de.StatusCode, de.Err)
 	}
 	return err
 }
@@ -158,11 +200,17 @@ func (d *discord) message(a *core.EnrichedAlert) *discordMessage {
 		e.Footer = &discordFooter{Text: footer}
 	}
 	fitDiscordEmbed(&e)
-	return &discordMessage{
+	m := &discordMessage{
 		Content: content, Username: d.username, AvatarURL: d.avatarURL,
 		Embeds:          []discordEmbed{e},
 		AllowedMentions: discordAllowedMentions{Parse: []string{}},
 	}
+	if d.threadName {
+		// A blank or failed template falls back to the title, as a post
+		// must have a name.
+		m.ThreadName, _ = publish.TruncateRunes(d.Tmpl.Render("thread_name", a, publish.ChatTitle(a)), discordThreadNameMax)
+	}
+	return m
 }
 
 // discordTime is when the alert started, or ended once resolved.

@@ -197,3 +197,123 @@ func TestDiscordRenderKeepsTheWebhookQuery(t *testing.T) {
 		t.Error("Render sent the request")
 	}
 }
+
+func TestDiscordPostsToThreads(t *testing.T) {
+	tests := []struct {
+		name       string
+		forum      bool
+		threadName string
+		threadID   string
+		want       discordtest.Thread
+		says       string // the refusal, when the message must fail
+	}{
+		{name: "forum webhook without a thread is refused", forum: true, says: "discord error 220001"},
+		{name: "forum webhook, a new post named by the template", forum: true, threadName: "{{ .Alert.Labels.alertname }} on {{ .Alert.Labels.service }}", want: discordtest.Thread{Name: "HighLatency on checkout"}},
+		{name: "forum webhook, a plain thread name", forum: true, threadName: "Alerts", want: discordtest.Thread{Name: "Alerts"}},
+		{name: "forum webhook, an existing post", forum: true, threadID: "987654321", want: discordtest.Thread{ID: "987654321"}},
+		{name: "text channel webhook, an existing thread", threadID: "42", want: discordtest.Thread{ID: "42"}},
+		{name: "thread name cut to Discord's 100 characters", forum: true, threadName: strings.Repeat("x", 150), want: discordtest.Thread{Name: strings.Repeat("x", 99) + "…"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := discordtest.NewDiscord(t)
+			if tc.forum {
+				f = discordtest.NewForumDiscord(t)
+			}
+			spec := &Config{
+				URL: publish.Secret(f.URL()), Username: DefaultDiscordUsername, HTTPConfig: commoncfg.DefaultHTTPClientConfig,
+				ThreadName: tc.threadName, ThreadID: tc.threadID,
+			}
+			p, err := newDiscord("d", spec, publish.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			err = p.Publish(context.Background(), publishtest.ChatAlert(false))
+			if tc.says != "" {
+				publishtest.AssertDeliveryError(t, err, 400, false, 0, tc.says)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+			if got := f.Threads(); len(got) != 1 || got[0] != tc.want {
+				t.Errorf("fake saw threads %+v, want [%+v]", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDiscordWebhookGone(t *testing.T) {
+	tests := []struct {
+		name   string
+		setup  func(f *discordtest.Discord) string // returns the url to post to
+		status int
+		gone   bool
+		says   string
+	}{
+		{name: "deleted webhook: 404 Unknown Webhook", status: 404, gone: true, says: "discord error 10015: Unknown Webhook",
+			setup: func(f *discordtest.Discord) string { f.Delete(); return f.URL() }},
+		{name: "wrong token: 401", status: 401, gone: true, says: "discord error 50027: Invalid Webhook Token",
+			setup: func(f *discordtest.Discord) string {
+				return strings.TrimSuffix(f.URL(), "WEBHOOKSECRET") + "OTHERTOKEN"
+			}},
+		{name: "403 Missing Access", status: 403, gone: true, says: "discord error 50001: Missing Access",
+			setup: func(f *discordtest.Discord) string {
+				f.Script(publishtest.Answer{Status: 403, Body: `{"code":50001,"message":"Missing Access"}`})
+				return f.URL()
+			}},
+		{name: "a 404 that is not Discord's Unknown Webhook", status: 404, says: "not found",
+			setup: func(f *discordtest.Discord) string {
+				f.Script(publishtest.Answer{Status: 404, Body: "<html>not found</html>", ContentType: "text/html"})
+				return f.URL()
+			}},
+		{name: "a 400 is permanent, not gone", status: 400, says: "discord error 50035",
+			setup: func(f *discordtest.Discord) string {
+				f.Script(publishtest.Answer{Status: 400, Body: `{"code":50035,"message":"Invalid Form Body"}`})
+				return f.URL()
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := discordtest.NewDiscord(t)
+			spec := &Config{URL: publish.Secret(tc.setup(f)), Username: DefaultDiscordUsername, HTTPConfig: commoncfg.DefaultHTTPClientConfig}
+			p, err := newDiscord("d", spec, publish.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			err = p.Publish(context.Background(), publishtest.ChatAlert(false))
+			publishtest.AssertDeliveryError(t, err, tc.status, false, 0, tc.says)
+			if core.IsGone(err) != tc.gone {
+				t.Errorf("IsGone(%v) = %v, want %v", err, core.IsGone(err), tc.gone)
+			}
+			if strings.Contains(err.Error(), "TOKEN") || strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("error reveals the webhook token: %v", err)
+			}
+		})
+	}
+}
+
+func TestDiscordDestinationFollowsTheWebhookNotItsToken(t *testing.T) {
+	build := func(url string) *discord {
+		t.Helper()
+		p, err := newDiscord("d", &Config{URL: publish.Secret(url), HTTPConfig: commoncfg.DefaultHTTPClientConfig}, publish.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		return p
+	}
+	const hook = "https://discord.com/api/webhooks/1/WEBHOOKSECRET"
+	a, same, other := build(hook), build(hook), build("https://discord.com/api/webhooks/2/NEWSECRET")
+	if a.Destination() != same.Destination() {
+		t.Error("the same webhook gave two destinations")
+	}
+	if a.Destination() == other.Destination() {
+		t.Error("a new webhook kept the old destination, so it would stay gone")
+	}
+	if strings.Contains(a.Destination(), "SECRET") || strings.Contains(a.Destination(), "webhooks") {
+		t.Errorf("Destination %q reveals the webhook URL", a.Destination())
+	}
+}

@@ -16,28 +16,80 @@ import (
 )
 
 // discordWebhookPath is the fake's webhook, id 1234 with its token.
-const discordWebhookPath = "/api/webhooks/1234/WEBHOOKSECRET"
+const (
+	discordWebhookPrefix = "/api/webhooks/1234/"
+	discordWebhookPath   = discordWebhookPrefix + "WEBHOOKSECRET"
+)
 
-// Discord is a Discord channel webhook as documented: POST JSON to
-// /api/webhooks/{id}/{token}, content or embeds required, every message
-// and embed limit enforced with Discord's error shape
+// Discord's answers to a webhook that is gone or whose token is wrong, and
+// to thread parameters that do not fit the channel
+// (https://discord.com/developers/docs/topics/opcodes-and-status-codes#json-json-error-codes).
+var (
+	unknownWebhook      = map[string]any{"code": 10015, "message": "Unknown Webhook"}
+	invalidToken        = map[string]any{"code": 50027, "message": "Invalid Webhook Token"}
+	forumNeedsThread    = map[string]any{"code": 220001, "message": "Webhooks posted to forum channels must have a thread_name or thread_id"}
+	forumNotBothThreads = map[string]any{"code": 220002, "message": "Webhooks posted to forum channels cannot have both a thread_name and thread_id"}
+	onlyForumThreads    = map[string]any{"code": 220003, "message": "Webhooks can only create threads in forum channels"}
+)
+
+// Discord is a Discord channel webhook as documented
+// (https://discord.com/developers/docs/resources/webhook#execute-webhook):
+// POST JSON to /api/webhooks/{id}/{token}, content or embeds required,
+// every message and embed limit enforced with Discord's error shape
 // {"code":…,"message":…}; 200 with the message when ?wait=true, else 204.
+// An unknown webhook id, or a deleted webhook, answers 404 "Unknown
+// Webhook"; a wrong token 401 "Invalid Webhook Token". The webhook of a
+// forum or media channel needs the thread_name body field (a new post) or
+// the thread_id query parameter (an existing one), never both; a text
+// channel's webhook takes thread_id only.
 // Scripted answers are served first, to play rate limits and outages.
 type Discord struct {
-	srv *httptest.Server
+	srv   *httptest.Server
+	forum bool
 
 	mu       sync.Mutex
 	script   publishtest.Script
+	deleted  bool
 	requests int
 	posts    [][]byte
 	waits    []bool
+	threads  []Thread
 }
 
-// NewDiscord starts a Discord fake that stops when the test ends.
+// Thread is where an accepted message went: the thread_id it was posted
+// to, or the thread_name of the post it created; both empty for the
+// channel itself.
+type Thread struct {
+	ID, Name string
+}
+
+// NewDiscord starts a Discord fake of a text channel's webhook that stops
+// when the test ends.
 func NewDiscord(t testing.TB) *Discord {
 	f := &Discord{}
 	f.srv = publishtest.Serve(t, http.HandlerFunc(f.serve))
 	return f
+}
+
+// NewForumDiscord starts a Discord fake of a forum channel's webhook.
+func NewForumDiscord(t testing.TB) *Discord {
+	f := &Discord{forum: true}
+	f.srv = publishtest.Serve(t, http.HandlerFunc(f.serve))
+	return f
+}
+
+// Delete deletes the webhook: from now on it answers 404 Unknown Webhook.
+func (f *Discord) Delete() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deleted = true
+}
+
+// Threads tells, for each accepted message, which thread it went to.
+func (f *Discord) Threads() []Thread {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.threads)
 }
 
 // URL is the webhook URL, with its token and no query.
@@ -89,8 +141,11 @@ func (f *Discord) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case f.deleted || !strings.HasPrefix(r.URL.Path, discordWebhookPrefix):
+		answer(http.StatusNotFound, unknownWebhook)
+		return
 	case r.URL.Path != discordWebhookPath:
-		answer(http.StatusNotFound, map[string]any{"code": 10015, "message": "Unknown Webhook"})
+		answer(http.StatusUnauthorized, invalidToken)
 		return
 	case r.Method != http.MethodPost:
 		answer(http.StatusMethodNotAllowed, map[string]any{"code": 0, "message": "405: Method Not Allowed"})
@@ -110,7 +165,13 @@ func (f *Discord) serve(w http.ResponseWriter, r *http.Request) {
 		answer(http.StatusBadRequest, map[string]any{"code": 50035, "message": "Invalid Form Body", "errors": err.Error()})
 		return
 	}
+	thread := Thread{ID: r.URL.Query().Get("thread_id"), Name: msg.ThreadName}
+	if refusal := f.checkThread(thread); refusal != nil {
+		answer(http.StatusBadRequest, refusal)
+		return
+	}
 	f.posts = append(f.posts, body)
+	f.threads = append(f.threads, thread)
 	wait := r.URL.Query().Get("wait") == "true"
 	f.waits = append(f.waits, wait)
 	if !wait {
@@ -120,10 +181,25 @@ func (f *Discord) serve(w http.ResponseWriter, r *http.Request) {
 	answer(http.StatusOK, map[string]any{"id": fmt.Sprint(len(f.posts)), "channel_id": "42", "content": msg.Content})
 }
 
+// checkThread applies the rules of thread_name and thread_id to the
+// fake's channel; nil when they hold.
+func (f *Discord) checkThread(t Thread) map[string]any {
+	switch {
+	case f.forum && t.ID == "" && t.Name == "":
+		return forumNeedsThread
+	case f.forum && t.ID != "" && t.Name != "":
+		return forumNotBothThreads
+	case !f.forum && t.Name != "":
+		return onlyForumThreads
+	}
+	return nil
+}
+
 type discordMessage struct {
-	Content  string `json:"content"`
-	Username string `json:"username"`
-	Embeds   []struct {
+	Content    string `json:"content"`
+	Username   string `json:"username"`
+	ThreadName string `json:"thread_name"`
+	Embeds     []struct {
 		Title       string `json:"title"`
 		Description string `json:"description"`
 		Fields      []struct {
@@ -147,6 +223,10 @@ func (m *discordMessage) check() error {
 		return fmt.Errorf("username %q refused", m.Username)
 	case len(m.Embeds) > 10:
 		return fmt.Errorf("%d embeds > 10", len(m.Embeds))
+	case n(m.ThreadName) > 100:
+		// A thread is a channel, whose name has 1 to 100 characters
+		// (https://discord.com/developers/docs/resources/channel#channel-object).
+		return fmt.Errorf("thread_name: %d > 100", n(m.ThreadName))
 	}
 	total := 0
 	for i, e := range m.Embeds {
