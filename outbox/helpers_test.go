@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,10 +16,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/am-fanout/am-fanout/breaker"
-	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/fanout"
 	"github.com/am-fanout/am-fanout/publish"
+	"github.com/am-fanout/am-fanout/publish/webhook"
+	commoncfg "github.com/prometheus/common/config"
 )
 
 // target is a local HTTP target that receives enriched alerts. It answers
@@ -125,24 +125,18 @@ func fastRetries() Options {
 // breaker that opens after breakerFailures retryable failures.
 func newHarness(t testing.TB, servers map[string]*target, opts Options, breakerFailures uint32) *harness {
 	t.Helper()
-	var yml strings.Builder
-	fmt.Fprintf(&yml, "defaults:\n  breaker: {failures: %d, open_for: 20ms}\ntargets:\n", breakerFailures)
-	for name, s := range servers {
-		fmt.Fprintf(&yml, "  - {name: %s, type: webhook, url: %q, format: enriched}\n", name, s.srv.URL)
-	}
-	cfg, err := config.Parse([]byte(yml.String()), filepath.Join(t.TempDir(), "am-fanout.yml"))
-	if err != nil {
-		t.Fatalf("test config: %v", err)
-	}
 	var ts []*core.Target
-	for _, c := range cfg.Targets {
+	for name, s := range servers {
+		c := &core.Target{
+			Name: name, Type: "webhook", Key: name, SendResolved: true, Timeout: 5 * time.Second,
+			Spec:    &webhook.Config{URL: publish.Secret(s.srv.URL), Format: webhook.FormatEnriched, HTTPConfig: commoncfg.DefaultHTTPClientConfig},
+			Breaker: core.BreakerSettings{Failures: breakerFailures, OpenFor: 20 * time.Millisecond, HalfOpenRequests: 1},
+		}
 		p, err := publish.New(c, publish.Options{})
 		if err != nil {
 			t.Fatalf("publisher %s: %v", c.Name, err)
 		}
-		c.Breaker.HalfOpenRequests = 1
 		c.Publisher, c.Circuit = p, breaker.New(c.Name, c.Breaker, nil)
-		c.SendResolved, c.Timeout = true, 5*time.Second
 		ts = append(ts, c)
 	}
 	h := &harness{t: t, dir: t.TempDir(), targets: fanout.NewTargetSet(ts), opts: opts}

@@ -5,24 +5,9 @@ import (
 
 	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/core"
-	"github.com/am-fanout/am-fanout/health"
 	"github.com/am-fanout/am-fanout/receiver"
 	"github.com/prometheus/common/model"
 )
-
-// healthOptions turns the config's health section into monitor options.
-func healthOptions(h config.Health) health.Options {
-	return health.Options{
-		UnhealthyAfter:        h.UnhealthyAfter,
-		DegradedAfter:         h.DegradedAfter,
-		RecheckAfter:          time.Duration(h.RecheckAfter),
-		Window:                time.Duration(h.Window),
-		MinSamples:            h.MinSamples,
-		DegradedSuccessRatio:  h.DegradedSuccessRatio,
-		UnhealthySuccessRatio: h.UnhealthySuccessRatio,
-		DegradedLatency:       time.Duration(h.DegradedLatency),
-	}
-}
 
 // probesOf returns the probe of every target that configures one.
 func probesOf(ts []*core.Target) map[string]core.Probe {
@@ -42,7 +27,7 @@ func probesOf(ts []*core.Target) map[string]core.Probe {
 // earned by a destination it no longer delivers to, and keeping a stale
 // "unhealthy" would skip the corrected target until the next recheck.
 func (s *server) applyHealth(cfg *config.Config, old, current []*core.Target) {
-	s.health.SetOptions(healthOptions(cfg.Health))
+	s.health.SetOptions(cfg.Health.Options())
 	was := make(map[string]string, len(old))
 	for _, t := range old {
 		was[t.Name] = t.Key

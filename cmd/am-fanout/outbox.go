@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -46,11 +45,7 @@ func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(storagePath, path)
 	}
-	store, err := outbox.Open(path, outbox.StoreOptions{
-		DedupWindow: time.Duration(cfg.Fanout.DedupWindow), MaxDone: oc.MaxDone,
-		Retention: time.Duration(oc.Retention), Logger: logger,
-		DeadLetterRetention: time.Duration(oc.DeadLetterRetention), MaxDeadLetters: oc.MaxDeadLetters,
-	})
+	store, err := outbox.Open(path, cfg.StoreOptions(logger))
 	if err != nil {
 		return nil, err
 	}
@@ -58,10 +53,7 @@ func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource
 	if !oc.Enabled {
 		return d, nil
 	}
-	d.box, err = outbox.New(store, src, &d.pub, outbox.Options{
-		RetryBase: time.Duration(oc.RetryBase), RetryCap: time.Duration(oc.RetryCap), MaxAge: time.Duration(oc.MaxAge),
-		MaxPending: oc.MaxPending, MaxBytes: oc.MaxBytes, MaxInFlight: oc.MaxInFlight, Logger: logger,
-	})
+	d.box, err = outbox.New(store, src, &d.pub, oc.Options(logger))
 	if err == nil {
 		err = d.box.Register(reg)
 	}

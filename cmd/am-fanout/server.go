@@ -153,13 +153,7 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	dispatcher := fanout.NewDispatcher(fanout.Dependencies{
 		Source: s.targets, Health: s.health, Recorder: s.health, Dedup: s.durable.dedup(),
 		Gone: s.gone, Metrics: s.metrics, Logger: s.logger,
-	}, fanout.ParallelPublishOptions{
-		Timeout:                time.Duration(cfg.Fanout.Timeout),
-		CheckHealth:            true,
-		HealthStrategy:         cfg.Fanout.HealthStrategy,
-		MaxConcurrent:          cfg.Fanout.MaxConcurrent,
-		RespectCircuitBreakers: true,
-	})
+	}, cfg.Fanout.Options())
 	s.logger.Info("configuration loaded", "files", cfg.Files, "targets", len(built))
 	return receiver.Settings{
 		Publisher: dispatcher, Enricher: enrich.New(cfg.Enrich.Rules, time.Now),
