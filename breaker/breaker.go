@@ -90,9 +90,11 @@ func New(name string, s core.BreakerSettings, onChange func(name string, from, t
 		IsSuccessful: func(err error) bool {
 			return err == nil || !core.IsRetryable(err)
 		},
+		// Cancellation says nothing about the target, and throttling
+		// says it is up: neither counts for or against it.
 		IsExcluded: func(err error) bool {
 			var c *cancelled
-			return errors.As(err, &c)
+			return errors.As(err, &c) || core.IsThrottled(err)
 		},
 	}
 	b := &Breaker{name: name}

@@ -80,7 +80,7 @@ func TestExecuteCountsOnlyRetryableFailures(t *testing.T) {
 		want    State
 	}{
 		{"HTTP 503 trips after Failures", returning(core.Retryable(503, 0, errors.New("unavailable"))), true, 3, Open},
-		{"HTTP 429 trips after Failures", returning(core.Retryable(429, time.Second, errors.New("slow down"))), true, 3, Open},
+		{"HTTP 429 never trips: the target is up and throttling", returning(core.Retryable(429, time.Second, errors.New("slow down"))), true, 10, Closed},
 		{"connection refused trips after Failures", refusedDial(t), true, 3, Open},
 		{"client timeout trips after Failures", timeout, true, 3, Open},
 		{"fewer retryable failures than Failures stay closed", returning(core.Retryable(502, 0, errors.New("bad gateway"))), true, 2, Closed},

@@ -79,6 +79,11 @@ func IsRetryable(err error) bool {
 	return errors.As(err, &ne)
 }
 
+// IsThrottled reports whether the target refused the delivery for its
+// rate limit (429): it is up and asks to be tried later, so the failure
+// says nothing against its health or its breaker.
+func IsThrottled(err error) bool { return StatusCode(err) == 429 }
+
 // StatusCode returns the HTTP status carried by err, 0 if none.
 func StatusCode(err error) int {
 	var de *DeliveryError

@@ -79,6 +79,9 @@ func classify(r *core.TargetPublishResult) outcome {
 		return succeeded
 	case errors.Is(r.Error, context.Canceled), errors.Is(r.Error, core.ErrContextCancelled):
 		return ignored
+	case core.IsThrottled(r.Error) || r.StatusCode == 429:
+		// A throttling target is up; its Retry-After paces the retry.
+		return ignored
 	case r.Retryable, core.IsRetryable(r.Error), errors.Is(r.Error, core.ErrContextTimeout):
 		return failing
 	case r.StatusCode != 0 || core.StatusCode(r.Error) != 0:

@@ -105,6 +105,7 @@ func TestMonitorTransitions(t *testing.T) {
 	unavailable := failed(core.Retryable(503, 0, errors.New("unavailable")))
 	badRequest := failed(core.Permanent(400, errors.New("bad payload")))
 	refused := failed(connectionRefused(t))
+	throttled := failed(core.Retryable(429, 2*time.Second, errors.New("slow down")))
 	tests := []struct {
 		name  string
 		opts  Options
@@ -134,6 +135,14 @@ func TestMonitorTransitions(t *testing.T) {
 			{unavailable, core.HealthDegraded, 2},
 			{unavailable, core.HealthUnhealthy, 3},
 			{badRequest, core.HealthHealthy, 0},
+		}},
+		{"429s are ignored: a throttling target is up", Options{}, []step{
+			{throttled, core.HealthUnknown, 0},
+			{throttled, core.HealthUnknown, 0},
+			{throttled, core.HealthUnknown, 0},
+			{throttled, core.HealthUnknown, 0},
+			{unavailable, core.HealthDegraded, 1},
+			{throttled, core.HealthDegraded, 1},
 		}},
 		{"skipped results are ignored", Options{}, []step{
 			{skipped(core.SkipCircuitOpen), core.HealthUnknown, 0},
