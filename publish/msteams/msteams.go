@@ -79,15 +79,15 @@ func (m *msteams) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Re
 var teamsErrorInBody = regexp.MustCompile(`returned HTTP error (\d{3})`)
 
 // checkTeamsAnswer turns a 2xx answer that reports a failure into an
-// error carrying the reported status: 429 and 5xx retryable, others
-// permanent. Any other 2xx answer (Workflows' empty 202, the connector's
-// "1") is success.
+// error carrying the reported status, retryable as publish.RetryableStatus
+// says (408, 429, 5xx), others permanent. Any other 2xx answer (Workflows'
+// empty 202, the connector's "1") is success.
 func checkTeamsAnswer(resp *http.Response, body []byte) error {
 	text := string(body)
 	err := fmt.Errorf("answered HTTP %d reporting a failure: %s", resp.StatusCode, publish.AnswerText(body))
 	if m := teamsErrorInBody.FindStringSubmatch(text); m != nil {
 		code, _ := strconv.Atoi(m[1])
-		if code == http.StatusTooManyRequests || code/100 == 5 {
+		if publish.RetryableStatus(code) {
 			return core.Retryable(code, publish.RetryAfter(resp.Header, time.Now()), err)
 		}
 		return core.Permanent(code, err)

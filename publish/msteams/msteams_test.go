@@ -202,6 +202,16 @@ func TestMSTeamsOutcomes(t *testing.T) {
 			retryable: true, code: 429, wantText: "ApplicationThrottled",
 		},
 		{
+			name:      "a 408 reported in a 200 body is retryable",
+			answer:    publishtest.Answer{Status: 200, Body: "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 408 with ContextId x"},
+			retryable: true, code: 408, wantText: "HTTP error 408",
+		},
+		{
+			name:      "408 is retryable",
+			answer:    publishtest.Answer{Status: 408, Body: `{"error":{"code":"RequestTimeout","message":"The request timed out"}}`},
+			retryable: true, code: 408, wantText: "The request timed out",
+		},
+		{
 			name:   "a 400 reported in a 200 body is permanent",
 			answer: publishtest.Answer{Status: 200, Body: "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 400 with ContextId x"},
 			code:   400, wantText: "HTTP error 400",
