@@ -114,7 +114,7 @@ const DefaultMaxAnswer = 1 << 20
 var ErrAnswerTooLarge = errors.New("answer too large")
 
 // Send sends req with c and classifies the answer: nil for a 2xx that
-// check accepts, core.Retryable for 429, 5xx and network errors,
+// check accepts, core.Retryable for 408, 429, 5xx and network errors,
 // core.Permanent for other statuses. At most DefaultMaxAnswer bytes of the
 // answer are returned, for publishers that need it (Slack's message ts).
 func Send(c *http.Client, req *http.Request, check Checker) ([]byte, error) {
@@ -163,10 +163,18 @@ func classify(resp *http.Response, body []byte) error {
 		return nil
 	}
 	err := fmt.Errorf("%s", AnswerText(body))
-	if code == http.StatusTooManyRequests || code/100 == 5 {
+	if RetryableStatus(code) {
 		return core.Retryable(code, RetryAfter(resp.Header, time.Now()), err)
 	}
 	return core.Permanent(code, err)
+}
+
+// RetryableStatus reports whether a failed request answered with code may
+// pass if sent again: 408 (the server gave up waiting for the request; the
+// client may repeat it, https://www.rfc-editor.org/rfc/rfc9110#section-15.5.9),
+// 429 and 5xx. Every other status fails the same way until someone acts.
+func RetryableStatus(code int) bool {
+	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code/100 == 5
 }
 
 // AnswerText quotes at most maxErrorBody bytes of an answer, on one line.

@@ -69,6 +69,8 @@ func TestClassify(t *testing.T) {
 		{status: 401},
 		{status: 403},
 		{status: 404},
+		{status: 408, wantRetryable: true},
+		{status: 408, retryAfter: "5", wantRetryable: true, wantWait: 5 * time.Second},
 		{status: 413},
 		{status: 422},
 		{status: 429, wantRetryable: true},

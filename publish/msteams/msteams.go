@@ -1,15 +1,12 @@
 package msteams
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -31,9 +28,8 @@ import (
 // Teams rejects messages over about 28 KB ("Request Entity too large",
 // https://learn.microsoft.com/en-us/connectors/teams/#known-issues-and-limitations);
 // a Workflows trigger accepts the request first and fails later, so the
-// whole body is kept under teamsMaxBytes here: facts are dropped from the
-// end with a note saying how many, then the text, then the title are cut
-// with "…". Workflows answer 202 Accepted (200 is success too). The Teams
+// whole body is kept under teamsMaxBytes here, as fit describes.
+// Workflows answer 202 Accepted (200 is success too). The Teams
 // connector answers throttling with HTTP 200 and a text body such as
 // "Microsoft Teams endpoint returned HTTP error 429"; checkTeamsAnswer
 // classifies that by the embedded status.
@@ -49,6 +45,10 @@ const (
 	adaptiveCardSchema   = "http://adaptivecards.io/schemas/adaptive-card.json"
 	adaptiveCardVersion  = "1.4"
 	adaptiveCardMIMEType = "application/vnd.microsoft.card.adaptive"
+	// teamsContentType names the charset: without it Teams counts the body
+	// as UTF-16, two bytes a character, and refuses it from about 14 KB
+	// (https://techqa.club/v/q/ms-teams-webhook-returns-error-413-on-small-messages-78034694).
+	teamsContentType = "application/json; charset=utf-8"
 )
 
 func newMSTeams(name string, s *Config, o publish.Options) (*msteams, error) {
@@ -71,7 +71,7 @@ func (m *msteams) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Re
 	if err != nil {
 		return nil, core.Permanent(0, err)
 	}
-	return publish.OneRequest(publish.BodyRequest(ctx, http.MethodPost, m.url, body, "application/json"))
+	return publish.OneRequest(publish.BodyRequest(ctx, http.MethodPost, m.url, body, teamsContentType))
 }
 
 // teamsErrorInBody finds the status the Teams connector reports inside a
@@ -79,15 +79,15 @@ func (m *msteams) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Re
 var teamsErrorInBody = regexp.MustCompile(`returned HTTP error (\d{3})`)
 
 // checkTeamsAnswer turns a 2xx answer that reports a failure into an
-// error carrying the reported status: 429 and 5xx retryable, others
-// permanent. Any other 2xx answer (Workflows' empty 202, the connector's
-// "1") is success.
+// error carrying the reported status, retryable as publish.RetryableStatus
+// says (408, 429, 5xx), others permanent. Any other 2xx answer (Workflows'
+// empty 202, the connector's "1") is success.
 func checkTeamsAnswer(resp *http.Response, body []byte) error {
 	text := string(body)
 	err := fmt.Errorf("answered HTTP %d reporting a failure: %s", resp.StatusCode, publish.AnswerText(body))
 	if m := teamsErrorInBody.FindStringSubmatch(text); m != nil {
 		code, _ := strconv.Atoi(m[1])
-		if code == http.StatusTooManyRequests || code/100 == 5 {
+		if publish.RetryableStatus(code) {
 			return core.Retryable(code, publish.RetryAfter(resp.Header, time.Now()), err)
 		}
 		return core.Permanent(code, err)
@@ -98,14 +98,20 @@ func checkTeamsAnswer(resp *http.Response, body []byte) error {
 	return nil
 }
 
-// teamsContent is what a card shows, before it is fitted to the size limit.
+// teamsContent is what a card shows, and how much of it fit leaves in.
 type teamsContent struct {
 	title, text string
 	// style is both the title container's style and the title's colour:
 	// attention, warning, good or accent are valid for each.
-	style   string
-	facts   []cardFact
-	actions []cardAction
+	style string
+	facts []cardFact
+	links []cardAction
+	// keep is how many facts the card shows, from the first.
+	keep int
+	// dropped is how many links the card leaves out, the first of
+	// longestFirst.
+	dropped      int
+	longestFirst []int
 }
 
 func (m *msteams) content(a *core.EnrichedAlert) *teamsContent {
@@ -117,7 +123,7 @@ func (m *msteams) content(a *core.EnrichedAlert) *teamsContent {
 	}
 	for _, l := range a.Links {
 		if strings.HasPrefix(l.URL, "https://") || strings.HasPrefix(l.URL, "http://") {
-			c.actions = append(c.actions, cardAction{Type: "Action.OpenUrl", Title: publish.TitleOfLink(l.Name), URL: l.URL})
+			c.links = append(c.links, cardAction{Type: "Action.OpenUrl", Title: publish.TitleOfLink(l.Name), URL: l.URL})
 		}
 	}
 	return c
@@ -163,69 +169,6 @@ func teamsFacts(a *core.EnrichedAlert) []cardFact {
 		facts = append(facts, cardFact{Title: k, Value: a.Alert.Annotations[k]})
 	}
 	return facts
-}
-
-// fit encodes the message within limit bytes: it drops facts from the end
-// first, then shortens the text, then the title, then drops the buttons.
-func (c *teamsContent) fit(limit int) ([]byte, error) {
-	n := len(c.facts)
-	fits := func(keep int) bool { b, err := c.encode(keep); return err == nil && len(b) <= limit }
-	if fits(n) {
-		return c.encode(n)
-	}
-	// The smallest count that does not fit, minus one, is the most that does.
-	if keep := sort.Search(n+1, func(k int) bool { return !fits(k) }) - 1; keep >= 0 {
-		return c.encode(keep)
-	}
-	for _, field := range []*string{&c.text, &c.title} {
-		full := *field
-		r := []rune(full)
-		longest := sort.Search(len(r)+1, func(i int) bool { *field, _ = publish.TruncateRunes(full, i); return !fits(0) }) - 1
-		if longest >= 0 {
-			*field, _ = publish.TruncateRunes(full, longest)
-			return c.encode(0)
-		}
-		*field = ""
-	}
-	c.actions = nil
-	if fits(0) {
-		return c.encode(0)
-	}
-	return nil, fmt.Errorf("the Teams message cannot fit in %d bytes", limit)
-}
-
-// encode renders the message with the first keep facts, and a note saying
-// how many were left out. HTML characters are not escaped, so the size
-// counted is the size sent.
-func (c *teamsContent) encode(keep int) ([]byte, error) {
-	body := []any{
-		cardContainer{Type: "Container", Style: c.style, Bleed: true, Items: []any{
-			cardTextBlock{Type: "TextBlock", Text: c.title, Wrap: true, Weight: "Bolder", Size: "Medium", Color: c.style},
-		}},
-		cardTextBlock{Type: "TextBlock", Text: c.text, Wrap: true},
-	}
-	if keep > 0 {
-		body = append(body, cardFactSet{Type: "FactSet", Facts: c.facts[:keep]})
-	}
-	if left := len(c.facts) - keep; left > 0 {
-		body = append(body, cardTextBlock{Type: "TextBlock", Wrap: true, IsSubtle: true, Size: "Small",
-			Text: fmt.Sprintf("… %d more labels and annotations left out to stay within Teams' message size limit", left)})
-	}
-	msg := teamsMessage{Type: "message", Attachments: []teamsAttachment{{
-		ContentType: adaptiveCardMIMEType,
-		Content: adaptiveCard{
-			Schema: adaptiveCardSchema, Type: "AdaptiveCard", Version: adaptiveCardVersion,
-			MSTeams: map[string]string{"width": "Full"},
-			Body:    body, Actions: c.actions,
-		},
-	}}}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(msg); err != nil {
-		return nil, fmt.Errorf("encoding body: %w", err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 type teamsMessage struct {

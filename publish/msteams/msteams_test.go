@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -142,14 +143,14 @@ func TestMSTeamsStaysUnderTheSizeLimit(t *testing.T) {
 			},
 		},
 		{
-			name: "a huge text drops the facts, then is cut visibly",
+			name: "a huge text drops all but the first facts, then is cut visibly",
 			edit: hugeText,
 			check: func(t *testing.T, c adaptiveCardView) {
 				if !strings.HasSuffix(c.text(), "…") || len(c.text()) < 10000 {
 					t.Errorf("text of %d bytes, want it cut with … yet still long", len(c.text()))
 				}
-				if c.facts() != nil {
-					t.Error("facts should go before the text is cut")
+				if got := len(c.facts()); got != teamsFirstFacts {
+					t.Errorf("kept %d facts, want the first %d kept while the text is cut", got, teamsFirstFacts)
 				}
 			},
 		},
@@ -182,6 +183,69 @@ func TestMSTeamsStaysUnderTheSizeLimit(t *testing.T) {
 	}
 }
 
+// TestMSTeamsKeepsTheHeadOfAnOversizedCard: an alert whose silence link
+// alone is 17 KB, with a long text and many labels, still shows its whole
+// title with the status, the severity and the first facts; the long link
+// is the first thing dropped, and only when the card does not fit.
+func TestMSTeamsKeepsTheHeadOfAnOversizedCard(t *testing.T) {
+	hugeSilence := func(a *core.EnrichedAlert) {
+		for i, l := range a.Links {
+			if l.Name == core.LinkSilence {
+				a.Links[i].URL = "http://alertmanager.example.com/#/silences/new?filter=" + strings.Repeat("%7Bpod%3D%22checkout-7d9f%22%7D", 17000/30)
+			}
+		}
+	}
+	tests := []struct {
+		name        string
+		oversized   bool
+		wantButtons []string
+		wantNote    string
+	}{
+		{name: "a long link stays on a card that fits", wantButtons: []string{"Source", "Runbook", "Dashboard", "Silence"}},
+		{name: "an oversized card drops the long link before any fact", oversized: true,
+			wantButtons: []string{"Source", "Runbook", "Dashboard"}, wantNote: "and 1 link left out"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := msteamstest.NewTeams(t, teamsTestSig)
+			m := newTestMSTeams(t, f, publish.Options{}, nil)
+			a := publishtest.VendorAlert(core.StatusFiring)
+			hugeSilence(a)
+			if tc.oversized {
+				a.Alert.Annotations["summary"] = strings.Repeat("checkout failing; ", 1000)
+				for i := range 100 {
+					a.Alert.Labels[fmt.Sprintf("label_%03d", i)] = strings.Repeat("v", 100)
+				}
+			}
+			// The fake refuses what Teams would not post, so success proves the size.
+			if err := m.Publish(context.Background(), a); err != nil {
+				t.Fatalf("Publish: want success, got %v", err)
+			}
+			card := teamsCard(t, f.Bodies()[0])
+			if card.title() != "[FIRING] HighErrorRate" {
+				t.Errorf("title = %q, want the whole title with its status", card.title())
+			}
+			all, kept := teamsFacts(a), card.facts()
+			if len(kept) < 5 || !slices.Equal(kept[:5], all[:5]) {
+				t.Errorf("kept facts %v, want at least the first five %v", kept[:min(5, len(kept))], all[:5])
+			}
+			if len(kept) == 0 || kept[0] != (cardFact{Title: "Severity", Value: "critical"}) {
+				t.Errorf("first fact %v, want the severity", kept[:min(1, len(kept))])
+			}
+			var buttons []string
+			for _, act := range card.Actions {
+				buttons = append(buttons, act.Title)
+			}
+			if !slices.Equal(buttons, tc.wantButtons) {
+				t.Errorf("buttons %v, want %v", buttons, tc.wantButtons)
+			}
+			if note := card.Body[len(card.Body)-1].Text; !strings.Contains(note, tc.wantNote) {
+				t.Errorf("last element %q, want a note saying %q", note, tc.wantNote)
+			}
+		})
+	}
+}
+
 func TestMSTeamsOutcomes(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -200,6 +264,16 @@ func TestMSTeamsOutcomes(t *testing.T) {
 			name:      "throttling reported in a 202 body is retryable",
 			answer:    publishtest.Answer{Status: 202, Body: "Request was throttled (ApplicationThrottled)"},
 			retryable: true, code: 429, wantText: "ApplicationThrottled",
+		},
+		{
+			name:      "a 408 reported in a 200 body is retryable",
+			answer:    publishtest.Answer{Status: 200, Body: "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 408 with ContextId x"},
+			retryable: true, code: 408, wantText: "HTTP error 408",
+		},
+		{
+			name:      "408 is retryable",
+			answer:    publishtest.Answer{Status: 408, Body: `{"error":{"code":"RequestTimeout","message":"The request timed out"}}`},
+			retryable: true, code: 408, wantText: "The request timed out",
 		},
 		{
 			name:   "a 400 reported in a 200 body is permanent",

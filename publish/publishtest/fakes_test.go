@@ -86,6 +86,7 @@ func TestFakesEnforceTheVendorContracts(t *testing.T) {
 	rootly := func(t *testing.T) string { return rootlytest.NewRootly(t, "token", "secret").SourceURL() }
 	genie := map[string]string{"Authorization": "GenieKey key"}
 	bearer := map[string]string{"Authorization": "Bearer secret"}
+	utf8JSON := map[string]string{"Content-Type": "application/json; charset=utf-8"}
 	tests := []call{
 		{name: "pagerdutytest.PagerDuty accepts a complete trigger", url: pd, body: pdEvent("db down"), wantStatus: 202, wantInReply: `"status":"success"`},
 		{name: "pagerdutytest.PagerDuty refuses a summary of 1025 characters", url: pd, body: pdEvent(strings.Repeat("s", 1025)), wantStatus: 400, wantInReply: "'payload.summary' is too long"},
@@ -102,6 +103,8 @@ func TestFakesEnforceTheVendorContracts(t *testing.T) {
 		{name: "msteamstest.Teams accepts an Adaptive Card 1.4", url: teams, body: teamsCard("1.4", "hi"), wantStatus: 202},
 		{name: "msteamstest.Teams refuses a card version it does not render", url: teams, body: teamsCard("1.6", "hi"), wantStatus: 400, wantInReply: "card version"},
 		{name: "msteamstest.Teams refuses a message over 28 KB", url: teams, body: teamsCard("1.4", strings.Repeat("t", msteamstest.TeamsMaxBytes)), wantStatus: 413, wantInReply: "RequestEntityTooLarge"},
+		{name: "msteamstest.Teams accepts 27 KB sent with charset=utf-8", url: teams, header: utf8JSON, body: teamsCard("1.4", strings.Repeat("t", 27000)), wantStatus: 202},
+		{name: "msteamstest.Teams refuses 15 KB sent without charset=utf-8", url: teams, body: teamsCard("1.4", strings.Repeat("t", 15000)), wantStatus: 413, wantInReply: "charset=utf-8"},
 		{name: "msteamstest.Teams refuses a wrong signature", url: func(t *testing.T) string { return strings.Replace(teams(t), "sig=sig", "sig=old", 1) }, body: teamsCard("1.4", "hi"), wantStatus: 401},
 		{name: "discordtest.Discord accepts an embed", url: discord, body: `{"embeds":[{"title":"t","description":"d"}]}`, wantStatus: 204},
 		{name: "discordtest.Discord refuses a title of 257 characters", url: discord, body: fmt.Sprintf(`{"embeds":[{"title":%q}]}`, strings.Repeat("t", 257)), wantStatus: 400, wantInReply: "50035"},

@@ -8,14 +8,18 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/am-fanout/am-fanout/publish/publishtest"
 )
 
 const (
-	// TeamsMaxBytes is Teams' documented message size limit, about 28 KB.
+	// TeamsMaxBytes is Teams' documented message size limit, about 28 KB
+	// ("Request Entity too large",
+	// https://learn.microsoft.com/en-us/connectors/teams/#known-issues-and-limitations).
 	TeamsMaxBytes = 28000
 	// TeamsThrottledBody is the text the Teams connector answers with HTTP
 	// 200 when it throttles a webhook.
@@ -31,7 +35,14 @@ const (
 // message of type "message" whose attachments are Adaptive Cards (content
 // type, $schema, type, a version Teams renders, a body), a whole message of
 // at most 28 KB; it answers 202 Accepted, and Power Automate's
-// {"error":{"code","message"}} on failure. It can be scripted to answer
+// {"error":{"code","message"}} on failure.
+//
+// The 28 KB are counted as Teams counts them: a body whose Content-Type
+// does not say charset=utf-8 is converted to UTF-16 first, two bytes a
+// character, so it is refused from about 14 KB
+// (https://stackoverflow.com/questions/78034694). Where Teams accepts such
+// a message with 202 and fails the flow's run later, the fake answers 413
+// at once, so a test sees the message that would never be posted. It can be scripted to answer
 // like the Teams connector does when throttled: HTTP 200 with the failure
 // in the text (TeamsThrottledBody).
 type Teams struct {
@@ -115,12 +126,14 @@ func (f *Teams) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		flowError(w, http.StatusMethodNotAllowed, "TriggerRequestMethodNotValid", "The HTTP method for this request is not valid: expected 'Post'")
 		return
 	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/json" {
 		flowError(w, http.StatusBadRequest, "InvalidRequestContent", "The request content type must be application/json")
 		return
 	}
-	if len(body) > TeamsMaxBytes {
-		flowError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "message of "+strconv.Itoa(len(body))+" bytes exceeds 28 KB")
+	if size, how := teamsSize(body, params["charset"]); size > TeamsMaxBytes {
+		flowError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
+			"Request Entity too large: message of "+strconv.Itoa(len(body))+" bytes counts "+strconv.Itoa(size)+" bytes "+how+", over 28 KB")
 		return
 	}
 	if msg := checkTeamsMessage(body); msg != "" {
@@ -129,6 +142,16 @@ func (f *Teams) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.bodies = append(f.bodies, body)
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// teamsSize is the size Teams counts for a body sent with charset, and
+// how it counted: the bytes as sent when they are declared UTF-8, else
+// two bytes for each UTF-16 unit they become.
+func teamsSize(body []byte, charset string) (int, string) {
+	if strings.EqualFold(charset, "utf-8") {
+		return len(body), "as UTF-8"
+	}
+	return 2 * len(utf16.Encode([]rune(string(body)))), "as UTF-16 (the Content-Type does not say charset=utf-8)"
 }
 
 // checkTeamsMessage returns what is wrong with a message, "" if nothing.
