@@ -61,7 +61,7 @@ type API struct {
 // (closing an unknown alias is also a 202). Errors answer
 // {"message","took","requestId"}, with "errors" on a 422
 // (https://docs.opsgenie.com/docs/response); 400, 401, 403 and 422 are
-// permanent, 429 and 5xx retryable. The key travels as
+// permanent, 408, 429 and 5xx retryable. The key travels as
 // "Authorization: GenieKey <key>" and never appears in errors or logs.
 type Publisher struct {
 	api    API

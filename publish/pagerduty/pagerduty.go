@@ -31,7 +31,7 @@ const (
 // "trigger" event when an alert fires, a "resolve" event when it resolves.
 // Both carry a dedup_key derived from the alert alone (publish.IncidentKey),
 // so a resolve finds its incident after a restart without stored state.
-// 202 is success; 400 is permanent, 429 and 5xx retryable, as the API
+// 202 is success; 400 is permanent, 408, 429 and 5xx retryable, as the API
 // overview documents. The routing key travels in the body, so it never
 // appears in an error (the API's error answers do not repeat it).
 //

@@ -43,7 +43,7 @@ import (
 // documents no length limit for these fields, so nothing is cut; the
 // description annotation is left out of data when an attribute holds it.
 // Answers: 201/200 success; 401, 404, 422 permanent with JSON:API
-// {"errors":[{"title","detail"}]}; 429 and 5xx retryable.
+// {"errors":[{"title","detail"}]}; 408, 429 and 5xx retryable.
 type rootly struct {
 	spec *Config
 	publish.HTTPTarget

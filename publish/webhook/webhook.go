@@ -11,7 +11,7 @@ import (
 // webhook posts each alert to a generic HTTP endpoint, either as
 // Alertmanager's webhook payload, version 4, holding this one alert
 // (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config),
-// or as the EnrichedAlert JSON. Any 2xx is success; 429 and 5xx are
+// or as the EnrichedAlert JSON. Any 2xx is success; 408, 429 and 5xx are
 // retryable, other statuses permanent, as Alertmanager treats webhooks.
 type webhook struct {
 	// url may hold a token: it never appears in errors or logs.
