@@ -2,7 +2,10 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/publish"
@@ -13,19 +16,29 @@ import (
 // (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config),
 // or as the EnrichedAlert JSON. Any 2xx is success; 408, 429 and 5xx are
 // retryable, other statuses permanent, as Alertmanager treats webhooks.
+// Every request carries the Standard Webhooks headers, signed when the
+// target has signing secrets.
 type webhook struct {
+	name string
 	// url may hold a token: it never appears in errors or logs.
 	url    string
 	format string
+	signer signer
+	// now is the clock of webhook-timestamp, the attempt's time.
+	now func() time.Time
 	publish.HTTPTarget
 }
 
 func newWebhook(name string, s *Config, o publish.Options) (*webhook, error) {
+	sg, err := newSigner(s.SigningSecrets)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", name, err)
+	}
 	h, err := publish.NewHTTPTarget(name, s.HTTPConfig, nil, o)
 	if err != nil {
 		return nil, err
 	}
-	return &webhook{url: string(s.URL), format: s.Format, HTTPTarget: h}, nil
+	return &webhook{name: name, url: string(s.URL), format: s.Format, signer: sg, now: time.Now, HTTPTarget: h}, nil
 }
 
 // Publish posts the alert once.
@@ -34,11 +47,23 @@ func (w *webhook) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 	return err
 }
 
-// Render builds the one POST request Publish sends.
+// Render builds the one POST request Publish sends, signed at the time
+// it is built.
 func (w *webhook) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Request, error) {
-	var body any = a
+	var msg any = a
 	if w.format == FormatAlertmanager {
-		body = publish.AlertmanagerMessage(a)
+		msg = publish.AlertmanagerMessage(a)
 	}
-	return publish.OneRequest(publish.JSONRequest(ctx, http.MethodPost, w.url, body, "application/json"))
+	// Encoded here rather than by JSONRequest: the signature covers the
+	// exact bytes sent.
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return nil, fmt.Errorf("encoding body: %w", err)
+	}
+	req, err := publish.BodyRequest(ctx, http.MethodPost, w.url, body, "application/json")
+	if err != nil {
+		return nil, err
+	}
+	w.signer.sign(req, messageID(w.name, a), w.now().Unix(), body)
+	return []*http.Request{req}, nil
 }
