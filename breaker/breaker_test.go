@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -18,10 +19,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// waitFor bounds polling for a breaker's open period to pass; it is a
-// limit for a stuck test, not an expectation of speed.
-const waitFor = 5 * time.Second
 
 // refusedDial returns a delivery that dials a loopback port nobody listens
 // on, so it fails with a real connection error.
@@ -151,10 +148,15 @@ func trip(t *testing.T, b *Breaker, failures int) {
 	require.Equal(t, Open, b.State(), "breaker must be open after %d failures", failures)
 }
 
-func waitHalfOpen(t *testing.T, b *Breaker) {
+// passOpenPeriod lets the open period of b, a breaker just tripped, pass
+// and checks that b is half-open only after it. It must run in a synctest
+// bubble, where sleeping advances the breaker's clock exactly.
+func passOpenPeriod(t *testing.T, b *Breaker, openFor time.Duration) {
 	t.Helper()
-	require.Eventually(t, func() bool { return b.State() == HalfOpen },
-		waitFor, time.Millisecond, "breaker never became half-open")
+	time.Sleep(openFor / 2)
+	require.Equal(t, Open, b.State(), "breaker half-open before its open period passed")
+	time.Sleep(openFor)
+	require.Equal(t, HalfOpen, b.State(), "breaker not half-open after its open period")
 }
 
 func TestOpenBreakerRejectsWithoutDelivering(t *testing.T) {
@@ -180,49 +182,55 @@ func TestHalfOpenOutcome(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := New("t1", core.BreakerSettings{Failures: 1, OpenFor: 20 * time.Millisecond, HalfOpenRequests: 1}, nil)
-			trip(t, b, 1)
-			waitHalfOpen(t, b)
-			err := b.Execute(context.Background(), returning(tt.trial))
-			assert.Equal(t, tt.trial, err, "the trial's own error must be returned")
-			assert.Equal(t, tt.want, b.State())
+			synctest.Test(t, func(t *testing.T) {
+				s := core.BreakerSettings{Failures: 1, OpenFor: 20 * time.Millisecond, HalfOpenRequests: 1}
+				b := New("t1", s, nil)
+				trip(t, b, 1)
+				passOpenPeriod(t, b, s.OpenFor)
+				err := b.Execute(context.Background(), returning(tt.trial))
+				assert.Equal(t, tt.trial, err, "the trial's own error must be returned")
+				assert.Equal(t, tt.want, b.State())
+			})
 		})
 	}
 }
 
 func TestHalfOpenLimitsTrials(t *testing.T) {
-	b := New("t1", core.BreakerSettings{Failures: 1, OpenFor: 20 * time.Millisecond, HalfOpenRequests: 2}, nil)
-	trip(t, b, 1)
-	waitHalfOpen(t, b)
+	synctest.Test(t, func(t *testing.T) {
+		s := core.BreakerSettings{Failures: 1, OpenFor: 20 * time.Millisecond, HalfOpenRequests: 2}
+		b := New("t1", s, nil)
+		trip(t, b, 1)
+		passOpenPeriod(t, b, s.OpenFor)
 
-	release := make(chan struct{})
-	started := make(chan struct{}, 2)
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i := range 2 {
-		wg.Go(func() {
-			errs[i] = b.Execute(context.Background(), func(context.Context) error {
-				started <- struct{}{}
-				<-release
-				return nil
+		release := make(chan struct{})
+		started := make(chan struct{}, 2)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i := range 2 {
+			wg.Go(func() {
+				errs[i] = b.Execute(context.Background(), func(context.Context) error {
+					started <- struct{}{}
+					<-release
+					return nil
+				})
 			})
-		})
-	}
-	<-started
-	<-started
+		}
+		<-started
+		<-started
 
-	called := false
-	err := b.Execute(context.Background(), func(context.Context) error { called = true; return nil })
-	require.ErrorIs(t, err, core.ErrCircuitHalfOpen, "a trial beyond HalfOpenRequests must be rejected")
-	assert.False(t, called, "a rejected trial must not call the delivery")
-	assert.Contains(t, err.Error(), "t1", "the error must name the target")
+		called := false
+		err := b.Execute(context.Background(), func(context.Context) error { called = true; return nil })
+		require.ErrorIs(t, err, core.ErrCircuitHalfOpen, "a trial beyond HalfOpenRequests must be rejected")
+		assert.False(t, called, "a rejected trial must not call the delivery")
+		assert.Contains(t, err.Error(), "t1", "the error must name the target")
 
-	close(release)
-	wg.Wait()
-	for i, err := range errs {
-		assert.NoError(t, err, "trial %d", i)
-	}
-	assert.Equal(t, Closed, b.State(), "HalfOpenRequests successful trials must close the breaker")
+		close(release)
+		wg.Wait()
+		for i, err := range errs {
+			assert.NoError(t, err, "trial %d", i)
+		}
+		assert.Equal(t, Closed, b.State(), "HalfOpenRequests successful trials must close the breaker")
+	})
 }
 
 type transition struct {
@@ -249,17 +257,20 @@ func (r *recorder) transitions() []transition {
 }
 
 func TestOnChangeReportsTransitionsWithName(t *testing.T) {
-	var rec recorder
-	b := New("slack-ops", core.BreakerSettings{Failures: 1, OpenFor: 20 * time.Millisecond}, rec.onChange)
-	trip(t, b, 1)
-	waitHalfOpen(t, b)
-	require.NoError(t, b.Execute(context.Background(), returning(nil)))
+	synctest.Test(t, func(t *testing.T) {
+		var rec recorder
+		s := core.BreakerSettings{Failures: 1, OpenFor: 20 * time.Millisecond}
+		b := New("slack-ops", s, rec.onChange)
+		trip(t, b, 1)
+		passOpenPeriod(t, b, s.OpenFor)
+		require.NoError(t, b.Execute(context.Background(), returning(nil)))
 
-	assert.Equal(t, []transition{
-		{"slack-ops", Closed, Open},
-		{"slack-ops", Open, HalfOpen},
-		{"slack-ops", HalfOpen, Closed},
-	}, rec.transitions())
+		assert.Equal(t, []transition{
+			{"slack-ops", Closed, Open},
+			{"slack-ops", Open, HalfOpen},
+			{"slack-ops", HalfOpen, Closed},
+		}, rec.transitions())
+	})
 }
 
 func TestStateValuesAndNames(t *testing.T) {

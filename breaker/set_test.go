@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -47,23 +48,25 @@ func TestSetGet(t *testing.T) {
 }
 
 func TestSetReplacementReportsClosedAndSilencesOldBreaker(t *testing.T) {
-	var rec recorder
-	s := NewSet(rec.onChange)
-	short := core.BreakerSettings{Failures: 1, OpenFor: 20 * time.Millisecond, HalfOpenRequests: 1}
-	old := s.Get("t1", "k1", short)
-	trip(t, old, 1)
-	s.Get("t1", "k2", short)
+	synctest.Test(t, func(t *testing.T) {
+		var rec recorder
+		s := NewSet(rec.onChange)
+		short := core.BreakerSettings{Failures: 1, OpenFor: 20 * time.Millisecond, HalfOpenRequests: 1}
+		old := s.Get("t1", "k1", short)
+		trip(t, old, 1)
+		s.Get("t1", "k2", short)
 
-	// Deliveries still running on the old breaker move it on; it must not
-	// report any of that.
-	waitHalfOpen(t, old)
-	require.NoError(t, old.Execute(context.Background(), returning(nil)))
-	require.Equal(t, Closed, old.State())
+		// Deliveries still running on the old breaker move it on; it must
+		// not report any of that.
+		passOpenPeriod(t, old, short.OpenFor)
+		require.NoError(t, old.Execute(context.Background(), returning(nil)))
+		require.Equal(t, Closed, old.State())
 
-	assert.Equal(t, []transition{
-		{"t1", Closed, Open},
-		{"t1", Open, Closed},
-	}, rec.transitions())
+		assert.Equal(t, []transition{
+			{"t1", Closed, Open},
+			{"t1", Open, Closed},
+		}, rec.transitions())
+	})
 }
 
 func TestSetRetainDropsUnconfiguredTargets(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -132,93 +133,116 @@ func TestPublishToAllSelectsTargets(t *testing.T) {
 	}
 }
 
+// The tests below that wait for deadlines run in a synctest bubble: the
+// fakes block on channels and timers only, so time advances exactly to
+// each deadline and no test depends on how fast the machine is.
+
 func TestFanoutDeadlineReportsEveryTarget(t *testing.T) {
-	fast := &fakePublisher{}
-	ts := []*core.Target{target("fast", fast), target("hung-1", &fakePublisher{block: true}), target("hung-2", &fakePublisher{block: true})}
-	opts := DefaultParallelPublishOptions()
-	opts.Timeout = 50 * time.Millisecond
-	d := newTestDispatcher(ts, Dependencies{}, opts)
-	res, err := d.PublishToMultiple(context.Background(), testAlert(), ts)
-	if err != nil {
-		t.Fatalf("one target succeeded, error = %v, want nil", err)
-	}
-	if len(res.Results) != 3 {
-		t.Fatalf("%d results, want one per target (3)", len(res.Results))
-	}
-	for _, r := range res.Results[1:] {
-		if r.Success || r.Skipped || !errors.Is(r.Error, core.ErrContextTimeout) || !r.Retryable {
-			t.Errorf("%s: %+v, want a retryable failure wrapping ErrContextTimeout", r.TargetName, r)
+	synctest.Test(t, func(t *testing.T) {
+		fast := &fakePublisher{}
+		ts := []*core.Target{target("fast", fast), target("hung-1", &fakePublisher{block: true}), target("hung-2", &fakePublisher{block: true})}
+		opts := DefaultParallelPublishOptions()
+		opts.Timeout = 50 * time.Millisecond
+		d := newTestDispatcher(ts, Dependencies{}, opts)
+		start := time.Now()
+		res, err := d.PublishToMultiple(context.Background(), testAlert(), ts)
+		if err != nil {
+			t.Fatalf("one target succeeded, error = %v, want nil", err)
 		}
-	}
+		if took := time.Since(start); took != opts.Timeout {
+			t.Errorf("the fan-out took %v, want it to end at its deadline %v", took, opts.Timeout)
+		}
+		if len(res.Results) != 3 {
+			t.Fatalf("%d results, want one per target (3)", len(res.Results))
+		}
+		for _, r := range res.Results[1:] {
+			if r.Success || r.Skipped || !errors.Is(r.Error, core.ErrContextTimeout) || !r.Retryable {
+				t.Errorf("%s: %+v, want a retryable failure wrapping ErrContextTimeout", r.TargetName, r)
+			}
+		}
+	})
 }
 
 func TestFanoutCancellation(t *testing.T) {
-	ts := []*core.Target{target("hung", &fakePublisher{block: true})}
-	d := newTestDispatcher(ts, Dependencies{}, DefaultParallelPublishOptions())
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(20*time.Millisecond, cancel)
-	res, err := d.PublishToMultiple(ctx, testAlert(), ts)
-	if !errors.Is(err, core.ErrAllTargetsFailed) || !errors.Is(err, core.ErrContextCancelled) {
-		t.Fatalf("error = %v, want ErrAllTargetsFailed and ErrContextCancelled", err)
-	}
-	if r := res.Results[0]; !errors.Is(r.Error, core.ErrContextCancelled) {
-		t.Errorf("result error = %v, want ErrContextCancelled", r.Error)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ts := []*core.Target{target("hung", &fakePublisher{block: true})}
+		d := newTestDispatcher(ts, Dependencies{}, DefaultParallelPublishOptions())
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(20*time.Millisecond, cancel)
+		res, err := d.PublishToMultiple(ctx, testAlert(), ts)
+		if !errors.Is(err, core.ErrAllTargetsFailed) || !errors.Is(err, core.ErrContextCancelled) {
+			t.Fatalf("error = %v, want ErrAllTargetsFailed and ErrContextCancelled", err)
+		}
+		if r := res.Results[0]; !errors.Is(r.Error, core.ErrContextCancelled) {
+			t.Errorf("result error = %v, want ErrContextCancelled", r.Error)
+		}
+	})
 }
 
 func TestPerDeliveryTimeoutIsSeparateFromFanoutDeadline(t *testing.T) {
-	slow := target("slow", &fakePublisher{block: true})
-	slow.Timeout = 30 * time.Millisecond
-	ts := []*core.Target{slow, target("ok", &fakePublisher{delay: 60 * time.Millisecond})}
-	d := newTestDispatcher(ts, Dependencies{}, DefaultParallelPublishOptions())
-	res, err := d.PublishToMultiple(context.Background(), testAlert(), ts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := res.Results[0]
-	if r.Success || errors.Is(r.Error, core.ErrContextTimeout) || core.ErrorType(r.Error) != core.ErrorTypeTimeout {
-		t.Errorf("slow target: %+v, want its own timeout (error type timeout), not the fan-out deadline", r)
-	}
-	if !res.Results[1].Success {
-		t.Errorf("a target slower than another's timeout but within its own must succeed: %+v", res.Results[1])
-	}
+	synctest.Test(t, func(t *testing.T) {
+		slow := target("slow", &fakePublisher{block: true})
+		slow.Timeout = 30 * time.Millisecond
+		ts := []*core.Target{slow, target("ok", &fakePublisher{delay: 60 * time.Millisecond})}
+		d := newTestDispatcher(ts, Dependencies{}, DefaultParallelPublishOptions())
+		res, err := d.PublishToMultiple(context.Background(), testAlert(), ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := res.Results[0]
+		if r.Success || errors.Is(r.Error, core.ErrContextTimeout) || core.ErrorType(r.Error) != core.ErrorTypeTimeout {
+			t.Errorf("slow target: %+v, want its own timeout (error type timeout), not the fan-out deadline", r)
+		}
+		if r.Duration != slow.Timeout {
+			t.Errorf("slow target's attempt took %v, want it cut at its timeout %v", r.Duration, slow.Timeout)
+		}
+		if !res.Results[1].Success {
+			t.Errorf("a target slower than another's timeout but within its own must succeed: %+v", res.Results[1])
+		}
+	})
 }
 
 func TestMaxConcurrentIsNeverExceeded(t *testing.T) {
 	for _, limit := range []int{1, 3, 10} {
 		t.Run(fmt.Sprint(limit), func(t *testing.T) {
-			running := &concurrency{}
-			var ts []*core.Target
-			for i := range 25 {
-				ts = append(ts, target(fmt.Sprintf("t%d", i), &fakePublisher{delay: 5 * time.Millisecond, running: running}))
-			}
-			opts := DefaultParallelPublishOptions()
-			opts.MaxConcurrent = limit
-			d := newTestDispatcher(ts, Dependencies{}, opts)
-			res, err := d.PublishToMultiple(context.Background(), testAlert(), ts)
-			if err != nil || !res.AllSucceeded() {
-				t.Fatalf("err %v, result %+v: every target should succeed", err, res)
-			}
-			if got := running.max.Load(); got > int64(limit) || got < 1 {
-				t.Errorf("at most %d deliveries ran at once, limit is %d", got, limit)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				running := &concurrency{}
+				var ts []*core.Target
+				for i := range 25 {
+					ts = append(ts, target(fmt.Sprintf("t%d", i), &fakePublisher{delay: 5 * time.Millisecond, running: running}))
+				}
+				opts := DefaultParallelPublishOptions()
+				opts.MaxConcurrent = limit
+				d := newTestDispatcher(ts, Dependencies{}, opts)
+				res, err := d.PublishToMultiple(context.Background(), testAlert(), ts)
+				if err != nil || !res.AllSucceeded() {
+					t.Fatalf("err %v, result %+v: every target should succeed", err, res)
+				}
+				// Every delivery sleeps in the bubble until all its peers
+				// have started, so the limit is reached exactly.
+				if got := running.max.Load(); got != int64(limit) {
+					t.Errorf("at most %d deliveries ran at once, want exactly the limit %d", got, limit)
+				}
+			})
 		})
 	}
 }
 
 func TestDeadlineWhileWaitingForASlot(t *testing.T) {
-	ts := []*core.Target{target("hung", &fakePublisher{block: true}), target("queued", &fakePublisher{})}
-	opts := DefaultParallelPublishOptions()
-	opts.MaxConcurrent, opts.Timeout = 1, 30*time.Millisecond
-	d := newTestDispatcher(ts, Dependencies{}, opts)
-	res, _ := d.PublishToMultiple(context.Background(), testAlert(), ts)
-	r := res.Results[1]
-	if r.Success || !errors.Is(r.Error, core.ErrContextTimeout) {
-		t.Errorf("queued target: %+v, want a failure wrapping ErrContextTimeout", r)
-	}
-	if calls := ts[1].Publisher.(*fakePublisher).calls.Load(); calls != 0 {
-		t.Errorf("queued target was called %d times after the deadline, want 0", calls)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ts := []*core.Target{target("hung", &fakePublisher{block: true}), target("queued", &fakePublisher{})}
+		opts := DefaultParallelPublishOptions()
+		opts.MaxConcurrent, opts.Timeout = 1, 30*time.Millisecond
+		d := newTestDispatcher(ts, Dependencies{}, opts)
+		res, _ := d.PublishToMultiple(context.Background(), testAlert(), ts)
+		r := res.Results[1]
+		if r.Success || !errors.Is(r.Error, core.ErrContextTimeout) {
+			t.Errorf("queued target: %+v, want a failure wrapping ErrContextTimeout", r)
+		}
+		if calls := ts[1].Publisher.(*fakePublisher).calls.Load(); calls != 0 {
+			t.Errorf("queued target was called %d times after the deadline, want 0", calls)
+		}
+	})
 }
 
 func TestBreakerRejectionIsASkip(t *testing.T) {
@@ -378,9 +402,11 @@ func TestInFlightGaugeReturnsToZero(t *testing.T) {
 		ts = append(ts, target(fmt.Sprint("t", i), &fakePublisher{delay: time.Millisecond}))
 	}
 	d := newTestDispatcher(ts, Dependencies{}, DefaultParallelPublishOptions())
-	if _, err := d.PublishToMultiple(context.Background(), testAlert(), ts); err != nil {
-		t.Fatal(err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		if _, err := d.PublishToMultiple(context.Background(), testAlert(), ts); err != nil {
+			t.Fatal(err)
+		}
+	})
 	if got := testutil.ToFloat64(d.metrics.inFlight); got != 0 {
 		t.Errorf("in-flight gauge = %v after the fan-out, want 0", got)
 	}

@@ -117,7 +117,7 @@ func TestProberRunsOwnsAndStopsProbes(t *testing.T) {
 	<-bHits
 	select {
 	case <-aHits:
-		t.Fatal("an unchanged probe must keep running, not restart")
+		require.Fail(t, "an unchanged probe must keep running, not restart")
 	default:
 	}
 

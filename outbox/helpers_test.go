@@ -23,9 +23,14 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 )
 
+// maxRequests is more requests than any test makes of one target; more
+// mean deliveries are retried without end, and the target says so.
+const maxRequests = 1000
+
 // target is a local HTTP target that receives enriched alerts. It answers
 // with its scripted statuses in turn, then with the last one; a gate, when
-// set, holds every request until it is closed.
+// set, holds every request until it is closed. Nothing else ever holds a
+// request, however many come.
 type target struct {
 	t   testing.TB
 	srv *httptest.Server
@@ -35,11 +40,11 @@ type target struct {
 	retryAfter string
 	gate       chan struct{}
 	got        []core.EnrichedAlert
-	arrived    chan struct{}
+	arrivals   int
 }
 
 func newTarget(t testing.TB, statuses ...int) *target {
-	tg := &target{t: t, statuses: statuses, arrived: make(chan struct{}, 1000)}
+	tg := &target{t: t, statuses: statuses}
 	tg.srv = httptest.NewServer(http.HandlerFunc(tg.serve))
 	t.Cleanup(tg.srv.Close)
 	return tg
@@ -49,8 +54,11 @@ func (tg *target) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	tg.mu.Lock()
 	gate := tg.gate
+	tg.arrivals++
+	if tg.arrivals == maxRequests+1 {
+		tg.t.Errorf("target got more than %d requests: deliveries are retried without end", maxRequests)
+	}
 	tg.mu.Unlock()
-	tg.arrived <- struct{}{}
 	if gate != nil {
 		select {
 		case <-gate:
@@ -74,6 +82,17 @@ func (tg *target) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", tg.retryAfter)
 	}
 	w.WriteHeader(status)
+}
+
+// waitArrivals waits until the target got n requests, answered or not,
+// or the test failed.
+func (tg *target) waitArrivals(n int) {
+	tg.t.Helper()
+	waitUntil(tg.t, fmt.Sprintf("%d requests to arrive", n), func() bool {
+		tg.mu.Lock()
+		defer tg.mu.Unlock()
+		return tg.arrivals >= n
+	})
 }
 
 // answer makes the target answer status from now on.
@@ -190,14 +209,24 @@ func (h *harness) accept(wait bool, alerts ...*core.EnrichedAlert) []AlertOutcom
 	return out
 }
 
-// waitUntil polls cond until it holds; failing after a generous deadline
-// only reports a hang, it measures nothing.
+// waitUntil polls cond until it holds. It measures nothing: it gives up
+// only once the test has failed (as a target that got too many requests
+// makes it) or shortly before the test binary's -timeout would end the
+// run, and then names what it waited for.
 func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	var deadline time.Time
+	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if at, ok := d.Deadline(); ok {
+			deadline = at.Add(-5 * time.Second)
+		}
+	}
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
+		switch {
+		case t.Failed():
+			t.Fatalf("stopped waiting for %s: the test failed", what)
+		case !deadline.IsZero() && time.Now().After(deadline):
+			t.Fatalf("gave up waiting for %s: the test binary is about to time out", what)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

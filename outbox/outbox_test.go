@@ -117,7 +117,7 @@ func TestAcceptStates(t *testing.T) {
 				release := tg.hold()
 				defer release()
 				h.accept(false, tc.first)
-				<-tg.arrived
+				tg.waitArrivals(1)
 			} else {
 				h.accept(true, tc.first)
 			}
@@ -136,7 +136,7 @@ func TestNewerStateWaitsForAttemptInFlight(t *testing.T) {
 	h := newHarness(t, map[string]*target{"t1": tg}, fastRetries(), 100)
 	release := tg.hold()
 	h.accept(false, alert("a", core.StatusFiring, 0))
-	<-tg.arrived
+	tg.waitArrivals(1)
 	h.accept(false, alert("a", core.StatusResolved, 0))
 	release()
 	waitUntil(t, "both states to be delivered", func() bool { return h.box.Pending() == 0 })
@@ -351,7 +351,7 @@ func TestCloseDrainsOrLeavesPending(t *testing.T) {
 			h := newHarness(t, map[string]*target{"t1": tg}, opts, 100)
 			release := tg.hold()
 			h.accept(false, alert("a", core.StatusFiring, 0))
-			<-tg.arrived
+			tg.waitArrivals(1)
 			ctx, cancel := context.WithCancel(context.Background())
 			closed := make(chan struct{})
 			go func() {

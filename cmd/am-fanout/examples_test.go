@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -17,32 +19,23 @@ import (
 func exampleTargets(t *testing.T) (dir string, types map[string]string) {
 	t.Helper()
 	files, err := filepath.Glob("../../examples/targets/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no example target Secrets found: %v", err)
-	}
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no example target Secrets found")
 	dir = t.TempDir()
 	types = map[string]string{}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		var secret struct {
 			Kind       string            `yaml:"kind"`
 			StringData map[string]string `yaml:"stringData"`
 		}
-		if err := yaml.Unmarshal(data, &secret); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+		require.NoError(t, yaml.Unmarshal(data, &secret), f)
 		body, ok := secret.StringData["targets.yml"]
-		if secret.Kind != "Secret" || !ok {
-			t.Fatalf("%s: want a Secret with stringData targets.yml", f)
-		}
+		require.True(t, secret.Kind == "Secret" && ok, "%s: want a Secret with stringData targets.yml", f)
 		base := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		types[base] = base
-		if err := os.WriteFile(filepath.Join(dir, base+".yml"), []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, base+".yml"), []byte(body), 0o600))
 	}
 	return dir, types
 }
@@ -50,9 +43,7 @@ func exampleTargets(t *testing.T) (dir string, types map[string]string) {
 func emptyConfig(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "am-fanout.yml")
-	if err := os.WriteFile(path, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, nil, 0o600))
 	return path
 }
 
@@ -61,13 +52,9 @@ func TestExampleConfigsAreValid(t *testing.T) {
 	for _, cfg := range []string{"../../examples/am-fanout.yml", emptyConfig(t)} {
 		var stdout, stderr bytes.Buffer
 		code := run([]string{"check-config", "--config.file=" + cfg, "--targets.dir=" + dir}, &stdout, &stderr)
-		if code != 0 {
-			t.Fatalf("check-config %s with examples/targets: exit %d\n%s", cfg, code, stderr.String())
-		}
+		require.Zero(t, code, "check-config %s with examples/targets: exit %d\n%s", cfg, code, stderr.String())
 		for typ := range types {
-			if !strings.Contains(stdout.String(), " "+typ+" ") {
-				t.Errorf("check-config lists no %s target:\n%s", typ, stdout.String())
-			}
+			assert.Contains(t, stdout.String(), " "+typ+" ", "check-config lists no %s target", typ)
 		}
 	}
 }
@@ -77,24 +64,16 @@ func TestRenderEveryExampleTarget(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"render", "--config.file=" + emptyConfig(t), "--targets.dir=" + dir,
 		"--payload=../../examples/payload.json"}, &stdout, &stderr)
-	if code != 0 {
-		t.Fatalf("render: exit %d\n%s", code, stderr.String())
-	}
+	require.Zero(t, code, "render: exit %d\n%s", code, stderr.String())
 	out := stdout.String()
 	for typ := range types {
-		if !strings.Contains(out, "("+typ+")") {
-			t.Errorf("render printed nothing for the %s target", typ)
-		}
+		assert.Contains(t, out, "("+typ+")", "render printed nothing for the %s target", typ)
 	}
 	for _, want := range []string{"POST ", "User-Agent: am-fanout/", "Content-Type: application/"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("render output lacks %q", want)
-		}
+		assert.Contains(t, out, want, "render output lacks it")
 	}
 	for _, secret := range exampleSecrets(t, dir) {
-		if strings.Contains(out, secret) {
-			t.Errorf("render output shows the secret %q", secret)
-		}
+		assert.NotContains(t, out, secret, "render output shows a secret")
 	}
 }
 
@@ -109,9 +88,7 @@ func exampleSecrets(t *testing.T, dir string) []string {
 		var doc struct {
 			Targets []map[string]any `yaml:"targets"`
 		}
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, yaml.Unmarshal(data, &doc), f)
 		for _, tg := range doc.Targets {
 			if tg["type"] == "webhook" || tg["type"] == "file" {
 				continue
@@ -123,9 +100,7 @@ func exampleSecrets(t *testing.T, dir string) []string {
 			}
 		}
 	}
-	if len(out) == 0 {
-		t.Fatal("found no secrets in the example targets: the test would prove nothing")
-	}
+	require.NotEmpty(t, out, "found no secrets in the example targets: the test would prove nothing")
 	return out
 }
 
@@ -137,12 +112,10 @@ func TestRedactedURLParts(t *testing.T) {
 		{"/api/webhooks/123456789012345678/" + strings.Repeat("t", 68), "/api/webhooks/123456789012345678/REDACTED"},
 	}
 	for _, tt := range tests {
-		if got := redactedPath(tt.path); got != tt.want {
-			t.Errorf("redactedPath(%q) = %q, want %q", tt.path, got, tt.want)
-		}
+		assert.Equal(t, tt.want, redactedPath(tt.path), "redactedPath(%q)", tt.path)
 	}
 	q, _ := url.ParseQuery("api-version=2016-06-01&sig=abc&sp=%2Ftriggers")
-	if got := redactedQuery(q); strings.Contains(got, "abc") || !strings.Contains(got, "api-version=2016-06-01") {
-		t.Errorf("redactedQuery = %q: the signature must go, the rest stay", got)
-	}
+	got := redactedQuery(q)
+	assert.NotContains(t, got, "abc", "redactedQuery must drop the signature")
+	assert.Contains(t, got, "api-version=2016-06-01", "redactedQuery must keep the rest")
 }

@@ -138,8 +138,7 @@ func (f *fixture) load(t *testing.T, stop <-chan struct{}) *sync.WaitGroup {
 					return
 				default:
 				}
-				if code, answer := f.post(t); code != http.StatusOK {
-					t.Errorf("a webhook during reloads got %d: %s", code, answer)
+				if code, answer := f.post(t); !assert.Equal(t, http.StatusOK, code, "a webhook during reloads: %s", answer) {
 					return
 				}
 			}
@@ -282,15 +281,16 @@ func TestProbesFollowReloads(t *testing.T) {
 	// The probe goroutines are gone: goleak checks it when the tests end.
 }
 
-// waitUntil polls cond until it holds; it fails the test after a long
-// deadline that only a broken behaviour reaches.
+// waitUntil polls cond until it holds. It measures nothing: it gives up
+// only once the test has failed or shortly before the test binary's
+// -timeout would end the run, and then names what it waited for.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline, hasDeadline := t.Deadline()
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
+		require.False(t, t.Failed(), "stopped waiting for %s: the test failed", what)
+		require.False(t, hasDeadline && time.Now().After(deadline.Add(-5*time.Second)),
+			"gave up waiting for %s: the test binary is about to time out", what)
 		time.Sleep(10 * time.Millisecond)
 	}
 }
