@@ -81,6 +81,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	renderCmd.Flag("target", "Render for this target only (default: every target).").StringVar(&f.target)
 	renderCmd.Flag("payload", "Alertmanager webhook payload (JSON file).").Required().StringVar(&f.payload)
 
+	testCmd := app.Command("test", "Send a test notification, then its resolve, to one target now, and print the requests, the answers and the outcomes.")
+	testCmd.Flag("target", "The target to send to.").Required().StringVar(&f.target)
+	testCmd.Flag("payload", "Alertmanager webhook payload (JSON file) whose alerts are sent, marked as tests (default: one AmFanoutTest alert).").StringVar(&f.payload)
+
 	cmd, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "am-fanout: %v\n", err)
@@ -93,6 +97,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkConfig(f, stdout, stderr)
 	case renderCmd.FullCommand():
 		return render(f, stdout, stderr, logger)
+	case testCmd.FullCommand():
+		return testTarget(f, stdout, stderr, logger)
 	}
 	if err := serveAll(f, webFlags, logger); err != nil {
 		logger.Error("am-fanout stopped", "err", err)
