@@ -71,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	serve.Flag("webhook.body-wait", "How long a webhook waits for room among the bodies in flight before a 503.").Default(receiver.DefaultBodyWait.String()).DurationVar(&f.bodyWait)
 	serve.Flag("web.shutdown-timeout", "How long a shutdown waits for fan-outs in flight.").Default("30s").DurationVar(&f.shutdownWait)
 	serve.Flag("web.enable-lifecycle", "Enable reloading over HTTP (POST /-/reload). SIGHUP and the file watcher work without it.").BoolVar(&f.enableLifecycle)
-	serve.Flag("web.enable-admin-api", "Enable the dead-letter replay and purge endpoints.").BoolVar(&f.enableAdminAPI)
+	serve.Flag("web.enable-admin-api", "Enable the dead-letter replay and purge endpoints and test sends (POST /api/v1/targets/NAME/test).").BoolVar(&f.enableAdminAPI)
 	serve.Flag("config.watch-debounce", "Quiet period after changes to the config file or targets directory before they are reloaded.").Default("500ms").DurationVar(&f.watchDebounce)
 	logCfg := &promslog.Config{}
 	promslogflag.AddFlags(app, logCfg)
