@@ -68,3 +68,20 @@ func TestUnknownTargetErrorWithoutTargets(t *testing.T) {
 		t.Errorf("with no targets, the error should say so: %q", err.Error())
 	}
 }
+
+// TestStatusPageSendTestButton: the page offers a "Send test" button per
+// target only when the admin API is enabled.
+func TestStatusPageSendTestButton(t *testing.T) {
+	src := sampleSource()
+	page := getPage(t, src)
+	assert.NotContains(t, page, "Send test", "without the admin API the page offers no test send")
+
+	src.status.AdminAPI = true
+	page = getPage(t, src)
+	for _, ts := range src.targets {
+		assert.Contains(t, page, `<form class="send-test" method="post" action="/api/v1/targets/`+ts.Name+`/test">`,
+			"target %s has no Send test button", ts.Name)
+	}
+	assert.Equal(t, len(src.targets), strings.Count(page, ">Send test</button>"), "one button per target")
+	assert.Contains(t, page, "am-fanout test --target=NAME", "the page says what to use when a bearer token is set")
+}
