@@ -20,6 +20,9 @@ func (s *server) SendTest(ctx context.Context, name string) (*receiver.TestRepor
 	alerts := testAlerts(defaultTestMessage(), id, s.enricher.Load(), now)
 	rep := newTestReport(t, id, alerts)
 	secrets := withURLParts(secretsOf(t.Spec))
+	// A test that fired is resolved even when the caller hangs up; each
+	// step stays bounded by the target's timeout.
+	ctx = context.WithoutCancel(ctx)
 	for _, a := range alerts {
 		addStep(rep, deliverTest(ctx, t, t.Publisher, a, secrets))
 	}
