@@ -43,6 +43,9 @@ func NewHTTPTarget(name string, cfg commoncfg.HTTPClientConfig, t Templates, o O
 	if err != nil {
 		return HTTPTarget{}, fmt.Errorf("target %q: http_config: %w", name, err)
 	}
+	if o.Transport != nil {
+		c.Transport = o.Transport(c.Transport)
+	}
 	tmpl, err := NewTextTemplates(name, t, o)
 	if err != nil {
 		return HTTPTarget{}, fmt.Errorf("target %q: %w", name, err)

@@ -63,6 +63,10 @@ type Options struct {
 	// OnTemplateError is called when a user template fails to render and
 	// the default rendering is used instead; nil ignores it.
 	OnTemplateError func(target, field string)
+	// Transport, when set, wraps the transport of every HTTP target's
+	// client, so that a test send can show what was sent and answered;
+	// nil leaves the client as http_config builds it.
+	Transport func(http.RoundTripper) http.RoundTripper
 }
 
 // New builds the target's publisher from its type's block, with a logger

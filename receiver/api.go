@@ -70,6 +70,9 @@ type Status struct {
 	Uptime      string    `json:"uptime"`
 	ConfigFiles []string  `json:"config_files"`
 	LastReload  Reload    `json:"last_reload"`
+	// AdminAPI says the admin endpoints (dead-letter replay and purge,
+	// test sends) are enabled.
+	AdminAPI bool `json:"admin_api"`
 }
 
 // Reload is the outcome of the last configuration (re)load.

@@ -179,6 +179,7 @@ func TestAPIFieldNames(t *testing.T) {
 			"targets.type",
 		}},
 		{"/api/v1/status", StatusHandler(fullSource()), []string{
+			"admin_api",
 			"config_files",
 			"last_reload",
 			"last_reload.at",

@@ -19,6 +19,7 @@ func TestAdminEndpointsNeedTheirFlagAndTheToken(t *testing.T) {
 		{http.MethodPut, "/-/reload"},
 		{http.MethodPost, "/api/v1/deadletters/replay?target=t"},
 		{http.MethodDelete, "/api/v1/deadletters?all=true"},
+		{http.MethodPost, "/api/v1/targets/t/test"},
 	}
 	cases := []struct {
 		name    string

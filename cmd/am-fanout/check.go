@@ -157,12 +157,16 @@ func dumpRequest(w io.Writer, req *http.Request, secrets []string) error {
 	if err != nil {
 		return err
 	}
-	text := string(dump)
+	fmt.Fprintf(w, "%s\n\n", redact(string(dump), secrets))
+	return nil
+}
+
+// redact replaces every secret in text with <secret>.
+func redact(text string, secrets []string) string {
 	for _, sec := range secrets {
 		text = strings.ReplaceAll(text, sec, "<secret>")
 	}
-	fmt.Fprintf(w, "%s\n\n", text)
-	return nil
+	return text
 }
 
 // isSecretURL reports whether u goes to the host of a secret that is a
@@ -183,23 +187,35 @@ func isSecretURL(u *url.URL, secrets []string) bool {
 func redactedPath(p string) string {
 	segs := strings.Split(p, "/")
 	for i, s := range segs {
-		if len(s) >= 24 {
+		if tokenSegment(s) {
 			segs[i] = "REDACTED"
 		}
 	}
 	return strings.Join(segs, "/")
 }
 
+// tokenSegment reports whether a path segment is long enough to be a
+// token.
+func tokenSegment(s string) bool { return len(s) >= 24 }
+
 // redactedQuery hides the values of query parameters that carry
 // credentials, such as the signature of a Teams Workflows URL.
 func redactedQuery(q url.Values) string {
 	for k := range q {
-		switch strings.ToLower(k) {
-		case "sig", "signature", "token", "code", "key", "secret", "apikey", "api-key", "api_key":
+		if credentialParam(k) {
 			q[k] = []string{"REDACTED"}
 		}
 	}
 	return q.Encode()
+}
+
+// credentialParam reports whether a query parameter carries a credential.
+func credentialParam(k string) bool {
+	switch strings.ToLower(k) {
+	case "sig", "signature", "token", "code", "key", "secret", "apikey", "api-key", "api_key":
+		return true
+	}
+	return false
 }
 
 // secretsOf collects the values of every publish.Secret in v, nested

@@ -71,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	serve.Flag("webhook.body-wait", "How long a webhook waits for room among the bodies in flight before a 503.").Default(receiver.DefaultBodyWait.String()).DurationVar(&f.bodyWait)
 	serve.Flag("web.shutdown-timeout", "How long a shutdown waits for fan-outs in flight.").Default("30s").DurationVar(&f.shutdownWait)
 	serve.Flag("web.enable-lifecycle", "Enable reloading over HTTP (POST /-/reload). SIGHUP and the file watcher work without it.").BoolVar(&f.enableLifecycle)
-	serve.Flag("web.enable-admin-api", "Enable the dead-letter replay and purge endpoints.").BoolVar(&f.enableAdminAPI)
+	serve.Flag("web.enable-admin-api", "Enable the dead-letter replay and purge endpoints and test sends (POST /api/v1/targets/NAME/test).").BoolVar(&f.enableAdminAPI)
 	serve.Flag("config.watch-debounce", "Quiet period after changes to the config file or targets directory before they are reloaded.").Default("500ms").DurationVar(&f.watchDebounce)
 	logCfg := &promslog.Config{}
 	promslogflag.AddFlags(app, logCfg)
@@ -80,6 +80,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	renderCmd := app.Command("render", "Print the HTTP requests each matching target would receive for a payload; nothing is sent.")
 	renderCmd.Flag("target", "Render for this target only (default: every target).").StringVar(&f.target)
 	renderCmd.Flag("payload", "Alertmanager webhook payload (JSON file).").Required().StringVar(&f.payload)
+
+	testCmd := app.Command("test", "Send a test notification, then its resolve, to one target now, and print the requests, the answers and the outcomes.")
+	testCmd.Flag("target", "The target to send to.").Required().StringVar(&f.target)
+	testCmd.Flag("payload", "Alertmanager webhook payload (JSON file) whose alerts are sent, marked as tests (default: one AmFanoutTest alert).").StringVar(&f.payload)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -93,6 +97,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkConfig(f, stdout, stderr)
 	case renderCmd.FullCommand():
 		return render(f, stdout, stderr, logger)
+	case testCmd.FullCommand():
+		return testTarget(f, stdout, stderr, logger)
 	}
 	if err := serveAll(f, webFlags, logger); err != nil {
 		logger.Error("am-fanout stopped", "err", err)

@@ -64,6 +64,8 @@ type server struct {
 	last    receiver.Reload
 
 	ready atomic.Bool
+	// enricher holds the enrichment rules in force, for test sends.
+	enricher atomic.Pointer[enrich.Enricher]
 }
 
 // retired publishers are closed once fan-outs that may still use them
@@ -155,8 +157,10 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 		Gone: s.gone, Metrics: s.metrics, Logger: s.logger,
 	}, cfg.Fanout.Options())
 	s.logger.Info("configuration loaded", "files", cfg.Files, "targets", len(built))
+	enricher := enrich.New(cfg.Enrich.Rules, time.Now)
+	s.enricher.Store(enricher)
 	return receiver.Settings{
-		Publisher: dispatcher, Enricher: enrich.New(cfg.Enrich.Rules, time.Now),
+		Publisher: dispatcher, Enricher: enricher,
 		BearerToken: string(cfg.Receiver.BearerToken),
 		Outbox:      s.durable.use(dispatcher), WaitForFirstAttempt: cfg.Outbox.WaitForFirstAttempt,
 	}, nil
@@ -276,9 +280,11 @@ func (s *server) routes() http.Handler {
 	mux.Handle("PUT /-/reload", lifecycle)
 	mux.Handle("GET /api/v1/targets", receiver.TargetsHandler(s))
 	mux.Handle("GET /api/v1/status", receiver.StatusHandler(s))
-	s.durable.routes(mux, func(h http.Handler) http.Handler {
+	adminAPI := func(h http.Handler) http.Handler {
 		return s.admin(s.flags.enableAdminAPI, "--web.enable-admin-api", h)
-	})
+	}
+	s.durable.routes(mux, adminAPI)
+	mux.Handle("POST /api/v1/targets/{name}/test", adminAPI(receiver.TestSendHandler(s, s.logger)))
 	mux.Handle("GET /{$}", receiver.PageHandler(s, time.Now))
 	return mux
 }

@@ -63,6 +63,7 @@ func (s *server) Status() receiver.Status {
 		Version: version.Version, StartedAt: s.started,
 		Uptime:      time.Since(s.started).Round(time.Second).String(),
 		ConfigFiles: s.files, LastReload: s.last,
+		AdminAPI: s.flags.enableAdminAPI,
 	}
 }
 
