@@ -126,7 +126,7 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	built := cfg.Targets
 	err := buildPublishers(built, publish.Options{
-		Logger: s.logger, UserAgent: userAgent(), StoragePath: s.flags.storagePath,
+		Logger: s.logger, UserAgent: userAgent(), State: publisherState(s.durable.store),
 		OnTemplateError: func(target, field string) {
 			s.templateFailures.WithLabelValues(target, field).Inc()
 		},
