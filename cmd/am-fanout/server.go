@@ -109,6 +109,10 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 	if s.durable, err = openDurable(f.storagePath, cfg, s.targets, logger, s.reg); err != nil {
 		return nil, err
 	}
+	if err := importStateFiles(f.storagePath, s.durable.store, logger); err != nil {
+		s.durable.close()
+		return nil, err
+	}
 	settings, err := s.install(cfg)
 	if err != nil {
 		s.durable.close()
