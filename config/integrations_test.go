@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/am-fanout/am-fanout/publish"
@@ -52,13 +53,31 @@ func TestEveryIntegrationBuildsItsPublisher(t *testing.T) {
 			t.Errorf("%s: %v", typ, err)
 			continue
 		}
-		p, err := publish.New(cfg.Targets[0], publish.Options{StoragePath: dir})
+		p, err := publish.New(cfg.Targets[0], publish.Options{})
 		if err != nil {
 			t.Errorf("%s: New: %v", typ, err)
 			continue
 		}
 		if c, ok := p.(io.Closer); ok {
 			_ = c.Close()
+		}
+	}
+}
+
+// TestStatefulPublishersNeedAState: the publishers that keep state refuse
+// to be built without a store, rather than lose it silently.
+func TestStatefulPublishersNeedAState(t *testing.T) {
+	for _, block := range []string{
+		"{name: t, type: slack, token: xoxb-1, channel: '#a'}",
+		"{name: t, type: rootly, mode: alerts_api, api_token: k}",
+	} {
+		cfg, err := Parse([]byte("targets:\n  - "+block+"\n"), filepath.Join(t.TempDir(), "am-fanout.yml"))
+		if err != nil {
+			t.Fatalf("%s: %v", block, err)
+		}
+		_, err = publish.New(cfg.Targets[0], publish.Options{})
+		if err == nil || !strings.Contains(err.Error(), `target "t"`) || !strings.Contains(err.Error(), "state store") {
+			t.Errorf("%s without a state: want an error naming the target and the missing store, got %v", block, err)
 		}
 	}
 }

@@ -9,9 +9,9 @@ import (
 )
 
 // prune removes done records older than the dedup window, ordering state
-// older than the retention with nothing pending, and the oldest of either
-// beyond MaxDone. Freed pages are reused by later writes; Open compacts a
-// file that became mostly free.
+// older than the retention with nothing pending, the oldest of either
+// beyond MaxDone, and expired publisher state. Freed pages are reused by
+// later writes; Open compacts a file that became mostly free.
 func (s *Store) prune(now time.Time) error {
 	return s.update(func(tx *bolt.Tx) error {
 		if _, _, err := pruneBucket(tx.Bucket(bucketDone), now.Add(-s.opts.DedupWindow), s.opts.MaxDone, decodeTime); err != nil {
@@ -25,7 +25,10 @@ func (s *Store) prune(now time.Time) error {
 			}
 			return st.At
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return pruneState(tx, now)
 	})
 }
 

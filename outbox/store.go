@@ -20,6 +20,7 @@ var (
 	bucketDead    = []byte("dead")    // id → Delivery JSON, dead letters
 	bucketDone    = []byte("done")    // delivery key → time delivered (8 bytes, unix nanoseconds)
 	bucketLatest  = []byte("latest")  // target\x00fingerprint → newest accepted state (see slotState)
+	bucketState   = []byte("state")   // target\x00key → expiry (8 bytes, unix nanoseconds) + value, publishers' state
 )
 
 // lockTimeout is how long opening waits for another process's lock on
@@ -71,9 +72,10 @@ func (o *StoreOptions) normalise() {
 }
 
 // Store is the outbox file: pending deliveries, dead letters, the durable
-// dedup log and the ordering state, in one bbolt database. Writes go
-// through one committer goroutine that puts every write waiting at the
-// time into one transaction, so concurrent webhooks share one fsync.
+// dedup log, the ordering state and the publishers' state, in one bbolt
+// database. Writes go through one committer goroutine that puts every
+// write waiting at the time into one transaction, so concurrent webhooks
+// share one fsync.
 type Store struct {
 	db   *bolt.DB
 	path string
@@ -142,7 +144,7 @@ func openDB(path string, noSync bool) (db *bolt.DB, err error) {
 		return nil, fmt.Errorf("outbox store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketPending, bucketDead, bucketDone, bucketLatest} {
+		for _, b := range [][]byte{bucketPending, bucketDead, bucketDone, bucketLatest, bucketState} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -91,7 +91,7 @@ func TitleOfLink(name string) string {
 
 // FiringKey names one firing of an alert: its fingerprint and start, as
 // Alertmanager identifies it. A later firing of the same alert starts at
-// another time and gets another key. The target is named by the file.
+// another time and gets another key. The target is named by the State.
 func FiringKey(a *core.EnrichedAlert) string {
 	return a.Alert.Fingerprint + "@" + a.Alert.StartsAt.UTC().Format(time.RFC3339Nano)
 }

@@ -57,9 +57,9 @@ type Options struct {
 	Logger *slog.Logger
 	// UserAgent is sent with every request, "am-fanout/<version>".
 	UserAgent string
-	// StoragePath is the directory for publishers that keep state across
-	// restarts.
-	StoragePath string
+	// State returns the state a target's publisher keeps across restarts;
+	// the Slack bot and Rootly's alerts API need it.
+	State func(target string) State
 	// OnTemplateError is called when a user template fails to render and
 	// the default rendering is used instead; nil ignores it.
 	OnTemplateError func(target, field string)

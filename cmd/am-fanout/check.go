@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"text/tabwriter"
@@ -18,6 +19,7 @@ import (
 	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/enrich"
+	"github.com/am-fanout/am-fanout/outbox"
 	"github.com/am-fanout/am-fanout/publish"
 	"github.com/prometheus/common/model"
 )
@@ -69,7 +71,15 @@ func render(f flags, stdout, stderr io.Writer, logger *slog.Logger) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	o := publish.Options{Logger: logger, UserAgent: userAgent(), StoragePath: dir}
+	// A store of its own: a dry run neither reads nor changes the state
+	// of the running am-fanout.
+	store, err := outbox.Open(filepath.Join(dir, "render.db"), outbox.StoreOptions{})
+	if err != nil {
+		fmt.Fprintf(stderr, "FAILED: %v\n", err)
+		return 1
+	}
+	defer store.Close()
+	o := publish.Options{Logger: logger, UserAgent: userAgent(), State: publisherState(store)}
 	found, code := false, 0
 	// A target that fails to render does not hide the others.
 	for _, t := range cfg.Targets {

@@ -114,6 +114,10 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 	if s.durable, err = openDurable(f.storagePath, cfg, s.targets, logger, s.reg); err != nil {
 		return nil, err
 	}
+	if err := importStateFiles(f.storagePath, s.durable.store, logger); err != nil {
+		s.durable.close()
+		return nil, err
+	}
 	settings, err := s.install(cfg)
 	if err != nil {
 		s.durable.close()
@@ -131,7 +135,7 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	built := cfg.Targets
 	err := buildPublishers(built, publish.Options{
-		Logger: s.logger, UserAgent: userAgent(), StoragePath: s.flags.storagePath,
+		Logger: s.logger, UserAgent: userAgent(), State: publisherState(s.durable.store),
 		OnTemplateError: func(target, field string) {
 			s.templateFailures.WithLabelValues(target, field).Inc()
 		},

@@ -1,7 +1,7 @@
 // Package publishtest holds what the tests of every integration share:
 // alert fixtures, golden files, loggers that capture, assertions on
-// delivery errors and secrets, and the scripted answers of the vendor
-// fakes. It is imported by tests only.
+// delivery errors and secrets, the scripted answers of the vendor fakes
+// and a publisher state in memory. It is imported by tests only.
 package publishtest
 
 import (

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -36,7 +35,7 @@ import (
 // fingerprint. Rootly resolves an alert only by its Rootly id
 // ("POST /v1/alerts/{id}/resolve"), and its list endpoint cannot filter by
 // external id or deduplication key, so the id returned on creation is kept
-// in a small JSON file under the storage path (a publish.StateFile) and used to
+// in the target's publish.State (a bucket of the store file) and used to
 // resolve. The answer to a create echoes the whole alert, so it is read
 // whole up to a bound set by what was sent; a create whose id cannot be
 // read or stored fails permanently rather than pass for delivered. Rootly
@@ -48,7 +47,7 @@ type rootly struct {
 	spec *Config
 	publish.HTTPTarget
 	// ids is set in alerts_api mode only.
-	ids *publish.StateFile[string]
+	ids publish.State
 }
 
 // jsonAPIType is the JSON:API media type Rootly's REST API requires.
@@ -69,15 +68,8 @@ func newRootly(name string, s *Config, o publish.Options) (*rootly, error) {
 	if s.Mode != RootlyModeAlertsAPI {
 		return r, nil
 	}
-	path := ""
-	if o.StoragePath != "" {
-		path = filepath.Join(o.StoragePath, "rootly-"+name+".json")
-	} else {
-		r.Log.Warn("no storage path: Rootly alert ids are kept in memory and resolves are lost on restart")
-	}
-	r.ids = publish.NewStateFile[string](path, "Rootly alert ids", rootlyIDRetention)
-	if err := r.ids.Check(); err != nil {
-		return nil, fmt.Errorf("target %q: %w", name, err)
+	if r.ids, err = o.StateOf(name); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -91,7 +83,7 @@ func (r *rootly) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 	if _, err := r.SendRendered(ctx, a, r.Render, nil); err != nil || r.ids == nil {
 		return err
 	}
-	if err := r.ids.Delete(publish.FiringKey(a)); err != nil {
+	if err := r.ids.Delete(ctx, publish.FiringKey(a)); err != nil {
 		r.Log.Warn("could not forget the resolved Rootly alert id", "fingerprint", a.Alert.Fingerprint, "err", err)
 	}
 	return nil
@@ -116,7 +108,7 @@ func (r *rootly) create(ctx context.Context, a *core.EnrichedAlert) error {
 	if id == "" {
 		return core.Permanent(0, fmt.Errorf("alert created, but Rootly answered without an alert id, so its resolve cannot be sent (resolve it in Rootly): %s", publish.AnswerText(body)))
 	}
-	if err := r.ids.Put(publish.FiringKey(a), id, time.Now()); err != nil {
+	if err := r.ids.Put(ctx, publish.FiringKey(a), []byte(id), rootlyIDRetention); err != nil {
 		return core.Permanent(0, fmt.Errorf("alert %s created in Rootly, but its id could not be stored, so its resolve cannot be sent (resolve it in Rootly): %w", id, err))
 	}
 	return nil
@@ -157,12 +149,12 @@ func (r *rootly) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Req
 }
 
 func (r *rootly) resolveRequest(ctx context.Context, a *core.EnrichedAlert) (*http.Request, error) {
-	id, ok, err := r.ids.Get(publish.FiringKey(a), time.Now())
+	id, ok, err := r.ids.Get(ctx, publish.FiringKey(a))
 	if err != nil {
 		return nil, core.Permanent(0, err)
 	}
 	if ok {
-		return r.resolveRequestFor(ctx, a, id)
+		return r.resolveRequestFor(ctx, a, string(id))
 	}
 	// The request it would be, for dry runs, which keep no ids.
 	req, err := r.resolveRequestFor(ctx, a, rootlyIDPlaceholder)

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -41,12 +39,20 @@ func newTestRootly(t *testing.T, f *rootlytest.Rootly, mode string, o publish.Op
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.State == nil {
+		o.State = stateOf(publishtest.NewState())
+	}
 	r, err := newRootly("rootly-test", s, o)
 	if err != nil {
 		t.Fatalf("newRootly: %v", err)
 	}
 	t.Cleanup(func() { r.Close() })
 	return r
+}
+
+// stateOf hands st to every target, as publish.Options.State.
+func stateOf(st *publishtest.State) func(string) publish.State {
+	return func(string) publish.State { return st }
 }
 
 func TestRootlyAlertmanagerModePostsTheV4Payload(t *testing.T) {
@@ -68,8 +74,8 @@ func TestRootlyAlertmanagerModePostsTheV4Payload(t *testing.T) {
 
 func TestRootlyAlertsAPICreatesThenResolvesByID(t *testing.T) {
 	f := rootlytest.NewRootly(t, rootlyTestToken, rootlyTestSecret)
-	storage := t.TempDir()
-	r := newTestRootly(t, f, RootlyModeAlertsAPI, publish.Options{StoragePath: storage},
+	st := publishtest.NewState()
+	r := newTestRootly(t, f, RootlyModeAlertsAPI, publish.Options{State: stateOf(st)},
 		func(s *Config) { s.NotificationTargetType, s.NotificationTargetID = "EscalationPolicy", "ep-42" })
 
 	if err := r.Publish(context.Background(), publishtest.VendorAlert(core.StatusFiring)); err != nil {
@@ -80,9 +86,12 @@ func TestRootlyAlertsAPICreatesThenResolvesByID(t *testing.T) {
 		t.Fatalf("Rootly created %d alerts, want 1", len(created))
 	}
 	publishtest.AssertGolden(t, "api_firing.json", created[0])
+	if got := st.TTLOf(publish.FiringKey(publishtest.VendorAlert(core.StatusFiring))); got != rootlyIDRetention {
+		t.Errorf("created alert's id kept for %v, want %v", got, rootlyIDRetention)
+	}
 
-	// A new publisher over the same storage stands for a restart.
-	restarted := newTestRootly(t, f, RootlyModeAlertsAPI, publish.Options{StoragePath: storage})
+	// A new publisher over the same state stands for a restart.
+	restarted := newTestRootly(t, f, RootlyModeAlertsAPI, publish.Options{State: stateOf(st)})
 	if err := restarted.Publish(context.Background(), publishtest.VendorAlert(core.StatusResolved)); err != nil {
 		t.Fatalf("Publish resolved after a restart: want success, got %v", err)
 	}
@@ -91,7 +100,7 @@ func TestRootlyAlertsAPICreatesThenResolvesByID(t *testing.T) {
 		t.Fatalf("Rootly resolved %d alerts, want 1", len(resolved))
 	}
 	publishtest.AssertGolden(t, "api_resolve.json", resolved[0])
-	if _, ok, _ := restarted.ids.Get(publish.FiringKey(publishtest.VendorAlert(core.StatusResolved)), time.Now()); ok {
+	if _, ok, _ := st.Get(context.Background(), publish.FiringKey(publishtest.VendorAlert(core.StatusResolved))); ok {
 		t.Error("the id is still stored after the resolve succeeded")
 	}
 }
@@ -176,7 +185,7 @@ func TestRootlyOutcomes(t *testing.T) {
 			if tc.edit != nil {
 				edits = append(edits, tc.edit)
 			}
-			r := newTestRootly(t, f, tc.mode, publish.Options{Logger: publishtest.BufferLogger(&logs), StoragePath: t.TempDir()}, edits...)
+			r := newTestRootly(t, f, tc.mode, publish.Options{Logger: publishtest.BufferLogger(&logs)}, edits...)
 
 			err := r.Publish(context.Background(), publishtest.VendorAlert(tc.status))
 			if err == nil {
@@ -258,19 +267,6 @@ func TestRootlyRenderSetsAuthAndMediaTypes(t *testing.T) {
 	}
 }
 
-func TestRootlyAlertsAPIRefusesACorruptIDFile(t *testing.T) {
-	storage := t.TempDir()
-	path := filepath.Join(storage, "rootly-t.json")
-	if err := os.WriteFile(path, []byte("{torn"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := &Config{Mode: RootlyModeAlertsAPI, APIURL: "http://127.0.0.1:1", APIToken: "k", HTTPConfig: commoncfg.DefaultHTTPClientConfig}
-	_, err := newRootly("t", s, publish.Options{StoragePath: storage})
-	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "remove the file") {
-		t.Errorf("a corrupt id file: want the target refused with an error naming the file and what to do, got %v", err)
-	}
-}
-
 // TestRootlyAlertsAPIKeepsTheIDOfALargeAlert proves that a firing with
 // large annotations still gets its Rootly id kept, so its resolve is
 // sent: Rootly's answer echoes the whole alert, larger than Send's
@@ -286,7 +282,7 @@ func TestRootlyAlertsAPIKeepsTheIDOfALargeAlert(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := rootlytest.NewRootly(t, rootlyTestToken, rootlyTestSecret)
-			r := newTestRootly(t, f, RootlyModeAlertsAPI, publish.Options{StoragePath: t.TempDir()})
+			r := newTestRootly(t, f, RootlyModeAlertsAPI, publish.Options{})
 			const line = "a stack frame of a failing checkout request\n"
 			long := strings.Repeat(line, tc.size/len(line))
 			alert := func(status core.AlertStatus) *core.EnrichedAlert {
@@ -315,10 +311,10 @@ func TestRootlyAlertsAPIKeepsTheIDOfALargeAlert(t *testing.T) {
 // is never reported delivered when the id its resolve needs is lost.
 func TestRootlyAlertsAPIFailsACreateWhoseIDCannotBeKept(t *testing.T) {
 	tests := []struct {
-		name     string
-		answer   *publishtest.Answer
-		breakDir bool
-		wantText string
+		name      string
+		answer    *publishtest.Answer
+		failStore bool
+		wantText  string
 	}{
 		{
 			name:     "an answer without an id",
@@ -338,9 +334,9 @@ func TestRootlyAlertsAPIFailsACreateWhoseIDCannotBeKept(t *testing.T) {
 			wantText: "answer too large",
 		},
 		{
-			name:     "an id that cannot be stored",
-			breakDir: true,
-			wantText: "a1b2c3d4-0000-4000-8000-000000000001",
+			name:      "an id that cannot be stored",
+			failStore: true,
+			wantText:  "a1b2c3d4-0000-4000-8000-000000000001",
 		},
 	}
 	for _, tc := range tests {
@@ -350,14 +346,11 @@ func TestRootlyAlertsAPIFailsACreateWhoseIDCannotBeKept(t *testing.T) {
 				f.Script(*tc.answer)
 			}
 			var logs bytes.Buffer
-			storage := filepath.Join(t.TempDir(), "storage")
-			r := newTestRootly(t, f, RootlyModeAlertsAPI, publish.Options{Logger: publishtest.BufferLogger(&logs), StoragePath: storage})
-			if tc.breakDir {
-				// A file where the storage folder should be: every write fails.
-				if err := os.WriteFile(storage, nil, 0o600); err != nil {
-					t.Fatal(err)
-				}
+			st := publishtest.NewState()
+			if tc.failStore {
+				st.Err = errors.New("disk full")
 			}
+			r := newTestRootly(t, f, RootlyModeAlertsAPI, publish.Options{Logger: publishtest.BufferLogger(&logs), State: stateOf(st)})
 			err := r.Publish(context.Background(), publishtest.VendorAlert(core.StatusFiring))
 			if err == nil {
 				t.Fatal("Publish: want an error, the resolve of this alert could never be sent; got success")

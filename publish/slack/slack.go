@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
@@ -27,7 +26,7 @@ import (
 // "Authorization: Bearer xoxb-…"; Slack answers HTTP 200 with
 // {"ok":true,"channel":…,"ts":…} or {"ok":false,"error":…}, and 429 with
 // Retry-After. A resolution is posted in the thread of its firing message
-// (thread_ts), whose channel and ts are kept in a publish.StateFile.
+// (thread_ts), whose channel and ts are kept in the target's publish.State.
 //
 // The message is Block Kit (https://docs.slack.dev/reference/block-kit/blocks)
 // inside one legacy attachment, the only way to get a colour bar by
@@ -49,8 +48,8 @@ type slack struct {
 	// threads holds, per firing, the message its resolution answers in
 	// the thread of, for thread_ttl; nil in webhook mode, which cannot
 	// thread.
-	threads *publish.StateFile[slackThread]
-	now     func() time.Time
+	threads   publish.State
+	threadTTL time.Duration
 }
 
 // slackMessage is the body of an incoming webhook post, chat.postMessage
@@ -115,14 +114,12 @@ func newSlack(name string, s *Config, o publish.Options) (*slack, error) {
 	p := &slack{
 		webhookURL: string(s.URL), token: string(s.Token), channel: s.Channel,
 		apiURL: s.APIURL, updateOriginal: s.UpdateOriginal, replyBroadcast: s.ReplyBroadcast,
-		HTTPTarget: h, now: time.Now,
+		HTTPTarget: h, threadTTL: time.Duration(s.ThreadTTL),
 	}
 	if s.BotMode() {
-		path := ""
-		if o.StoragePath != "" {
-			path = filepath.Join(o.StoragePath, "slack", name+".json")
+		if p.threads, err = o.StateOf(name); err != nil {
+			return nil, err
 		}
-		p.threads = publish.NewStateFile[slackThread](path, "Slack threads", time.Duration(s.ThreadTTL))
 	}
 	return p, nil
 }
@@ -143,7 +140,7 @@ func (s *slack) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 		return err
 	}
 	key := publish.FiringKey(a)
-	root, threaded := s.lookupThread(key)
+	root, threaded := s.lookupThread(ctx, key)
 	req, err := s.postRequest(ctx, a, root, threaded)
 	if err != nil {
 		return err
@@ -156,7 +153,7 @@ func (s *slack) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 		if a.Alert.Status != core.StatusFiring {
 			return nil
 		}
-		return s.keepThread(key, body)
+		return s.keepThread(ctx, key, body)
 	}
 	if s.updateOriginal && a.Alert.Status == core.StatusResolved {
 		req, err := s.updateRequest(ctx, a, root)
@@ -178,12 +175,12 @@ const errPostedUnthreadable = "the message was posted, but its resolution will b
 
 // keepThread stores the channel and ts chat.postMessage answered with,
 // which the resolution is threaded under.
-func (s *slack) keepThread(key string, body []byte) error {
+func (s *slack) keepThread(ctx context.Context, key string, body []byte) error {
 	var root slackThread
 	if json.Unmarshal(body, &root) != nil || root.Channel == "" || root.TS == "" {
 		return core.Permanent(http.StatusOK, fmt.Errorf("slack answered ok with no message ts and channel: %s", errPostedUnthreadable))
 	}
-	if err := s.threads.Put(key, root, s.now()); err != nil {
+	if err := s.rememberThread(ctx, key, root); err != nil {
 		return core.Permanent(http.StatusOK, fmt.Errorf("the message's thread could not be stored (%w): %s", err, errPostedUnthreadable))
 	}
 	return nil
@@ -195,7 +192,7 @@ func (s *slack) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Requ
 	if s.threads == nil {
 		return publish.OneRequest(s.webhookRequest(ctx, a))
 	}
-	root, threaded := s.lookupThread(publish.FiringKey(a))
+	root, threaded := s.lookupThread(ctx, publish.FiringKey(a))
 	req, err := s.postRequest(ctx, a, root, threaded)
 	if err != nil {
 		return nil, err
@@ -213,12 +210,26 @@ func (s *slack) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Requ
 
 // lookupThread finds the firing message of the alert; a store that cannot
 // be read means a message outside the thread, not a lost notification.
-func (s *slack) lookupThread(key string) (slackThread, bool) {
-	t, ok, err := s.threads.Get(key, s.now())
+func (s *slack) lookupThread(ctx context.Context, key string) (slackThread, bool) {
+	var t slackThread
+	v, ok, err := s.threads.Get(ctx, key)
+	if err == nil && ok {
+		err = json.Unmarshal(v, &t)
+	}
 	if err != nil {
 		s.Log.Warn("cannot read the Slack thread store, posting outside the thread", "err", err)
+		return slackThread{}, false
 	}
 	return t, ok
+}
+
+// rememberThread keeps the firing message of key for thread_ttl.
+func (s *slack) rememberThread(ctx context.Context, key string, t slackThread) error {
+	v, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	return s.threads.Put(ctx, key, v, s.threadTTL)
 }
 
 func (s *slack) webhookRequest(ctx context.Context, a *core.EnrichedAlert) (*http.Request, error) {

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,21 +38,23 @@ func newSlackWebhookTest(t *testing.T, f *slacktest.Slack, log *slog.Logger) *sl
 	return p
 }
 
-func newSlackBotTest(t *testing.T, f *slacktest.Slack, storage string, update bool, log *slog.Logger) *slack {
+func newSlackBotTest(t *testing.T, f *slacktest.Slack, st *publishtest.State, update bool, log *slog.Logger) *slack {
 	t.Helper()
-	return newSlackBotTestWith(t, f, storage, log, func(c *Config) { c.UpdateOriginal = update })
+	return newSlackBotTestWith(t, f, st, log, func(c *Config) { c.UpdateOriginal = update })
 }
 
 // newSlackBotTestWith builds a bot-mode publisher whose config set
 // changes first.
-func newSlackBotTestWith(t *testing.T, f *slacktest.Slack, storage string, log *slog.Logger, set func(*Config)) *slack {
+func newSlackBotTestWith(t *testing.T, f *slacktest.Slack, st *publishtest.State, log *slog.Logger, set func(*Config)) *slack {
 	t.Helper()
 	spec := &Config{
 		Token: slackTestToken, Channel: "#alerts", APIURL: f.APIURL(),
 		ThreadTTL: model.Duration(time.Hour), HTTPConfig: commoncfg.DefaultHTTPClientConfig,
 	}
 	set(spec)
-	p, err := newSlack("slack-bot", spec, publish.Options{Logger: log, UserAgent: "am-fanout/test", StoragePath: storage})
+	p, err := newSlack("slack-bot", spec, publish.Options{
+		Logger: log, UserAgent: "am-fanout/test", State: func(string) publish.State { return st },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,9 @@ func TestSlackTruncatesOversizedAlertVisibly(t *testing.T) {
 		new  func(t *testing.T, f *slacktest.Slack) *slack
 	}{
 		{name: "incoming webhook", new: func(t *testing.T, f *slacktest.Slack) *slack { return newSlackWebhookTest(t, f, nil) }},
-		{name: "bot", new: func(t *testing.T, f *slacktest.Slack) *slack { return newSlackBotTest(t, f, t.TempDir(), false, nil) }},
+		{name: "bot", new: func(t *testing.T, f *slacktest.Slack) *slack {
+			return newSlackBotTest(t, f, publishtest.NewState(), false, nil)
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -251,14 +254,17 @@ func TestSlackWebhookNetworkErrorHidesURL(t *testing.T) {
 
 func TestSlackBotThreadsResolutionAcrossRestart(t *testing.T) {
 	f := slacktest.NewSlack(t, slackTestToken)
-	storage := t.TempDir()
+	st := publishtest.NewState()
 	log, logs := publishtest.DebugLogger()
-	first := newSlackBotTest(t, f, storage, true, log)
+	first := newSlackBotTest(t, f, st, true, log)
 	if err := first.Publish(context.Background(), publishtest.ChatAlert(false)); err != nil {
 		t.Fatalf("firing: %v", err)
 	}
-	// A new publisher over the same storage is what a restart leaves.
-	second := newSlackBotTest(t, f, storage, true, log)
+	if got := st.TTLOf(publish.FiringKey(publishtest.ChatAlert(false))); got != time.Hour {
+		t.Errorf("firing message kept for %v, want the thread_ttl of 1h", got)
+	}
+	// A new publisher over the same state is what a restart leaves.
+	second := newSlackBotTest(t, f, st, true, log)
 	if err := second.Publish(context.Background(), publishtest.ChatAlert(true)); err != nil {
 		t.Fatalf("resolved: %v", err)
 	}
@@ -286,7 +292,7 @@ func str(v any) string { s, _ := v.(string); return s }
 
 func TestSlackBotRenderMatchesPublish(t *testing.T) {
 	f := slacktest.NewSlack(t, slackTestToken)
-	p := newSlackBotTest(t, f, t.TempDir(), true, nil)
+	p := newSlackBotTest(t, f, publishtest.NewState(), true, nil)
 	reqs, err := p.Render(context.Background(), publishtest.ChatAlert(true))
 	if err != nil || len(reqs) != 1 {
 		t.Fatalf("Render of an unknown resolution: %d requests, %v; want one unthreaded post", len(reqs), err)
@@ -334,7 +340,7 @@ func TestSlackBotOutcomes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := slacktest.NewSlack(t, slackTestToken)
 			log, logs := publishtest.DebugLogger()
-			p := newSlackBotTest(t, f, t.TempDir(), false, log)
+			p := newSlackBotTest(t, f, publishtest.NewState(), false, log)
 			f.Script(tc.answer)
 			err := p.Publish(context.Background(), publishtest.ChatAlert(false))
 			publishtest.AssertDeliveryError(t, err, tc.status, tc.retryable, tc.retryAfter, tc.says)
@@ -349,7 +355,7 @@ func TestSlackBotOutcomes(t *testing.T) {
 func TestSlackBotFatalErrorIsNotRetriedIntoADuplicate(t *testing.T) {
 	f := slacktest.NewSlack(t, slackTestToken)
 	log, logs := publishtest.DebugLogger()
-	p := newSlackBotTest(t, f, t.TempDir(), false, log)
+	p := newSlackBotTest(t, f, publishtest.NewState(), false, log)
 	f.PostThenFail("fatal_error")
 	err := p.Publish(context.Background(), publishtest.ChatAlert(false))
 	publishtest.AssertDeliveryError(t, err, 200, false, 0, "fatal_error")
@@ -367,7 +373,7 @@ func TestSlackBotFatalErrorIsNotRetriedIntoADuplicate(t *testing.T) {
 func TestSlackBotWrongTokenIsPermanentAndHidden(t *testing.T) {
 	f := slacktest.NewSlack(t, "xoxb-the-real-one")
 	log, logs := publishtest.DebugLogger()
-	p := newSlackBotTest(t, f, t.TempDir(), false, log)
+	p := newSlackBotTest(t, f, publishtest.NewState(), false, log)
 	err := p.Publish(context.Background(), publishtest.ChatAlert(false))
 	publishtest.AssertDeliveryError(t, err, 200, false, 0, "invalid_auth")
 	assertNoSlackSecret(t, err, logs)
@@ -375,12 +381,8 @@ func TestSlackBotWrongTokenIsPermanentAndHidden(t *testing.T) {
 
 func TestSlackBotStoreFailureIsAClearFailureNotALostThread(t *testing.T) {
 	f := slacktest.NewSlack(t, slackTestToken)
-	blocked := filepath.Join(t.TempDir(), "not-a-dir")
-	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	log, logs := publishtest.DebugLogger()
-	p := newSlackBotTest(t, f, blocked, false, log)
+	p := newSlackBotTest(t, f, &publishtest.State{Err: errors.New("disk full")}, false, log)
 	err := p.Publish(context.Background(), publishtest.ChatAlert(false))
 	publishtest.AssertDeliveryError(t, err, 200, false, 0, "could not be stored")
 	assertPostedNotRetried(t, err)
@@ -394,6 +396,25 @@ func TestSlackBotStoreFailureIsAClearFailureNotALostThread(t *testing.T) {
 		t.Errorf("resolution threaded under %v, want a plain post when the thread is unknown", got)
 	}
 	assertNoSlackSecret(t, err, logs)
+}
+
+func TestSlackBotUnreadableThreadPostsOutsideIt(t *testing.T) {
+	f := slacktest.NewSlack(t, slackTestToken)
+	st := publishtest.NewState()
+	log, logs := publishtest.DebugLogger()
+	p := newSlackBotTest(t, f, st, false, log)
+	if err := st.Put(context.Background(), publish.FiringKey(publishtest.ChatAlert(true)), []byte("{torn"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Publish(context.Background(), publishtest.ChatAlert(true)); err != nil {
+		t.Fatalf("resolved with an unreadable thread entry: %v, want it delivered", err)
+	}
+	if got := f.Calls()[0].Msg["thread_ts"]; got != nil {
+		t.Errorf("resolution threaded under %v, want a plain post when the thread cannot be read", got)
+	}
+	if !strings.Contains(logs.String(), "cannot read the Slack thread store") {
+		t.Errorf("the unreadable entry was not logged:\n%s", logs)
+	}
 }
 
 func TestSlackBotAnswerWithoutTSIsAClearFailure(t *testing.T) {
@@ -410,7 +431,7 @@ func TestSlackBotAnswerWithoutTSIsAClearFailure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := slacktest.NewSlack(t, slackTestToken)
 			log, logs := publishtest.DebugLogger()
-			p := newSlackBotTest(t, f, t.TempDir(), false, log)
+			p := newSlackBotTest(t, f, publishtest.NewState(), false, log)
 			f.Script(publishtest.Answer{Status: 200, ContentType: "application/json; charset=utf-8", Body: tc.answer})
 			err := p.Publish(context.Background(), publishtest.ChatAlert(false))
 			publishtest.AssertDeliveryError(t, err, 200, false, 0, "no message ts")
@@ -439,7 +460,7 @@ func TestSlackBotReplyBroadcastShowsOnlyTheResolutionInTheChannel(t *testing.T) 
 	for _, broadcast := range []bool{false, true} {
 		t.Run(fmt.Sprintf("reply_broadcast %v", broadcast), func(t *testing.T) {
 			f := slacktest.NewSlack(t, slackTestToken)
-			p := newSlackBotTestWith(t, f, t.TempDir(), nil, func(c *Config) { c.ReplyBroadcast = broadcast })
+			p := newSlackBotTestWith(t, f, publishtest.NewState(), nil, func(c *Config) { c.ReplyBroadcast = broadcast })
 			for i, a := range []*core.EnrichedAlert{publishtest.ChatAlert(false), publishtest.ChatAlert(false), publishtest.ChatAlert(true)} {
 				if err := p.Publish(context.Background(), a); err != nil {
 					t.Fatalf("publish %d: %v", i, err)
@@ -464,7 +485,7 @@ func TestSlackBotReplyBroadcastShowsOnlyTheResolutionInTheChannel(t *testing.T) 
 
 func TestSlackBotThreadsRepeatsButNotNewFirings(t *testing.T) {
 	f := slacktest.NewSlack(t, slackTestToken)
-	p := newSlackBotTest(t, f, t.TempDir(), false, nil)
+	p := newSlackBotTest(t, f, publishtest.NewState(), false, nil)
 	later := publishtest.ChatAlert(false)
 	later.Alert.StartsAt = later.Alert.StartsAt.Add(time.Hour)
 	for i, a := range []*core.EnrichedAlert{publishtest.ChatAlert(false), publishtest.ChatAlert(false), later, publishtest.ChatAlert(true)} {
