@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/enrich"
+	"github.com/am-fanout/am-fanout/outbox"
 	"github.com/am-fanout/am-fanout/publish"
 	"github.com/am-fanout/am-fanout/receiver"
 )
@@ -44,9 +46,15 @@ func testTarget(f flags, stdout, stderr io.Writer, logger *slog.Logger) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	store, err := outbox.Open(filepath.Join(dir, "test.db"), outbox.StoreOptions{})
+	if err != nil {
+		fmt.Fprintf(stderr, "FAILED: %v\n", err)
+		return 1
+	}
+	defer store.Close()
 	secrets := withURLParts(secretsOf(t.Spec))
 	printer := &exchangePrinter{w: stdout, secrets: secrets}
-	p, err := publish.New(t, publish.Options{Logger: logger, UserAgent: userAgent(), StoragePath: dir, Transport: printer.wrap})
+	p, err := publish.New(t, publish.Options{Logger: logger, UserAgent: userAgent(), State: publisherState(store), Transport: printer.wrap})
 	if err != nil {
 		fmt.Fprintf(stderr, "FAILED: %v\n", err)
 		return 1
