@@ -65,6 +65,7 @@ type candidate struct {
 	data   []byte
 	state  string
 	old    uint64 // pending delivery it supersedes
+	seq    uint64 // commit order, once accepted
 	e      *entry // once admitted
 }
 
@@ -96,7 +97,7 @@ func (o *Outbox) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait 
 	}
 	for _, c := range cands {
 		if c.state == StateAccepted {
-			c.e = o.admit(c.d, len(c.data))
+			c.e = o.admit(c.d, len(c.data), c.seq, c.old)
 		}
 	}
 	var claims []*claim
@@ -168,9 +169,10 @@ func (o *Outbox) decide(tx *bolt.Tx, cands []*candidate, now time.Time) error {
 			continue
 		}
 		slotKey := []byte(d.slot())
-		st, ok := decodeSlot(latest.Get(slotKey))
-		if ok {
-			switch cmp := d.order().compare(st.Order); {
+		st, known := decodeSlot(latest.Get(slotKey))
+		x := d.order()
+		if known {
+			switch cmp := st.rank(x); {
 			case cmp < 0:
 				c.state = StateStale
 				continue
@@ -188,11 +190,11 @@ func (o *Outbox) decide(tx *bolt.Tx, cands []*candidate, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		d.ID = id
+		d.ID, c.seq = id, o.commits.Add(1)
 		if err := pending.Put(encodeID(id), c.data); err != nil {
 			return err
 		}
-		if err := latest.Put(slotKey, slotState{Order: d.order(), Pending: id, At: now}.encode()); err != nil {
+		if err := latest.Put(slotKey, st.after(known, x, id, now).encode()); err != nil {
 			return err
 		}
 	}

@@ -136,8 +136,12 @@ func (o *Outbox) Replay(sel Selection) ([]Replayed, error) {
 	if sel.ID == 0 && sel.Target == "" {
 		return nil, errors.New("replay needs an id or a target")
 	}
+	type revived struct {
+		d        *Delivery
+		seq, old uint64
+	}
 	var out []Replayed
-	var back []*Delivery
+	var back []revived
 	now := time.Now()
 	err := o.store.update(func(tx *bolt.Tx) error {
 		out, back = nil, nil
@@ -151,13 +155,13 @@ func (o *Outbox) Replay(sel Selection) ([]Replayed, error) {
 			return err
 		}
 		for i, d := range letters {
-			state, err := o.store.revive(tx, keys[i], d, now)
+			state, old, err := o.store.revive(tx, keys[i], d, now)
 			if err != nil {
 				return err
 			}
 			out = append(out, Replayed{ID: d.ID, Target: d.Target, State: state})
 			if state == StateReplayed {
-				back = append(back, d)
+				back = append(back, revived{d: d, seq: o.commits.Add(1), old: old})
 			}
 		}
 		return nil
@@ -169,9 +173,9 @@ func (o *Outbox) Replay(sel Selection) ([]Replayed, error) {
 		out = append(out, Replayed{ID: sel.ID, State: StateNotFound})
 	}
 	o.mu.Lock()
-	for _, d := range back {
-		data, _ := json.Marshal(d)
-		o.admit(d, len(data))
+	for _, r := range back {
+		data, _ := json.Marshal(r.d)
+		o.admit(r.d, len(data), r.seq, r.old)
 	}
 	o.mu.Unlock()
 	o.poke()
@@ -180,38 +184,40 @@ func (o *Outbox) Replay(sel Selection) ([]Replayed, error) {
 }
 
 // revive moves one dead letter back to pending unless the order of its
-// alert forbids it.
-func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (string, error) {
+// alert forbids it, and says which pending delivery it superseded.
+func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (state string, old uint64, err error) {
 	if s.deliveredIn(tx, d.key(), now) {
-		return StateAlreadyDelivered, nil
+		return StateAlreadyDelivered, 0, nil
 	}
 	latest, pending := tx.Bucket(bucketLatest), tx.Bucket(bucketPending)
 	slotKey := []byte(d.slot())
-	st, ok := decodeSlot(latest.Get(slotKey))
-	if ok {
-		switch cmp := d.order().compare(st.Order); {
+	st, known := decodeSlot(latest.Get(slotKey))
+	x := d.order()
+	if known {
+		switch cmp := st.rank(x); {
 		case cmp < 0:
-			return StateStale, nil
+			return StateStale, 0, nil
 		case cmp == 0 && st.Pending != 0:
-			return StateAlreadyPending, nil
+			return StateAlreadyPending, 0, nil
 		case st.Pending != 0:
-			if err := pending.Delete(encodeID(st.Pending)); err != nil {
-				return "", err
+			old = st.Pending
+			if err := pending.Delete(encodeID(old)); err != nil {
+				return "", 0, err
 			}
 		}
 	}
 	d.Attempts, d.AcceptedAt, d.NextAttempt, d.DeadAt, d.DeadReason = 0, now, now, time.Time{}, ""
 	data, err := json.Marshal(d)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if err := tx.Bucket(bucketDead).Delete(key); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if err := pending.Put(key, data); err != nil {
-		return "", err
+		return "", 0, err
 	}
-	return StateReplayed, latest.Put(slotKey, slotState{Order: d.order(), Pending: d.ID, At: now}.encode())
+	return StateReplayed, old, latest.Put(slotKey, st.after(known, x, d.ID, now).encode())
 }
 
 // Purge deletes the dead letters of sel for good and says how many; an

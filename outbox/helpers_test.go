@@ -133,6 +133,8 @@ type harness struct {
 	box     *Outbox
 	reg     *prometheus.Registry
 	opts    Options
+	// storeOpts apply from the next open.
+	storeOpts StoreOptions
 }
 
 // fastRetries retry within milliseconds, so that tests wait briefly.
@@ -169,7 +171,7 @@ func newHarness(t testing.TB, servers map[string]*target, opts Options, breakerF
 // open opens the store and starts an outbox on it.
 func (h *harness) open() {
 	h.t.Helper()
-	store, err := Open(filepath.Join(h.dir, "outbox.db"), StoreOptions{})
+	store, err := Open(filepath.Join(h.dir, "outbox.db"), h.storeOpts)
 	if err != nil {
 		h.t.Fatalf("opening the store: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -100,6 +101,9 @@ type Outbox struct {
 	wg     sync.WaitGroup // scheduler and pruner
 	// attempts counts running attempts; Add only under mu while open.
 	attempts sync.WaitGroup
+	// commits numbers accepted deliveries in the order of their commits
+	// (transactions run one at a time), for admit.
+	commits atomic.Uint64
 
 	mu       sync.Mutex
 	closed   bool
@@ -114,6 +118,7 @@ type Outbox struct {
 type entry struct {
 	d          *Delivery
 	size       int
+	seq        uint64 // commit order of its acceptance
 	slot       *slot
 	superseded bool // a newer state replaced it while it was attempted
 	index      int  // in the due queue, -1 when not there
@@ -153,7 +158,7 @@ func (o *Outbox) load() error {
 				return fmt.Errorf("pending delivery %d: %w", decodeID(k), err)
 			}
 			d.ID = decodeID(k)
-			o.admit(&d, len(v))
+			o.admit(&d, len(v), o.commits.Add(1), 0)
 			return nil
 		})
 	})
@@ -168,16 +173,17 @@ func (o *Outbox) load() error {
 
 // admit adds an accepted delivery to memory, superseding an older state
 // of the same slot, and queues it when its slot is free; it returns nil
-// when a newer state is there already. o.mu must be held (or o not yet
+// when a newer state is there already. seq is its commit order, old the
+// pending delivery its commit deleted. o.mu must be held (or o not yet
 // shared).
-func (o *Outbox) admit(d *Delivery, size int) *entry {
-	e := &entry{d: d, size: size, index: -1}
+func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) *entry {
+	e := &entry{d: d, size: size, seq: seq, index: -1}
 	s := o.slots[d.slot()]
 	if s != nil {
-		// Commits are ordered, the admissions after them are not: a newer
-		// state admitted first was committed later and deleted this one.
+		// Commits are ordered, the admissions after them are not: a state
+		// committed later, admitted first, deleted this one.
 		for _, x := range []*entry{s.next, s.busy} {
-			if x != nil && x.d.order().compare(d.order()) > 0 {
+			if x != nil && x.seq > seq {
 				return nil
 			}
 		}
@@ -186,12 +192,12 @@ func (o *Outbox) admit(d *Delivery, size int) *entry {
 		s = &slot{key: d.slot()}
 		o.slots[s.key] = s
 	}
-	if old := s.next; old != nil {
-		o.due.remove(old)
-		o.forget(old)
+	if prev := s.next; prev != nil {
+		o.due.remove(prev)
+		o.forget(prev)
 	}
-	if s.busy != nil {
-		s.busy.superseded = s.busy.d.order().compare(d.order()) < 0
+	if s.busy != nil && old != 0 && s.busy.d.ID == old {
+		s.busy.superseded = true
 	}
 	e.slot, s.next = s, e
 	o.entries[d.ID] = e

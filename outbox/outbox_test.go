@@ -129,46 +129,68 @@ func TestAcceptStates(t *testing.T) {
 	}
 }
 
+// resolves are the resolves of alert "a" firing since minute 0 that
+// Alertmanager sends: with the firing's start, and with the start moved
+// before it (a resolve posted with only an end in the past).
+var resolves = []struct {
+	name  string
+	alert *core.EnrichedAlert
+	want  string
+}{
+	{"keeping the start", alert("a", core.StatusResolved, 0), "a/resolved@0"},
+	{"with an earlier start", alert("a", core.StatusResolved, -5), "a/resolved@-5"},
+}
+
 // TestNewerStateWaitsForAttemptInFlight: a resolved that arrives while its
 // firing is being delivered is delivered after it, never before.
 func TestNewerStateWaitsForAttemptInFlight(t *testing.T) {
-	tg := newTarget(t)
-	h := newHarness(t, map[string]*target{"t1": tg}, fastRetries(), 100)
-	release := tg.hold()
-	h.accept(false, alert("a", core.StatusFiring, 0))
-	tg.waitArrivals(1)
-	h.accept(false, alert("a", core.StatusResolved, 0))
-	release()
-	waitUntil(t, "both states to be delivered", func() bool { return h.box.Pending() == 0 })
-	if got, want := states(tg.received()), []string{"a/firing@0", "a/resolved@0"}; !slices.Equal(got, want) {
-		t.Errorf("target got %v, want %v", got, want)
+	for _, tc := range resolves {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := newTarget(t)
+			h := newHarness(t, map[string]*target{"t1": tg}, fastRetries(), 100)
+			release := tg.hold()
+			h.accept(false, alert("a", core.StatusFiring, 0))
+			tg.waitArrivals(1)
+			if got := h.accept(false, tc.alert)[0].Deliveries[0].State; got != StateAccepted {
+				t.Errorf("the resolve is %q, want %q", got, StateAccepted)
+			}
+			release()
+			waitUntil(t, "both states to be delivered", func() bool { return h.box.Pending() == 0 })
+			if got, want := states(tg.received()), []string{"a/firing@0", tc.want}; !slices.Equal(got, want) {
+				t.Errorf("target got %v, want %v", got, want)
+			}
+		})
 	}
 }
 
 // TestNewerStateSupersedesPendingRetry: a firing waiting for a retry is
 // replaced by its resolved; the firing is not delivered after it.
 func TestNewerStateSupersedesPendingRetry(t *testing.T) {
-	tg := newTarget(t, 503)
-	opts := fastRetries()
-	opts.RetryBase, opts.RetryCap = time.Hour, time.Hour
-	tg.retryAfter = "3600"
-	h := newHarness(t, map[string]*target{"t1": tg}, opts, 100)
-	h.accept(true, alert("a", core.StatusFiring, 0))
-	tg.answer(http.StatusOK)
-	out := h.accept(true, alert("a", core.StatusResolved, 0))
-	if r := out[0].Result; r == nil || r.SuccessCount != 1 {
-		t.Fatalf("the resolved's first attempt: %+v, want a success", r)
-	}
-	if got, want := states(tg.received()), []string{"a/firing@0", "a/resolved@0"}; !slices.Equal(got, want) {
-		t.Errorf("target got %v, want %v", got, want)
-	}
-	if n := h.box.Pending(); n != 0 {
-		t.Errorf("%d deliveries pending, want 0: the superseded firing must be gone", n)
-	}
-	h.close()
-	h.open()
-	if n := h.box.Pending(); n != 0 {
-		t.Errorf("after a restart %d deliveries pending, want 0", n)
+	for _, tc := range resolves {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := newTarget(t, 503)
+			opts := fastRetries()
+			opts.RetryBase, opts.RetryCap = time.Hour, time.Hour
+			tg.retryAfter = "3600"
+			h := newHarness(t, map[string]*target{"t1": tg}, opts, 100)
+			h.accept(true, alert("a", core.StatusFiring, 0))
+			tg.answer(http.StatusOK)
+			out := h.accept(true, tc.alert)
+			if r := out[0].Result; r == nil || r.SuccessCount != 1 {
+				t.Fatalf("the resolved's first attempt: %+v, want a success", r)
+			}
+			if got, want := states(tg.received()), []string{"a/firing@0", tc.want}; !slices.Equal(got, want) {
+				t.Errorf("target got %v, want %v", got, want)
+			}
+			if n := h.box.Pending(); n != 0 {
+				t.Errorf("%d deliveries pending, want 0: the superseded firing must be gone", n)
+			}
+			h.close()
+			h.open()
+			if n := h.box.Pending(); n != 0 {
+				t.Errorf("after a restart %d deliveries pending, want 0", n)
+			}
+		})
 	}
 }
 
@@ -306,21 +328,26 @@ func TestRetryAfterDelaysRetry(t *testing.T) {
 }
 
 // TestAdmitKeepsCommitOrder: when concurrent notifications of one alert
-// reach memory in another order than they were committed, the newer state
-// stays and the older one, deleted by the later commit, is not admitted.
+// reach memory in another order than they were committed, the state
+// committed last stays and the other, deleted by the later commit, is not
+// admitted; whatever their timestamps say.
 func TestAdmitKeepsCommitOrder(t *testing.T) {
+	amtoolResolve := alert("a", core.StatusResolved, -5)
 	for _, tc := range []struct {
 		name        string
 		first, then *core.EnrichedAlert
+		seqs        [2]uint64 // commit order of first and then
 		wantNext    string
 	}{
-		{"older after newer is not admitted", alert("a", core.StatusResolved, 0), alert("a", core.StatusFiring, 0), "resolved"},
-		{"newer after older supersedes it", alert("a", core.StatusFiring, 0), alert("a", core.StatusResolved, 0), "resolved"},
+		{"older after newer is not admitted", alert("a", core.StatusResolved, 0), alert("a", core.StatusFiring, 0), [2]uint64{2, 1}, "resolved"},
+		{"newer after older supersedes it", alert("a", core.StatusFiring, 0), alert("a", core.StatusResolved, 0), [2]uint64{1, 2}, "resolved"},
+		{"a resolve that started earlier, committed later, supersedes", alert("a", core.StatusFiring, 0), amtoolResolve, [2]uint64{1, 2}, "resolved"},
+		{"a firing admitted after a resolve committed later is not admitted", amtoolResolve, alert("a", core.StatusFiring, 0), [2]uint64{2, 1}, "resolved"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := &Outbox{entries: map[uint64]*entry{}, slots: map[string]*slot{}}
-			o.admit(&Delivery{ID: 1, Target: "t", Alert: *tc.first}, 10)
-			o.admit(&Delivery{ID: 2, Target: "t", Alert: *tc.then}, 10)
+			o.admit(&Delivery{ID: 1, Target: "t", Alert: *tc.first}, 10, tc.seqs[0], 0)
+			o.admit(&Delivery{ID: 2, Target: "t", Alert: *tc.then}, 10, tc.seqs[1], 0)
 			s := o.slots[slotKey("t", "a")]
 			if s == nil || s.next == nil || string(s.next.d.Alert.Alert.Status) != tc.wantNext {
 				t.Fatalf("slot holds %+v, want the %s waiting", s, tc.wantNext)

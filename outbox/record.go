@@ -38,60 +38,50 @@ func slotKey(target, fingerprint string) string { return target + "\x00" + finge
 
 func (d *Delivery) order() order { return orderOf(&d.Alert) }
 
-// order ranks the states of one alert: a later start time is a newer
-// firing; for the same start time, resolved comes after firing.
-// Alertmanager's resends of one state share the order and the dedup key.
-type order struct {
-	StartsAt time.Time `json:"starts_at"`
-	Resolved bool      `json:"resolved"`
-}
-
-func orderOf(a *core.EnrichedAlert) order {
-	start := a.Alert.StartsAt
-	if start.IsZero() {
-		// Stored as nanoseconds since 1970; a zero time has none.
-		start = time.Unix(0, 0)
-	}
-	return order{StartsAt: start, Resolved: a.Alert.Status == core.StatusResolved}
-}
-
-// compare returns -1, 0 or +1 as o is older than, the same as or newer
-// than p.
-func (o order) compare(p order) int {
-	if c := o.StartsAt.Compare(p.StartsAt); c != 0 {
-		return c
-	}
-	switch {
-	case o.Resolved == p.Resolved:
-		return 0
-	case o.Resolved:
-		return 1
-	}
-	return -1
-}
-
 // slotState is the value of the latest bucket: the newest state accepted
-// for a (target, alert) and the id of its pending delivery, 0 once that
-// delivery is done or dead.
+// for a (target, alert), what the order knows of the episodes before it
+// (see mark), and the id of its pending delivery, 0 once that delivery is
+// done or dead.
 type slotState struct {
-	Order   order     `json:"order"`
-	Pending uint64    `json:"pending,omitempty"`
-	At      time.Time `json:"at"`
+	Order order
+	// Mark, while the alert fires, is the last moment of the episodes
+	// before the current one: the end of the last resolve, or the start
+	// of a firing a later one replaced; zero when there was none. Once
+	// resolved, it is the end of the episode: the resolve's end, and no
+	// earlier than the start of the firing it ended.
+	Mark    time.Time
+	Pending uint64
+	At      time.Time
 }
 
-// A slotState is encoded as four big-endian 8-byte fields: start time and
-// time of change (unix nanoseconds), resolved (0 or 1), pending id.
-const slotStateLen = 32
+// A slotState is encoded as five big-endian 8-byte fields: start time and
+// time of change (unix nanoseconds), resolved (0 or 1), pending id, mark
+// (unix nanoseconds, 0 for none). Stores written before the mark have the
+// first four only; they read as if no earlier episode were known, and a
+// resolved one as ending at its start.
+const (
+	slotStateLen   = 40
+	slotStateLenV1 = 32
+)
 
 func decodeSlot(b []byte) (slotState, bool) {
-	if len(b) != slotStateLen {
+	if len(b) != slotStateLen && len(b) != slotStateLenV1 {
 		return slotState{}, false
 	}
-	return slotState{
+	st := slotState{
 		Order:   order{StartsAt: decodeTime(b[0:8]).UTC(), Resolved: b[23] == 1},
 		At:      decodeTime(b[8:16]),
 		Pending: binary.BigEndian.Uint64(b[24:32]),
-	}, true
+	}
+	switch {
+	case len(b) == slotStateLen:
+		if n := binary.BigEndian.Uint64(b[32:40]); n != 0 {
+			st.Mark = time.Unix(0, int64(n)).UTC()
+		}
+	case st.Order.Resolved:
+		st.Mark = st.Order.StartsAt
+	}
+	return st, true
 }
 
 func (s slotState) encode() []byte {
@@ -103,7 +93,12 @@ func (s slotState) encode() []byte {
 		resolved = 1
 	}
 	b = binary.BigEndian.AppendUint64(b, resolved)
-	return binary.BigEndian.AppendUint64(b, s.Pending)
+	b = binary.BigEndian.AppendUint64(b, s.Pending)
+	mark := uint64(0)
+	if !s.Mark.IsZero() {
+		mark = uint64(s.Mark.UnixNano())
+	}
+	return binary.BigEndian.AppendUint64(b, mark)
 }
 
 // newDelivery encodes like a Delivery not yet attempted, with its alert
