@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,10 +111,16 @@ type Outbox struct {
 	reserved int   // deliveries being persisted
 }
 
-// entry is a pending delivery in memory.
+// entry is a pending delivery in memory: only what scheduling needs. Its
+// record, with the alert, stays in the store and is read back for each
+// attempt, so that a backlog costs memory per delivery, not per alert
+// byte.
 type entry struct {
-	d          *Delivery
-	size       int
+	id         uint64
+	order      order
+	due        int64 // next attempt, unix nanoseconds
+	accepted   int64 // unix nanoseconds, for the oldest pending's age
+	size       int   // of the record, counted against MaxBytes
 	slot       *slot
 	superseded bool // a newer state replaced it while it was attempted
 	index      int  // in the due queue, -1 when not there
@@ -125,6 +132,12 @@ type slot struct {
 	key  string
 	busy *entry
 	next *entry
+}
+
+// target is the name of the slot's target, the first part of its key.
+func (s *slot) target() string {
+	name, _, _ := strings.Cut(s.key, "\x00")
+	return name
 }
 
 // New loads the pending deliveries of store; Start begins delivering them.
@@ -171,13 +184,13 @@ func (o *Outbox) load() error {
 // when a newer state is there already. o.mu must be held (or o not yet
 // shared).
 func (o *Outbox) admit(d *Delivery, size int) *entry {
-	e := &entry{d: d, size: size, index: -1}
+	e := &entry{id: d.ID, order: d.order(), due: d.NextAttempt.UnixNano(), accepted: d.AcceptedAt.UnixNano(), size: size, index: -1}
 	s := o.slots[d.slot()]
 	if s != nil {
 		// Commits are ordered, the admissions after them are not: a newer
 		// state admitted first was committed later and deleted this one.
 		for _, x := range []*entry{s.next, s.busy} {
-			if x != nil && x.d.order().compare(d.order()) > 0 {
+			if x != nil && x.order.compare(e.order) > 0 {
 				return nil
 			}
 		}
@@ -191,7 +204,7 @@ func (o *Outbox) admit(d *Delivery, size int) *entry {
 		o.forget(old)
 	}
 	if s.busy != nil {
-		s.busy.superseded = s.busy.d.order().compare(d.order()) < 0
+		s.busy.superseded = s.busy.order.compare(e.order) < 0
 	}
 	e.slot, s.next = s, e
 	o.entries[d.ID] = e
@@ -204,7 +217,7 @@ func (o *Outbox) admit(d *Delivery, size int) *entry {
 
 // forget drops an entry from memory; o.mu must be held.
 func (o *Outbox) forget(e *entry) {
-	delete(o.entries, e.d.ID)
+	delete(o.entries, e.id)
 	o.bytes -= int64(e.size)
 	if s := e.slot; s.busy == nil && s.next == nil {
 		delete(o.slots, s.key)

@@ -322,7 +322,7 @@ func TestAdmitKeepsCommitOrder(t *testing.T) {
 			o.admit(&Delivery{ID: 1, Target: "t", Alert: *tc.first}, 10)
 			o.admit(&Delivery{ID: 2, Target: "t", Alert: *tc.then}, 10)
 			s := o.slots[slotKey("t", "a")]
-			if s == nil || s.next == nil || string(s.next.d.Alert.Alert.Status) != tc.wantNext {
+			if s == nil || s.next == nil || s.next.order.Resolved != (tc.wantNext == "resolved") {
 				t.Fatalf("slot holds %+v, want the %s waiting", s, tc.wantNext)
 			}
 			if len(o.entries) != 1 || o.bytes != 10 || len(o.due) != 1 {
