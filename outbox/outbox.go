@@ -48,7 +48,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		RetryBase: time.Second, RetryCap: 5 * time.Minute, MaxAge: 24 * time.Hour,
-		MaxPending: 100000, MaxBytes: 256 << 20, MaxInFlight: 256, PruneEvery: time.Minute,
+		MaxPending: 30000, MaxBytes: 32 << 20, MaxInFlight: 256, PruneEvery: time.Minute,
 	}
 }
 
