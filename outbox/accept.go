@@ -114,10 +114,37 @@ func (o *Outbox) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait 
 		o.attemptAll(ctx, claims, out)
 		return out, nil
 	}
-	for _, cl := range claims {
-		go o.firstInBackground(cl)
-	}
+	o.startFirst(claims)
 	return out, nil
+}
+
+// startFirst runs each first attempt in the background while a slot of
+// MaxInFlight is free at once; the others wait for the scheduler, so that
+// the webhook never waits for slow targets and a notification of many
+// alerts starts no more goroutines than there are slots.
+func (o *Outbox) startFirst(claims []*claim) {
+	for i, cl := range claims {
+		select {
+		case o.sem <- struct{}{}:
+			go func() {
+				defer o.attempts.Done()
+				defer func() { <-o.sem }()
+				o.first(o.ctx, cl)
+			}()
+			continue
+		default:
+		}
+		o.mu.Lock()
+		for _, cl := range claims[i:] {
+			for _, e := range cl.entries {
+				o.release(e)
+			}
+		}
+		o.mu.Unlock()
+		o.attempts.Add(-len(claims[i:]))
+		o.poke()
+		return
+	}
 }
 
 func (o *Outbox) candidates(alerts []*core.EnrichedAlert, now time.Time) []*candidate {
@@ -204,9 +231,10 @@ func (o *Outbox) decide(tx *bolt.Tx, cands []*candidate, now time.Time) error {
 // claim is a first attempt: one alert to the targets whose slots were
 // free.
 type claim struct {
-	alert   int
-	entries []*entry
-	targets []*core.Target
+	alert      int
+	entries    []*entry
+	deliveries []*Delivery // the entries' records, as accepted
+	targets    []*core.Target
 }
 
 // claimFirst takes the slots of accepted deliveries that can be attempted
@@ -228,6 +256,7 @@ func (o *Outbox) claimFirst(cands []*candidate) []*claim {
 			out = append(out, cl)
 		}
 		cl.entries = append(cl.entries, c.e)
+		cl.deliveries = append(cl.deliveries, c.d)
 		cl.targets = append(cl.targets, c.target)
 	}
 	return out
@@ -243,26 +272,6 @@ func outcomes(alerts []*core.EnrichedAlert, cands []*candidate) []AlertOutcome {
 			Accepted{Target: c.d.Target, ID: c.d.ID, State: c.state, typ: c.target.Type})
 	}
 	return out
-}
-
-// firstInBackground runs a first attempt when a slot of MaxInFlight is
-// free at once; otherwise the deliveries wait for the scheduler, so the
-// webhook never waits for slow targets.
-func (o *Outbox) firstInBackground(cl *claim) {
-	defer o.attempts.Done()
-	select {
-	case o.sem <- struct{}{}:
-	default:
-		o.mu.Lock()
-		for _, e := range cl.entries {
-			o.release(e)
-		}
-		o.mu.Unlock()
-		o.poke()
-		return
-	}
-	defer func() { <-o.sem }()
-	o.first(o.ctx, cl)
 }
 
 // attemptAll runs the first attempts of a waiting request and fills in
@@ -304,10 +313,11 @@ func (o *Outbox) first(ctx context.Context, cl *claim) *core.ParallelPublishResu
 		mu.Lock()
 		settled[i] = true
 		mu.Unlock()
-		o.settle(cl.entries[i], &r)
+		o.settle(cl.entries[i], cl.deliveries[i], &r)
 	})
-	res, err := o.pub.PublishToMultiple(ctx, &cl.entries[0].d.Alert, cl.targets)
+	res, err := o.pub.PublishToMultiple(ctx, &cl.deliveries[0].Alert, cl.targets)
 	var rest []*entry
+	var restD []*Delivery
 	var rs []core.TargetPublishResult
 	mu.Lock()
 	defer mu.Unlock()
@@ -315,14 +325,14 @@ func (o *Outbox) first(ctx context.Context, cl *claim) *core.ParallelPublishResu
 		if settled[i] {
 			continue
 		}
-		r := core.TargetPublishResult{TargetName: e.d.Target, Error: err, Retryable: true}
+		r := core.TargetPublishResult{TargetName: cl.targets[i].Name, Error: err, Retryable: true}
 		if res != nil && i < len(res.Results) {
 			r = res.Results[i]
 		}
-		rest, rs = append(rest, e), append(rs, r)
+		rest, restD, rs = append(rest, e), append(restD, cl.deliveries[i]), append(rs, r)
 	}
 	if len(rest) > 0 {
-		o.settleAll(rest, rs)
+		o.settleAll(rest, restD, rs)
 	}
 	return res
 }

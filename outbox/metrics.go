@@ -55,7 +55,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
-	count, oldest := map[string]float64{}, map[string]time.Time{}
+	count, oldest := map[string]float64{}, map[string]int64{}
 	for _, t := range m.o.src.Targets() {
 		// Every configured target has its counters from the start, so
 		// that rate() and increase() see the first increment.
@@ -68,10 +68,10 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.deadDropped.Collect(ch)
 	m.o.mu.Lock()
 	for _, e := range m.o.entries {
-		name := e.d.Target
+		name := e.slot.target()
 		count[name]++
-		if at, ok := oldest[name]; !ok || e.d.AcceptedAt.Before(at) {
-			oldest[name] = e.d.AcceptedAt
+		if at, ok := oldest[name]; !ok || e.accepted < at {
+			oldest[name] = e.accepted
 		}
 	}
 	m.o.mu.Unlock()
@@ -80,7 +80,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, n, name)
 		age := 0.0
 		if at, ok := oldest[name]; ok {
-			age = now.Sub(at).Seconds()
+			age = now.Sub(time.Unix(0, at)).Seconds()
 		}
 		ch <- prometheus.MustNewConstMetric(m.oldest, prometheus.GaugeValue, age, name)
 	}

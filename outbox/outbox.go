@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,7 +49,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		RetryBase: time.Second, RetryCap: 5 * time.Minute, MaxAge: 24 * time.Hour,
-		MaxPending: 100000, MaxBytes: 256 << 20, MaxInFlight: 256, PruneEvery: time.Minute,
+		MaxPending: 30000, MaxBytes: 32 << 20, MaxInFlight: 256, PruneEvery: time.Minute,
 	}
 }
 
@@ -114,11 +115,16 @@ type Outbox struct {
 	reserved int   // deliveries being persisted
 }
 
-// entry is a pending delivery in memory.
+// entry is a pending delivery in memory: only what scheduling needs. Its
+// record, with the alert, stays in the store and is read back for each
+// attempt, so that a backlog costs memory per delivery, not per alert
+// byte.
 type entry struct {
-	d          *Delivery
-	size       int
+	id         uint64
 	seq        uint64 // commit order of its acceptance
+	due        int64  // next attempt, unix nanoseconds
+	accepted   int64  // unix nanoseconds, for the oldest pending's age
+	size       int    // of the record, counted against MaxBytes
 	slot       *slot
 	superseded bool // a newer state replaced it while it was attempted
 	index      int  // in the due queue, -1 when not there
@@ -130,6 +136,12 @@ type slot struct {
 	key  string
 	busy *entry
 	next *entry
+}
+
+// target is the name of the slot's target, the first part of its key.
+func (s *slot) target() string {
+	name, _, _ := strings.Cut(s.key, "\x00")
+	return name
 }
 
 // New loads the pending deliveries of store; Start begins delivering them.
@@ -177,7 +189,7 @@ func (o *Outbox) load() error {
 // pending delivery its commit deleted. o.mu must be held (or o not yet
 // shared).
 func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) *entry {
-	e := &entry{d: d, size: size, seq: seq, index: -1}
+	e := &entry{id: d.ID, seq: seq, due: d.NextAttempt.UnixNano(), accepted: d.AcceptedAt.UnixNano(), size: size, index: -1}
 	s := o.slots[d.slot()]
 	if s != nil {
 		// Commits are ordered, the admissions after them are not: a state
@@ -196,7 +208,7 @@ func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) *entry {
 		o.due.remove(prev)
 		o.forget(prev)
 	}
-	if s.busy != nil && old != 0 && s.busy.d.ID == old {
+	if s.busy != nil && old != 0 && s.busy.id == old {
 		s.busy.superseded = true
 	}
 	e.slot, s.next = s, e
@@ -210,7 +222,7 @@ func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) *entry {
 
 // forget drops an entry from memory; o.mu must be held.
 func (o *Outbox) forget(e *entry) {
-	delete(o.entries, e.d.ID)
+	delete(o.entries, e.id)
 	o.bytes -= int64(e.size)
 	if s := e.slot; s.busy == nil && s.next == nil {
 		delete(o.slots, s.key)

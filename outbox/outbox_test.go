@@ -349,8 +349,12 @@ func TestAdmitKeepsCommitOrder(t *testing.T) {
 			o.admit(&Delivery{ID: 1, Target: "t", Alert: *tc.first}, 10, tc.seqs[0], 0)
 			o.admit(&Delivery{ID: 2, Target: "t", Alert: *tc.then}, 10, tc.seqs[1], 0)
 			s := o.slots[slotKey("t", "a")]
-			if s == nil || s.next == nil || string(s.next.d.Alert.Alert.Status) != tc.wantNext {
-				t.Fatalf("slot holds %+v, want the %s waiting", s, tc.wantNext)
+			want := uint64(2) // the delivery whose state is wantNext
+			if string(tc.first.Alert.Status) == tc.wantNext {
+				want = 1
+			}
+			if s == nil || s.next == nil || s.next.id != want {
+				t.Fatalf("slot holds %+v, want the %s (delivery %d) waiting", s, tc.wantNext, want)
 			}
 			if len(o.entries) != 1 || o.bytes != 10 || len(o.due) != 1 {
 				t.Errorf("%d entries, %d bytes, %d due; want exactly the newer one", len(o.entries), o.bytes, len(o.due))

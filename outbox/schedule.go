@@ -17,7 +17,7 @@ import (
 type dueQueue []*entry
 
 func (q dueQueue) Len() int           { return len(q) }
-func (q dueQueue) Less(i, j int) bool { return q[i].d.NextAttempt.Before(q[j].d.NextAttempt) }
+func (q dueQueue) Less(i, j int) bool { return q[i].due < q[j].due }
 func (q dueQueue) Swap(i, j int) {
 	q[i], q[j] = q[j], q[i]
 	q[i].index, q[j].index = i, j
@@ -92,7 +92,7 @@ func (o *Outbox) nextDue(now time.Time) (*entry, time.Duration) {
 		return nil, time.Hour
 	}
 	e := o.due[0]
-	if wait := e.d.NextAttempt.Sub(now); wait > 0 {
+	if wait := time.Unix(0, e.due).Sub(now); wait > 0 {
 		return nil, wait
 	}
 	heap.Pop(&o.due)
@@ -114,29 +114,69 @@ func (o *Outbox) release(e *entry) {
 }
 
 // retry makes one more attempt of a pending delivery to the current
-// target of its name.
+// target of its name, with its record read back from the store.
 func (o *Outbox) retry(e *entry) {
+	ds := o.records([]*entry{e})
+	d := ds[0]
+	if d == nil {
+		return
+	}
 	var t *core.Target
 	for _, c := range o.src.Targets() {
-		if c.Name == e.d.Target {
+		if c.Name == d.Target {
 			t = c
 		}
 	}
-	if e.d.Attempts > 0 {
+	if d.Attempts > 0 {
 		// A first attempt that waited for a slot (max_in_flight) or was
 		// resumed after a restart is not a retry.
-		o.metrics.retries.WithLabelValues(e.d.Target).Inc()
+		o.metrics.retries.WithLabelValues(d.Target).Inc()
 	}
 	if t == nil {
-		o.settle(e, &core.TargetPublishResult{TargetName: e.d.Target, Error: errTargetGone})
+		o.settle(e, d, &core.TargetPublishResult{TargetName: d.Target, Error: errTargetGone})
 		return
 	}
-	res, err := o.pub.PublishToMultiple(o.ctx, &e.d.Alert, []*core.Target{t})
+	res, err := o.pub.PublishToMultiple(o.ctx, &d.Alert, []*core.Target{t})
 	r := core.TargetPublishResult{TargetName: t.Name, Error: err, Retryable: true}
 	if res != nil && len(res.Results) == 1 {
 		r = res.Results[0]
 	}
-	o.settle(e, &r)
+	o.settle(e, d, &r)
+}
+
+// records reads the pending records of claimed entries. An entry whose
+// record is gone (a newer state's commit deleted it) or unreadable is
+// nil in the answer and leaves memory; an unreadable one stays in the
+// store for the next start.
+func (o *Outbox) records(es []*entry) []*Delivery {
+	ds := make([]*Delivery, len(es))
+	errs := make([]error, len(es))
+	err := o.store.view(func(tx *bolt.Tx) error {
+		pending := tx.Bucket(bucketPending)
+		for i, e := range es {
+			v := pending.Get(encodeID(e.id))
+			if v == nil {
+				continue
+			}
+			d := &Delivery{}
+			if errs[i] = json.Unmarshal(v, d); errs[i] == nil {
+				d.ID, ds[i] = e.id, d
+			}
+		}
+		return nil
+	})
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i, e := range es {
+		if ds[i] != nil {
+			continue
+		}
+		if err := errors.Join(err, errs[i]); err != nil {
+			o.logger.Error("reading a pending delivery failed; it stays in the store until the next start", "id", e.id, "err", err)
+		}
+		o.unbusy(&settled{e: e, what: outcomeGone})
+	}
+	return ds
 }
 
 var errTargetGone = errors.New("target is no longer configured")
@@ -148,6 +188,8 @@ const (
 	outcomeDone outcome = iota
 	outcomeRetry
 	outcomeDead
+	// outcomeGone: not attempted, as its record is no longer pending.
+	outcomeGone
 )
 
 // settled is an attempt's outcome for one delivery.
@@ -159,18 +201,18 @@ type settled struct {
 }
 
 // settle records an attempt's result durably, then in memory.
-func (o *Outbox) settle(e *entry, r *core.TargetPublishResult) {
-	o.settleAll([]*entry{e}, []core.TargetPublishResult{*r})
+func (o *Outbox) settle(e *entry, d *Delivery, r *core.TargetPublishResult) {
+	o.settleAll([]*entry{e}, []*Delivery{d}, []core.TargetPublishResult{*r})
 }
 
 // settleAll records the results of one attempt to several targets in one
 // commit, so that the window in which a kill repeats a delivery stays one
-// fsync long.
-func (o *Outbox) settleAll(es []*entry, rs []core.TargetPublishResult) {
+// fsync long. ds are the entries' records as attempted.
+func (o *Outbox) settleAll(es []*entry, ds []*Delivery, rs []core.TargetPublishResult) {
 	now := time.Now()
 	out := make([]settled, len(es))
 	for i, e := range es {
-		out[i] = settled{e: e, d: *e.d}
+		out[i] = settled{e: e, d: *ds[i]}
 		out[i].what = o.judge(&out[i].d, &rs[i], now)
 		if out[i].what != outcomeDone {
 			// Encoded here, not in the transaction all writers share.
@@ -228,7 +270,7 @@ func (o *Outbox) unbusy(st *settled) {
 	e, s := st.e, st.e.slot
 	s.busy = nil
 	if st.what == outcomeRetry && !e.superseded && s.next == nil {
-		e.d = &st.d
+		e.due = st.d.NextAttempt.UnixNano()
 		s.next = e
 	} else {
 		o.forget(e)
@@ -331,7 +373,7 @@ func (o *Outbox) DropTarget(name string) {
 	}
 	var claimed []*entry
 	for _, s := range o.slots {
-		if e := s.next; e != nil && s.busy == nil && e.d.Target == name {
+		if e := s.next; e != nil && s.busy == nil && s.target() == name {
 			o.due.remove(e)
 			s.busy, s.next = e, nil
 			claimed = append(claimed, e)
@@ -339,11 +381,18 @@ func (o *Outbox) DropTarget(name string) {
 	}
 	o.attempts.Add(len(claimed))
 	o.mu.Unlock()
-	rs := make([]core.TargetPublishResult, len(claimed))
+	var es []*entry
+	var ds []*Delivery
+	for i, d := range o.records(claimed) {
+		if d != nil {
+			es, ds = append(es, claimed[i]), append(ds, d)
+		}
+	}
+	rs := make([]core.TargetPublishResult, len(es))
 	for i := range rs {
 		rs[i] = core.TargetPublishResult{TargetName: name, Error: errTargetGone}
 	}
-	o.settleAll(claimed, rs)
+	o.settleAll(es, ds, rs)
 	o.attempts.Add(-len(claimed))
 	o.metrics.retries.DeleteLabelValues(name)
 	o.metrics.deadLetters.DeleteLabelValues(name)

@@ -65,7 +65,7 @@ type Limits struct {
 // The default limits.
 const (
 	DefaultMaxBodyBytes     = 10 << 20
-	DefaultMaxInflightBytes = 32 << 20
+	DefaultMaxInflightBytes = 16 << 20
 	DefaultBodyWait         = 5 * time.Second
 )
 

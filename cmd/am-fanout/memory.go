@@ -12,8 +12,11 @@ import (
 // memoryRatio is the share of the container's memory limit given to the
 // Go runtime as its soft limit (GOMEMLIMIT): the collector works harder
 // as the heap nears it, leaving room for the rest of the process's
-// memory before the kernel's limit kills it.
-const memoryRatio = 0.9
+// memory before the kernel's limit kills it. The rest is not small: the
+// binary and the outbox file's mapped pages measured 25-50 MiB of
+// resident memory besides the heap (BENCHMARKS.md, Memory), so 90 % of
+// the chart's 128 MiB let a busy heap take the process over its limit.
+const memoryRatio = 0.7
 
 // setMemoryLimit sets GOMEMLIMIT from the cgroup's memory limit, unless
 // the environment sets GOMEMLIMIT itself or there is no limit. It is the
