@@ -82,3 +82,13 @@ func New(t *core.Target, o Options) (core.Publisher, error) {
 	o.Logger = o.Logger.With("target", t.Name, "type", t.Type)
 	return c.NewPublisher(t.Name, o)
 }
+
+// Built returns the publisher a constructor made, or its error, as a
+// core.Publisher; a failed constructor's typed nil never becomes a
+// non-nil interface.
+func Built[P core.Publisher](p P, err error) (core.Publisher, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}

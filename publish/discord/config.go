@@ -130,9 +130,5 @@ func (d *Config) UnmarshalYAML(n *yaml.Node) error {
 
 // NewPublisher implements publish.Config.
 func (d *Config) NewPublisher(name string, o publish.Options) (core.Publisher, error) {
-	p, err := newDiscord(name, d, o)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return publish.Built(newDiscord(name, d, o))
 }

@@ -26,9 +26,5 @@ func (c *Config) Validate(dir string) error {
 
 // NewPublisher implements publish.Config.
 func (c *Config) NewPublisher(string, publish.Options) (core.Publisher, error) {
-	p, err := newFile(c)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return publish.Built(newFile(c))
 }

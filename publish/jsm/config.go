@@ -53,7 +53,7 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 
 // NewPublisher implements publish.Config.
 func (c *Config) NewPublisher(name string, o publish.Options) (core.Publisher, error) {
-	return newJSM(name, c, o)
+	return publish.Built(newJSM(name, c, o))
 }
 
 func newJSM(name string, c *Config, o publish.Options) (*genie.Publisher, error) {

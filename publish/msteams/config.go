@@ -46,9 +46,5 @@ func (m *Config) UnmarshalYAML(n *yaml.Node) error {
 
 // NewPublisher implements publish.Config.
 func (m *Config) NewPublisher(name string, o publish.Options) (core.Publisher, error) {
-	p, err := newMSTeams(name, m, o)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return publish.Built(newMSTeams(name, m, o))
 }

@@ -56,7 +56,7 @@ func (o *Config) UnmarshalYAML(n *yaml.Node) error {
 
 // NewPublisher implements publish.Config.
 func (o *Config) NewPublisher(name string, opts publish.Options) (core.Publisher, error) {
-	return newOpsgenie(name, o, opts)
+	return publish.Built(newOpsgenie(name, o, opts))
 }
 
 func newOpsgenie(name string, o *Config, opts publish.Options) (*genie.Publisher, error) {

@@ -144,9 +144,5 @@ func (p *Config) UnmarshalYAML(n *yaml.Node) error {
 
 // NewPublisher implements publish.Config.
 func (p *Config) NewPublisher(name string, o publish.Options) (core.Publisher, error) {
-	pub, err := newPagerDuty(name, p, o)
-	if err != nil {
-		return nil, err
-	}
-	return pub, nil
+	return publish.Built(newPagerDuty(name, p, o))
 }

@@ -141,9 +141,5 @@ func (r *Config) UnmarshalYAML(n *yaml.Node) error {
 
 // NewPublisher implements publish.Config.
 func (r *Config) NewPublisher(name string, o publish.Options) (core.Publisher, error) {
-	p, err := newRootly(name, r, o)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return publish.Built(newRootly(name, r, o))
 }

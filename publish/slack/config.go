@@ -136,9 +136,5 @@ func (s *Config) UnmarshalYAML(n *yaml.Node) error {
 
 // NewPublisher implements publish.Config.
 func (s *Config) NewPublisher(name string, o publish.Options) (core.Publisher, error) {
-	p, err := newSlack(name, s, o)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return publish.Built(newSlack(name, s, o))
 }

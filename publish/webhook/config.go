@@ -93,9 +93,5 @@ func (c *Config) validateSigning(dir string) error {
 
 // NewPublisher implements publish.Config.
 func (c *Config) NewPublisher(name string, o publish.Options) (core.Publisher, error) {
-	p, err := newWebhook(name, c, o)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return publish.Built(newWebhook(name, c, o))
 }
