@@ -230,6 +230,55 @@ targets:
 %s`, url, extra)
 }
 
+// startMemoryFanout starts am-fanout, built as it ships, with one webhook
+// target at target and extra appended to its config file.
+func startMemoryFanout(t *testing.T, target, extra string) (*process, string) {
+	t.Helper()
+	p, addr := startServing(t, "am-fanout", plainFanout(t), func(addr string) []string {
+		dir := t.TempDir()
+		cfg := filepath.Join(dir, "am-fanout.yml")
+		if err := os.WriteFile(cfg, []byte(memoryConfig(target, extra)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"--config.file=" + cfg, "--storage.path=" + filepath.Join(dir, "data"),
+			"--web.listen-address=" + addr, "--log.level=warn"}
+	})
+	return p, "http://" + addr
+}
+
+// stormWebhooks and stormAlerts make the storm: 1500 notifications of 10
+// alerts, 15 000 deliveries to one target.
+const stormWebhooks, stormAlerts = 1500, 10
+
+// postStorm posts the storm to url from 8 senders and fails the test when
+// a webhook is refused: 15 000 deliveries are within the default bounds.
+func postStorm(t *testing.T, url string) {
+	t.Helper()
+	c := &http.Client{Timeout: time.Minute}
+	defer c.CloseIdleConnections()
+	jobs := make(chan int)
+	var refused atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for i := range jobs {
+				if code, msg := post(c, url, memoryPayload(t, i*stormAlerts, stormAlerts, 0)); code != http.StatusOK {
+					refused.Add(1)
+					t.Logf("webhook %d: %d %s", i, code, msg)
+				}
+			}
+		})
+	}
+	for i := range stormWebhooks {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if n := refused.Load(); n > 0 {
+		t.Errorf("%d of %d webhooks were refused, want all accepted (15 000 deliveries is within the default bounds)", n, stormWebhooks)
+	}
+}
+
 // reportMemory logs what a case took and fails it when the peak is over
 // the memory budget.
 func reportMemory(t *testing.T, p *process, what string) memStatus {
@@ -253,18 +302,8 @@ func reportMemory(t *testing.T, p *process, what string) memStatus {
 func TestMemoryStaysUnderChartLimit(t *testing.T) {
 	skipWithoutProc(t)
 	t.Setenv("GOMEMLIMIT", budgetGoMemLimit)
-	bin := plainFanout(t)
 	start := func(t *testing.T, target string) (*process, string) {
-		p, addr := startServing(t, "am-fanout", bin, func(addr string) []string {
-			dir := t.TempDir()
-			cfg := filepath.Join(dir, "am-fanout.yml")
-			if err := os.WriteFile(cfg, []byte(memoryConfig(target, "")), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return []string{"--config.file=" + cfg, "--storage.path=" + filepath.Join(dir, "data"),
-				"--web.listen-address=" + addr, "--log.level=warn"}
-		})
-		return p, "http://" + addr
+		return startMemoryFanout(t, target, "")
 	}
 
 	t.Run("16 concurrent bodies near the body limit", func(t *testing.T) {
@@ -311,30 +350,7 @@ func TestMemoryStaysUnderChartLimit(t *testing.T) {
 	t.Run("a storm of 15 000 deliveries to a dead target", func(t *testing.T) {
 		sink, _ := memorySink(t, http.StatusServiceUnavailable)
 		p, url := start(t, sink.URL)
-		c := &http.Client{Timeout: time.Minute}
-		defer c.CloseIdleConnections()
-		const webhooks, perWebhook = 1500, 10
-		jobs := make(chan int)
-		var refused atomic.Int64
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Go(func() {
-				for i := range jobs {
-					if code, msg := post(c, url, memoryPayload(t, i*perWebhook, perWebhook, 0)); code != http.StatusOK {
-						refused.Add(1)
-						t.Logf("webhook %d: %d %s", i, code, msg)
-					}
-				}
-			})
-		}
-		for i := range webhooks {
-			jobs <- i
-		}
-		close(jobs)
-		wg.Wait()
-		if n := refused.Load(); n > 0 {
-			t.Errorf("%d of %d webhooks were refused, want all accepted (15 000 deliveries is within the default bounds)", n, webhooks)
-		}
+		postStorm(t, url)
 		reportMemory(t, p, "15 000 deliveries pending to a dead target")
 	})
 }
