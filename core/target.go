@@ -35,6 +35,12 @@ type Target struct {
 	SendResolved bool
 	// Timeout bounds one delivery attempt.
 	Timeout time.Duration
+	// GroupBy says whether a delivery carries one alert or one whole
+	// notification; GroupByNotification needs a GroupPublisher.
+	GroupBy GroupBy
+	// RateLimit paces the target's requests, first attempts and retries
+	// alike.
+	RateLimit RateLimit
 	// Breaker configures the target's circuit breaker.
 	Breaker BreakerSettings
 	// Probe is the target's active health check; nil for none.
