@@ -5,6 +5,8 @@ import (
 	"strings"
 	"text/template"
 
+	amtemplate "github.com/prometheus/alertmanager/template"
+
 	"github.com/am-fanout/am-fanout/core"
 )
 
@@ -14,7 +16,11 @@ import (
 type TextTemplates struct {
 	target string
 	byName map[string]*template.Template
-	o      Options
+	// sources are the templates as written, executed by RenderGroup
+	// after Alertmanager's default templates in defaults.
+	sources  Templates
+	defaults *amtemplate.Template
+	o        Options
 }
 
 // NewTextTemplates parses a target's templates; nil templates give a nil
@@ -28,7 +34,11 @@ func NewTextTemplates(target string, t Templates, o Options) (*TextTemplates, er
 	if err != nil {
 		return nil, err
 	}
-	return &TextTemplates{target: target, byName: byName, o: o}, nil
+	defaults, err := alertmanagerDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &TextTemplates{target: target, byName: byName, sources: t, defaults: defaults, o: o}, nil
 }
 
 // Render executes the field's template over the alert. It returns fallback
@@ -45,12 +55,7 @@ func (tt *TextTemplates) Render(field string, a *core.EnrichedAlert, fallback st
 	}
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, a); err != nil {
-		if tt.o.Logger != nil {
-			tt.o.Logger.Warn("template failed, using the default rendering", "field", field, "err", err)
-		}
-		if tt.o.OnTemplateError != nil {
-			tt.o.OnTemplateError(tt.target, field)
-		}
+		tt.failed(field, err)
 		return fallback
 	}
 	out := strings.TrimSpace(buf.String())
@@ -58,4 +63,14 @@ func (tt *TextTemplates) Render(field string, a *core.EnrichedAlert, fallback st
 		return fallback
 	}
 	return out
+}
+
+// failed logs and reports a template that did not execute.
+func (tt *TextTemplates) failed(field string, err error) {
+	if tt.o.Logger != nil {
+		tt.o.Logger.Warn("template failed, using the default rendering", "field", field, "err", err)
+	}
+	if tt.o.OnTemplateError != nil {
+		tt.o.OnTemplateError(tt.target, field)
+	}
 }

@@ -35,6 +35,17 @@ func (t Templates) Parse() (map[string]*template.Template, error) {
 	return out, nil
 }
 
+// Alertmanager loads its default templates ("slack.default.title",
+// ...) for group messages; RenderGroup executes the user's templates
+// after them, so they can be called by name as in Alertmanager's config.
+func alertmanagerDefaults() (*amtemplate.Template, error) {
+	t, err := amtemplate.FromGlobs(nil)
+	if err != nil {
+		return nil, fmt.Errorf("alertmanager's default templates: %w", err)
+	}
+	return t, nil
+}
+
 // validate rejects fields the target type does not render and templates
 // that do not parse.
 func (t Templates) Validate(allowed ...string) error {
