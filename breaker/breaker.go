@@ -62,11 +62,12 @@ type Counts struct {
 	ConsecutiveFailures  uint32
 }
 
-// Breaker is the circuit breaker of one target. Retryable failures (5xx,
-// 429, timeouts, connection errors) count against it; permanent failures
-// count as successes, since the target answered and the fault is in the
-// configuration or the alert; deliveries cut short by the caller's
-// cancellation do not count at all.
+// Breaker is the circuit breaker of one target. It reads each attempt's
+// outcome: failures that say the target is down (core.Outcome.Failing)
+// count against it; deliveries and permanent failures count as successes,
+// since the target answered and the fault is in the configuration or the
+// alert; throttling (the target is up and asks for a wait), cancellation
+// and skips do not count at all.
 type Breaker struct {
 	name string
 	cb   *gobreaker.CircuitBreaker[struct{}]
@@ -76,10 +77,23 @@ type Breaker struct {
 	retired atomic.Bool
 }
 
+// judged carries an attempt's outcome through gobreaker, which sees
+// errors only; nil stands for a success.
+type judged struct{ o core.Outcome }
+
+func (j *judged) Error() string { return j.o.Kind.String() }
+
 // New returns a closed breaker for the target name. onChange, if not nil,
 // is called on every state change with the target's name; it runs while
 // the breaker holds its lock, so it must not call back into the breaker.
 func New(name string, s core.BreakerSettings, onChange func(name string, from, to State)) *Breaker {
+	outcome := func(err error) *core.Outcome {
+		var j *judged
+		if errors.As(err, &j) {
+			return &j.o
+		}
+		return nil
+	}
 	st := gobreaker.Settings{
 		Name:        name,
 		MaxRequests: s.HalfOpenRequests,
@@ -88,13 +102,12 @@ func New(name string, s core.BreakerSettings, onChange func(name string, from, t
 			return c.ConsecutiveFailures >= s.Failures
 		},
 		IsSuccessful: func(err error) bool {
-			return err == nil || !core.IsRetryable(err)
+			o := outcome(err)
+			return o == nil || !o.Failing()
 		},
-		// Cancellation says nothing about the target, and throttling
-		// says it is up: neither counts for or against it.
 		IsExcluded: func(err error) bool {
-			var c *cancelled
-			return errors.As(err, &c) || core.IsThrottled(err)
+			o := outcome(err)
+			return o != nil && (o.Throttled || o.Kind == core.OutcomeCancelled || o.Kind == core.OutcomeSkipped)
 		},
 	}
 	b := &Breaker{name: name}
@@ -109,38 +122,28 @@ func New(name string, s core.BreakerSettings, onChange func(name string, from, t
 	return b
 }
 
-// cancelled marks an error caused by the caller's cancellation, which the
-// breaker excludes: it says nothing about the target. IsExcluded sees only
-// the error, so Execute attaches the verdict it makes with the ctx.
-type cancelled struct{ err error }
-
-func (c *cancelled) Error() string { return c.err.Error() }
-func (c *cancelled) Unwrap() error { return c.err }
-
-// Execute runs deliver unless the breaker rejects it, in which case it
-// returns an error wrapping core.ErrCircuitOpen or core.ErrCircuitHalfOpen
-// without calling deliver. Otherwise it returns deliver's error unchanged.
-func (b *Breaker) Execute(ctx context.Context, deliver func(context.Context) error) error {
+// Run makes the attempt unless the breaker rejects it, in which case the
+// outcome is a skip for circuit_open or circuit_half_open and attempt is
+// not called. Otherwise it returns attempt's outcome unchanged.
+func (b *Breaker) Run(ctx context.Context, attempt func(context.Context) core.Outcome) core.Outcome {
+	var got core.Outcome
 	ran := false
 	_, err := b.cb.Execute(func() (struct{}, error) {
 		ran = true
-		err := deliver(ctx)
-		if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
-			return struct{}{}, &cancelled{err}
+		got = attempt(ctx)
+		if got.Kind == core.OutcomeDelivered {
+			return struct{}{}, nil
 		}
-		return struct{}{}, err
+		return struct{}{}, &judged{got}
 	})
-	if ran {
-		var c *cancelled
-		if errors.As(err, &c) {
-			return c.err
-		}
-		return err
+	switch {
+	case ran:
+		return got
+	case errors.Is(err, gobreaker.ErrTooManyRequests):
+		return core.Skip(core.SkipCircuitHalfOpen)
+	default:
+		return core.Skip(core.SkipCircuitOpen)
 	}
-	if errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return fmt.Errorf("target %s: %w", b.name, core.ErrCircuitHalfOpen)
-	}
-	return fmt.Errorf("target %s: %w", b.name, core.ErrCircuitOpen)
 }
 
 // Name returns the name of the target the breaker guards.

@@ -89,7 +89,7 @@ func TestExecuteCountsOnlyRetryableFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := New("t1", core.BreakerSettings{Failures: 3, OpenFor: time.Hour}, nil)
 			for i := range tt.calls {
-				err := b.Execute(context.Background(), tt.deliver)
+				err := execute(b, context.Background(), tt.deliver)
 				if tt.fails {
 					require.Error(t, err, "call %d: the delivery's error must be returned", i)
 				} else {
@@ -108,7 +108,7 @@ func TestExecuteReturnsDeliveryErrorUnchanged(t *testing.T) {
 		core.Permanent(404, errors.New("no such hook")),
 	} {
 		b := New("t1", core.BreakerSettings{Failures: 5, OpenFor: time.Hour}, nil)
-		got := b.Execute(context.Background(), returning(want))
+		got := execute(b, context.Background(), returning(want))
 		assert.Same(t, want, got, "Execute must return the delivery's own error")
 	}
 }
@@ -122,7 +122,7 @@ func TestExecuteExcludesCallerCancellation(t *testing.T) {
 			<-started
 			cancel()
 		}()
-		err := b.Execute(ctx, deliver)
+		err := execute(b, ctx, deliver)
 		cancel()
 		require.ErrorIs(t, err, context.Canceled, "call %d: the cancelled delivery's error must be returned", i)
 	}
@@ -134,7 +134,7 @@ func TestExecuteExcludesCallerCancellation(t *testing.T) {
 
 func TestExecuteCountsCanceledErrorWhenCallerDidNotCancel(t *testing.T) {
 	b := New("t1", core.BreakerSettings{Failures: 1, OpenFor: time.Hour}, nil)
-	err := b.Execute(context.Background(), returning(core.Retryable(0, 0, context.Canceled)))
+	err := execute(b, context.Background(), returning(core.Retryable(0, 0, context.Canceled)))
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, Open, b.State(), "a retryable failure the caller did not cause must count")
 }
@@ -143,7 +143,7 @@ func TestExecuteCountsCanceledErrorWhenCallerDidNotCancel(t *testing.T) {
 func trip(t *testing.T, b *Breaker, failures int) {
 	t.Helper()
 	for range failures {
-		_ = b.Execute(context.Background(), returning(core.Retryable(503, 0, errors.New("unavailable"))))
+		_ = execute(b, context.Background(), returning(core.Retryable(503, 0, errors.New("unavailable"))))
 	}
 	require.Equal(t, Open, b.State(), "breaker must be open after %d failures", failures)
 }
@@ -163,10 +163,9 @@ func TestOpenBreakerRejectsWithoutDelivering(t *testing.T) {
 	b := New("pd-prod", core.BreakerSettings{Failures: 2, OpenFor: time.Hour}, nil)
 	trip(t, b, 2)
 	called := false
-	err := b.Execute(context.Background(), func(context.Context) error { called = true; return nil })
+	err := execute(b, context.Background(), func(context.Context) error { called = true; return nil })
 	require.ErrorIs(t, err, core.ErrCircuitOpen)
 	assert.False(t, called, "an open breaker must not call the delivery")
-	assert.Contains(t, err.Error(), "pd-prod", "the error must name the target")
 	assert.Contains(t, err.Error(), "open")
 }
 
@@ -187,7 +186,7 @@ func TestHalfOpenOutcome(t *testing.T) {
 				b := New("t1", s, nil)
 				trip(t, b, 1)
 				passOpenPeriod(t, b, s.OpenFor)
-				err := b.Execute(context.Background(), returning(tt.trial))
+				err := execute(b, context.Background(), returning(tt.trial))
 				assert.Equal(t, tt.trial, err, "the trial's own error must be returned")
 				assert.Equal(t, tt.want, b.State())
 			})
@@ -208,7 +207,7 @@ func TestHalfOpenLimitsTrials(t *testing.T) {
 		errs := make([]error, 2)
 		for i := range 2 {
 			wg.Go(func() {
-				errs[i] = b.Execute(context.Background(), func(context.Context) error {
+				errs[i] = execute(b, context.Background(), func(context.Context) error {
 					started <- struct{}{}
 					<-release
 					return nil
@@ -219,10 +218,9 @@ func TestHalfOpenLimitsTrials(t *testing.T) {
 		<-started
 
 		called := false
-		err := b.Execute(context.Background(), func(context.Context) error { called = true; return nil })
+		err := execute(b, context.Background(), func(context.Context) error { called = true; return nil })
 		require.ErrorIs(t, err, core.ErrCircuitHalfOpen, "a trial beyond HalfOpenRequests must be rejected")
 		assert.False(t, called, "a rejected trial must not call the delivery")
-		assert.Contains(t, err.Error(), "t1", "the error must name the target")
 
 		close(release)
 		wg.Wait()
@@ -263,7 +261,7 @@ func TestOnChangeReportsTransitionsWithName(t *testing.T) {
 		b := New("slack-ops", s, rec.onChange)
 		trip(t, b, 1)
 		passOpenPeriod(t, b, s.OpenFor)
-		require.NoError(t, b.Execute(context.Background(), returning(nil)))
+		require.NoError(t, execute(b, context.Background(), returning(nil)))
 
 		assert.Equal(t, []transition{
 			{"slack-ops", Closed, Open},
@@ -287,4 +285,21 @@ func TestStateValuesAndNames(t *testing.T) {
 		assert.Equal(t, tt.value, int(tt.state), "metric value of %s", tt.text)
 		assert.Equal(t, tt.text, tt.state.String())
 	}
+}
+
+// execute runs deliver through Run, classifying its error as an attempt
+// does, and hands back the error: the delivery's own, or the breaker's
+// rejection.
+func execute(b *Breaker, ctx context.Context, deliver func(context.Context) error) error {
+	o := b.Run(ctx, func(ctx context.Context) core.Outcome {
+		err := deliver(ctx)
+		return core.Classify(err, ctx.Err() != nil, 0)
+	})
+	switch o.SkipReason {
+	case core.SkipCircuitOpen:
+		return core.ErrCircuitOpen
+	case core.SkipCircuitHalfOpen:
+		return core.ErrCircuitHalfOpen
+	}
+	return o.Err
 }

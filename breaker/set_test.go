@@ -59,7 +59,7 @@ func TestSetReplacementReportsClosedAndSilencesOldBreaker(t *testing.T) {
 		// Deliveries still running on the old breaker move it on; it must
 		// not report any of that.
 		passOpenPeriod(t, old, short.OpenFor)
-		require.NoError(t, old.Execute(context.Background(), returning(nil)))
+		require.NoError(t, execute(old, context.Background(), returning(nil)))
 		require.Equal(t, Closed, old.State())
 
 		assert.Equal(t, []transition{
@@ -96,7 +96,7 @@ func TestSetConcurrentUse(t *testing.T) {
 			name := fmt.Sprintf("t%d", i%4)
 			for j := range 100 {
 				b := s.Get(name, fmt.Sprintf("k%d", j%3), quick)
-				_ = b.Execute(context.Background(), returning(core.Retryable(503, 0, errors.New("x"))))
+				_ = execute(b, context.Background(), returning(core.Retryable(503, 0, errors.New("x"))))
 				s.Lookup(name)
 				if j%10 == 0 {
 					s.Retain(map[string]bool{"t0": true, "t1": true})

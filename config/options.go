@@ -4,25 +4,12 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/am-fanout/am-fanout/fanout"
 	"github.com/am-fanout/am-fanout/health"
 	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // The config assembles the options of the packages it configures, so that
 // wiring passes them on as they are.
-
-// Options are the fan-out's options from the fanout section; health is
-// consulted and breakers respected, as the seed design's defaults.
-func (f Fanout) Options() fanout.ParallelPublishOptions {
-	return fanout.ParallelPublishOptions{
-		Timeout:                time.Duration(f.Timeout),
-		CheckHealth:            true,
-		HealthStrategy:         f.HealthStrategy,
-		MaxConcurrent:          f.MaxConcurrent,
-		RespectCircuitBreakers: true,
-	}
-}
 
 // Options are the health monitor's options from the health section.
 func (h Health) Options() health.Options {
@@ -49,10 +36,16 @@ func (c *Config) StoreOptions(logger *slog.Logger) outbox.StoreOptions {
 	}
 }
 
-// Options are the outbox's retry and bound options.
-func (o Outbox) Options(logger *slog.Logger) outbox.Options {
+// OutboxOptions are the pipeline's options: the outbox section's retry
+// and bounds, and from the fanout section the deliveries in flight per
+// target's lane (max_concurrent) and how long a waiting webhook waits
+// (timeout).
+func (c *Config) OutboxOptions(logger *slog.Logger) outbox.Options {
+	o := c.Outbox
 	return outbox.Options{
 		RetryBase: time.Duration(o.RetryBase), RetryCap: time.Duration(o.RetryCap), MaxAge: time.Duration(o.MaxAge),
-		MaxPending: o.MaxPending, MaxBytes: o.MaxBytes, MaxInFlight: o.MaxInFlight, Logger: logger,
+		MaxPending: o.MaxPending, MaxBytes: o.MaxBytes, MaxInFlight: o.MaxInFlight,
+		LaneInFlight: c.Fanout.MaxConcurrent, WaitTimeout: time.Duration(c.Fanout.Timeout),
+		HealthStrategy: c.Fanout.HealthStrategy, Logger: logger,
 	}
 }

@@ -17,7 +17,8 @@ type Outbox struct {
 	// WaitForFirstAttempt makes /webhook answer after the first attempts,
 	// with their results, as with ?wait=true.
 	WaitForFirstAttempt bool `yaml:"wait_for_first_attempt"`
-	// RetryBase and RetryCap shape the full-jitter exponential backoff.
+	// RetryBase and RetryCap shape the backoff of a failing target's
+	// lane between its probes.
 	RetryBase model.Duration `yaml:"retry_base"`
 	RetryCap  model.Duration `yaml:"retry_cap"`
 	// MaxAge is how long a failing delivery is retried before it becomes
@@ -45,7 +46,7 @@ func DefaultOutbox() Outbox {
 		Enabled:     true,
 		File:        "outbox.db",
 		RetryBase:   model.Duration(time.Second),
-		RetryCap:    model.Duration(5 * time.Minute),
+		RetryCap:    model.Duration(30 * time.Second),
 		MaxAge:      model.Duration(24 * time.Hour),
 		MaxPending:  30000,
 		MaxBytes:    32 << 20,

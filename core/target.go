@@ -64,10 +64,10 @@ type Spec interface {
 	Validate(dir string) error
 }
 
-// CircuitBreaker runs a delivery unless the target's breaker rejects it, in
-// which case it returns ErrCircuitOpen or ErrCircuitHalfOpen.
+// CircuitBreaker makes an attempt unless the target's breaker rejects it,
+// in which case the outcome is a skip (circuit_open, circuit_half_open).
 type CircuitBreaker interface {
-	Execute(ctx context.Context, deliver func(context.Context) error) error
+	Run(ctx context.Context, attempt func(context.Context) Outcome) Outcome
 }
 
 // BreakerSettings configure a target's circuit breaker.

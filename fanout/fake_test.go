@@ -2,7 +2,6 @@ package fanout
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,43 +63,34 @@ func (p *fakePublisher) Publish(ctx context.Context, _ *core.EnrichedAlert) erro
 }
 
 // fakeHealth answers from a fixed map; err makes every lookup fail.
-type fakeHealth struct {
-	status map[string]core.HealthStatus
-	err    error
-}
-
-func (h *fakeHealth) GetHealthByName(_ context.Context, name string) (*core.TargetHealth, error) {
-	if h.err != nil {
-		return nil, h.err
-	}
-	s, ok := h.status[name]
-	if !ok {
-		s = core.HealthUnknown
-	}
-	return &core.TargetHealth{Status: s}, nil
-}
-
-// recorder keeps every outcome it is told.
+// recorder keeps the last outcome it is told per target.
 type recorder struct {
-	mu      sync.Mutex
-	results map[string]core.TargetPublishResult
+	mu       sync.Mutex
+	outcomes map[string]core.Outcome
 }
 
-func (r *recorder) Record(name string, res *core.TargetPublishResult) {
+func (r *recorder) Record(name string, o *core.Outcome) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.results == nil {
-		r.results = map[string]core.TargetPublishResult{}
+	if r.outcomes == nil {
+		r.outcomes = map[string]core.Outcome{}
 	}
-	r.results[name] = *res
+	r.outcomes[name] = *o
 }
 
-// rejectingBreaker returns a fixed rejection without running the delivery.
-type rejectingBreaker struct{ err error }
+func (r *recorder) get(name string) (core.Outcome, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, ok := r.outcomes[name]
+	return o, ok
+}
 
-func (b rejectingBreaker) Execute(context.Context, func(context.Context) error) error { return b.err }
+// rejectingBreaker rejects every attempt without running it.
+type rejectingBreaker struct{ reason string }
 
-var errServer = core.Retryable(503, time.Second, errors.New("service unavailable"))
+func (b rejectingBreaker) Run(context.Context, func(context.Context) core.Outcome) core.Outcome {
+	return core.Skip(b.reason)
+}
 
 func target(name string, p core.Publisher) *core.Target {
 	return &core.Target{Name: name, Type: "webhook", SendResolved: true, Timeout: 5 * time.Second, Publisher: p}
@@ -114,31 +104,6 @@ func testAlert() *core.EnrichedAlert {
 	}}
 }
 
-func newTestDispatcher(ts []*core.Target, deps Dependencies, opts ParallelPublishOptions) *Dispatcher {
-	deps.Source = NewTargetSet(ts)
-	if deps.Metrics == nil {
-		deps.Metrics = NewMetrics(prometheus.NewRegistry())
-	}
-	return NewDispatcher(deps, opts)
-}
-
-// mapDedup is a Deduplicator that remembers forever.
-type mapDedup struct {
-	mu   sync.Mutex
-	seen map[string]bool
-}
-
-func (d *mapDedup) Delivered(key string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.seen[key]
-}
-
-func (d *mapDedup) MarkDelivered(key string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.seen == nil {
-		d.seen = map[string]bool{}
-	}
-	d.seen[key] = true
+func newTestAttempter(h OutcomeRecorder, gone *GoneTargets) *Attempter {
+	return NewAttempter(h, gone, NewMetrics(prometheus.NewRegistry()), nil)
 }

@@ -3,6 +3,7 @@ package fanout
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestRepeatLimiterLetsOneLineThroughPerInterval(t *testing.T) {
@@ -39,24 +41,24 @@ func TestRepeatLimiterLetsOneLineThroughPerInterval(t *testing.T) {
 	})
 }
 
-// A fan-out that succeeds logs nothing at info; the same target failing
-// for many alerts logs once, not once per alert.
-func TestFanoutLogVolume(t *testing.T) {
+// Attempts that succeed log nothing at info; the same target failing for
+// many alerts logs once, not once per alert.
+func TestAttemptLogVolume(t *testing.T) {
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ok := target("ok", &fakePublisher{})
-	bad := target("bad", &fakePublisher{err: errServer})
-	d := newTestDispatcher(nil, Dependencies{Logger: logger}, DefaultParallelPublishOptions())
+	bad := target("bad", &fakePublisher{err: core.Retryable(503, time.Second, errors.New("service unavailable"))})
+	at := NewAttempter(nil, nil, NewMetrics(prometheus.NewRegistry()), logger)
 	for range 50 {
-		_, _ = d.PublishToMultiple(context.Background(), testAlert(), []*core.Target{ok})
+		at.Attempt(context.Background(), ok, testAlert(), nil)
 	}
 	if buf.Len() != 0 {
-		t.Fatalf("successful fan-outs logged at info:\n%s", buf.String())
+		t.Fatalf("successful attempts logged at info:\n%s", buf.String())
 	}
 	for range 50 {
-		_, _ = d.PublishToMultiple(context.Background(), testAlert(), []*core.Target{ok, bad})
+		at.Attempt(context.Background(), bad, testAlert(), nil)
 	}
-	if n := strings.Count(buf.String(), "fan-out partially succeeded"); n != 1 {
-		t.Errorf("50 fan-outs failing at the same target logged %d lines, want 1:\n%s", n, buf.String())
+	if n := strings.Count(buf.String(), "delivery attempt failed"); n != 1 {
+		t.Errorf("50 attempts failing at the same target logged %d lines, want 1:\n%s", n, buf.String())
 	}
 }

@@ -9,8 +9,6 @@ import (
 
 // Metrics are the fan-out's Prometheus metrics.
 type Metrics struct {
-	duration         *prometheus.HistogramVec
-	total            *prometheus.CounterVec
 	targetSuccess    *prometheus.CounterVec
 	targetFailure    *prometheus.CounterVec
 	targetSkipped    *prometheus.CounterVec
@@ -21,15 +19,6 @@ type Metrics struct {
 // NewMetrics creates the fan-out metrics and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "am_fanout_fanout_duration_seconds",
-			Help:    "Duration of the fan-out of one alert to all its targets, by result.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"result"}),
-		total: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "am_fanout_fanout_total",
-			Help: "Fan-outs of one alert, by result (success, partial_success, failure).",
-		}, []string{"result"}),
 		targetSuccess: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "am_fanout_target_success_total",
 			Help: "Alerts delivered to a target.",
@@ -52,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Deliveries being sent right now.",
 		}),
 	}
-	reg.MustRegister(m.duration, m.total, m.targetSuccess, m.targetFailure,
+	reg.MustRegister(m.targetSuccess, m.targetFailure,
 		m.targetSkipped, m.deliveryDuration, m.inFlight)
 	return m
 }
@@ -68,12 +57,6 @@ func (m *Metrics) recordTarget(r *core.TargetPublishResult) {
 		m.targetFailure.WithLabelValues(r.TargetName, r.TargetType, core.ErrorType(r.Error)).Inc()
 	}
 	m.deliveryDuration.WithLabelValues(r.TargetName, r.TargetType).Observe(r.Duration.Seconds())
-}
-
-func (m *Metrics) recordFanout(r *core.ParallelPublishResult) {
-	res := r.Result()
-	m.total.WithLabelValues(res).Inc()
-	m.duration.WithLabelValues(res).Observe(r.Duration.Seconds())
 }
 
 // InitTarget creates every series of a new target at zero, so that rates

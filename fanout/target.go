@@ -11,12 +11,6 @@ type HealthMonitor interface {
 	GetHealthByName(ctx context.Context, name string) (*core.TargetHealth, error)
 }
 
-// OutcomeRecorder observes every delivery outcome; the health monitor
-// implements it.
-type OutcomeRecorder interface {
-	Record(name string, r *core.TargetPublishResult)
-}
-
 // TargetSource returns the current set of targets. The slice it returns is
 // never modified afterwards, so a fan-out can keep using it while a reload
 // installs a new set.

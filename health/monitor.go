@@ -2,7 +2,6 @@ package health
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -71,24 +70,20 @@ const (
 	failing                  // the target is down, slow or overloaded
 )
 
-func classify(r *core.TargetPublishResult) outcome {
+func classify(o *core.Outcome) outcome {
 	switch {
-	case r == nil || r.Skipped:
+	case o == nil:
 		return ignored
-	case r.Success:
+	case o.Kind == core.OutcomeDelivered:
 		return succeeded
-	case errors.Is(r.Error, context.Canceled), errors.Is(r.Error, core.ErrContextCancelled):
-		return ignored
-	case core.IsThrottled(r.Error) || r.StatusCode == 429:
-		// A throttling target is up; its Retry-After paces the retry.
-		return ignored
-	case r.Retryable, core.IsRetryable(r.Error), errors.Is(r.Error, core.ErrContextTimeout):
+	case o.Failing():
 		return failing
-	case r.StatusCode != 0 || core.StatusCode(r.Error) != 0:
+	case o.Kind == core.OutcomePermanent && o.StatusCode != 0:
 		return answered
 	default:
-		// A permanent failure before the target was reached, such as a
-		// template error, is the configuration's fault, not the target's.
+		// Skips, cancellations and throttling say nothing against the
+		// target, nor does a permanent failure before it was reached,
+		// such as a template error: that is the configuration's fault.
 		return ignored
 	}
 }
@@ -96,7 +91,7 @@ func classify(r *core.TargetPublishResult) outcome {
 // Record updates the target's health with the outcome of one delivery.
 // Skipped and cancelled deliveries are ignored; a permanent failure the
 // target answered (a 4xx) counts as alive, since the target is up.
-func (m *Monitor) Record(name string, r *core.TargetPublishResult) {
+func (m *Monitor) Record(name string, r *core.Outcome) {
 	o := classify(r)
 	if o == ignored {
 		return
@@ -129,9 +124,9 @@ func (m *Monitor) record(name string) *record {
 	return t
 }
 
-func errorText(r *core.TargetPublishResult) string {
-	if r.Error != nil {
-		return r.Error.Error()
+func errorText(r *core.Outcome) string {
+	if r.Err != nil {
+		return r.Err.Error()
 	}
 	if r.StatusCode != 0 {
 		return fmt.Sprintf("HTTP %d", r.StatusCode)

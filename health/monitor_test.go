@@ -39,26 +39,26 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func success() *core.TargetPublishResult {
-	return &core.TargetPublishResult{TargetName: "t1", Success: true, StatusCode: 200}
+func success() *core.Outcome {
+	return &core.Outcome{Kind: core.OutcomeDelivered, StatusCode: 200}
 }
 
-func failed(err error) *core.TargetPublishResult {
-	return &core.TargetPublishResult{
-		TargetName: "t1", Error: err, StatusCode: core.StatusCode(err), Retryable: core.IsRetryable(err),
-	}
+// failed is the outcome of an attempt that failed with err, classified
+// as an attempt classifies it when the caller's context has ended, so
+// that cancellations are seen as such.
+func failed(err error) *core.Outcome {
+	o := core.Classify(err, true, 0)
+	return &o
 }
 
-// retryable is a failure the fan-out marked as worth retrying whatever
-// its error, as it may for a delivery cut short by the fan-out itself.
-func retryable(err error) *core.TargetPublishResult {
-	r := failed(err)
-	r.Retryable = true
-	return r
+// retryable is a failure classified as one the target may recover from.
+func retryable(err error) *core.Outcome {
+	return failed(core.Retryable(0, 0, err))
 }
 
-func skipped(reason string) *core.TargetPublishResult {
-	return &core.TargetPublishResult{TargetName: "t1", Skipped: true, SkipReason: reason, Retryable: true}
+func skipped(reason string) *core.Outcome {
+	o := core.Skip(reason)
+	return &o
 }
 
 // connectionRefused returns the real error of dialing a loopback port
@@ -96,7 +96,7 @@ func cancelledRequest(t *testing.T) error {
 }
 
 type step struct {
-	result   *core.TargetPublishResult
+	result   *core.Outcome
 	status   core.HealthStatus
 	failures int
 }
@@ -181,7 +181,7 @@ func TestMonitorTransitions(t *testing.T) {
 				p.Record("t1", s.result)
 				h, err := p.GetHealthByName(context.Background(), "t1")
 				require.NoError(t, err)
-				assert.Equal(t, s.status, h.Status, "step %d (%s): status; reason %q", i, s.result.Outcome(), h.Reason)
+				assert.Equal(t, s.status, h.Status, "step %d (%s): status; reason %q", i, s.result.Kind, h.Reason)
 				assert.Equal(t, s.failures, h.ConsecutiveFailures, "step %d: consecutive failures", i)
 			}
 		})

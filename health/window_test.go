@@ -10,24 +10,24 @@ import (
 	"github.com/am-fanout/am-fanout/core"
 )
 
-func timed(r *core.TargetPublishResult, d time.Duration) *core.TargetPublishResult {
+func timed(r *core.Outcome, d time.Duration) *core.Outcome {
 	r.Duration = d
 	return r
 }
 
 func TestMonitorWindow(t *testing.T) {
-	unavailable := func() *core.TargetPublishResult { return failed(core.Retryable(503, 0, errors.New("unavailable"))) }
-	ok := func() *core.TargetPublishResult { return success() }
-	slow := func() *core.TargetPublishResult { return timed(success(), 6*time.Second) }
-	fast := func() *core.TargetPublishResult { return timed(success(), 100*time.Millisecond) }
-	repeat := func(n int, f func() *core.TargetPublishResult) []*core.TargetPublishResult {
-		out := make([]*core.TargetPublishResult, n)
+	unavailable := func() *core.Outcome { return failed(core.Retryable(503, 0, errors.New("unavailable"))) }
+	ok := func() *core.Outcome { return success() }
+	slow := func() *core.Outcome { return timed(success(), 6*time.Second) }
+	fast := func() *core.Outcome { return timed(success(), 100*time.Millisecond) }
+	repeat := func(n int, f func() *core.Outcome) []*core.Outcome {
+		out := make([]*core.Outcome, n)
 		for i := range out {
 			out[i] = f()
 		}
 		return out
 	}
-	cat := func(parts ...[]*core.TargetPublishResult) (out []*core.TargetPublishResult) {
+	cat := func(parts ...[]*core.Outcome) (out []*core.Outcome) {
 		for _, p := range parts {
 			out = append(out, p...)
 		}
@@ -35,20 +35,20 @@ func TestMonitorWindow(t *testing.T) {
 	}
 	tests := []struct {
 		name       string
-		results    []*core.TargetPublishResult
+		results    []*core.Outcome
 		want       core.HealthStatus
 		wantReason string
 	}{
 		{"flapping target is degraded by its success ratio",
-			cat(repeat(4, ok), []*core.TargetPublishResult{unavailable(), ok(), unavailable(), ok()}),
+			cat(repeat(4, ok), []*core.Outcome{unavailable(), ok(), unavailable(), ok()}),
 			core.HealthDegraded, "success ratio 75% over 8 outcomes in the last 5m0s is below 90%"},
 		{"mostly failing target that fails again is unhealthy",
-			[]*core.TargetPublishResult{ok(), unavailable(), ok(), unavailable(), ok(), unavailable(), unavailable()},
+			[]*core.Outcome{ok(), unavailable(), ok(), unavailable(), ok(), unavailable(), unavailable()},
 			core.HealthUnhealthy, "success ratio 43% over 7 outcomes"},
 		{"mostly failing target that just succeeded is only degraded",
-			cat([]*core.TargetPublishResult{unavailable(), ok(), unavailable(), ok(), unavailable(), ok()}),
+			cat([]*core.Outcome{unavailable(), ok(), unavailable(), ok(), unavailable(), ok()}),
 			core.HealthDegraded, "success ratio 50%"},
-		{"too few outcomes are not judged", []*core.TargetPublishResult{unavailable(), ok()},
+		{"too few outcomes are not judged", []*core.Outcome{unavailable(), ok()},
 			core.HealthHealthy, "last delivery succeeded"},
 		{"slow answers degrade", repeat(5, slow), core.HealthDegraded, "mean latency 6s over 5 deliveries"},
 		{"fast answers are healthy", repeat(5, fast), core.HealthHealthy, "last delivery succeeded"},

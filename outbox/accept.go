@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/am-fanout/am-fanout/core"
-	"github.com/am-fanout/am-fanout/fanout"
 )
 
 // The states of a delivery in a webhook answer.
@@ -32,20 +29,20 @@ const (
 // Skip reasons of the results answered with wait, for deliveries that
 // were not attempted in this request.
 const (
-	SkipQueued = "queued" // pending, behind an attempt of the same alert
+	SkipQueued = "queued" // pending: behind an attempt of the same alert, or not attempted in time
 	SkipStale  = "stale"
+	SkipPaused = "paused" // its target asked for a wait (429 with Retry-After)
 )
 
-// alertsInParallel bounds the first attempts of one request that run at
-// once when the request waits for them.
-const alertsInParallel = 8
-
-// Accepted is the fate of one (alert, target) delivery in a notification.
+// Accepted is the fate of one (alert or group, target) delivery in a
+// notification.
 type Accepted struct {
 	Target string `json:"target"`
 	ID     uint64 `json:"id,omitempty"`
 	State  string `json:"state"`
-	typ    string // the target's type, for results answered with wait
+	// Group is true for a group delivery (group_by: notification),
+	// shared by the notification's alerts.
+	Group bool `json:"group,omitempty"`
 }
 
 // AlertOutcome is what became of one alert of a notification.
@@ -59,7 +56,7 @@ type AlertOutcome struct {
 
 // candidate is one delivery being accepted.
 type candidate struct {
-	alert  int
+	alerts []int // of the notification it carries: one, or a group's
 	target *core.Target
 	d      *Delivery
 	data   []byte
@@ -67,16 +64,29 @@ type candidate struct {
 	old    uint64 // pending delivery it supersedes
 	seq    uint64 // commit order, once accepted
 	e      *entry // once admitted
+	// outcome is the first attempt's, or the skip answered for it; wait
+	// gets it while the webhook waits.
+	outcome *core.Outcome
+	wait    chan core.Outcome
 }
 
-// Accept persists a delivery for every target that selects each alert,
-// in one group commit, and starts the first attempts. With wait it
-// returns after them, with their results; without, as soon as the
-// deliveries are durable. ErrFull, ErrClosing and store errors mean that
-// nothing of this call was accepted.
+// Accept persists a delivery for every target that selects each alert
+// (one per alert, or one per notification for targets with group_by:
+// notification), in one group commit, and queues them in their targets'
+// lanes. With wait it returns after their first attempts, with their
+// results; without, as soon as the deliveries are durable. ErrFull,
+// ErrClosing and store errors mean that nothing of this call was
+// accepted.
 func (o *Outbox) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]AlertOutcome, error) {
+	return o.accept(ctx, alerts, o.src.Targets(), wait, o.opts.HealthStrategy != core.StrategyPublishToAll)
+}
+
+// accept is Accept to the given targets. With holdBack, a waiting call
+// answers a delivery whose lane is held back (paused, probing, breaker
+// open) as skipped at once instead of waiting for its attempt.
+func (o *Outbox) accept(ctx context.Context, alerts []*core.EnrichedAlert, targets []*core.Target, wait, holdBack bool) ([]AlertOutcome, error) {
 	now := time.Now()
-	cands := o.candidates(alerts, now)
+	cands := candidates(alerts, targets, now)
 	var size int64
 	for _, c := range cands {
 		size += int64(len(c.data))
@@ -95,76 +105,97 @@ func (o *Outbox) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait 
 		o.mu.Unlock()
 		return nil, fmt.Errorf("persisting deliveries: %w", err)
 	}
+	var waiting []*candidate
 	for _, c := range cands {
-		if c.state == StateAccepted {
-			c.e = o.admit(c.d, len(c.data), c.seq, c.old)
+		if c.state != StateAccepted {
+			continue
 		}
+		if c.old != 0 && c.d.Group != nil {
+			o.metrics.coalesced.WithLabelValues(c.target.Name).Inc()
+		}
+		if c.e = o.admit(c.d, len(c.data), c.seq, c.old); c.e == nil || !wait {
+			continue
+		}
+		if reason := c.e.lane.heldBack(now); reason != "" && holdBack {
+			skip := core.Skip(reason)
+			c.outcome = &skip
+			continue
+		}
+		c.wait = make(chan core.Outcome, 1)
+		c.e.waiter = c.wait
+		waiting = append(waiting, c)
 	}
-	var claims []*claim
-	if !o.closed {
-		// Once closing, accepted deliveries wait in the store for the
-		// next start.
-		claims = o.claimFirst(cands)
-	}
-	o.attempts.Add(len(claims))
 	o.mu.Unlock()
+	o.poke()
 
 	out := outcomes(alerts, cands)
 	if wait {
-		o.attemptAll(ctx, claims, out)
-		return out, nil
+		o.await(ctx, waiting)
+		fill(out, cands)
 	}
-	o.startFirst(claims)
 	return out, nil
 }
 
-// startFirst runs each first attempt in the background while a slot of
-// MaxInFlight is free at once; the others wait for the scheduler, so that
-// the webhook never waits for slow targets and a notification of many
-// alerts starts no more goroutines than there are slots.
-func (o *Outbox) startFirst(claims []*claim) {
-	for i, cl := range claims {
-		select {
-		case o.sem <- struct{}{}:
-			go func() {
-				defer o.attempts.Done()
-				defer func() { <-o.sem }()
-				o.first(o.ctx, cl)
-			}()
-			continue
-		default:
-		}
-		o.mu.Lock()
-		for _, cl := range claims[i:] {
-			for _, e := range cl.entries {
-				o.release(e)
-			}
-		}
-		o.mu.Unlock()
-		o.attempts.Add(-len(claims[i:]))
-		o.poke()
-		return
-	}
-}
-
-func (o *Outbox) candidates(alerts []*core.EnrichedAlert, now time.Time) []*candidate {
+// candidates are the deliveries of a notification to targets.
+func candidates(alerts []*core.EnrichedAlert, targets []*core.Target, now time.Time) []*candidate {
 	var cands []*candidate
-	targets := o.src.Targets()
-	for i, a := range alerts {
-		var alertJSON []byte
-		for _, t := range targets {
+	encoded := make([][]byte, len(alerts))
+	alertJSON := func(i int) []byte {
+		if encoded[i] == nil {
+			encoded[i], _ = json.Marshal(alerts[i])
+		}
+		return encoded[i]
+	}
+	for _, t := range targets {
+		if grouped(t) {
+			if c := groupCandidate(alerts, t, now); c != nil {
+				cands = append(cands, c)
+			}
+			continue
+		}
+		for i, a := range alerts {
 			if !t.Selects(a) {
 				continue
 			}
-			if alertJSON == nil {
-				alertJSON, _ = json.Marshal(a)
-			}
 			d := &Delivery{Target: t.Name, Alert: *a, AcceptedAt: now, NextAttempt: now}
-			data, _ := json.Marshal(newDelivery{Target: t.Name, Alert: alertJSON, AcceptedAt: now, NextAttempt: now})
-			cands = append(cands, &candidate{alert: i, target: t, d: d, data: data})
+			data, _ := json.Marshal(newDelivery{Target: t.Name, Alert: alertJSON(i), AcceptedAt: now, NextAttempt: now})
+			cands = append(cands, &candidate{alerts: []int{i}, target: t, d: d, data: data})
 		}
 	}
 	return cands
+}
+
+// grouped reports whether t receives whole notifications.
+func grouped(t *core.Target) bool {
+	if t.GroupBy != core.GroupByNotification {
+		return false
+	}
+	_, ok := t.Publisher.(core.GroupPublisher)
+	return ok || t.Publisher == nil
+}
+
+// groupCandidate is the one delivery of a notification to a grouped
+// target: the alerts it selects, firing first; nil when it selects none.
+func groupCandidate(alerts []*core.EnrichedAlert, t *core.Target, now time.Time) *candidate {
+	var picked []int
+	for _, status := range []core.AlertStatus{core.StatusFiring, core.StatusResolved} {
+		for i, a := range alerts {
+			if a.Alert.Status == status && t.Selects(a) {
+				picked = append(picked, i)
+			}
+		}
+	}
+	if len(picked) == 0 {
+		return nil
+	}
+	n := &core.Notification{Group: alerts[picked[0]].Group, ReceivedAt: now, Alerts: make([]core.EnrichedAlert, len(picked))}
+	for j, i := range picked {
+		n.Alerts[j] = *alerts[i]
+	}
+	group, _ := json.Marshal(n)
+	d := &Delivery{Target: t.Name, Group: n, AcceptedAt: now, NextAttempt: now}
+	data, _ := json.Marshal(newDelivery{Target: t.Name, Group: group, AcceptedAt: now, NextAttempt: now})
+	return &candidate{alerts: picked, target: t, d: d, data: data}
 }
 
 // reserve counts deliveries against the bounds before they are persisted.
@@ -187,7 +218,7 @@ func (o *Outbox) reserve(n int, size int64) error {
 // decide settles each candidate's state inside the transaction, so that
 // concurrent notifications of one alert are ordered by commit order.
 func (o *Outbox) decide(tx *bolt.Tx, cands []*candidate, now time.Time) error {
-	pending, latest := tx.Bucket(bucketPending), tx.Bucket(bucketLatest)
+	pending, latest := o.store.pending(tx), tx.Bucket(bucketLatest)
 	for _, c := range cands {
 		c.state, c.old, c.d.ID = StateAccepted, 0, 0
 		d := c.d
@@ -203,7 +234,7 @@ func (o *Outbox) decide(tx *bolt.Tx, cands []*candidate, now time.Time) error {
 			case cmp < 0:
 				c.state = StateStale
 				continue
-			case cmp == 0 && st.Pending != 0:
+			case cmp == 0 && st.Pending != 0, d.Group != nil && st.Pending != 0 && o.samePending(pending, st.Pending, d):
 				c.state, d.ID = StateAlreadyPending, st.Pending
 				continue
 			case st.Pending != 0:
@@ -228,38 +259,19 @@ func (o *Outbox) decide(tx *bolt.Tx, cands []*candidate, now time.Time) error {
 	return nil
 }
 
-// claim is a first attempt: one alert to the targets whose slots were
-// free.
-type claim struct {
-	alert      int
-	entries    []*entry
-	deliveries []*Delivery // the entries' records, as accepted
-	targets    []*core.Target
-}
-
-// claimFirst takes the slots of accepted deliveries that can be attempted
-// at once; the others wait for the attempt ahead of them. o.mu must be
-// held.
-func (o *Outbox) claimFirst(cands []*candidate) []*claim {
-	var out []*claim
-	byAlert := map[int]*claim{}
-	for _, c := range cands {
-		if c.e == nil || c.e.slot.busy != nil || c.e.slot.next != c.e {
-			continue
-		}
-		o.due.remove(c.e)
-		c.e.slot.busy, c.e.slot.next = c.e, nil
-		cl := byAlert[c.alert]
-		if cl == nil {
-			cl = &claim{alert: c.alert}
-			byAlert[c.alert] = cl
-			out = append(out, cl)
-		}
-		cl.entries = append(cl.entries, c.e)
-		cl.deliveries = append(cl.deliveries, c.d)
-		cl.targets = append(cl.targets, c.target)
+// samePending reports whether the pending group delivery id carries the
+// same notification as d (a resend of it), which is then not coalesced
+// but answered as already pending.
+func (o *Outbox) samePending(pending records, id uint64, d *Delivery) bool {
+	v := pending.Get(encodeID(id))
+	if v == nil {
+		return false
 	}
-	return out
+	var p Delivery
+	if json.Unmarshal(v, &p) != nil {
+		return false
+	}
+	return p.key() == d.key()
 }
 
 func outcomes(alerts []*core.EnrichedAlert, cands []*candidate) []AlertOutcome {
@@ -268,103 +280,71 @@ func outcomes(alerts []*core.EnrichedAlert, cands []*candidate) []AlertOutcome {
 		out[i].Alert = a
 	}
 	for _, c := range cands {
-		out[c.alert].Deliveries = append(out[c.alert].Deliveries,
-			Accepted{Target: c.d.Target, ID: c.d.ID, State: c.state, typ: c.target.Type})
+		for _, i := range c.alerts {
+			out[i].Deliveries = append(out[i].Deliveries,
+				Accepted{Target: c.d.Target, ID: c.d.ID, State: c.state, Group: c.d.Group != nil})
+		}
 	}
 	return out
 }
 
-// attemptAll runs the first attempts of a waiting request and fills in
-// each alert's result.
-func (o *Outbox) attemptAll(ctx context.Context, claims []*claim, out []AlertOutcome) {
-	results := make(map[int]*core.ParallelPublishResult, len(claims))
-	var mu sync.Mutex
-	sem := make(chan struct{}, alertsInParallel)
-	var wg sync.WaitGroup
-	for _, cl := range claims {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			defer o.attempts.Done()
-			res := o.first(ctx, cl)
-			mu.Lock()
-			results[cl.alert] = res
-			mu.Unlock()
-		})
+// await waits for the first attempts of the waiting candidates, until
+// ctx ends or the fan-out deadline passes; the ones not attempted by then
+// are answered as queued.
+func (o *Outbox) await(ctx context.Context, waiting []*candidate) {
+	ctx, cancel := context.WithTimeout(ctx, o.opts.WaitTimeout)
+	defer cancel()
+	for _, c := range waiting {
+		select {
+		case got := <-c.wait:
+			c.outcome = &got
+		case <-ctx.Done():
+		}
 	}
-	wg.Wait()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, c := range waiting {
+		if c.outcome == nil {
+			select {
+			case got := <-c.wait:
+				c.outcome = &got
+			default:
+				// Not attempted in time: it waits in its lane, and stops
+				// waiting for an answer nobody reads.
+				c.e.waiter = nil
+				q := core.Skip(SkipQueued)
+				c.outcome = &q
+			}
+		}
+	}
+}
+
+// fill sets each alert's result from its deliveries' first attempts.
+func fill(out []AlertOutcome, cands []*candidate) {
+	results := make([][]core.TargetPublishResult, len(out))
+	took := make([]time.Duration, len(out))
+	for _, c := range cands {
+		o := c.outcome
+		if o == nil {
+			// Not accepted: already delivered, pending or stale.
+			skip := core.Skip(map[string]string{
+				StateAlreadyDelivered: core.SkipAlreadyDelivered, StateStale: SkipStale,
+			}[c.state])
+			if skip.SkipReason == "" {
+				skip.SkipReason = SkipQueued
+			}
+			o = &skip
+		}
+		r := o.Result(c.target)
+		if r.Skipped && r.SkipReason == SkipStale {
+			r.Retryable = false
+		}
+		for _, i := range c.alerts {
+			results[i] = append(results[i], r)
+			took[i] = max(took[i], o.Duration)
+		}
+	}
 	for i := range out {
-		out[i].Result = waitedResult(&out[i], results[i])
+		out[i].Result = core.NewParallelPublishResult(results[i], took[i])
 	}
-}
-
-// first attempts one alert to its claimed targets through the publisher
-// and settles every delivery.
-func (o *Outbox) first(ctx context.Context, cl *claim) *core.ParallelPublishResult {
-	// Each delivery is recorded as soon as it ends, so that a slow target
-	// does not hold a fast one's success out of the store.
-	var mu sync.Mutex
-	settled := make([]bool, len(cl.entries))
-	ctx = fanout.WithDeliveryObserver(ctx, func(t *core.Target, r core.TargetPublishResult) {
-		i := slices.Index(cl.targets, t)
-		if i < 0 {
-			return
-		}
-		mu.Lock()
-		settled[i] = true
-		mu.Unlock()
-		o.settle(cl.entries[i], cl.deliveries[i], &r)
-	})
-	res, err := o.pub.PublishToMultiple(ctx, &cl.deliveries[0].Alert, cl.targets)
-	var rest []*entry
-	var restD []*Delivery
-	var rs []core.TargetPublishResult
-	mu.Lock()
-	defer mu.Unlock()
-	for i, e := range cl.entries {
-		if settled[i] {
-			continue
-		}
-		r := core.TargetPublishResult{TargetName: cl.targets[i].Name, Error: err, Retryable: true}
-		if res != nil && i < len(res.Results) {
-			r = res.Results[i]
-		}
-		rest, restD, rs = append(rest, e), append(restD, cl.deliveries[i]), append(rs, r)
-	}
-	if len(rest) > 0 {
-		o.settleAll(rest, restD, rs)
-	}
-	return res
-}
-
-// waitedResult merges the attempted targets' results with the
-// deliveries that were not attempted in this request.
-func waitedResult(out *AlertOutcome, attempted *core.ParallelPublishResult) *core.ParallelPublishResult {
-	var results []core.TargetPublishResult
-	var took time.Duration
-	done := map[string]bool{}
-	if attempted != nil {
-		results = append(results, attempted.Results...)
-		took = attempted.Duration
-		for _, r := range attempted.Results {
-			done[r.TargetName] = true
-		}
-	}
-	for _, d := range out.Deliveries {
-		if done[d.Target] {
-			continue
-		}
-		r := core.TargetPublishResult{TargetName: d.Target, TargetType: d.typ, Skipped: true}
-		switch d.State {
-		case StateAlreadyDelivered:
-			r.SkipReason = core.SkipAlreadyDelivered
-		case StateStale:
-			r.SkipReason = SkipStale
-		default:
-			// Pending behind another attempt: not delivered yet.
-			r.SkipReason, r.Retryable = SkipQueued, true
-		}
-		results = append(results, r)
-	}
-	return core.NewParallelPublishResult(results, took)
 }

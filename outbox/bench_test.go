@@ -60,7 +60,11 @@ func benchAck(b *testing.B, mode string, perWebhook int, durable bool) {
 		}
 		var wg sync.WaitGroup
 		for _, a := range alerts {
-			wg.Go(func() { _, _ = h.pub.PublishToAll(context.Background(), a) })
+			wg.Go(func() {
+				for _, t := range h.targets.Targets() {
+					h.pub.Attempt(context.Background(), t, a, nil)
+				}
+			})
 		}
 		wg.Wait()
 	}

@@ -47,10 +47,15 @@ type DeadLetter struct {
 
 func deadLetterOf(d *Delivery) DeadLetter {
 	a := &d.Alert.Alert
+	labels := a.Labels
+	if d.Group != nil {
+		// A notification is listed by its group: the labels it shares.
+		labels = d.Group.Group.CommonLabels
+	}
 	return DeadLetter{
-		ID: d.ID, Target: d.Target, Fingerprint: a.Fingerprint, AlertName: a.Labels["alertname"],
-		Status: a.Status, StartsAt: a.StartsAt, AcceptedAt: d.AcceptedAt, DeadAt: d.DeadAt,
-		Attempts: d.Attempts, Reason: d.DeadReason, LastError: d.LastError, Labels: a.Labels,
+		ID: d.ID, Target: d.Target, Fingerprint: d.fingerprint(), AlertName: labels["alertname"],
+		Status: d.status(), StartsAt: a.StartsAt, AcceptedAt: d.AcceptedAt, DeadAt: d.DeadAt,
+		Attempts: d.Attempts, Reason: d.DeadReason, LastError: d.LastError, Labels: labels,
 	}
 }
 
@@ -189,7 +194,7 @@ func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (sta
 	if s.deliveredIn(tx, d.key(), now) {
 		return StateAlreadyDelivered, 0, nil
 	}
-	latest, pending := tx.Bucket(bucketLatest), tx.Bucket(bucketPending)
+	latest, pending := tx.Bucket(bucketLatest), s.pending(tx)
 	slotKey := []byte(d.slot())
 	st, known := decodeSlot(latest.Get(slotKey))
 	x := d.order()

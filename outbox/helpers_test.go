@@ -128,7 +128,7 @@ type harness struct {
 	t       testing.TB
 	dir     string
 	targets *fanout.TargetSet
-	pub     *fanout.Dispatcher
+	pub     *fanout.Attempter
 	store   *Store
 	box     *Outbox
 	reg     *prometheus.Registry
@@ -161,8 +161,7 @@ func newHarness(t testing.TB, servers map[string]*target, opts Options, breakerF
 		ts = append(ts, c)
 	}
 	h := &harness{t: t, dir: t.TempDir(), targets: fanout.NewTargetSet(ts), opts: opts}
-	h.pub = fanout.NewDispatcher(fanout.Dependencies{Source: h.targets, Metrics: fanout.NewMetrics(prometheus.NewRegistry())},
-		fanout.ParallelPublishOptions{RespectCircuitBreakers: true})
+	h.pub = fanout.NewAttempter(nil, nil, fanout.NewMetrics(prometheus.NewRegistry()), nil)
 	h.open()
 	t.Cleanup(h.close)
 	return h

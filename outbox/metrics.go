@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/am-fanout/am-fanout/core"
 )
 
 // metrics are the outbox's series. The gauges are computed at scrape time
@@ -13,6 +15,12 @@ type metrics struct {
 	retries     *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
 	deadDropped *prometheus.CounterVec
+	coalesced   *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	fanoutTook  *prometheus.HistogramVec
+	fanoutTotal *prometheus.CounterVec
+	laneState   *prometheus.Desc
+	laneWait    *prometheus.Desc
 	pending     *prometheus.Desc
 	oldest      *prometheus.Desc
 	bytes       *prometheus.Desc
@@ -33,6 +41,30 @@ func newMetrics(o *Outbox) *metrics {
 			Name: "am_fanout_dead_letters_dropped_total",
 			Help: "Dead letters dropped by outbox.dead_letter_retention (reason age) or outbox.max_dead_letters (reason count).",
 		}, []string{"reason"}),
+		coalesced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "am_fanout_deliveries_coalesced_total",
+			Help: "Pending group messages replaced by a newer notification of the same group before they went out, by target.",
+		}, []string{"target"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "am_fanout_delivery_latency_seconds",
+			Help:    "Time from a delivery's acceptance by the webhook to its successful attempt, by target.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800},
+		}, []string{"target"}),
+		fanoutTook: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "am_fanout_fanout_duration_seconds",
+			Help:    "Duration of the first attempts of one alert to all its targets, when the caller waits for them, by result.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"result"}),
+		fanoutTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "am_fanout_fanout_total",
+			Help: "Fan-outs of one alert waited for, by result (success, partial_success, failure).",
+		}, []string{"result"}),
+		laneState: prometheus.NewDesc("am_fanout_lane_state",
+			"State of a target's lane: 1 for the state it is in (idle, open, paced, paused, probing, breaker_open), 0 for the others.",
+			[]string{"target", "state"}, nil),
+		laneWait: prometheus.NewDesc("am_fanout_lane_wait_seconds",
+			"How long until a target's lane may send again: its pace, pause or next probe; 0 when it may now.",
+			[]string{"target"}, nil),
 		pending: prometheus.NewDesc("am_fanout_outbox_pending",
 			"Deliveries persisted and not yet delivered, by target.", []string{"target"}, nil),
 		oldest: prometheus.NewDesc("am_fanout_outbox_oldest_pending_age_seconds",
@@ -49,6 +81,12 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.retries.Describe(ch)
 	m.deadLetters.Describe(ch)
 	m.deadDropped.Describe(ch)
+	m.coalesced.Describe(ch)
+	m.latency.Describe(ch)
+	m.fanoutTook.Describe(ch)
+	m.fanoutTotal.Describe(ch)
+	ch <- m.laneState
+	ch <- m.laneWait
 	ch <- m.pending
 	ch <- m.oldest
 	ch <- m.bytes
@@ -62,10 +100,32 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		count[t.Name] = 0
 		m.retries.WithLabelValues(t.Name)
 		m.deadLetters.WithLabelValues(t.Name)
+		m.coalesced.WithLabelValues(t.Name)
 	}
 	m.retries.Collect(ch)
 	m.deadLetters.Collect(ch)
 	m.deadDropped.Collect(ch)
+	m.coalesced.Collect(ch)
+	m.latency.Collect(ch)
+	m.fanoutTook.Collect(ch)
+	m.fanoutTotal.Collect(ch)
+	for name, l := range m.o.Lanes() {
+		if _, ok := count[name]; !ok {
+			continue
+		}
+		for _, st := range LaneStates() {
+			v := 0.0
+			if st == l.State {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(m.laneState, prometheus.GaugeValue, v, name, string(st))
+		}
+		wait := 0.0
+		if !l.Until.IsZero() {
+			wait = max(time.Until(l.Until).Seconds(), 0)
+		}
+		ch <- prometheus.MustNewConstMetric(m.laneWait, prometheus.GaugeValue, wait, name)
+	}
 	m.o.mu.Lock()
 	for _, e := range m.o.entries {
 		name := e.slot.target()
@@ -85,4 +145,24 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.oldest, prometheus.GaugeValue, age, name)
 	}
 	ch <- prometheus.MustNewConstMetric(m.bytes, prometheus.GaugeValue, float64(m.o.store.Size()))
+}
+
+// delivered observes a delivery's time from acceptance to success.
+func (m *metrics) delivered(target string, took time.Duration) {
+	m.latency.WithLabelValues(target).Observe(took.Seconds())
+}
+
+// forget deletes the series of a target that is no longer configured.
+func (m *metrics) forget(name string) {
+	m.retries.DeleteLabelValues(name)
+	m.deadLetters.DeleteLabelValues(name)
+	m.coalesced.DeleteLabelValues(name)
+	m.latency.DeleteLabelValues(name)
+}
+
+// fanout observes the first attempts of one alert that a caller waited for.
+func (m *metrics) fanout(r *core.ParallelPublishResult) {
+	res := r.Result()
+	m.fanoutTotal.WithLabelValues(res).Inc()
+	m.fanoutTook.WithLabelValues(res).Observe(r.Duration.Seconds())
 }

@@ -12,22 +12,25 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/time/rate"
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/fanout"
 )
 
-// Publisher makes delivery attempts; fanout.Dispatcher is one. It must not
-// retry: the outbox is the only retry layer.
-type Publisher interface {
-	PublishToMultiple(ctx context.Context, a *core.EnrichedAlert, targets []*core.Target) (*core.ParallelPublishResult, error)
+// Attempter makes one delivery attempt and classifies its outcome;
+// fanout.Attempter is one. It must not retry: the lanes are the only
+// retry layer.
+type Attempter interface {
+	Attempt(ctx context.Context, t *core.Target, a *core.EnrichedAlert, n *core.Notification) core.Outcome
 }
 
 // Options configure an Outbox; zero values take the defaults.
 type Options struct {
-	// RetryBase and RetryCap shape the backoff: before retry n the
-	// delivery waits a random time in [0, min(RetryCap, RetryBase·2^(n-1))),
-	// and at least the Retry-After the target asked for.
+	// RetryBase and RetryCap shape the backoff of a failing target's
+	// lane: after n consecutive failures its next probe waits a random
+	// time in the upper half of min(RetryCap, RetryBase·2^(n-1)), and at
+	// least the Retry-After the target asked for.
 	RetryBase time.Duration
 	RetryCap  time.Duration
 	// MaxAge is how long after acceptance a failing delivery keeps being
@@ -37,9 +40,19 @@ type Options struct {
 	// bytes of their records); past them the webhook answers 503.
 	MaxPending int
 	MaxBytes   int64
-	// MaxInFlight bounds the attempts the outbox runs at once in the
-	// background (first attempts and retries).
-	MaxInFlight int
+	// MaxInFlight bounds the attempts the outbox runs at once, over all
+	// targets; LaneInFlight bounds those of one target.
+	MaxInFlight  int
+	LaneInFlight int
+	// HealthStrategy says whether a waiting webhook answers deliveries
+	// whose lane is held back (failing, paused, breaker open) as skipped
+	// at once (skip_unhealthy, skip_unhealthy_and_degraded) or waits for
+	// their attempts too (publish_to_all). Either way they are persisted
+	// and go out when their lane lets them.
+	HealthStrategy core.HealthStrategy
+	// WaitTimeout bounds how long a waiting webhook (?wait=true) waits
+	// for the first attempts: fanout.timeout.
+	WaitTimeout time.Duration
 	// PruneEvery is how often done records past retention are removed.
 	PruneEvery time.Duration
 	Logger     *slog.Logger
@@ -48,8 +61,12 @@ type Options struct {
 // DefaultOptions are the defaults of the config file's outbox section.
 func DefaultOptions() Options {
 	return Options{
-		RetryBase: time.Second, RetryCap: 5 * time.Minute, MaxAge: 24 * time.Hour,
-		MaxPending: 30000, MaxBytes: 32 << 20, MaxInFlight: 256, PruneEvery: time.Minute,
+		// A 30s cap keeps a recovered target's backlog moving within
+		// paging time; the lane probes one delivery at a time, so a short
+		// cap costs the target one request per period, not one per alert.
+		RetryBase: time.Second, RetryCap: 30 * time.Second, MaxAge: 24 * time.Hour,
+		MaxPending: 30000, MaxBytes: 32 << 20, MaxInFlight: 256, LaneInFlight: 16, PruneEvery: time.Minute,
+		WaitTimeout: 30 * time.Second,
 	}
 }
 
@@ -57,6 +74,7 @@ func (o *Options) normalise() {
 	d := DefaultOptions()
 	for _, f := range []struct{ v, def *time.Duration }{
 		{&o.RetryBase, &d.RetryBase}, {&o.RetryCap, &d.RetryCap}, {&o.MaxAge, &d.MaxAge}, {&o.PruneEvery, &d.PruneEvery},
+		{&o.WaitTimeout, &d.WaitTimeout},
 	} {
 		if *f.v <= 0 {
 			*f.v = *f.def
@@ -71,6 +89,9 @@ func (o *Options) normalise() {
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = d.MaxInFlight
 	}
+	if o.LaneInFlight <= 0 {
+		o.LaneInFlight = d.LaneInFlight
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -83,22 +104,23 @@ var (
 	ErrClosing = errors.New("outbox is shutting down")
 )
 
-// Outbox persists every delivery before the webhook answers, attempts it
-// at once, retries it with backoff until it succeeds or becomes a dead
-// letter, and keeps the states of one alert in order per target.
+// Outbox is the delivery pipeline: it persists every delivery before the
+// webhook answers, queues it in its target's lane, where the target's
+// pace, pauses, failures and breaker decide when it goes out, retries it
+// until it succeeds or becomes a dead letter, and keeps the states of one
+// alert (or group) in order per target.
 type Outbox struct {
-	store   *Store
-	src     fanout.TargetSource
-	pub     Publisher
-	opts    Options
-	logger  *slog.Logger
-	metrics *metrics
+	store     *Store
+	src       fanout.TargetSource
+	attempter Attempter
+	opts      Options
+	logger    *slog.Logger
+	metrics   *metrics
 
 	ctx    context.Context // of attempts; cancelled when the grace period ends
 	cancel context.CancelFunc
 	stop   chan struct{}
 	wake   chan struct{}
-	sem    chan struct{}
 	wg     sync.WaitGroup // scheduler and pruner
 	// attempts counts running attempts; Add only under mu while open.
 	attempts sync.WaitGroup
@@ -110,9 +132,11 @@ type Outbox struct {
 	closed   bool
 	entries  map[uint64]*entry
 	slots    map[string]*slot
-	due      dueQueue
-	bytes    int64 // of pending records, with reservations
-	reserved int   // deliveries being persisted
+	lanes    map[string]*lane
+	limiters map[string]*rate.Limiter // by rate scope
+	running  int                      // attempts in flight
+	bytes    int64                    // of pending records, with reservations
+	reserved int                      // deliveries being persisted
 }
 
 // entry is a pending delivery in memory: only what scheduling needs. Its
@@ -122,12 +146,23 @@ type Outbox struct {
 type entry struct {
 	id         uint64
 	seq        uint64 // commit order of its acceptance
-	due        int64  // next attempt, unix nanoseconds
 	accepted   int64  // unix nanoseconds, for the oldest pending's age
 	size       int    // of the record, counted against MaxBytes
 	slot       *slot
+	lane       *lane
 	superseded bool // a newer state replaced it while it was attempted
-	index      int  // in the due queue, -1 when not there
+	index      int  // in its lane's queue, -1 when not there
+	// waiter, when a webhook waits for the first attempt, gets its
+	// outcome once.
+	waiter chan core.Outcome
+}
+
+// answer tells a waiting webhook the outcome of the first attempt.
+func (e *entry) answer(o core.Outcome) {
+	if e.waiter != nil {
+		e.waiter <- o
+		e.waiter = nil
+	}
 }
 
 // slot orders the states of one (target, alert): at most one attempt in
@@ -145,13 +180,13 @@ func (s *slot) target() string {
 }
 
 // New loads the pending deliveries of store; Start begins delivering them.
-func New(store *Store, src fanout.TargetSource, pub Publisher, opts Options) (*Outbox, error) {
+func New(store *Store, src fanout.TargetSource, at Attempter, opts Options) (*Outbox, error) {
 	opts.normalise()
 	ctx, cancel := context.WithCancel(context.Background())
 	o := &Outbox{
-		store: store, src: src, pub: pub, opts: opts, logger: opts.Logger,
+		store: store, src: src, attempter: at, opts: opts, logger: opts.Logger,
 		ctx: ctx, cancel: cancel, stop: make(chan struct{}), wake: make(chan struct{}, 1),
-		sem: make(chan struct{}, opts.MaxInFlight), entries: map[uint64]*entry{}, slots: map[string]*slot{},
+		entries: map[uint64]*entry{}, slots: map[string]*slot{}, lanes: map[string]*lane{}, limiters: map[string]*rate.Limiter{},
 	}
 	o.metrics = newMetrics(o)
 	if err := o.load(); err != nil {
@@ -164,7 +199,7 @@ func New(store *Store, src fanout.TargetSource, pub Publisher, opts Options) (*O
 // load rebuilds the memory state from the pending bucket, oldest first.
 func (o *Outbox) load() error {
 	err := o.store.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketPending).ForEach(func(k, v []byte) error {
+		return o.store.pending(tx).ForEach(func(k, v []byte) error {
 			var d Delivery
 			if err := json.Unmarshal(v, &d); err != nil {
 				return fmt.Errorf("pending delivery %d: %w", decodeID(k), err)
@@ -189,7 +224,7 @@ func (o *Outbox) load() error {
 // pending delivery its commit deleted. o.mu must be held (or o not yet
 // shared).
 func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) *entry {
-	e := &entry{id: d.ID, seq: seq, due: d.NextAttempt.UnixNano(), accepted: d.AcceptedAt.UnixNano(), size: size, index: -1}
+	e := &entry{id: d.ID, seq: seq, accepted: d.AcceptedAt.UnixNano(), size: size, index: -1, lane: o.lane(d.Target)}
 	s := o.slots[d.slot()]
 	if s != nil {
 		// Commits are ordered, the admissions after them are not: a state
@@ -205,8 +240,9 @@ func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) *entry {
 		o.slots[s.key] = s
 	}
 	if prev := s.next; prev != nil {
-		o.due.remove(prev)
+		prev.lane.queue.remove(prev)
 		o.forget(prev)
+		prev.answer(core.Skip(SkipQueued))
 	}
 	if s.busy != nil && old != 0 && s.busy.id == old {
 		s.busy.superseded = true
@@ -215,7 +251,7 @@ func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) *entry {
 	o.entries[d.ID] = e
 	o.bytes += int64(size)
 	if s.busy == nil {
-		o.due.push(e)
+		e.lane.queue.push(e)
 	}
 	return e
 }
@@ -308,4 +344,50 @@ func (o *Outbox) pruneDead(now time.Time) {
 	if byAge+byCount > 0 {
 		o.logger.Warn("dead letters dropped by their bounds", "older_than_retention", byAge, "over_max_dead_letters", byCount)
 	}
+}
+
+// LaneStatus is what a target's lane is doing.
+type LaneStatus struct {
+	State LaneState `json:"state"`
+	// Until is when the lane may send again, when it waits.
+	Until time.Time `json:"until,omitzero"`
+	// Queued counts deliveries waiting in the lane; InFlight those
+	// being attempted.
+	Queued   int `json:"queued"`
+	InFlight int `json:"in_flight"`
+	// Failures counts the target's consecutive failing attempts.
+	Failures int `json:"consecutive_failures,omitempty"`
+}
+
+// Lanes returns the status of every target's lane.
+func (o *Outbox) Lanes() map[string]LaneStatus {
+	now := time.Now()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[string]LaneStatus, len(o.lanes))
+	for name, l := range o.lanes {
+		st, until := l.state(now)
+		out[name] = LaneStatus{State: st, Until: until, Queued: l.queue.Len(), InFlight: l.inFlight, Failures: l.failures}
+	}
+	return out
+}
+
+// Pause holds the lane of target until until: the target said its next
+// request would be throttled (publish.Options.Throttled).
+func (o *Outbox) Pause(target string, until time.Time) {
+	o.mu.Lock()
+	o.lane(target).pause(until)
+	o.mu.Unlock()
+	o.poke()
+}
+
+// Wake ends the wait of a failing target's lane for its next probe, when
+// an active health check finds the target up again.
+func (o *Outbox) Wake(target string) {
+	o.mu.Lock()
+	if l := o.lanes[target]; l != nil {
+		l.wake(time.Now())
+	}
+	o.mu.Unlock()
+	o.poke()
 }

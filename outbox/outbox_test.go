@@ -176,9 +176,13 @@ func TestNewerStateSupersedesPendingRetry(t *testing.T) {
 			h.accept(true, alert("a", core.StatusFiring, 0))
 			tg.answer(http.StatusOK)
 			out := h.accept(true, tc.alert)
-			if r := out[0].Result; r == nil || r.SuccessCount != 1 {
-				t.Fatalf("the resolved's first attempt: %+v, want a success", r)
+			// The lane probes the failing target in an hour: the resolve
+			// waits there, answered as held back.
+			if r := out[0].Result; r == nil || r.SkippedCount != 1 || r.Results[0].SkipReason != core.SkipUnhealthy {
+				t.Fatalf("the resolved's first attempt: %+v, want skipped as unhealthy", r)
 			}
+			h.box.Wake("t1")
+			waitUntil(t, "the resolve to be delivered", func() bool { return h.box.Pending() == 0 })
 			if got, want := states(tg.received()), []string{"a/firing@0", tc.want}; !slices.Equal(got, want) {
 				t.Errorf("target got %v, want %v", got, want)
 			}
@@ -345,7 +349,7 @@ func TestAdmitKeepsCommitOrder(t *testing.T) {
 		{"a firing admitted after a resolve committed later is not admitted", amtoolResolve, alert("a", core.StatusFiring, 0), [2]uint64{2, 1}, "resolved"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := &Outbox{entries: map[uint64]*entry{}, slots: map[string]*slot{}}
+			o := &Outbox{entries: map[uint64]*entry{}, slots: map[string]*slot{}, lanes: map[string]*lane{}}
 			o.admit(&Delivery{ID: 1, Target: "t", Alert: *tc.first}, 10, tc.seqs[0], 0)
 			o.admit(&Delivery{ID: 2, Target: "t", Alert: *tc.then}, 10, tc.seqs[1], 0)
 			s := o.slots[slotKey("t", "a")]
@@ -356,8 +360,8 @@ func TestAdmitKeepsCommitOrder(t *testing.T) {
 			if s == nil || s.next == nil || s.next.id != want {
 				t.Fatalf("slot holds %+v, want the %s (delivery %d) waiting", s, tc.wantNext, want)
 			}
-			if len(o.entries) != 1 || o.bytes != 10 || len(o.due) != 1 {
-				t.Errorf("%d entries, %d bytes, %d due; want exactly the newer one", len(o.entries), o.bytes, len(o.due))
+			if q := o.lanes["t"].queue.Len(); len(o.entries) != 1 || o.bytes != 10 || q != 1 {
+				t.Errorf("%d entries, %d bytes, %d queued; want exactly the newer one", len(o.entries), o.bytes, q)
 			}
 		})
 	}

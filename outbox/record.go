@@ -1,8 +1,11 @@
 package outbox
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
@@ -16,7 +19,11 @@ type Delivery struct {
 	// is encoded before the transaction that numbers it.
 	ID     uint64             `json:"-"`
 	Target string             `json:"target"`
-	Alert  core.EnrichedAlert `json:"alert"`
+	Alert  core.EnrichedAlert `json:"alert,omitzero"`
+	// Group, when set, makes this a group delivery (group_by:
+	// notification): the whole notification as one message; Alert is
+	// empty then.
+	Group *core.Notification `json:"group,omitempty"`
 	// AcceptedAt is when the webhook persisted it; maximum age counts
 	// from here.
 	AcceptedAt  time.Time `json:"accepted_at"`
@@ -28,15 +35,65 @@ type Delivery struct {
 	DeadReason string    `json:"dead_reason,omitempty"`
 }
 
-// key is the delivery's dedup key, fanout.DeliveryKey.
-func (d *Delivery) key() string { return fanout.DeliveryKey(d.Target, &d.Alert) }
+// key is the delivery's dedup key: fanout.DeliveryKey for an alert; for
+// a notification, its group and the states of its alerts, so that
+// Alertmanager's resends of one notification are one delivery.
+func (d *Delivery) key() string {
+	if d.Group != nil {
+		return groupSlot(d.Target, d.Group.Group.GroupKey) + "\x00" + statesDigest(d.Group)
+	}
+	return fanout.DeliveryKey(d.Target, &d.Alert)
+}
 
-// slot names the (target, alert) pair whose states are ordered.
-func (d *Delivery) slot() string { return slotKey(d.Target, d.Alert.Alert.Fingerprint) }
+// slot names what the delivery's states are ordered in: the (target,
+// alert) pair, or the (target, group) pair whose newest notification
+// supersedes any older one still pending (coalescing).
+func (d *Delivery) slot() string {
+	if d.Group != nil {
+		return groupSlot(d.Target, d.Group.Group.GroupKey)
+	}
+	return slotKey(d.Target, d.Alert.Alert.Fingerprint)
+}
 
 func slotKey(target, fingerprint string) string { return target + "\x00" + fingerprint }
 
-func (d *Delivery) order() order { return orderOf(&d.Alert) }
+// groupSlot cannot collide with an alert's slot: fingerprints are hex.
+func groupSlot(target, groupKey string) string { return target + "\x00group\x00" + groupKey }
+
+// order of a notification is its arrival: a later notification of a group
+// holds the group's newer state.
+func (d *Delivery) order() order {
+	if d.Group != nil {
+		return order{StartsAt: d.Group.ReceivedAt.UTC()}
+	}
+	return orderOf(&d.Alert)
+}
+
+// statesDigest hashes the states of a notification's alerts.
+func statesDigest(n *core.Notification) string {
+	h := sha256.New()
+	for i := range n.Alerts {
+		a := &n.Alerts[i].Alert
+		fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d\n", a.Fingerprint, a.Status, a.StartsAt.UnixNano(), a.EndsAt.UnixNano())
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// fingerprint names the delivery's alert, or its group, in logs.
+func (d *Delivery) fingerprint() string {
+	if d.Group != nil {
+		return "group " + d.Group.Group.GroupKey
+	}
+	return d.Alert.Alert.Fingerprint
+}
+
+// status is the alert's status, or the notification's.
+func (d *Delivery) status() core.AlertStatus {
+	if d.Group != nil {
+		return d.Group.Status()
+	}
+	return d.Alert.Alert.Status
+}
 
 // slotState is the value of the latest bucket: the newest state accepted
 // for a (target, alert), what the order knows of the episodes before it
@@ -105,7 +162,8 @@ func (s slotState) encode() []byte {
 // encoded once for all its targets.
 type newDelivery struct {
 	Target      string          `json:"target"`
-	Alert       json.RawMessage `json:"alert"`
+	Alert       json.RawMessage `json:"alert,omitempty"`
+	Group       json.RawMessage `json:"group,omitempty"`
 	AcceptedAt  time.Time       `json:"accepted_at"`
 	NextAttempt time.Time       `json:"next_attempt"`
 }

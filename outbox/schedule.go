@@ -8,116 +8,118 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/time/rate"
 
 	"github.com/am-fanout/am-fanout/core"
 )
 
-// dueQueue orders the deliveries that may be attempted (their slot is
-// free) by their next attempt time.
-type dueQueue []*entry
-
-func (q dueQueue) Len() int           { return len(q) }
-func (q dueQueue) Less(i, j int) bool { return q[i].due < q[j].due }
-func (q dueQueue) Swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].index, q[j].index = i, j
-}
-func (q *dueQueue) Push(x any) {
-	e := x.(*entry)
-	e.index = len(*q)
-	*q = append(*q, e)
-}
-func (q *dueQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*q = old[:len(old)-1]
-	e.index = -1
-	return e
-}
-
-func (q *dueQueue) push(e *entry) {
-	if e.index < 0 {
-		heap.Push(q, e)
-	}
-}
-
-func (q *dueQueue) remove(e *entry) {
-	if e.index >= 0 {
-		heap.Remove(q, e.index)
-	}
-}
-
-// schedule starts the attempts that are due, at most MaxInFlight at once,
-// until Close.
+// schedule starts the attempts the lanes allow, at most MaxInFlight at
+// once, until Close. It sleeps until the earliest time a lane may go on,
+// or until an accept, a settle or a pause wakes it.
 func (o *Outbox) schedule() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		e, wait := o.nextDue(time.Now())
-		if e == nil {
-			timer.Reset(wait)
-			select {
-			case <-o.stop:
-				return
-			case <-o.wake:
-			case <-timer.C:
-			}
-			continue
+		next := o.startDue(time.Now())
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(time.Until(next), 0)
 		}
+		timer.Reset(wait)
 		select {
-		case o.sem <- struct{}{}:
 		case <-o.stop:
-			o.mu.Lock()
-			o.release(e)
-			o.mu.Unlock()
 			return
+		case <-o.wake:
+		case <-timer.C:
 		}
-		o.mu.Lock()
-		o.attempts.Add(1)
-		o.mu.Unlock()
-		go func() {
-			defer o.attempts.Done()
-			defer func() { <-o.sem }()
-			o.retry(e)
-		}()
 	}
 }
 
-// nextDue claims the delivery due first, or says how long until one is.
-func (o *Outbox) nextDue(now time.Time) (*entry, time.Duration) {
+// startDue starts every attempt the lanes allow at now and returns when
+// one may next go on (zero: only an event can change that).
+func (o *Outbox) startDue(now time.Time) time.Time {
+	targets := map[string]*core.Target{}
+	for _, t := range o.src.Targets() {
+		targets[t.Name] = t
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(o.due) == 0 {
-		return nil, time.Hour
+	if o.closed {
+		return time.Time{}
 	}
-	e := o.due[0]
-	if wait := time.Unix(0, e.due).Sub(now); wait > 0 {
-		return nil, wait
+	var next time.Time
+	for name, l := range o.lanes {
+		o.configure(l, targets[name])
+		for o.running < o.opts.MaxInFlight {
+			ok, at := l.ready(now)
+			if !ok {
+				if !at.IsZero() && (next.IsZero() || at.Before(next)) {
+					next = at
+				}
+				break
+			}
+			e := l.take(now)
+			e.slot.busy, e.slot.next = e, nil
+			o.running++
+			o.attempts.Add(1)
+			go func() {
+				defer o.attempts.Done()
+				o.attempt(e)
+			}()
+		}
 	}
-	heap.Pop(&o.due)
-	e.slot.busy, e.slot.next = e, nil
-	return e, 0
+	return next
 }
 
-// release puts a claimed delivery back without attempting it; o.mu must
-// be held.
-func (o *Outbox) release(e *entry) {
-	s := e.slot
-	s.busy = nil
-	if s.next == nil {
-		s.next = e
-	} else {
-		o.forget(e)
+// configure applies the target's settings to its lane; o.mu must be held.
+// A target no longer configured keeps a lane that lets its deliveries
+// out one by one, each to be dead-lettered as gone.
+func (o *Outbox) configure(l *lane, t *core.Target) {
+	l.maxInFlight = o.opts.LaneInFlight
+	if t == nil {
+		return
 	}
-	o.due.push(s.next)
+	l.openFor = t.Breaker.OpenFor
+	if t.RateLimit != l.limit || (l.limiter == nil) != t.RateLimit.Unlimited() {
+		l.limit = t.RateLimit
+		l.limiter = o.limiter(t)
+	}
 }
 
-// retry makes one more attempt of a pending delivery to the current
-// target of its name, with its record read back from the store.
-func (o *Outbox) retry(e *entry) {
-	ds := o.records([]*entry{e})
-	d := ds[0]
+// limiter returns the token bucket of t's rate scope, shared by the
+// targets of that scope; nil when t is unlimited. o.mu must be held.
+func (o *Outbox) limiter(t *core.Target) *rate.Limiter {
+	r := t.RateLimit
+	if r.Unlimited() {
+		return nil
+	}
+	scope := r.Scope
+	if scope == "" {
+		scope = "target\x00" + t.Name
+	}
+	burst := max(r.Burst, 1)
+	if lim, ok := o.limiters[scope]; ok && lim.Limit() == rate.Limit(r.PerSecond) && lim.Burst() == burst {
+		return lim
+	}
+	lim := rate.NewLimiter(rate.Limit(r.PerSecond), burst)
+	o.limiters[scope] = lim
+	return lim
+}
+
+// lane returns the lane of target name, making it; o.mu must be held.
+func (o *Outbox) lane(name string) *lane {
+	l := o.lanes[name]
+	if l == nil {
+		l = &lane{name: name, maxInFlight: o.opts.LaneInFlight}
+		o.lanes[name] = l
+	}
+	return l
+}
+
+// attempt makes one attempt of a claimed delivery to the current target
+// of its name, with its record read back from the store, and settles it.
+func (o *Outbox) attempt(e *entry) {
+	d := o.record(e)
 	if d == nil {
 		return
 	}
@@ -127,183 +129,209 @@ func (o *Outbox) retry(e *entry) {
 			t = c
 		}
 	}
-	if d.Attempts > 0 {
-		// A first attempt that waited for a slot (max_in_flight) or was
-		// resumed after a restart is not a retry.
-		o.metrics.retries.WithLabelValues(d.Target).Inc()
-	}
 	if t == nil {
-		o.settle(e, d, &core.TargetPublishResult{TargetName: d.Target, Error: errTargetGone})
+		o.settle(e, d, core.Outcome{Kind: core.OutcomePermanent, Err: errTargetGone})
 		return
 	}
-	res, err := o.pub.PublishToMultiple(o.ctx, &d.Alert, []*core.Target{t})
-	r := core.TargetPublishResult{TargetName: t.Name, Error: err, Retryable: true}
-	if res != nil && len(res.Results) == 1 {
-		r = res.Results[0]
+	if d.Attempts > 0 {
+		// A first attempt that waited in its lane or was resumed after a
+		// restart is not a retry.
+		o.metrics.retries.WithLabelValues(d.Target).Inc()
 	}
-	o.settle(e, d, &r)
+	alert := &d.Alert
+	if d.Group != nil {
+		alert = nil
+	}
+	o.settle(e, d, o.attempter.Attempt(o.ctx, t, alert, d.Group))
 }
 
-// records reads the pending records of claimed entries. An entry whose
-// record is gone (a newer state's commit deleted it) or unreadable is
-// nil in the answer and leaves memory; an unreadable one stays in the
-// store for the next start.
-func (o *Outbox) records(es []*entry) []*Delivery {
-	ds := make([]*Delivery, len(es))
-	errs := make([]error, len(es))
+// record reads the pending record of a claimed entry. An entry whose
+// record is gone (a newer state's commit deleted it) or unreadable gives
+// nil and leaves memory; an unreadable one stays in the store for the
+// next start.
+func (o *Outbox) record(e *entry) *Delivery {
+	d, err := o.read(e)
+	if d != nil {
+		return d
+	}
+	if err != nil {
+		o.logger.Error("reading a pending delivery failed; it stays in the store until the next start", "id", e.id, "err", err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.running--
+	e.lane.inFlight--
+	o.unbusy(e, settledGone, nil)
+	return nil
+}
+
+// read returns the pending record of an entry, nil if it is gone.
+func (o *Outbox) read(e *entry) (*Delivery, error) {
+	var d *Delivery
+	var decodeErr error
 	err := o.store.view(func(tx *bolt.Tx) error {
-		pending := tx.Bucket(bucketPending)
-		for i, e := range es {
-			v := pending.Get(encodeID(e.id))
-			if v == nil {
-				continue
-			}
-			d := &Delivery{}
-			if errs[i] = json.Unmarshal(v, d); errs[i] == nil {
-				d.ID, ds[i] = e.id, d
-			}
+		v := o.store.pending(tx).Get(encodeID(e.id))
+		if v == nil {
+			return nil
+		}
+		d = &Delivery{ID: e.id}
+		if decodeErr = json.Unmarshal(v, d); decodeErr != nil {
+			d = nil
 		}
 		return nil
 	})
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for i, e := range es {
-		if ds[i] != nil {
-			continue
-		}
-		if err := errors.Join(err, errs[i]); err != nil {
-			o.logger.Error("reading a pending delivery failed; it stays in the store until the next start", "id", e.id, "err", err)
-		}
-		o.unbusy(&settled{e: e, what: outcomeGone})
-	}
-	return ds
+	return d, errors.Join(err, decodeErr)
 }
 
 var errTargetGone = errors.New("target is no longer configured")
 
-// outcome is what an attempt leads to.
-type outcome int
+// fate is what an attempt's outcome leads to for its delivery.
+type fate int
 
 const (
-	outcomeDone outcome = iota
-	outcomeRetry
-	outcomeDead
-	// outcomeGone: not attempted, as its record is no longer pending.
-	outcomeGone
+	settledDone fate = iota
+	settledRetry
+	settledDead
+	// settledHeld: not attempted (a skip) or cut short (shutdown); it
+	// waits in its lane as it was, nothing is written.
+	settledHeld
+	// settledGone: not attempted, as its record is no longer pending.
+	settledGone
 )
 
-// settled is an attempt's outcome for one delivery.
-type settled struct {
-	e    *entry
-	d    Delivery
-	data []byte // d encoded, for a retry or a dead letter
-	what outcome
-}
-
-// settle records an attempt's result durably, then in memory.
-func (o *Outbox) settle(e *entry, d *Delivery, r *core.TargetPublishResult) {
-	o.settleAll([]*entry{e}, []*Delivery{d}, []core.TargetPublishResult{*r})
-}
-
-// settleAll records the results of one attempt to several targets in one
-// commit, so that the window in which a kill repeats a delivery stays one
-// fsync long. ds are the entries' records as attempted.
-func (o *Outbox) settleAll(es []*entry, ds []*Delivery, rs []core.TargetPublishResult) {
+// settle records an attempt's outcome: in the lane, durably, then in the
+// delivery's slot, where a retry goes back to its lane.
+func (o *Outbox) settle(e *entry, d *Delivery, out core.Outcome) {
 	now := time.Now()
-	out := make([]settled, len(es))
-	for i, e := range es {
-		out[i] = settled{e: e, d: *ds[i]}
-		out[i].what = o.judge(&out[i].d, &rs[i], now)
-		if out[i].what != outcomeDone {
+	o.mu.Lock()
+	l := e.lane
+	l.settle(&out, now, o.backoff)
+	next := now
+	if st, until := l.state(now); st != LaneOpen && until.After(now) {
+		next = until
+	}
+	o.running--
+	o.mu.Unlock()
+	o.poke()
+
+	what := o.judge(d, &out, now, next)
+	if what != settledHeld {
+		var data []byte
+		if what != settledDone {
 			// Encoded here, not in the transaction all writers share.
-			out[i].data, _ = json.Marshal(&out[i].d)
+			data, _ = json.Marshal(d)
 		}
-	}
-	err := o.store.update(func(tx *bolt.Tx) error {
-		for i := range out {
-			if err := o.store.record(tx, &out[i].d, out[i].data, out[i].what, now); err != nil {
-				return err
-			}
+		err := o.store.update(func(tx *bolt.Tx) error { return o.store.record(tx, d, data, what, now) })
+		if err != nil {
+			o.logger.Error("recording a delivery attempt failed; it stays as it was in the store", "target", d.Target, "id", d.ID, "err", err)
 		}
-		return nil
-	})
-	if err != nil {
-		o.logger.Error("recording delivery attempts failed; they stay as they were in the store", "deliveries", len(out), "err", err)
+		o.log(d, what)
 	}
-	for i := range out {
-		o.log(&out[i].d, out[i].what)
+	if what == settledDone {
+		o.metrics.delivered(d.Target, now.Sub(d.AcceptedAt))
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for i := range out {
-		o.unbusy(&out[i])
-	}
+	o.unbusy(e, what, &out)
 }
 
-// judge decides what an attempt's result leads to and updates d for it.
-func (o *Outbox) judge(d *Delivery, r *core.TargetPublishResult, now time.Time) outcome {
+// judge decides what an attempt's outcome leads to and updates d for it;
+// next is when its lane goes on.
+func (o *Outbox) judge(d *Delivery, out *core.Outcome, now, next time.Time) fate {
+	switch out.Kind {
+	case core.OutcomeCancelled:
+		return settledHeld
+	case core.OutcomeSkipped:
+		if out.SkipReason != core.SkipTargetGone {
+			return settledHeld
+		}
+		d.DeadAt, d.DeadReason, d.LastError = now, "target is gone", describe(out)
+		return settledDead
+	}
 	d.Attempts++
-	what := outcomeRetry
+	d.LastError = describe(out)
 	switch {
-	case r.Success, r.Skipped && r.SkipReason == core.SkipAlreadyDelivered:
-		what = outcomeDone
-	case errors.Is(r.Error, errTargetGone):
-		what, d.DeadReason = outcomeDead, errTargetGone.Error()
-	case !r.Retryable:
-		what, d.DeadReason = outcomeDead, "permanent failure"
+	case out.Kind == core.OutcomeDelivered:
+		return settledDone
+	case out.Kind == core.OutcomePermanent:
+		d.DeadAt, d.DeadReason = now, "permanent failure"
+		switch {
+		case errors.Is(out.Err, errTargetGone):
+			d.DeadReason = errTargetGone.Error()
+		case out.Gone:
+			d.DeadReason = "target is gone"
+		}
+		return settledDead
 	case now.Sub(d.AcceptedAt) >= o.opts.MaxAge:
-		what, d.DeadReason = outcomeDead, "maximum age reached"
+		d.DeadAt, d.DeadReason = now, "maximum age reached"
+		return settledDead
 	}
-	d.LastError = describe(r)
-	switch what {
-	case outcomeRetry:
-		d.NextAttempt = now.Add(backoff(d.Attempts, o.opts.RetryBase, o.opts.RetryCap, core.RetryAfter(r.Error), rand.Int64N))
-	case outcomeDead:
-		d.DeadAt = now
-	}
-	return what
+	d.NextAttempt = next
+	return settledRetry
 }
 
-// unbusy frees the slot of a settled delivery and queues what comes next
-// in it; o.mu must be held.
-func (o *Outbox) unbusy(st *settled) {
-	e, s := st.e, st.e.slot
+// backoff is the wait before the next probe of a lane after n consecutive
+// failures: an exponential ceiling capped at RetryCap, the wait drawn
+// from its upper half so probes of many lanes spread out.
+func (o *Outbox) backoff(n int) time.Duration {
+	return backoff(n, o.opts.RetryBase, o.opts.RetryCap, rand.Int64N)
+}
+
+func backoff(n int, base, ceiling time.Duration, rnd func(n int64) int64) time.Duration {
+	limit := ceiling
+	if shift := n - 1; shift < 32 && base<<shift > 0 && base<<shift < ceiling {
+		limit = base << shift
+	}
+	half := limit / 2
+	return half + time.Duration(rnd(int64(limit-half)+1))
+}
+
+// unbusy frees the slot of a settled delivery, puts a retry back in its
+// lane, queues what comes next in the slot, and answers a waiting
+// webhook; o.mu must be held. out is nil when there was no attempt.
+func (o *Outbox) unbusy(e *entry, what fate, out *core.Outcome) {
+	s := e.slot
 	s.busy = nil
-	if st.what == outcomeRetry && !e.superseded && s.next == nil {
-		e.due = st.d.NextAttempt.UnixNano()
+	back := what == settledRetry || what == settledHeld
+	if back && !e.superseded && s.next == nil {
 		s.next = e
 	} else {
 		o.forget(e)
 	}
-	if st.what == outcomeDead && !e.superseded {
-		o.metrics.deadLetters.WithLabelValues(st.d.Target).Inc()
+	if what == settledDead && !e.superseded {
+		o.metrics.deadLetters.WithLabelValues(e.lane.name).Inc()
+	}
+	if out != nil {
+		e.answer(*out)
+	} else {
+		e.answer(core.Skip(SkipQueued))
 	}
 	if s.next != nil {
-		o.due.push(s.next)
+		s.next.lane.queue.push(s.next)
 		o.poke()
 	}
 }
 
-func (o *Outbox) log(d *Delivery, what outcome) {
-	attrs := []any{"target", d.Target, "id", d.ID, "fingerprint", d.Alert.Alert.Fingerprint,
-		"status", d.Alert.Alert.Status, "attempts", d.Attempts}
+func (o *Outbox) log(d *Delivery, what fate) {
+	attrs := []any{"target", d.Target, "id", d.ID, "fingerprint", d.fingerprint(),
+		"status", d.status(), "attempts", d.Attempts}
 	switch what {
-	case outcomeDone:
+	case settledDone:
 		o.logger.Debug("delivery done", attrs...)
-	case outcomeRetry:
+	case settledRetry:
 		o.logger.Debug("delivery will be retried", append(attrs, "next_attempt", d.NextAttempt, "err", d.LastError)...)
-	case outcomeDead:
+	case settledDead:
 		o.logger.Warn("delivery dead-lettered", append(attrs, "reason", d.DeadReason, "err", d.LastError)...)
 	}
 }
 
-// describe is the error of a result, or its skip reason.
-func describe(r *core.TargetPublishResult) string {
+// describe is the error of an outcome, or its skip reason.
+func describe(o *core.Outcome) string {
 	switch {
-	case r.Error != nil:
-		return r.Error.Error()
-	case r.Skipped:
-		return "skipped: " + r.SkipReason
+	case o.Err != nil:
+		return o.Err.Error()
+	case o.Kind == core.OutcomeSkipped:
+		return "skipped: " + o.SkipReason
 	}
 	return ""
 }
@@ -312,20 +340,20 @@ func describe(r *core.TargetPublishResult) string {
 // bucket for the dedup log, a dead one moves to the dead letters, a retry
 // is updated in place. A delivery that a newer state superseded is no
 // longer in the pending bucket and is not written back.
-func (s *Store) record(tx *bolt.Tx, d *Delivery, data []byte, what outcome, now time.Time) error {
-	pending, id := tx.Bucket(bucketPending), encodeID(d.ID)
+func (s *Store) record(tx *bolt.Tx, d *Delivery, data []byte, what fate, now time.Time) error {
+	pending, id := s.pending(tx), encodeID(d.ID)
 	exists := pending.Get(id) != nil
 	switch what {
-	case outcomeRetry:
+	case settledRetry:
 		if !exists {
 			return nil
 		}
 		return pending.Put(id, data)
-	case outcomeDone:
+	case settledDone:
 		if err := tx.Bucket(bucketDone).Put([]byte(d.key()), encodeTime(now)); err != nil {
 			return err
 		}
-	case outcomeDead:
+	case settledDead:
 		if !exists {
 			return nil
 		}
@@ -350,20 +378,9 @@ func clearPending(tx *bolt.Tx, d *Delivery, now time.Time) error {
 	return latest.Put([]byte(d.slot()), st.encode())
 }
 
-// backoff is the wait before the next attempt after attempts: full
-// jitter over an exponential ceiling, and never less than the target's
-// Retry-After. rnd returns a number in [0, n).
-func backoff(attempts int, base, ceiling, retryAfter time.Duration, rnd func(n int64) int64) time.Duration {
-	limit := ceiling
-	if shift := attempts - 1; shift < 32 && base<<shift > 0 && base<<shift < ceiling {
-		limit = base << shift
-	}
-	return max(time.Duration(rnd(int64(limit)+1)), retryAfter)
-}
-
 // DropTarget dead-letters the waiting deliveries of a target that is no
-// longer configured, and deletes its retry and dead-letter series. An
-// attempt in flight settles as usual, and its next retry finds the
+// longer configured, in one commit, and deletes its lane and its series.
+// An attempt in flight settles as usual, and its next retry finds the
 // target gone.
 func (o *Outbox) DropTarget(name string) {
 	o.mu.Lock()
@@ -372,30 +389,58 @@ func (o *Outbox) DropTarget(name string) {
 		return
 	}
 	var claimed []*entry
-	for _, s := range o.slots {
-		if e := s.next; e != nil && s.busy == nil && s.target() == name {
-			o.due.remove(e)
-			s.busy, s.next = e, nil
+	if l := o.lanes[name]; l != nil {
+		for l.queue.Len() > 0 {
+			e := heap.Pop(&l.queue).(*entry)
+			e.slot.busy, e.slot.next = e, nil
 			claimed = append(claimed, e)
 		}
 	}
-	o.attempts.Add(len(claimed))
+	o.attempts.Add(1)
 	o.mu.Unlock()
-	var es []*entry
-	var ds []*Delivery
-	for i, d := range o.records(claimed) {
+	defer o.attempts.Done()
+
+	now := time.Now()
+	ds := make([]*Delivery, len(claimed))
+	data := make([][]byte, len(claimed))
+	for i, e := range claimed {
+		d, err := o.read(e)
+		if err != nil {
+			o.logger.Error("reading a pending delivery failed; it stays in the store until the next start", "id", e.id, "err", err)
+		}
 		if d != nil {
-			es, ds = append(es, claimed[i]), append(ds, d)
+			d.DeadAt, d.DeadReason, d.LastError = now, "target is gone", errTargetGone.Error()
+			ds[i] = d
+			data[i], _ = json.Marshal(d)
 		}
 	}
-	rs := make([]core.TargetPublishResult, len(es))
-	for i := range rs {
-		rs[i] = core.TargetPublishResult{TargetName: name, Error: errTargetGone}
+	err := o.store.update(func(tx *bolt.Tx) error {
+		for i, d := range ds {
+			if d == nil {
+				continue
+			}
+			if err := o.store.record(tx, d, data[i], settledDead, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		o.logger.Error("dead-lettering the deliveries of a removed target failed; they stay pending", "target", name, "err", err)
 	}
-	o.settleAll(es, ds, rs)
-	o.attempts.Add(-len(claimed))
-	o.metrics.retries.DeleteLabelValues(name)
-	o.metrics.deadLetters.DeleteLabelValues(name)
+	o.mu.Lock()
+	for i, e := range claimed {
+		what := settledDead
+		if ds[i] == nil || err != nil {
+			what = settledGone
+		}
+		o.unbusy(e, what, nil)
+	}
+	if l := o.lanes[name]; l != nil && l.queue.Len() == 0 && l.inFlight == 0 {
+		delete(o.lanes, name)
+	}
+	o.mu.Unlock()
+	o.metrics.forget(name)
 	if len(claimed) > 0 {
 		o.logger.Warn("target removed: its pending deliveries are dead letters now", "target", name, "dead_lettered", len(claimed))
 	}

@@ -47,7 +47,12 @@ type StoreOptions struct {
 	MaxDeadLetters      int
 	// NoSync skips fsync; for benchmarks that compare its cost only.
 	NoSync bool
-	Logger *slog.Logger
+	// Volatile keeps pending deliveries in memory instead of the file,
+	// for outbox.enabled: false: the same pipeline without durability.
+	// The file keeps ordering, the dedup log, dead letters and publisher
+	// state, written without fsync.
+	Volatile bool
+	Logger   *slog.Logger
 }
 
 func (o *StoreOptions) normalise() {
@@ -81,6 +86,8 @@ type Store struct {
 	path string
 	opts StoreOptions
 
+	// mem holds the pending deliveries when the store is volatile.
+	mem    *memory
 	writes chan *write
 	stop   chan struct{}
 	wg     sync.WaitGroup
@@ -108,11 +115,14 @@ func Open(path string, opts StoreOptions) (*Store, error) {
 	if err := compactIfWasteful(path, opts.Logger); err != nil {
 		return nil, err
 	}
-	db, err := openDB(path, opts.NoSync)
+	db, err := openDB(path, opts.NoSync || opts.Volatile)
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{db: db, path: path, opts: opts, writes: make(chan *write, maxGroup), stop: make(chan struct{})}
+	if opts.Volatile {
+		s.mem = newMemory()
+	}
 	s.wg.Go(s.commitLoop)
 	return s, nil
 }
@@ -260,7 +270,7 @@ func (s *Store) commitLoop() {
 }
 
 func (s *Store) commit(group []*write) {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.updateDB(func(tx *bolt.Tx) error {
 		for _, w := range group {
 			if err := w.fn(tx); err != nil {
 				return err
@@ -275,9 +285,32 @@ func (s *Store) commit(group []*write) {
 		return
 	}
 	for _, w := range group {
-		w.done <- s.db.Update(w.fn)
+		w.done <- s.updateDB(w.fn)
 	}
 }
+
+// updateDB runs one write transaction, with the pending records in
+// memory following its fate when the store is volatile.
+func (s *Store) updateDB(fn func(*bolt.Tx) error) error {
+	if s.mem == nil {
+		return s.db.Update(fn)
+	}
+	s.mem.begin()
+	err := s.db.Update(fn)
+	s.mem.end(err == nil)
+	return err
+}
+
+// pending returns the pending deliveries as tx sees them.
+func (s *Store) pending(tx *bolt.Tx) records {
+	if s.mem != nil {
+		return s.mem.in(tx)
+	}
+	return tx.Bucket(bucketPending)
+}
+
+// Durable reports whether pending deliveries survive a restart.
+func (s *Store) Durable() bool { return s.mem == nil }
 
 func (s *Store) failWaiting() {
 	for {

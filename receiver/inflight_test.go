@@ -21,7 +21,7 @@ import (
 func TestWebhookBodiesInFlightAreBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		body := payload(t)
-		w := NewWebhook(Settings{Publisher: &fakePublisher{answer: delivered}, Enricher: enrich.New(nil, nil)},
+		w := NewWebhook(Settings{Outbox: &fakePublisher{answer: delivered}, Enricher: enrich.New(nil, nil)},
 			Limits{MaxBodyBytes: 1 << 20, MaxInflightBytes: int64(len(body)), BodyWait: 2 * time.Second},
 			slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 

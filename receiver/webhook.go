@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,15 +22,6 @@ import (
 	"github.com/am-fanout/am-fanout/outbox"
 )
 
-// alertsInParallel bounds how many alerts of one notification fan out at
-// once; each fan-out bounds its own deliveries.
-const alertsInParallel = 8
-
-// Publisher fans one alert out to its targets.
-type Publisher interface {
-	PublishToHealthy(ctx context.Context, a *core.EnrichedAlert) (*core.ParallelPublishResult, error)
-}
-
 // Enricher turns a decoded notification into enriched alerts.
 type Enricher interface {
 	Enrich(msg *enrich.Message) []*core.EnrichedAlert
@@ -39,13 +29,12 @@ type Enricher interface {
 
 // Settings are the parts of the webhook that a config reload may change.
 type Settings struct {
-	Publisher Publisher
-	Enricher  Enricher
+	Enricher Enricher
 	// BearerToken, when not empty, must be sent as "Authorization: Bearer".
 	BearerToken string
-	// Outbox, when set, persists the deliveries before the webhook
-	// answers (see outbox.go); WaitForFirstAttempt makes every request
-	// wait for the first attempts, as ?wait=true does.
+	// Outbox persists the deliveries before the webhook answers and
+	// delivers them (see outbox.go); WaitForFirstAttempt makes every
+	// request wait for the first attempts, as ?wait=true does.
 	Outbox              Outbox
 	WaitForFirstAttempt bool
 }
@@ -176,44 +165,7 @@ func (w *Webhook) handle(r *http.Request) (int, any) {
 	if len(msg.Alerts) == 0 {
 		return http.StatusOK, Answer{Status: "success", Alerts: []AlertResult{}, Message: "the notification holds no alerts: nothing to deliver"}
 	}
-	alerts := s.Enricher.Enrich(msg)
-	if s.Outbox != nil {
-		return w.viaOutbox(r, s, alerts)
-	}
-	// Deliveries go on when Alertmanager gives up waiting: what was
-	// accepted is finished, and a resend is deduplicated.
-	ctx := context.WithoutCancel(r.Context())
-	answer := Answer{Status: "success", Alerts: w.publishAll(ctx, s.Publisher, alerts)}
-	for _, a := range answer.Alerts {
-		if a.Result.NeedsRetry() {
-			answer.Status = "retry"
-			return http.StatusServiceUnavailable, answer
-		}
-	}
-	return http.StatusOK, answer
-}
-
-// publishAll fans every alert out, a bounded number at once, and returns
-// their results in the order of the notification.
-func (w *Webhook) publishAll(ctx context.Context, p Publisher, alerts []*core.EnrichedAlert) []AlertResult {
-	out := make([]AlertResult, len(alerts))
-	sem := make(chan struct{}, alertsInParallel)
-	var wg sync.WaitGroup
-	for i, a := range alerts {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			res, err := p.PublishToHealthy(ctx, a)
-			if res == nil {
-				// Only invalid input yields no result; record it as such.
-				res = core.NewParallelPublishResult(nil, 0)
-				w.logger.Error("fan-out refused alert", "fingerprint", a.Alert.Fingerprint, "err", err)
-			}
-			out[i] = alertResult(a, res, nil)
-		})
-	}
-	wg.Wait()
-	return out
+	return w.viaOutbox(r, s, s.Enricher.Enrich(msg))
 }
 
 // reserve waits up to BodyWait for room for the request's body among the

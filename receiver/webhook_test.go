@@ -23,14 +23,15 @@ import (
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/enrich"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// fakePublisher answers every alert with a result built by answer, and
-// records the alerts it saw.
+// fakePublisher is an Outbox that answers every alert of a waiting
+// accept with a result built by answer, and records the alerts it saw.
 type fakePublisher struct {
 	answer func(a *core.EnrichedAlert) *core.ParallelPublishResult
 	mu     sync.Mutex
@@ -39,14 +40,21 @@ type fakePublisher struct {
 	ctxErr atomic.Bool
 }
 
-func (p *fakePublisher) PublishToHealthy(ctx context.Context, a *core.EnrichedAlert) (*core.ParallelPublishResult, error) {
+func (p *fakePublisher) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]outbox.AlertOutcome, error) {
 	p.mu.Lock()
-	p.seen = append(p.seen, a)
+	p.seen = append(p.seen, alerts...)
 	p.mu.Unlock()
 	if ctx.Err() != nil {
 		p.ctxErr.Store(true)
 	}
-	return p.answer(a), nil
+	out := make([]outbox.AlertOutcome, len(alerts))
+	for i, a := range alerts {
+		out[i].Alert = a
+		if wait {
+			out[i].Result = p.answer(a)
+		}
+	}
+	return out, nil
 }
 
 func delivered(*core.EnrichedAlert) *core.ParallelPublishResult {
@@ -63,10 +71,12 @@ func permanentFailure(*core.EnrichedAlert) *core.ParallelPublishResult {
 		Error: core.Permanent(400, io.ErrUnexpectedEOF), StatusCode: 400}}, time.Millisecond)
 }
 
-func newTestWebhook(t *testing.T, p Publisher, token string, maxBody int64) (*Webhook, *prometheus.Registry) {
+// newTestWebhook waits for the first attempts, so that the answer says
+// what p answered.
+func newTestWebhook(t *testing.T, p Outbox, token string, maxBody int64) (*Webhook, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	w := NewWebhook(Settings{Publisher: p, Enricher: enrich.New(nil, nil), BearerToken: token}, Limits{MaxBodyBytes: maxBody},
+	w := NewWebhook(Settings{Outbox: p, WaitForFirstAttempt: true, Enricher: enrich.New(nil, nil), BearerToken: token}, Limits{MaxBodyBytes: maxBody},
 		slog.New(slog.DiscardHandler), reg)
 	return w, reg
 }
@@ -196,7 +206,7 @@ func TestWebhookDeliveriesOutliveTheRequest(t *testing.T) {
 func TestSetSettingsSwapsPublisher(t *testing.T) {
 	first, second := &fakePublisher{answer: delivered}, &fakePublisher{answer: delivered}
 	w, _ := newTestWebhook(t, first, "", 0)
-	w.SetSettings(Settings{Publisher: second, Enricher: enrich.New(nil, nil)})
+	w.SetSettings(Settings{Outbox: second, WaitForFirstAttempt: true, Enricher: enrich.New(nil, nil)})
 	w.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(payload(t))))
 	assert.Empty(t, first.seen, "a reload must route new webhooks away from the old publisher")
 	assert.Len(t, second.seen, 2, "a reload must route new webhooks to the new publisher")

@@ -90,7 +90,7 @@ func TestDeletedDiscordWebhookIsGone(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(f.get(t, "/api/v1/deadletters?target=chat")), &dead))
 	require.Len(t, dead.DeadLetters, 3, "every delivery to the gone target must end as a dead letter, none lost")
 	for _, d := range dead.DeadLetters {
-		assert.Equal(t, "permanent failure", d.Reason)
+		assert.Equal(t, "target is gone", d.Reason)
 	}
 
 	require.NoError(t, f.s.reload())

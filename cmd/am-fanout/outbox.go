@@ -5,55 +5,46 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/am-fanout/am-fanout/config"
-	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/fanout"
 	"github.com/am-fanout/am-fanout/outbox"
 	"github.com/am-fanout/am-fanout/receiver"
 )
 
-// durable is the store under --storage.path and, when the config enables
-// it, the outbox in it. The store is also the dedup log, outbox or not.
-// Changes to the outbox section take effect on restart, except
-// wait_for_first_attempt, which follows reloads.
+// durable is the store under --storage.path and the delivery pipeline on
+// it. Every delivery goes through the outbox; with outbox.enabled: false
+// its pending deliveries live in memory only (outbox.StoreOptions
+// Volatile), while the file keeps the dedup log, ordering, dead letters
+// and publisher state. Changes to the outbox section take effect on
+// restart, except wait_for_first_attempt, which follows reloads.
 type durable struct {
 	store  *outbox.Store
-	box    *outbox.Outbox // nil when the outbox is disabled
-	pub    currentPublisher
+	box    *outbox.Outbox
 	logger *slog.Logger
-}
-
-// currentPublisher hands the outbox's retries to the dispatcher of the
-// latest configuration.
-type currentPublisher struct {
-	p atomic.Pointer[fanout.Dispatcher]
-}
-
-func (c *currentPublisher) PublishToMultiple(ctx context.Context, a *core.EnrichedAlert, ts []*core.Target) (*core.ParallelPublishResult, error) {
-	return c.p.Load().PublishToMultiple(ctx, a, ts)
 }
 
 // openDurable opens the store and loads the outbox's pending deliveries;
 // it starts nothing.
-func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource, logger *slog.Logger, reg prometheus.Registerer) (*durable, error) {
+func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource, at outbox.Attempter, logger *slog.Logger, reg prometheus.Registerer) (*durable, error) {
 	oc := cfg.Outbox
 	path := oc.File
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(storagePath, path)
 	}
-	store, err := outbox.Open(path, cfg.StoreOptions(logger))
+	so := cfg.StoreOptions(logger)
+	so.Volatile = !oc.Enabled
+	store, err := outbox.Open(path, so)
 	if err != nil {
 		return nil, err
 	}
 	d := &durable{store: store, logger: logger}
 	if !oc.Enabled {
-		return d, nil
+		logger.Warn("outbox.enabled is false: pending deliveries are kept in memory only and are lost if am-fanout stops before they are delivered", "file", path)
 	}
-	d.box, err = outbox.New(store, src, &d.pub, oc.Options(logger))
+	d.box, err = outbox.New(store, src, at, cfg.OutboxOptions(logger))
 	if err == nil {
 		err = d.box.Register(reg)
 	}
@@ -64,46 +55,18 @@ func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource
 	return d, nil
 }
 
-// dedup is the Deduplicator for the dispatcher: none with the outbox,
-// which checks and records deliveries in its own transactions.
-func (d *durable) dedup() fanout.Deduplicator {
-	if d.box != nil {
-		return nil
-	}
-	return d.store
-}
-
-// use makes p the publisher of retries and returns the webhook's outbox.
-func (d *durable) use(p *fanout.Dispatcher) receiver.Outbox {
-	d.pub.p.Store(p)
-	if d.box == nil {
-		return nil // not a nil *outbox.Outbox, which would be a non-nil Outbox
-	}
-	return d.box
-}
-
 // start resumes the pending deliveries.
-func (d *durable) start() {
-	if d.box != nil {
-		d.box.Start()
-	}
-}
+func (d *durable) start() { d.box.Start() }
 
-// routes adds the dead-letter API when there is an outbox; guard wraps
-// its state-changing endpoints.
+// routes adds the dead-letter API; guard wraps its state-changing
+// endpoints.
 func (d *durable) routes(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
-	if d.box != nil {
-		receiver.DeadLetterRoutes(mux, d.box, d.logger, guard)
-	}
+	receiver.DeadLetterRoutes(mux, d.box, d.logger, guard)
 }
 
 // drain lets attempts in flight finish until ctx ends; the rest stays
 // pending in the store.
-func (d *durable) drain(ctx context.Context) {
-	if d.box != nil {
-		d.box.Close(ctx)
-	}
-}
+func (d *durable) drain(ctx context.Context) { d.box.Close(ctx) }
 
 // close drains with no grace left, then closes the store.
 func (d *durable) close() {
@@ -117,8 +80,4 @@ func (d *durable) close() {
 
 // forget dead-letters the pending deliveries of a target that a reload
 // removed; re-adding the target and replaying them delivers them.
-func (d *durable) forget(target string) {
-	if d.box != nil {
-		d.box.DropTarget(target)
-	}
-}
+func (d *durable) forget(target string) { d.box.DropTarget(target) }

@@ -210,7 +210,7 @@ func TestReloadUnderConcurrentFanout(t *testing.T) {
 func TestReloadKeepsStateOfUnchangedTargets(t *testing.T) {
 	up, down := newSink(t, 200), newSink(t, 503)
 	f := newFixture(t, "targets:\n"+webhookTarget("steady", up.srv.URL)+webhookTarget("moved", down.srv.URL), nil)
-	failure := &core.TargetPublishResult{Error: core.Retryable(503, 0, errors.New("unavailable")), Retryable: true}
+	failure := &core.Outcome{Kind: core.OutcomeRetry, Err: core.Retryable(503, 0, errors.New("unavailable")), StatusCode: 503}
 	for _, name := range []string{"steady", "moved"} {
 		for range 3 {
 			f.s.health.Record(name, failure)

@@ -111,7 +111,8 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 		Help: "User templates that failed to render, so that the default rendering was sent instead.",
 	}, []string{"target", "field"})
 	s.reg.MustRegister(s.reloadOK, s.reloadTime, s.templateFailures)
-	if s.durable, err = openDurable(f.storagePath, cfg, s.targets, logger, s.reg); err != nil {
+	attempter := fanout.NewAttempter(s.health, s.gone, s.metrics, logger)
+	if s.durable, err = openDurable(f.storagePath, cfg, s.targets, attempter, logger, s.reg); err != nil {
 		return nil, err
 	}
 	if err := importStateFiles(f.storagePath, s.durable.store, logger); err != nil {
@@ -156,17 +157,13 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	}
 	s.retire(old, time.Duration(cfg.Fanout.Timeout))
 	s.reloaded(nil)
-	dispatcher := fanout.NewDispatcher(fanout.Dependencies{
-		Source: s.targets, Health: s.health, Recorder: s.health, Dedup: s.durable.dedup(),
-		Gone: s.gone, Metrics: s.metrics, Logger: s.logger,
-	}, cfg.Fanout.Options())
 	s.logger.Info("configuration loaded", "files", cfg.Files, "targets", len(built))
 	enricher := enrich.New(cfg.Enrich.Rules, time.Now)
 	s.enricher.Store(enricher)
 	return receiver.Settings{
-		Publisher: dispatcher, Enricher: enricher,
+		Enricher:    enricher,
 		BearerToken: string(cfg.Receiver.BearerToken),
-		Outbox:      s.durable.use(dispatcher), WaitForFirstAttempt: cfg.Outbox.WaitForFirstAttempt,
+		Outbox:      s.durable.box, WaitForFirstAttempt: cfg.Outbox.WaitForFirstAttempt,
 	}, nil
 }
 

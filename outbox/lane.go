@@ -1,0 +1,224 @@
+package outbox
+
+import (
+	"container/heap"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/am-fanout/am-fanout/core"
+)
+
+// LaneState is what a target's lane is doing, for the status page, the
+// API and the am_fanout_lane_state metric.
+type LaneState string
+
+// The states of a lane.
+const (
+	// LaneIdle: nothing waiting.
+	LaneIdle LaneState = "idle"
+	// LaneOpen: deliveries go out as fast as their pace allows.
+	LaneOpen LaneState = "open"
+	// LanePaced: the next delivery waits for the target's token bucket.
+	LanePaced LaneState = "paced"
+	// LanePaused: the target asked for a wait (429 with Retry-After);
+	// nothing goes out until it ends.
+	LanePaused LaneState = "paused"
+	// LaneProbing: the target is failing; one delivery at a time probes
+	// it, on a capped backoff, while the others wait without attempts.
+	LaneProbing LaneState = "probing"
+	// LaneBreakerOpen: the target's breaker is open; the next probe is its
+	// half-open trial.
+	LaneBreakerOpen LaneState = "breaker_open"
+)
+
+// LaneStates lists the lane states, for metrics.
+func LaneStates() []LaneState {
+	return []LaneState{LaneIdle, LaneOpen, LanePaced, LanePaused, LaneProbing, LaneBreakerOpen}
+}
+
+// maxPauseWithoutRetryAfter is the pause after a 429 that names no wait.
+const maxPauseWithoutRetryAfter = time.Second
+
+// lane is the flow control of one target: its pending deliveries whose
+// alert has no attempt in flight, in acceptance order, and one state that
+// decides when the next of them goes out. All of it is guarded by the
+// outbox's mutex.
+type lane struct {
+	name  string
+	queue laneQueue
+	// inFlight counts attempts running; maxInFlight bounds them.
+	inFlight, maxInFlight int
+	limiter               *rate.Limiter // nil: unlimited
+	limit                 core.RateLimit
+
+	pausedUntil time.Time // Retry-After
+	failures    int       // consecutive failing outcomes
+	retryAt     time.Time // next probe while failing
+	probing     bool      // a probe is in flight
+	breakerOpen bool      // the last probe found the breaker open
+	lastFailure time.Time
+	openFor     time.Duration // of the target's breaker
+	pacedUntil  time.Time     // when the bucket has the next token, if waiting
+}
+
+// ready reports whether the lane may start an attempt at now, or else the
+// time it may (zero when only an attempt's end can change that).
+func (l *lane) ready(now time.Time) (bool, time.Time) {
+	l.pacedUntil = time.Time{}
+	switch {
+	case l.queue.Len() == 0, l.inFlight >= l.maxInFlight:
+		return false, time.Time{}
+	case now.Before(l.pausedUntil):
+		return false, l.pausedUntil
+	case l.failing() && l.probing:
+		return false, time.Time{}
+	case l.failing() && now.Before(l.retryAt):
+		return false, l.retryAt
+	}
+	if l.limiter != nil {
+		if wait := tokenWait(l.limiter, now); wait > 0 {
+			l.pacedUntil = now.Add(wait)
+			return false, l.pacedUntil
+		}
+	}
+	return true, time.Time{}
+}
+
+// tokenWait is how long until the bucket holds a whole token.
+func tokenWait(lim *rate.Limiter, now time.Time) time.Duration {
+	tokens := lim.TokensAt(now)
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second))
+}
+
+func (l *lane) failing() bool { return l.failures > 0 || l.breakerOpen }
+
+// take claims the next delivery for an attempt at now; ready must have
+// said yes.
+func (l *lane) take(now time.Time) *entry {
+	e := heap.Pop(&l.queue).(*entry)
+	if l.limiter != nil {
+		l.limiter.AllowN(now, 1)
+	}
+	if l.failing() {
+		l.probing = true
+	}
+	l.inFlight++
+	return e
+}
+
+// settle updates the lane with an attempt's outcome. backoff gives the
+// wait before the next probe after n consecutive failures.
+func (l *lane) settle(o *core.Outcome, now time.Time, backoff func(n int) time.Duration) {
+	l.inFlight--
+	l.probing = false
+	switch {
+	case o.Kind == core.OutcomeDelivered, o.Kind == core.OutcomePermanent && o.StatusCode != 0:
+		// The target answered: it is up, and the backlog drains now.
+		l.failures, l.breakerOpen, l.retryAt = 0, false, time.Time{}
+	case o.Throttled:
+		wait := o.RetryAfter
+		if wait <= 0 {
+			wait = maxPauseWithoutRetryAfter
+		}
+		l.pause(now.Add(wait))
+	case o.Failing():
+		l.failures++
+		l.breakerOpen = false
+		l.lastFailure = now
+		l.retryAt = now.Add(max(backoff(l.failures), o.RetryAfter))
+	case o.Kind == core.OutcomeSkipped && (o.SkipReason == core.SkipCircuitOpen || o.SkipReason == core.SkipCircuitHalfOpen):
+		// The breaker opened on the last failure; its trial is due when
+		// its open period since then has passed.
+		l.breakerOpen = true
+		l.retryAt = now.Add(backoff(1))
+		if halfOpen := l.lastFailure.Add(l.openFor); !l.lastFailure.IsZero() && halfOpen.After(now) {
+			l.retryAt = halfOpen
+		}
+	}
+}
+
+// pause holds the lane until until, unless it is held longer already.
+func (l *lane) pause(until time.Time) {
+	if until.After(l.pausedUntil) {
+		l.pausedUntil = until
+	}
+}
+
+// wake ends the lane's wait for a probe, when something outside the lane
+// says the target is back (an active health probe).
+func (l *lane) wake(now time.Time) {
+	if l.failing() && !l.probing {
+		l.retryAt = now
+	}
+}
+
+// state names what the lane is doing at now and until when, for status
+// and metrics.
+func (l *lane) state(now time.Time) (LaneState, time.Time) {
+	switch {
+	case now.Before(l.pausedUntil):
+		return LanePaused, l.pausedUntil
+	case l.breakerOpen:
+		return LaneBreakerOpen, l.retryAt
+	case l.failures > 0:
+		return LaneProbing, l.retryAt
+	case l.queue.Len() == 0 && l.inFlight == 0:
+		return LaneIdle, time.Time{}
+	case l.pacedUntil.After(now):
+		return LanePaced, l.pacedUntil
+	}
+	return LaneOpen, time.Time{}
+}
+
+// heldBack says why a new delivery would not go out at once: the skip
+// reason a waiting webhook answers for it, "" when it goes out at once.
+func (l *lane) heldBack(now time.Time) string {
+	switch st, _ := l.state(now); st {
+	case LanePaused:
+		return SkipPaused
+	case LaneBreakerOpen:
+		return core.SkipCircuitOpen
+	case LaneProbing:
+		return core.SkipUnhealthy
+	}
+	return ""
+}
+
+// laneQueue orders a lane's waiting deliveries by acceptance.
+type laneQueue []*entry
+
+func (q laneQueue) Len() int           { return len(q) }
+func (q laneQueue) Less(i, j int) bool { return q[i].seq < q[j].seq }
+func (q laneQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+func (q *laneQueue) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*q)
+	*q = append(*q, e)
+}
+func (q *laneQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	e.index = -1
+	return e
+}
+
+func (q *laneQueue) push(e *entry) {
+	if e.index < 0 {
+		heap.Push(q, e)
+	}
+}
+
+func (q *laneQueue) remove(e *entry) {
+	if e.index >= 0 {
+		heap.Remove(q, e.index)
+	}
+}

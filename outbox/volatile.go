@@ -1,0 +1,163 @@
+package outbox
+
+import (
+	"bytes"
+	"maps"
+	"slices"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// records are the pending deliveries of a store: the pending bucket of
+// the file, or, when the outbox is not durable (outbox.enabled: false),
+// a map in memory with the same transactions. Everything else (ordering,
+// dedup log, dead letters, publisher state) stays in the file either way,
+// so the pipeline is the same; only a restart loses what memory held.
+type records interface {
+	Get(id []byte) []byte
+	Put(id, v []byte) error
+	Delete(id []byte) error
+	NextSequence() (uint64, error)
+	ForEach(fn func(k, v []byte) error) error
+}
+
+// memory holds pending records in memory. Writes of a transaction go to
+// its overlay and reach the map only when the transaction commits, so a
+// failed commit leaves memory as it leaves the file: unchanged. bbolt
+// runs one write transaction at a time, so one overlay is enough.
+type memory struct {
+	mu      sync.RWMutex
+	records map[string][]byte
+	seq     uint64
+	overlay *overlay // of the write transaction running, nil between
+}
+
+type overlay struct {
+	puts    map[string][]byte
+	deletes map[string]bool
+	seq     uint64
+}
+
+func newMemory() *memory { return &memory{records: map[string][]byte{}} }
+
+// begin starts the overlay of a write transaction.
+func (m *memory) begin() {
+	m.mu.Lock()
+	m.overlay = &overlay{puts: map[string][]byte{}, deletes: map[string]bool{}, seq: m.seq}
+	m.mu.Unlock()
+}
+
+// end applies the overlay if the transaction committed, and drops it.
+func (m *memory) end(committed bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ov := m.overlay
+	m.overlay = nil
+	if !committed || ov == nil {
+		return
+	}
+	for k := range ov.deletes {
+		delete(m.records, k)
+	}
+	maps.Copy(m.records, ov.puts)
+	m.seq = ov.seq
+}
+
+// in returns the records as tx sees them.
+func (m *memory) in(tx *bolt.Tx) records {
+	if tx.Writable() {
+		return writeView{m}
+	}
+	return readView{m}
+}
+
+// Len is how many records memory holds, committed.
+func (m *memory) Len() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.records)
+}
+
+type readView struct{ m *memory }
+
+func (v readView) Get(id []byte) []byte {
+	v.m.mu.RLock()
+	defer v.m.mu.RUnlock()
+	return v.m.records[string(id)]
+}
+func (readView) Put([]byte, []byte) error      { return berrors.ErrTxNotWritable }
+func (readView) Delete([]byte) error           { return berrors.ErrTxNotWritable }
+func (readView) NextSequence() (uint64, error) { return 0, berrors.ErrTxNotWritable }
+func (v readView) ForEach(fn func(k, v []byte) error) error {
+	v.m.mu.RLock()
+	snapshot := maps.Clone(v.m.records)
+	v.m.mu.RUnlock()
+	return forEachSorted(snapshot, fn)
+}
+
+// writeView reads through the overlay of the running write transaction.
+// Only the committer's goroutine writes, so the overlay needs no lock of
+// its own beyond the map's for end.
+type writeView struct{ m *memory }
+
+func (v writeView) Get(id []byte) []byte {
+	ov := v.m.overlay
+	if ov.deletes[string(id)] {
+		return nil
+	}
+	if b, ok := ov.puts[string(id)]; ok {
+		return b
+	}
+	v.m.mu.RLock()
+	defer v.m.mu.RUnlock()
+	return v.m.records[string(id)]
+}
+
+func (v writeView) Put(id, b []byte) error {
+	ov := v.m.overlay
+	delete(ov.deletes, string(id))
+	ov.puts[string(id)] = bytes.Clone(b)
+	return nil
+}
+
+func (v writeView) Delete(id []byte) error {
+	ov := v.m.overlay
+	delete(ov.puts, string(id))
+	ov.deletes[string(id)] = true
+	return nil
+}
+
+func (v writeView) NextSequence() (uint64, error) {
+	v.m.overlay.seq++
+	return v.m.overlay.seq, nil
+}
+
+func (v writeView) ForEach(fn func(k, v []byte) error) error {
+	v.m.mu.RLock()
+	all := maps.Clone(v.m.records)
+	v.m.mu.RUnlock()
+	ov := v.m.overlay
+	for k := range ov.deletes {
+		delete(all, k)
+	}
+	maps.Copy(all, ov.puts)
+	return forEachSorted(all, fn)
+}
+
+// forEachSorted visits records in key order, as a bucket does: ids are
+// big-endian, so that is acceptance order.
+func forEachSorted(m map[string][]byte, fn func(k, v []byte) error) error {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := fn([]byte(k), m[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
