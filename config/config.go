@@ -41,6 +41,11 @@ type Defaults struct {
 	Timeout      model.Duration `yaml:"timeout"`
 	SendResolved bool           `yaml:"send_resolved"`
 	Breaker      Breaker        `yaml:"breaker"`
+	// GroupBy, when set, replaces the group_by of each target's type.
+	GroupBy core.GroupBy `yaml:"group_by"`
+	// RateLimit, when set, replaces the fields it sets of each target
+	// type's vendor pace.
+	RateLimit *RateLimit `yaml:"rate_limit"`
 }
 
 // Breaker configures a target's circuit breaker.
@@ -203,6 +208,12 @@ func (c *Config) validate(pos *position, dir string) error {
 		return pos.errorf("defaults.timeout", "must be positive")
 	}
 	if err := c.Defaults.Breaker.validate(pos, "defaults.breaker"); err != nil {
+		return err
+	}
+	if err := validGroupBy(pos, "defaults.group_by", "", c.Defaults.GroupBy); err != nil {
+		return err
+	}
+	if err := c.Defaults.RateLimit.validate(pos, "defaults.rate_limit", ""); err != nil {
 		return err
 	}
 	if c.Fanout.Timeout <= 0 {

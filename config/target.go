@@ -29,11 +29,17 @@ type targetBlock struct {
 	Breaker      Breaker        `yaml:"breaker"`
 	// Probe is the target's active health check; nil for none.
 	Probe *Probe `yaml:"probe"`
+	// GroupBy and RateLimit are as written; groupBy and rateLimit are
+	// resolved against the defaults and the type's vendor.
+	GroupBy   core.GroupBy `yaml:"group_by"`
+	RateLimit *RateLimit   `yaml:"rate_limit"`
 
-	spec     publish.Config
-	matchers matchers
-	file     string
-	line     int
+	spec      publish.Config
+	matchers  matchers
+	groupBy   core.GroupBy
+	rateLimit core.RateLimit
+	file      string
+	line      int
 }
 
 // TargetTypes lists the target types am-fanout knows.
@@ -75,6 +81,7 @@ func (t *targetBlock) target() *core.Target {
 		Name: t.Name, Type: t.Type, Source: fmt.Sprintf("%s:%d", t.file, t.line),
 		Match: t.Match, Selector: t.matchers,
 		SendResolved: t.SendResolved, Timeout: time.Duration(t.Timeout),
+		GroupBy: t.groupBy, RateLimit: t.rateLimit,
 		Breaker: t.Breaker.settings(),
 		Spec:    t.spec, Key: t.key(),
 	}
@@ -89,10 +96,13 @@ func (t *targetBlock) target() *core.Target {
 
 // key identifies the target's configuration: it changes when anything but
 // a secret's value changes (secrets marshal as "<secret>"), so a reload can
-// keep the breaker and health state of unchanged targets.
+// keep the breaker and health state of unchanged targets. The pace is in
+// it as resolved, like the timeout and breaker, but not its scope, which
+// is a hash of secrets.
 func (t *targetBlock) key() string {
 	spec, _ := yaml.Marshal(t.spec)
-	return fmt.Sprintf("%s/%s/%q/%t/%v/%+v/%s", t.Name, t.Type, t.Match, t.SendResolved, t.Timeout, t.Breaker, spec)
+	return fmt.Sprintf("%s/%s/%q/%t/%v/%+v/%s/%v/%d/%s", t.Name, t.Type, t.Match, t.SendResolved, t.Timeout, t.Breaker,
+		t.groupBy, t.rateLimit.PerSecond, t.rateLimit.Burst, spec)
 }
 
 var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
@@ -140,6 +150,9 @@ func decodeTarget(n *yaml.Node, file string, d *Defaults) (*core.Target, error) 
 		return nil, decodeError(file, err, n, reflect.TypeOf(t.spec))
 	}
 	if err := t.validate(pos, filepath.Dir(file)); err != nil {
+		return nil, err
+	}
+	if err := t.pacing(pos, d); err != nil {
 		return nil, err
 	}
 	return t.target(), nil

@@ -167,9 +167,47 @@ func classify(resp *http.Response, body []byte) error {
 	}
 	err := fmt.Errorf("%s", AnswerText(body))
 	if RetryableStatus(code) {
-		return core.Retryable(code, RetryAfter(resp.Header, time.Now()), err)
+		return core.Retryable(code, Wait(resp, body, time.Now()), err)
 	}
 	return core.Permanent(code, err)
+}
+
+// Wait is how long a refused answer asks the sender to wait: the
+// retry_after, in seconds, of a JSON body (Discord's 429, more precise
+// than its header: https://discord.com/developers/docs/topics/rate-limits#exceeding-a-rate-limit),
+// else the Retry-After header; 0 when neither says, at most maxRetryAfter.
+func Wait(resp *http.Response, body []byte, now time.Time) time.Duration {
+	if d := bodyRetryAfter(resp, body); d > 0 {
+		return d
+	}
+	return RetryAfter(resp.Header, now)
+}
+
+// bodyRetryAfter reads {"retry_after": seconds} from a JSON answer; 0 when
+// the answer is not JSON or has no positive, finite retry_after.
+func bodyRetryAfter(resp *http.Response, body []byte) time.Duration {
+	if !strings.Contains(resp.Header.Get("Content-Type"), "json") {
+		return 0
+	}
+	var ans struct {
+		RetryAfter float64 `json:"retry_after"`
+	}
+	if json.Unmarshal(body, &ans) != nil || !(ans.RetryAfter > 0) {
+		return 0
+	}
+	return SecondsWait(ans.RetryAfter)
+}
+
+// SecondsWait turns a vendor's wait in seconds into a Duration, at most
+// maxRetryAfter; 0 for a negative or non-finite number.
+func SecondsWait(secs float64) time.Duration {
+	switch {
+	case !(secs > 0):
+		return 0
+	case secs > maxRetryAfter.Seconds():
+		return maxRetryAfter
+	}
+	return time.Duration(secs * float64(time.Second))
 }
 
 // RetryableStatus reports whether a failed request answered with code may
@@ -208,10 +246,7 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 		if err != nil {
 			return 0
 		}
-		if secs > maxRetryAfter.Seconds() {
-			return maxRetryAfter
-		}
-		return time.Duration(secs * float64(time.Second))
+		return SecondsWait(secs)
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return min(t.Sub(now), maxRetryAfter)

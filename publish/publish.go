@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/am-fanout/am-fanout/core"
 )
@@ -67,6 +68,13 @@ type Options struct {
 	// client, so that a test send can show what was sent and answered;
 	// nil leaves the client as http_config builds it.
 	Transport func(http.RoundTripper) http.RoundTripper
+	// Throttled, when set, is told that the target named target will be
+	// refused until until, as its vendor said on an answer that succeeded
+	// (Discord's X-RateLimit-Remaining: 0 with X-RateLimit-Reset-After):
+	// the next request before then would earn a 429, so the caller should
+	// hold the target's requests until then. It is called from the
+	// publishing goroutine and must not block; nil ignores it.
+	Throttled func(target string, until time.Time)
 }
 
 // New builds the target's publisher from its type's block, with a logger

@@ -132,3 +132,32 @@ func (d *Config) UnmarshalYAML(n *yaml.Node) error {
 func (d *Config) NewPublisher(name string, o publish.Options) (core.Publisher, error) {
 	return publish.Built(newDiscord(name, d, o))
 }
+
+// Discord's limits of one webhook, for when no X-RateLimit headers have
+// been seen yet. Discord asks clients to read its headers rather than hard
+// code limits (https://discord.com/developers/docs/topics/rate-limits); its
+// webhooks answer with a bucket of 5 requests per 2 seconds
+// (https://birdie0.github.io/discord-webhooks-guide/other/rate_limits.html)
+// under a limit of 30 messages a minute on the channel, which Discord's
+// staff confirmed (https://github.com/discord/discord-api-docs/issues/367).
+// The default keeps to both: a burst of 5, then one message every 2s.
+const (
+	discordPerSecond = 30.0 / 60
+	discordBurst     = 5
+)
+
+// DefaultGroupBy implements publish.Grouped: a chat reads one message per
+// notification best.
+func (d *Config) DefaultGroupBy() core.GroupBy { return core.GroupByNotification }
+
+// DefaultRateLimit implements publish.RateLimited. Discord limits the
+// webhook, whichever thread a message goes to, so the scope is the URL
+// without its query.
+func (d *Config) DefaultRateLimit() core.RateLimit {
+	hook := string(d.URL)
+	if u, err := url.Parse(hook); err == nil {
+		u.RawQuery = ""
+		hook = u.String()
+	}
+	return core.RateLimit{PerSecond: discordPerSecond, Burst: discordBurst, Scope: publish.Scope("discord", hook)}
+}

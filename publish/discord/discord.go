@@ -54,8 +54,8 @@ var discordColour = publish.StateStyle[int]{Resolved: 0x2EB67D, Critical: 0xE01E
 // thread_id goes in the query, thread_name in the body: a forum or media
 // channel's webhook needs one of them.
 // Discord answers 429 with {"retry_after": seconds, "global": …} and a
-// Retry-After header: the JSON value is honoured first, being the more
-// precise. Other 4xx answers are {"code": n, "message": …} and permanent;
+// Retry-After header: publish.Wait honours the JSON value first, being
+// the more precise. Other 4xx answers are {"code": n, "message": …} and permanent;
 // a deleted webhook, 401 and 403 say the target is gone (core.ErrTargetGone).
 type discord struct {
 	// url holds the webhook's token: it never appears in errors or logs.
@@ -63,6 +63,8 @@ type discord struct {
 	username   string
 	avatarURL  string
 	threadName bool // the "thread_name" template names a new post
+	// bucket tells Options.Throttled when a success empties the bucket.
+	bucket publish.Checker
 	publish.HTTPTarget
 }
 
@@ -102,9 +104,8 @@ type discordFooter struct {
 
 // discordError is the body of Discord's error answers.
 type discordError struct {
-	Code       int      `json:"code"`
-	Message    string   `json:"message"`
-	RetryAfter *float64 `json:"retry_after"`
+	Code    int    `json:"code"`
+	Message string `json:"message"`
 }
 
 func newDiscord(name string, s *Config, o publish.Options) (*discord, error) {
@@ -130,12 +131,15 @@ func newDiscord(name string, s *Config, o publish.Options) (*discord, error) {
 		q.Set("thread_id", s.ThreadID)
 	}
 	u.RawQuery = q.Encode()
-	return &discord{url: u.String(), username: s.Username, avatarURL: s.AvatarURL, threadName: s.ThreadName != "", HTTPTarget: h}, nil
+	return &discord{
+		url: u.String(), username: s.Username, avatarURL: s.AvatarURL, threadName: s.ThreadName != "",
+		bucket: bucketCheck(name, o.Throttled, time.Now), HTTPTarget: h,
+	}, nil
 }
 
 // Publish posts the alert once.
 func (d *discord) Publish(ctx context.Context, a *core.EnrichedAlert) error {
-	body, err := d.SendRendered(ctx, a, d.Render, nil)
+	body, err := d.SendRendered(ctx, a, d.Render, d.bucket)
 	return discordOutcome(err, body)
 }
 
@@ -158,7 +162,7 @@ func (d *discord) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Re
 const discordUnknownWebhook = 10015
 
 // discordOutcome refines send's verdict with Discord's error body: its
-// message, the precise retry_after of a 429, and whether the webhook is
+// message and whether the webhook is
 // gone: deleted (404 Unknown Webhook) or refused (401, 403). A deleted
 // webhook never comes back, and every 401 and 403 counts towards
 // Discord's invalid request limit, whose breach bans the sender's IP
@@ -173,11 +177,12 @@ func discordOutcome(err error, body []byte) error {
 	if json.Unmarshal(body, &ans) == nil && ans.Message != "" {
 		de.Err = fmt.Errorf("discord error %d: %s", ans.Code, ans.Message)
 	}
-	switch {
-	case de.StatusCode == http.StatusTooManyRequests && ans.RetryAfter != nil && *ans.RetryAfter > 0:
-		de.RetryAfter = time.Duration(*ans.RetryAfter * float64(time.Second))
-	case de.StatusCode == http.StatusNotFound && ans.Code == discordUnknownWebhook,
-		de.StatusCode == http.StatusUnauthorized, de.StatusCode == http.StatusForbidden:
+	switch de.StatusCode {
+	case http.StatusNotFound:
+		if ans.Code == discordUnknownWebhook {
+			return core.Gone(de.StatusCode, de.Err)
+		}
+	case http.StatusUnauthorized, http.StatusForbidden:
 		return core.Gone(de.StatusCode, de.Err)
 	}
 	return err

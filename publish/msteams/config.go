@@ -48,3 +48,22 @@ func (m *Config) UnmarshalYAML(n *yaml.Node) error {
 func (m *Config) NewPublisher(name string, o publish.Options) (core.Publisher, error) {
 	return publish.Built(newMSTeams(name, m, o))
 }
+
+// Teams throttles a webhook that is sent "more than four requests" in a
+// second
+// (https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using#rate-limiting-for-connectors,
+// restated for Workflows URLs in https://github.com/MicrosoftDocs/msteams-docs/issues/7425).
+const (
+	teamsPerSecond = 4
+	teamsBurst     = 4
+)
+
+// DefaultGroupBy implements publish.Grouped: a chat reads one message per
+// notification best.
+func (m *Config) DefaultGroupBy() core.GroupBy { return core.GroupByNotification }
+
+// DefaultRateLimit implements publish.RateLimited: Teams limits the
+// workflow, named by its URL.
+func (m *Config) DefaultRateLimit() core.RateLimit {
+	return core.RateLimit{PerSecond: teamsPerSecond, Burst: teamsBurst, Scope: publish.Scope("msteams", string(m.URL))}
+}

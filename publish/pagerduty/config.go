@@ -146,3 +146,18 @@ func (p *Config) UnmarshalYAML(n *yaml.Node) error {
 func (p *Config) NewPublisher(name string, o publish.Options) (core.Publisher, error) {
 	return publish.Built(newPagerDuty(name, p, o))
 }
+
+// PagerDuty's Events API v2 takes "approximately 120 calls/minute per
+// integration key", counted over the 60 seconds before each call
+// (https://developer.pagerduty.com/docs/events-API-v2/rate-limits/). A
+// burst of 20 and 100 a minute after it never exceed 120 in any minute.
+const (
+	pagerDutyPerSecond = 100.0 / 60
+	pagerDutyBurst     = 20
+)
+
+// DefaultRateLimit implements publish.RateLimited: PagerDuty limits the
+// routing key, whichever region or URL it is sent to.
+func (p *Config) DefaultRateLimit() core.RateLimit {
+	return core.RateLimit{PerSecond: pagerDutyPerSecond, Burst: pagerDutyBurst, Scope: publish.Scope("pagerduty", string(p.RoutingKey))}
+}

@@ -138,3 +138,28 @@ func (s *Config) UnmarshalYAML(n *yaml.Node) error {
 func (s *Config) NewPublisher(name string, o publish.Options) (core.Publisher, error) {
 	return publish.Built(newSlack(name, s, o))
 }
+
+// Slack's pace for posting messages: "1 per second" per channel, "short
+// bursts >1 allowed" (https://api.slack.com/docs/rate-limits), for
+// incoming webhooks and chat.postMessage alike
+// (https://docs.slack.dev/apis/web-api/rate-limits). Slack does not say
+// how large a burst; 3 is a small one.
+const (
+	slackPerSecond = 1
+	slackBurst     = 3
+)
+
+// DefaultGroupBy implements publish.Grouped: a chat reads one message per
+// notification best.
+func (s *Config) DefaultGroupBy() core.GroupBy { return core.GroupByNotification }
+
+// DefaultRateLimit implements publish.RateLimited. Slack limits a
+// channel: an incoming webhook posts to one, named by its URL; a bot
+// posts to the channel it is given, in its token's workspace.
+func (s *Config) DefaultRateLimit() core.RateLimit {
+	scope := publish.Scope("slack", string(s.URL))
+	if s.BotMode() {
+		scope = publish.Scope("slack", string(s.Token), s.Channel)
+	}
+	return core.RateLimit{PerSecond: slackPerSecond, Burst: slackBurst, Scope: scope}
+}

@@ -1,15 +1,19 @@
 package discordtest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/am-fanout/am-fanout/publish/publishtest"
@@ -42,12 +46,17 @@ var (
 // forum or media channel needs the thread_name body field (a new post) or
 // the thread_id query parameter (an existing one), never both; a text
 // channel's webhook takes thread_id only.
+// Every answer of the webhook carries Discord's rate limit headers; past
+// DiscordBucketLimit messages in a DiscordBucketWindow, the webhook
+// answers 429 with {"retry_after": seconds, "global": false}.
 // Scripted answers are served first, to play rate limits and outages.
 type Discord struct {
 	srv   *httptest.Server
 	forum bool
 
 	mu       sync.Mutex
+	now      func() time.Time
+	bucket   bucket
 	script   publishtest.Script
 	deleted  bool
 	requests int
@@ -66,17 +75,83 @@ type Thread struct {
 // NewDiscord starts a Discord fake of a text channel's webhook that stops
 // when the test ends.
 func NewDiscord(t testing.TB) *Discord {
-	f := &Discord{}
-	f.srv = publishtest.Serve(t, http.HandlerFunc(f.serve))
-	return f
+	return newDiscord(t, false)
 }
 
 // NewForumDiscord starts a Discord fake of a forum channel's webhook.
 func NewForumDiscord(t testing.TB) *Discord {
-	f := &Discord{forum: true}
+	return newDiscord(t, true)
+}
+
+func newDiscord(t testing.TB, forum bool) *Discord {
+	f := &Discord{forum: forum, now: time.Now, bucket: bucket{limit: DiscordBucketLimit, window: DiscordBucketWindow}}
 	f.srv = publishtest.Serve(t, http.HandlerFunc(f.serve))
 	return f
 }
+
+// The bucket of a Discord webhook as its headers show it: 5 requests per
+// 2 seconds
+// (https://birdie0.github.io/discord-webhooks-guide/other/rate_limits.html,
+// https://github.com/discord/discord-api-docs/issues/367).
+const (
+	DiscordBucketLimit  = 5
+	DiscordBucketWindow = 2 * time.Second
+)
+
+// SetRateLimit changes the webhook's bucket to limit messages a window; a
+// limit of 0 switches it off (and the rate limit headers with it).
+func (f *Discord) SetRateLimit(limit int, window time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.bucket = bucket{limit: limit, window: window}
+}
+
+// SetClock gives the webhook's bucket a clock, such as a
+// publishtest.Clock's Now, in place of the wall clock.
+func (f *Discord) SetClock(now func() time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = now
+}
+
+// bucket is a webhook's rate limit: limit requests from the first of a
+// window until the window has passed, as Discord's X-RateLimit headers
+// describe it (https://discord.com/developers/docs/topics/rate-limits#header-format).
+type bucket struct {
+	limit  int
+	window time.Duration
+	start  time.Time
+	used   int
+}
+
+// take spends one of the bucket's requests at now, reporting whether there
+// was one and how long until the bucket resets; it sets the rate limit
+// headers on h either way.
+func (b *bucket) take(h http.Header, now time.Time) (bool, time.Duration) {
+	if b.limit <= 0 {
+		return true, 0
+	}
+	if b.start.IsZero() || !now.Before(b.start.Add(b.window)) {
+		b.start, b.used = now, 0
+	}
+	ok := b.used < b.limit
+	if ok {
+		b.used++
+	}
+	reset := b.start.Add(b.window)
+	h.Set("X-RateLimit-Limit", strconv.Itoa(b.limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(b.limit-b.used))
+	h.Set("X-RateLimit-Reset", strconv.FormatFloat(float64(reset.UnixMilli())/1000, 'f', 3, 64))
+	h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(reset.Sub(now).Seconds(), 'f', 3, 64))
+	h.Set("X-RateLimit-Bucket", bucketID)
+	return ok, reset.Sub(now)
+}
+
+// bucketID is the X-RateLimit-Bucket of the fake's webhook route.
+var bucketID = func() string {
+	sum := sha256.Sum256([]byte(discordWebhookPrefix))
+	return hex.EncodeToString(sum[:8])
+}()
 
 // Delete deletes the webhook: from now on it answers 404 Unknown Webhook.
 func (f *Discord) Delete() {
@@ -149,6 +224,14 @@ func (f *Discord) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case r.Method != http.MethodPost:
 		answer(http.StatusMethodNotAllowed, map[string]any{"code": 0, "message": "405: Method Not Allowed"})
+		return
+	}
+	if ok, wait := f.bucket.take(w.Header(), f.now()); !ok {
+		// Discord's 429: the wait in the body and in Retry-After
+		// (https://discord.com/developers/docs/topics/rate-limits#exceeding-a-rate-limit).
+		publishtest.SetRetryAfter(w.Header(), wait)
+		w.Header().Set("X-RateLimit-Scope", "user")
+		answer(http.StatusTooManyRequests, map[string]any{"message": "You are being rate limited.", "retry_after": wait.Seconds(), "global": false})
 		return
 	}
 	body, _ := io.ReadAll(r.Body)

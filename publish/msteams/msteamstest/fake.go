@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	"github.com/am-fanout/am-fanout/publish/publishtest"
@@ -44,11 +45,14 @@ const (
 // a message with 202 and fails the flow's run later, the fake answers 413
 // at once, so a test sees the message that would never be posted. It can be scripted to answer
 // like the Teams connector does when throttled: HTTP 200 with the failure
-// in the text (TeamsThrottledBody).
+// in the text (TeamsThrottledBody). Past TeamsPerSecond requests a second
+// (after a burst of as many), it answers 429 with a Retry-After.
 type Teams struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
+	now      func() time.Time
+	pace     publishtest.Buckets
 	sig      string
 	script   publishtest.Script
 	bodies   [][]byte
@@ -58,9 +62,29 @@ type Teams struct {
 // NewTeams starts a Teams fake whose workflow URL carries the signature
 // sig; it stops when the test ends.
 func NewTeams(t testing.TB, sig string) *Teams {
-	f := &Teams{sig: sig}
+	f := &Teams{sig: sig, now: time.Now, pace: publishtest.Buckets{PerSecond: TeamsPerSecond, Burst: TeamsPerSecond}}
 	f.srv = publishtest.Serve(t, f)
 	return f
+}
+
+// TeamsPerSecond is how many requests a second a webhook takes before
+// Teams throttles it: "more than four requests" a second are refused
+// (https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using#rate-limiting-for-connectors).
+const TeamsPerSecond = 4
+
+// SetRateLimit changes the fake's pace; a perSecond of 0 switches it off.
+func (f *Teams) SetRateLimit(perSecond float64, burst int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pace.Reset(perSecond, burst)
+}
+
+// SetClock gives the fake's pace a clock, such as a publishtest.Clock's
+// Now, in place of the wall clock.
+func (f *Teams) SetClock(now func() time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = now
 }
 
 // URL is the workflow URL, with its signature.
@@ -124,6 +148,11 @@ func (f *Teams) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		flowError(w, http.StatusMethodNotAllowed, "TriggerRequestMethodNotValid", "The HTTP method for this request is not valid: expected 'Post'")
+		return
+	}
+	if ok, wait := f.pace.Take(r.URL.Path, f.now()); !ok {
+		publishtest.SetRetryAfter(w.Header(), wait)
+		flowError(w, http.StatusTooManyRequests, "TooManyRequests", "Rate limit is exceeded. Try again later.")
 		return
 	}
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))

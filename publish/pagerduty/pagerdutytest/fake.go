@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/am-fanout/am-fanout/publish/publishtest"
@@ -21,11 +22,17 @@ const PagerDutyMaxEvent = 512000
 // PagerDuty is PagerDuty's Events API v2 as documented in "Send an Alert
 // Event" and the API overview: it checks what PagerDuty checks and answers
 // 202 with PagerDuty's success body, or 400 "invalid event" with the
-// errors found. Scripted answers (429, 5xx) are given first.
+// errors found. Past PagerDutyEventsPerWindow events of one routing key
+// in the PagerDutyWindow before, it answers 429 and ingests nothing.
+// Scripted answers (429, 5xx) are given first.
 type PagerDuty struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
+	now      func() time.Time
+	limit    int
+	window   time.Duration
+	sent     map[string][]time.Time // per routing key, the calls within window
 	script   publishtest.Script
 	requests int
 	events   []map[string]any // accepted events
@@ -36,9 +43,52 @@ type PagerDuty struct {
 
 // NewPagerDuty starts a PagerDuty fake that stops when the test ends.
 func NewPagerDuty(t testing.TB) *PagerDuty {
-	f := &PagerDuty{}
+	f := &PagerDuty{now: time.Now, limit: PagerDutyEventsPerWindow, window: PagerDutyWindow}
 	f.srv = publishtest.Serve(t, http.HandlerFunc(f.serve))
 	return f
+}
+
+// The Events API v2 takes "approximately 120 calls/minute per integration
+// key", "calculated over a 60 second window looking back from the current
+// time"; past it, "429 - Request Limit Exceeded", without a Retry-After
+// (https://developer.pagerduty.com/docs/events-API-v2/rate-limits/).
+const (
+	PagerDutyEventsPerWindow = 120
+	PagerDutyWindow          = time.Minute
+)
+
+// SetRateLimit changes the calls a routing key may make in a window; a
+// limit of 0 switches the limit off.
+func (f *PagerDuty) SetRateLimit(limit int, window time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.limit, f.window, f.sent = limit, window, nil
+}
+
+// SetClock gives the limit a clock, such as a publishtest.Clock's Now, in
+// place of the wall clock.
+func (f *PagerDuty) SetClock(now func() time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = now
+}
+
+// admit counts a call of key at now, reporting whether it is within the
+// limit; refused calls do not count.
+func (f *PagerDuty) admit(key string, now time.Time) bool {
+	if f.limit <= 0 {
+		return true
+	}
+	if f.sent == nil {
+		f.sent = map[string][]time.Time{}
+	}
+	recent := slices.DeleteFunc(f.sent[key], func(at time.Time) bool { return !at.After(now.Add(-f.window)) })
+	if len(recent) >= f.limit {
+		f.sent[key] = recent
+		return false
+	}
+	f.sent[key] = append(recent, now)
+	return true
 }
 
 // URL is the fake's /v2/enqueue endpoint.
@@ -102,6 +152,15 @@ func (f *PagerDuty) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, PagerDutyMaxEvent+1))
+	var keyed struct {
+		RoutingKey string `json:"routing_key"`
+	}
+	if json.Unmarshal(body, &keyed) == nil && !f.admit(keyed.RoutingKey, f.now()) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "throttle event", "message": "Request Limit Exceeded"})
+		return
+	}
 	ev, errs := checkPagerDutyEvent(r, body)
 	if len(errs) > 0 {
 		f.rejects = append(f.rejects, errs...)

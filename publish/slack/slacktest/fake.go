@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/am-fanout/am-fanout/publish/publishtest"
@@ -23,13 +24,17 @@ const SlackWebhookPath = "/services/T000/B000/HOOKSECRET"
 // under /services/ answer "ok" or a plain-text error with its status; the
 // Web API under /api/ answers 200 with {"ok":…} and checks the bearer
 // token, the channel, thread_ts and chat.update's ts against the messages
-// it issued. Both enforce Block Kit's limits. Scripted answers are served
-// first, to play rate limits and outages.
+// it issued. Both enforce Block Kit's limits, and Slack's pace: past
+// SlackPerSecond posts a second per webhook or per channel (after a burst
+// of SlackBurst), a post is refused with 429 and a Retry-After. Scripted
+// answers are served first, to play rate limits and outages.
 type Slack struct {
 	srv   *httptest.Server
 	token string
 
 	mu       sync.Mutex
+	now      func() time.Time
+	pace     publishtest.Buckets
 	script   publishtest.Script
 	requests int
 	posts    []SlackCall // accepted requests, in order
@@ -50,7 +55,8 @@ type SlackCall struct {
 // NewSlack starts a Slack fake whose Web API accepts the bot token; it
 // stops when the test ends.
 func NewSlack(t testing.TB, token string) *Slack {
-	f := &Slack{token: token, messages: map[string]string{}}
+	f := &Slack{token: token, messages: map[string]string{}, now: time.Now,
+		pace: publishtest.Buckets{PerSecond: SlackPerSecond, Burst: SlackBurst}}
 	f.srv = publishtest.Serve(t, http.HandlerFunc(f.serve))
 	return f
 }
@@ -67,6 +73,30 @@ func (f *Slack) APIURL() string { return f.srv.URL + "/api/" }
 
 // Close stops the fake, as if Slack were unreachable.
 func (f *Slack) Close() { f.srv.Close() }
+
+// Slack's pace for posting, per incoming webhook and per channel: "1 per
+// second", "short bursts >1 allowed"
+// (https://api.slack.com/docs/rate-limits). Slack does not say how large
+// a burst; the fake allows 3.
+const (
+	SlackPerSecond = 1
+	SlackBurst     = 3
+)
+
+// SetRateLimit changes the fake's pace; a perSecond of 0 switches it off.
+func (f *Slack) SetRateLimit(perSecond float64, burst int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pace.Reset(perSecond, burst)
+}
+
+// SetClock gives the fake's pace a clock, such as a publishtest.Clock's
+// Now, in place of the wall clock.
+func (f *Slack) SetClock(now func() time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = now
+}
 
 // Script queues answers served, in order, before any check.
 func (f *Slack) Script(a ...publishtest.Answer) {
@@ -145,6 +175,11 @@ func (f *Slack) serveWebhook(w http.ResponseWriter, r *http.Request, body []byte
 		plain(http.StatusMethodNotAllowed, "invalid_method")
 		return
 	}
+	if ok, wait := f.pace.Take(r.URL.Path, f.now()); !ok {
+		publishtest.SetRetryAfter(w.Header(), wait)
+		plain(http.StatusTooManyRequests, "rate_limited")
+		return
+	}
 	var msg map[string]any
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") || json.Unmarshal(body, &msg) != nil {
 		plain(http.StatusBadRequest, "invalid_payload")
@@ -192,8 +227,28 @@ func (f *Slack) serveAPI(w http.ResponseWriter, r *http.Request, body []byte) {
 	case slackBlocksText(msg) > SlackBlocksTextMax:
 		fail("msg_blocks_too_long")
 	default:
-		f.serveMethod(r.URL.Path, body, msg, answer, fail)
+		if f.paced(w, r.URL.Path, msg) {
+			f.serveMethod(r.URL.Path, body, msg, answer, fail)
+		}
 	}
+}
+
+// paced spends a token of the channel's bucket for a chat.postMessage, or
+// answers 429 as Slack does, with a Retry-After in seconds
+// (https://docs.slack.dev/apis/web-api/rate-limits), and reports false.
+func (f *Slack) paced(w http.ResponseWriter, path string, msg map[string]any) bool {
+	if path != "/api/chat.postMessage" {
+		return true
+	}
+	channel, _ := msg["channel"].(string)
+	ok, wait := f.pace.Take(channel, f.now())
+	if !ok {
+		publishtest.SetRetryAfter(w.Header(), wait)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "ratelimited"})
+	}
+	return ok
 }
 
 func (f *Slack) serveMethod(path string, body []byte, msg map[string]any, answer func(map[string]any), fail func(string)) {
