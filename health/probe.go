@@ -67,6 +67,9 @@ func (m *Monitor) forgetProbe(name string) {
 type Prober struct {
 	monitor *Monitor
 	client  *http.Client
+	// OnUp, when set before the first Update, is told every target a
+	// probe found up, so that a failing target's lane sends at once.
+	OnUp func(name string)
 
 	mu      sync.Mutex
 	running map[string]*probeRun
@@ -146,6 +149,9 @@ func (p *Prober) once(ctx context.Context, name string, pr core.Probe) {
 		return // stopped, not an outcome of the target
 	}
 	p.monitor.RecordProbe(name, time.Since(start), err)
+	if err == nil && p.OnUp != nil {
+		p.OnUp(name)
+	}
 }
 
 func (p *Prober) check(ctx context.Context, pr core.Probe) error {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/fanout"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // TargetStatus is what the status API tells about one target. It never
@@ -22,6 +23,8 @@ type TargetStatus struct {
 	Deliveries   fanout.Deliveries `json:"deliveries"`
 	// Probe is the target's active health check; nil when it has none.
 	Probe *ProbeStatus `json:"probe,omitempty"`
+	// Lane is what the target's lane is doing and when it next sends.
+	Lane outbox.LaneStatus `json:"lane"`
 	// State is TargetActive, or TargetGone once the target said it no
 	// longer exists (a deleted webhook): it is skipped until its
 	// configuration changes.

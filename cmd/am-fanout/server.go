@@ -115,6 +115,8 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 	if s.durable, err = openDurable(f.storagePath, cfg, s.targets, attempter, logger, s.reg); err != nil {
 		return nil, err
 	}
+	// A probe that finds a failing target up ends its lane's wait.
+	s.prober.OnUp = s.durable.box.Wake
 	if err := importStateFiles(f.storagePath, s.durable.store, logger); err != nil {
 		s.durable.close()
 		return nil, err
@@ -140,6 +142,9 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 		OnTemplateError: func(target, field string) {
 			s.templateFailures.WithLabelValues(target, field).Inc()
 		},
+		// A target that says its next request would be throttled pauses
+		// its lane until then instead of earning a 429.
+		Throttled: s.durable.box.Pause,
 	})
 	if err != nil {
 		return receiver.Settings{}, err

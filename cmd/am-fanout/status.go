@@ -11,6 +11,7 @@ import (
 	"github.com/am-fanout/am-fanout/breaker"
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/health"
+	"github.com/am-fanout/am-fanout/outbox"
 	"github.com/am-fanout/am-fanout/receiver"
 )
 
@@ -18,6 +19,7 @@ import (
 func (s *server) TargetStatuses() []receiver.TargetStatus {
 	built := s.targets.Targets()
 	deliveries := s.metrics.Deliveries()
+	lanes := s.durable.box.Lanes()
 	out := make([]receiver.TargetStatus, 0, len(built))
 	for _, t := range built {
 		t := t
@@ -40,12 +42,16 @@ func (s *server) TargetStatuses() []receiver.TargetStatus {
 			Deliveries: deliveries[t.Name],
 			Probe:      s.probeStatus(t),
 			State:      receiver.TargetActive,
+			Lane:       lanes[t.Name],
 		}
 		if g, gone := s.gone.Lookup(t); gone {
 			st.State, st.Gone = receiver.TargetGone, &receiver.GoneStatus{Since: g.Since, Error: g.Error}
 		}
 		if h != nil {
 			st.Health = *h
+		}
+		if st.Lane.State == "" {
+			st.Lane.State = outbox.LaneIdle
 		}
 		if st.Match == nil {
 			st.Match = []string{}
