@@ -92,6 +92,7 @@ func TestFakesEnforceTheVendorContracts(t *testing.T) {
 		{name: "pagerdutytest.PagerDuty refuses a summary of 1025 characters", url: pd, body: pdEvent(strings.Repeat("s", 1025)), wantStatus: 400, wantInReply: "'payload.summary' is too long"},
 		{name: "pagerdutytest.PagerDuty refuses a routing key of 31 characters", url: pd, body: strings.Replace(pdEvent("x"), testRoutingKey, testRoutingKey[1:], 1), wantStatus: 400, wantInReply: "routing_key"},
 		{name: "pagerdutytest.PagerDuty refuses a resolve without dedup_key", url: pd, body: fmt.Sprintf(`{"routing_key":%q,"event_action":"resolve"}`, testRoutingKey), wantStatus: 400, wantInReply: "dedup_key"},
+		{name: "pagerdutytest.PagerDuty refuses a timestamp that is not ISO 8601", url: pd, body: strings.Replace(pdEvent("x"), `"severity"`, `"timestamp":"04/03/2025","severity"`, 1), wantStatus: 400, wantInReply: "'payload.timestamp'"},
 		{name: "pagerdutytest.PagerDuty refuses an event over 512 KB", url: pd, body: pdEvent(strings.Repeat("s", pagerdutytest.PagerDutyMaxEvent)), wantStatus: 400, wantInReply: "512 KB"},
 		{name: "a slacktest.Slack webhook accepts Block Kit within limits", url: slack, body: slackSection(strings.Repeat("t", 3000)), wantStatus: 200, wantInReply: "ok"},
 		{name: "a slacktest.Slack webhook refuses a section of 3001 characters", url: slack, body: slackSection(strings.Repeat("t", 3001)), wantStatus: 400, wantInReply: "invalid_blocks"},
