@@ -132,6 +132,11 @@ func (g *Publisher) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 	if err != nil {
 		return err
 	}
+	return g.send(reqs)
+}
+
+// send sends reqs in order and stops at the first failure.
+func (g *Publisher) send(reqs []*http.Request) error {
 	for _, req := range reqs {
 		if _, err := publish.Send(g.Client, req, nil); err != nil {
 			return err
@@ -145,16 +150,24 @@ func (g *Publisher) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 // for a resolved one.
 func (g *Publisher) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Request, error) {
 	alias := publish.IncidentKey(a)
+	if a.Alert.Status == core.StatusResolved {
+		return g.requests(ctx, alias, g.closeBody(a.Alert.EndsAt), nil)
+	}
+	return g.requests(ctx, alias, nil, g.createBody(a, alias))
+}
+
+// requests are the close by alias when closing is set, else the create
+// and, with UpdateAlerts, the updates of its message and description.
+func (g *Publisher) requests(ctx context.Context, alias string, closing *closing, create *alert) ([]*http.Request, error) {
 	byAlias := g.api.AlertsURL + "/" + url.PathEscape(alias)
 	type call struct {
 		method, url string
 		body        any
 	}
 	var calls []call
-	if a.Alert.Status == core.StatusResolved {
-		calls = append(calls, call{http.MethodPost, byAlias + "/close?identifierType=alias", g.closeBody(a)})
+	if closing != nil {
+		calls = append(calls, call{http.MethodPost, byAlias + "/close?identifierType=alias", closing})
 	} else {
-		create := g.createBody(a, alias)
 		calls = append(calls, call{http.MethodPost, g.api.AlertsURL, create})
 		if g.api.UpdateAlerts {
 			calls = append(calls,
@@ -195,10 +208,12 @@ func (g *Publisher) createBody(a *core.EnrichedAlert, alias string) *alert {
 	}
 }
 
-func (g *Publisher) closeBody(a *core.EnrichedAlert) *closing {
+// closeBody is the close of an alert that resolved at endsAt, zero when
+// unknown.
+func (g *Publisher) closeBody(endsAt time.Time) *closing {
 	note := "Resolved in Alertmanager"
-	if !a.Alert.EndsAt.IsZero() {
-		note += " at " + a.Alert.EndsAt.UTC().Format(time.RFC3339)
+	if !endsAt.IsZero() {
+		note += " at " + endsAt.UTC().Format(time.RFC3339)
 	}
 	return &closing{Source: source, Note: note}
 }

@@ -112,6 +112,8 @@ func TestFakesEnforceTheVendorContracts(t *testing.T) {
 		{name: "discordtest.Discord refuses an empty message", url: discord, body: `{}`, wantStatus: 400, wantInReply: "50006"},
 		{name: "opsgenietest.Opsgenie accepts a create", url: opsgenie, header: genie, body: `{"message":"db down","alias":"f1","priority":"P1"}`, wantStatus: 202},
 		{name: "opsgenietest.Opsgenie refuses a message of 131 characters", url: opsgenie, header: genie, body: fmt.Sprintf(`{"message":%q}`, strings.Repeat("m", 131)), wantStatus: 422, wantInReply: "message"},
+		{name: "opsgenietest.Opsgenie refuses an alias of 513 characters", url: opsgenie, header: genie, body: fmt.Sprintf(`{"message":"m","alias":%q}`, strings.Repeat("a", 513)), wantStatus: 422, wantInReply: "alias"},
+		{name: "opsgenietest.Opsgenie refuses a description of 15001 characters", url: opsgenie, header: genie, body: fmt.Sprintf(`{"message":"m","description":%q}`, strings.Repeat("d", 15001)), wantStatus: 422, wantInReply: "description"},
 		{name: "opsgenietest.Opsgenie refuses a wrong key", url: opsgenie, header: map[string]string{"Authorization": "GenieKey other"}, body: `{"message":"m"}`, wantStatus: 401},
 		{name: "rootlytest.Rootly's alert source accepts a v4 payload", url: rootly, header: bearer, body: amPayload, wantStatus: 200},
 		{name: "rootlytest.Rootly's alert source refuses payload version 3", url: rootly, header: bearer, body: strings.Replace(amPayload, `"4"`, `"3"`, 1), wantStatus: 422},
