@@ -72,7 +72,7 @@ func teamsCard(version, text string) string {
 		"application/vnd.microsoft.card.adaptive", "http://adaptivecards.io/schemas/adaptive-card.json", version, text)
 }
 
-const amPayload = `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"A"},"fingerprint":"f1","startsAt":"2026-01-01T00:00:00Z"}]}`
+const amPayload = `{"version":"4","groupKey":"{}:{alertname=\"A\"}","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"A"},"fingerprint":"f1","startsAt":"2026-01-01T00:00:00Z"}]}`
 
 // TestFakesEnforceTheVendorContracts sends each fake a request its vendor
 // accepts and requests its vendor refuses, one rule broken at a time.
@@ -117,6 +117,8 @@ func TestFakesEnforceTheVendorContracts(t *testing.T) {
 		{name: "opsgenietest.Opsgenie refuses a wrong key", url: opsgenie, header: map[string]string{"Authorization": "GenieKey other"}, body: `{"message":"m"}`, wantStatus: 401},
 		{name: "rootlytest.Rootly's alert source accepts a v4 payload", url: rootly, header: bearer, body: amPayload, wantStatus: 200},
 		{name: "rootlytest.Rootly's alert source refuses payload version 3", url: rootly, header: bearer, body: strings.Replace(amPayload, `"4"`, `"3"`, 1), wantStatus: 422},
+		{name: "rootlytest.Rootly's alert source refuses a payload without groupKey", url: rootly, header: bearer, body: strings.Replace(amPayload, `"groupKey"`, `"group"`, 1), wantStatus: 422, wantInReply: "groupKey"},
+		{name: "rootlytest.Rootly's alert source refuses a resolved payload with a firing alert", url: rootly, header: bearer, body: strings.Replace(amPayload, `"status":"firing","alerts"`, `"status":"resolved","alerts"`, 1), wantStatus: 422, wantInReply: "does not match"},
 		{name: "rootlytest.Rootly's alert source refuses a wrong secret", url: rootly, header: map[string]string{"Authorization": "Bearer other"}, body: amPayload, wantStatus: 401},
 	}
 	for _, tc := range tests {
