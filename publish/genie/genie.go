@@ -7,6 +7,7 @@ package genie
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -67,8 +68,18 @@ type Publisher struct {
 	api    API
 	apiKey string
 	cfg    *Fields
+	// responders and visibleTo are the parsed templates of the config's.
+	responders, visibleTo []responderTemplates
+	target                string
+	onTemplateError       func(target, field string)
 	publish.HTTPTarget
 }
+
+// The responder types each list takes.
+var (
+	responderTypes = []string{"team", "user", "escalation", "schedule"}
+	visibleToTypes = []string{"team", "user"}
+)
 
 // alert is the body of Create Alert.
 type alert struct {
@@ -122,7 +133,16 @@ func New(name string, f *Fields, api API, o publish.Options) (*Publisher, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Publisher{api: api, apiKey: string(f.APIKey), cfg: f, HTTPTarget: h}, nil
+	rs, err := parseResponders("responders", f.Responders)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", name, err)
+	}
+	vs, err := parseResponders("visible_to", f.VisibleTo)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", name, err)
+	}
+	return &Publisher{api: api, apiKey: string(f.APIKey), cfg: f, responders: rs, visibleTo: vs,
+		target: name, onTemplateError: o.OnTemplateError, HTTPTarget: h}, nil
 }
 
 // Publish sends the alert's requests in order and stops at the first
@@ -202,8 +222,9 @@ func (g *Publisher) createBody(a *core.EnrichedAlert, alias string) *alert {
 	}
 	return &alert{
 		Message: msg, Alias: alias, Description: desc,
-		Responders: responders(g.cfg.Responders), VisibleTo: responders(g.cfg.VisibleTo),
-		Tags: tags(g.cfg.Tags, a.Alert.Labels), Details: d,
+		Responders: g.renderResponders("responders", g.responders, responderTypes, publish.AlertmanagerMessage(a).Data),
+		VisibleTo:  g.renderResponders("visible_to", g.visibleTo, visibleToTypes, publish.AlertmanagerMessage(a).Data),
+		Tags:       tags(g.cfg.Tags, a.Alert.Labels), Details: d,
 		Entity: g.cfg.Entity, Source: source, Priority: g.priority(a.Classification),
 	}
 }
@@ -231,12 +252,4 @@ func (g *Publisher) priority(c core.Classification) string {
 		return p
 	}
 	return "P3"
-}
-
-func responders(rs []Responder) []responder {
-	out := make([]responder, 0, len(rs))
-	for _, r := range rs {
-		out = append(out, responder(r))
-	}
-	return out
 }

@@ -59,8 +59,9 @@ func (g *Publisher) groupCreateBody(n *core.Notification, alias string) *alert {
 	}
 	return &alert{
 		Message: msg, Alias: alias, Description: desc,
-		Responders: responders(g.cfg.Responders), VisibleTo: responders(g.cfg.VisibleTo),
-		Tags: tags(g.cfg.Tags, n.Group.CommonLabels), Details: d,
+		Responders: g.renderResponders("responders", g.responders, responderTypes, publish.AlertmanagerNotification(n).Data),
+		VisibleTo:  g.renderResponders("visible_to", g.visibleTo, visibleToTypes, publish.AlertmanagerNotification(n).Data),
+		Tags:       tags(g.cfg.Tags, n.Group.CommonLabels), Details: d,
 		Entity: g.cfg.Entity, Source: source, Priority: g.priority(publish.MostUrgent(n).Classification),
 	}
 }
