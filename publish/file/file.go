@@ -13,8 +13,9 @@ import (
 	"github.com/am-fanout/am-fanout/core"
 )
 
-// file appends each alert as one line of JSON (JSON Lines) to a local file,
-// an audit log that survives every remote target being down.
+// file appends each alert, or with group_by: notification each
+// notification, as one line of JSON (JSON Lines) to a local file, an
+// audit log that survives every remote target being down.
 type file struct {
 	fsync bool
 
@@ -60,15 +61,27 @@ func endsTorn(path string) (bool, error) {
 	return last[0] != '\n', nil
 }
 
-// Publish appends the alert as one line. The line is written with a single
-// write under the lock, so concurrent deliveries never interleave.
+// Publish appends the alert as one line.
 func (p *file) Publish(ctx context.Context, a *core.EnrichedAlert) error {
+	return p.append(ctx, a, "alert")
+}
+
+// PublishGroup appends the notification as one line (group_by:
+// notification): the core.Notification JSON, its group and its alerts.
+func (p *file) PublishGroup(ctx context.Context, n *core.Notification) error {
+	return p.append(ctx, n, "notification")
+}
+
+// append writes v as one line of JSON; what names it in errors. The line
+// is written with a single write under the lock, so concurrent deliveries
+// never interleave.
+func (p *file) append(ctx context.Context, v any, what string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	line, err := json.Marshal(a)
+	line, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("encoding alert: %w", err)
+		return fmt.Errorf("encoding %s: %w", what, err)
 	}
 	line = append(line, '\n')
 	p.mu.Lock()
@@ -83,12 +96,12 @@ func (p *file) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 		if n > 0 {
 			p.torn = true
 		}
-		return core.Retryable(0, 0, fmt.Errorf("writing alert: %w", err))
+		return core.Retryable(0, 0, fmt.Errorf("writing %s: %w", what, err))
 	}
 	p.torn = false
 	if p.fsync {
 		if err := p.f.Sync(); err != nil {
-			return core.Retryable(0, 0, fmt.Errorf("syncing alert: %w", err))
+			return core.Retryable(0, 0, fmt.Errorf("syncing %s: %w", what, err))
 		}
 	}
 	return nil

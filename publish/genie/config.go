@@ -32,7 +32,8 @@ type Fields struct {
 	// URL is the API base; it overrides the type's default (proxies,
 	// tests).
 	URL string `yaml:"url"`
-	// Responders are notified of every alert.
+	// Responders are notified of every alert; their fields may be
+	// templates over Alertmanager's data (see renderResponders).
 	Responders []Responder `yaml:"responders"`
 	// VisibleTo are teams and users that see alerts without being notified.
 	VisibleTo []Responder `yaml:"visible_to"`
@@ -72,10 +73,10 @@ func (f *Fields) Validate(dir string) error {
 	if err := publish.CheckURL(f.URL); err != nil {
 		return fmt.Errorf("url: %w", err)
 	}
-	if err := validateResponders("responders", f.Responders, "team", "user", "escalation", "schedule"); err != nil {
+	if err := validateResponders("responders", f.Responders, responderTypes...); err != nil {
 		return err
 	}
-	if err := validateResponders("visible_to", f.VisibleTo, "team", "user"); err != nil {
+	if err := validateResponders("visible_to", f.VisibleTo, visibleToTypes...); err != nil {
 		return err
 	}
 	if len(f.Tags) > MaxTags {
@@ -104,14 +105,24 @@ func (f *Fields) Validate(dir string) error {
 }
 
 // validateResponders checks the documented shapes: a type, and an id or a
-// name (a username for users), never both.
+// name (a username for users), never both. Templated fields must parse;
+// what they render is checked when they are (see renderResponders).
 func validateResponders(field string, rs []Responder, types ...string) error {
 	if len(rs) > MaxResponders {
 		return fmt.Errorf("%s: at most %d, got %d", field, MaxResponders, len(rs))
 	}
+	if _, err := parseResponders(field, rs); err != nil {
+		return err
+	}
 	for i, r := range rs {
+		if templated(r.Type) {
+			continue
+		}
 		if !slices.Contains(types, r.Type) {
 			return fmt.Errorf("%s[%d]: type %q is not one of %v", field, i, r.Type, types)
+		}
+		if templated(r.ID) || templated(r.Name) || templated(r.Username) {
+			continue
 		}
 		named := r.Name
 		want := "id or name"

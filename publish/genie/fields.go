@@ -71,11 +71,17 @@ func description(a *core.EnrichedAlert) string {
 // if keys alone are too many, the last ones by name are dropped. It
 // returns the names of the cut values.
 func details(a *core.EnrichedAlert) (map[string]string, []string) {
-	d := maps.Clone(a.Alert.Labels)
+	return detailsOf(a.Alert.Labels, a.Alert.Annotations)
+}
+
+// detailsOf are details of labels and annotations, fitted as details
+// describes.
+func detailsOf(labels, annotations map[string]string) (map[string]string, []string) {
+	d := maps.Clone(labels)
 	if d == nil {
 		d = map[string]string{}
 	}
-	for k, v := range a.Alert.Annotations {
+	for k, v := range annotations {
 		if _, clash := d[k]; clash {
 			k = "annotation:" + k
 		}

@@ -7,6 +7,7 @@ package genie
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -67,8 +68,18 @@ type Publisher struct {
 	api    API
 	apiKey string
 	cfg    *Fields
+	// responders and visibleTo are the parsed templates of the config's.
+	responders, visibleTo []responderTemplates
+	target                string
+	onTemplateError       func(target, field string)
 	publish.HTTPTarget
 }
+
+// The responder types each list takes.
+var (
+	responderTypes = []string{"team", "user", "escalation", "schedule"}
+	visibleToTypes = []string{"team", "user"}
+)
 
 // alert is the body of Create Alert.
 type alert struct {
@@ -122,7 +133,16 @@ func New(name string, f *Fields, api API, o publish.Options) (*Publisher, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Publisher{api: api, apiKey: string(f.APIKey), cfg: f, HTTPTarget: h}, nil
+	rs, err := parseResponders("responders", f.Responders)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", name, err)
+	}
+	vs, err := parseResponders("visible_to", f.VisibleTo)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", name, err)
+	}
+	return &Publisher{api: api, apiKey: string(f.APIKey), cfg: f, responders: rs, visibleTo: vs,
+		target: name, onTemplateError: o.OnTemplateError, HTTPTarget: h}, nil
 }
 
 // Publish sends the alert's requests in order and stops at the first
@@ -132,6 +152,11 @@ func (g *Publisher) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 	if err != nil {
 		return err
 	}
+	return g.send(reqs)
+}
+
+// send sends reqs in order and stops at the first failure.
+func (g *Publisher) send(reqs []*http.Request) error {
 	for _, req := range reqs {
 		if _, err := publish.Send(g.Client, req, nil); err != nil {
 			return err
@@ -145,16 +170,24 @@ func (g *Publisher) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 // for a resolved one.
 func (g *Publisher) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Request, error) {
 	alias := publish.IncidentKey(a)
+	if a.Alert.Status == core.StatusResolved {
+		return g.requests(ctx, alias, g.closeBody(a.Alert.EndsAt), nil)
+	}
+	return g.requests(ctx, alias, nil, g.createBody(a, alias))
+}
+
+// requests are the close by alias when closing is set, else the create
+// and, with UpdateAlerts, the updates of its message and description.
+func (g *Publisher) requests(ctx context.Context, alias string, closing *closing, create *alert) ([]*http.Request, error) {
 	byAlias := g.api.AlertsURL + "/" + url.PathEscape(alias)
 	type call struct {
 		method, url string
 		body        any
 	}
 	var calls []call
-	if a.Alert.Status == core.StatusResolved {
-		calls = append(calls, call{http.MethodPost, byAlias + "/close?identifierType=alias", g.closeBody(a)})
+	if closing != nil {
+		calls = append(calls, call{http.MethodPost, byAlias + "/close?identifierType=alias", closing})
 	} else {
-		create := g.createBody(a, alias)
 		calls = append(calls, call{http.MethodPost, g.api.AlertsURL, create})
 		if g.api.UpdateAlerts {
 			calls = append(calls,
@@ -189,16 +222,19 @@ func (g *Publisher) createBody(a *core.EnrichedAlert, alias string) *alert {
 	}
 	return &alert{
 		Message: msg, Alias: alias, Description: desc,
-		Responders: responders(g.cfg.Responders), VisibleTo: responders(g.cfg.VisibleTo),
-		Tags: tags(g.cfg.Tags, a.Alert.Labels), Details: d,
+		Responders: g.renderResponders("responders", g.responders, responderTypes, publish.AlertmanagerMessage(a).Data),
+		VisibleTo:  g.renderResponders("visible_to", g.visibleTo, visibleToTypes, publish.AlertmanagerMessage(a).Data),
+		Tags:       tags(g.cfg.Tags, a.Alert.Labels), Details: d,
 		Entity: g.cfg.Entity, Source: source, Priority: g.priority(a.Classification),
 	}
 }
 
-func (g *Publisher) closeBody(a *core.EnrichedAlert) *closing {
+// closeBody is the close of an alert that resolved at endsAt, zero when
+// unknown.
+func (g *Publisher) closeBody(endsAt time.Time) *closing {
 	note := "Resolved in Alertmanager"
-	if !a.Alert.EndsAt.IsZero() {
-		note += " at " + a.Alert.EndsAt.UTC().Format(time.RFC3339)
+	if !endsAt.IsZero() {
+		note += " at " + endsAt.UTC().Format(time.RFC3339)
 	}
 	return &closing{Source: source, Note: note}
 }
@@ -216,12 +252,4 @@ func (g *Publisher) priority(c core.Classification) string {
 		return p
 	}
 	return "P3"
-}
-
-func responders(rs []Responder) []responder {
-	out := make([]responder, 0, len(rs))
-	for _, r := range rs {
-		out = append(out, responder(r))
-	}
-	return out
 }

@@ -72,7 +72,7 @@ func teamsCard(version, text string) string {
 		"application/vnd.microsoft.card.adaptive", "http://adaptivecards.io/schemas/adaptive-card.json", version, text)
 }
 
-const amPayload = `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"A"},"fingerprint":"f1","startsAt":"2026-01-01T00:00:00Z"}]}`
+const amPayload = `{"version":"4","groupKey":"{}:{alertname=\"A\"}","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"A"},"fingerprint":"f1","startsAt":"2026-01-01T00:00:00Z"}]}`
 
 // TestFakesEnforceTheVendorContracts sends each fake a request its vendor
 // accepts and requests its vendor refuses, one rule broken at a time.
@@ -92,6 +92,7 @@ func TestFakesEnforceTheVendorContracts(t *testing.T) {
 		{name: "pagerdutytest.PagerDuty refuses a summary of 1025 characters", url: pd, body: pdEvent(strings.Repeat("s", 1025)), wantStatus: 400, wantInReply: "'payload.summary' is too long"},
 		{name: "pagerdutytest.PagerDuty refuses a routing key of 31 characters", url: pd, body: strings.Replace(pdEvent("x"), testRoutingKey, testRoutingKey[1:], 1), wantStatus: 400, wantInReply: "routing_key"},
 		{name: "pagerdutytest.PagerDuty refuses a resolve without dedup_key", url: pd, body: fmt.Sprintf(`{"routing_key":%q,"event_action":"resolve"}`, testRoutingKey), wantStatus: 400, wantInReply: "dedup_key"},
+		{name: "pagerdutytest.PagerDuty refuses a timestamp that is not ISO 8601", url: pd, body: strings.Replace(pdEvent("x"), `"severity"`, `"timestamp":"04/03/2025","severity"`, 1), wantStatus: 400, wantInReply: "'payload.timestamp'"},
 		{name: "pagerdutytest.PagerDuty refuses an event over 512 KB", url: pd, body: pdEvent(strings.Repeat("s", pagerdutytest.PagerDutyMaxEvent)), wantStatus: 400, wantInReply: "512 KB"},
 		{name: "a slacktest.Slack webhook accepts Block Kit within limits", url: slack, body: slackSection(strings.Repeat("t", 3000)), wantStatus: 200, wantInReply: "ok"},
 		{name: "a slacktest.Slack webhook refuses a section of 3001 characters", url: slack, body: slackSection(strings.Repeat("t", 3001)), wantStatus: 400, wantInReply: "invalid_blocks"},
@@ -111,9 +112,13 @@ func TestFakesEnforceTheVendorContracts(t *testing.T) {
 		{name: "discordtest.Discord refuses an empty message", url: discord, body: `{}`, wantStatus: 400, wantInReply: "50006"},
 		{name: "opsgenietest.Opsgenie accepts a create", url: opsgenie, header: genie, body: `{"message":"db down","alias":"f1","priority":"P1"}`, wantStatus: 202},
 		{name: "opsgenietest.Opsgenie refuses a message of 131 characters", url: opsgenie, header: genie, body: fmt.Sprintf(`{"message":%q}`, strings.Repeat("m", 131)), wantStatus: 422, wantInReply: "message"},
+		{name: "opsgenietest.Opsgenie refuses an alias of 513 characters", url: opsgenie, header: genie, body: fmt.Sprintf(`{"message":"m","alias":%q}`, strings.Repeat("a", 513)), wantStatus: 422, wantInReply: "alias"},
+		{name: "opsgenietest.Opsgenie refuses a description of 15001 characters", url: opsgenie, header: genie, body: fmt.Sprintf(`{"message":"m","description":%q}`, strings.Repeat("d", 15001)), wantStatus: 422, wantInReply: "description"},
 		{name: "opsgenietest.Opsgenie refuses a wrong key", url: opsgenie, header: map[string]string{"Authorization": "GenieKey other"}, body: `{"message":"m"}`, wantStatus: 401},
 		{name: "rootlytest.Rootly's alert source accepts a v4 payload", url: rootly, header: bearer, body: amPayload, wantStatus: 200},
 		{name: "rootlytest.Rootly's alert source refuses payload version 3", url: rootly, header: bearer, body: strings.Replace(amPayload, `"4"`, `"3"`, 1), wantStatus: 422},
+		{name: "rootlytest.Rootly's alert source refuses a payload without groupKey", url: rootly, header: bearer, body: strings.Replace(amPayload, `"groupKey"`, `"group"`, 1), wantStatus: 422, wantInReply: "groupKey"},
+		{name: "rootlytest.Rootly's alert source refuses a resolved payload with a firing alert", url: rootly, header: bearer, body: strings.Replace(amPayload, `"status":"firing","alerts"`, `"status":"resolved","alerts"`, 1), wantStatus: 422, wantInReply: "does not match"},
 		{name: "rootlytest.Rootly's alert source refuses a wrong secret", url: rootly, header: map[string]string{"Authorization": "Bearer other"}, body: amPayload, wantStatus: 401},
 	}
 	for _, tc := range tests {

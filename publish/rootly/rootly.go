@@ -97,7 +97,13 @@ func (r *rootly) create(ctx context.Context, a *core.EnrichedAlert) error {
 	if err != nil {
 		return err
 	}
-	body, err := publish.SendWhole(r.Client, reqs[0], nil, rootlyAnswerBound(reqs[0].ContentLength))
+	return r.createAndKeep(ctx, reqs[0], publish.FiringKey(a))
+}
+
+// createAndKeep sends the create req and keeps the id Rootly answers
+// under key, for the resolve.
+func (r *rootly) createAndKeep(ctx context.Context, req *http.Request, key string) error {
+	body, err := publish.SendWhole(r.Client, req, nil, rootlyAnswerBound(req.ContentLength))
 	if errors.Is(err, publish.ErrAnswerTooLarge) {
 		return fmt.Errorf("alert created, but its Rootly id is unknown and its resolve cannot be sent (resolve it in Rootly): %w", err)
 	}
@@ -108,7 +114,7 @@ func (r *rootly) create(ctx context.Context, a *core.EnrichedAlert) error {
 	if id == "" {
 		return core.Permanent(0, fmt.Errorf("alert created, but Rootly answered without an alert id, so its resolve cannot be sent (resolve it in Rootly): %s", publish.AnswerText(body)))
 	}
-	if err := r.ids.Put(ctx, publish.FiringKey(a), []byte(id), rootlyIDRetention); err != nil {
+	if err := r.ids.Put(ctx, key, []byte(id), rootlyIDRetention); err != nil {
 		return core.Permanent(0, fmt.Errorf("alert %s created in Rootly, but its id could not be stored, so its resolve cannot be sent (resolve it in Rootly): %w", id, err))
 	}
 	return nil
@@ -130,10 +136,7 @@ func (r *rootly) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Req
 	var err error
 	switch {
 	case r.spec.Mode != RootlyModeAlertsAPI:
-		req, err = publish.JSONRequest(ctx, http.MethodPost, string(r.spec.URL), publish.AlertmanagerMessage(a), "application/json")
-		if err == nil {
-			req.Header.Set("Authorization", "Bearer "+string(r.spec.Secret))
-		}
+		req, err = r.sourceRequest(ctx, publish.AlertmanagerMessage(a))
 	case a.Alert.Status == core.StatusResolved:
 		req, err = r.resolveRequest(ctx, a)
 	default:
@@ -149,22 +152,31 @@ func (r *rootly) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Req
 }
 
 func (r *rootly) resolveRequest(ctx context.Context, a *core.EnrichedAlert) (*http.Request, error) {
-	id, ok, err := r.ids.Get(ctx, publish.FiringKey(a))
+	return r.resolveByKey(ctx, publish.FiringKey(a), a.Alert.EndsAt, func() error {
+		return fmt.Errorf("no Rootly alert id is known for fingerprint %s started at %s (its firing was not delivered by this target, or the id expired): resolve it in Rootly",
+			a.Alert.Fingerprint, a.Alert.StartsAt.UTC().Format(time.RFC3339))
+	})
+}
+
+// resolveByKey is the resolve of the alert whose id is kept under key,
+// which resolved at endsAt; unknown says why it cannot be sent when no id
+// is kept.
+func (r *rootly) resolveByKey(ctx context.Context, key string, endsAt time.Time, unknown func() error) (*http.Request, error) {
+	id, ok, err := r.ids.Get(ctx, key)
 	if err != nil {
 		return nil, core.Permanent(0, err)
 	}
 	if ok {
-		return r.resolveRequestFor(ctx, a, string(id))
+		return r.resolveRequestFor(ctx, endsAt, string(id))
 	}
 	// The request it would be, for dry runs, which keep no ids.
-	req, err := r.resolveRequestFor(ctx, a, rootlyIDPlaceholder)
+	req, err := r.resolveRequestFor(ctx, endsAt, rootlyIDPlaceholder)
 	if err != nil {
 		return nil, err
 	}
 	r.setAPIHeaders(req)
 	return nil, core.Permanent(0, &publish.NeedsEarlierAnswer{
-		Err: fmt.Errorf("no Rootly alert id is known for fingerprint %s started at %s (its firing was not delivered by this target, or the id expired): resolve it in Rootly",
-			a.Alert.Fingerprint, a.Alert.StartsAt.UTC().Format(time.RFC3339)),
+		Err:         unknown(),
 		Placeholder: rootlyIDPlaceholder,
 		Requests:    []*http.Request{req},
 	})
@@ -174,9 +186,9 @@ func (r *rootly) resolveRequest(ctx context.Context, a *core.EnrichedAlert) (*ht
 // without it.
 const rootlyIDPlaceholder = "ROOTLY_ALERT_ID"
 
-func (r *rootly) resolveRequestFor(ctx context.Context, a *core.EnrichedAlert, id string) (*http.Request, error) {
+func (r *rootly) resolveRequestFor(ctx context.Context, endsAt time.Time, id string) (*http.Request, error) {
 	body := jsonAPIDocument{Data: jsonAPIResource{Type: "alerts", Attributes: rootlyResolve{
-		ResolutionMessage: "Resolved in Alertmanager at " + a.Alert.EndsAt.UTC().Format(time.RFC3339),
+		ResolutionMessage: "Resolved in Alertmanager at " + endsAt.UTC().Format(time.RFC3339),
 	}}}
 	return publish.JSONRequest(ctx, http.MethodPost, r.spec.APIURL+"/v1/alerts/"+url.PathEscape(id)+"/resolve", body, jsonAPIType)
 }

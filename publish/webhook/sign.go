@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -43,6 +44,24 @@ func messageID(target string, a *core.EnrichedAlert) string {
 	key := target + "\x00" + a.Alert.Fingerprint + "\x00" + string(a.Alert.Status) +
 		"\x00" + strconv.FormatInt(a.Alert.StartsAt.UnixNano(), 10)
 	sum := sha256.Sum256([]byte(key))
+	return "msg_" + hex.EncodeToString(sum[:])
+}
+
+// groupMessageID is the webhook-id of n's delivery to target: "msg_" and
+// the hex SHA-256 of the target, the group key and a hash of the alerts'
+// states (fingerprint, status, start; in any order). Retries of the
+// notification, and its resends by Alertmanager, keep it; a notification
+// of the group whose alerts changed state, or that holds other alerts,
+// gets a new one.
+func groupMessageID(target string, n *core.Notification) string {
+	states := make([]string, len(n.Alerts))
+	for i := range n.Alerts {
+		a := &n.Alerts[i].Alert
+		states[i] = a.Fingerprint + "\x00" + string(a.Status) + "\x00" + strconv.FormatInt(a.StartsAt.UnixNano(), 10)
+	}
+	slices.Sort(states)
+	alerts := sha256.Sum256([]byte(strings.Join(states, "\n")))
+	sum := sha256.Sum256([]byte(target + "\x00" + n.Group.GroupKey + "\x00" + hex.EncodeToString(alerts[:])))
 	return "msg_" + hex.EncodeToString(sum[:])
 }
 

@@ -14,7 +14,8 @@ import (
 // webhook posts each alert to a generic HTTP endpoint, either as
 // Alertmanager's webhook payload, version 4, holding this one alert
 // (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config),
-// or as the EnrichedAlert JSON. Any 2xx is success; 408, 429 and 5xx are
+// or as the EnrichedAlert JSON; with group_by: notification it posts each
+// notification, as Alertmanager's payload or the core.Notification JSON. Any 2xx is success; 408, 429 and 5xx are
 // retryable, other statuses permanent, as Alertmanager treats webhooks.
 // Every request carries the Standard Webhooks headers, signed when the
 // target has signing secrets.
@@ -54,6 +55,35 @@ func (w *webhook) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Re
 	if w.format == FormatAlertmanager {
 		msg = publish.AlertmanagerMessage(a)
 	}
+	return w.post(ctx, msg, messageID(w.name, a))
+}
+
+// PublishGroup posts the notification once (group_by: notification).
+func (w *webhook) PublishGroup(ctx context.Context, n *core.Notification) error {
+	reqs, err := w.RenderGroup(ctx, n)
+	if err != nil {
+		return err
+	}
+	_, err = publish.Send(w.Client, reqs[0], nil)
+	return err
+}
+
+// RenderGroup builds the one POST request PublishGroup sends: the
+// notification as Alertmanager sent it (format alertmanager: every alert
+// the target selects, groupKey, truncatedAlerts) or as the
+// core.Notification JSON (format enriched), signed at the time it is
+// built.
+func (w *webhook) RenderGroup(ctx context.Context, n *core.Notification) ([]*http.Request, error) {
+	var msg any = n
+	if w.format == FormatAlertmanager {
+		msg = publish.AlertmanagerNotification(n)
+	}
+	return w.post(ctx, msg, groupMessageID(w.name, n))
+}
+
+// post builds the POST of msg with the Standard Webhooks headers, id its
+// webhook-id.
+func (w *webhook) post(ctx context.Context, msg any, id string) ([]*http.Request, error) {
 	// Encoded here rather than by JSONRequest: the signature covers the
 	// exact bytes sent.
 	body, err := json.Marshal(msg)
@@ -64,6 +94,6 @@ func (w *webhook) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Re
 	if err != nil {
 		return nil, err
 	}
-	w.signer.sign(req, messageID(w.name, a), w.now().Unix(), body)
+	w.signer.sign(req, id, w.now().Unix(), body)
 	return []*http.Request{req}, nil
 }

@@ -228,6 +228,11 @@ func checkPagerDutyPayload(ev map[string]any) []string {
 	if s, _ := p["severity"].(string); !slices.Contains([]string{"critical", "error", "warning", "info"}, s) {
 		errs = append(errs, "'payload.severity' is invalid (must be one of critical, error, warning, info)")
 	}
+	if ts, ok := p["timestamp"]; ok {
+		if s, _ := ts.(string); s == "" || !validTimestamp(s) {
+			errs = append(errs, "'payload.timestamp' must be an ISO 8601 date")
+		}
+	}
 	if d, ok := p["custom_details"]; ok {
 		if _, isObj := d.(map[string]any); !isObj {
 			errs = append(errs, "'payload.custom_details' must be an object")
@@ -243,4 +248,11 @@ func checkPagerDutyPayload(ev map[string]any) []string {
 		}
 	}
 	return errs
+}
+
+// validTimestamp reports whether s is an ISO 8601 date and time, as
+// payload.timestamp must be.
+func validTimestamp(s string) bool {
+	_, err := time.Parse(time.RFC3339, s)
+	return err == nil
 }

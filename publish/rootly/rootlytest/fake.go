@@ -35,7 +35,9 @@ const (
 // (an excerpt; am-fanout sends "alertmanager").
 var rootlySources = []string{"alertmanager", "api", "generic_webhook", "grafana", "manual"}
 
-// Rootly serves Rootly's Prometheus Alertmanager alert source and the
+// Rootly serves Rootly's Prometheus Alertmanager alert source (which
+// takes Alertmanager's v4 payload: a groupKey, and a status that is
+// firing while any of its alerts fires) and the
 // Alerts endpoints of its REST API v1, enforcing what Rootly documents:
 // bearer auth, the JSON:API media type, the new_alert schema's required
 // attributes and source enum, resolve by alert id; errors are JSON:API
@@ -138,9 +140,10 @@ func (f *Rootly) alertSource(w http.ResponseWriter, r *http.Request, body []byte
 		return
 	}
 	var msg struct {
-		Version string `json:"version"`
-		Status  string `json:"status"`
-		Alerts  []struct {
+		Version  string `json:"version"`
+		GroupKey string `json:"groupKey"`
+		Status   string `json:"status"`
+		Alerts   []struct {
 			Status      string            `json:"status"`
 			Labels      map[string]string `json:"labels"`
 			Fingerprint string            `json:"fingerprint"`
@@ -155,11 +158,23 @@ func (f *Rootly) alertSource(w http.ResponseWriter, r *http.Request, body []byte
 		jsonAPIError(w, http.StatusUnprocessableEntity, "Invalid payload", "want version 4 with alerts")
 		return
 	}
+	if msg.GroupKey == "" {
+		jsonAPIError(w, http.StatusUnprocessableEntity, "Invalid payload", "groupKey is required")
+		return
+	}
+	status := "resolved" // Alertmanager's: firing while any alert fires
 	for _, a := range msg.Alerts {
 		if (a.Status != "firing" && a.Status != "resolved") || a.Labels["alertname"] == "" || a.Fingerprint == "" || a.StartsAt == "" {
 			jsonAPIError(w, http.StatusUnprocessableEntity, "Invalid alert", "status, labels.alertname, fingerprint and startsAt are required")
 			return
 		}
+		if a.Status == "firing" {
+			status = "firing"
+		}
+	}
+	if msg.Status != status {
+		jsonAPIError(w, http.StatusUnprocessableEntity, "Invalid payload", "status "+msg.Status+" does not match the alerts' ("+status+")")
+		return
 	}
 	f.bodies[r.URL.Path] = append(f.bodies[r.URL.Path], body)
 	w.WriteHeader(http.StatusOK)
