@@ -60,8 +60,7 @@ func (c *teamsContent) fit(limit int) ([]byte, error) {
 }
 
 // encode renders the message with the first keep facts, the links not
-// dropped, and a note saying how many of each were left out. HTML
-// characters are not escaped, so the size counted is the size sent.
+// dropped, and a note saying how many of each were left out.
 func (c *teamsContent) encode() ([]byte, error) {
 	body := []any{
 		cardContainer{Type: "Container", Style: c.style, Bleed: true, Items: []any{
@@ -75,12 +74,18 @@ func (c *teamsContent) encode() ([]byte, error) {
 	if note := c.leftOut(); note != "" {
 		body = append(body, cardTextBlock{Type: "TextBlock", Wrap: true, IsSubtle: true, Size: "Small", Text: note})
 	}
+	return encodeCard(body, c.actions())
+}
+
+// encodeCard wraps the card's body and actions in a message. HTML
+// characters are not escaped, so the size counted is the size sent.
+func encodeCard(body []any, actions []cardAction) ([]byte, error) {
 	msg := teamsMessage{Type: "message", Attachments: []teamsAttachment{{
 		ContentType: adaptiveCardMIMEType,
 		Content: adaptiveCard{
 			Schema: adaptiveCardSchema, Type: "AdaptiveCard", Version: adaptiveCardVersion,
 			MSTeams: map[string]string{"width": "Full"},
-			Body:    body, Actions: c.actions(),
+			Body:    body, Actions: actions,
 		},
 	}}}
 	var buf bytes.Buffer
