@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	commoncfg "github.com/prometheus/common/config"
+
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/publish"
 	"github.com/am-fanout/am-fanout/publish/publishtest"
@@ -250,8 +252,15 @@ func TestSlackGroupTemplates(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := slacktest.NewSlack(t, "")
-			p := newSlackWebhookTest(t, f, nil)
-			p.Tmpl, _ = publish.NewTextTemplates("slack-test", tc.tmpl, publish.Options{})
+			spec := &Config{URL: publish.Secret(f.WebhookURL()), HTTPConfig: commoncfg.DefaultHTTPClientConfig, Templates: tc.tmpl}
+			if err := spec.Templates.Validate("title", "text"); err != nil {
+				t.Fatalf("the templates do not pass the config's validation: %v", err)
+			}
+			p, err := newSlack("slack-test", spec, publish.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close() })
 			if err := p.PublishGroup(context.Background(), publishtest.ChatNotification(3, 0, 0)); err != nil {
 				t.Fatal(err)
 			}
@@ -389,4 +398,24 @@ func TestSlackBotGroupStoreFailureIsAClearFailure(t *testing.T) {
 	err := p.PublishGroup(context.Background(), groupAt(2, 0))
 	publishtest.AssertDeliveryError(t, err, 200, false, 0, "could not be stored")
 	assertPostedNotRetried(t, err)
+}
+
+func TestSlackBotGroupResolvedWithoutMessageIsPostedNotKept(t *testing.T) {
+	f := slacktest.NewSlack(t, slackTestToken)
+	st := publishtest.NewState()
+	p := newSlackBotTest(t, f, st, false, nil)
+	n := groupAt(0, 2)
+	if err := p.PublishGroup(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	calls := f.Calls()
+	if len(calls) != 1 || calls[0].Path != "/api/chat.postMessage" || calls[0].Msg["thread_ts"] != nil {
+		t.Fatalf("calls %v, want one top-level post", calls)
+	}
+	if v := viewGroup(t, calls[0].Body); v.colour != "#2EB67D" || !strings.HasPrefix(v.header, "✅ [RESOLVED:2]") {
+		t.Errorf("header %q colour %s, want a green resolved message", v.header, v.colour)
+	}
+	if _, ok, _ := st.Get(context.Background(), groupThreadKey(n)); ok {
+		t.Error("a resolved group's message is kept, so its next firing would edit a resolved message")
+	}
 }
