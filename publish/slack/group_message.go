@@ -60,9 +60,7 @@ func (s *slack) groupMessage(n *core.Notification) *slackMessage {
 	}
 	g.header, _ = publish.TruncateRunes(emoji+" "+title, slackHeaderMax)
 	g.fallback, _ = publish.TruncateRunes(escapeMrkdwn(emoji+" "+title), slackFallbackMax)
-	if t := s.Tmpl.RenderGroup("text", n, ""); t != "" {
-		g.text = t
-	}
+	g.text = s.Tmpl.RenderGroup("text", n, "")
 	g.keep = min(len(g.alerts), slackGroupAlertsMax)
 	if g.text != "" {
 		g.keep = 0

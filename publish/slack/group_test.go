@@ -20,8 +20,8 @@ import (
 var _ core.GroupPublisher = (*slack)(nil)
 var _ publish.GroupRenderer = (*slack)(nil)
 
-// groupMessageOf decodes a posted group message: its header, the text of
-// its sections and contexts, its colour.
+// groupView is a posted group message: its header and colour, the texts
+// of its sections, contexts and fields.
 type groupView struct {
 	header, colour string
 	sections       []string // section texts, fields left out
