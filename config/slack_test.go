@@ -112,6 +112,11 @@ func TestSlackConfig(t *testing.T) {
 		{name: "unknown template field", block: "  - {name: s, type: slack, url: " + hook + ", templates: {body: x}}\n", wantErr: []string{`unknown field "body"`, "allowed: text, title"}},
 		{name: "template that does not parse", block: "  - {name: s, type: slack, url: " + hook + ", templates: {title: '{{ .Alert'}}\n", wantErr: []string{"templates.title"}},
 		{name: "unknown key", block: "  - {name: s, type: slack, url: " + hook + ", chanel: C1}\n", wantErr: []string{"chanel"}},
+		{name: "Alertmanager's default templates by name", block: "  - {name: s, type: slack, url: " + hook + ", templates: {title: '{{ template \"slack.default.title\" . }}'}}\n"},
+		{name: "templated channel", block: "  - {name: s, type: slack, token: " + token + ", channel: '#team-{{ .CommonLabels.team }}'}\n"},
+		{name: "channel template that does not parse", block: "  - {name: s, type: slack, token: " + token + ", channel: '#{{ .CommonLabels.team'}\n", wantErr: []string{"channel:"}},
+		{name: "channel template over the alert, not Alertmanager's data", block: "  - {name: s, type: slack, token: " + token + ", channel: '#{{ .Alert.Labels.team }}'}\n", wantErr: []string{"channel:", "Alert"}},
+		{name: "channel Slack cannot have", block: "  - {name: s, type: slack, token: " + token + ", channel: '#Team Alerts'}\n", wantErr: []string{"channel:", "neither a channel ID"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

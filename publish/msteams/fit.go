@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/am-fanout/am-fanout/publish"
@@ -45,37 +44,23 @@ func (c *teamsContent) fit(limit int) ([]byte, error) {
 	cut := func(field *string, full []rune) func(int) {
 		return func(n int) { *field, _ = publish.TruncateRunes(string(full), len(full)-n) }
 	}
-	// Each step removes up to max units; the first that can fit removes as
-	// few as it must.
-	steps := []struct {
-		max    int
-		remove func(n int)
-	}{
-		{long, func(n int) { c.dropped = n }},
-		{len(c.facts) - first, func(n int) { c.keep = len(c.facts) - n }},
-		{len(text), cut(&c.text, text)},
-		{len(c.links) - long, func(n int) { c.dropped = long + n }},
-		{first - severity, func(n int) { c.keep = first - n }},
-		{len(title), cut(&c.title, title)},
+	steps := []publish.CutStep{
+		{Max: long, Remove: func(n int) { c.dropped = n }},
+		{Max: len(c.facts) - first, Remove: func(n int) { c.keep = len(c.facts) - n }},
+		{Max: len(text), Remove: cut(&c.text, text)},
+		{Max: len(c.links) - long, Remove: func(n int) { c.dropped = long + n }},
+		{Max: first - severity, Remove: func(n int) { c.keep = first - n }},
+		{Max: len(title), Remove: cut(&c.title, title)},
 	}
 	fits := func() bool { b, err := c.encode(); return err == nil && len(b) <= limit }
-	if fits() {
-		return c.encode()
+	if !publish.Cut(steps, fits) {
+		return nil, fmt.Errorf("the Teams message cannot fit in %d bytes", limit)
 	}
-	for _, s := range steps {
-		n := sort.Search(s.max+1, func(n int) bool { s.remove(n); return fits() })
-		if n <= s.max {
-			s.remove(n)
-			return c.encode()
-		}
-		s.remove(s.max)
-	}
-	return nil, fmt.Errorf("the Teams message cannot fit in %d bytes", limit)
+	return c.encode()
 }
 
 // encode renders the message with the first keep facts, the links not
-// dropped, and a note saying how many of each were left out. HTML
-// characters are not escaped, so the size counted is the size sent.
+// dropped, and a note saying how many of each were left out.
 func (c *teamsContent) encode() ([]byte, error) {
 	body := []any{
 		cardContainer{Type: "Container", Style: c.style, Bleed: true, Items: []any{
@@ -89,12 +74,18 @@ func (c *teamsContent) encode() ([]byte, error) {
 	if note := c.leftOut(); note != "" {
 		body = append(body, cardTextBlock{Type: "TextBlock", Wrap: true, IsSubtle: true, Size: "Small", Text: note})
 	}
+	return encodeCard(body, c.actions())
+}
+
+// encodeCard wraps the card's body and actions in a message. HTML
+// characters are not escaped, so the size counted is the size sent.
+func encodeCard(body []any, actions []cardAction) ([]byte, error) {
 	msg := teamsMessage{Type: "message", Attachments: []teamsAttachment{{
 		ContentType: adaptiveCardMIMEType,
 		Content: adaptiveCard{
 			Schema: adaptiveCardSchema, Type: "AdaptiveCard", Version: adaptiveCardVersion,
 			MSTeams: map[string]string{"width": "Full"},
-			Body:    body, Actions: c.actions(),
+			Body:    body, Actions: actions,
 		},
 	}}}
 	var buf bytes.Buffer

@@ -67,6 +67,13 @@ func slackSections(n, size int) string {
 	return `{"channel":"#a","text":"fallback","blocks":[` + strings.TrimSuffix(strings.Repeat(section+",", n), ",") + `]}`
 }
 
+// discordEmbeds is a message of n embeds, each titled "t" with a
+// description of size characters.
+func discordEmbeds(n, size int) string {
+	embed := fmt.Sprintf(`{"title":"t","description":%q}`, strings.Repeat("d", size))
+	return `{"embeds":[` + strings.TrimSuffix(strings.Repeat(embed+",", n), ",") + `]}`
+}
+
 func teamsCard(version, text string) string {
 	return fmt.Sprintf(`{"type":"message","attachments":[{"contentType":%q,"contentUrl":null,"content":{"$schema":%q,"type":"AdaptiveCard","version":%q,"body":[{"type":"TextBlock","text":%q}]}}]}`,
 		"application/vnd.microsoft.card.adaptive", "http://adaptivecards.io/schemas/adaptive-card.json", version, text)
@@ -110,6 +117,11 @@ func TestFakesEnforceTheVendorContracts(t *testing.T) {
 		{name: "discordtest.Discord accepts an embed", url: discord, body: `{"embeds":[{"title":"t","description":"d"}]}`, wantStatus: 204},
 		{name: "discordtest.Discord refuses a title of 257 characters", url: discord, body: fmt.Sprintf(`{"embeds":[{"title":%q}]}`, strings.Repeat("t", 257)), wantStatus: 400, wantInReply: "50035"},
 		{name: "discordtest.Discord refuses an empty message", url: discord, body: `{}`, wantStatus: 400, wantInReply: "50006"},
+		{name: "discordtest.Discord accepts ten embeds", url: discord, body: discordEmbeds(10, 500), wantStatus: 204},
+		{name: "discordtest.Discord refuses eleven embeds", url: discord, body: discordEmbeds(11, 10), wantStatus: 400, wantInReply: "11 embeds"},
+		{name: "discordtest.Discord refuses 6001 characters across embeds", url: discord, body: discordEmbeds(3, 2000), wantStatus: 400, wantInReply: "embeds total"},
+		{name: "a slacktest.Slack webhook refuses 51 blocks", url: slack, body: slackSections(51, 10), wantStatus: 400, wantInReply: "51 blocks"},
+		{name: "slacktest.Slack's Web API refuses a channel name Slack cannot have", url: slackAPI, header: map[string]string{"Authorization": "Bearer xoxb-1", "Content-Type": "application/json; charset=utf-8"}, body: `{"channel":"#Team Alerts","text":"hi"}`, wantStatus: 200, wantInReply: "channel_not_found"},
 		{name: "opsgenietest.Opsgenie accepts a create", url: opsgenie, header: genie, body: `{"message":"db down","alias":"f1","priority":"P1"}`, wantStatus: 202},
 		{name: "opsgenietest.Opsgenie refuses a message of 131 characters", url: opsgenie, header: genie, body: fmt.Sprintf(`{"message":%q}`, strings.Repeat("m", 131)), wantStatus: 422, wantInReply: "message"},
 		{name: "opsgenietest.Opsgenie refuses an alias of 513 characters", url: opsgenie, header: genie, body: fmt.Sprintf(`{"message":"m","alias":%q}`, strings.Repeat("a", 513)), wantStatus: 422, wantInReply: "alias"},

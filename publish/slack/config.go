@@ -31,7 +31,9 @@ type Config struct {
 	// Token is a bot token (xoxb-…).
 	Token     publish.Secret `yaml:"token"`
 	TokenFile string         `yaml:"token_file"`
-	// Channel is the channel ID or name bot mode posts to.
+	// Channel is the channel ID or name bot mode posts to, or a template
+	// over Alertmanager's template.Data that renders one
+	// ("#team-{{ .CommonLabels.team }}").
 	Channel string `yaml:"channel"`
 	// APIURL is the Web API base URL, Slack's own unless overridden.
 	APIURL string `yaml:"api_url"`
@@ -114,6 +116,9 @@ func (s *Config) validateBot() error {
 	}
 	if s.Channel == "" {
 		return errors.New("channel is required with a bot token")
+	}
+	if _, err := newSlackChannel(s.Channel); err != nil {
+		return fmt.Errorf("channel: %w", err)
 	}
 	if s.APIURL == "" {
 		s.APIURL = SlackAPIURL

@@ -40,7 +40,7 @@ type slack struct {
 	// webhookURL and token are secrets: they never appear in errors or logs.
 	webhookURL     string
 	token          string
-	channel        string
+	channel        *slackChannel
 	apiURL         string
 	updateOriginal bool
 	replyBroadcast bool
@@ -112,13 +112,16 @@ func newSlack(name string, s *Config, o publish.Options) (*slack, error) {
 		return nil, err
 	}
 	p := &slack{
-		webhookURL: string(s.URL), token: string(s.Token), channel: s.Channel,
+		webhookURL: string(s.URL), token: string(s.Token),
 		apiURL: s.APIURL, updateOriginal: s.UpdateOriginal, replyBroadcast: s.ReplyBroadcast,
 		HTTPTarget: h, threadTTL: time.Duration(s.ThreadTTL),
 	}
 	if s.BotMode() {
 		if p.threads, err = o.StateOf(name); err != nil {
 			return nil, err
+		}
+		if p.channel, err = newSlackChannel(s.Channel); err != nil {
+			return nil, fmt.Errorf("target %q: channel: %w", name, err)
 		}
 	}
 	return p, nil
@@ -241,10 +244,14 @@ func (s *slack) webhookRequest(ctx context.Context, a *core.EnrichedAlert) (*htt
 // reply_broadcast, a resolution in the thread shows in the channel too.
 func (s *slack) postRequest(ctx context.Context, a *core.EnrichedAlert, root slackThread, threaded bool) (*http.Request, error) {
 	msg := s.message(a)
-	msg.Channel = s.channel
 	if threaded {
 		msg.Channel, msg.ThreadTS = root.Channel, root.TS
 		msg.ReplyBroadcast = s.replyBroadcast && a.Alert.Status == core.StatusResolved
+	} else {
+		var err error
+		if msg.Channel, err = s.channel.forAlert(a); err != nil {
+			return nil, err
+		}
 	}
 	return s.apiRequest(ctx, "chat.postMessage", msg)
 }
@@ -283,6 +290,11 @@ func slackRetryable(code string) bool {
 // post it twice, so the failure is permanent and says so.
 const slackFatalError = "fatal_error"
 
+// slackAPIError is an ok:false answer of the Web API.
+type slackAPIError struct{ Code string }
+
+func (e *slackAPIError) Error() string { return fmt.Sprintf("slack error %q", e.Code) }
+
 // checkSlackAnswer reads the Web API's verdict from a 200 answer.
 func checkSlackAnswer(resp *http.Response, body []byte) error {
 	var ans slackAnswer
@@ -292,7 +304,7 @@ func checkSlackAnswer(resp *http.Response, body []byte) error {
 	if ans.OK {
 		return nil
 	}
-	err := fmt.Errorf("slack error %q", ans.Error)
+	err := &slackAPIError{Code: ans.Error}
 	if ans.Error == slackFatalError {
 		return core.Permanent(resp.StatusCode, fmt.Errorf("%w: the message may have been posted; not retried, as a retry could post a duplicate (check the channel before replaying)", err))
 	}

@@ -120,7 +120,7 @@ func TestSlackTruncatesOversizedAlertVisibly(t *testing.T) {
 			if n := len([]rune(msg.Text)); n > slackFallbackMax {
 				t.Errorf("text fallback has %d characters, want ≤ %d", n, slackFallbackMax)
 			}
-			if n := blocksText(blocks); n > slackBlocksTextBudget {
+			if n := slackBlocksTextOf(blocks); n > slackBlocksTextBudget {
 				t.Errorf("blocks hold %d characters of text, want ≤ %d", n, slackBlocksTextBudget)
 			}
 			fields := blocks[2].Fields
@@ -132,28 +132,6 @@ func TestSlackTruncatesOversizedAlertVisibly(t *testing.T) {
 			}
 		})
 	}
-}
-
-// blocksText counts the text characters of blocks, as Slack totals them.
-func blocksText(blocks []slackBlock) int {
-	n := 0
-	for _, b := range blocks {
-		if b.Text != nil {
-			n += runes(b.Text.Text)
-		}
-		for _, f := range b.Fields {
-			n += runes(f.Text)
-		}
-		for _, e := range b.Elements {
-			switch e := e.(type) {
-			case slackText:
-				n += runes(e.Text)
-			case slackButton:
-				n += runes(e.Text.Text)
-			}
-		}
-	}
-	return n
 }
 
 func TestSlackFieldsShareTheBlocksBudget(t *testing.T) {

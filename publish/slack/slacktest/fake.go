@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -40,6 +41,9 @@ type Slack struct {
 	posts    []SlackCall // accepted requests, in order
 	messages map[string]string
 	nextTS   int
+	// channels are the channels that exist, by name without "#"; nil
+	// lets any well-formed channel exist.
+	channels []string
 	// postedFail is the error the next accepted post answers with after
 	// it was posted, as Slack documents for fatal_error and internal_error.
 	postedFail string
@@ -114,6 +118,46 @@ func (f *Slack) PostThenFail(code string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.postedFail = code
+}
+
+// Channels makes only these channels exist, named as a target names
+// them ("#alerts" or "alerts"): a post to any other answers
+// channel_not_found, as Slack does.
+func (f *Slack) Channels(names ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.channels = nil
+	for _, n := range names {
+		f.channels = append(f.channels, strings.TrimPrefix(n, "#"))
+	}
+}
+
+// ChannelID is the ID the fake answers for a channel named name.
+func ChannelID(name string) string {
+	return "C" + strings.ToUpper(nonAlnum.ReplaceAllString(name, ""))
+}
+
+var (
+	nonAlnum = regexp.MustCompile(`[^a-zA-Z0-9]`)
+	// A channel is a name, "lowercase letters, numbers, hyphens, and
+	// underscores, and must be 80 characters or less"
+	// (https://slack.com/help/articles/201402297), or an ID.
+	channelName = regexp.MustCompile(`^#?[a-z0-9_-]{1,80}$`)
+	channelID   = regexp.MustCompile(`^[CGDUW][A-Z0-9]+$`)
+)
+
+// channelExists reports whether a post to channel reaches a channel.
+func (f *Slack) channelExists(channel string) bool {
+	switch {
+	case channelID.MatchString(channel):
+		if f.channels == nil || slices.ContainsFunc(f.channels, func(n string) bool { return ChannelID(n) == channel }) {
+			return true
+		}
+		return slices.Contains(f.channels, channel)
+	case channelName.MatchString(channel):
+		return f.channels == nil || slices.Contains(f.channels, strings.TrimPrefix(channel, "#"))
+	}
+	return false
 }
 
 // Calls are the accepted requests, in order.
@@ -218,7 +262,7 @@ func (f *Slack) serveAPI(w http.ResponseWriter, r *http.Request, body []byte) {
 		fail("invalid_auth")
 	case r.Header.Get("Content-Type") != "application/json; charset=utf-8" || json.Unmarshal(body, &msg) != nil:
 		fail("invalid_json")
-	case msg["channel"] == nil || msg["channel"] == "":
+	case !f.channelExists(str(msg["channel"])):
 		fail("channel_not_found")
 	case msg["text"] == nil && msg["blocks"] == nil && msg["attachments"] == nil:
 		fail("no_text")
@@ -276,7 +320,10 @@ func (f *Slack) serveMethod(path string, body []byte, msg map[string]any, answer
 		}
 	}
 	// Slack answers with the channel's ID even when posted to by name.
-	id := "C" + strings.ToUpper(strings.TrimPrefix(channel, "#"))
+	id := channel
+	if !channelID.MatchString(channel) {
+		id = ChannelID(channel)
+	}
 	f.nextTS++
 	ts := fmt.Sprintf("1700000000.%06d", f.nextTS)
 	f.messages[ts] = id
@@ -415,3 +462,5 @@ func checkSlackBlock(b map[string]any) error {
 	}
 	return nil
 }
+
+func str(v any) string { s, _ := v.(string); return s }
