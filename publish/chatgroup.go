@@ -1,23 +1,14 @@
 package publish
 
 import (
-	"context"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/am-fanout/am-fanout/core"
 )
-
-// GroupRenderer is implemented by publishers of group messages that speak
-// HTTP: it builds the requests PublishGroup would send for a
-// notification, without sending them, for dry runs.
-type GroupRenderer interface {
-	RenderGroup(ctx context.Context, n *core.Notification) ([]*http.Request, error)
-}
 
 // ChatGroupAlerts are the notification's alerts in the order a group
 // message shows them: firing first, then resolved, each in the order
