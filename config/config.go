@@ -106,7 +106,7 @@ func Default() Config {
 			SendResolved: true,
 			Breaker: Breaker{
 				Failures:         5,
-				OpenFor:          model.Duration(30 * time.Second),
+				OpenFor:          model.Duration(5 * time.Second),
 				HalfOpenRequests: 1,
 			},
 		},

@@ -46,7 +46,7 @@ func DefaultOutbox() Outbox {
 		Enabled:     true,
 		File:        "outbox.db",
 		RetryBase:   model.Duration(time.Second),
-		RetryCap:    model.Duration(30 * time.Second),
+		RetryCap:    model.Duration(5 * time.Second),
 		MaxAge:      model.Duration(24 * time.Hour),
 		MaxPending:  30000,
 		MaxBytes:    32 << 20,

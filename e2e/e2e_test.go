@@ -29,11 +29,12 @@ const secretToken = "e2e-s3cr3t-t0k3n"
 // show. Passive health is left out of target selection so that the
 // blackhole is skipped because its breaker opened and for no other reason.
 const deliveryConfig = `
-# These tests prove the fan-out's own contract: results in the answer,
-# 503 so that Alertmanager retries. The outbox, which answers once the
-# deliveries are on disk and retries by itself, is proved in crash_test.go.
+# Pending deliveries in memory, and answers after the first attempts, so
+# that two answered notifications mean every target has had its turn. The
+# durable outbox is proved in crash_test.go.
 outbox:
   enabled: false
+  wait_for_first_attempt: true
 defaults:
   timeout: 5s
 fanout:
@@ -158,12 +159,14 @@ func firingAlertsReachMatchingTargets(t *testing.T, e *deliveryEnv) {
 }
 
 func brokenTargetsDoNotHoldUpOthers(t *testing.T, e *deliveryEnv) {
-	if n := len(e.failing.deliveries()); n != 2 {
-		t.Errorf("the target answering 500 got %d requests, want one per firing alert (2)", n)
+	// Each firing alert had its first attempt at the failing target; its
+	// lane then probes it one delivery at a time, so more may follow.
+	if n := len(e.failing.deliveries()); n < 2 {
+		t.Errorf("the target answering 500 got %d requests, want at least one per firing alert (2)", n)
 	}
 	fams := e.fanout.metrics(t)
-	if v, _ := metricValue(fams, "am_fanout_target_failure_total", map[string]string{"target": "failing", "type": "webhook"}); v != 2 {
-		t.Errorf("am_fanout_target_failure_total{target=\"failing\"} = %v, want 2", v)
+	if v, _ := metricValue(fams, "am_fanout_target_failure_total", map[string]string{"target": "failing", "type": "webhook"}); v < 2 {
+		t.Errorf("am_fanout_target_failure_total{target=\"failing\"} = %v, want at least 2", v)
 	}
 	if v, _ := metricValue(fams, "am_fanout_target_success_total", map[string]string{"target": "all-alertmanager", "type": "webhook"}); v != 2 {
 		t.Errorf("am_fanout_target_success_total{target=\"all-alertmanager\"} = %v, want 2 despite the failing targets", v)

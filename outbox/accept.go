@@ -81,9 +81,11 @@ func (o *Outbox) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait 
 	return o.accept(ctx, alerts, o.src.Targets(), wait, o.opts.HealthStrategy != core.StrategyPublishToAll)
 }
 
-// accept is Accept to the given targets. With holdBack, a waiting call
-// answers a delivery whose lane is held back (paused, probing, breaker
-// open) as skipped at once instead of waiting for its attempt.
+// accept is Accept to the given targets. A waiting call answers a
+// delivery whose lane is paused or whose breaker is open as skipped at
+// once; one whose lane is failing too with holdBack (skip_unhealthy),
+// while without it that delivery is tried at once, past the lane's one
+// probe at a time (publish_to_all).
 func (o *Outbox) accept(ctx context.Context, alerts []*core.EnrichedAlert, targets []*core.Target, wait, holdBack bool) ([]AlertOutcome, error) {
 	now := time.Now()
 	cands := candidates(alerts, targets, now)
@@ -110,16 +112,24 @@ func (o *Outbox) accept(ctx context.Context, alerts []*core.EnrichedAlert, targe
 		if c.state != StateAccepted {
 			continue
 		}
-		if c.old != 0 && c.d.Group != nil {
+		var replaced bool
+		c.e, replaced = o.admit(c.d, len(c.data), c.seq, c.old)
+		if replaced && c.d.Group != nil {
 			o.metrics.coalesced.WithLabelValues(c.target.Name).Inc()
 		}
-		if c.e = o.admit(c.d, len(c.data), c.seq, c.old); c.e == nil || !wait {
+		if c.e == nil || !wait {
 			continue
 		}
-		if reason := c.e.lane.heldBack(now); reason != "" && holdBack {
+		if reason := c.e.lane.heldBack(now, holdBack); reason != "" {
 			skip := core.Skip(reason)
 			c.outcome = &skip
 			continue
+		}
+		if !holdBack && c.e.index >= 0 && c.e.lane.cautious() {
+			// publish_to_all: tried now, past the failing lane's probe.
+			c.e.lane.queue.remove(c.e)
+			c.e.urgent = true
+			c.e.lane.urgent.push(c.e)
 		}
 		c.wait = make(chan core.Outcome, 1)
 		c.e.waiter = c.wait

@@ -47,12 +47,17 @@ const maxPauseWithoutRetryAfter = time.Second
 type lane struct {
 	name  string
 	queue laneQueue
+	// urgent holds deliveries a caller waits for whatever the target's
+	// health (publish_to_all): they go out past a failing lane's one
+	// probe at a time, but not past a pause, a pace or an open breaker.
+	urgent laneQueue
 	// inFlight counts attempts running; maxInFlight bounds them.
 	inFlight, maxInFlight int
 	limiter               *rate.Limiter // nil: unlimited
 	limit                 core.RateLimit
 
 	pausedUntil time.Time // Retry-After
+	throttled   bool      // the last answer was a 429: one at a time until one passes
 	failures    int       // consecutive failing outcomes
 	retryAt     time.Time // next probe while failing
 	probing     bool      // a probe is in flight
@@ -67,11 +72,14 @@ type lane struct {
 func (l *lane) ready(now time.Time) (bool, time.Time) {
 	l.pacedUntil = time.Time{}
 	switch {
-	case l.queue.Len() == 0, l.inFlight >= l.maxInFlight:
+	case l.queue.Len()+l.urgent.Len() == 0, l.inFlight >= l.maxInFlight:
 		return false, time.Time{}
 	case now.Before(l.pausedUntil):
 		return false, l.pausedUntil
-	case l.failing() && l.probing:
+	case l.urgent.Len() > 0 && !l.breakerOpen:
+	case l.queue.Len() == 0:
+		return false, time.Time{}
+	case l.cautious() && l.probing:
 		return false, time.Time{}
 	case l.failing() && now.Before(l.retryAt):
 		return false, l.retryAt
@@ -96,14 +104,24 @@ func tokenWait(lim *rate.Limiter, now time.Time) time.Duration {
 
 func (l *lane) failing() bool { return l.failures > 0 || l.breakerOpen }
 
+// cautious lanes send one delivery at a time: a failing target, or one
+// that throttled, until an attempt passes.
+func (l *lane) cautious() bool { return l.failing() || l.throttled }
+
 // take claims the next delivery for an attempt at now; ready must have
 // said yes.
 func (l *lane) take(now time.Time) *entry {
-	e := heap.Pop(&l.queue).(*entry)
 	if l.limiter != nil {
 		l.limiter.AllowN(now, 1)
 	}
-	if l.failing() {
+	if l.urgent.Len() > 0 && !l.breakerOpen {
+		e := heap.Pop(&l.urgent).(*entry)
+		e.urgent = false
+		l.inFlight++
+		return e
+	}
+	e := heap.Pop(&l.queue).(*entry)
+	if l.cautious() {
 		l.probing = true
 	}
 	l.inFlight++
@@ -118,13 +136,14 @@ func (l *lane) settle(o *core.Outcome, now time.Time, backoff func(n int) time.D
 	switch {
 	case o.Kind == core.OutcomeDelivered, o.Kind == core.OutcomePermanent && o.StatusCode != 0:
 		// The target answered: it is up, and the backlog drains now.
-		l.failures, l.breakerOpen, l.retryAt = 0, false, time.Time{}
+		l.failures, l.breakerOpen, l.retryAt, l.throttled = 0, false, time.Time{}, false
 	case o.Throttled:
 		wait := o.RetryAfter
 		if wait <= 0 {
 			wait = maxPauseWithoutRetryAfter
 		}
 		l.pause(now.Add(wait))
+		l.throttled = true
 	case o.Failing():
 		l.failures++
 		l.breakerOpen = false
@@ -166,7 +185,7 @@ func (l *lane) state(now time.Time) (LaneState, time.Time) {
 		return LaneBreakerOpen, l.retryAt
 	case l.failures > 0:
 		return LaneProbing, l.retryAt
-	case l.queue.Len() == 0 && l.inFlight == 0:
+	case l.queue.Len()+l.urgent.Len() == 0 && l.inFlight == 0:
 		return LaneIdle, time.Time{}
 	case l.pacedUntil.After(now):
 		return LanePaced, l.pacedUntil
@@ -176,16 +195,36 @@ func (l *lane) state(now time.Time) (LaneState, time.Time) {
 
 // heldBack says why a new delivery would not go out at once: the skip
 // reason a waiting webhook answers for it, "" when it goes out at once.
-func (l *lane) heldBack(now time.Time) string {
-	switch st, _ := l.state(now); st {
-	case LanePaused:
+// A failing lane holds it back only when the caller skips unhealthy
+// targets; otherwise it goes out as an urgent delivery.
+func (l *lane) heldBack(now time.Time, skipUnhealthy bool) string {
+	switch st, _ := l.state(now); {
+	case st == LanePaused:
 		return SkipPaused
-	case LaneBreakerOpen:
+	case st == LaneBreakerOpen:
 		return core.SkipCircuitOpen
-	case LaneProbing:
+	case st == LaneProbing && skipUnhealthy:
 		return core.SkipUnhealthy
 	}
 	return ""
+}
+
+// push queues an entry: urgent ones apart.
+func (l *lane) push(e *entry) {
+	if e.urgent {
+		l.urgent.push(e)
+		return
+	}
+	l.queue.push(e)
+}
+
+// remove takes an entry out of whichever queue holds it.
+func (l *lane) remove(e *entry) {
+	if e.urgent {
+		l.urgent.remove(e)
+		return
+	}
+	l.queue.remove(e)
 }
 
 // laneQueue orders a lane's waiting deliveries by acceptance.

@@ -61,10 +61,10 @@ type Options struct {
 // DefaultOptions are the defaults of the config file's outbox section.
 func DefaultOptions() Options {
 	return Options{
-		// A 30s cap keeps a recovered target's backlog moving within
-		// paging time; the lane probes one delivery at a time, so a short
-		// cap costs the target one request per period, not one per alert.
-		RetryBase: time.Second, RetryCap: 30 * time.Second, MaxAge: 24 * time.Hour,
+		// A 5s cap delivers a recovered target's backlog within 5s of its
+		// recovery; the lane probes one delivery at a time, so a short cap
+		// costs a dead target one request per 5s, not one per alert.
+		RetryBase: time.Second, RetryCap: 5 * time.Second, MaxAge: 24 * time.Hour,
 		MaxPending: 30000, MaxBytes: 32 << 20, MaxInFlight: 256, LaneInFlight: 16, PruneEvery: time.Minute,
 		WaitTimeout: 30 * time.Second,
 	}
@@ -152,6 +152,7 @@ type entry struct {
 	lane       *lane
 	superseded bool // a newer state replaced it while it was attempted
 	index      int  // in its lane's queue, -1 when not there
+	urgent     bool // in its lane's urgent queue (see lane.urgent)
 	// waiter, when a webhook waits for the first attempt, gets its
 	// outcome once.
 	waiter chan core.Outcome
@@ -220,18 +221,19 @@ func (o *Outbox) load() error {
 
 // admit adds an accepted delivery to memory, superseding an older state
 // of the same slot, and queues it when its slot is free; it returns nil
-// when a newer state is there already. seq is its commit order, old the
+// when a newer state is there already, and whether it replaced a state
+// that was waiting in the lane (for a group: a message coalesced). seq is its commit order, old the
 // pending delivery its commit deleted. o.mu must be held (or o not yet
 // shared).
-func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) *entry {
-	e := &entry{id: d.ID, seq: seq, accepted: d.AcceptedAt.UnixNano(), size: size, index: -1, lane: o.lane(d.Target)}
+func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) (e *entry, replaced bool) {
+	e = &entry{id: d.ID, seq: seq, accepted: d.AcceptedAt.UnixNano(), size: size, index: -1, lane: o.lane(d.Target)}
 	s := o.slots[d.slot()]
 	if s != nil {
 		// Commits are ordered, the admissions after them are not: a state
 		// committed later, admitted first, deleted this one.
 		for _, x := range []*entry{s.next, s.busy} {
 			if x != nil && x.seq > seq {
-				return nil
+				return nil, false
 			}
 		}
 	}
@@ -240,9 +242,10 @@ func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) *entry {
 		o.slots[s.key] = s
 	}
 	if prev := s.next; prev != nil {
-		prev.lane.queue.remove(prev)
+		prev.lane.remove(prev)
 		o.forget(prev)
 		prev.answer(core.Skip(SkipQueued))
+		replaced = true
 	}
 	if s.busy != nil && old != 0 && s.busy.id == old {
 		s.busy.superseded = true
@@ -251,9 +254,9 @@ func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) *entry {
 	o.entries[d.ID] = e
 	o.bytes += int64(size)
 	if s.busy == nil {
-		e.lane.queue.push(e)
+		e.lane.push(e)
 	}
-	return e
+	return e, replaced
 }
 
 // forget drops an entry from memory; o.mu must be held.

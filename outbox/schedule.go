@@ -307,7 +307,7 @@ func (o *Outbox) unbusy(e *entry, what fate, out *core.Outcome) {
 		e.answer(core.Skip(SkipQueued))
 	}
 	if s.next != nil {
-		s.next.lane.queue.push(s.next)
+		s.next.lane.push(s.next)
 		o.poke()
 	}
 }
@@ -390,10 +390,13 @@ func (o *Outbox) DropTarget(name string) {
 	}
 	var claimed []*entry
 	if l := o.lanes[name]; l != nil {
-		for l.queue.Len() > 0 {
-			e := heap.Pop(&l.queue).(*entry)
-			e.slot.busy, e.slot.next = e, nil
-			claimed = append(claimed, e)
+		for _, q := range []*laneQueue{&l.queue, &l.urgent} {
+			for q.Len() > 0 {
+				e := heap.Pop(q).(*entry)
+				e.urgent = false
+				e.slot.busy, e.slot.next = e, nil
+				claimed = append(claimed, e)
+			}
 		}
 	}
 	o.attempts.Add(1)

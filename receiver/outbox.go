@@ -17,9 +17,12 @@ type Outbox interface {
 	Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]outbox.AlertOutcome, error)
 }
 
-// viaOutbox answers 200 once the deliveries are persisted ("accepted"),
-// or, when waiting, by the same rules as without an outbox; 503 when they
-// cannot be persisted, so that Alertmanager sends the notification again.
+// viaOutbox answers 200 once the deliveries are persisted ("accepted");
+// when waiting, after their first attempts, "success" if every alert was
+// delivered (or had no target) and "accepted" if some still wait in their
+// targets' lanes, which retry them. 503 only when they cannot be
+// persisted, so that Alertmanager sends the notification again: a
+// persisted delivery needs no resend, which would only be deduplicated.
 func (w *Webhook) viaOutbox(r *http.Request, s *Settings, alerts []*core.EnrichedAlert) (int, any) {
 	wait := s.WaitForFirstAttempt
 	if v := r.URL.Query().Get("wait"); v != "" {
@@ -46,8 +49,7 @@ func (w *Webhook) viaOutbox(r *http.Request, s *Settings, alerts []*core.Enriche
 	answer := Answer{Status: "success", Alerts: results}
 	for _, a := range results {
 		if a.Result != nil && a.Result.NeedsRetry() {
-			answer.Status = "retry"
-			return http.StatusServiceUnavailable, answer
+			answer.Status = "accepted"
 		}
 	}
 	return http.StatusOK, answer

@@ -58,7 +58,7 @@ func TestWebhookThroughOutbox(t *testing.T) {
 	}{
 		{"persisted: 200 accepted without waiting", "", false, &recordingOutbox{}, 200, "accepted", false},
 		{"wait=true answers the first attempts", "?wait=true", false, &recordingOutbox{result: delivered}, 200, "success", true},
-		{"wait=true keeps the 503 rule", "?wait=true", false, &recordingOutbox{result: retryableFailure}, 503, "retry", true},
+		{"wait=true: what is not delivered yet stays accepted, no resend needed", "?wait=true", false, &recordingOutbox{result: retryableFailure}, 200, "accepted", true},
 		{"wait=true with a permanent failure is 200", "?wait=true", false, &recordingOutbox{result: permanentFailure}, 200, "success", true},
 		{"the config switch waits", "", true, &recordingOutbox{result: delivered}, 200, "success", true},
 		{"wait=false overrides the config switch", "?wait=false", true, &recordingOutbox{}, 200, "accepted", false},

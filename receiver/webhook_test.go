@@ -103,7 +103,7 @@ func TestWebhookAnswers(t *testing.T) {
 		published int
 	}{
 		{name: "delivered", body: valid, answer: delivered, wantCode: 200, published: 2},
-		{name: "retryable failure", body: valid, answer: retryableFailure, wantCode: 503, published: 2},
+		{name: "retryable failure stays accepted for the lanes to retry", body: valid, answer: retryableFailure, wantCode: 200, published: 2},
 		{name: "permanent failure is not retried", body: valid, answer: permanentFailure, wantCode: 200, published: 2},
 		{name: "no matching target", body: valid, answer: func(*core.EnrichedAlert) *core.ParallelPublishResult {
 			return core.NewParallelPublishResult(nil, 0)

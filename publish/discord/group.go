@@ -29,7 +29,7 @@ func (d *discord) PublishGroup(ctx context.Context, n *core.Notification) error 
 	if err != nil {
 		return err
 	}
-	body, err := publish.Send(d.Client, reqs[0], nil)
+	body, err := publish.Send(d.Client, reqs[0], d.bucket)
 	return discordOutcome(err, body)
 }
 

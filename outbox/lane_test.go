@@ -1,0 +1,252 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/fanout"
+)
+
+// scripted is an Attempter whose target answers by the time of the
+// attempt (the bubble's fake clock), and that records every attempt.
+type scripted struct {
+	answer func(now time.Time) core.Outcome
+
+	mu        sync.Mutex
+	attempts  []time.Time
+	delivered map[string]time.Time // fingerprint or group key → time delivered
+	groups    []*core.Notification
+}
+
+func (s *scripted) Attempt(_ context.Context, _ *core.Target, a *core.EnrichedAlert, n *core.Notification) core.Outcome {
+	now := time.Now()
+	o := s.answer(now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attempts = append(s.attempts, now)
+	if o.Kind == core.OutcomeDelivered {
+		if s.delivered == nil {
+			s.delivered = map[string]time.Time{}
+		}
+		if a != nil {
+			s.delivered[a.Alert.Fingerprint] = now
+		} else {
+			s.delivered[n.Group.GroupKey] = now
+			s.groups = append(s.groups, n)
+		}
+	}
+	return o
+}
+
+func (s *scripted) count() (attempts, delivered int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.attempts), len(s.delivered)
+}
+
+// last is when the last delivery went out.
+func (s *scripted) last() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var at time.Time
+	for _, d := range s.delivered {
+		at = later(at, d)
+	}
+	return at
+}
+
+var (
+	delivered  = core.Outcome{Kind: core.OutcomeDelivered, StatusCode: 200}
+	throttled  = core.Outcome{Kind: core.OutcomeRetry, Throttled: true, StatusCode: 429, RetryAfter: 2 * time.Second, Err: errors.New("HTTP 429")}
+	serverDown = core.Outcome{Kind: core.OutcomeRetry, StatusCode: 503, Err: errors.New("HTTP 503")}
+)
+
+// newLaneBox is an outbox over one target and a volatile store, inside
+// the test's bubble.
+func newLaneBox(t *testing.T, tg *core.Target, at Attempter) *Outbox {
+	t.Helper()
+	store, err := Open(filepath.Join(t.TempDir(), "outbox.db"), StoreOptions{Volatile: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := New(store, fanout.NewTargetSet([]*core.Target{tg}), at, Options{MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	box.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		box.Close(ctx)
+		store.Close()
+	})
+	return box
+}
+
+func laneTarget(name string) *core.Target {
+	return &core.Target{Name: name, Type: "webhook", SendResolved: true, Timeout: time.Second,
+		Breaker: core.BreakerSettings{Failures: 5, OpenFor: 5 * time.Second}}
+}
+
+func acceptN(t *testing.T, box *Outbox, n int, prefix string) {
+	t.Helper()
+	alerts := make([]*core.EnrichedAlert, n)
+	for i := range alerts {
+		alerts[i] = alert(fmt.Sprintf("%s%04d", prefix, i), core.StatusFiring, 0)
+	}
+	if _, err := box.Accept(context.Background(), alerts, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// drain waits in fake time until nothing is pending, or gives up after
+// limit.
+func drain(t *testing.T, box *Outbox, limit time.Duration) {
+	t.Helper()
+	for end := time.Now().Add(limit); box.Pending() > 0; {
+		if time.Now().After(end) {
+			t.Fatalf("%d deliveries still pending after %s", box.Pending(), limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLanePausesOn429: a target that answers 429 with Retry-After: 2s for
+// 6s gets all 20 alerts within Retry-After of the end of its throttling,
+// and is asked one delivery at a time while it throttles.
+func TestLanePausesOn429(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		s := &scripted{answer: func(now time.Time) core.Outcome {
+			if now.Sub(start) < 6*time.Second {
+				return throttled
+			}
+			return delivered
+		}}
+		box := newLaneBox(t, laneTarget("t"), s)
+		acceptN(t, box, 20, "a")
+		drain(t, box, time.Minute)
+		attempts, got := s.count()
+		took := s.last().Sub(start)
+		t.Logf("429 for 6s with Retry-After 2s: %d of 20 delivered %s after the first notification, %d attempts", got, took, attempts)
+		if got != 20 || took > 8*time.Second {
+			t.Errorf("%d delivered, the last after %s; want 20 within 8s (6s of 429 + Retry-After)", got, took)
+		}
+		// The first attempts go out at once; then one probe per pause.
+		if attempts > 16+3+20 {
+			t.Errorf("%d attempts, want the first burst, one per pause and one per alert", attempts)
+		}
+		// Throttling trips nothing: the lane is open again.
+		if st := box.Lanes()["t"]; st.State != LaneIdle || st.Failures != 0 {
+			t.Errorf("lane after the drain: %+v, want idle with no failures", st)
+		}
+	})
+}
+
+// TestLaneDrainsOnRecovery: 1500 deliveries pending for a target that is
+// down for 20s cost it one probe at a time while it is down, and all
+// arrive within the backoff cap (5s) of its recovery.
+func TestLaneDrainsOnRecovery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		s := &scripted{answer: func(now time.Time) core.Outcome {
+			if now.Sub(start) < 20*time.Second {
+				return serverDown
+			}
+			return delivered
+		}}
+		box := newLaneBox(t, laneTarget("t"), s)
+		acceptN(t, box, 1500, "b")
+		drain(t, box, 2*time.Minute)
+		attempts, got := s.count()
+		late := s.last().Sub(start.Add(20 * time.Second))
+		t.Logf("down for 20s with 1500 pending: %d delivered, the last %s after the recovery, %d attempts", got, late, attempts)
+		if got != 1500 || late > 5*time.Second {
+			t.Errorf("%d delivered, the last %s after the recovery; want 1500 within 5s", got, late)
+		}
+		// 16 first attempts, then at most one probe per backoff step
+		// (≥ 0.5s) over 20s, then one per delivery.
+		if failed := attempts - 1500; failed > 16+40 {
+			t.Errorf("%d failed attempts while the target was down, want one probe at a time", failed)
+		}
+	})
+}
+
+// TestLanePaces: a target limited to 1/s with a burst of 3 gets three at
+// once and then one a second, never faster.
+func TestLanePaces(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		s := &scripted{answer: func(time.Time) core.Outcome { return delivered }}
+		tg := laneTarget("t")
+		tg.RateLimit = core.RateLimit{PerSecond: 1, Burst: 3}
+		box := newLaneBox(t, tg, s)
+		acceptN(t, box, 10, "c")
+		drain(t, box, time.Minute)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if len(s.attempts) != 10 {
+			t.Fatalf("%d attempts, want 10", len(s.attempts))
+		}
+		for i, at := range s.attempts {
+			earliest := start
+			if i >= 3 {
+				earliest = start.Add(time.Duration(i-2) * time.Second)
+			}
+			if at.Before(earliest) {
+				t.Errorf("attempt %d at +%s, want no earlier than +%s", i, at.Sub(start), earliest.Sub(start))
+			}
+		}
+		if took := s.attempts[9].Sub(start); took > 8*time.Second {
+			t.Errorf("the 10th attempt at +%s, want about +7s: the pace must not slow it further", took)
+		}
+	})
+}
+
+// TestLaneCoalescesGroups: while a grouped target's lane is paced, the
+// notifications of one group that pile up become one message with the
+// group's newest state.
+func TestLaneCoalescesGroups(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &scripted{answer: func(time.Time) core.Outcome { return delivered }}
+		tg := laneTarget("chat")
+		tg.GroupBy = core.GroupByNotification
+		tg.RateLimit = core.RateLimit{PerSecond: 1, Burst: 1}
+		box := newLaneBox(t, tg, s)
+		group := core.Group{GroupKey: `{}:{alertname="Storm"}`}
+		for i := range 50 {
+			// Each notification holds the group's alerts so far.
+			alerts := make([]*core.EnrichedAlert, i+1)
+			for j := range alerts {
+				alerts[j] = alert(fmt.Sprintf("s%02d", j), core.StatusFiring, 0)
+				alerts[j].Group = group
+			}
+			if _, err := box.Accept(context.Background(), alerts, false); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		drain(t, box, time.Minute)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		t.Logf("50 notifications of one group in 2.5s at 1 message/s: %d messages", len(s.groups))
+		if n := len(s.groups); n > 5 {
+			t.Errorf("%d messages for one group, want a handful", n)
+		}
+		if last := s.groups[len(s.groups)-1]; len(last.Alerts) != 50 {
+			t.Errorf("the last message holds %d alerts, want the group's newest state (50)", len(last.Alerts))
+		}
+		if v := testutil.ToFloat64(box.metrics.coalesced.WithLabelValues("chat")); int(v) != 50-len(s.groups) {
+			t.Errorf("am_fanout_deliveries_coalesced_total = %v, want %d", v, 50-len(s.groups))
+		}
+	})
+}
