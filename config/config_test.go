@@ -58,7 +58,7 @@ func TestDefaultIsSane(t *testing.T) {
 	d := Default()
 	assert.Equal(t, Defaults{
 		Timeout: dur(10 * time.Second), SendResolved: true,
-		Breaker: Breaker{Failures: 5, OpenFor: dur(30 * time.Second), HalfOpenRequests: 1},
+		Breaker: Breaker{Failures: 5, OpenFor: dur(5 * time.Second), HalfOpenRequests: 1},
 	}, d.Defaults)
 	assert.Equal(t, Fanout{
 		Timeout: dur(30 * time.Second), MaxConcurrent: 10, HealthStrategy: core.StrategySkipUnhealthy,

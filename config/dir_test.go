@@ -20,7 +20,7 @@ func TestLoadFileFixture(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"testdata/am-fanout.yml"}, cfg.Files)
 	assert.Equal(t, dur(5*time.Second), cfg.Defaults.Timeout)
-	assert.Equal(t, Breaker{Failures: 3, OpenFor: dur(30 * time.Second), HalfOpenRequests: 1}, cfg.Defaults.Breaker)
+	assert.Equal(t, Breaker{Failures: 3, OpenFor: dur(5 * time.Second), HalfOpenRequests: 1}, cfg.Defaults.Breaker)
 	assert.Equal(t, 4, cfg.Fanout.MaxConcurrent)
 	assert.Equal(t, core.StrategyPublishToAll, cfg.Fanout.HealthStrategy)
 	require.Len(t, cfg.Enrich.Rules, 1)
