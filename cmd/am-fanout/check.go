@@ -107,6 +107,9 @@ func renderTarget(w io.Writer, t *core.Target, alerts []*core.EnrichedAlert, o p
 	if c, ok := p.(io.Closer); ok {
 		defer c.Close()
 	}
+	if gr, ok := p.(publish.GroupRenderer); ok && t.GroupBy == core.GroupByNotification {
+		return renderGroup(w, t, gr, alerts)
+	}
 	r, ok := p.(publish.Renderer)
 	if !ok {
 		fmt.Fprintf(w, "### target %s (%s): sends no HTTP request\n\n", t.Name, t.Type)
@@ -132,6 +135,40 @@ func renderTarget(w io.Writer, t *core.Target, alerts []*core.EnrichedAlert, o p
 			if err := dumpRequest(w, req, secretsOf(t.Spec)); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// renderGroup prints the one message a target with group_by:
+// notification gets for the notification: the alerts it selects.
+func renderGroup(w io.Writer, t *core.Target, r publish.GroupRenderer, alerts []*core.EnrichedAlert) error {
+	n := &core.Notification{ReceivedAt: time.Now()}
+	for _, status := range []core.AlertStatus{core.StatusFiring, core.StatusResolved} {
+		for _, a := range alerts {
+			if a.Alert.Status == status && t.Selects(a) {
+				n.Alerts = append(n.Alerts, *a)
+			}
+		}
+	}
+	fmt.Fprintf(w, "### target %s (%s), the notification as one message (group_by: notification): %d of %d alerts\n",
+		t.Name, t.Type, len(n.Alerts), len(alerts))
+	if len(n.Alerts) == 0 {
+		fmt.Fprintf(w, "no alert selected (matchers or send_resolved)\n\n")
+		return nil
+	}
+	n.Group = n.Alerts[0].Group
+	reqs, err := r.RenderGroup(context.Background(), n)
+	if later, ok := errors.AsType[*publish.NeedsEarlierAnswer](err); ok {
+		fmt.Fprintf(w, "render keeps no state from earlier deliveries: %v\nonce that is known, this is sent, with %s in its place:\n", later.Err, later.Placeholder)
+		reqs, err = later.Requests, nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, req := range reqs {
+		if err := dumpRequest(w, req, secretsOf(t.Spec)); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -64,6 +64,12 @@ func TestRenderShowsEveryTargetAfterARootlyResolve(t *testing.T) {
 			t.Errorf("render printed nothing for target %s:\n%s", name, out)
 		}
 	}
+	// Slack defaults to group_by: notification: one message for the
+	// notification, with Alertmanager's title.
+	if !strings.Contains(out, "### target slack-ops (slack), the notification as one message (group_by: notification): 1 of 1 alerts") ||
+		!strings.Contains(out, "[RESOLVED:1]") {
+		t.Errorf("render does not show the group message of the chat target:\n%s", out)
+	}
 	for _, want := range []string{"no Rootly alert id is known", "POST /v1/alerts/ROOTLY_ALERT_ID/resolve", `"resolution_message"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("render does not show the Rootly resolve it would send once the id is known: lacks %q\n%s", want, out)
