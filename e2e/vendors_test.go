@@ -157,8 +157,10 @@ func TestAlertmanagerToVendors(t *testing.T) {
 	}
 }
 
+// Chat targets get one message per notification (group_by: notification
+// by default), titled as Alertmanager titles a group.
 func (e *vendorEnv) checkSlack(t *testing.T, alertname string) {
-	for i, want := range []string{"[FIRING] " + alertname, "[RESOLVED] " + alertname} {
+	for i, want := range []string{"[FIRING:1] " + alertname, "[RESOLVED:1] " + alertname} {
 		c := e.slack.Calls()[i]
 		text, _ := c.Msg["text"].(string)
 		if c.Path != slacktest.SlackWebhookPath || !strings.Contains(text, want) {
@@ -185,7 +187,7 @@ func (e *vendorEnv) checkPagerDuty(t *testing.T, alertname string) {
 }
 
 func (e *vendorEnv) checkTeams(t *testing.T, alertname string) {
-	for i, want := range []string{"[FIRING] " + alertname, "[RESOLVED] " + alertname} {
+	for i, want := range []string{"[FIRING:1] " + alertname, "[RESOLVED:1] " + alertname} {
 		body := e.teams.Bodies()[i]
 		var msg struct {
 			Attachments []struct {
