@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -204,9 +205,13 @@ func dumpRequest(w io.Writer, req *http.Request, secrets []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%s\n\n", redact(string(dump), secrets))
+	fmt.Fprintf(w, "%s\n\n", routingKeyField.ReplaceAllString(redact(string(dump), secrets), `"routing_key":"<secret>"`))
 	return nil
 }
+
+// routingKeyField is PagerDuty's integration key in an event: a secret
+// even when a templated routing_key rendered it from labels.
+var routingKeyField = regexp.MustCompile(`"routing_key":"[^"]*"`)
 
 // redact replaces every secret in text with <secret>.
 func redact(text string, secrets []string) string {

@@ -71,7 +71,11 @@ func (p *Config) Validate(dir string) error {
 		return err
 	}
 	p.RoutingKeyFile = ""
-	if n := utf8.RuneCountInString(string(p.RoutingKey)); n != PagerDutyRoutingKeyLen {
+	if templated(string(p.RoutingKey)) {
+		if _, err := parseRoutingKey(string(p.RoutingKey)); err != nil {
+			return err
+		}
+	} else if n := utf8.RuneCountInString(string(p.RoutingKey)); n != PagerDutyRoutingKeyLen {
 		return fmt.Errorf("routing_key must be the %d-character integration key, got %d characters", PagerDutyRoutingKeyLen, n)
 	}
 	if err := p.validateURL(); err != nil {

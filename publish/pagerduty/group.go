@@ -71,7 +71,11 @@ func (p *pagerDuty) RenderGroup(ctx context.Context, n *core.Notification) ([]*h
 	if err != nil {
 		return nil, err
 	}
-	ev := &pagerDutyEvent{RoutingKey: p.routingKey, EventAction: "resolve", DedupKey: key}
+	rk, err := p.routingKey.forGroup(n)
+	if err != nil {
+		return nil, err
+	}
+	ev := &pagerDutyEvent{RoutingKey: rk, EventAction: "resolve", DedupKey: key}
 	body, err := json.Marshal(ev)
 	if n.Status() != core.StatusResolved {
 		body, err = p.fitGroup(ev, p.groupTrigger(ev, n), n)

@@ -44,7 +44,7 @@ const (
 // finds its alert, so it is always sent.
 type pagerDuty struct {
 	url        string
-	routingKey string
+	routingKey routingKey
 	cfg        *Config
 	publish.HTTPTarget
 }
@@ -111,7 +111,11 @@ func newPagerDuty(name string, s *Config, o publish.Options) (*pagerDuty, error)
 	if err != nil {
 		return nil, err
 	}
-	return &pagerDuty{url: s.URL, routingKey: string(s.RoutingKey), cfg: s, HTTPTarget: h}, nil
+	key, err := parseRoutingKey(string(s.RoutingKey))
+	if err != nil {
+		return nil, err
+	}
+	return &pagerDuty{url: s.URL, routingKey: key, cfg: s, HTTPTarget: h}, nil
 }
 
 // Publish sends the alert's event once.
@@ -122,7 +126,11 @@ func (p *pagerDuty) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 
 // Render builds the one POST request Publish sends.
 func (p *pagerDuty) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Request, error) {
-	ev := &pagerDutyEvent{RoutingKey: p.routingKey, EventAction: "resolve", DedupKey: publish.IncidentKey(a)}
+	rk, err := p.routingKey.forAlert(a)
+	if err != nil {
+		return nil, err
+	}
+	ev := &pagerDutyEvent{RoutingKey: rk, EventAction: "resolve", DedupKey: publish.IncidentKey(a)}
 	if a.Alert.Status != core.StatusResolved {
 		p.fillTrigger(ev, a)
 	}
