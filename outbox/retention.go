@@ -9,8 +9,9 @@ import (
 )
 
 // prune removes done records older than the dedup window, ordering state
-// older than the retention with nothing pending, the oldest of either
-// beyond MaxDone, and expired publisher state. Freed pages are reused by
+// older than the retention with nothing pending, delivery history not
+// changed within the retention, the oldest of each beyond MaxDone, and
+// expired publisher state. Freed pages are reused by
 // later writes; Open compacts a file that became mostly free.
 func (s *Store) prune(now time.Time) error {
 	return s.update(func(tx *bolt.Tx) error {
@@ -26,6 +27,9 @@ func (s *Store) prune(now time.Time) error {
 			return st.At
 		})
 		if err != nil {
+			return err
+		}
+		if _, _, err := pruneBucket(tx.Bucket(bucketHistory), now.Add(-s.opts.Retention), s.opts.MaxDone, historyChanged); err != nil {
 			return err
 		}
 		return pruneState(tx, now)

@@ -221,7 +221,12 @@ func (o *Outbox) settle(e *entry, d *Delivery, out core.Outcome) {
 			// Encoded here, not in the transaction all writers share.
 			data, _ = json.Marshal(d)
 		}
-		err := o.store.update(func(tx *bolt.Tx) error { return o.store.record(tx, d, data, what, now) })
+		err := o.store.update(func(tx *bolt.Tx) error {
+			if err := o.store.record(tx, d, data, what, now); err != nil {
+				return err
+			}
+			return o.store.appendHistory(tx, d, &out, what, now)
+		})
 		if err != nil {
 			o.logger.Error("recording a delivery attempt failed; it stays as it was in the store", "target", d.Target, "id", d.ID, "err", err)
 		}

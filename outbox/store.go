@@ -154,7 +154,7 @@ func openDB(path string, noSync bool) (db *bolt.DB, err error) {
 		return nil, fmt.Errorf("outbox store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketPending, bucketDead, bucketDone, bucketLatest, bucketState} {
+		for _, b := range [][]byte{bucketPending, bucketDead, bucketDone, bucketLatest, bucketState, bucketHistory} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -85,6 +85,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	testCmd.Flag("target", "The target to send to.").Required().StringVar(&f.target)
 	testCmd.Flag("payload", "Alertmanager webhook payload (JSON file) whose alerts are sent, marked as tests (default: one AmFanoutTest alert).").StringVar(&f.payload)
 
+	var df deliveryFlags
+	deliveriesCmd := app.Command("deliveries", "List the recent deliveries of a running am-fanout and every attempt's outcome (GET /api/v1/deliveries).")
+	deliveriesCmd.Flag("url", "The running am-fanout.").Default("http://127.0.0.1:9099").StringVar(&df.url)
+	deliveriesCmd.Flag("http.config.file", "HTTP client configuration (TLS, basic auth, bearer token) to reach it, as amtool's.").StringVar(&df.httpConfigFile)
+	deliveriesCmd.Flag("fingerprint", "Only the deliveries of this alert.").StringVar(&df.fingerprint)
+	deliveriesCmd.Flag("target", "Only the deliveries to this target.").StringVar(&df.target)
+	deliveriesCmd.Flag("status", "Only firing or resolved alerts.").EnumVar(&df.status, "firing", "resolved")
+	deliveriesCmd.Flag("state", "Only pending, delivered or dead deliveries.").EnumVar(&df.state, "pending", "delivered", "dead")
+	deliveriesCmd.Flag("limit", "At most this many, newest first (1 to 1000).").Default("100").IntVar(&df.limit)
+	deliveriesCmd.Flag("output", "table or json.").Default("table").EnumVar(&df.output, "table", "json")
+
 	cmd, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "am-fanout: %v\n", err)
@@ -99,6 +110,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return render(f, stdout, stderr, logger)
 	case testCmd.FullCommand():
 		return testTarget(f, stdout, stderr, logger)
+	case deliveriesCmd.FullCommand():
+		return deliveries(df, stdout, stderr)
 	}
 	if err := serveAll(f, webFlags, logger); err != nil {
 		logger.Error("am-fanout stopped", "err", err)

@@ -58,10 +58,11 @@ func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource
 // start resumes the pending deliveries.
 func (d *durable) start() { d.box.Start() }
 
-// routes adds the dead-letter API; guard wraps its state-changing
-// endpoints.
+// routes adds the dead-letter and delivery-history API; guard wraps the
+// state-changing endpoints.
 func (d *durable) routes(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
 	receiver.DeadLetterRoutes(mux, d.box, d.logger, guard)
+	receiver.DeliveryRoutes(mux, d.box)
 }
 
 // drain lets attempts in flight finish until ctx ends; the rest stays

@@ -1,0 +1,173 @@
+package outbox
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/am-fanout/am-fanout/core"
+)
+
+// bucketHistory holds the recent deliveries and their attempts: key
+// accepted-at (8 bytes) + id (8 bytes), so that keys sort by acceptance
+// and ids reused by a volatile store never collide; value the time of its
+// last change (8 bytes, for pruning without decoding) + History JSON.
+var bucketHistory = []byte("history")
+
+// maxHistoryAttempts bounds the attempts kept per delivery: the first and
+// the latest.
+const maxHistoryAttempts = 20
+
+// The states of a delivery in its history.
+const (
+	HistoryPending   = "pending"
+	HistoryDelivered = "delivered"
+	HistoryDead      = "dead"
+)
+
+// History is one delivery and its attempts, for GET /api/v1/deliveries.
+type History struct {
+	ID     uint64 `json:"id"`
+	Target string `json:"target"`
+	// Fingerprints are the alert's, or the alerts' of a group delivery.
+	Fingerprints []string         `json:"fingerprints"`
+	AlertName    string           `json:"alertname,omitempty"`
+	Status       core.AlertStatus `json:"status"`
+	Group        bool             `json:"group,omitempty"`
+	AcceptedAt   time.Time        `json:"accepted_at"`
+	State        string           `json:"state"`
+	Attempts     []Attempt        `json:"attempts"`
+	// AttemptsOmitted counts attempts left out between the first and the
+	// latest ones kept.
+	AttemptsOmitted int `json:"attempts_omitted,omitempty"`
+}
+
+// Attempt is one delivery attempt's outcome.
+type Attempt struct {
+	At         time.Time `json:"at"`
+	Outcome    string    `json:"outcome"`
+	StatusCode int       `json:"status_code,omitempty"`
+	Duration   string    `json:"duration"`
+	Error      string    `json:"error,omitempty"`
+	SkipReason string    `json:"skip_reason,omitempty"`
+}
+
+// HistoryQuery selects deliveries; empty fields select all. Limit bounds
+// the answer (newest first).
+type HistoryQuery struct {
+	Fingerprint string
+	Target      string
+	Status      core.AlertStatus
+	State       string
+	Limit       int
+}
+
+func historyKey(d *Delivery) []byte {
+	k := binary.BigEndian.AppendUint64(nil, uint64(d.AcceptedAt.UnixNano()))
+	return binary.BigEndian.AppendUint64(k, d.ID)
+}
+
+// appendHistory adds an attempt's outcome to the delivery's history in
+// the transaction that records it.
+func (s *Store) appendHistory(tx *bolt.Tx, d *Delivery, out *core.Outcome, what fate, now time.Time) error {
+	b := tx.Bucket(bucketHistory)
+	key := historyKey(d)
+	var h History
+	if v := b.Get(key); len(v) > 8 && json.Unmarshal(v[8:], &h) == nil {
+		// known
+	} else {
+		h = historyOf(d)
+	}
+	a := Attempt{At: now.UTC(), Outcome: out.Kind.String(), StatusCode: out.StatusCode,
+		Duration: out.Duration.String(), SkipReason: out.SkipReason}
+	if out.Err != nil {
+		a.Error = out.Err.Error()
+	}
+	h.add(a)
+	switch what {
+	case settledDone:
+		h.State = HistoryDelivered
+	case settledDead:
+		h.State = HistoryDead
+	default:
+		h.State = HistoryPending
+	}
+	data, err := json.Marshal(&h)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, append(encodeTime(now), data...))
+}
+
+// add appends an attempt, keeping the first and the latest ones.
+func (h *History) add(a Attempt) {
+	h.Attempts = append(h.Attempts, a)
+	if len(h.Attempts) > maxHistoryAttempts {
+		h.Attempts = append(h.Attempts[:1], h.Attempts[2:]...)
+		h.AttemptsOmitted++
+	}
+}
+
+func historyOf(d *Delivery) History {
+	h := History{ID: d.ID, Target: d.Target, AcceptedAt: d.AcceptedAt.UTC(), Status: d.status(), Group: d.Group != nil}
+	if d.Group != nil {
+		for i := range d.Group.Alerts {
+			h.Fingerprints = append(h.Fingerprints, d.Group.Alerts[i].Alert.Fingerprint)
+		}
+		h.AlertName = d.Group.Group.CommonLabels["alertname"]
+	} else {
+		h.Fingerprints = []string{d.Alert.Alert.Fingerprint}
+		h.AlertName = d.Alert.Alert.Labels["alertname"]
+	}
+	return h
+}
+
+// Histories lists the recent deliveries q selects, newest first.
+func (o *Outbox) Histories(q HistoryQuery) ([]History, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	out := []History{}
+	err := o.store.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketHistory).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			var h History
+			if len(v) <= 8 || json.Unmarshal(v[8:], &h) != nil {
+				continue
+			}
+			if q.selects(&h) {
+				out = append(out, h)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (q *HistoryQuery) selects(h *History) bool {
+	switch {
+	case q.Target != "" && h.Target != q.Target,
+		q.Status != "" && h.Status != q.Status,
+		q.State != "" && h.State != q.State:
+		return false
+	case q.Fingerprint == "":
+		return true
+	}
+	for _, fp := range h.Fingerprints {
+		if fp == q.Fingerprint {
+			return true
+		}
+	}
+	return false
+}
+
+// historyChanged reads when a history record last changed.
+func historyChanged(v []byte) time.Time {
+	if len(v) < 8 {
+		return time.Time{}
+	}
+	return decodeTime(v[:8])
+}
