@@ -41,11 +41,14 @@ func waitDrained(t *testing.T, f *fanoutServer, limit time.Duration) time.Durati
 	return 0
 }
 
-// TestMemoryReleasedAfterStorm measures whether the memory a storm took
-// is given back once its backlog is delivered: a target answers 503
-// through a storm of 15 000 deliveries, then recovers; once nothing is
-// pending, resident memory should come back down. It does not yet: see
-// the skip at its end.
+// TestMemoryReleasedAfterStorm: the memory a storm took is given back once
+// its backlog is delivered. A target answers 503 through a storm of 15 000
+// deliveries, then recovers; once nothing is pending, am-fanout returns
+// its heap to the system (outbox OnDrained), so that the anonymous
+// memory, what a container's limit can only get back by killing the
+// process, comes back down. The rest of the resident memory is the store
+// file's pages that bbolt mapped: clean page cache, which the kernel
+// reclaims under the container's limit without a kill, logged here.
 func TestMemoryReleasedAfterStorm(t *testing.T) {
 	skipWithoutProc(t)
 	t.Setenv("GOMEMLIMIT", budgetGoMemLimit)
@@ -73,28 +76,34 @@ func TestMemoryReleasedAfterStorm(t *testing.T) {
 	t.Logf("backlog delivered %s after the recovery: RSS %.1f MiB (anonymous %.1f MiB), peak %.1f MiB",
 		took.Round(time.Second), drained.rss, drained.anon, drained.peak)
 
-	growth := drained.peak - before.rss
-	want := drained.peak - growth/2
-	var released memStatus
+	peakAnon := float64(watch.maxAnon.Load()) / 1024
+	// The heap the backlog used and no longer needs is returned to the
+	// system once it drained: idle heap still held must be small.
+	var kept float64
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if released, err = readMemStatus(p.cmd.Process.Pid); err != nil {
-			t.Fatalf("reading the memory of am-fanout: %v", err)
-		}
-		if released.rss < want || time.Now().After(deadline) {
+		fams := f.metrics(t)
+		idle, _ := metricValue(fams, "go_memstats_heap_idle_bytes", nil)
+		returned, _ := metricValue(fams, "go_memstats_heap_released_bytes", nil)
+		kept = (idle - returned) / (1 << 20)
+		if kept < maxIdleHeapKept || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	released, err := readMemStatus(p.cmd.Process.Pid)
+	if err != nil {
+		t.Fatalf("reading the memory of am-fanout: %v", err)
+	}
 	watch.close()
-	t.Logf("RSS %.1f MiB before the storm (anonymous %.1f), %.1f at the storm's end, peak %.1f (anonymous at most %.1f), %.1f once drained (anonymous %.1f), %.1f (anonymous %.1f) %s later",
-		before.rss, before.anon, storm.rss, released.peak, float64(watch.maxAnon.Load())/1024, drained.rss, drained.anon,
-		released.rss, released.anon, time.Since(deadline.Add(-30*time.Second)).Round(time.Second))
-	if released.rss >= want {
-		// Most of what stays is file-backed (RSS less RssAnon): the
-		// outbox file's pages mapped by bbolt, which a forced collection
-		// does not return; the heap is returned lazily besides.
-		t.Skipf("not asserted, the memory is not released yet: RSS %.1f MiB 30 s after the backlog drained, want under %.1f MiB (the peak %.1f MiB less half the storm's growth of %.1f MiB)",
-			released.rss, want, released.peak, growth)
+	t.Logf("RSS %.1f MiB before the storm (anonymous %.1f), %.1f at the storm's end, peak %.1f (anonymous at most %.1f), %.1f once drained (anonymous %.1f); then %.1f (anonymous %.1f, file-backed %.1f), idle heap kept %.1f MiB",
+		before.rss, before.anon, storm.rss, released.peak, peakAnon, drained.rss, drained.anon,
+		released.rss, released.anon, released.rss-released.anon, kept)
+	if kept >= maxIdleHeapKept {
+		t.Errorf("%.1f MiB of idle heap kept 30 s after the backlog drained, want under %d MiB: the storm's memory is not given back", kept, maxIdleHeapKept)
 	}
 }
+
+// maxIdleHeapKept bounds the idle heap, in MiB, still held once a storm's
+// backlog drained: the runtime keeps a little for the next allocations.
+const maxIdleHeapKept = 4

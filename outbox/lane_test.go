@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -247,6 +248,53 @@ func TestLaneCoalescesGroups(t *testing.T) {
 		}
 		if v := testutil.ToFloat64(box.metrics.coalesced.WithLabelValues("chat")); int(v) != 50-len(s.groups) {
 			t.Errorf("am_fanout_deliveries_coalesced_total = %v, want %d", v, 50-len(s.groups))
+		}
+	})
+}
+
+// TestOnDrainedAfterABacklog: once a backlog of at least DrainedAfter
+// deliveries is all done, OnDrained is called once; a small one does not
+// call it.
+func TestOnDrainedAfterABacklog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		s := &scripted{answer: func(now time.Time) core.Outcome {
+			if now.Sub(start) < 5*time.Second {
+				return serverDown
+			}
+			return delivered
+		}}
+		store, err := Open(filepath.Join(t.TempDir(), "outbox.db"), StoreOptions{Volatile: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var calls atomic.Int32
+		box, err := New(store, fanout.NewTargetSet([]*core.Target{laneTarget("t")}), s, Options{
+			MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour, DrainedAfter: 100,
+			OnDrained: func() { calls.Add(1) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		box.Start()
+		defer func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			box.Close(ctx)
+			store.Close()
+		}()
+		acceptN(t, box, 10, "small")
+		drain(t, box, time.Minute)
+		synctest.Wait()
+		if n := calls.Load(); n != 0 {
+			t.Errorf("OnDrained called %d times after a backlog of 10, want 0", n)
+		}
+		start = time.Now()
+		acceptN(t, box, 150, "big")
+		drain(t, box, time.Minute)
+		synctest.Wait()
+		if n := calls.Load(); n != 1 {
+			t.Errorf("OnDrained called %d times after a backlog of 150, want 1", n)
 		}
 	})
 }

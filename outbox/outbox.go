@@ -50,6 +50,13 @@ type Options struct {
 	// their attempts too (publish_to_all). Either way they are persisted
 	// and go out when their lane lets them.
 	HealthStrategy core.HealthStrategy
+	// OnDrained, when set, is called once the pending deliveries of a
+	// backlog of at least DrainedAfter are all done, from the outbox's
+	// own goroutine: am-fanout returns the memory the backlog took to the
+	// system then (debug.FreeOSMemory), instead of the runtime's slow
+	// scavenging.
+	OnDrained    func()
+	DrainedAfter int
 	// WaitTimeout bounds how long a waiting webhook (?wait=true) waits
 	// for the first attempts: fanout.timeout.
 	WaitTimeout time.Duration
@@ -91,6 +98,9 @@ func (o *Options) normalise() {
 	}
 	if o.LaneInFlight <= 0 {
 		o.LaneInFlight = d.LaneInFlight
+	}
+	if o.DrainedAfter <= 0 {
+		o.DrainedAfter = 1000
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -135,6 +145,11 @@ type Outbox struct {
 	lanes    map[string]*lane
 	limiters map[string]*rate.Limiter // by rate scope
 	running  int                      // attempts in flight
+	// backlog is the most deliveries pending since the outbox was last
+	// empty; drained tells the pruner it just became empty after one of
+	// at least DrainedAfter.
+	backlog int
+	drained chan struct{}
 	bytes    int64                    // of pending records, with reservations
 	reserved int                      // deliveries being persisted
 }
@@ -188,6 +203,7 @@ func New(store *Store, src fanout.TargetSource, at Attempter, opts Options) (*Ou
 		store: store, src: src, attempter: at, opts: opts, logger: opts.Logger,
 		ctx: ctx, cancel: cancel, stop: make(chan struct{}), wake: make(chan struct{}, 1),
 		entries: map[uint64]*entry{}, slots: map[string]*slot{}, lanes: map[string]*lane{}, limiters: map[string]*rate.Limiter{},
+		drained: make(chan struct{}, 1),
 	}
 	o.metrics = newMetrics(o)
 	if err := o.load(); err != nil {
@@ -252,6 +268,7 @@ func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) (e *entry, replac
 	}
 	e.slot, s.next = s, e
 	o.entries[d.ID] = e
+	o.backlog = max(o.backlog, len(o.entries))
 	o.bytes += int64(size)
 	if s.busy == nil {
 		e.lane.push(e)
@@ -265,6 +282,15 @@ func (o *Outbox) forget(e *entry) {
 	o.bytes -= int64(e.size)
 	if s := e.slot; s.busy == nil && s.next == nil {
 		delete(o.slots, s.key)
+	}
+	if len(o.entries) == 0 {
+		if o.backlog >= o.opts.DrainedAfter && o.opts.OnDrained != nil {
+			select {
+			case o.drained <- struct{}{}:
+			default:
+			}
+		}
+		o.backlog = 0
 	}
 }
 
@@ -325,6 +351,8 @@ func (o *Outbox) prune() {
 		select {
 		case <-o.stop:
 			return
+		case <-o.drained:
+			o.opts.OnDrained()
 		case <-t.C:
 			if err := o.store.prune(time.Now()); err != nil {
 				o.logger.Warn("pruning done deliveries failed", "err", err)

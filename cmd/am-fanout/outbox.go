@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -44,7 +45,14 @@ func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource
 	if !oc.Enabled {
 		logger.Warn("outbox.enabled is false: pending deliveries are kept in memory only and are lost if am-fanout stops before they are delivered", "file", path)
 	}
-	d.box, err = outbox.New(store, src, at, cfg.OutboxOptions(logger))
+	opts := cfg.OutboxOptions(logger)
+	opts.OnDrained = func() {
+		// A storm's backlog is delivered: give its memory back now rather
+		// than as the runtime scavenges.
+		debug.FreeOSMemory()
+		logger.Info("outbox backlog delivered; memory returned to the system")
+	}
+	d.box, err = outbox.New(store, src, at, opts)
 	if err == nil {
 		err = d.box.Register(reg)
 	}
