@@ -148,10 +148,10 @@ type Outbox struct {
 	// backlog is the most deliveries pending since the outbox was last
 	// empty; drained tells the pruner it just became empty after one of
 	// at least DrainedAfter.
-	backlog int
-	drained chan struct{}
-	bytes    int64                    // of pending records, with reservations
-	reserved int                      // deliveries being persisted
+	backlog  int
+	drained  chan struct{}
+	bytes    int64 // of pending records, with reservations
+	reserved int   // deliveries being persisted
 }
 
 // entry is a pending delivery in memory: only what scheduling needs. Its
