@@ -28,45 +28,68 @@ const (
 	clients = 8
 )
 
-// BenchmarkEndToEnd measures am-fanout as it runs: the binary built from
-// this tree receives notifications on POST /webhook over loopback HTTP and
-// delivers each alert to ten local webhook targets that answer 200 at once.
-// One operation is one notification holding 1 or 10 new alerts (every
-// alert has its own fingerprint, so nothing is deduplicated), sent by one
-// of a fixed number of client goroutines. Run it with a fixed count, e.g.
-// -benchtime=2000x.
+// BenchmarkEndToEnd measures am-fanout as it runs against a bare
+// forwarder, in one run. The binary built from this tree receives
+// notifications on POST /webhook over loopback HTTP and delivers each
+// alert to ten local webhook targets that answer 200 at once, with its
+// default configuration (am-fanout=bbolt: the durable store, fsync on)
+// and with outbox.enabled: false (am-fanout=memory: the same pipeline,
+// pending deliveries in memory). The control (forwarder) is a bare
+// net/http server in the benchmark process: it decodes the notification,
+// posts each alert to the ten targets in parallel, and answers once they
+// all answered; nothing is persisted, retried or ordered. One operation
+// is one notification holding 1 or 10 new alerts (every alert has its own
+// fingerprint, so nothing is deduplicated), sent by one of a fixed number
+// of client goroutines. Run it with a fixed count, e.g. -benchtime=2000x.
 //
-// With outbox=off the webhook answers after every delivery, so the ack
-// latency is the fan-out's; with outbox=on (the default configuration) it
-// answers once the deliveries are on disk, and a 503 is the outbox's
-// back-pressure, counted as refused-webhooks rather than an error.
+// am-fanout answers once the deliveries are persisted, and a 503 is the
+// outbox's back-pressure, counted as refused-webhooks rather than an
+// error; the forwarder answers after its deliveries.
 //
 // It reports alerts/s (accepted alerts over the time the clients took),
 // deliveries/s (as counted by the targets, up to the last one), the p50
-// and p99 ack latency, and the process's resident memory when idle, after
-// the load, and at its peak.
+// and p99 ack latency, and for am-fanout its resident memory when idle,
+// after the load and at its peak, and its deliveries/s as a ratio to the
+// forwarder's of the same run (the forwarder runs first).
 func BenchmarkEndToEnd(b *testing.B) {
-	for _, outbox := range []bool{false, true} {
-		for _, perWebhook := range []int{1, 10} {
-			name := fmt.Sprintf("outbox=%s/alerts-per-webhook=%d", onOff(outbox), perWebhook)
-			b.Run(name, func(b *testing.B) { benchEndToEnd(b, outbox, perWebhook) })
+	for _, perWebhook := range []int{1, 10} {
+		var forwarded float64
+		b.Run(fmt.Sprintf("alerts-per-webhook=%d/forwarder", perWebhook), func(b *testing.B) {
+			forwarded = benchEndToEnd(b, "", perWebhook)
+		})
+		for _, store := range []string{"bbolt", "memory"} {
+			b.Run(fmt.Sprintf("alerts-per-webhook=%d/am-fanout=%s", perWebhook, store), func(b *testing.B) {
+				if rate := benchEndToEnd(b, store, perWebhook); forwarded > 0 && rate > 0 {
+					b.ReportMetric(rate/forwarded, "ratio-to-forwarder")
+				}
+			})
 		}
 	}
 }
 
-func onOff(on bool) string {
-	if on {
-		return "on"
-	}
-	return "off"
-}
-
-func benchEndToEnd(b *testing.B, outbox bool, perWebhook int) {
+// benchEndToEnd runs one case: store "" is the forwarder. It returns the
+// deliveries/s, 0 when the case failed.
+func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 	var delivered atomic.Int64
-	srv := startServer(b, config(b, &delivered, outbox), "--log.level=warn")
-	idleRSS, _, err := srv.memory()
-	if err != nil {
-		b.Fatal(err)
+	urls := startTargets(b, &delivered)
+	var (
+		url string
+		srv *server
+	)
+	if store == "" {
+		fw := httptest.NewServer(newForwarder(urls))
+		b.Cleanup(fw.Close)
+		url = fw.URL
+	} else {
+		srv = startServer(b, config(urls, store == "bbolt"), "--log.level=warn")
+		url = srv.url
+	}
+	var idleRSS float64
+	if srv != nil {
+		var err error
+		if idleRSS, _, err = srv.memory(); err != nil {
+			b.Fatal(err)
+		}
 	}
 	client := &http.Client{
 		Transport: &http.Transport{MaxIdleConnsPerHost: clients},
@@ -85,7 +108,7 @@ func benchEndToEnd(b *testing.B, outbox bool, perWebhook int) {
 		wg.Go(func() {
 			var mine []time.Duration
 			for seq := range jobs {
-				d, err := post(client, srv.url, seq, perWebhook, outbox)
+				d, err := post(client, url, seq, perWebhook, srv != nil)
 				switch {
 				case errors.Is(err, errRefused):
 					refused.Add(1)
@@ -111,24 +134,28 @@ func benchEndToEnd(b *testing.B, outbox bool, perWebhook int) {
 	acked := time.Since(start)
 	alerts := int64(len(latencies) * perWebhook)
 	last := waitDelivered(&delivered, alerts*targets, time.Minute)
-	rss, peak, err := srv.memory()
-	if err != nil {
-		b.Fatal(err)
-	}
 	if b.Failed() {
-		return
+		return 0
 	}
 	if got := delivered.Load(); got != alerts*targets {
 		b.Fatalf("the targets received %d deliveries for %d accepted alerts, want %d", got, alerts, alerts*targets)
 	}
+	rate := float64(delivered.Load()) / last.Sub(start).Seconds()
 	b.ReportMetric(float64(alerts)/acked.Seconds(), "alerts/s")
-	b.ReportMetric(float64(delivered.Load())/last.Sub(start).Seconds(), "deliveries/s")
+	b.ReportMetric(rate, "deliveries/s")
 	b.ReportMetric(ms(percentile(latencies, 50)), "ack-p50-ms")
 	b.ReportMetric(ms(percentile(latencies, 99)), "ack-p99-ms")
 	b.ReportMetric(float64(refused.Load()), "refused-webhooks")
-	b.ReportMetric(idleRSS, "idle-RSS-MiB")
-	b.ReportMetric(rss, "RSS-MiB")
-	b.ReportMetric(peak, "peak-RSS-MiB")
+	if srv != nil {
+		rss, peak, err := srv.memory()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(idleRSS, "idle-RSS-MiB")
+		b.ReportMetric(rss, "RSS-MiB")
+		b.ReportMetric(peak, "peak-RSS-MiB")
+	}
+	return rate
 }
 
 // waitDelivered waits until the targets have received want deliveries or
@@ -144,21 +171,89 @@ func waitDelivered(delivered *atomic.Int64, want int64, timeout time.Duration) t
 	return last
 }
 
-// config starts the webhook targets, each counting what it receives in
-// delivered, and returns an am-fanout configuration that delivers every
-// alert to all of them.
-func config(b *testing.B, delivered *atomic.Int64, outbox bool) string {
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "fanout: {max_concurrent: 10}\noutbox: {enabled: %t}\ntargets:\n", outbox)
-	for i := range targets {
+// startTargets starts the webhook targets, each counting what it
+// receives in delivered, and returns their URLs.
+func startTargets(b *testing.B, delivered *atomic.Int64) []string {
+	urls := make([]string, targets)
+	for i := range urls {
 		t := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
 			delivered.Add(1)
 		}))
 		b.Cleanup(t.Close)
-		fmt.Fprintf(&cfg, "  - {name: target-%d, type: webhook, url: %q, format: alertmanager}\n", i, t.URL)
+		urls[i] = t.URL
+	}
+	return urls
+}
+
+// config is an am-fanout configuration that delivers every alert to all
+// the targets, with the outbox's defaults but its durability.
+func config(urls []string, durable bool) string {
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "outbox: {enabled: %t}\ntargets:\n", durable)
+	for i, u := range urls {
+		fmt.Fprintf(&cfg, "  - {name: target-%d, type: webhook, url: %q, format: alertmanager}\n", i, u)
 	}
 	return cfg.String()
+}
+
+// forwarder is the control: the least a fan-out over HTTP does. It
+// decodes a v4 notification, posts each of its alerts as a v4 message of
+// one alert (as am-fanout's format alertmanager does) to every target in
+// parallel, and answers 200 once all of them answered 2xx, 502 if one did
+// not. No durability, retries, breakers, ordering or metrics.
+type forwarder struct {
+	client *http.Client
+	urls   []string
+}
+
+func newForwarder(urls []string) *forwarder {
+	return &forwarder{urls: urls, client: &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64},
+		Timeout:   30 * time.Second,
+	}}
+}
+
+func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var msg message
+	if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var (
+		wg     sync.WaitGroup
+		failed atomic.Bool
+	)
+	for _, a := range msg.Alerts {
+		one := *msg.Data
+		one.Alerts = template.Alerts{a}
+		body, err := json.Marshal(message{Data: &one, Version: msg.Version, GroupKey: msg.GroupKey})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		for _, u := range f.urls {
+			wg.Go(func() {
+				resp, err := f.client.Post(u, "application/json", bytes.NewReader(body))
+				if err != nil {
+					failed.Store(true)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode/100 != 2 {
+					failed.Store(true)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if failed.Load() {
+		http.Error(w, "a target did not accept an alert", http.StatusBadGateway)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"status":"success"}`)
 }
 
 // errRefused is a 503 from the outbox: it is full, and Alertmanager would
@@ -166,11 +261,11 @@ func config(b *testing.B, delivered *atomic.Int64, outbox bool) string {
 var errRefused = errors.New("refused with 503")
 
 // post sends notification seq and returns how long its acknowledgement
-// took. Any answer but 200 is an error, and so is an alert that was not
-// delivered to every target (outbox off) or whose deliveries were not all
-// accepted (outbox on): a 200 alone only says that no alert needs a
-// resend, and a partial success would inflate the throughput.
-func post(c *http.Client, url string, seq, perWebhook int, outbox bool) (time.Duration, error) {
+// took. Any answer but 200 is an error, and so is, from am-fanout, an
+// answer in which some delivery of an alert was not accepted: a 200
+// alone only says that no alert needs a resend, and a partial success
+// would inflate the throughput.
+func post(c *http.Client, url string, seq, perWebhook int, fanout bool) (time.Duration, error) {
 	body, err := payload(seq, perWebhook)
 	if err != nil {
 		return 0, err
@@ -185,34 +280,26 @@ func post(c *http.Client, url string, seq, perWebhook int, outbox bool) (time.Du
 	err = json.NewDecoder(resp.Body).Decode(&ans)
 	d := time.Since(start)
 	switch {
-	case resp.StatusCode == http.StatusServiceUnavailable && outbox:
+	case resp.StatusCode == http.StatusServiceUnavailable && fanout:
 		return 0, errRefused
 	case resp.StatusCode != http.StatusOK:
 		return 0, fmt.Errorf("POST /webhook answered %s", resp.Status)
 	case err != nil:
 		return 0, fmt.Errorf("decoding the answer of POST /webhook: %w", err)
+	case !fanout:
+		return d, nil
 	}
-	return d, ans.check(perWebhook, outbox)
+	return d, ans.check(perWebhook)
 }
 
-// check says which delivery of the answer did not succeed or was not
-// accepted, if any.
-func (ans *answer) check(perWebhook int, outbox bool) error {
+// check says which delivery of the answer was not accepted, if any.
+func (ans *answer) check(perWebhook int) error {
 	if len(ans.Alerts) != perWebhook {
 		return fmt.Errorf("the answer holds %d alerts, want %d", len(ans.Alerts), perWebhook)
 	}
 	for _, a := range ans.Alerts {
-		n := len(a.Result.Results)
-		if outbox {
-			n = len(a.Deliveries)
-		}
-		if n != targets {
+		if n := len(a.Deliveries); n != targets {
 			return fmt.Errorf("alert %s: %d deliveries in the answer, want %d", a.Fingerprint, n, targets)
-		}
-		for _, r := range a.Result.Results {
-			if r.Result != "success" {
-				return fmt.Errorf("alert %s to %s: %s %s%s", a.Fingerprint, r.Target, r.Result, r.SkipReason, r.Error)
-			}
 		}
 		for _, dl := range a.Deliveries {
 			if dl.State != "accepted" {
@@ -227,15 +314,7 @@ func (ans *answer) check(perWebhook int, outbox bool) error {
 type answer struct {
 	Alerts []struct {
 		Fingerprint string `json:"fingerprint"`
-		Result      struct {
-			Results []struct {
-				Target     string `json:"target"`
-				Result     string `json:"result"`
-				SkipReason string `json:"skip_reason"`
-				Error      string `json:"error"`
-			} `json:"results"`
-		} `json:"result"`
-		Deliveries []struct {
+		Deliveries  []struct {
 			Target string `json:"target"`
 			State  string `json:"state"`
 		} `json:"deliveries"`

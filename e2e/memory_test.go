@@ -368,10 +368,22 @@ func TestMemoryStaysUnderChartLimit(t *testing.T) {
 // TestMemoryLimitEndsIn503s runs am-fanout as in a container limited to
 // 128 MiB (GOMEMLIMIT at 70 % of it) with the kernel's kill emulated:
 // past the limit the test kills it. A black-holed target and a
-// steady load must end in 503s from the outbox's bounds, not in a kill.
+// steady load of notifications of 10 or 50 alerts must end in 503s from
+// the outbox's bounds, not in a kill.
 func TestMemoryLimitEndsIn503s(t *testing.T) {
 	skipWithoutProc(t)
 	t.Setenv("GOMEMLIMIT", budgetGoMemLimit)
+	for _, perWebhook := range []int{10, 50} {
+		t.Run(fmt.Sprintf("%d alerts per webhook", perWebhook), func(t *testing.T) {
+			blackholeOverload(t, perWebhook)
+		})
+	}
+}
+
+// blackholeOverload posts notifications of perWebhook alerts from 8
+// senders, as fast as they are answered, to am-fanout with one
+// black-holed target, until 200 of them got 503 "outbox is full".
+func blackholeOverload(t *testing.T, perWebhook int) {
 	hole := newBlackhole(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "am-fanout.yml")
@@ -386,7 +398,6 @@ func TestMemoryLimitEndsIn503s(t *testing.T) {
 	watch := watchMemory(p, memoryBudgetMiB)
 	defer watch.close()
 
-	const perWebhook = 50
 	c := &http.Client{Timeout: time.Minute}
 	defer c.CloseIdleConnections()
 	var (

@@ -9,9 +9,9 @@
 // failed write (disk full) make Accept fail as a whole, and the webhook
 // answers 503 so that Alertmanager sends the notification again.
 //
-// Attempts. The first attempt starts right after the commit, through the
-// same publisher (fanout.Dispatcher: health, breakers, metrics) as before
-// the outbox. A success moves the record to the dedup log; a retryable
+// Attempts. The first attempt starts right after the commit, in the
+// target's lane, through fanout.Attempter (breaker, publisher, health,
+// metrics). A success moves the record to the dedup log; a retryable
 // failure, an open breaker or an unhealthy skip schedules a retry after a
 // full-jitter exponential backoff (RetryBase, RetryCap, never shorter than
 // the target's Retry-After); a permanent failure, a target that is no

@@ -123,7 +123,7 @@ func (tg *target) received() []core.EnrichedAlert {
 	return append([]core.EnrichedAlert(nil), tg.got...)
 }
 
-// harness is an outbox over real targets, breakers and a dispatcher.
+// harness is an outbox over real targets, breakers and an attempter.
 type harness struct {
 	t       testing.TB
 	dir     string
