@@ -114,6 +114,7 @@ func (o *Outbox) accept(ctx context.Context, alerts []*core.EnrichedAlert, targe
 		}
 		var replaced bool
 		c.e, replaced = o.admit(c.d, len(c.data), c.seq, c.old)
+		o.cache(c.e, c.d)
 		if replaced && c.d.Group != nil {
 			o.metrics.coalesced.WithLabelValues(c.target.Name).Inc()
 		}

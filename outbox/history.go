@@ -69,36 +69,57 @@ func historyKey(d *Delivery) []byte {
 	return binary.BigEndian.AppendUint64(k, d.ID)
 }
 
-// appendHistory adds an attempt's outcome to the delivery's history in
-// the transaction that records it.
-func (s *Store) appendHistory(tx *bolt.Tx, d *Delivery, out *core.Outcome, what fate, now time.Time) error {
-	b := tx.Bucket(bucketHistory)
-	key := historyKey(d)
-	var h History
-	if v := b.Get(key); len(v) > 8 && json.Unmarshal(v[8:], &h) == nil {
-		// known
-	} else {
-		h = historyOf(d)
-	}
+// historyEntry is an attempt's line in its delivery's history, prepared
+// outside the transaction that writes it: fresh is the whole record as
+// it is when the delivery has no history yet (its first attempt), encoded
+// before the transaction that all writers share.
+type historyEntry struct {
+	key     []byte
+	attempt Attempt
+	state   string
+	fresh   []byte
+}
+
+// newHistoryEntry prepares the history line of an attempt's outcome.
+func newHistoryEntry(d *Delivery, out *core.Outcome, what fate, now time.Time) *historyEntry {
 	a := Attempt{At: now.UTC(), Outcome: out.Kind.String(), StatusCode: out.StatusCode,
 		Duration: out.Duration.String(), SkipReason: out.SkipReason}
 	if out.Err != nil {
 		a.Error = out.Err.Error()
 	}
-	h.add(a)
+	he := &historyEntry{key: historyKey(d), attempt: a, state: HistoryPending}
 	switch what {
 	case settledDone:
-		h.State = HistoryDelivered
+		he.state = HistoryDelivered
 	case settledDead:
-		h.State = HistoryDead
-	default:
-		h.State = HistoryPending
+		he.state = HistoryDead
 	}
+	h := historyOf(d)
+	h.add(a)
+	h.State = he.state
+	if data, err := json.Marshal(&h); err == nil {
+		he.fresh = append(encodeTime(now), data...)
+	}
+	return he
+}
+
+// appendHistory writes an attempt's line in the transaction that records
+// its outcome: the prepared record for a first attempt, else the stored
+// one with the attempt added.
+func (s *Store) appendHistory(tx *bolt.Tx, he *historyEntry, now time.Time) error {
+	b := tx.Bucket(bucketHistory)
+	v := b.Get(he.key)
+	var h History
+	if len(v) <= 8 || json.Unmarshal(v[8:], &h) != nil {
+		return b.Put(he.key, he.fresh)
+	}
+	h.add(he.attempt)
+	h.State = he.state
 	data, err := json.Marshal(&h)
 	if err != nil {
 		return err
 	}
-	return b.Put(key, append(encodeTime(now), data...))
+	return b.Put(he.key, append(encodeTime(now), data...))
 }
 
 // add appends an attempt, keeping the first and the latest ones.

@@ -148,10 +148,13 @@ type Outbox struct {
 	// backlog is the most deliveries pending since the outbox was last
 	// empty; drained tells the pruner it just became empty after one of
 	// at least DrainedAfter.
-	backlog  int
-	drained  chan struct{}
-	bytes    int64 // of pending records, with reservations
-	reserved int   // deliveries being persisted
+	backlog int
+	drained chan struct{}
+	// cachedBytes counts the records entries hold for their first attempt
+	// (entry.cached), at most maxCached.
+	cachedBytes int64
+	bytes       int64 // of pending records, with reservations
+	reserved    int   // deliveries being persisted
 }
 
 // entry is a pending delivery in memory: only what scheduling needs. Its
@@ -171,6 +174,9 @@ type entry struct {
 	// waiter, when a webhook waits for the first attempt, gets its
 	// outcome once.
 	waiter chan core.Outcome
+	// cached is the record as accepted, kept until the first attempt so
+	// that it need not be read back and decoded; bounded by cacheBytes.
+	cached *Delivery
 }
 
 // answer tells a waiting webhook the outcome of the first attempt.
@@ -278,6 +284,7 @@ func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) (e *entry, replac
 
 // forget drops an entry from memory; o.mu must be held.
 func (o *Outbox) forget(e *entry) {
+	o.uncache(e)
 	delete(o.entries, e.id)
 	o.bytes -= int64(e.size)
 	if s := e.slot; s.busy == nil && s.next == nil {
@@ -292,6 +299,32 @@ func (o *Outbox) forget(e *entry) {
 		}
 		o.backlog = 0
 	}
+}
+
+// maxCached bounds the bytes of the accepted records kept in memory for
+// their first attempts: a healthy target's deliveries skip reading their
+// record back, while a storm's backlog waits in the file, not the heap.
+func (o *Outbox) maxCached() int64 { return o.opts.MaxBytes / 8 }
+
+// cache keeps an accepted record for its first attempt, if the budget
+// allows; o.mu must be held.
+func (o *Outbox) cache(e *entry, d *Delivery) {
+	if e == nil || e.cached != nil || o.cachedBytes+int64(e.size) > o.maxCached() {
+		return
+	}
+	e.cached = d
+	o.cachedBytes += int64(e.size)
+}
+
+// uncache takes an entry's cached record, nil if it holds none; o.mu
+// must be held.
+func (o *Outbox) uncache(e *entry) *Delivery {
+	d := e.cached
+	if d != nil {
+		e.cached = nil
+		o.cachedBytes -= int64(e.size)
+	}
+	return d
 }
 
 // Start begins delivering: the scheduler of retries and the pruner of

@@ -60,11 +60,12 @@ func (o *Outbox) startDue(now time.Time) time.Time {
 			}
 			e := l.take(now)
 			e.slot.busy, e.slot.next = e, nil
+			d := o.uncache(e)
 			o.running++
 			o.attempts.Add(1)
 			go func() {
 				defer o.attempts.Done()
-				o.attempt(e)
+				o.attempt(e, d)
 			}()
 		}
 	}
@@ -117,11 +118,14 @@ func (o *Outbox) lane(name string) *lane {
 }
 
 // attempt makes one attempt of a claimed delivery to the current target
-// of its name, with its record read back from the store, and settles it.
-func (o *Outbox) attempt(e *entry) {
-	d := o.record(e)
+// of its name and settles it. d is its record as accepted, when memory
+// still held it (a first attempt soon after the webhook); otherwise it is
+// read back from the store.
+func (o *Outbox) attempt(e *entry, d *Delivery) {
 	if d == nil {
-		return
+		if d = o.record(e); d == nil {
+			return
+		}
 	}
 	var t *core.Target
 	for _, c := range o.src.Targets() {
@@ -221,11 +225,12 @@ func (o *Outbox) settle(e *entry, d *Delivery, out core.Outcome) {
 			// Encoded here, not in the transaction all writers share.
 			data, _ = json.Marshal(d)
 		}
+		he := newHistoryEntry(d, &out, what, now)
 		err := o.store.update(func(tx *bolt.Tx) error {
 			if err := o.store.record(tx, d, data, what, now); err != nil {
 				return err
 			}
-			return o.store.appendHistory(tx, d, &out, what, now)
+			return o.store.appendHistory(tx, he, now)
 		})
 		if err != nil {
 			o.logger.Error("recording a delivery attempt failed; it stays as it was in the store", "target", d.Target, "id", d.ID, "err", err)
