@@ -29,6 +29,7 @@ type Config struct {
 	Receiver Receiver `yaml:"receiver"`
 	Health   Health   `yaml:"health"`
 	Outbox   Outbox   `yaml:"outbox"`
+	Tracing  Tracing  `yaml:"tracing"`
 	// Targets are the targets of the config file followed by those of the
 	// targets directory.
 	Targets []*core.Target `yaml:"-"`
@@ -116,8 +117,9 @@ func Default() Config {
 			HealthStrategy: core.StrategySkipUnhealthy,
 			DedupWindow:    model.Duration(15 * time.Minute),
 		},
-		Health: DefaultHealth(),
-		Outbox: DefaultOutbox(),
+		Health:  DefaultHealth(),
+		Outbox:  DefaultOutbox(),
+		Tracing: DefaultTracing(),
 	}
 }
 
@@ -130,6 +132,7 @@ type fileConfig struct {
 	Receiver *Receiver   `yaml:"receiver"`
 	Health   *Health     `yaml:"health"`
 	Outbox   *Outbox     `yaml:"outbox"`
+	Tracing  *Tracing    `yaml:"tracing"`
 	Targets  []yaml.Node `yaml:"targets"`
 }
 
@@ -170,6 +173,7 @@ func LoadFile(path, targetsDir string) (*Config, error) {
 func Parse(data []byte, path string) (*Config, error) {
 	cfg := Default()
 	fc := fileConfig{Defaults: &cfg.Defaults, Fanout: &cfg.Fanout, Enrich: &cfg.Enrich, Receiver: &cfg.Receiver, Health: &cfg.Health, Outbox: &cfg.Outbox}
+	fc.Tracing = &cfg.Tracing
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlError(path, err)
@@ -233,6 +237,9 @@ func (c *Config) validate(pos *position, dir string) error {
 		return err
 	}
 	if err := c.Health.validate(pos); err != nil {
+		return err
+	}
+	if err := c.Tracing.validate(pos, dir); err != nil {
 		return err
 	}
 	tok, err := publish.SecretFrom(c.Receiver.BearerToken, c.Receiver.BearerTokenFile, dir)

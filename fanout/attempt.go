@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/am-fanout/am-fanout/core"
 )
 
@@ -25,6 +27,9 @@ type Attempter struct {
 	Gone    *GoneTargets
 	Metrics *Metrics
 	Logger  *slog.Logger
+	// Tracer, when set, starts a span for each attempt of a delivery
+	// that carries the context of its accept span (see tracing.go).
+	Tracer trace.Tracer
 	// failureLogs rate-limits the log lines of failures that repeat.
 	failureLogs *repeatLimiter
 }
@@ -43,10 +48,17 @@ func NewAttempter(health OutcomeRecorder, gone *GoneTargets, m *Metrics, logger 
 // Attempt delivers one alert (a) or one notification (n, when a is nil)
 // to t within t's timeout, once, and returns its outcome.
 func (at *Attempter) Attempt(ctx context.Context, t *core.Target, a *core.EnrichedAlert, n *core.Notification) core.Outcome {
+	ctx, span := at.startSpan(ctx, t, a)
+	o := at.attempt(ctx, t, a, n)
+	endSpan(span, &o)
+	return o
+}
+
+func (at *Attempter) attempt(ctx context.Context, t *core.Target, a *core.EnrichedAlert, n *core.Notification) core.Outcome {
 	if _, gone := at.Gone.Lookup(t); gone {
 		// A request could only fail again until the configuration changes.
 		o := core.Skip(core.SkipTargetGone)
-		at.observe(t, &o)
+		at.observe(ctx, t, &o)
 		return o
 	}
 	attempt := func(ctx context.Context) core.Outcome {
@@ -69,7 +81,7 @@ func (at *Attempter) Attempt(ctx context.Context, t *core.Target, a *core.Enrich
 	if o.Gone && at.Gone.mark(t, o.Err, time.Now()) {
 		at.logger().Warn("target is gone: it is skipped until its configuration changes", "target", t.Name, "err", o.Err)
 	}
-	at.observe(t, &o)
+	at.observe(ctx, t, &o)
 	return o
 }
 
@@ -85,7 +97,7 @@ func send(ctx context.Context, t *core.Target, a *core.EnrichedAlert, n *core.No
 	return gp.PublishGroup(ctx, n)
 }
 
-func (at *Attempter) observe(t *core.Target, o *core.Outcome) {
+func (at *Attempter) observe(ctx context.Context, t *core.Target, o *core.Outcome) {
 	r := o.Result(t)
 	at.Metrics.recordTarget(&r)
 	if at.Health != nil && o.Kind != core.OutcomeSkipped {
@@ -102,12 +114,13 @@ func (at *Attempter) observe(t *core.Target, o *core.Outcome) {
 			if held > 0 {
 				attrs = append(attrs, "similar_failures_not_logged", held)
 			}
+			attrs = withTraceID(ctx, attrs)
 			at.logger().Warn("delivery attempt failed", attrs...)
 		}
 	default:
 		if l := at.logger(); l.Enabled(context.Background(), slog.LevelDebug) {
-			l.Debug("delivery attempt", "target", t.Name, "outcome", o.Kind.String(), "skip_reason", o.SkipReason,
-				"duration", o.Duration, "status_code", o.StatusCode)
+			l.Debug("delivery attempt", withTraceID(ctx, []any{"target", t.Name, "outcome", o.Kind.String(), "skip_reason", o.SkipReason,
+				"duration", o.Duration, "status_code", o.StatusCode})...)
 		}
 	}
 }

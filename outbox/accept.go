@@ -88,7 +88,7 @@ func (o *Outbox) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait 
 // probe at a time (publish_to_all).
 func (o *Outbox) accept(ctx context.Context, alerts []*core.EnrichedAlert, targets []*core.Target, wait, holdBack bool) ([]AlertOutcome, error) {
 	now := time.Now()
-	cands := candidates(alerts, targets, now)
+	cands := candidates(alerts, targets, now, traceParent(ctx))
 	var size int64
 	for _, c := range cands {
 		size += int64(len(c.data))
@@ -147,8 +147,9 @@ func (o *Outbox) accept(ctx context.Context, alerts []*core.EnrichedAlert, targe
 	return out, nil
 }
 
-// candidates are the deliveries of a notification to targets.
-func candidates(alerts []*core.EnrichedAlert, targets []*core.Target, now time.Time) []*candidate {
+// candidates are the deliveries of a notification to targets; tp is the
+// traceparent of the accept span, if any.
+func candidates(alerts []*core.EnrichedAlert, targets []*core.Target, now time.Time, tp string) []*candidate {
 	var cands []*candidate
 	encoded := make([][]byte, len(alerts))
 	alertJSON := func(i int) []byte {
@@ -159,7 +160,7 @@ func candidates(alerts []*core.EnrichedAlert, targets []*core.Target, now time.T
 	}
 	for _, t := range targets {
 		if grouped(t) {
-			if c := groupCandidate(alerts, t, now); c != nil {
+			if c := groupCandidate(alerts, t, now, tp); c != nil {
 				cands = append(cands, c)
 			}
 			continue
@@ -168,8 +169,8 @@ func candidates(alerts []*core.EnrichedAlert, targets []*core.Target, now time.T
 			if !t.Selects(a) {
 				continue
 			}
-			d := &Delivery{Target: t.Name, Alert: *a, AcceptedAt: now, NextAttempt: now}
-			data, _ := json.Marshal(newDelivery{Target: t.Name, Alert: alertJSON(i), AcceptedAt: now, NextAttempt: now})
+			d := &Delivery{Target: t.Name, Alert: *a, AcceptedAt: now, NextAttempt: now, TraceParent: tp}
+			data, _ := json.Marshal(newDelivery{Target: t.Name, Alert: alertJSON(i), AcceptedAt: now, NextAttempt: now, TraceParent: tp})
 			cands = append(cands, &candidate{alerts: []int{i}, target: t, d: d, data: data})
 		}
 	}
@@ -187,7 +188,7 @@ func grouped(t *core.Target) bool {
 
 // groupCandidate is the one delivery of a notification to a grouped
 // target: the alerts it selects, firing first; nil when it selects none.
-func groupCandidate(alerts []*core.EnrichedAlert, t *core.Target, now time.Time) *candidate {
+func groupCandidate(alerts []*core.EnrichedAlert, t *core.Target, now time.Time, tp string) *candidate {
 	var picked []int
 	for _, status := range []core.AlertStatus{core.StatusFiring, core.StatusResolved} {
 		for i, a := range alerts {
@@ -204,8 +205,8 @@ func groupCandidate(alerts []*core.EnrichedAlert, t *core.Target, now time.Time)
 		n.Alerts[j] = *alerts[i]
 	}
 	group, _ := json.Marshal(n)
-	d := &Delivery{Target: t.Name, Group: n, AcceptedAt: now, NextAttempt: now}
-	data, _ := json.Marshal(newDelivery{Target: t.Name, Group: group, AcceptedAt: now, NextAttempt: now})
+	d := &Delivery{Target: t.Name, Group: n, AcceptedAt: now, NextAttempt: now, TraceParent: tp}
+	data, _ := json.Marshal(newDelivery{Target: t.Name, Group: group, AcceptedAt: now, NextAttempt: now, TraceParent: tp})
 	return &candidate{alerts: picked, target: t, d: d, data: data}
 }
 

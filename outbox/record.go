@@ -33,6 +33,10 @@ type Delivery struct {
 	// DeadAt and DeadReason are set on dead letters.
 	DeadAt     time.Time `json:"dead_at,omitzero"`
 	DeadReason string    `json:"dead_reason,omitempty"`
+	// TraceParent is the W3C traceparent of the webhook's accept span,
+	// when tracing was on, so that every attempt, after a restart too,
+	// is part of the notification's trace (tracing.go).
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // key is the delivery's dedup key: fanout.DeliveryKey for an alert; for
@@ -166,4 +170,5 @@ type newDelivery struct {
 	Group       json.RawMessage `json:"group,omitempty"`
 	AcceptedAt  time.Time       `json:"accepted_at"`
 	NextAttempt time.Time       `json:"next_attempt"`
+	TraceParent string          `json:"traceparent,omitempty"`
 }

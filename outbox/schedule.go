@@ -146,7 +146,7 @@ func (o *Outbox) attempt(e *entry, d *Delivery) {
 	if d.Group != nil {
 		alert = nil
 	}
-	o.settle(e, d, o.attempter.Attempt(o.ctx, t, alert, d.Group))
+	o.settle(e, d, o.attempter.Attempt(d.traceContext(o.ctx), t, alert, d.Group))
 }
 
 // record reads the pending record of a claimed entry. An entry whose

@@ -39,6 +39,7 @@ func (w *Webhook) viaOutbox(r *http.Request, s *Settings, alerts []*core.Enriche
 		w.logger.Error("webhook refused: deliveries could not be persisted", "remote", r.RemoteAddr, "err", err)
 		return http.StatusServiceUnavailable, errorBody("deliveries could not be persisted, send the notification again: %v", err)
 	}
+	countAccepted(r.Context(), got)
 	results := make([]AlertResult, len(got))
 	for i, o := range got {
 		results[i] = alertResult(o.Alert, o.Result, o.Deliveries)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/am-fanout/am-fanout/core"
@@ -37,6 +38,10 @@ type Settings struct {
 	// request wait for the first attempts, as ?wait=true does.
 	Outbox              Outbox
 	WaitForFirstAttempt bool
+	// Tracer, when set, starts the accept span of each request, a child
+	// of the traceparent Alertmanager sends (tracing.go); nil when
+	// tracing is off.
+	Tracer trace.Tracer
 }
 
 // Limits bound what the webhook holds in memory at once.
@@ -127,7 +132,10 @@ type Answer struct {
 }
 
 func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	code, body := w.handle(r)
+	s := w.settings.Load()
+	r, span := startAccept(r, s.Tracer)
+	code, body := w.handle(r, s)
+	endAccept(span, code)
 	w.requests.WithLabelValues(strconv.Itoa(code)).Inc()
 	if code == http.StatusMethodNotAllowed {
 		rw.Header().Set("Allow", http.MethodPost)
@@ -135,11 +143,10 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	writeJSON(rw, code, body)
 }
 
-func (w *Webhook) handle(r *http.Request) (int, any) {
+func (w *Webhook) handle(r *http.Request, s *Settings) (int, any) {
 	if r.Method != http.MethodPost {
 		return http.StatusMethodNotAllowed, errorBody("method %s not allowed: send the notification with POST", r.Method)
 	}
-	s := w.settings.Load()
 	if !authorized(r, s.BearerToken) {
 		return http.StatusUnauthorized, errorBody("missing or wrong bearer token: set http_config.authorization in Alertmanager's webhook_config")
 	}
@@ -162,6 +169,7 @@ func (w *Webhook) handle(r *http.Request) (int, any) {
 		w.logger.Warn("rejected webhook", "remote", r.RemoteAddr, "err", err)
 		return http.StatusBadRequest, errorBody("%v", err)
 	}
+	describeAccept(r.Context(), msg)
 	if len(msg.Alerts) == 0 {
 		return http.StatusOK, Answer{Status: "success", Alerts: []AlertResult{}, Message: "the notification holds no alerts: nothing to deliver"}
 	}

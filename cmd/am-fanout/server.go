@@ -28,6 +28,7 @@ import (
 	"github.com/am-fanout/am-fanout/health"
 	"github.com/am-fanout/am-fanout/publish"
 	"github.com/am-fanout/am-fanout/receiver"
+	"github.com/am-fanout/am-fanout/tracing"
 )
 
 // server is the running am-fanout: the current configuration and targets,
@@ -47,6 +48,7 @@ type server struct {
 	durable  *durable // the store: outbox and dedup log (outbox.go)
 	metrics  *fanout.Metrics
 	webhook  *receiver.Webhook
+	tracing  *tracing.Provider // follows reloads (tracing.go)
 
 	reloadOK         prometheus.Gauge
 	reloadTime       prometheus.Gauge
@@ -88,6 +90,7 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 		health:  health.New(health.Options{}),
 		gone:    &fanout.GoneTargets{},
 		targets: fanout.NewTargetSet(nil),
+		tracing: tracing.NewProvider(),
 	}
 	s.prober = health.NewProber(s.health)
 	s.breakers = breaker.NewSet(func(name string, from, to breaker.State) {
@@ -112,6 +115,7 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 	}, []string{"target", "field"})
 	s.reg.MustRegister(s.reloadOK, s.reloadTime, s.templateFailures)
 	attempter := fanout.NewAttempter(s.health, s.gone, s.metrics, logger)
+	attempter.Tracer = s.tracing.Tracer(instrumentation)
 	if s.durable, err = openDurable(f.storagePath, cfg, s.targets, attempter, logger, s.reg); err != nil {
 		return nil, err
 	}
@@ -149,6 +153,10 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	if err != nil {
 		return receiver.Settings{}, err
 	}
+	if err := s.applyTracing(cfg); err != nil {
+		s.closeQuietly(built)
+		return receiver.Settings{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.targets.Targets()
@@ -162,13 +170,14 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	}
 	s.retire(old, time.Duration(cfg.Fanout.Timeout))
 	s.reloaded(nil)
-	s.logger.Info("configuration loaded", "files", cfg.Files, "targets", len(built))
+	s.logger.Info("configuration loaded", "files", cfg.Files, "targets", len(built), "tracing", cfg.Tracing.String())
 	enricher := enrich.New(cfg.Enrich.Rules, time.Now)
 	s.enricher.Store(enricher)
 	return receiver.Settings{
 		Enricher:    enricher,
 		BearerToken: string(cfg.Receiver.BearerToken),
 		Outbox:      s.durable.box, WaitForFirstAttempt: cfg.Outbox.WaitForFirstAttempt,
+		Tracer: s.acceptTracer(),
 	}, nil
 }
 
@@ -250,6 +259,7 @@ func (s *server) closeQuietly(ts []*core.Target) {
 // close stops the probes and closes every publisher, current and retired.
 func (s *server) close() {
 	s.durable.close()
+	s.shutdownTracing()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.prober.Stop()
@@ -299,6 +309,7 @@ func (s *server) routes() http.Handler {
 func serveAll(f flags, webFlags *web.FlagConfig, logger *slog.Logger) error {
 	logger.Info("starting am-fanout", "version", version.Info(), "build_context", version.BuildContext())
 	setMemoryLimit(logger)
+	routeOtelErrors(logger)
 	s, err := newServer(f, logger)
 	if err != nil {
 		return err
