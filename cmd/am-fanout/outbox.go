@@ -28,7 +28,7 @@ type durable struct {
 
 // openDurable opens the store and loads the outbox's pending deliveries;
 // it starts nothing.
-func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource, at outbox.Attempter, logger *slog.Logger, reg prometheus.Registerer) (*durable, error) {
+func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource, at outbox.Attempter, prep outbox.Preparer, logger *slog.Logger, reg prometheus.Registerer) (*durable, error) {
 	oc := cfg.Outbox
 	path := oc.File
 	if !filepath.IsAbs(path) {
@@ -44,7 +44,9 @@ func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource
 	if !oc.Enabled {
 		logger.Warn("outbox.enabled is false: pending deliveries are kept in memory only and are lost if am-fanout stops before they are delivered", "file", path)
 	}
-	d.box, err = outbox.New(store, src, at, cfg.OutboxOptions(logger))
+	opts := cfg.OutboxOptions(logger)
+	opts.Prepare = prep
+	d.box, err = outbox.New(store, src, at, opts)
 	if err == nil {
 		err = d.box.Register(reg)
 	}

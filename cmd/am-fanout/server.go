@@ -47,6 +47,8 @@ type server struct {
 	durable  *durable // the store: outbox and dedup log (outbox.go)
 	metrics  *fanout.Metrics
 	webhook  *receiver.Webhook
+	// classifiers prepares alerts before their first attempt (enrich.classifier).
+	classifiers *classifiers
 
 	reloadOK         prometheus.Gauge
 	reloadTime       prometheus.Gauge
@@ -112,7 +114,8 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 	}, []string{"target", "field"})
 	s.reg.MustRegister(s.reloadOK, s.reloadTime, s.templateFailures)
 	attempter := fanout.NewAttempter(s.health, s.gone, s.metrics, logger)
-	if s.durable, err = openDurable(f.storagePath, cfg, s.targets, attempter, logger, s.reg); err != nil {
+	s.classifiers = newClassifiers(s.reg, logger)
+	if s.durable, err = openDurable(f.storagePath, cfg, s.targets, attempter, s.classifiers, logger, s.reg); err != nil {
 		return nil, err
 	}
 	// A probe that finds a failing target up ends its lane's wait.
@@ -137,7 +140,11 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 // the webhook settings that go with them.
 func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	built := cfg.Targets
-	err := buildPublishers(built, publish.Options{
+	classifier, err := s.classifiers.build(cfg.Enrich.Classifier)
+	if err != nil {
+		return receiver.Settings{}, err
+	}
+	err = buildPublishers(built, publish.Options{
 		Logger: s.logger, UserAgent: userAgent(), State: publisherState(s.durable.store),
 		OnTemplateError: func(target, field string) {
 			s.templateFailures.WithLabelValues(target, field).Inc()
@@ -147,8 +154,10 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 		Throttled: s.durable.box.Pause,
 	})
 	if err != nil {
+		classifier.drop()
 		return receiver.Settings{}, err
 	}
+	s.classifiers.use(classifier)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.targets.Targets()
@@ -258,6 +267,7 @@ func (s *server) close() {
 	}
 	s.retired = nil
 	s.closeQuietly(s.targets.Targets())
+	s.classifiers.close()
 }
 
 func (s *server) routes() http.Handler {
