@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -46,6 +48,11 @@ const (
 // UnmarshalYAML applies the defaults, then the block.
 func (c *Classifier) UnmarshalYAML(n *yaml.Node) error {
 	type plain Classifier
+	if err := checkKeys("", n, reflect.TypeFor[plain]()); err != nil {
+		// The strict decoder does not check a block with its own
+		// unmarshaler; this says it as the decoder would, "line N: ...".
+		return fmt.Errorf("line %s", strings.TrimPrefix(err.Error(), ":"))
+	}
 	*c = Classifier{
 		Timeout: model.Duration(DefaultClassifierTimeout), CacheTTL: model.Duration(DefaultClassifierCacheTTL),
 		CacheSize: DefaultClassifierCacheSize, MaxConcurrent: DefaultClassifierMaxConcurrent,

@@ -212,11 +212,16 @@ func (c *Classifier) failed(a *core.EnrichedAlert, err error) {
 func (c *Classifier) ask(ctx context.Context, a *core.EnrichedAlert) (*ClassifierAnswer, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	errBusy := &classifierError{ReasonTimeout, fmt.Errorf("no request slot free within %s (max_concurrent)", c.timeout)}
 	select {
 	case c.slots <- struct{}{}:
 		defer func() { <-c.slots }()
 	case <-ctx.Done():
-		return nil, &classifierError{ReasonTimeout, fmt.Errorf("no request slot free within %s (max_concurrent)", c.timeout)}
+		return nil, errBusy
+	}
+	if ctx.Err() != nil {
+		// The slot came free as the time ran out.
+		return nil, errBusy
 	}
 	body, err := json.Marshal(ClassifierRequest{
 		Version: ClassifierRequestVersion, Alert: a.Alert, Group: a.Group, Classification: a.Classification,
