@@ -103,7 +103,7 @@ func (a *ClassifierAnswer) Validate() error {
 	}
 	for k, v := range a.Labels {
 		switch {
-		case !model.LabelName(k).IsValidLegacy() || strings.HasPrefix(k, "__"):
+		case !model.LegacyValidation.IsValidLabelName(k) || strings.HasPrefix(k, "__"):
 			return fmt.Errorf("labels: %q is not a valid label name", short(k))
 		case k == model.AlertNameLabel:
 			return errors.New("labels: alertname names the alert and cannot be changed")
