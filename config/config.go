@@ -85,6 +85,9 @@ type Receiver struct {
 // Enrich configures how alerts are enriched.
 type Enrich struct {
 	Rules []Rule `yaml:"rules"`
+	// Classifier, when set, asks an external classifier about each alert
+	// (classifier.go).
+	Classifier *Classifier `yaml:"classifier"`
 }
 
 // Rule sets labels and annotations on the alerts its matchers select.
@@ -247,6 +250,11 @@ func (c *Config) validate(pos *position, dir string) error {
 		return pos.errorf("receiver", "%v", err)
 	}
 	c.Receiver.BearerToken, c.Receiver.BearerTokenFile = tok, ""
+	if c.Enrich.Classifier != nil {
+		if err := c.Enrich.Classifier.validate(pos, dir); err != nil {
+			return err
+		}
+	}
 	for i := range c.Enrich.Rules {
 		r := &c.Enrich.Rules[i]
 		if r.Name == "" {

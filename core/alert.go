@@ -59,6 +59,12 @@ type Classification struct {
 	Priority string `json:"priority,omitempty"`
 	// Rules names the enrichment rules that matched, in order.
 	Rules []string `json:"rules,omitempty"`
+	// Team is the owning team the external classifier named; empty
+	// without one.
+	Team string `json:"team,omitempty"`
+	// Classifier is true once the external classifier's answer is
+	// applied; false when there is none or it failed open to the rules.
+	Classifier bool `json:"classifier,omitempty"`
 }
 
 // Link is a named URL that helps a responder act on an alert.

@@ -25,6 +25,14 @@ type Attempter interface {
 	Attempt(ctx context.Context, t *core.Target, a *core.EnrichedAlert, n *core.Notification) core.Outcome
 }
 
+// Preparer completes an alert before the first attempt of a delivery
+// (the external classifier): after acceptance, so that the webhook's
+// answer never waits for it. It reports whether it changed the alert; it
+// must give up on its own, failing open, within a bounded time.
+type Preparer interface {
+	Prepare(ctx context.Context, a *core.EnrichedAlert) bool
+}
+
 // Options configure an Outbox; zero values take the defaults.
 type Options struct {
 	// RetryBase and RetryCap shape the backoff of a failing target's
@@ -63,6 +71,10 @@ type Options struct {
 	// PruneEvery is how often done records past retention are removed.
 	PruneEvery time.Duration
 	Logger     *slog.Logger
+	// Prepare, when set, prepares each delivery's alerts once, before
+	// its first attempt; the prepared alerts are stored with the
+	// delivery, so that its retries carry them across restarts.
+	Prepare Preparer
 }
 
 // DefaultOptions are the defaults of the config file's outbox section.

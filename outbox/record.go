@@ -26,8 +26,10 @@ type Delivery struct {
 	Group *core.Notification `json:"group,omitempty"`
 	// AcceptedAt is when the webhook persisted it; maximum age counts
 	// from here.
-	AcceptedAt  time.Time `json:"accepted_at"`
-	Attempts    int       `json:"attempts"`
+	AcceptedAt time.Time `json:"accepted_at"`
+	Attempts   int       `json:"attempts"`
+	// Prepared is set once Options.Prepare ran for its first attempt.
+	Prepared    bool      `json:"prepared,omitempty"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	// DeadAt and DeadReason are set on dead letters.

@@ -134,7 +134,7 @@ func (o *Outbox) attempt(e *entry, d *Delivery) {
 		}
 	}
 	if t == nil {
-		o.settle(e, d, core.Outcome{Kind: core.OutcomePermanent, Err: errTargetGone})
+		o.settle(e, d, core.Outcome{Kind: core.OutcomePermanent, Err: errTargetGone}, false)
 		return
 	}
 	if d.Attempts > 0 {
@@ -142,11 +142,30 @@ func (o *Outbox) attempt(e *entry, d *Delivery) {
 		// restart is not a retry.
 		o.metrics.retries.WithLabelValues(d.Target).Inc()
 	}
+	prepared := o.prepare(d)
 	alert := &d.Alert
 	if d.Group != nil {
 		alert = nil
 	}
-	o.settle(e, d, o.attempter.Attempt(d.traceContext(o.ctx), t, alert, d.Group))
+	o.settle(e, d, o.attempter.Attempt(d.traceContext(o.ctx), t, alert, d.Group), prepared)
+}
+
+// prepare runs Options.Prepare on the alerts of a delivery not attempted
+// yet and reports whether it changed them, so that settle stores them
+// even when the attempt is held.
+func (o *Outbox) prepare(d *Delivery) bool {
+	if o.opts.Prepare == nil || d.Prepared || d.Attempts > 0 {
+		return false
+	}
+	d.Prepared = true
+	if d.Group == nil {
+		return o.opts.Prepare.Prepare(o.ctx, &d.Alert)
+	}
+	changed := false
+	for i := range d.Group.Alerts {
+		changed = o.opts.Prepare.Prepare(o.ctx, &d.Group.Alerts[i]) || changed
+	}
+	return changed
 }
 
 // record reads the pending record of a claimed entry. An entry whose
@@ -204,8 +223,9 @@ const (
 )
 
 // settle records an attempt's outcome: in the lane, durably, then in the
-// delivery's slot, where a retry goes back to its lane.
-func (o *Outbox) settle(e *entry, d *Delivery, out core.Outcome) {
+// delivery's slot, where a retry goes back to its lane. A held delivery
+// whose alerts were prepared is written back with them.
+func (o *Outbox) settle(e *entry, d *Delivery, out core.Outcome, prepared bool) {
 	now := time.Now()
 	o.mu.Lock()
 	l := e.lane
@@ -219,16 +239,26 @@ func (o *Outbox) settle(e *entry, d *Delivery, out core.Outcome) {
 	o.poke()
 
 	what := o.judge(d, &out, now, next)
-	if what != settledHeld {
+	if what != settledHeld || prepared {
 		var data []byte
 		if what != settledDone {
 			// Encoded here, not in the transaction all writers share.
 			data, _ = json.Marshal(d)
 		}
-		he := newHistoryEntry(d, &out, what, now)
+		write := what
+		if what == settledHeld {
+			write = settledRetry // updated in place, as a retry is
+		}
+		var he *historyEntry
+		if what != settledHeld {
+			he = newHistoryEntry(d, &out, what, now)
+		}
 		err := o.store.update(func(tx *bolt.Tx) error {
-			if err := o.store.record(tx, d, data, what, now); err != nil {
+			if err := o.store.record(tx, d, data, write, now); err != nil {
 				return err
+			}
+			if he == nil {
+				return nil
 			}
 			return o.store.appendHistory(tx, he, now)
 		})

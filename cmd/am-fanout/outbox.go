@@ -29,7 +29,7 @@ type durable struct {
 
 // openDurable opens the store and loads the outbox's pending deliveries;
 // it starts nothing.
-func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource, at outbox.Attempter, logger *slog.Logger, reg prometheus.Registerer) (*durable, error) {
+func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource, at outbox.Attempter, prep outbox.Preparer, logger *slog.Logger, reg prometheus.Registerer) (*durable, error) {
 	oc := cfg.Outbox
 	path := oc.File
 	if !filepath.IsAbs(path) {
@@ -52,6 +52,7 @@ func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource
 		debug.FreeOSMemory()
 		logger.Info("outbox backlog delivered; memory returned to the system")
 	}
+	opts.Prepare = prep
 	d.box, err = outbox.New(store, src, at, opts)
 	if err == nil {
 		err = d.box.Register(reg)

@@ -49,6 +49,8 @@ type server struct {
 	metrics  *fanout.Metrics
 	webhook  *receiver.Webhook
 	tracing  *tracing.Provider // follows reloads (tracing.go)
+	// classifiers prepares alerts before their first attempt (enrich.classifier).
+	classifiers *classifiers
 
 	reloadOK         prometheus.Gauge
 	reloadTime       prometheus.Gauge
@@ -116,7 +118,8 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 	s.reg.MustRegister(s.reloadOK, s.reloadTime, s.templateFailures)
 	attempter := fanout.NewAttempter(s.health, s.gone, s.metrics, logger)
 	attempter.Tracer = s.tracing.Tracer(instrumentation)
-	if s.durable, err = openDurable(f.storagePath, cfg, s.targets, attempter, logger, s.reg); err != nil {
+	s.classifiers = newClassifiers(s.reg, logger)
+	if s.durable, err = openDurable(f.storagePath, cfg, s.targets, attempter, s.classifiers, logger, s.reg); err != nil {
 		return nil, err
 	}
 	// A probe that finds a failing target up ends its lane's wait.
@@ -141,7 +144,11 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 // the webhook settings that go with them.
 func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	built := cfg.Targets
-	err := buildPublishers(built, publish.Options{
+	classifier, err := s.classifiers.build(cfg.Enrich.Classifier)
+	if err != nil {
+		return receiver.Settings{}, err
+	}
+	err = buildPublishers(built, publish.Options{
 		Logger: s.logger, UserAgent: userAgent(), State: publisherState(s.durable.store),
 		OnTemplateError: func(target, field string) {
 			s.templateFailures.WithLabelValues(target, field).Inc()
@@ -151,12 +158,15 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 		Throttled: s.durable.box.Pause,
 	})
 	if err != nil {
+		classifier.drop()
 		return receiver.Settings{}, err
 	}
 	if err := s.applyTracing(cfg); err != nil {
+		classifier.drop()
 		s.closeQuietly(built)
 		return receiver.Settings{}, err
 	}
+	s.classifiers.use(classifier)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.targets.Targets()
@@ -268,6 +278,7 @@ func (s *server) close() {
 	}
 	s.retired = nil
 	s.closeQuietly(s.targets.Targets())
+	s.classifiers.close()
 }
 
 func (s *server) routes() http.Handler {
