@@ -170,7 +170,7 @@ func candidates(alerts []*core.EnrichedAlert, targets []*core.Target, now time.T
 				continue
 			}
 			d := &Delivery{Target: t.Name, Alert: *a, AcceptedAt: now, NextAttempt: now, TraceParent: tp}
-			data, _ := json.Marshal(newDelivery{Target: t.Name, Alert: alertJSON(i), AcceptedAt: now, NextAttempt: now, TraceParent: tp})
+			data := (&newDelivery{Target: t.Name, Alert: alertJSON(i), AcceptedAt: now, NextAttempt: now, TraceParent: tp}).encode()
 			cands = append(cands, &candidate{alerts: []int{i}, target: t, d: d, data: data})
 		}
 	}
@@ -206,7 +206,7 @@ func groupCandidate(alerts []*core.EnrichedAlert, t *core.Target, now time.Time,
 	}
 	group, _ := json.Marshal(n)
 	d := &Delivery{Target: t.Name, Group: n, AcceptedAt: now, NextAttempt: now, TraceParent: tp}
-	data, _ := json.Marshal(newDelivery{Target: t.Name, Group: group, AcceptedAt: now, NextAttempt: now, TraceParent: tp})
+	data := (&newDelivery{Target: t.Name, Group: group, AcceptedAt: now, NextAttempt: now, TraceParent: tp}).encode()
 	return &candidate{alerts: picked, target: t, d: d, data: data}
 }
 

@@ -167,10 +167,43 @@ func (s slotState) encode() []byte {
 // newDelivery encodes like a Delivery not yet attempted, with its alert
 // encoded once for all its targets.
 type newDelivery struct {
-	Target      string          `json:"target"`
-	Alert       json.RawMessage `json:"alert,omitempty"`
-	Group       json.RawMessage `json:"group,omitempty"`
-	AcceptedAt  time.Time       `json:"accepted_at"`
-	NextAttempt time.Time       `json:"next_attempt"`
-	TraceParent string          `json:"traceparent,omitempty"`
+	Target      string
+	Alert       json.RawMessage // or Group
+	Group       json.RawMessage
+	AcceptedAt  time.Time
+	NextAttempt time.Time
+	TraceParent string
+}
+
+// encode writes the record as a Delivery's JSON would be, with the alert
+// (or group) already encoded copied in as it is: json.Marshal would
+// compact the raw JSON again for every target.
+func (n *newDelivery) encode() []byte {
+	b := make([]byte, 0, len(n.Alert)+len(n.Group)+len(n.Target)+160)
+	b = append(b, `{"target":`...)
+	b = appendJSONString(b, n.Target)
+	if n.Alert != nil {
+		b = append(b, `,"alert":`...)
+		b = append(b, n.Alert...)
+	}
+	if n.Group != nil {
+		b = append(b, `,"group":`...)
+		b = append(b, n.Group...)
+	}
+	b = append(b, `,"accepted_at":"`...)
+	b = n.AcceptedAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","next_attempt":"`...)
+	b = n.NextAttempt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if n.TraceParent != "" {
+		b = append(b, `,"traceparent":`...)
+		b = appendJSONString(b, n.TraceParent)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
 }

@@ -1,11 +1,14 @@
 package outbox
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/am-fanout/am-fanout/core"
 )
 
 // TestBackoff: full jitter under an exponential ceiling, capped, never
@@ -140,5 +143,27 @@ func TestPruneBoundsDoneRecords(t *testing.T) {
 	})
 	if strings.Join(left, "") != "def" {
 		t.Errorf("done records left %v, want the three newest [d e f]", left)
+	}
+}
+
+// TestNewDeliveryEncodesAsDelivery: a record encoded at acceptance reads
+// back as the Delivery it stands for.
+func TestNewDeliveryEncodesAsDelivery(t *testing.T) {
+	a := alert("fp", core.StatusFiring, 3)
+	a.Alert.Labels["quote"] = `say "hi" <now>`
+	alertJSON, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 2, 1, 2, 3, 456789, time.UTC)
+	for _, tp := range []string{"", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"} {
+		raw := (&newDelivery{Target: `t"1`, Alert: alertJSON, AcceptedAt: at, NextAttempt: at, TraceParent: tp}).encode()
+		var d Delivery
+		if err := json.Unmarshal(raw, &d); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if d.Target != `t"1` || d.Alert.Alert.Labels["quote"] != a.Alert.Labels["quote"] || !d.AcceptedAt.Equal(at) || !d.NextAttempt.Equal(at) || d.TraceParent != tp {
+			t.Errorf("decoded %+v from %s", d, raw)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync"
@@ -313,6 +314,12 @@ func (s *server) routes() http.Handler {
 	s.durable.routes(mux, adminAPI)
 	mux.Handle("POST /api/v1/targets/{name}/test", adminAPI(receiver.TestSendHandler(s, s.logger)))
 	mux.Handle("GET /{$}", receiver.PageHandler(s, time.Now))
+	// Profiles, as Prometheus and Alertmanager serve them.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
 
