@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestFallbackIsReadAndPartOfTheKey(t *testing.T) {
+func TestFallbackIsReadAndNotPartOfTheKey(t *testing.T) {
 	cfg, _, err := parseFixture(t, "targets:\n"+
 		"  - {name: a, type: file, path: a, fallback: [b, c]}\n"+
 		"  - {name: b, type: file, path: b, fallback: [c]}\n"+
@@ -25,7 +25,7 @@ func TestFallbackIsReadAndPartOfTheKey(t *testing.T) {
 		"  - {name: b, type: file, path: b, fallback: [c]}\n"+
 		"  - {name: c, type: file, path: c}\n")
 	require.NoError(t, err)
-	assert.NotEqual(t, cfg.Targets[0].Key, other.Targets[0].Key, "a reload that changes the fallbacks changes the target")
+	assert.Equal(t, cfg.Targets[0].Key, other.Targets[0].Key, "a reload that changes only the fallbacks keeps the target's breaker and health")
 }
 
 func TestFallbackErrorsNameFileAndLine(t *testing.T) {

@@ -101,11 +101,13 @@ func (t *targetBlock) target() *core.Target {
 // a secret's value changes (secrets marshal as "<secret>"), so a reload can
 // keep the breaker and health state of unchanged targets. The pace is in
 // it as resolved, like the timeout and breaker, but not its scope, which
-// is a hash of secrets.
+// is a hash of secrets. The fallbacks are not in it: they change where the
+// target's dead letters go, not how it is reached, so changing them keeps
+// its breaker, health and gone state.
 func (t *targetBlock) key() string {
 	spec, _ := yaml.Marshal(t.spec)
-	return fmt.Sprintf("%s/%s/%q/%t/%v/%+v/%s/%v/%d/%q/%s", t.Name, t.Type, t.Match, t.SendResolved, t.Timeout, t.Breaker,
-		t.groupBy, t.rateLimit.PerSecond, t.rateLimit.Burst, t.Fallback, spec)
+	return fmt.Sprintf("%s/%s/%q/%t/%v/%+v/%s/%v/%d/%s", t.Name, t.Type, t.Match, t.SendResolved, t.Timeout, t.Breaker,
+		t.groupBy, t.rateLimit.PerSecond, t.rateLimit.Burst, spec)
 }
 
 var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
