@@ -11,19 +11,20 @@ import (
 )
 
 func TestFallbackIsReadAndNotPartOfTheKey(t *testing.T) {
-	cfg, _, err := parseFixture(t, "targets:\n"+
+	path := filepath.Join(t.TempDir(), "conf.yml")
+	cfg, err := Parse([]byte("targets:\n"+
 		"  - {name: a, type: file, path: a, fallback: [b, c]}\n"+
 		"  - {name: b, type: file, path: b, fallback: [c]}\n"+
-		"  - {name: c, type: file, path: c}\n")
+		"  - {name: c, type: file, path: c}\n"), path)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"b", "c"}, cfg.Targets[0].Fallback)
 	assert.Equal(t, []string{"c"}, cfg.Targets[1].Fallback)
 	assert.Empty(t, cfg.Targets[2].Fallback)
 
-	other, _, err := parseFixture(t, "targets:\n"+
+	other, err := Parse([]byte("targets:\n"+
 		"  - {name: a, type: file, path: a, fallback: [c]}\n"+
-		"  - {name: b, type: file, path: b, fallback: [c]}\n"+
-		"  - {name: c, type: file, path: c}\n")
+		"  - {name: b, type: file, path: b}\n"+
+		"  - {name: c, type: file, path: c}\n"), path)
 	require.NoError(t, err)
 	assert.Equal(t, cfg.Targets[0].Key, other.Targets[0].Key, "a reload that changes only the fallbacks keeps the target's breaker and health")
 }
