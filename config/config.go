@@ -146,26 +146,28 @@ func LoadFile(path, targetsDir string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := Parse(data, path)
+	cfg, sites, err := parse(data, path)
 	if err != nil {
 		return nil, err
 	}
-	if targetsDir == "" {
-		return cfg, nil
-	}
-	files, err := TargetFiles(targetsDir)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range files {
-		ts, err := loadTargetsFile(f, &cfg.Defaults)
+	if targetsDir != "" {
+		files, err := TargetFiles(targetsDir)
 		if err != nil {
 			return nil, err
 		}
-		cfg.Targets = append(cfg.Targets, ts...)
-		cfg.Files = append(cfg.Files, f)
+		for _, f := range files {
+			ts, err := loadTargetsFile(f, &cfg.Defaults, sites)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Targets = append(cfg.Targets, ts...)
+			cfg.Files = append(cfg.Files, f)
+		}
+		if err := checkUniqueNames(cfg.Targets); err != nil {
+			return nil, err
+		}
 	}
-	if err := checkUniqueNames(cfg.Targets); err != nil {
+	if err := checkFallbacks(cfg.Targets, sites); err != nil {
 		return nil, err
 	}
 	return cfg, nil
@@ -174,29 +176,43 @@ func LoadFile(path, targetsDir string) (*Config, error) {
 // Parse decodes and validates a config file's content; path names it in
 // errors and anchors relative *_file paths.
 func Parse(data []byte, path string) (*Config, error) {
+	cfg, sites, err := parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFallbacks(cfg.Targets, sites); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// parse is Parse without the check of fallbacks, which a targets
+// directory may still satisfy; it returns where they are written.
+func parse(data []byte, path string) (*Config, fallbackSites, error) {
 	cfg := Default()
 	fc := fileConfig{Defaults: &cfg.Defaults, Fanout: &cfg.Fanout, Enrich: &cfg.Enrich, Receiver: &cfg.Receiver, Health: &cfg.Health, Outbox: &cfg.Outbox}
 	fc.Tracing = &cfg.Tracing
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(path, err)
+		return nil, nil, yamlError(path, err)
 	}
 	if err := decodeStrict(data, &fc); err != nil {
-		return nil, decodeError(path, err, &root, reflect.TypeOf(fc))
+		return nil, nil, decodeError(path, err, &root, reflect.TypeOf(fc))
 	}
 	cfg.Files = []string{path}
 	if err := cfg.validate(&position{file: path, root: &root}, filepath.Dir(path)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ts, err := decodeTargets(fc.Targets, path, &cfg.Defaults)
+	sites := fallbackSites{}
+	ts, err := decodeTargets(fc.Targets, path, &cfg.Defaults, sites)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg.Targets = ts
 	if err := checkUniqueNames(cfg.Targets); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &cfg, nil
+	return &cfg, sites, nil
 }
 
 // decodeStrict decodes a whole YAML document, rejecting unknown keys. An

@@ -33,6 +33,8 @@ type targetBlock struct {
 	// resolved against the defaults and the type's vendor.
 	GroupBy   core.GroupBy `yaml:"group_by"`
 	RateLimit *RateLimit   `yaml:"rate_limit"`
+	// Fallback names the targets that get this target's dead letters.
+	Fallback []string `yaml:"fallback"`
 
 	spec      publish.Config
 	matchers  matchers
@@ -82,8 +84,9 @@ func (t *targetBlock) target() *core.Target {
 		Match: t.Match, Selector: t.matchers,
 		SendResolved: t.SendResolved, Timeout: time.Duration(t.Timeout),
 		GroupBy: t.groupBy, RateLimit: t.rateLimit,
-		Breaker: t.Breaker.settings(),
-		Spec:    t.spec, Key: t.key(),
+		Breaker:  t.Breaker.settings(),
+		Fallback: t.Fallback,
+		Spec:     t.spec, Key: t.key(),
 	}
 	if t.Probe != nil {
 		out.Probe = &core.Probe{
@@ -98,7 +101,9 @@ func (t *targetBlock) target() *core.Target {
 // a secret's value changes (secrets marshal as "<secret>"), so a reload can
 // keep the breaker and health state of unchanged targets. The pace is in
 // it as resolved, like the timeout and breaker, but not its scope, which
-// is a hash of secrets.
+// is a hash of secrets. The fallbacks are not in it: they change where the
+// target's dead letters go, not how it is reached, so changing them keeps
+// its breaker, health and gone state.
 func (t *targetBlock) key() string {
 	spec, _ := yaml.Marshal(t.spec)
 	return fmt.Sprintf("%s/%s/%q/%t/%v/%+v/%s/%v/%d/%s", t.Name, t.Type, t.Match, t.SendResolved, t.Timeout, t.Breaker,
@@ -108,14 +113,16 @@ func (t *targetBlock) key() string {
 var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // decodeTargets decodes a targets list; file names it in errors and
-// anchors relative paths.
-func decodeTargets(nodes []yaml.Node, file string, d *Defaults) ([]*core.Target, error) {
+// anchors relative paths. It notes in sites where each fallback entry is
+// written, for the check of the whole set (checkFallbacks).
+func decodeTargets(nodes []yaml.Node, file string, d *Defaults, sites fallbackSites) ([]*core.Target, error) {
 	out := make([]*core.Target, 0, len(nodes))
 	for i := range nodes {
 		t, err := decodeTarget(&nodes[i], file, d)
 		if err != nil {
 			return nil, err
 		}
+		sites.note(t, &nodes[i], file)
 		out = append(out, t)
 	}
 	return out, nil
@@ -238,7 +245,7 @@ type targetsFile struct {
 	Targets []yaml.Node `yaml:"targets"`
 }
 
-func loadTargetsFile(path string, d *Defaults) ([]*core.Target, error) {
+func loadTargetsFile(path string, d *Defaults, sites fallbackSites) ([]*core.Target, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -247,5 +254,5 @@ func loadTargetsFile(path string, d *Defaults) ([]*core.Target, error) {
 	if err := decodeStrict(data, &tf); err != nil {
 		return nil, yamlError(path, err)
 	}
-	return decodeTargets(tf.Targets, path, d)
+	return decodeTargets(tf.Targets, path, d, sites)
 }

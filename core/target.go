@@ -45,6 +45,9 @@ type Target struct {
 	Breaker BreakerSettings
 	// Probe is the target's active health check; nil for none.
 	Probe *Probe
+	// Fallback names the targets that get a delivery of this target's
+	// once it becomes a dead letter, whatever their matchers say.
+	Fallback []string
 	// Spec is the type's own configuration block (a publish.Config).
 	Spec Spec
 	// Key identifies the target's configuration: it changes when anything

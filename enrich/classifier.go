@@ -219,7 +219,7 @@ func (c *Classifier) ask(ctx context.Context, a *core.EnrichedAlert) (*Classifie
 	case <-ctx.Done():
 		return nil, errBusy
 	}
-	if ctx.Err() != nil {
+	if dl, _ := ctx.Deadline(); ctx.Err() != nil || !time.Now().Before(dl) {
 		// The slot came free as the time ran out.
 		return nil, errBusy
 	}

@@ -43,6 +43,10 @@ type DeadLetter struct {
 	Reason      string            `json:"reason"`
 	LastError   string            `json:"last_error,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"`
+	// HandedTo lists the fallback targets the dead letter was handed to;
+	// FallbackFrom, the target whose dead letter it was itself handed from.
+	HandedTo     []string `json:"handed_to_fallbacks,omitempty"`
+	FallbackFrom string   `json:"fallback_from,omitempty"`
 }
 
 func deadLetterOf(d *Delivery) DeadLetter {
@@ -56,6 +60,7 @@ func deadLetterOf(d *Delivery) DeadLetter {
 		ID: d.ID, Target: d.Target, Fingerprint: d.fingerprint(), AlertName: labels["alertname"],
 		Status: d.status(), StartsAt: a.StartsAt, AcceptedAt: d.AcceptedAt, DeadAt: d.DeadAt,
 		Attempts: d.Attempts, Reason: d.DeadReason, LastError: d.LastError, Labels: labels,
+		HandedTo: d.FallbackTo, FallbackFrom: d.FallbackFrom,
 	}
 }
 
@@ -212,6 +217,7 @@ func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (sta
 		}
 	}
 	d.Attempts, d.AcceptedAt, d.NextAttempt, d.DeadAt, d.DeadReason = 0, now, now, time.Time{}, ""
+	d.FallbackTo = nil
 	data, err := json.Marshal(d)
 	if err != nil {
 		return "", 0, err

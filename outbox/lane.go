@@ -64,6 +64,7 @@ type lane struct {
 	breakerOpen bool      // the last probe found the breaker open
 	lastFailure time.Time
 	openFor     time.Duration // of the target's breaker
+	fallback    []string      // the target's, as last configured
 	pacedUntil  time.Time     // when the bucket has the next token, if waiting
 }
 

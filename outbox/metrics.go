@@ -16,6 +16,7 @@ type metrics struct {
 	deadLetters *prometheus.CounterVec
 	deadDropped *prometheus.CounterVec
 	coalesced   *prometheus.CounterVec
+	fallbacks   *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 	fanoutTook  *prometheus.HistogramVec
 	fanoutTotal *prometheus.CounterVec
@@ -45,6 +46,10 @@ func newMetrics(o *Outbox) *metrics {
 			Name: "am_fanout_deliveries_coalesced_total",
 			Help: "Pending group messages replaced by a newer notification of the same group before they went out, by target.",
 		}, []string{"target"}),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "am_fanout_fallbacks_total",
+			Help: "Deliveries of a target's dead letters accepted for its fallback targets, by target and fallback.",
+		}, []string{"target", "fallback"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "am_fanout_delivery_latency_seconds",
 			Help:    "Time from a delivery's acceptance by the webhook to its successful attempt, by target.",
@@ -82,6 +87,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.deadLetters.Describe(ch)
 	m.deadDropped.Describe(ch)
 	m.coalesced.Describe(ch)
+	m.fallbacks.Describe(ch)
 	m.latency.Describe(ch)
 	m.fanoutTook.Describe(ch)
 	m.fanoutTotal.Describe(ch)
@@ -101,11 +107,15 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		m.retries.WithLabelValues(t.Name)
 		m.deadLetters.WithLabelValues(t.Name)
 		m.coalesced.WithLabelValues(t.Name)
+		for _, f := range t.Fallback {
+			m.fallbacks.WithLabelValues(t.Name, f)
+		}
 	}
 	m.retries.Collect(ch)
 	m.deadLetters.Collect(ch)
 	m.deadDropped.Collect(ch)
 	m.coalesced.Collect(ch)
+	m.fallbacks.Collect(ch)
 	m.latency.Collect(ch)
 	m.fanoutTook.Collect(ch)
 	m.fanoutTotal.Collect(ch)
@@ -157,6 +167,8 @@ func (m *metrics) forget(name string) {
 	m.retries.DeleteLabelValues(name)
 	m.deadLetters.DeleteLabelValues(name)
 	m.coalesced.DeleteLabelValues(name)
+	m.fallbacks.DeletePartialMatch(prometheus.Labels{"target": name})
+	m.fallbacks.DeletePartialMatch(prometheus.Labels{"fallback": name})
 	m.latency.DeleteLabelValues(name)
 }
 

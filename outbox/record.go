@@ -39,6 +39,11 @@ type Delivery struct {
 	// when tracing was on, so that every attempt, after a restart too,
 	// is part of the notification's trace (tracing.go).
 	TraceParent string `json:"traceparent,omitempty"`
+	// FallbackFrom names the target whose dead letter this delivery
+	// hands over (fallback.go); FallbackTo, on a dead letter, the
+	// fallback targets it was handed to.
+	FallbackFrom string   `json:"fallback_from,omitempty"`
+	FallbackTo   []string `json:"fallback_to,omitempty"`
 }
 
 // key is the delivery's dedup key: fanout.DeliveryKey for an alert; for
@@ -46,16 +51,22 @@ type Delivery struct {
 // Alertmanager's resends of one notification are one delivery.
 func (d *Delivery) key() string {
 	if d.Group != nil {
-		return groupSlot(d.Target, d.Group.Group.GroupKey) + "\x00" + statesDigest(d.Group)
+		return d.slot() + "\x00" + statesDigest(d.Group)
 	}
 	return fanout.DeliveryKey(d.Target, &d.Alert)
 }
 
 // slot names what the delivery's states are ordered in: the (target,
 // alert) pair, or the (target, group) pair whose newest notification
-// supersedes any older one still pending (coalescing).
+// supersedes any older one still pending (coalescing). The notifications
+// a fallback gets from one target have a slot of their own: they carry
+// the alerts that target selected, not those the fallback's own
+// notifications of the group hold.
 func (d *Delivery) slot() string {
 	if d.Group != nil {
+		if d.FallbackFrom != "" {
+			return groupSlot(d.Target, d.Group.Group.GroupKey) + "\x00fallback\x00" + d.FallbackFrom
+		}
 		return groupSlot(d.Target, d.Group.Group.GroupKey)
 	}
 	return slotKey(d.Target, d.Alert.Alert.Fingerprint)

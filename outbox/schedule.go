@@ -80,7 +80,7 @@ func (o *Outbox) configure(l *lane, t *core.Target) {
 	if t == nil {
 		return
 	}
-	l.openFor = t.Breaker.OpenFor
+	l.openFor, l.fallback = t.Breaker.OpenFor, t.Fallback
 	if t.RateLimit != l.limit || (l.limiter == nil) != t.RateLimit.Unlimited() {
 		l.limit = t.RateLimit
 		l.limiter = o.limiter(t)
@@ -240,6 +240,10 @@ func (o *Outbox) settle(e *entry, d *Delivery, out core.Outcome, prepared bool) 
 
 	what := o.judge(d, &out, now, next)
 	if what != settledHeld || prepared {
+		var hand []*candidate
+		if what == settledDead {
+			hand = o.handover(d, o.fallbackNames(l), now)
+		}
 		var data []byte
 		if what != settledDone {
 			// Encoded here, not in the transaction all writers share.
@@ -254,16 +258,21 @@ func (o *Outbox) settle(e *entry, d *Delivery, out core.Outcome, prepared bool) 
 			he = newHistoryEntry(d, &out, what, now)
 		}
 		err := o.store.update(func(tx *bolt.Tx) error {
-			if err := o.store.record(tx, d, data, write, now); err != nil {
-				return err
+			var err error
+			if what == settledDead {
+				err = o.bury(tx, d, data, hand, now)
+			} else {
+				err = o.store.record(tx, d, data, write, now)
 			}
-			if he == nil {
-				return nil
+			if err != nil || he == nil {
+				return err
 			}
 			return o.store.appendHistory(tx, he, now)
 		})
 		if err != nil {
 			o.logger.Error("recording a delivery attempt failed; it stays as it was in the store", "target", d.Target, "id", d.ID, "err", err)
+		} else {
+			o.admitHanded(d.Target, hand)
 		}
 		o.log(d, what)
 	}
@@ -361,7 +370,7 @@ func (o *Outbox) log(d *Delivery, what fate) {
 	case settledRetry:
 		o.logger.Debug("delivery will be retried", append(attrs, "next_attempt", d.NextAttempt, "err", d.LastError)...)
 	case settledDead:
-		o.logger.Warn("delivery dead-lettered", append(attrs, "reason", d.DeadReason, "err", d.LastError)...)
+		o.logger.Warn("delivery dead-lettered", append(attrs, "reason", d.DeadReason, "err", d.LastError, "fallback_to", d.FallbackTo)...)
 	}
 }
 
@@ -429,7 +438,9 @@ func (o *Outbox) DropTarget(name string) {
 		return
 	}
 	var claimed []*entry
+	var fallback []string
 	if l := o.lanes[name]; l != nil {
+		fallback = l.fallback
 		for _, q := range []*laneQueue{&l.queue, &l.urgent} {
 			for q.Len() > 0 {
 				e := heap.Pop(q).(*entry)
@@ -446,6 +457,7 @@ func (o *Outbox) DropTarget(name string) {
 	now := time.Now()
 	ds := make([]*Delivery, len(claimed))
 	data := make([][]byte, len(claimed))
+	hands := make([][]*candidate, len(claimed))
 	for i, e := range claimed {
 		d, err := o.read(e)
 		if err != nil {
@@ -453,6 +465,7 @@ func (o *Outbox) DropTarget(name string) {
 		}
 		if d != nil {
 			d.DeadAt, d.DeadReason, d.LastError = now, "target is gone", errTargetGone.Error()
+			hands[i] = o.handover(d, fallback, now)
 			ds[i] = d
 			data[i], _ = json.Marshal(d)
 		}
@@ -462,7 +475,7 @@ func (o *Outbox) DropTarget(name string) {
 			if d == nil {
 				continue
 			}
-			if err := o.store.record(tx, d, data[i], settledDead, now); err != nil {
+			if err := o.bury(tx, d, data[i], hands[i], now); err != nil {
 				return err
 			}
 		}
@@ -470,6 +483,10 @@ func (o *Outbox) DropTarget(name string) {
 	})
 	if err != nil {
 		o.logger.Error("dead-lettering the deliveries of a removed target failed; they stay pending", "target", name, "err", err)
+	} else {
+		for _, hand := range hands {
+			o.admitHanded(name, hand)
+		}
 	}
 	o.mu.Lock()
 	for i, e := range claimed {

@@ -1,0 +1,161 @@
+package outbox
+
+import (
+	"encoding/json"
+	"maps"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/am-fanout/am-fanout/core"
+)
+
+// The marks of a delivery handed to a fallback target, on its alert (or
+// on each alert of its notification, and the notification's common
+// labels and annotations): every publisher shows an alert's labels, and
+// the Alertmanager payload carries both.
+const (
+	// LabelFallbackFrom names the target whose dead letter it was.
+	LabelFallbackFrom = "am_fanout_fallback_from"
+	// AnnotationFallbackReason is why that delivery became a dead letter.
+	AnnotationFallbackReason = "am_fanout_fallback_reason"
+)
+
+// fallbackNames are the fallback targets of the lane's target: as
+// configured now, or as last configured when the target is gone.
+func (o *Outbox) fallbackNames(l *lane) []string {
+	for _, t := range o.src.Targets() {
+		if t.Name == l.name {
+			return t.Fallback
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return l.fallback
+}
+
+// handover makes the deliveries that hand the dead letter d to the
+// fallback targets names, marked with where they come from and why, and
+// notes on d the targets it is handed to. A fallback receives what its
+// matchers would not select, but no resolved alert unless it sends
+// resolved ones. A notification goes whole to a target with group_by:
+// notification, and alert by alert to the others.
+func (o *Outbox) handover(d *Delivery, names []string, now time.Time) []*candidate {
+	if len(names) == 0 {
+		return nil
+	}
+	byName := map[string]*core.Target{}
+	for _, t := range o.src.Targets() {
+		byName[t.Name] = t
+	}
+	var alerts []core.EnrichedAlert
+	if d.Group != nil {
+		alerts = d.Group.Alerts
+	} else {
+		alerts = []core.EnrichedAlert{d.Alert}
+	}
+	marked := make([]core.EnrichedAlert, len(alerts))
+	for i := range alerts {
+		marked[i] = alerts[i]
+		marked[i].Alert.Labels = mark(alerts[i].Alert.Labels, LabelFallbackFrom, d.Target)
+		marked[i].Alert.Annotations = mark(alerts[i].Alert.Annotations, AnnotationFallbackReason, d.DeadReason)
+	}
+	var cands []*candidate
+	d.FallbackTo = nil
+	for _, name := range names {
+		t := byName[name]
+		if t == nil {
+			o.logger.Warn("a fallback target is no longer configured; the dead letter is not handed to it", "target", d.Target, "fallback", name, "id", d.ID)
+			continue
+		}
+		var handed []*candidate
+		if d.Group != nil && grouped(t) {
+			if c := o.fallbackGroup(d, t, marked, now); c != nil {
+				handed = append(handed, c)
+			}
+		} else {
+			for i := range marked {
+				if marked[i].Alert.Status == core.StatusResolved && !t.SendResolved {
+					continue
+				}
+				fd := &Delivery{Target: t.Name, Alert: marked[i], FallbackFrom: d.Target, AcceptedAt: now, NextAttempt: now}
+				handed = append(handed, fallbackCandidate(t, fd))
+			}
+		}
+		if len(handed) > 0 {
+			d.FallbackTo = append(d.FallbackTo, t.Name)
+			cands = append(cands, handed...)
+		}
+	}
+	return cands
+}
+
+// fallbackGroup is the notification of the dead letter d for the grouped
+// fallback t, of the alerts it takes; nil when it takes none. It keeps the
+// notification's arrival, which orders it after older ones of its group.
+func (o *Outbox) fallbackGroup(d *Delivery, t *core.Target, marked []core.EnrichedAlert, now time.Time) *candidate {
+	n := *d.Group
+	n.Alerts = nil
+	for _, a := range marked {
+		if a.Alert.Status == core.StatusFiring || t.SendResolved {
+			n.Alerts = append(n.Alerts, a)
+		}
+	}
+	if len(n.Alerts) == 0 {
+		return nil
+	}
+	n.Group.CommonLabels = mark(n.Group.CommonLabels, LabelFallbackFrom, d.Target)
+	n.Group.CommonAnnotations = mark(n.Group.CommonAnnotations, AnnotationFallbackReason, d.DeadReason)
+	n.Group.Status = n.Status()
+	fd := &Delivery{Target: t.Name, Group: &n, FallbackFrom: d.Target, AcceptedAt: now, NextAttempt: now}
+	return fallbackCandidate(t, fd)
+}
+
+func fallbackCandidate(t *core.Target, d *Delivery) *candidate {
+	data, _ := json.Marshal(d)
+	return &candidate{target: t, d: d, data: data}
+}
+
+// mark returns a copy of m with k set to v.
+func mark(m map[string]string, k, v string) map[string]string {
+	out := make(map[string]string, len(m)+1)
+	maps.Copy(out, m)
+	out[k] = v
+	return out
+}
+
+// bury moves d to the dead letters and accepts its fallback deliveries
+// in the same transaction, so that a crash loses neither: either d is
+// still pending and fails again, or both are written. A d that a newer
+// state superseded is no longer pending; it is neither buried nor handed
+// over, as the newer state goes on.
+func (o *Outbox) bury(tx *bolt.Tx, d *Delivery, data []byte, hand []*candidate, now time.Time) error {
+	for _, c := range hand {
+		c.state = ""
+	}
+	if o.store.pending(tx).Get(encodeID(d.ID)) == nil {
+		return nil
+	}
+	if err := o.store.record(tx, d, data, settledDead, now); err != nil {
+		return err
+	}
+	return o.decide(tx, hand, now)
+}
+
+// admitHanded queues the fallback deliveries a committed bury accepted in
+// their targets' lanes and counts them.
+func (o *Outbox) admitHanded(from string, hand []*candidate) {
+	if len(hand) == 0 {
+		return
+	}
+	o.mu.Lock()
+	for _, c := range hand {
+		if c.state != StateAccepted {
+			continue
+		}
+		o.admit(c.d, len(c.data), c.seq, c.old)
+		o.metrics.fallbacks.WithLabelValues(from, c.d.Target).Inc()
+	}
+	o.mu.Unlock()
+	o.poke()
+}
