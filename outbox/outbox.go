@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -324,8 +326,35 @@ func (o *Outbox) cache(e *entry, d *Delivery) {
 	if e == nil || e.cached != nil || o.cachedBytes+int64(e.size) > o.maxCached() {
 		return
 	}
-	e.cached = d
+	e.cached = ownMaps(d)
 	o.cachedBytes += int64(e.size)
+}
+
+// ownMaps gives a record kept for its first attempt maps of its own: the
+// deliveries of one alert to several targets share the accepted alert's
+// maps, and an attempt may change them (the classifier, fallback marks),
+// as it may a record read back from the store.
+func ownMaps(d *Delivery) *Delivery {
+	own := func(a *core.EnrichedAlert) {
+		a.Alert.Labels, a.Alert.Annotations = maps.Clone(a.Alert.Labels), maps.Clone(a.Alert.Annotations)
+		a.Group.GroupLabels, a.Group.CommonLabels = maps.Clone(a.Group.GroupLabels), maps.Clone(a.Group.CommonLabels)
+		a.Group.CommonAnnotations = maps.Clone(a.Group.CommonAnnotations)
+		a.Links = slices.Clone(a.Links)
+		a.Classification.Rules = slices.Clone(a.Classification.Rules)
+	}
+	if d.Group == nil {
+		own(&d.Alert)
+		return d
+	}
+	n := *d.Group
+	n.Alerts = slices.Clone(n.Alerts)
+	n.Group.GroupLabels, n.Group.CommonLabels = maps.Clone(n.Group.GroupLabels), maps.Clone(n.Group.CommonLabels)
+	n.Group.CommonAnnotations = maps.Clone(n.Group.CommonAnnotations)
+	for i := range n.Alerts {
+		own(&n.Alerts[i])
+	}
+	d.Group = &n
+	return d
 }
 
 // uncache takes an entry's cached record, nil if it holds none; o.mu
