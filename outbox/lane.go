@@ -180,7 +180,9 @@ func (l *lane) wake(now time.Time) {
 // and metrics.
 func (l *lane) state(now time.Time) (LaneState, time.Time) {
 	switch {
-	case now.Before(l.pausedUntil):
+	case now.Before(l.pausedUntil), l.throttled:
+		// Paused until its Retry-After, then one at a time until an
+		// attempt passes.
 		return LanePaused, l.pausedUntil
 	case l.breakerOpen:
 		return LaneBreakerOpen, l.retryAt
@@ -192,6 +194,13 @@ func (l *lane) state(now time.Time) (LaneState, time.Time) {
 		return LanePaced, l.pacedUntil
 	}
 	return LaneOpen, time.Time{}
+}
+
+// held reports whether the lane holds its backlog at now: paused,
+// probing or with its breaker open.
+func (l *lane) held(now time.Time) bool {
+	st, _ := l.state(now)
+	return st == LanePaused || st == LaneProbing || st == LaneBreakerOpen
 }
 
 // heldBack says why a new delivery would not go out at once: the skip

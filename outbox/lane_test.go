@@ -1,10 +1,13 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,11 +78,16 @@ var (
 // the test's bubble.
 func newLaneBox(t *testing.T, tg *core.Target, at Attempter) *Outbox {
 	t.Helper()
+	return newLaneBoxLogging(t, tg, at, nil)
+}
+
+func newLaneBoxLogging(t *testing.T, tg *core.Target, at Attempter, logger *slog.Logger) *Outbox {
+	t.Helper()
 	store, err := Open(filepath.Join(t.TempDir(), "outbox.db"), StoreOptions{Volatile: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	box, err := New(store, fanout.NewTargetSet([]*core.Target{tg}), at, Options{MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour})
+	box, err := New(store, fanout.NewTargetSet([]*core.Target{tg}), at, Options{MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,4 +305,43 @@ func TestOnDrainedAfterABacklog(t *testing.T) {
 			t.Errorf("OnDrained called %d times after a backlog of 150, want 1", n)
 		}
 	})
+}
+
+// TestLaneLogsItsChangesNotEachDelivery: a throttling, then recovering
+// target logs once that its lane holds the backlog and once that it
+// recovered, whatever the number of deliveries.
+func TestLaneLogsItsChangesNotEachDelivery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		s := &scripted{answer: func(now time.Time) core.Outcome {
+			if now.Sub(start) < 6*time.Second {
+				return throttled
+			}
+			return delivered
+		}}
+		var buf bytes.Buffer
+		logger := slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		box := newLaneBoxLogging(t, laneTarget("t"), s, logger)
+		acceptN(t, box, 50, "l")
+		drain(t, box, time.Minute)
+		out := buf.String()
+		if n := strings.Count(out, "target lane holds its backlog"); n != 1 {
+			t.Errorf("%d lines say the lane holds its backlog, want 1:\n%s", n, out)
+		}
+		if n := strings.Count(out, "target lane recovered"); n != 1 {
+			t.Errorf("%d lines say the lane recovered, want 1:\n%s", n, out)
+		}
+	})
+}
+
+// syncWriter serialises writes of concurrent loggers.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

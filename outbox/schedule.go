@@ -229,14 +229,18 @@ func (o *Outbox) settle(e *entry, d *Delivery, out core.Outcome, prepared bool) 
 	now := time.Now()
 	o.mu.Lock()
 	l := e.lane
+	was := l.held(now)
 	l.settle(&out, now, o.backoff)
 	next := now
-	if st, until := l.state(now); st != LaneOpen && until.After(now) {
+	st, until := l.state(now)
+	if st != LaneOpen && until.After(now) {
 		next = until
 	}
+	failures := l.failures
 	o.running--
 	o.mu.Unlock()
 	o.poke()
+	o.logLane(l.name, was, st, until, failures, &out)
 
 	what := o.judge(d, &out, now, next)
 	if what != settledHeld || prepared {
@@ -282,6 +286,20 @@ func (o *Outbox) settle(e *entry, d *Delivery, out core.Outcome, prepared bool) 
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.unbusy(e, what, &out)
+}
+
+// logLane logs a lane's changes between sending and holding its
+// backlog: once when it starts holding, once when it recovers; not per
+// delivery.
+func (o *Outbox) logLane(target string, was bool, st LaneState, until time.Time, failures int, out *core.Outcome) {
+	held := st == LanePaused || st == LaneProbing || st == LaneBreakerOpen
+	switch {
+	case held && !was:
+		o.logger.Warn("target lane holds its backlog", "target", target, "state", st, "until", until,
+			"consecutive_failures", failures, "status_code", out.StatusCode, "err", out.Err)
+	case !held && was:
+		o.logger.Info("target lane recovered: its backlog drains now", "target", target)
+	}
 }
 
 // judge decides what an attempt's outcome leads to and updates d for it;
