@@ -253,27 +253,3 @@ func states(as []core.EnrichedAlert) []string {
 }
 
 type boltTx = bolt.Tx
-
-// makeDue sets every pending delivery's next attempt to now.
-func makeDue(tx *bolt.Tx) error {
-	b := tx.Bucket(bucketPending)
-	var ds []Delivery
-	err := b.ForEach(func(k, v []byte) error {
-		var d Delivery
-		err := json.Unmarshal(v, &d)
-		d.ID = decodeID(k)
-		ds = append(ds, d)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	for _, d := range ds {
-		d.NextAttempt = time.Now()
-		v, _ := json.Marshal(d)
-		if err := b.Put(encodeID(d.ID), v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
