@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/time/rate"
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/fanout"
@@ -247,6 +248,49 @@ func TestLaneCoalescesGroups(t *testing.T) {
 		}
 		if v := testutil.ToFloat64(box.metrics.coalesced.WithLabelValues("chat")); int(v) != 50-len(s.groups) {
 			t.Errorf("am_fanout_deliveries_coalesced_total = %v, want %d", v, 50-len(s.groups))
+		}
+	})
+}
+
+// TestLanePacesToArrivals: a target counts a request against its bucket
+// when the request arrives, late in the attempt for the burst's first
+// requests (they dial new connections) and early for the next (over a
+// reused one). Paced at the target's own rate, the lane stays within the
+// target's bucket as the target counts it.
+func TestLanePacesToArrivals(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		vendor := rate.NewLimiter(1, 3) // 1 a second, a burst of 3
+		var mu sync.Mutex
+		var sent, refused int
+		s := &scripted{answer: func(time.Time) core.Outcome {
+			mu.Lock()
+			sent++
+			latency := time.Millisecond
+			if sent <= 3 {
+				latency = 50 * time.Millisecond
+			}
+			mu.Unlock()
+			time.Sleep(latency)
+			mu.Lock()
+			defer mu.Unlock()
+			if !vendor.Allow() {
+				refused++
+				return throttled
+			}
+			return delivered
+		}}
+		tg := laneTarget("t")
+		tg.RateLimit = core.RateLimit{PerSecond: 1, Burst: 3}
+		box := newLaneBox(t, tg, s)
+		acceptN(t, box, 8, "p")
+		drain(t, box, time.Minute)
+		mu.Lock()
+		defer mu.Unlock()
+		if refused != 0 {
+			t.Errorf("the target refused %d of %d requests as over its 1/s with a burst of 3, want none", refused, sent)
+		}
+		if last := s.last().Sub(s.attempts[0]); last > 7*time.Second {
+			t.Errorf("the 8th delivery at +%s, want about +5s: the pace must not slow it further", last)
 		}
 	})
 }

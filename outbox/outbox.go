@@ -12,7 +12,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/time/rate"
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/fanout"
@@ -133,10 +132,10 @@ type Outbox struct {
 	entries  map[uint64]*entry
 	slots    map[string]*slot
 	lanes    map[string]*lane
-	limiters map[string]*rate.Limiter // by rate scope
-	running  int                      // attempts in flight
-	bytes    int64                    // of pending records, with reservations
-	reserved int                      // deliveries being persisted
+	limiters map[string]*bucket // by rate scope
+	running  int                // attempts in flight
+	bytes    int64              // of pending records, with reservations
+	reserved int                // deliveries being persisted
 }
 
 // entry is a pending delivery in memory: only what scheduling needs. Its
@@ -150,9 +149,10 @@ type entry struct {
 	size       int    // of the record, counted against MaxBytes
 	slot       *slot
 	lane       *lane
-	superseded bool // a newer state replaced it while it was attempted
-	index      int  // in its lane's queue, -1 when not there
-	urgent     bool // in its lane's urgent queue (see lane.urgent)
+	superseded bool    // a newer state replaced it while it was attempted
+	index      int     // in its lane's queue, -1 when not there
+	urgent     bool    // in its lane's urgent queue (see lane.urgent)
+	token      *bucket // whose token its attempt holds, nil when none
 	// waiter, when a webhook waits for the first attempt, gets its
 	// outcome once.
 	waiter chan core.Outcome
@@ -187,7 +187,7 @@ func New(store *Store, src fanout.TargetSource, at Attempter, opts Options) (*Ou
 	o := &Outbox{
 		store: store, src: src, attempter: at, opts: opts, logger: opts.Logger,
 		ctx: ctx, cancel: cancel, stop: make(chan struct{}), wake: make(chan struct{}, 1),
-		entries: map[uint64]*entry{}, slots: map[string]*slot{}, lanes: map[string]*lane{}, limiters: map[string]*rate.Limiter{},
+		entries: map[uint64]*entry{}, slots: map[string]*slot{}, lanes: map[string]*lane{}, limiters: map[string]*bucket{},
 	}
 	o.metrics = newMetrics(o)
 	if err := o.load(); err != nil {
