@@ -254,11 +254,12 @@ func (l *lane) remove(e *entry) {
 	l.queue.remove(e)
 }
 
-// laneQueue orders a lane's waiting deliveries by acceptance.
+// laneQueue orders a lane's waiting deliveries by acceptance, a
+// coalesced one in the place of the one it replaced.
 type laneQueue []*entry
 
 func (q laneQueue) Len() int           { return len(q) }
-func (q laneQueue) Less(i, j int) bool { return q[i].seq < q[j].seq }
+func (q laneQueue) Less(i, j int) bool { return q[i].place < q[j].place }
 func (q laneQueue) Swap(i, j int) {
 	q[i], q[j] = q[j], q[i]
 	q[i].index, q[j].index = i, j

@@ -294,3 +294,49 @@ func TestLanePacesToArrivals(t *testing.T) {
 		}
 	})
 }
+
+// TestLaneCoalescingKeepsPlace: five groups of a grouped target change
+// every second, in the same order, while the target takes one message a
+// second. A group's newest message takes the place of the one it
+// coalesces, so the groups take turns instead of the first to change
+// taking every message while the others wait for the storm to end.
+func TestLaneCoalescingKeepsPlace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &scripted{answer: func(time.Time) core.Outcome { return delivered }}
+		tg := laneTarget("chat")
+		tg.GroupBy = core.GroupByNotification
+		tg.RateLimit = core.RateLimit{PerSecond: 1, Burst: 1}
+		box := newLaneBox(t, tg, s)
+		const groups, ticks = 5, 10
+		for tick := range ticks {
+			for g := range groups {
+				// Each notification holds the group's alerts so far.
+				alerts := make([]*core.EnrichedAlert, tick+1)
+				for j := range alerts {
+					alerts[j] = alert(fmt.Sprintf("g%d-%02d", g, j), core.StatusFiring, 0)
+					alerts[j].Group = core.Group{GroupKey: fmt.Sprintf(`{}:{alertname="Storm%d"}`, g)}
+				}
+				if _, err := box.Accept(context.Background(), alerts, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(time.Second)
+		}
+		s.mu.Lock()
+		perGroup := map[string]int{}
+		for _, n := range s.groups {
+			perGroup[n.Group.GroupKey]++
+		}
+		s.mu.Unlock()
+		t.Logf("%d groups changing every second for %ds at 1 message/s: messages per group while they changed %v", groups, ticks, perGroup)
+		if len(perGroup) != groups {
+			t.Errorf("%d of %d groups got a message while the groups kept changing, want every group in turn", len(perGroup), groups)
+		}
+		for key, n := range perGroup {
+			if n > ticks/groups+1 {
+				t.Errorf("group %s got %d of the %d messages, want its turn (about %d)", key, n, ticks, ticks/groups)
+			}
+		}
+		drain(t, box, time.Minute)
+	})
+}

@@ -143,10 +143,14 @@ type Outbox struct {
 // attempt, so that a backlog costs memory per delivery, not per alert
 // byte.
 type entry struct {
-	id         uint64
-	seq        uint64 // commit order of its acceptance
-	accepted   int64  // unix nanoseconds, for the oldest pending's age
-	size       int    // of the record, counted against MaxBytes
+	id  uint64
+	seq uint64 // commit order of its acceptance
+	// place orders its lane's queue: its seq, or the place of the
+	// waiting delivery of its slot it replaced (coalesced), so that a
+	// group that keeps changing keeps its turn and does not lose it.
+	place      uint64
+	accepted   int64 // unix nanoseconds, for the oldest pending's age
+	size       int   // of the record, counted against MaxBytes
 	slot       *slot
 	lane       *lane
 	superseded bool    // a newer state replaced it while it was attempted
@@ -226,7 +230,7 @@ func (o *Outbox) load() error {
 // pending delivery its commit deleted. o.mu must be held (or o not yet
 // shared).
 func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) (e *entry, replaced bool) {
-	e = &entry{id: d.ID, seq: seq, accepted: d.AcceptedAt.UnixNano(), size: size, index: -1, lane: o.lane(d.Target)}
+	e = &entry{id: d.ID, seq: seq, place: seq, accepted: d.AcceptedAt.UnixNano(), size: size, index: -1, lane: o.lane(d.Target)}
 	s := o.slots[d.slot()]
 	if s != nil {
 		// Commits are ordered, the admissions after them are not: a state
@@ -242,6 +246,9 @@ func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) (e *entry, replac
 		o.slots[s.key] = s
 	}
 	if prev := s.next; prev != nil {
+		if prev.index >= 0 {
+			e.place = prev.place
+		}
 		prev.lane.remove(prev)
 		o.forget(prev)
 		prev.answer(core.Skip(SkipQueued))
