@@ -122,6 +122,9 @@ type crashProcess struct {
 	url     atomic.Pointer[string]
 	proc    *process
 	number  int
+	// sameAddress restarts each process on the address of the first, so
+	// that a client configured with it (Alertmanager) reaches the next.
+	sameAddress bool
 }
 
 func (c *crashProcess) start() {
@@ -129,10 +132,21 @@ func (c *crashProcess) start() {
 	if err := os.WriteFile(c.cfgFile, []byte(c.config(c.number)), 0o600); err != nil {
 		c.t.Fatal(err)
 	}
-	proc, addr := startServing(c.t, "am-fanout", bins.fanout, func(addr string) []string {
+	args := func(addr string) []string {
 		return []string{"--config.file=" + c.cfgFile, "--storage.path=" + c.storage,
 			"--web.listen-address=" + addr, "--log.level=warn"}
-	})
+	}
+	var proc *process
+	var addr string
+	if prev := c.url.Load(); c.sameAddress && prev != nil {
+		addr = strings.TrimPrefix(*prev, "http://")
+		var err error
+		if proc, err = serveAt(c.t, "am-fanout", bins.fanout, addr, args); err != nil {
+			c.t.Fatalf("am-fanout did not become ready again on %s: %v", addr, err)
+		}
+	} else {
+		proc, addr = startServing(c.t, "am-fanout", bins.fanout, args)
+	}
 	u := "http://" + addr
 	c.proc = proc
 	c.url.Store(&u)

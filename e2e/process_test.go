@@ -103,8 +103,7 @@ func startServing(t testing.TB, name, path string, args func(addr string) []stri
 	const attempts = 3
 	for i := 1; ; i++ {
 		addr := freeLoopbackAddr(t)
-		p := startProcess(t, name, path, args(addr)...)
-		err := waitReady(p, "http://"+addr+"/-/ready", 30*time.Second)
+		p, err := serveAt(t, name, path, addr, args)
 		if err == nil {
 			return p, addr
 		}
@@ -113,6 +112,15 @@ func startServing(t testing.TB, name, path string, args func(addr string) []stri
 		}
 		t.Fatalf("%s did not become ready on %s: %v", name, addr, err)
 	}
+}
+
+// serveAt starts a program that serves HTTP on addr, such as the address
+// of a killed process being restarted where its clients expect it, and
+// waits until its /-/ready answers 200.
+func serveAt(t testing.TB, name, path, addr string, args func(addr string) []string) (*process, error) {
+	t.Helper()
+	p := startProcess(t, name, path, args(addr)...)
+	return p, waitReady(p, "http://"+addr+"/-/ready", 30*time.Second)
 }
 
 // freeLoopbackAddr returns a loopback address whose port was free a moment

@@ -79,11 +79,7 @@ func (s *targetServer) amMessages(t testing.TB) []amMessage {
 	t.Helper()
 	var msgs []amMessage
 	for _, d := range s.deliveries() {
-		var m amMessage
-		if err := json.Unmarshal(d.body, &m); err != nil {
-			t.Fatalf("a delivery is not an Alertmanager payload: %v: %s", err, d.body)
-		}
-		msgs = append(msgs, m)
+		msgs = append(msgs, decodeAM(t, d.body))
 	}
 	return msgs
 }
@@ -100,6 +96,16 @@ func (s *targetServer) enrichedAlerts(t testing.TB) []core.EnrichedAlert {
 		alerts = append(alerts, a)
 	}
 	return alerts
+}
+
+// decodeAM decodes an Alertmanager v4 payload.
+func decodeAM(t testing.TB, body []byte) amMessage {
+	t.Helper()
+	var m amMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("a delivery is not an Alertmanager payload: %v: %s", err, body)
+	}
+	return m
 }
 
 // findAM returns the first Alertmanager payload holding an alert of the
@@ -196,6 +202,122 @@ func (b *blackhole) connections() []heldConn {
 	out := make([]heldConn, len(b.conns))
 	for i, h := range b.conns {
 		out[i] = heldConn{opened: h.opened, closed: h.closed, request: h.request}
+	}
+	return out
+}
+
+// phase is a stretch of a scripted target's answers: status, with a
+// Retry-After header when retryAfter is set, for lasts from the phase's
+// start or until it has answered answers requests, whichever is set; the
+// last phase lasts for good.
+type phase struct {
+	status     int
+	retryAfter string
+	lasts      time.Duration
+	answers    int
+}
+
+// answered is one request a scripted target answered.
+type answered struct {
+	at     time.Time
+	status int
+	body   []byte
+}
+
+// scriptedTarget is a target whose answers follow its phases, the first
+// starting with its first request. It records every request and when each
+// phase began.
+type scriptedTarget struct {
+	srv    *httptest.Server
+	phases []phase
+
+	mu       sync.Mutex
+	got      []answered
+	began    []time.Time // of the phases reached
+	answered int         // in the current phase
+}
+
+func newScriptedTarget(t testing.TB, phases ...phase) *scriptedTarget {
+	t.Helper()
+	if len(phases) == 0 {
+		t.Fatalf("a scripted target needs a phase")
+	}
+	s := &scriptedTarget{phases: phases}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// URL is where am-fanout posts to this target.
+func (s *scriptedTarget) URL() string { return s.srv.URL + "/alerts" }
+
+func (s *scriptedTarget) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	if s.began == nil {
+		s.began = []time.Time{now}
+	}
+	s.advance(now)
+	p := s.phases[len(s.began)-1]
+	s.answered++
+	s.got = append(s.got, answered{at: now, status: p.status, body: body})
+	s.advance(now)
+	s.mu.Unlock()
+	if p.retryAfter != "" {
+		w.Header().Set("Retry-After", p.retryAfter)
+	}
+	w.WriteHeader(p.status)
+}
+
+// advance moves on to the phase of now; s.mu must be held. A phase ends
+// at its start plus its length, or with its last answer.
+func (s *scriptedTarget) advance(now time.Time) {
+	for len(s.began) < len(s.phases) {
+		i := len(s.began) - 1
+		p := s.phases[i]
+		var end time.Time
+		switch {
+		case p.lasts > 0 && !now.Before(s.began[i].Add(p.lasts)):
+			end = s.began[i].Add(p.lasts)
+		case p.answers > 0 && s.answered >= p.answers:
+			end = now
+		default:
+			return
+		}
+		s.began = append(s.began, end)
+		s.answered = 0
+	}
+}
+
+// phaseBegan is when phase i began; false while it has not.
+func (s *scriptedTarget) phaseBegan(i int) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.began != nil {
+		s.advance(time.Now())
+	}
+	if i >= len(s.began) {
+		return time.Time{}, false
+	}
+	return s.began[i], true
+}
+
+func (s *scriptedTarget) requests() []answered {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]answered(nil), s.got...)
+}
+
+// statuses counts the target's answers by status.
+func (s *scriptedTarget) statuses() map[int]int {
+	out := map[int]int{}
+	for _, r := range s.requests() {
+		out[r.status]++
 	}
 	return out
 }

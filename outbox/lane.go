@@ -53,7 +53,7 @@ type lane struct {
 	urgent laneQueue
 	// inFlight counts attempts running; maxInFlight bounds them.
 	inFlight, maxInFlight int
-	limiter               *rate.Limiter // nil: unlimited
+	limiter               *bucket // nil: unlimited
 	limit                 core.RateLimit
 
 	pausedUntil time.Time // Retry-After
@@ -86,7 +86,7 @@ func (l *lane) ready(now time.Time) (bool, time.Time) {
 		return false, l.retryAt
 	}
 	if l.limiter != nil {
-		if wait := tokenWait(l.limiter, now); wait > 0 {
+		if wait := l.limiter.wait(now); wait > 0 {
 			l.pacedUntil = now.Add(wait)
 			return false, l.pacedUntil
 		}
@@ -94,13 +94,34 @@ func (l *lane) ready(now time.Time) (bool, time.Time) {
 	return true, time.Time{}
 }
 
-// tokenWait is how long until the bucket holds a whole token.
-func tokenWait(lim *rate.Limiter, now time.Time) time.Duration {
-	tokens := lim.TokensAt(now)
+// bucket is the token bucket of a rate scope. A target counts a request
+// when it arrives, so an attempt holds its token while it runs and spends
+// it when it ends, the latest it can have arrived. Spent when it left, a
+// request that arrives sooner after the one before than it left (a burst
+// that dialled new connections, then one over a reused connection) would
+// exceed the target's bucket, and the target would answer 429.
+type bucket struct {
+	lim  *rate.Limiter
+	held int // tokens of attempts in flight
+}
+
+// wait is how long until the bucket holds a whole token besides the held
+// ones; while attempts are in flight, a lower bound (their ends spend).
+func (b *bucket) wait(now time.Time) time.Duration {
+	tokens := b.lim.TokensAt(now) - float64(b.held)
 	if tokens >= 1 {
 		return 0
 	}
-	return time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second))
+	return time.Duration((1 - tokens) / float64(b.lim.Limit()) * float64(time.Second))
+}
+
+// end spends a held token at now, when its attempt ended, or gives it
+// back unspent when no request went out.
+func (b *bucket) end(now time.Time, sent bool) {
+	b.held--
+	if sent {
+		b.lim.ReserveN(now, 1)
+	}
 }
 
 func (l *lane) failing() bool { return l.failures > 0 || l.breakerOpen }
@@ -109,31 +130,37 @@ func (l *lane) failing() bool { return l.failures > 0 || l.breakerOpen }
 // that throttled, until an attempt passes.
 func (l *lane) cautious() bool { return l.failing() || l.throttled }
 
-// take claims the next delivery for an attempt at now; ready must have
-// said yes.
-func (l *lane) take(now time.Time) *entry {
-	if l.limiter != nil {
-		l.limiter.AllowN(now, 1)
-	}
+// take claims the next delivery for an attempt, with a token of the
+// lane's bucket; ready must have said yes.
+func (l *lane) take() *entry {
+	var e *entry
 	if l.urgent.Len() > 0 && !l.breakerOpen {
-		e := heap.Pop(&l.urgent).(*entry)
+		e = heap.Pop(&l.urgent).(*entry)
 		e.urgent = false
-		l.inFlight++
-		return e
+	} else {
+		e = heap.Pop(&l.queue).(*entry)
+		if l.cautious() {
+			l.probing = true
+		}
 	}
-	e := heap.Pop(&l.queue).(*entry)
-	if l.cautious() {
-		l.probing = true
+	if l.limiter != nil {
+		l.limiter.held++
+		e.token = l.limiter
 	}
 	l.inFlight++
 	return e
 }
 
-// settle updates the lane with an attempt's outcome. backoff gives the
-// wait before the next probe after n consecutive failures.
-func (l *lane) settle(o *core.Outcome, now time.Time, backoff func(n int) time.Duration) {
+// settle updates the lane with the outcome of e's attempt. backoff
+// gives the wait before the next probe after n consecutive failures.
+func (l *lane) settle(e *entry, o *core.Outcome, now time.Time, backoff func(n int) time.Duration) {
 	l.inFlight--
 	l.probing = false
+	if e.token != nil {
+		// A skipped attempt sent nothing.
+		e.token.end(now, o.Kind != core.OutcomeSkipped)
+		e.token = nil
+	}
 	switch {
 	case o.Kind == core.OutcomeDelivered, o.Kind == core.OutcomePermanent && o.StatusCode != 0:
 		// The target answered: it is up, and the backlog drains now.
@@ -237,11 +264,12 @@ func (l *lane) remove(e *entry) {
 	l.queue.remove(e)
 }
 
-// laneQueue orders a lane's waiting deliveries by acceptance.
+// laneQueue orders a lane's waiting deliveries by acceptance, a
+// coalesced one in the place of the one it replaced.
 type laneQueue []*entry
 
 func (q laneQueue) Len() int           { return len(q) }
-func (q laneQueue) Less(i, j int) bool { return q[i].seq < q[j].seq }
+func (q laneQueue) Less(i, j int) bool { return q[i].place < q[j].place }
 func (q laneQueue) Swap(i, j int) {
 	q[i], q[j] = q[j], q[i]
 	q[i].index, q[j].index = i, j

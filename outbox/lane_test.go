@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/time/rate"
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/fanout"
@@ -344,4 +345,93 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// TestLanePacesToArrivals: a target counts a request against its bucket
+// when the request arrives, late in the attempt for the burst's first
+// requests (they dial new connections) and early for the next (over a
+// reused one). Paced at the target's own rate, the lane stays within the
+// target's bucket as the target counts it.
+func TestLanePacesToArrivals(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		vendor := rate.NewLimiter(1, 3) // 1 a second, a burst of 3
+		var mu sync.Mutex
+		var sent, refused int
+		s := &scripted{answer: func(time.Time) core.Outcome {
+			mu.Lock()
+			sent++
+			latency := time.Millisecond
+			if sent <= 3 {
+				latency = 50 * time.Millisecond
+			}
+			mu.Unlock()
+			time.Sleep(latency)
+			mu.Lock()
+			defer mu.Unlock()
+			if !vendor.Allow() {
+				refused++
+				return throttled
+			}
+			return delivered
+		}}
+		tg := laneTarget("t")
+		tg.RateLimit = core.RateLimit{PerSecond: 1, Burst: 3}
+		box := newLaneBox(t, tg, s)
+		acceptN(t, box, 8, "p")
+		drain(t, box, time.Minute)
+		mu.Lock()
+		defer mu.Unlock()
+		if refused != 0 {
+			t.Errorf("the target refused %d of %d requests as over its 1/s with a burst of 3, want none", refused, sent)
+		}
+		if last := s.last().Sub(s.attempts[0]); last > 7*time.Second {
+			t.Errorf("the 8th delivery at +%s, want about +5s: the pace must not slow it further", last)
+		}
+	})
+}
+
+// TestLaneCoalescingKeepsPlace: five groups of a grouped target change
+// every second, in the same order, while the target takes one message a
+// second. A group's newest message takes the place of the one it
+// coalesces, so the groups take turns instead of the first to change
+// taking every message while the others wait for the storm to end.
+func TestLaneCoalescingKeepsPlace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &scripted{answer: func(time.Time) core.Outcome { return delivered }}
+		tg := laneTarget("chat")
+		tg.GroupBy = core.GroupByNotification
+		tg.RateLimit = core.RateLimit{PerSecond: 1, Burst: 1}
+		box := newLaneBox(t, tg, s)
+		const groups, ticks = 5, 10
+		for tick := range ticks {
+			for g := range groups {
+				// Each notification holds the group's alerts so far.
+				alerts := make([]*core.EnrichedAlert, tick+1)
+				for j := range alerts {
+					alerts[j] = alert(fmt.Sprintf("g%d-%02d", g, j), core.StatusFiring, 0)
+					alerts[j].Group = core.Group{GroupKey: fmt.Sprintf(`{}:{alertname="Storm%d"}`, g)}
+				}
+				if _, err := box.Accept(context.Background(), alerts, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(time.Second)
+		}
+		s.mu.Lock()
+		perGroup := map[string]int{}
+		for _, n := range s.groups {
+			perGroup[n.Group.GroupKey]++
+		}
+		s.mu.Unlock()
+		t.Logf("%d groups changing every second for %ds at 1 message/s: messages per group while they changed %v", groups, ticks, perGroup)
+		if len(perGroup) != groups {
+			t.Errorf("%d of %d groups got a message while the groups kept changing, want every group in turn", len(perGroup), groups)
+		}
+		for key, n := range perGroup {
+			if n > ticks/groups+1 {
+				t.Errorf("group %s got %d of the %d messages, want its turn (about %d)", key, n, ticks, ticks/groups)
+			}
+		}
+		drain(t, box, time.Minute)
+	})
 }

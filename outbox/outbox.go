@@ -14,7 +14,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/time/rate"
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/fanout"
@@ -157,8 +156,8 @@ type Outbox struct {
 	entries  map[uint64]*entry
 	slots    map[string]*slot
 	lanes    map[string]*lane
-	limiters map[string]*rate.Limiter // by rate scope
-	running  int                      // attempts in flight
+	limiters map[string]*bucket // by rate scope
+	running  int                // attempts in flight
 	// backlog is the most deliveries pending since the outbox was last
 	// empty; drained tells the pruner it just became empty after one of
 	// at least DrainedAfter.
@@ -176,15 +175,20 @@ type Outbox struct {
 // attempt, so that a backlog costs memory per delivery, not per alert
 // byte.
 type entry struct {
-	id         uint64
-	seq        uint64 // commit order of its acceptance
-	accepted   int64  // unix nanoseconds, for the oldest pending's age
-	size       int    // of the record, counted against MaxBytes
+	id  uint64
+	seq uint64 // commit order of its acceptance
+	// place orders its lane's queue: its seq, or the place of the
+	// waiting delivery of its slot it replaced (coalesced), so that a
+	// group that keeps changing keeps its turn and does not lose it.
+	place      uint64
+	accepted   int64 // unix nanoseconds, for the oldest pending's age
+	size       int   // of the record, counted against MaxBytes
 	slot       *slot
 	lane       *lane
-	superseded bool // a newer state replaced it while it was attempted
-	index      int  // in its lane's queue, -1 when not there
-	urgent     bool // in its lane's urgent queue (see lane.urgent)
+	superseded bool    // a newer state replaced it while it was attempted
+	index      int     // in its lane's queue, -1 when not there
+	urgent     bool    // in its lane's urgent queue (see lane.urgent)
+	token      *bucket // whose token its attempt holds, nil when none
 	// waiter, when a webhook waits for the first attempt, gets its
 	// outcome once.
 	waiter chan core.Outcome
@@ -222,7 +226,7 @@ func New(store *Store, src fanout.TargetSource, at Attempter, opts Options) (*Ou
 	o := &Outbox{
 		store: store, src: src, attempter: at, opts: opts, logger: opts.Logger,
 		ctx: ctx, cancel: cancel, stop: make(chan struct{}), wake: make(chan struct{}, 1),
-		entries: map[uint64]*entry{}, slots: map[string]*slot{}, lanes: map[string]*lane{}, limiters: map[string]*rate.Limiter{},
+		entries: map[uint64]*entry{}, slots: map[string]*slot{}, lanes: map[string]*lane{}, limiters: map[string]*bucket{},
 		drained: make(chan struct{}, 1),
 	}
 	o.metrics = newMetrics(o)
@@ -262,7 +266,7 @@ func (o *Outbox) load() error {
 // pending delivery its commit deleted. o.mu must be held (or o not yet
 // shared).
 func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) (e *entry, replaced bool) {
-	e = &entry{id: d.ID, seq: seq, accepted: d.AcceptedAt.UnixNano(), size: size, index: -1, lane: o.lane(d.Target)}
+	e = &entry{id: d.ID, seq: seq, place: seq, accepted: d.AcceptedAt.UnixNano(), size: size, index: -1, lane: o.lane(d.Target)}
 	s := o.slots[d.slot()]
 	if s != nil {
 		// Commits are ordered, the admissions after them are not: a state
@@ -278,6 +282,9 @@ func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) (e *entry, replac
 		o.slots[s.key] = s
 	}
 	if prev := s.next; prev != nil {
+		if prev.index >= 0 {
+			e.place = prev.place
+		}
 		prev.lane.remove(prev)
 		o.forget(prev)
 		prev.answer(core.Skip(SkipQueued))

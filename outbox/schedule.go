@@ -58,7 +58,7 @@ func (o *Outbox) startDue(now time.Time) time.Time {
 				}
 				break
 			}
-			e := l.take(now)
+			e := l.take()
 			e.slot.busy, e.slot.next = e, nil
 			d := o.uncache(e)
 			o.running++
@@ -89,7 +89,7 @@ func (o *Outbox) configure(l *lane, t *core.Target) {
 
 // limiter returns the token bucket of t's rate scope, shared by the
 // targets of that scope; nil when t is unlimited. o.mu must be held.
-func (o *Outbox) limiter(t *core.Target) *rate.Limiter {
+func (o *Outbox) limiter(t *core.Target) *bucket {
 	r := t.RateLimit
 	if r.Unlimited() {
 		return nil
@@ -99,12 +99,12 @@ func (o *Outbox) limiter(t *core.Target) *rate.Limiter {
 		scope = "target\x00" + t.Name
 	}
 	burst := max(r.Burst, 1)
-	if lim, ok := o.limiters[scope]; ok && lim.Limit() == rate.Limit(r.PerSecond) && lim.Burst() == burst {
-		return lim
+	if b, ok := o.limiters[scope]; ok && b.lim.Limit() == rate.Limit(r.PerSecond) && b.lim.Burst() == burst {
+		return b
 	}
-	lim := rate.NewLimiter(rate.Limit(r.PerSecond), burst)
-	o.limiters[scope] = lim
-	return lim
+	b := &bucket{lim: rate.NewLimiter(rate.Limit(r.PerSecond), burst)}
+	o.limiters[scope] = b
+	return b
 }
 
 // lane returns the lane of target name, making it; o.mu must be held.
@@ -184,6 +184,10 @@ func (o *Outbox) record(e *entry) *Delivery {
 	defer o.mu.Unlock()
 	o.running--
 	e.lane.inFlight--
+	if e.token != nil {
+		e.token.end(time.Now(), false)
+		e.token = nil
+	}
 	o.unbusy(e, settledGone, nil)
 	return nil
 }
@@ -230,7 +234,7 @@ func (o *Outbox) settle(e *entry, d *Delivery, out core.Outcome, prepared bool) 
 	o.mu.Lock()
 	l := e.lane
 	was := l.held(now)
-	l.settle(&out, now, o.backoff)
+	l.settle(e, &out, now, o.backoff)
 	next := now
 	st, until := l.state(now)
 	if st != LaneOpen && until.After(now) {
