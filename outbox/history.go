@@ -78,6 +78,7 @@ type historyEntry struct {
 	attempt Attempt
 	state   string
 	fresh   []byte
+	first   bool // the delivery's first recorded attempt
 }
 
 // newHistoryEntry prepares the history line of an attempt's outcome.
@@ -87,7 +88,9 @@ func newHistoryEntry(d *Delivery, out *core.Outcome, what fate, now time.Time) *
 	if out.Err != nil {
 		a.Error = out.Err.Error()
 	}
-	he := &historyEntry{key: historyKey(d), attempt: a, state: HistoryPending}
+	// A delivery's first attempt has no history yet: its key (acceptance
+	// time and id) is new, as it is for a replay or a fallback hand-over.
+	he := &historyEntry{key: historyKey(d), attempt: a, state: HistoryPending, first: d.Attempts <= 1}
 	switch what {
 	case settledDone:
 		he.state = HistoryDelivered
@@ -108,6 +111,9 @@ func newHistoryEntry(d *Delivery, out *core.Outcome, what fate, now time.Time) *
 // one with the attempt added.
 func (s *Store) appendHistory(tx *bolt.Tx, he *historyEntry, now time.Time) error {
 	b := tx.Bucket(bucketHistory)
+	if he.first {
+		return b.Put(he.key, he.fresh)
+	}
 	v := b.Get(he.key)
 	var h History
 	if len(v) <= 8 || json.Unmarshal(v[8:], &h) != nil {
