@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
@@ -80,7 +81,20 @@ type Receiver struct {
 	// "Authorization: Bearer <token>" (http_config.authorization).
 	BearerToken     publish.Secret `yaml:"bearer_token"`
 	BearerTokenFile string         `yaml:"bearer_token_file"`
+	// OpenPaths are the read endpoints that stay open without the token
+	// when one is set; every other endpoint needs it. Nil means
+	// DefaultOpenPaths: probes and metrics.
+	OpenPaths []string `yaml:"open_paths"`
 }
+
+// DefaultOpenPaths are the endpoints open without the bearer token by
+// default: the kubelet's probes and Prometheus's scrape, which hold no
+// alert.
+var DefaultOpenPaths = []string{"/-/healthy", "/-/ready", "/metrics"}
+
+// ReadPaths are the read endpoints open_paths may name.
+var ReadPaths = []string{"/", "/-/healthy", "/-/ready", "/metrics", "/api/v1/targets", "/api/v1/status",
+	"/api/v1/deadletters", "/api/v1/deliveries", "/debug/pprof/"}
 
 // Enrich configures how alerts are enriched.
 type Enrich struct {
@@ -266,6 +280,14 @@ func (c *Config) validate(pos *position, dir string) error {
 		return pos.errorf("receiver", "%v", err)
 	}
 	c.Receiver.BearerToken, c.Receiver.BearerTokenFile = tok, ""
+	if c.Receiver.OpenPaths == nil {
+		c.Receiver.OpenPaths = slices.Clone(DefaultOpenPaths)
+	}
+	for i, p := range c.Receiver.OpenPaths {
+		if !slices.Contains(ReadPaths, p) {
+			return pos.errorf(fmt.Sprintf("receiver.open_paths.%d", i), "%q is not a read endpoint; one of %s", p, strings.Join(ReadPaths, ", "))
+		}
+	}
 	if c.Enrich.Classifier != nil {
 		if err := c.Enrich.Classifier.validate(pos, dir); err != nil {
 			return err

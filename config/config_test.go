@@ -233,6 +233,8 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		{"bad rule matcher", "enrich:\n  rules:\n    - name: r\n      match:\n        - 'a=~\"[\"'\n", 5, []string{`rule "r"`, "matcher"}},
 		{"bad rule severity", "enrich:\n  rules:\n    - name: r\n      severity: urgent\n", 4, []string{`"urgent"`}},
 		{"bad duration", "defaults:\n  timeout: soon\n", 2, []string{"soon"}},
+		{"open path that is no read endpoint", "receiver:\n  open_paths:\n    - /metrics\n    - /webhook\n", 4,
+			[]string{"receiver.open_paths.1", `"/webhook" is not a read endpoint`, "/api/v1/targets"}},
 		{"bad duration deep in a section", "defaults:\n  timeout: 1s\n  breaker:\n    failures: 2\n    open_for: 30 seconds\n", 5,
 			[]string{"30 seconds"}},
 		{"bad duration in a target", "targets:\n  - name: a\n    type: file\n    path: x\n    timeout: 5 min\n", 5, []string{"5 min"}},

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -31,8 +32,10 @@ type Enricher interface {
 // Settings are the parts of the webhook that a config reload may change.
 type Settings struct {
 	Enricher Enricher
-	// BearerToken, when not empty, must be sent as "Authorization: Bearer".
+	// BearerToken, when not empty, must be sent as "Authorization: Bearer"
+	// to the webhook and to every other endpoint but OpenPaths.
 	BearerToken string
+	OpenPaths   []string
 	// Outbox persists the deliveries before the webhook answers and
 	// delivers them (see outbox.go); WaitForFirstAttempt makes every
 	// request wait for the first attempts, as ?wait=true does.
@@ -196,6 +199,20 @@ func (w *Webhook) reserve(r *http.Request) (release func(), ok bool) {
 // settings in force, if they have one.
 func (h *Webhook) Authorized(r *http.Request) bool {
 	return authorized(r, h.settings.Load().BearerToken)
+}
+
+// Reads guards a read endpoint: with a bearer token set, a request to a
+// path not in OpenPaths needs it, as the webhook does (401 otherwise).
+// path is the endpoint's path as receiver.open_paths names it.
+func (h *Webhook) Reads(path string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		s := h.settings.Load()
+		if s.BearerToken != "" && !slices.Contains(s.OpenPaths, path) && !authorized(r, s.BearerToken) {
+			writeJSON(rw, http.StatusUnauthorized, errorBody("missing or wrong bearer token: %s takes the webhook's token (receiver.bearer_token), or list it in receiver.open_paths", path))
+			return
+		}
+		next.ServeHTTP(rw, r)
+	})
 }
 
 func authorized(r *http.Request, token string) bool {

@@ -63,3 +63,53 @@ func TestAdminEndpointsNeedTheirFlagAndTheToken(t *testing.T) {
 		})
 	}
 }
+
+// With a bearer token set, the read endpoints take it too, except those
+// receiver.open_paths names (by default the probes and metrics).
+func TestReadEndpointsTakeTheTokenUnlessOpen(t *testing.T) {
+	up := newSink(t, 200)
+	reads := []string{"/", "/-/healthy", "/-/ready", "/metrics", "/api/v1/targets", "/api/v1/status",
+		"/api/v1/deadletters", "/api/v1/deliveries", "/debug/pprof/"}
+	cases := []struct {
+		name, receiver string
+		send           string
+		open           []string // what answers 200; the others answer 401
+	}{
+		{"no token: all open", "", "", reads},
+		{"token, none sent: probes and metrics open", "  bearer_token: s3cret-token\n", "", []string{"/-/healthy", "/-/ready", "/metrics"}},
+		{"token sent: all open", "  bearer_token: s3cret-token\n", "s3cret-token", reads},
+		{"open_paths: the page and the targets API", "  bearer_token: s3cret-token\n  open_paths: [/, /api/v1/targets]\n", "", []string{"/", "/api/v1/targets"}},
+		{"open_paths empty: nothing open", "  bearer_token: s3cret-token\n  open_paths: []\n", "", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			config := "targets:\n" + webhookTarget("t", up.srv.URL)
+			if tc.receiver != "" {
+				config = "receiver:\n" + tc.receiver + config
+			}
+			f := newFixture(t, config, nil)
+			f.s.ready.Store(true)
+			for _, path := range reads {
+				req, err := http.NewRequest(http.MethodGet, f.http.URL+path, nil)
+				require.NoError(t, err)
+				if tc.send != "" {
+					req.Header.Set("Authorization", "Bearer "+tc.send)
+				}
+				resp, err := f.http.Client().Do(req)
+				require.NoError(t, err)
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				want := http.StatusUnauthorized
+				for _, o := range tc.open {
+					if o == path {
+						want = http.StatusOK
+					}
+				}
+				assert.Equal(t, want, resp.StatusCode, "GET %s: %.200s", path, body)
+				if want == http.StatusUnauthorized {
+					assert.Contains(t, string(body), "open_paths", "a refused read says how to open it")
+				}
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -186,8 +187,8 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 	s.enricher.Store(enricher)
 	return receiver.Settings{
 		Enricher:    enricher,
-		BearerToken: string(cfg.Receiver.BearerToken),
-		Outbox:      s.durable.box, WaitForFirstAttempt: cfg.Outbox.WaitForFirstAttempt,
+		BearerToken: string(cfg.Receiver.BearerToken), OpenPaths: cfg.Receiver.OpenPaths,
+		Outbox: s.durable.box, WaitForFirstAttempt: cfg.Outbox.WaitForFirstAttempt,
 		Tracer: s.acceptTracer(),
 	}, nil
 }
@@ -320,7 +321,29 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	return mux
+	return s.guardReads(mux)
+}
+
+// guardReads makes the read endpoints take the webhook's bearer token,
+// when one is set, except those receiver.open_paths names.
+func (s *server) guardReads(next http.Handler) http.Handler {
+	guarded := map[string]http.Handler{}
+	for _, p := range config.ReadPaths {
+		guarded[p] = s.webhook.Reads(p, next)
+	}
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			p := r.URL.Path
+			if strings.HasPrefix(p, "/debug/pprof/") {
+				p = "/debug/pprof/"
+			}
+			if h, ok := guarded[p]; ok {
+				h.ServeHTTP(rw, r)
+				return
+			}
+		}
+		next.ServeHTTP(rw, r)
+	})
 }
 
 // serveAll runs the server until SIGTERM or SIGINT, reloading on SIGHUP.
