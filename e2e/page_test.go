@@ -59,6 +59,10 @@ targets:
 		}
 	}
 
+	// The broken target's lane probes it one delivery at a time: three
+	// failures make it unhealthy within a few seconds of backoff.
+	f.waitMetric(t, "am_fanout_target_health", map[string]string{"target": "broken-hook"}, 3)
+	f.waitMetric(t, "am_fanout_target_health", map[string]string{"target": "ticketing"}, 1)
 	dom := dumpDOM(t, chromium, f.url+"/")
 	rows := regexp.MustCompile(`<tr class="row-(\w+)" data-target="([^"]+)" data-health="(\w+)"`).FindAllStringSubmatch(dom, -1)
 	got := map[string][2]string{}
