@@ -90,7 +90,13 @@ func TestAdminEndpointsUnderBasicAuthAndBearerToken(t *testing.T) {
 			t.Errorf("%s %s with basic auth but no bearer token: %d, want 401", e.method, e.path, got)
 		}
 	}
-	if got := call(http.MethodGet, "/api/v1/targets", "admin", "basic-pass", ""); got != http.StatusOK {
-		t.Errorf("GET /api/v1/targets with basic auth: %d, want 200", got)
+	// So do the read endpoints the token guards; those of
+	// receiver.open_paths (by default the probes and /metrics) need only
+	// the web layer's basic auth.
+	if got := call(http.MethodGet, "/api/v1/targets", "admin", "basic-pass", ""); got != http.StatusUnauthorized {
+		t.Errorf("GET /api/v1/targets with basic auth but no bearer token: %d, want 401", got)
+	}
+	if got := call(http.MethodGet, "/metrics", "admin", "basic-pass", ""); got != http.StatusOK {
+		t.Errorf("GET /metrics with basic auth: %d, want 200 (an open path)", got)
 	}
 }
