@@ -2,28 +2,10 @@ package outbox
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/am-fanout/am-fanout/core"
-)
-
-// The states of a delivery in a webhook answer.
-const (
-	// StateAccepted: persisted now; it will be delivered.
-	StateAccepted = "accepted"
-	// StateAlreadyDelivered: the same state reached the target within
-	// the dedup window.
-	StateAlreadyDelivered = "already_delivered"
-	// StateAlreadyPending: the same state is pending from an earlier
-	// notification.
-	StateAlreadyPending = "already_pending"
-	// StateStale: a newer state of the alert was accepted for the target
-	// already, so this one is never delivered.
-	StateStale = "stale"
 )
 
 // Skip reasons of the results answered with wait, for deliveries that
@@ -54,15 +36,12 @@ type AlertOutcome struct {
 	Result *core.ParallelPublishResult
 }
 
-// candidate is one delivery being accepted.
+// candidate is one delivery being accepted: what the store decides for
+// it, and what the webhook's answer needs.
 type candidate struct {
+	*Candidate
 	alerts []int // of the notification it carries: one, or a group's
 	target *core.Target
-	d      *Delivery
-	data   []byte
-	state  string
-	old    uint64 // pending delivery it supersedes
-	seq    uint64 // commit order, once accepted
 	e      *entry // once admitted
 	// outcome is the first attempt's, or the skip answered for it; wait
 	// gets it while the webhook waits.
@@ -90,15 +69,17 @@ func (o *Outbox) accept(ctx context.Context, alerts []*core.EnrichedAlert, targe
 	now := time.Now()
 	cands := candidates(alerts, targets, now, traceParent(ctx))
 	var size int64
-	for _, c := range cands {
-		size += int64(len(c.data))
+	offered := make([]*Candidate, len(cands))
+	for i, c := range cands {
+		size += int64(c.Size())
+		offered[i] = c.Candidate
 	}
 	if err := o.reserve(len(cands), size); err != nil {
 		return nil, err
 	}
 	var err error
 	if len(cands) > 0 {
-		err = o.store.update(func(tx *bolt.Tx) error { return o.decide(tx, cands, now) })
+		err = o.store.Accept(offered, now)
 	}
 	o.mu.Lock()
 	o.reserved -= len(cands)
@@ -109,13 +90,13 @@ func (o *Outbox) accept(ctx context.Context, alerts []*core.EnrichedAlert, targe
 	}
 	var waiting []*candidate
 	for _, c := range cands {
-		if c.state != StateAccepted {
+		if c.State != StateAccepted {
 			continue
 		}
 		var replaced bool
-		c.e, replaced = o.admit(c.d, len(c.data), c.seq, c.old)
-		o.cache(c.e, c.d)
-		if replaced && c.d.Group != nil {
+		c.e, replaced = o.admit(c.Candidate)
+		o.cache(c.e, c.Delivery)
+		if replaced && c.Delivery.Group != nil {
 			o.metrics.coalesced.WithLabelValues(c.target.Name).Inc()
 		}
 		if c.e == nil || !wait {
@@ -151,27 +132,18 @@ func (o *Outbox) accept(ctx context.Context, alerts []*core.EnrichedAlert, targe
 // traceparent of the accept span, if any.
 func candidates(alerts []*core.EnrichedAlert, targets []*core.Target, now time.Time, tp string) []*candidate {
 	var cands []*candidate
-	encoded := make([][]byte, len(alerts))
-	alertJSON := func(i int) []byte {
-		if encoded[i] == nil {
-			encoded[i], _ = json.Marshal(alerts[i])
-		}
-		return encoded[i]
-	}
+	enc := NewEncoder(alerts, now, tp)
 	for _, t := range targets {
 		if grouped(t) {
-			if c := groupCandidate(alerts, t, now, tp); c != nil {
+			if c := groupCandidate(enc, alerts, t, now); c != nil {
 				cands = append(cands, c)
 			}
 			continue
 		}
 		for i, a := range alerts {
-			if !t.Selects(a) {
-				continue
+			if t.Selects(a) {
+				cands = append(cands, &candidate{Candidate: enc.Alert(t.Name, i), alerts: []int{i}, target: t})
 			}
-			d := &Delivery{Target: t.Name, Alert: *a, AcceptedAt: now, NextAttempt: now, TraceParent: tp}
-			data := (&newDelivery{Target: t.Name, Alert: alertJSON(i), AcceptedAt: now, NextAttempt: now, TraceParent: tp}).encode()
-			cands = append(cands, &candidate{alerts: []int{i}, target: t, d: d, data: data})
 		}
 	}
 	return cands
@@ -188,7 +160,7 @@ func grouped(t *core.Target) bool {
 
 // groupCandidate is the one delivery of a notification to a grouped
 // target: the alerts it selects, firing first; nil when it selects none.
-func groupCandidate(alerts []*core.EnrichedAlert, t *core.Target, now time.Time, tp string) *candidate {
+func groupCandidate(enc *Encoder, alerts []*core.EnrichedAlert, t *core.Target, now time.Time) *candidate {
 	var picked []int
 	for _, status := range []core.AlertStatus{core.StatusFiring, core.StatusResolved} {
 		for i, a := range alerts {
@@ -204,10 +176,7 @@ func groupCandidate(alerts []*core.EnrichedAlert, t *core.Target, now time.Time,
 	for j, i := range picked {
 		n.Alerts[j] = *alerts[i]
 	}
-	group, _ := json.Marshal(n)
-	d := &Delivery{Target: t.Name, Group: n, AcceptedAt: now, NextAttempt: now, TraceParent: tp}
-	data := (&newDelivery{Target: t.Name, Group: group, AcceptedAt: now, NextAttempt: now, TraceParent: tp}).encode()
-	return &candidate{alerts: picked, target: t, d: d, data: data}
+	return &candidate{Candidate: enc.Group(t.Name, n), alerts: picked, target: t}
 }
 
 // reserve counts deliveries against the bounds before they are persisted.
@@ -227,65 +196,6 @@ func (o *Outbox) reserve(n int, size int64) error {
 	return nil
 }
 
-// decide settles each candidate's state inside the transaction, so that
-// concurrent notifications of one alert are ordered by commit order.
-func (o *Outbox) decide(tx *bolt.Tx, cands []*candidate, now time.Time) error {
-	pending, latest := o.store.pending(tx), tx.Bucket(bucketLatest)
-	for _, c := range cands {
-		c.state, c.old, c.d.ID = StateAccepted, 0, 0
-		d := c.d
-		if o.store.deliveredIn(tx, d.key(), now) {
-			c.state = StateAlreadyDelivered
-			continue
-		}
-		slotKey := []byte(d.slot())
-		st, known := decodeSlot(latest.Get(slotKey))
-		x := d.order()
-		if known {
-			switch cmp := st.rank(x); {
-			case cmp < 0:
-				c.state = StateStale
-				continue
-			case cmp == 0 && st.Pending != 0, d.Group != nil && st.Pending != 0 && o.samePending(pending, st.Pending, d):
-				c.state, d.ID = StateAlreadyPending, st.Pending
-				continue
-			case st.Pending != 0:
-				c.old = st.Pending
-				if err := pending.Delete(encodeID(st.Pending)); err != nil {
-					return err
-				}
-			}
-		}
-		id, err := pending.NextSequence()
-		if err != nil {
-			return err
-		}
-		d.ID, c.seq = id, o.commits.Add(1)
-		if err := pending.Put(encodeID(id), c.data); err != nil {
-			return err
-		}
-		if err := latest.Put(slotKey, st.after(known, x, id, now).encode()); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// samePending reports whether the pending group delivery id carries the
-// same notification as d (a resend of it), which is then not coalesced
-// but answered as already pending.
-func (o *Outbox) samePending(pending records, id uint64, d *Delivery) bool {
-	v := pending.Get(encodeID(id))
-	if v == nil {
-		return false
-	}
-	var p Delivery
-	if json.Unmarshal(v, &p) != nil {
-		return false
-	}
-	return p.key() == d.key()
-}
-
 func outcomes(alerts []*core.EnrichedAlert, cands []*candidate) []AlertOutcome {
 	out := make([]AlertOutcome, len(alerts))
 	for i, a := range alerts {
@@ -294,7 +204,7 @@ func outcomes(alerts []*core.EnrichedAlert, cands []*candidate) []AlertOutcome {
 	for _, c := range cands {
 		for _, i := range c.alerts {
 			out[i].Deliveries = append(out[i].Deliveries,
-				Accepted{Target: c.d.Target, ID: c.d.ID, State: c.state, Group: c.d.Group != nil})
+				Accepted{Target: c.Delivery.Target, ID: c.Delivery.ID, State: c.State, Group: c.Delivery.Group != nil})
 		}
 	}
 	return out
@@ -341,7 +251,7 @@ func fill(out []AlertOutcome, cands []*candidate) {
 			// Not accepted: already delivered, pending or stale.
 			skip := core.Skip(map[string]string{
 				StateAlreadyDelivered: core.SkipAlreadyDelivered, StateStale: SkipStale,
-			}[c.state])
+			}[c.State])
 			if skip.SkipReason == "" {
 				skip.SkipReason = SkipQueued
 			}

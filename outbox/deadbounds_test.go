@@ -74,12 +74,12 @@ func TestDeadLetterBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byAge, byCount, err := s.pruneDead(now)
+	byAge, byCount, err := s.PruneDeadLetters(now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if byAge != 2 || byCount != 2 {
-		t.Errorf("pruneDead dropped %d by age and %d by count, want 2 and 2", byAge, byCount)
+		t.Errorf("PruneDeadLetters dropped %d by age and %d by count, want 2 and 2", byAge, byCount)
 	}
 	var left []uint64
 	_ = s.view(func(tx *bolt.Tx) error {

@@ -22,7 +22,7 @@
 // a firing opens one, a resolve ends it, and within one the resolve is the
 // last word even when Alertmanager moved its start before the firing's
 // (order.go has the rule). Resends of one state share the order and the
-// dedup key (fanout.DeliveryKey). At most one attempt per (target,
+// dedup key (core.DeliveryKey). At most one attempt per (target,
 // fingerprint) is in flight. A newer state replaces the pending older one
 // (it is deleted, or dropped after its attempt in flight); a state older
 // than the newest accepted one is never delivered (StateStale). Ordering

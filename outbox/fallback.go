@@ -1,11 +1,8 @@
 package outbox
 
 import (
-	"encoding/json"
 	"maps"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/am-fanout/am-fanout/core"
 )
@@ -40,7 +37,7 @@ func (o *Outbox) fallbackNames(l *lane) []string {
 // matchers would not select, but no resolved alert unless it sends
 // resolved ones. A notification goes whole to a target with group_by:
 // notification, and alert by alert to the others.
-func (o *Outbox) handover(d *Delivery, names []string, now time.Time) []*candidate {
+func (o *Outbox) handover(d *Delivery, names []string, now time.Time) []*Candidate {
 	if len(names) == 0 {
 		return nil
 	}
@@ -60,7 +57,7 @@ func (o *Outbox) handover(d *Delivery, names []string, now time.Time) []*candida
 		marked[i].Alert.Labels = mark(alerts[i].Alert.Labels, LabelFallbackFrom, d.Target)
 		marked[i].Alert.Annotations = mark(alerts[i].Alert.Annotations, AnnotationFallbackReason, d.DeadReason)
 	}
-	var cands []*candidate
+	var cands []*Candidate
 	d.FallbackTo = nil
 	for _, name := range names {
 		t := byName[name]
@@ -68,7 +65,7 @@ func (o *Outbox) handover(d *Delivery, names []string, now time.Time) []*candida
 			o.logger.Warn("a fallback target is no longer configured; the dead letter is not handed to it", "target", d.Target, "fallback", name, "id", d.ID)
 			continue
 		}
-		var handed []*candidate
+		var handed []*Candidate
 		if d.Group != nil && grouped(t) {
 			if c := o.fallbackGroup(d, t, marked, now); c != nil {
 				handed = append(handed, c)
@@ -79,7 +76,7 @@ func (o *Outbox) handover(d *Delivery, names []string, now time.Time) []*candida
 					continue
 				}
 				fd := &Delivery{Target: t.Name, Alert: marked[i], FallbackFrom: d.Target, AcceptedAt: now, NextAttempt: now}
-				handed = append(handed, fallbackCandidate(t, fd))
+				handed = append(handed, NewCandidate(fd))
 			}
 		}
 		if len(handed) > 0 {
@@ -93,7 +90,7 @@ func (o *Outbox) handover(d *Delivery, names []string, now time.Time) []*candida
 // fallbackGroup is the notification of the dead letter d for the grouped
 // fallback t, of the alerts it takes; nil when it takes none. It keeps the
 // notification's arrival, which orders it after older ones of its group.
-func (o *Outbox) fallbackGroup(d *Delivery, t *core.Target, marked []core.EnrichedAlert, now time.Time) *candidate {
+func (o *Outbox) fallbackGroup(d *Delivery, t *core.Target, marked []core.EnrichedAlert, now time.Time) *Candidate {
 	n := *d.Group
 	n.Alerts = nil
 	for _, a := range marked {
@@ -108,12 +105,7 @@ func (o *Outbox) fallbackGroup(d *Delivery, t *core.Target, marked []core.Enrich
 	n.Group.CommonAnnotations = mark(n.Group.CommonAnnotations, AnnotationFallbackReason, d.DeadReason)
 	n.Group.Status = n.Status()
 	fd := &Delivery{Target: t.Name, Group: &n, FallbackFrom: d.Target, AcceptedAt: now, NextAttempt: now}
-	return fallbackCandidate(t, fd)
-}
-
-func fallbackCandidate(t *core.Target, d *Delivery) *candidate {
-	data, _ := json.Marshal(d)
-	return &candidate{target: t, d: d, data: data}
+	return NewCandidate(fd)
 }
 
 // mark returns a copy of m with k set to v.
@@ -124,37 +116,19 @@ func mark(m map[string]string, k, v string) map[string]string {
 	return out
 }
 
-// bury moves d to the dead letters and accepts its fallback deliveries
-// in the same transaction, so that a crash loses neither: either d is
-// still pending and fails again, or both are written. A d that a newer
-// state superseded is no longer pending; it is neither buried nor handed
-// over, as the newer state goes on.
-func (o *Outbox) bury(tx *bolt.Tx, d *Delivery, data []byte, hand []*candidate, now time.Time) error {
-	for _, c := range hand {
-		c.state = ""
-	}
-	if o.store.pending(tx).Get(encodeID(d.ID)) == nil {
-		return nil
-	}
-	if err := o.store.record(tx, d, data, settledDead, now); err != nil {
-		return err
-	}
-	return o.decide(tx, hand, now)
-}
-
 // admitHanded queues the fallback deliveries a committed bury accepted in
 // their targets' lanes and counts them.
-func (o *Outbox) admitHanded(from string, hand []*candidate) {
+func (o *Outbox) admitHanded(from string, hand []*Candidate) {
 	if len(hand) == 0 {
 		return
 	}
 	o.mu.Lock()
 	for _, c := range hand {
-		if c.state != StateAccepted {
+		if c.State != StateAccepted {
 			continue
 		}
-		o.admit(c.d, len(c.data), c.seq, c.old)
-		o.metrics.fallbacks.WithLabelValues(from, c.d.Target).Inc()
+		o.admit(c)
+		o.metrics.fallbacks.WithLabelValues(from, c.Delivery.Target).Inc()
 	}
 	o.mu.Unlock()
 	o.poke()

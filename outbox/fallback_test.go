@@ -280,7 +280,7 @@ func TestHandoverShapes(t *testing.T) {
 	if len(cands) != 3 {
 		t.Fatalf("%d fallback deliveries, want 3: one notification to chat, two alerts to hook", len(cands))
 	}
-	g := cands[0].d
+	g := cands[0].Delivery
 	if g.Target != "chat" || g.Group == nil || len(g.Group.Alerts) != 1 || g.Group.Alerts[0].Alert.Fingerprint != "f" {
 		t.Fatalf("chat's delivery %+v, want the notification with its firing alert only", g)
 	}
@@ -288,11 +288,11 @@ func TestHandoverShapes(t *testing.T) {
 		g.Group.Alerts[0].Alert.Labels[LabelFallbackFrom] != "team" || !g.Group.ReceivedAt.Equal(epoch) {
 		t.Errorf("chat's notification %+v is not marked or lost its arrival", g.Group)
 	}
-	if g.slot() == groupSlot("chat", n.Group.GroupKey) {
+	if g.Slot() == groupSlot("chat", n.Group.GroupKey) {
 		t.Errorf("a handed-over notification shares the slot of chat's own notifications of the group")
 	}
 	for i, fp := range []string{"f", "r"} {
-		c := cands[1+i].d
+		c := cands[1+i].Delivery
 		if c.Target != "hook" || c.Group != nil || c.Alert.Alert.Fingerprint != fp || c.Alert.Alert.Labels[LabelFallbackFrom] != "team" {
 			t.Errorf("hook's delivery %d is %+v, want alert %s marked", i, c, fp)
 		}

@@ -29,7 +29,7 @@ func TestHistoryRecordsEveryAttempt(t *testing.T) {
 	if got, _ := h.box.Histories(HistoryQuery{Fingerprint: "other"}); len(got) != 0 {
 		t.Errorf("another fingerprint selects %+v, want none", got)
 	}
-	if err := h.store.prune(time.Now().Add(48 * time.Hour)); err != nil {
+	if err := h.store.Prune(time.Now().Add(48 * time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := h.box.Histories(HistoryQuery{}); len(got) != 0 {

@@ -2,18 +2,13 @@ package outbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/fanout"
@@ -147,9 +142,6 @@ type Outbox struct {
 	wg     sync.WaitGroup // scheduler and pruner
 	// attempts counts running attempts; Add only under mu while open.
 	attempts sync.WaitGroup
-	// commits numbers accepted deliveries in the order of their commits
-	// (transactions run one at a time), for admit.
-	commits atomic.Uint64
 
 	mu       sync.Mutex
 	closed   bool
@@ -237,37 +229,22 @@ func New(store *Store, src fanout.TargetSource, at Attempter, opts Options) (*Ou
 	return o, nil
 }
 
-// load rebuilds the memory state from the pending bucket, oldest first.
+// load rebuilds the memory state from the pending deliveries, oldest
+// first.
 func (o *Outbox) load() error {
-	err := o.store.view(func(tx *bolt.Tx) error {
-		return o.store.pending(tx).ForEach(func(k, v []byte) error {
-			var d Delivery
-			if err := json.Unmarshal(v, &d); err != nil {
-				return fmt.Errorf("pending delivery %d: %w", decodeID(k), err)
-			}
-			d.ID = decodeID(k)
-			o.admit(&d, len(v), o.commits.Add(1), 0)
-			return nil
-		})
-	})
-	if err != nil {
-		return fmt.Errorf("outbox store %s: %w", o.store.Path(), err)
-	}
-	if n := len(o.entries); n > 0 {
-		o.logger.Info("outbox resumes pending deliveries", "pending", n, "file", o.store.Path())
-	}
-	return nil
+	return o.store.Load(func(c *Candidate) { o.admit(c) })
 }
 
 // admit adds an accepted delivery to memory, superseding an older state
 // of the same slot, and queues it when its slot is free; it returns nil
 // when a newer state is there already, and whether it replaced a state
-// that was waiting in the lane (for a group: a message coalesced). seq is its commit order, old the
-// pending delivery its commit deleted. o.mu must be held (or o not yet
-// shared).
-func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) (e *entry, replaced bool) {
-	e = &entry{id: d.ID, seq: seq, place: seq, accepted: d.AcceptedAt.UnixNano(), size: size, index: -1, lane: o.lane(d.Target)}
-	s := o.slots[d.slot()]
+// that was waiting in the lane (for a group: a message coalesced): c's
+// Seq is its commit order, its Old the pending delivery its commit
+// deleted. o.mu must be held (or o not yet shared).
+func (o *Outbox) admit(c *Candidate) (e *entry, replaced bool) {
+	d, seq, old := c.Delivery, c.Seq, c.Old
+	e = &entry{id: d.ID, seq: seq, place: seq, accepted: d.AcceptedAt.UnixNano(), size: c.Size(), index: -1, lane: o.lane(d.Target)}
+	s := o.slots[d.Slot()]
 	if s != nil {
 		// Commits are ordered, the admissions after them are not: a state
 		// committed later, admitted first, deleted this one.
@@ -278,7 +255,7 @@ func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) (e *entry, replac
 		}
 	}
 	if s == nil {
-		s = &slot{key: d.slot()}
+		s = &slot{key: d.Slot()}
 		o.slots[s.key] = s
 	}
 	if prev := s.next; prev != nil {
@@ -296,7 +273,7 @@ func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) (e *entry, replac
 	e.slot, s.next = s, e
 	o.entries[d.ID] = e
 	o.backlog = max(o.backlog, len(o.entries))
-	o.bytes += int64(size)
+	o.bytes += int64(e.size)
 	if s.busy == nil {
 		e.lane.push(e)
 	}
@@ -435,7 +412,7 @@ func (o *Outbox) prune() {
 		case <-o.drained:
 			o.opts.OnDrained()
 		case <-t.C:
-			if err := o.store.prune(time.Now()); err != nil {
+			if err := o.store.Prune(time.Now()); err != nil {
 				o.logger.Warn("pruning done deliveries failed", "err", err)
 			}
 			o.pruneDead(time.Now())
@@ -446,7 +423,7 @@ func (o *Outbox) prune() {
 // pruneDead applies the dead letters' bounds, counting and logging what
 // they dropped.
 func (o *Outbox) pruneDead(now time.Time) {
-	byAge, byCount, err := o.store.pruneDead(now)
+	byAge, byCount, err := o.store.PruneDeadLetters(now)
 	if err != nil {
 		o.logger.Warn("pruning dead letters failed", "err", err)
 		return

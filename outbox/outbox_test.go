@@ -338,8 +338,8 @@ func TestAdmitKeepsCommitOrder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := &Outbox{entries: map[uint64]*entry{}, slots: map[string]*slot{}, lanes: map[string]*lane{}}
-			o.admit(&Delivery{ID: 1, Target: "t", Alert: *tc.first}, 10, tc.seqs[0], 0)
-			o.admit(&Delivery{ID: 2, Target: "t", Alert: *tc.then}, 10, tc.seqs[1], 0)
+			o.admit(&Candidate{Delivery: &Delivery{ID: 1, Target: "t", Alert: *tc.first}, size: 10, Seq: tc.seqs[0]})
+			o.admit(&Candidate{Delivery: &Delivery{ID: 2, Target: "t", Alert: *tc.then}, size: 10, Seq: tc.seqs[1]})
 			s := o.slots[slotKey("t", "a")]
 			want := uint64(2) // the delivery whose state is wantNext
 			if string(tc.first.Alert.Status) == tc.wantNext {

@@ -2,12 +2,10 @@ package outbox
 
 import (
 	"container/heap"
-	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"golang.org/x/time/rate"
 
 	"github.com/am-fanout/am-fanout/core"
@@ -173,7 +171,7 @@ func (o *Outbox) prepare(d *Delivery) bool {
 // nil and leaves memory; an unreadable one stays in the store for the
 // next start.
 func (o *Outbox) record(e *entry) *Delivery {
-	d, err := o.read(e)
+	d, err := o.store.Read(e.id)
 	if d != nil {
 		return d
 	}
@@ -190,24 +188,6 @@ func (o *Outbox) record(e *entry) *Delivery {
 	}
 	o.unbusy(e, settledGone, nil)
 	return nil
-}
-
-// read returns the pending record of an entry, nil if it is gone.
-func (o *Outbox) read(e *entry) (*Delivery, error) {
-	var d *Delivery
-	var decodeErr error
-	err := o.store.view(func(tx *bolt.Tx) error {
-		v := o.store.pending(tx).Get(encodeID(e.id))
-		if v == nil {
-			return nil
-		}
-		d = &Delivery{ID: e.id}
-		if decodeErr = json.Unmarshal(v, d); decodeErr != nil {
-			d = nil
-		}
-		return nil
-	})
-	return d, errors.Join(err, decodeErr)
 }
 
 var errTargetGone = errors.New("target is no longer configured")
@@ -248,39 +228,20 @@ func (o *Outbox) settle(e *entry, d *Delivery, out core.Outcome, prepared bool) 
 
 	what := o.judge(d, &out, now, next)
 	if what != settledHeld || prepared {
-		var hand []*candidate
-		if what == settledDead {
-			hand = o.handover(d, o.fallbackNames(l), now)
+		st := &Settlement{Delivery: d, Fate: FateRetry, Attempt: &out}
+		switch what {
+		case settledDone:
+			st.Fate = FateDone
+		case settledDead:
+			st.Fate = FateDead
+			st.Handover = o.handover(d, o.fallbackNames(l), now)
+		case settledHeld:
+			st.Attempt = nil // updated in place, as a retry is, with no attempt to note
 		}
-		var data []byte
-		if what != settledDone {
-			// Encoded here, not in the transaction all writers share.
-			data, _ = json.Marshal(d)
-		}
-		write := what
-		if what == settledHeld {
-			write = settledRetry // updated in place, as a retry is
-		}
-		var he *historyEntry
-		if what != settledHeld {
-			he = newHistoryEntry(d, &out, what, now)
-		}
-		err := o.store.update(func(tx *bolt.Tx) error {
-			var err error
-			if what == settledDead {
-				err = o.bury(tx, d, data, hand, now)
-			} else {
-				err = o.store.record(tx, d, data, write, now)
-			}
-			if err != nil || he == nil {
-				return err
-			}
-			return o.store.appendHistory(tx, he, now)
-		})
-		if err != nil {
+		if err := o.store.Record(now, st); err != nil {
 			o.logger.Error("recording a delivery attempt failed; it stays as it was in the store", "target", d.Target, "id", d.ID, "err", err)
 		} else {
-			o.admitHanded(d.Target, hand)
+			o.admitHanded(d.Target, st.Handover)
 		}
 		o.log(d, what)
 	}
@@ -384,8 +345,8 @@ func (o *Outbox) unbusy(e *entry, what fate, out *core.Outcome) {
 }
 
 func (o *Outbox) log(d *Delivery, what fate) {
-	attrs := []any{"target", d.Target, "id", d.ID, "fingerprint", d.fingerprint(),
-		"status", d.status(), "attempts", d.Attempts}
+	attrs := []any{"target", d.Target, "id", d.ID, "fingerprint", d.Fingerprint(),
+		"status", d.Status(), "attempts", d.Attempts}
 	switch what {
 	case settledDone:
 		o.logger.Debug("delivery done", attrs...)
@@ -405,48 +366,6 @@ func describe(o *core.Outcome) string {
 		return "skipped: " + o.SkipReason
 	}
 	return ""
-}
-
-// record writes an attempt's outcome: a done delivery leaves the pending
-// bucket for the dedup log, a dead one moves to the dead letters, a retry
-// is updated in place. A delivery that a newer state superseded is no
-// longer in the pending bucket and is not written back.
-func (s *Store) record(tx *bolt.Tx, d *Delivery, data []byte, what fate, now time.Time) error {
-	pending, id := s.pending(tx), encodeID(d.ID)
-	exists := pending.Get(id) != nil
-	switch what {
-	case settledRetry:
-		if !exists {
-			return nil
-		}
-		return pending.Put(id, data)
-	case settledDone:
-		if err := tx.Bucket(bucketDone).Put([]byte(d.key()), encodeTime(now)); err != nil {
-			return err
-		}
-	case settledDead:
-		if !exists {
-			return nil
-		}
-		if err := tx.Bucket(bucketDead).Put(id, data); err != nil {
-			return err
-		}
-	}
-	if err := pending.Delete(id); err != nil {
-		return err
-	}
-	return clearPending(tx, d, now)
-}
-
-// clearPending notes that the slot's newest state is no longer pending.
-func clearPending(tx *bolt.Tx, d *Delivery, now time.Time) error {
-	latest := tx.Bucket(bucketLatest)
-	st, ok := decodeSlot(latest.Get([]byte(d.slot())))
-	if !ok || st.Pending != d.ID {
-		return nil
-	}
-	st.Pending, st.At = 0, now
-	return latest.Put([]byte(d.slot()), st.encode())
 }
 
 // DropTarget dead-letters the waiting deliveries of a target that is no
@@ -477,43 +396,31 @@ func (o *Outbox) DropTarget(name string) {
 	defer o.attempts.Done()
 
 	now := time.Now()
-	ds := make([]*Delivery, len(claimed))
-	data := make([][]byte, len(claimed))
-	hands := make([][]*candidate, len(claimed))
+	buried := make([]*Settlement, 0, len(claimed))
+	read := make([]bool, len(claimed))
 	for i, e := range claimed {
-		d, err := o.read(e)
+		d, err := o.store.Read(e.id)
 		if err != nil {
 			o.logger.Error("reading a pending delivery failed; it stays in the store until the next start", "id", e.id, "err", err)
 		}
 		if d != nil {
 			d.DeadAt, d.DeadReason, d.LastError = now, "target is gone", errTargetGone.Error()
-			hands[i] = o.handover(d, fallback, now)
-			ds[i] = d
-			data[i], _ = json.Marshal(d)
+			buried = append(buried, &Settlement{Delivery: d, Fate: FateDead, Handover: o.handover(d, fallback, now)})
+			read[i] = true
 		}
 	}
-	err := o.store.update(func(tx *bolt.Tx) error {
-		for i, d := range ds {
-			if d == nil {
-				continue
-			}
-			if err := o.bury(tx, d, data[i], hands[i], now); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := o.store.Record(now, buried...)
 	if err != nil {
 		o.logger.Error("dead-lettering the deliveries of a removed target failed; they stay pending", "target", name, "err", err)
 	} else {
-		for _, hand := range hands {
-			o.admitHanded(name, hand)
+		for _, st := range buried {
+			o.admitHanded(name, st.Handover)
 		}
 	}
 	o.mu.Lock()
 	for i, e := range claimed {
 		what := settledDead
-		if ds[i] == nil || err != nil {
+		if !read[i] || err != nil {
 			what = settledGone
 		}
 		o.unbusy(e, what, nil)

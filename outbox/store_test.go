@@ -78,7 +78,7 @@ func TestOpenRefusesBadFiles(t *testing.T) {
 	}
 }
 
-// TestDedupLogIsDurable: the Deduplicator answers from the file, across a
+// TestDedupLogIsDurable: Delivered answers from the file, across a
 // reopen, within its window only.
 func TestDedupLogIsDurable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "outbox.db")
@@ -131,7 +131,7 @@ func TestPruneBoundsDoneRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.prune(now); err != nil {
+	if err := s.Prune(now); err != nil {
 		t.Fatalf("prune: %v", err)
 	}
 	var left []string
