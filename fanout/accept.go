@@ -1,4 +1,4 @@
-package outbox
+package fanout
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // Skip reasons of the results answered with wait, for deliveries that
@@ -39,7 +40,7 @@ type AlertOutcome struct {
 // candidate is one delivery being accepted: what the store decides for
 // it, and what the webhook's answer needs.
 type candidate struct {
-	*Candidate
+	*outbox.Candidate
 	alerts []int // of the notification it carries: one, or a group's
 	target *core.Target
 	e      *entry // once admitted
@@ -56,8 +57,8 @@ type candidate struct {
 // results; without, as soon as the deliveries are durable. ErrFull,
 // ErrClosing and store errors mean that nothing of this call was
 // accepted.
-func (o *Outbox) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]AlertOutcome, error) {
-	return o.accept(ctx, alerts, o.src.Targets(), wait, o.opts.HealthStrategy != core.StrategyPublishToAll)
+func (p *Pipeline) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]AlertOutcome, error) {
+	return p.accept(ctx, alerts, p.src.Targets(), wait, p.opts.HealthStrategy != core.StrategyPublishToAll)
 }
 
 // accept is Accept to the given targets. A waiting call answers a
@@ -65,39 +66,39 @@ func (o *Outbox) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait 
 // once; one whose lane is failing too with holdBack (skip_unhealthy),
 // while without it that delivery is tried at once, past the lane's one
 // probe at a time (publish_to_all).
-func (o *Outbox) accept(ctx context.Context, alerts []*core.EnrichedAlert, targets []*core.Target, wait, holdBack bool) ([]AlertOutcome, error) {
+func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, targets []*core.Target, wait, holdBack bool) ([]AlertOutcome, error) {
 	now := time.Now()
 	cands := candidates(alerts, targets, now, traceParent(ctx))
 	var size int64
-	offered := make([]*Candidate, len(cands))
+	offered := make([]*outbox.Candidate, len(cands))
 	for i, c := range cands {
 		size += int64(c.Size())
 		offered[i] = c.Candidate
 	}
-	if err := o.reserve(len(cands), size); err != nil {
+	if err := p.reserve(len(cands), size); err != nil {
 		return nil, err
 	}
 	var err error
 	if len(cands) > 0 {
-		err = o.store.Accept(offered, now)
+		err = p.store.Accept(offered, now)
 	}
-	o.mu.Lock()
-	o.reserved -= len(cands)
-	o.bytes -= size
+	p.mu.Lock()
+	p.reserved -= len(cands)
+	p.bytes -= size
 	if err != nil {
-		o.mu.Unlock()
+		p.mu.Unlock()
 		return nil, fmt.Errorf("persisting deliveries: %w", err)
 	}
 	var waiting []*candidate
 	for _, c := range cands {
-		if c.State != StateAccepted {
+		if c.State != outbox.StateAccepted {
 			continue
 		}
 		var replaced bool
-		c.e, replaced = o.admit(c.Candidate)
-		o.cache(c.e, c.Delivery)
+		c.e, replaced = p.admit(c.Candidate)
+		p.cache(c.e, c.Delivery)
 		if replaced && c.Delivery.Group != nil {
-			o.metrics.coalesced.WithLabelValues(c.target.Name).Inc()
+			p.metrics.coalesced.WithLabelValues(c.target.Name).Inc()
 		}
 		if c.e == nil || !wait {
 			continue
@@ -117,12 +118,12 @@ func (o *Outbox) accept(ctx context.Context, alerts []*core.EnrichedAlert, targe
 		c.e.waiter = c.wait
 		waiting = append(waiting, c)
 	}
-	o.mu.Unlock()
-	o.poke()
+	p.mu.Unlock()
+	p.poke()
 
 	out := outcomes(alerts, cands)
 	if wait {
-		o.await(ctx, waiting)
+		p.await(ctx, waiting)
 		fill(out, cands)
 	}
 	return out, nil
@@ -132,7 +133,7 @@ func (o *Outbox) accept(ctx context.Context, alerts []*core.EnrichedAlert, targe
 // traceparent of the accept span, if any.
 func candidates(alerts []*core.EnrichedAlert, targets []*core.Target, now time.Time, tp string) []*candidate {
 	var cands []*candidate
-	enc := NewEncoder(alerts, now, tp)
+	enc := outbox.NewEncoder(alerts, now, tp)
 	for _, t := range targets {
 		if grouped(t) {
 			if c := groupCandidate(enc, alerts, t, now); c != nil {
@@ -160,7 +161,7 @@ func grouped(t *core.Target) bool {
 
 // groupCandidate is the one delivery of a notification to a grouped
 // target: the alerts it selects, firing first; nil when it selects none.
-func groupCandidate(enc *Encoder, alerts []*core.EnrichedAlert, t *core.Target, now time.Time) *candidate {
+func groupCandidate(enc *outbox.Encoder, alerts []*core.EnrichedAlert, t *core.Target, now time.Time) *candidate {
 	var picked []int
 	for _, status := range []core.AlertStatus{core.StatusFiring, core.StatusResolved} {
 		for i, a := range alerts {
@@ -180,19 +181,19 @@ func groupCandidate(enc *Encoder, alerts []*core.EnrichedAlert, t *core.Target, 
 }
 
 // reserve counts deliveries against the bounds before they are persisted.
-func (o *Outbox) reserve(n int, size int64) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+func (p *Pipeline) reserve(n int, size int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	switch {
-	case o.closed:
+	case p.closed:
 		return ErrClosing
-	case len(o.entries)+o.reserved+n > o.opts.MaxPending:
-		return fmt.Errorf("%w: %d deliveries pending, the bound is %d", ErrFull, len(o.entries)+o.reserved, o.opts.MaxPending)
-	case o.bytes+size > o.opts.MaxBytes:
-		return fmt.Errorf("%w: %d bytes pending, the bound is %d", ErrFull, o.bytes, o.opts.MaxBytes)
+	case len(p.entries)+p.reserved+n > p.opts.MaxPending:
+		return fmt.Errorf("%w: %d deliveries pending, the bound is %d", ErrFull, len(p.entries)+p.reserved, p.opts.MaxPending)
+	case p.bytes+size > p.opts.MaxBytes:
+		return fmt.Errorf("%w: %d bytes pending, the bound is %d", ErrFull, p.bytes, p.opts.MaxBytes)
 	}
-	o.reserved += n
-	o.bytes += size
+	p.reserved += n
+	p.bytes += size
 	return nil
 }
 
@@ -213,8 +214,8 @@ func outcomes(alerts []*core.EnrichedAlert, cands []*candidate) []AlertOutcome {
 // await waits for the first attempts of the waiting candidates, until
 // ctx ends or the fan-out deadline passes; the ones not attempted by then
 // are answered as queued.
-func (o *Outbox) await(ctx context.Context, waiting []*candidate) {
-	ctx, cancel := context.WithTimeout(ctx, o.opts.WaitTimeout)
+func (p *Pipeline) await(ctx context.Context, waiting []*candidate) {
+	ctx, cancel := context.WithTimeout(ctx, p.opts.WaitTimeout)
 	defer cancel()
 	for _, c := range waiting {
 		select {
@@ -223,8 +224,8 @@ func (o *Outbox) await(ctx context.Context, waiting []*candidate) {
 		case <-ctx.Done():
 		}
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, c := range waiting {
 		if c.outcome == nil {
 			select {
@@ -250,7 +251,7 @@ func fill(out []AlertOutcome, cands []*candidate) {
 		if o == nil {
 			// Not accepted: already delivered, pending or stale.
 			skip := core.Skip(map[string]string{
-				StateAlreadyDelivered: core.SkipAlreadyDelivered, StateStale: SkipStale,
+				outbox.StateAlreadyDelivered: core.SkipAlreadyDelivered, outbox.StateStale: SkipStale,
 			}[c.State])
 			if skip.SkipReason == "" {
 				skip.SkipReason = SkipQueued

@@ -1,10 +1,11 @@
-package outbox
+package fanout
 
 import (
 	"maps"
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // The marks of a delivery handed to a fallback target, on its alert (or
@@ -20,14 +21,14 @@ const (
 
 // fallbackNames are the fallback targets of the lane's target: as
 // configured now, or as last configured when the target is gone.
-func (o *Outbox) fallbackNames(l *lane) []string {
-	for _, t := range o.src.Targets() {
+func (p *Pipeline) fallbackNames(l *lane) []string {
+	for _, t := range p.src.Targets() {
 		if t.Name == l.name {
 			return t.Fallback
 		}
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	return l.fallback
 }
 
@@ -37,12 +38,12 @@ func (o *Outbox) fallbackNames(l *lane) []string {
 // matchers would not select, but no resolved alert unless it sends
 // resolved ones. A notification goes whole to a target with group_by:
 // notification, and alert by alert to the others.
-func (o *Outbox) handover(d *Delivery, names []string, now time.Time) []*Candidate {
+func (p *Pipeline) handover(d *outbox.Delivery, names []string, now time.Time) []*outbox.Candidate {
 	if len(names) == 0 {
 		return nil
 	}
 	byName := map[string]*core.Target{}
-	for _, t := range o.src.Targets() {
+	for _, t := range p.src.Targets() {
 		byName[t.Name] = t
 	}
 	var alerts []core.EnrichedAlert
@@ -57,17 +58,17 @@ func (o *Outbox) handover(d *Delivery, names []string, now time.Time) []*Candida
 		marked[i].Alert.Labels = mark(alerts[i].Alert.Labels, LabelFallbackFrom, d.Target)
 		marked[i].Alert.Annotations = mark(alerts[i].Alert.Annotations, AnnotationFallbackReason, d.DeadReason)
 	}
-	var cands []*Candidate
+	var cands []*outbox.Candidate
 	d.FallbackTo = nil
 	for _, name := range names {
 		t := byName[name]
 		if t == nil {
-			o.logger.Warn("a fallback target is no longer configured; the dead letter is not handed to it", "target", d.Target, "fallback", name, "id", d.ID)
+			p.logger.Warn("a fallback target is no longer configured; the dead letter is not handed to it", "target", d.Target, "fallback", name, "id", d.ID)
 			continue
 		}
-		var handed []*Candidate
+		var handed []*outbox.Candidate
 		if d.Group != nil && grouped(t) {
-			if c := o.fallbackGroup(d, t, marked, now); c != nil {
+			if c := p.fallbackGroup(d, t, marked, now); c != nil {
 				handed = append(handed, c)
 			}
 		} else {
@@ -75,8 +76,8 @@ func (o *Outbox) handover(d *Delivery, names []string, now time.Time) []*Candida
 				if marked[i].Alert.Status == core.StatusResolved && !t.SendResolved {
 					continue
 				}
-				fd := &Delivery{Target: t.Name, Alert: marked[i], FallbackFrom: d.Target, AcceptedAt: now, NextAttempt: now}
-				handed = append(handed, NewCandidate(fd))
+				fd := &outbox.Delivery{Target: t.Name, Alert: marked[i], FallbackFrom: d.Target, AcceptedAt: now, NextAttempt: now}
+				handed = append(handed, outbox.NewCandidate(fd))
 			}
 		}
 		if len(handed) > 0 {
@@ -90,7 +91,7 @@ func (o *Outbox) handover(d *Delivery, names []string, now time.Time) []*Candida
 // fallbackGroup is the notification of the dead letter d for the grouped
 // fallback t, of the alerts it takes; nil when it takes none. It keeps the
 // notification's arrival, which orders it after older ones of its group.
-func (o *Outbox) fallbackGroup(d *Delivery, t *core.Target, marked []core.EnrichedAlert, now time.Time) *Candidate {
+func (p *Pipeline) fallbackGroup(d *outbox.Delivery, t *core.Target, marked []core.EnrichedAlert, now time.Time) *outbox.Candidate {
 	n := *d.Group
 	n.Alerts = nil
 	for _, a := range marked {
@@ -104,8 +105,8 @@ func (o *Outbox) fallbackGroup(d *Delivery, t *core.Target, marked []core.Enrich
 	n.Group.CommonLabels = mark(n.Group.CommonLabels, LabelFallbackFrom, d.Target)
 	n.Group.CommonAnnotations = mark(n.Group.CommonAnnotations, AnnotationFallbackReason, d.DeadReason)
 	n.Group.Status = n.Status()
-	fd := &Delivery{Target: t.Name, Group: &n, FallbackFrom: d.Target, AcceptedAt: now, NextAttempt: now}
-	return NewCandidate(fd)
+	fd := &outbox.Delivery{Target: t.Name, Group: &n, FallbackFrom: d.Target, AcceptedAt: now, NextAttempt: now}
+	return outbox.NewCandidate(fd)
 }
 
 // mark returns a copy of m with k set to v.
@@ -118,18 +119,18 @@ func mark(m map[string]string, k, v string) map[string]string {
 
 // admitHanded queues the fallback deliveries a committed bury accepted in
 // their targets' lanes and counts them.
-func (o *Outbox) admitHanded(from string, hand []*Candidate) {
+func (p *Pipeline) admitHanded(from string, hand []*outbox.Candidate) {
 	if len(hand) == 0 {
 		return
 	}
-	o.mu.Lock()
+	p.mu.Lock()
 	for _, c := range hand {
-		if c.State != StateAccepted {
+		if c.State != outbox.StateAccepted {
 			continue
 		}
-		o.admit(c)
-		o.metrics.fallbacks.WithLabelValues(from, c.Delivery.Target).Inc()
+		p.admit(c)
+		p.metrics.fallbacks.WithLabelValues(from, c.Delivery.Target).Inc()
 	}
-	o.mu.Unlock()
-	o.poke()
+	p.mu.Unlock()
+	p.poke()
 }
