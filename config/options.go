@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/am-fanout/am-fanout/fanout"
 	"github.com/am-fanout/am-fanout/health"
 	"github.com/am-fanout/am-fanout/outbox"
 )
@@ -40,9 +41,9 @@ func (c *Config) StoreOptions(logger *slog.Logger) outbox.StoreOptions {
 // and bounds, and from the fanout section the deliveries in flight per
 // target's lane (max_concurrent) and how long a waiting webhook waits
 // (timeout).
-func (c *Config) OutboxOptions(logger *slog.Logger) outbox.Options {
+func (c *Config) OutboxOptions(logger *slog.Logger) fanout.Options {
 	o := c.Outbox
-	return outbox.Options{
+	return fanout.Options{
 		RetryBase: time.Duration(o.RetryBase), RetryCap: time.Duration(o.RetryCap), MaxAge: time.Duration(o.MaxAge),
 		MaxPending: o.MaxPending, MaxBytes: o.MaxBytes, MaxInFlight: o.MaxInFlight,
 		LaneInFlight: c.Fanout.MaxConcurrent, WaitTimeout: time.Duration(c.Fanout.Timeout),

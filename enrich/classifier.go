@@ -73,7 +73,7 @@ func NewClassifierMetrics(reg prometheus.Registerer) *ClassifierMetrics {
 }
 
 // Classifier asks an external HTTP classifier about alerts before their
-// first delivery attempt (outbox.Preparer). It is time-boxed, caches its
+// first delivery attempt (fanout.Preparer). It is time-boxed, caches its
 // answers per fingerprint and status, makes one request for concurrent
 // deliveries of one alert, and fails open: on any error the alert keeps
 // its rule-based classification.

@@ -20,7 +20,7 @@ type OutcomeRecorder interface {
 // Attempter makes single delivery attempts: the one place where a
 // target's breaker, its publisher and the classification of what the
 // publisher answered meet. Health, metrics and gone targets are recorded
-// here from the outcome; the caller (the outbox's lanes) reads the same
+// here from the outcome; the caller (the pipeline's lanes) reads the same
 // outcome to decide what comes next.
 type Attempter struct {
 	Health  OutcomeRecorder

@@ -28,7 +28,7 @@ const (
 )
 
 // startSpan starts the attempt's span as a child of the accept span whose
-// context the delivery carries, as the outbox puts it in ctx. A delivery
+// context the delivery carries, as the pipeline puts it in ctx. A delivery
 // without one (accepted while tracing was off) gets no span, so that
 // tracing off costs nothing per attempt.
 func (at *Attempter) startSpan(ctx context.Context, t *core.Target, a *core.EnrichedAlert) (context.Context, trace.Span) {

@@ -20,7 +20,7 @@ import (
 )
 
 // acceptContext is a context whose span is a sampled remote accept span,
-// as the outbox makes it from a delivery's traceparent.
+// as the pipeline makes it from a delivery's traceparent.
 func acceptContext() (context.Context, trace.SpanContext) {
 	sc := trace.NewSpanContext(trace.SpanContextConfig{
 		TraceID:    trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},

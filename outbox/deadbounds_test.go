@@ -8,49 +8,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/am-fanout/am-fanout/core"
 )
-
-// A listing pages through the dead letters in id order.
-func TestDeadLettersArePaged(t *testing.T) {
-	tg := newTarget(t, 400)
-	h := newHarness(t, map[string]*target{"t1": tg}, fastRetries(), 100)
-	var alerts []*core.EnrichedAlert
-	for i := range 7 {
-		alerts = append(alerts, alert(fmt.Sprintf("fp%d", i), core.StatusFiring, 0))
-	}
-	h.accept(true, alerts...)
-	var seen []uint64
-	page := Page{Limit: 3}
-	for pages := 0; ; pages++ {
-		if pages > 5 {
-			t.Fatal("paging does not end")
-		}
-		list, next, err := h.box.DeadLetters(Selection{}, page)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(list) > page.Limit {
-			t.Fatalf("a page of %d holds %d", page.Limit, len(list))
-		}
-		for _, d := range list {
-			seen = append(seen, d.ID)
-		}
-		if next == 0 {
-			break
-		}
-		page.After = next
-	}
-	if len(seen) != 7 {
-		t.Fatalf("paging listed %d dead letters (%v), want 7", len(seen), seen)
-	}
-	for i := 1; i < len(seen); i++ {
-		if seen[i] <= seen[i-1] {
-			t.Errorf("ids %v are not in increasing order without repeats", seen)
-		}
-	}
-}
 
 // Dead letters older than the retention go, then the oldest beyond the
 // count bound; each is counted by why it went.
@@ -74,12 +32,12 @@ func TestDeadLetterBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byAge, byCount, err := s.pruneDead(now)
+	byAge, byCount, err := s.PruneDeadLetters(now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if byAge != 2 || byCount != 2 {
-		t.Errorf("pruneDead dropped %d by age and %d by count, want 2 and 2", byAge, byCount)
+		t.Errorf("PruneDeadLetters dropped %d by age and %d by count, want 2 and 2", byAge, byCount)
 	}
 	var left []uint64
 	_ = s.view(func(tx *bolt.Tx) error {

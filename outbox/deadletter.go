@@ -57,8 +57,8 @@ func deadLetterOf(d *Delivery) DeadLetter {
 		labels = d.Group.Group.CommonLabels
 	}
 	return DeadLetter{
-		ID: d.ID, Target: d.Target, Fingerprint: d.fingerprint(), AlertName: labels["alertname"],
-		Status: d.status(), StartsAt: a.StartsAt, AcceptedAt: d.AcceptedAt, DeadAt: d.DeadAt,
+		ID: d.ID, Target: d.Target, Fingerprint: d.Fingerprint(), AlertName: labels["alertname"],
+		Status: d.Status(), StartsAt: a.StartsAt, AcceptedAt: d.AcceptedAt, DeadAt: d.DeadAt,
 		Attempts: d.Attempts, Reason: d.DeadReason, LastError: d.LastError, Labels: labels,
 		HandedTo: d.FallbackTo, FallbackFrom: d.FallbackFrom,
 	}
@@ -85,9 +85,9 @@ type Page struct {
 // DeadLetters lists the dead letters of sel in id order (the order they
 // were accepted), from after page.After; next is the After of the next
 // page, 0 when this one is the last.
-func (o *Outbox) DeadLetters(sel Selection, page Page) (list []DeadLetter, next uint64, err error) {
+func (s *Store) DeadLetters(sel Selection, page Page) (list []DeadLetter, next uint64, err error) {
 	list = []DeadLetter{}
-	err = o.store.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		if sel.ID != 0 {
 			return eachDead(tx, sel, func(_ []byte, d *Delivery) error {
 				list = append(list, deadLetterOf(d))
@@ -141,19 +141,16 @@ func visitDead(k, v []byte, sel Selection, fn func(k []byte, d *Delivery) error)
 }
 
 // Replay makes the dead letters of sel pending again, with a fresh
-// maximum age, and logs what it did.
-func (o *Outbox) Replay(sel Selection) ([]Replayed, error) {
+// maximum age, unless the order of their alerts forbids it, in one
+// commit. It returns the fate of each and the replayed deliveries, as
+// accepted candidates for the lanes.
+func (s *Store) Replay(sel Selection, now time.Time) ([]Replayed, []*Candidate, error) {
 	if sel.ID == 0 && sel.Target == "" {
-		return nil, errors.New("replay needs an id or a target")
-	}
-	type revived struct {
-		d        *Delivery
-		seq, old uint64
+		return nil, nil, errors.New("replay needs an id or a target")
 	}
 	var out []Replayed
-	var back []revived
-	now := time.Now()
-	err := o.store.update(func(tx *bolt.Tx) error {
+	var back []*Candidate
+	err := s.update(func(tx *bolt.Tx) error {
 		out, back = nil, nil
 		var keys [][]byte
 		var letters []*Delivery
@@ -165,32 +162,28 @@ func (o *Outbox) Replay(sel Selection) ([]Replayed, error) {
 			return err
 		}
 		for i, d := range letters {
-			state, old, err := o.store.revive(tx, keys[i], d, now)
+			state, old, err := s.revive(tx, keys[i], d, now)
 			if err != nil {
 				return err
 			}
 			out = append(out, Replayed{ID: d.ID, Target: d.Target, State: state})
 			if state == StateReplayed {
-				back = append(back, revived{d: d, seq: o.commits.Add(1), old: old})
+				back = append(back, &Candidate{Delivery: d, State: StateAccepted, Old: old, Seq: s.commits.Add(1)})
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("replaying dead letters: %w", err)
+		return nil, nil, fmt.Errorf("replaying dead letters: %w", err)
 	}
 	if sel.ID != 0 && len(out) == 0 {
 		out = append(out, Replayed{ID: sel.ID, State: StateNotFound})
 	}
-	o.mu.Lock()
-	for _, r := range back {
-		data, _ := json.Marshal(r.d)
-		o.admit(r.d, len(data), r.seq, r.old)
+	for _, c := range back {
+		data, _ := json.Marshal(c.Delivery)
+		c.size = len(data)
 	}
-	o.mu.Unlock()
-	o.poke()
-	o.logger.Info("dead letters replayed", "id", sel.ID, "target", sel.Target, "replayed", len(back), "asked", len(out))
-	return out, nil
+	return out, back, nil
 }
 
 // revive moves one dead letter back to pending unless the order of its
@@ -200,7 +193,7 @@ func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (sta
 		return StateAlreadyDelivered, 0, nil
 	}
 	latest, pending := tx.Bucket(bucketLatest), s.pending(tx)
-	slotKey := []byte(d.slot())
+	slotKey := []byte(d.Slot())
 	st, known := decodeSlot(latest.Get(slotKey))
 	x := d.order()
 	if known {
@@ -233,9 +226,9 @@ func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (sta
 
 // Purge deletes the dead letters of sel for good and says how many; an
 // empty selection purges every dead letter.
-func (o *Outbox) Purge(sel Selection) (int, error) {
+func (s *Store) Purge(sel Selection) (int, error) {
 	n := 0
-	err := o.store.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		n = 0
 		var keys [][]byte
 		err := eachDead(tx, sel, func(k []byte, _ *Delivery) error {
@@ -256,6 +249,5 @@ func (o *Outbox) Purge(sel Selection) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("purging dead letters: %w", err)
 	}
-	o.logger.Info("dead letters purged", "id", sel.ID, "target", sel.Target, "purged", n)
 	return n, nil
 }

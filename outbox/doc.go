@@ -1,45 +1,48 @@
-// Package outbox makes delivery durable: once the webhook has answered,
-// every (alert, target) delivery is in a bbolt file and will be delivered,
-// dead-lettered, or superseded by a newer state of the same alert.
+// Package outbox is the store of the delivery pipeline: once the webhook
+// has answered, every (alert, target) delivery is in a bbolt file and
+// will be delivered, dead-lettered, or superseded by a newer state of the
+// same alert. The engine that delivers them (lanes, attempts, retries) is
+// package fanout, which reaches the store through its fanout.Store
+// interface; Store here is the bbolt implementation, with its pending
+// deliveries optionally in memory.
 //
-// Write path. Accept writes one record per target that selects an alert,
-// in a transaction shared with every other write waiting at the time (one
-// committer goroutine, one fsync per group), and only then lets the
-// webhook answer. Bounds (MaxPending, MaxBytes), a closing outbox or a
-// failed write (disk full) make Accept fail as a whole, and the webhook
-// answers 503 so that Alertmanager sends the notification again.
+// Write path. Accept decides, for each candidate delivery of a
+// notification (encoded once per alert, Encoder), whether it is accepted,
+// already delivered, already pending or stale, in a transaction shared
+// with every other write waiting at the time (one committer goroutine,
+// one fsync per group), and only then lets the webhook answer. A failed
+// write (disk full, a closed store) accepts nothing.
 //
-// Attempts. The first attempt starts right after the commit, in the
-// target's lane, through fanout.Attempter (breaker, publisher, health,
-// metrics). A success moves the record to the dedup log; a retryable
-// failure, an open breaker or an unhealthy skip schedules a retry after a
-// full-jitter exponential backoff (RetryBase, RetryCap, never shorter than
-// the target's Retry-After); a permanent failure, a target that is no
-// longer configured, or a delivery older than MaxAge becomes a dead
-// letter. Publishers never retry: this is the only retry layer.
+// Outcomes. Record writes what an attempt led to: a done delivery leaves
+// the pending records for the dedup log, a retry is updated in place, a
+// dead one becomes a dead letter, its fallback hand-over accepted in the
+// same commit; each attempt's line goes into the delivery's history
+// (history.go) in that commit too.
 //
 // Order. The states of one alert for one target are ordered by episode:
 // a firing opens one, a resolve ends it, and within one the resolve is the
 // last word even when Alertmanager moved its start before the firing's
 // (order.go has the rule). Resends of one state share the order and the
-// dedup key (fanout.DeliveryKey). At most one attempt per (target,
-// fingerprint) is in flight. A newer state replaces the pending older one
-// (it is deleted, or dropped after its attempt in flight); a state older
-// than the newest accepted one is never delivered (StateStale). Ordering
-// state is kept for the retention period after its last change.
+// dedup key (core.DeliveryKey). A newer state replaces the pending older
+// one (Accept deletes it and names it as superseded); a state older than
+// the newest accepted one is never delivered (StateStale). Ordering state
+// is kept for the retention period after its last change.
 //
-// Idempotency. The dedup log (done records) lives in the same file:
-// Store implements fanout.Deduplicator, and Accept skips deliveries done
-// within the dedup window, or already pending, so restarts and resends do
-// not duplicate. A kill between a target's answer and the commit of its
-// outcome delivers that one delivery again after the restart.
+// Idempotency. The dedup log (done records) lives in the same file, and
+// Accept skips deliveries done within the dedup window, or already
+// pending, so restarts and resends do not duplicate. A kill between a
+// target's answer and the commit of its outcome delivers that one
+// delivery again after the restart.
 //
-// Lifecycle. New loads the pending deliveries; Start resumes them at
-// their next attempt time. Close stops accepting and starting retries,
-// gives the attempts in flight the grace period, then cancels them; all
-// that is not done stays in the file. Done records are pruned past the
-// dedup window and ordering state past the retention, both also bounded
-// in number; Open compacts a file that is mostly free pages into a fresh
-// one. A file that is not a valid store is an error naming it, never
-// reset.
+// Volatile. With outbox.enabled: false the pending records live in memory
+// with the same transactions (volatile.go); ordering, the dedup log, dead
+// letters and publisher state stay in the file, written without fsync.
+//
+// Lifecycle. Load hands the pending deliveries to the engine in
+// acceptance order. Prune removes done records past the dedup window and
+// ordering state and history past the retention, both also bounded in
+// number, and expired publisher state (state.go); PruneDeadLetters
+// applies the dead letters' bounds. Open compacts a file that is mostly
+// free pages into a fresh one. A file that is not a valid store is an
+// error naming it, never reset.
 package outbox

@@ -82,7 +82,7 @@ type historyEntry struct {
 }
 
 // newHistoryEntry prepares the history line of an attempt's outcome.
-func newHistoryEntry(d *Delivery, out *core.Outcome, what fate, now time.Time) *historyEntry {
+func newHistoryEntry(d *Delivery, out *core.Outcome, what Fate, now time.Time) *historyEntry {
 	a := Attempt{At: now.UTC(), Outcome: out.Kind.String(), StatusCode: out.StatusCode,
 		Duration: out.Duration.String(), SkipReason: out.SkipReason}
 	if out.Err != nil {
@@ -92,9 +92,9 @@ func newHistoryEntry(d *Delivery, out *core.Outcome, what fate, now time.Time) *
 	// time and id) is new, as it is for a replay or a fallback hand-over.
 	he := &historyEntry{key: historyKey(d), attempt: a, state: HistoryPending, first: d.Attempts <= 1}
 	switch what {
-	case settledDone:
+	case FateDone:
 		he.state = HistoryDelivered
-	case settledDead:
+	case FateDead:
 		he.state = HistoryDead
 	}
 	h := historyOf(d)
@@ -138,7 +138,7 @@ func (h *History) add(a Attempt) {
 }
 
 func historyOf(d *Delivery) History {
-	h := History{ID: d.ID, Target: d.Target, AcceptedAt: d.AcceptedAt.UTC(), Status: d.status(), Group: d.Group != nil}
+	h := History{ID: d.ID, Target: d.Target, AcceptedAt: d.AcceptedAt.UTC(), Status: d.Status(), Group: d.Group != nil}
 	if d.Group != nil {
 		for i := range d.Group.Alerts {
 			h.Fingerprints = append(h.Fingerprints, d.Group.Alerts[i].Alert.Fingerprint)
@@ -152,13 +152,13 @@ func historyOf(d *Delivery) History {
 }
 
 // Histories lists the recent deliveries q selects, newest first.
-func (o *Outbox) Histories(q HistoryQuery) ([]History, error) {
+func (s *Store) Histories(q HistoryQuery) ([]History, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 100
 	}
 	out := []History{}
-	err := o.store.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketHistory).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
 			var h History

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
-	"github.com/am-fanout/am-fanout/fanout"
 )
 
 // Delivery is one (alert, target) delivery the outbox holds: pending until
@@ -46,23 +45,23 @@ type Delivery struct {
 	FallbackTo   []string `json:"fallback_to,omitempty"`
 }
 
-// key is the delivery's dedup key: fanout.DeliveryKey for an alert; for
+// key is the delivery's dedup key: core.DeliveryKey for an alert; for
 // a notification, its group and the states of its alerts, so that
 // Alertmanager's resends of one notification are one delivery.
 func (d *Delivery) key() string {
 	if d.Group != nil {
-		return d.slot() + "\x00" + statesDigest(d.Group)
+		return d.Slot() + "\x00" + statesDigest(d.Group)
 	}
-	return fanout.DeliveryKey(d.Target, &d.Alert)
+	return core.DeliveryKey(d.Target, &d.Alert)
 }
 
-// slot names what the delivery's states are ordered in: the (target,
+// Slot names what the delivery's states are ordered in: the (target,
 // alert) pair, or the (target, group) pair whose newest notification
 // supersedes any older one still pending (coalescing). The notifications
 // a fallback gets from one target have a slot of their own: they carry
 // the alerts that target selected, not those the fallback's own
 // notifications of the group hold.
-func (d *Delivery) slot() string {
+func (d *Delivery) Slot() string {
 	if d.Group != nil {
 		if d.FallbackFrom != "" {
 			return groupSlot(d.Target, d.Group.Group.GroupKey) + "\x00fallback\x00" + d.FallbackFrom
@@ -96,16 +95,16 @@ func statesDigest(n *core.Notification) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// fingerprint names the delivery's alert, or its group, in logs.
-func (d *Delivery) fingerprint() string {
+// Fingerprint names the delivery's alert, or its group, in logs.
+func (d *Delivery) Fingerprint() string {
 	if d.Group != nil {
 		return "group " + d.Group.Group.GroupKey
 	}
 	return d.Alert.Alert.Fingerprint
 }
 
-// status is the alert's status, or the notification's.
-func (d *Delivery) status() core.AlertStatus {
+// Status is the alert's status, or the notification's.
+func (d *Delivery) Status() core.AlertStatus {
 	if d.Group != nil {
 		return d.Group.Status()
 	}

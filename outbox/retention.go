@@ -8,12 +8,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// prune removes done records older than the dedup window, ordering state
+// Prune removes done records older than the dedup window, ordering state
 // older than the retention with nothing pending, delivery history not
 // changed within the retention, the oldest of each beyond MaxDone, and
 // expired publisher state. Freed pages are reused by
 // later writes; Open compacts a file that became mostly free.
-func (s *Store) prune(now time.Time) error {
+func (s *Store) Prune(now time.Time) error {
 	return s.update(func(tx *bolt.Tx) error {
 		if _, _, err := pruneBucket(tx.Bucket(bucketDone), now.Add(-s.opts.DedupWindow), s.opts.MaxDone, decodeTime); err != nil {
 			return err
@@ -36,9 +36,9 @@ func (s *Store) prune(now time.Time) error {
 	})
 }
 
-// pruneDead drops dead letters older than DeadLetterRetention, then the
+// PruneDeadLetters drops dead letters older than DeadLetterRetention, then the
 // oldest beyond MaxDeadLetters, and says how many of each it dropped.
-func (s *Store) pruneDead(now time.Time) (byAge, byCount int, err error) {
+func (s *Store) PruneDeadLetters(now time.Time) (byAge, byCount int, err error) {
 	err = s.update(func(tx *bolt.Tx) error {
 		var err error
 		byAge, byCount, err = pruneBucket(tx.Bucket(bucketDead), now.Add(-s.opts.DeadLetterRetention), s.opts.MaxDeadLetters, deadAt)

@@ -89,7 +89,7 @@ func TestStateExpires(t *testing.T) {
 		if v, ok, _ := st.Get(ctx, "short"); ok {
 			t.Errorf("Get once the ttl has passed = %q, want missing", v)
 		}
-		if err := s.prune(time.Now()); err != nil {
+		if err := s.Prune(time.Now()); err != nil {
 			t.Fatalf("prune: %v", err)
 		}
 		var left []string

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -33,7 +34,7 @@ const maxGroup = 512
 // StoreOptions configure a Store; zero values take the defaults.
 type StoreOptions struct {
 	// DedupWindow is how long a delivered key counts as delivered (the
-	// Deduplicator's window); done records older than that are pruned.
+	// dedup log's window); done records older than that are pruned.
 	DedupWindow time.Duration
 	// MaxDone bounds the done and ordering records kept; the oldest go
 	// first.
@@ -87,11 +88,14 @@ type Store struct {
 	opts StoreOptions
 
 	// mem holds the pending deliveries when the store is volatile.
-	mem    *memory
-	writes chan *write
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	close  sync.Once
+	mem *memory
+	// commits numbers accepted deliveries in the order of their commits
+	// (transactions run one at a time), for the engine's lanes.
+	commits atomic.Uint64
+	writes  chan *write
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	close   sync.Once
 }
 
 // write is one caller's share of a group transaction.
@@ -336,7 +340,7 @@ func (s *Store) Size() int64 {
 	return n
 }
 
-// Delivered implements fanout.Deduplicator: whether key was delivered
+// Delivered reports whether key (a delivery's dedup key) was delivered
 // within the dedup window. An unreadable store answers false, so a
 // delivery is repeated rather than lost.
 func (s *Store) Delivered(key string) bool {
@@ -348,8 +352,7 @@ func (s *Store) Delivered(key string) bool {
 	return !at.IsZero() && time.Since(at) < s.opts.DedupWindow
 }
 
-// MarkDelivered implements fanout.Deduplicator: it records key as
-// delivered now, durably. A failed write is logged: the worst outcome is
+// MarkDelivered records key in the dedup log as delivered now, durably. A failed write is logged: the worst outcome is
 // one duplicate delivery.
 func (s *Store) MarkDelivered(key string) {
 	err := s.update(func(tx *bolt.Tx) error {

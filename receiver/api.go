@@ -6,7 +6,6 @@ import (
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/fanout"
-	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // TargetStatus is what the status API tells about one target. It never
@@ -24,7 +23,7 @@ type TargetStatus struct {
 	// Probe is the target's active health check; nil when it has none.
 	Probe *ProbeStatus `json:"probe,omitempty"`
 	// Lane is what the target's lane is doing and when it next sends.
-	Lane outbox.LaneStatus `json:"lane"`
+	Lane fanout.LaneStatus `json:"lane"`
 	// State is TargetActive, or TargetGone once the target said it no
 	// longer exists (a deleted webhook): it is skipped until its
 	// configuration changes.

@@ -6,7 +6,7 @@ import (
 	"strconv"
 
 	"github.com/am-fanout/am-fanout/core"
-	"github.com/am-fanout/am-fanout/outbox"
+	"github.com/am-fanout/am-fanout/fanout"
 )
 
 // Outbox persists every delivery of a notification before the webhook
@@ -14,7 +14,7 @@ import (
 // attempts, with their results in AlertOutcome.Result; without, as soon as
 // the deliveries are durable. An error means nothing was persisted.
 type Outbox interface {
-	Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]outbox.AlertOutcome, error)
+	Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]fanout.AlertOutcome, error)
 }
 
 // viaOutbox answers 200 once the deliveries are persisted ("accepted");

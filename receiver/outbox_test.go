@@ -16,6 +16,7 @@ import (
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/enrich"
+	"github.com/am-fanout/am-fanout/fanout"
 	"github.com/am-fanout/am-fanout/outbox"
 )
 
@@ -28,15 +29,15 @@ type recordingOutbox struct {
 	waited []bool
 }
 
-func (o *recordingOutbox) Accept(_ context.Context, alerts []*core.EnrichedAlert, wait bool) ([]outbox.AlertOutcome, error) {
+func (o *recordingOutbox) Accept(_ context.Context, alerts []*core.EnrichedAlert, wait bool) ([]fanout.AlertOutcome, error) {
 	o.waited = append(o.waited, wait)
 	if o.err != nil {
 		return nil, o.err
 	}
-	out := make([]outbox.AlertOutcome, len(alerts))
+	out := make([]fanout.AlertOutcome, len(alerts))
 	for i, a := range alerts {
-		out[i] = outbox.AlertOutcome{Alert: a,
-			Deliveries: []outbox.Accepted{{Target: "t", ID: uint64(i + 1), State: outbox.StateAccepted}}}
+		out[i] = fanout.AlertOutcome{Alert: a,
+			Deliveries: []fanout.Accepted{{Target: "t", ID: uint64(i + 1), State: outbox.StateAccepted}}}
 		if wait {
 			out[i].Result = o.result(a)
 		}

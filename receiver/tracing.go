@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/am-fanout/am-fanout/enrich"
+	"github.com/am-fanout/am-fanout/fanout"
 	"github.com/am-fanout/am-fanout/outbox"
 )
 
@@ -70,7 +71,7 @@ func describeAccept(ctx context.Context, msg *enrich.Message) {
 
 // countAccepted records on the accept span how many deliveries were
 // persisted.
-func countAccepted(ctx context.Context, got []outbox.AlertOutcome) {
+func countAccepted(ctx context.Context, got []fanout.AlertOutcome) {
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
 		return

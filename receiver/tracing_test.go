@@ -49,7 +49,7 @@ func tracedPipeline(t *testing.T, on bool) (*Webhook, *tracetest.SpanRecorder) {
 	})
 	at := fanout.NewAttempter(nil, nil, fanout.NewMetrics(prometheus.NewRegistry()), nil)
 	at.Tracer = tp.Tracer("test")
-	box, err := outbox.New(store, targets, at, outbox.Options{})
+	box, err := fanout.New(store, targets, at, fanout.Options{})
 	require.NoError(t, err)
 	box.Start()
 	t.Cleanup(func() {

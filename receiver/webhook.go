@@ -21,7 +21,7 @@ import (
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/enrich"
-	"github.com/am-fanout/am-fanout/outbox"
+	"github.com/am-fanout/am-fanout/fanout"
 )
 
 // Enricher turns a decoded notification into enriched alerts.
@@ -113,11 +113,11 @@ type AlertResult struct {
 	Status      core.AlertStatus            `json:"status"`
 	Result      *core.ParallelPublishResult `json:"result,omitempty"`
 	// Deliveries are the outbox's deliveries of the alert, per target.
-	Deliveries []outbox.Accepted `json:"deliveries,omitempty"`
+	Deliveries []fanout.Accepted `json:"deliveries,omitempty"`
 }
 
 // alertResult names the alert and holds what became of it.
-func alertResult(a *core.EnrichedAlert, res *core.ParallelPublishResult, ds []outbox.Accepted) AlertResult {
+func alertResult(a *core.EnrichedAlert, res *core.ParallelPublishResult, ds []fanout.Accepted) AlertResult {
 	return AlertResult{
 		Fingerprint: a.Alert.Fingerprint, AlertName: a.Alert.Labels["alertname"],
 		Status: a.Alert.Status, Result: res, Deliveries: ds,

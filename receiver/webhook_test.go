@@ -23,7 +23,7 @@ import (
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/enrich"
-	"github.com/am-fanout/am-fanout/outbox"
+	"github.com/am-fanout/am-fanout/fanout"
 )
 
 func TestMain(m *testing.M) {
@@ -40,14 +40,14 @@ type fakePublisher struct {
 	ctxErr atomic.Bool
 }
 
-func (p *fakePublisher) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]outbox.AlertOutcome, error) {
+func (p *fakePublisher) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]fanout.AlertOutcome, error) {
 	p.mu.Lock()
 	p.seen = append(p.seen, alerts...)
 	p.mu.Unlock()
 	if ctx.Err() != nil {
 		p.ctxErr.Store(true)
 	}
-	out := make([]outbox.AlertOutcome, len(alerts))
+	out := make([]fanout.AlertOutcome, len(alerts))
 	for i, a := range alerts {
 		out[i].Alert = a
 		if wait {

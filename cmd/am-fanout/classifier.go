@@ -32,7 +32,7 @@ func newClassifiers(reg prometheus.Registerer, logger *slog.Logger) *classifiers
 	return &classifiers{metrics: enrich.NewClassifierMetrics(reg), logger: logger}
 }
 
-// Prepare implements outbox.Preparer; without a classifier it changes
+// Prepare implements fanout.Preparer; without a classifier it changes
 // nothing.
 func (c *classifiers) Prepare(ctx context.Context, a *core.EnrichedAlert) bool {
 	if cl := c.cur.Load(); cl != nil {

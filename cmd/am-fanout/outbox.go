@@ -16,20 +16,20 @@ import (
 )
 
 // durable is the store under --storage.path and the delivery pipeline on
-// it. Every delivery goes through the outbox; with outbox.enabled: false
+// it. Every delivery goes through the pipeline; with outbox.enabled: false
 // its pending deliveries live in memory only (outbox.StoreOptions
 // Volatile), while the file keeps the dedup log, ordering, dead letters
 // and publisher state. Changes to the outbox section take effect on
 // restart, except wait_for_first_attempt, which follows reloads.
 type durable struct {
 	store  *outbox.Store
-	box    *outbox.Outbox
+	box    *fanout.Pipeline
 	logger *slog.Logger
 }
 
-// openDurable opens the store and loads the outbox's pending deliveries;
-// it starts nothing.
-func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource, at outbox.Attempter, prep outbox.Preparer, logger *slog.Logger, reg prometheus.Registerer) (*durable, error) {
+// openDurable opens the store and loads its pending deliveries into the
+// pipeline; it starts nothing.
+func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource, at fanout.DeliveryAttempter, prep fanout.Preparer, logger *slog.Logger, reg prometheus.Registerer) (*durable, error) {
 	oc := cfg.Outbox
 	path := oc.File
 	if !filepath.IsAbs(path) {
@@ -53,7 +53,7 @@ func openDurable(storagePath string, cfg *config.Config, src fanout.TargetSource
 		logger.Info("outbox backlog delivered; memory returned to the system")
 	}
 	opts.Prepare = prep
-	d.box, err = outbox.New(store, src, at, opts)
+	d.box, err = fanout.New(store, src, at, opts)
 	if err == nil {
 		err = d.box.Register(reg)
 	}
@@ -71,7 +71,7 @@ func (d *durable) start() { d.box.Start() }
 // state-changing endpoints.
 func (d *durable) routes(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
 	receiver.DeadLetterRoutes(mux, d.box, d.logger, guard)
-	receiver.DeliveryRoutes(mux, d.box)
+	receiver.DeliveryRoutes(mux, d.store)
 }
 
 // drain lets attempts in flight finish until ctx ends; the rest stays

@@ -10,8 +10,8 @@ import (
 
 	"github.com/am-fanout/am-fanout/breaker"
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/fanout"
 	"github.com/am-fanout/am-fanout/health"
-	"github.com/am-fanout/am-fanout/outbox"
 	"github.com/am-fanout/am-fanout/receiver"
 )
 
@@ -51,7 +51,7 @@ func (s *server) TargetStatuses() []receiver.TargetStatus {
 			st.Health = *h
 		}
 		if st.Lane.State == "" {
-			st.Lane.State = outbox.LaneIdle
+			st.Lane.State = fanout.LaneIdle
 		}
 		if st.Match == nil {
 			st.Match = []string{}

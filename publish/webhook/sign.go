@@ -36,7 +36,7 @@ const minSecretBytes = 24
 
 // messageID is the webhook-id of a's delivery to target: "msg_" and the
 // hex SHA-256 of the fields of the outbox's delivery key (target,
-// fingerprint, status, start time, as fanout.DeliveryKey joins them). It is
+// fingerprint, status, start time, as core.DeliveryKey joins them). It is
 // the same on every attempt and after restarts, so receivers can
 // deduplicate, and new for the alert's resolve and for its next firing.
 // Hex holds no "." that could blur the signed content.

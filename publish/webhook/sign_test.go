@@ -22,7 +22,6 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/am-fanout/am-fanout/core"
-	"github.com/am-fanout/am-fanout/fanout"
 	"github.com/am-fanout/am-fanout/publish"
 	"github.com/am-fanout/am-fanout/publish/publishtest"
 )
@@ -247,7 +246,7 @@ func TestWebhookIDIsTheDeliveryKey(t *testing.T) {
 // dedup key on the same inputs: one delivery, one id.
 func TestMessageIDHashesTheDeliveryKey(t *testing.T) {
 	for _, a := range []*core.EnrichedAlert{publishtest.Alert(), publishtest.ResolvedAlert()} {
-		sum := sha256.Sum256([]byte(fanout.DeliveryKey("ticketing", a)))
+		sum := sha256.Sum256([]byte(core.DeliveryKey("ticketing", a)))
 		if got, want := messageID("ticketing", a), "msg_"+hex.EncodeToString(sum[:]); got != want {
 			t.Errorf("%s alert: webhook-id %q is not msg_ and the hex SHA-256 of its delivery key, %q", a.Alert.Status, got, want)
 		}

@@ -1,29 +1,12 @@
-package outbox
+package fanout
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/am-fanout/am-fanout/core"
-)
-
-// The states of a delivery in a webhook answer.
-const (
-	// StateAccepted: persisted now; it will be delivered.
-	StateAccepted = "accepted"
-	// StateAlreadyDelivered: the same state reached the target within
-	// the dedup window.
-	StateAlreadyDelivered = "already_delivered"
-	// StateAlreadyPending: the same state is pending from an earlier
-	// notification.
-	StateAlreadyPending = "already_pending"
-	// StateStale: a newer state of the alert was accepted for the target
-	// already, so this one is never delivered.
-	StateStale = "stale"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // Skip reasons of the results answered with wait, for deliveries that
@@ -54,15 +37,12 @@ type AlertOutcome struct {
 	Result *core.ParallelPublishResult
 }
 
-// candidate is one delivery being accepted.
+// candidate is one delivery being accepted: what the store decides for
+// it, and what the webhook's answer needs.
 type candidate struct {
+	*outbox.Candidate
 	alerts []int // of the notification it carries: one, or a group's
 	target *core.Target
-	d      *Delivery
-	data   []byte
-	state  string
-	old    uint64 // pending delivery it supersedes
-	seq    uint64 // commit order, once accepted
 	e      *entry // once admitted
 	// outcome is the first attempt's, or the skip answered for it; wait
 	// gets it while the webhook waits.
@@ -77,8 +57,8 @@ type candidate struct {
 // results; without, as soon as the deliveries are durable. ErrFull,
 // ErrClosing and store errors mean that nothing of this call was
 // accepted.
-func (o *Outbox) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]AlertOutcome, error) {
-	return o.accept(ctx, alerts, o.src.Targets(), wait, o.opts.HealthStrategy != core.StrategyPublishToAll)
+func (p *Pipeline) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]AlertOutcome, error) {
+	return p.accept(ctx, alerts, p.src.Targets(), wait, p.opts.HealthStrategy != core.StrategyPublishToAll)
 }
 
 // accept is Accept to the given targets. A waiting call answers a
@@ -86,37 +66,39 @@ func (o *Outbox) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait 
 // once; one whose lane is failing too with holdBack (skip_unhealthy),
 // while without it that delivery is tried at once, past the lane's one
 // probe at a time (publish_to_all).
-func (o *Outbox) accept(ctx context.Context, alerts []*core.EnrichedAlert, targets []*core.Target, wait, holdBack bool) ([]AlertOutcome, error) {
+func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, targets []*core.Target, wait, holdBack bool) ([]AlertOutcome, error) {
 	now := time.Now()
 	cands := candidates(alerts, targets, now, traceParent(ctx))
 	var size int64
-	for _, c := range cands {
-		size += int64(len(c.data))
+	offered := make([]*outbox.Candidate, len(cands))
+	for i, c := range cands {
+		size += int64(c.Size())
+		offered[i] = c.Candidate
 	}
-	if err := o.reserve(len(cands), size); err != nil {
+	if err := p.reserve(len(cands), size); err != nil {
 		return nil, err
 	}
 	var err error
 	if len(cands) > 0 {
-		err = o.store.update(func(tx *bolt.Tx) error { return o.decide(tx, cands, now) })
+		err = p.store.Accept(offered, now)
 	}
-	o.mu.Lock()
-	o.reserved -= len(cands)
-	o.bytes -= size
+	p.mu.Lock()
+	p.reserved -= len(cands)
+	p.bytes -= size
 	if err != nil {
-		o.mu.Unlock()
+		p.mu.Unlock()
 		return nil, fmt.Errorf("persisting deliveries: %w", err)
 	}
 	var waiting []*candidate
 	for _, c := range cands {
-		if c.state != StateAccepted {
+		if c.State != outbox.StateAccepted {
 			continue
 		}
 		var replaced bool
-		c.e, replaced = o.admit(c.d, len(c.data), c.seq, c.old)
-		o.cache(c.e, c.d)
-		if replaced && c.d.Group != nil {
-			o.metrics.coalesced.WithLabelValues(c.target.Name).Inc()
+		c.e, replaced = p.admit(c.Candidate)
+		p.cache(c.e, c.Delivery)
+		if replaced && c.Delivery.Group != nil {
+			p.metrics.coalesced.WithLabelValues(c.target.Name).Inc()
 		}
 		if c.e == nil || !wait {
 			continue
@@ -136,12 +118,12 @@ func (o *Outbox) accept(ctx context.Context, alerts []*core.EnrichedAlert, targe
 		c.e.waiter = c.wait
 		waiting = append(waiting, c)
 	}
-	o.mu.Unlock()
-	o.poke()
+	p.mu.Unlock()
+	p.poke()
 
 	out := outcomes(alerts, cands)
 	if wait {
-		o.await(ctx, waiting)
+		p.await(ctx, waiting)
 		fill(out, cands)
 	}
 	return out, nil
@@ -151,27 +133,18 @@ func (o *Outbox) accept(ctx context.Context, alerts []*core.EnrichedAlert, targe
 // traceparent of the accept span, if any.
 func candidates(alerts []*core.EnrichedAlert, targets []*core.Target, now time.Time, tp string) []*candidate {
 	var cands []*candidate
-	encoded := make([][]byte, len(alerts))
-	alertJSON := func(i int) []byte {
-		if encoded[i] == nil {
-			encoded[i], _ = json.Marshal(alerts[i])
-		}
-		return encoded[i]
-	}
+	enc := outbox.NewEncoder(alerts, now, tp)
 	for _, t := range targets {
 		if grouped(t) {
-			if c := groupCandidate(alerts, t, now, tp); c != nil {
+			if c := groupCandidate(enc, alerts, t, now); c != nil {
 				cands = append(cands, c)
 			}
 			continue
 		}
 		for i, a := range alerts {
-			if !t.Selects(a) {
-				continue
+			if t.Selects(a) {
+				cands = append(cands, &candidate{Candidate: enc.Alert(t.Name, i), alerts: []int{i}, target: t})
 			}
-			d := &Delivery{Target: t.Name, Alert: *a, AcceptedAt: now, NextAttempt: now, TraceParent: tp}
-			data := (&newDelivery{Target: t.Name, Alert: alertJSON(i), AcceptedAt: now, NextAttempt: now, TraceParent: tp}).encode()
-			cands = append(cands, &candidate{alerts: []int{i}, target: t, d: d, data: data})
 		}
 	}
 	return cands
@@ -188,7 +161,7 @@ func grouped(t *core.Target) bool {
 
 // groupCandidate is the one delivery of a notification to a grouped
 // target: the alerts it selects, firing first; nil when it selects none.
-func groupCandidate(alerts []*core.EnrichedAlert, t *core.Target, now time.Time, tp string) *candidate {
+func groupCandidate(enc *outbox.Encoder, alerts []*core.EnrichedAlert, t *core.Target, now time.Time) *candidate {
 	var picked []int
 	for _, status := range []core.AlertStatus{core.StatusFiring, core.StatusResolved} {
 		for i, a := range alerts {
@@ -204,86 +177,24 @@ func groupCandidate(alerts []*core.EnrichedAlert, t *core.Target, now time.Time,
 	for j, i := range picked {
 		n.Alerts[j] = *alerts[i]
 	}
-	group, _ := json.Marshal(n)
-	d := &Delivery{Target: t.Name, Group: n, AcceptedAt: now, NextAttempt: now, TraceParent: tp}
-	data := (&newDelivery{Target: t.Name, Group: group, AcceptedAt: now, NextAttempt: now, TraceParent: tp}).encode()
-	return &candidate{alerts: picked, target: t, d: d, data: data}
+	return &candidate{Candidate: enc.Group(t.Name, n), alerts: picked, target: t}
 }
 
 // reserve counts deliveries against the bounds before they are persisted.
-func (o *Outbox) reserve(n int, size int64) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+func (p *Pipeline) reserve(n int, size int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	switch {
-	case o.closed:
+	case p.closed:
 		return ErrClosing
-	case len(o.entries)+o.reserved+n > o.opts.MaxPending:
-		return fmt.Errorf("%w: %d deliveries pending, the bound is %d", ErrFull, len(o.entries)+o.reserved, o.opts.MaxPending)
-	case o.bytes+size > o.opts.MaxBytes:
-		return fmt.Errorf("%w: %d bytes pending, the bound is %d", ErrFull, o.bytes, o.opts.MaxBytes)
+	case len(p.entries)+p.reserved+n > p.opts.MaxPending:
+		return fmt.Errorf("%w: %d deliveries pending, the bound is %d", ErrFull, len(p.entries)+p.reserved, p.opts.MaxPending)
+	case p.bytes+size > p.opts.MaxBytes:
+		return fmt.Errorf("%w: %d bytes pending, the bound is %d", ErrFull, p.bytes, p.opts.MaxBytes)
 	}
-	o.reserved += n
-	o.bytes += size
+	p.reserved += n
+	p.bytes += size
 	return nil
-}
-
-// decide settles each candidate's state inside the transaction, so that
-// concurrent notifications of one alert are ordered by commit order.
-func (o *Outbox) decide(tx *bolt.Tx, cands []*candidate, now time.Time) error {
-	pending, latest := o.store.pending(tx), tx.Bucket(bucketLatest)
-	for _, c := range cands {
-		c.state, c.old, c.d.ID = StateAccepted, 0, 0
-		d := c.d
-		if o.store.deliveredIn(tx, d.key(), now) {
-			c.state = StateAlreadyDelivered
-			continue
-		}
-		slotKey := []byte(d.slot())
-		st, known := decodeSlot(latest.Get(slotKey))
-		x := d.order()
-		if known {
-			switch cmp := st.rank(x); {
-			case cmp < 0:
-				c.state = StateStale
-				continue
-			case cmp == 0 && st.Pending != 0, d.Group != nil && st.Pending != 0 && o.samePending(pending, st.Pending, d):
-				c.state, d.ID = StateAlreadyPending, st.Pending
-				continue
-			case st.Pending != 0:
-				c.old = st.Pending
-				if err := pending.Delete(encodeID(st.Pending)); err != nil {
-					return err
-				}
-			}
-		}
-		id, err := pending.NextSequence()
-		if err != nil {
-			return err
-		}
-		d.ID, c.seq = id, o.commits.Add(1)
-		if err := pending.Put(encodeID(id), c.data); err != nil {
-			return err
-		}
-		if err := latest.Put(slotKey, st.after(known, x, id, now).encode()); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// samePending reports whether the pending group delivery id carries the
-// same notification as d (a resend of it), which is then not coalesced
-// but answered as already pending.
-func (o *Outbox) samePending(pending records, id uint64, d *Delivery) bool {
-	v := pending.Get(encodeID(id))
-	if v == nil {
-		return false
-	}
-	var p Delivery
-	if json.Unmarshal(v, &p) != nil {
-		return false
-	}
-	return p.key() == d.key()
 }
 
 func outcomes(alerts []*core.EnrichedAlert, cands []*candidate) []AlertOutcome {
@@ -294,7 +205,7 @@ func outcomes(alerts []*core.EnrichedAlert, cands []*candidate) []AlertOutcome {
 	for _, c := range cands {
 		for _, i := range c.alerts {
 			out[i].Deliveries = append(out[i].Deliveries,
-				Accepted{Target: c.d.Target, ID: c.d.ID, State: c.state, Group: c.d.Group != nil})
+				Accepted{Target: c.Delivery.Target, ID: c.Delivery.ID, State: c.State, Group: c.Delivery.Group != nil})
 		}
 	}
 	return out
@@ -303,8 +214,8 @@ func outcomes(alerts []*core.EnrichedAlert, cands []*candidate) []AlertOutcome {
 // await waits for the first attempts of the waiting candidates, until
 // ctx ends or the fan-out deadline passes; the ones not attempted by then
 // are answered as queued.
-func (o *Outbox) await(ctx context.Context, waiting []*candidate) {
-	ctx, cancel := context.WithTimeout(ctx, o.opts.WaitTimeout)
+func (p *Pipeline) await(ctx context.Context, waiting []*candidate) {
+	ctx, cancel := context.WithTimeout(ctx, p.opts.WaitTimeout)
 	defer cancel()
 	for _, c := range waiting {
 		select {
@@ -313,8 +224,8 @@ func (o *Outbox) await(ctx context.Context, waiting []*candidate) {
 		case <-ctx.Done():
 		}
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, c := range waiting {
 		if c.outcome == nil {
 			select {
@@ -340,8 +251,8 @@ func fill(out []AlertOutcome, cands []*candidate) {
 		if o == nil {
 			// Not accepted: already delivered, pending or stale.
 			skip := core.Skip(map[string]string{
-				StateAlreadyDelivered: core.SkipAlreadyDelivered, StateStale: SkipStale,
-			}[c.state])
+				outbox.StateAlreadyDelivered: core.SkipAlreadyDelivered, outbox.StateStale: SkipStale,
+			}[c.State])
 			if skip.SkipReason == "" {
 				skip.SkipReason = SkipQueued
 			}

@@ -1,4 +1,4 @@
-package outbox
+package fanout
 
 import (
 	"container/heap"
@@ -43,7 +43,7 @@ const maxPauseWithoutRetryAfter = time.Second
 // lane is the flow control of one target: its pending deliveries whose
 // alert has no attempt in flight, in acceptance order, and one state that
 // decides when the next of them goes out. All of it is guarded by the
-// outbox's mutex.
+// pipeline's mutex.
 type lane struct {
 	name  string
 	queue laneQueue

@@ -1,28 +1,22 @@
-package outbox
+package fanout
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/am-fanout/am-fanout/core"
-	"github.com/am-fanout/am-fanout/fanout"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
-// Attempter makes one delivery attempt and classifies its outcome;
-// fanout.Attempter is one. It must not retry: the lanes are the only
+// DeliveryAttempter makes one delivery attempt and classifies its
+// outcome; *Attempter is one. It must not retry: the lanes are the only
 // retry layer.
-type Attempter interface {
+type DeliveryAttempter interface {
 	Attempt(ctx context.Context, t *core.Target, a *core.EnrichedAlert, n *core.Notification) core.Outcome
 }
 
@@ -34,7 +28,7 @@ type Preparer interface {
 	Prepare(ctx context.Context, a *core.EnrichedAlert) bool
 }
 
-// Options configure an Outbox; zero values take the defaults.
+// Options configure a Pipeline; zero values take the defaults.
 type Options struct {
 	// RetryBase and RetryCap shape the backoff of a failing target's
 	// lane: after n consecutive failures its next probe waits a random
@@ -49,7 +43,7 @@ type Options struct {
 	// bytes of their records); past them the webhook answers 503.
 	MaxPending int
 	MaxBytes   int64
-	// MaxInFlight bounds the attempts the outbox runs at once, over all
+	// MaxInFlight bounds the attempts the pipeline runs at once, over all
 	// targets; LaneInFlight bounds those of one target.
 	MaxInFlight  int
 	LaneInFlight int
@@ -60,7 +54,7 @@ type Options struct {
 	// and go out when their lane lets them.
 	HealthStrategy core.HealthStrategy
 	// OnDrained, when set, is called once the pending deliveries of a
-	// backlog of at least DrainedAfter are all done, from the outbox's
+	// backlog of at least DrainedAfter are all done, from the pipeline's
 	// own goroutine: am-fanout returns the memory the backlog took to the
 	// system then (debug.FreeOSMemory), instead of the runtime's slow
 	// scavenging.
@@ -127,15 +121,15 @@ var (
 	ErrClosing = errors.New("outbox is shutting down")
 )
 
-// Outbox is the delivery pipeline: it persists every delivery before the
-// webhook answers, queues it in its target's lane, where the target's
-// pace, pauses, failures and breaker decide when it goes out, retries it
-// until it succeeds or becomes a dead letter, and keeps the states of one
-// alert (or group) in order per target.
-type Outbox struct {
-	store     *Store
-	src       fanout.TargetSource
-	attempter Attempter
+// Pipeline is the one delivery pipeline: it persists every delivery in
+// its Store before the webhook answers, queues it in its target's lane,
+// where the target's pace, pauses, failures and breaker decide when it
+// goes out, retries it until it succeeds or becomes a dead letter, and
+// keeps the states of one alert (or group) in order per target.
+type Pipeline struct {
+	store     Store
+	src       TargetSource
+	attempter DeliveryAttempter
 	opts      Options
 	logger    *slog.Logger
 	metrics   *metrics
@@ -147,9 +141,6 @@ type Outbox struct {
 	wg     sync.WaitGroup // scheduler and pruner
 	// attempts counts running attempts; Add only under mu while open.
 	attempts sync.WaitGroup
-	// commits numbers accepted deliveries in the order of their commits
-	// (transactions run one at a time), for admit.
-	commits atomic.Uint64
 
 	mu       sync.Mutex
 	closed   bool
@@ -158,7 +149,7 @@ type Outbox struct {
 	lanes    map[string]*lane
 	limiters map[string]*bucket // by rate scope
 	running  int                // attempts in flight
-	// backlog is the most deliveries pending since the outbox was last
+	// backlog is the most deliveries pending since the pipeline was last
 	// empty; drained tells the pruner it just became empty after one of
 	// at least DrainedAfter.
 	backlog int
@@ -194,7 +185,7 @@ type entry struct {
 	waiter chan core.Outcome
 	// cached is the record as accepted, kept until the first attempt so
 	// that it need not be read back and decoded; bounded by cacheBytes.
-	cached *Delivery
+	cached *outbox.Delivery
 }
 
 // answer tells a waiting webhook the outcome of the first attempt.
@@ -213,61 +204,40 @@ type slot struct {
 	next *entry
 }
 
-// target is the name of the slot's target, the first part of its key.
-func (s *slot) target() string {
-	name, _, _ := strings.Cut(s.key, "\x00")
-	return name
-}
-
 // New loads the pending deliveries of store; Start begins delivering them.
-func New(store *Store, src fanout.TargetSource, at Attempter, opts Options) (*Outbox, error) {
+func New(store Store, src TargetSource, at DeliveryAttempter, opts Options) (*Pipeline, error) {
 	opts.normalise()
 	ctx, cancel := context.WithCancel(context.Background())
-	o := &Outbox{
+	p := &Pipeline{
 		store: store, src: src, attempter: at, opts: opts, logger: opts.Logger,
 		ctx: ctx, cancel: cancel, stop: make(chan struct{}), wake: make(chan struct{}, 1),
 		entries: map[uint64]*entry{}, slots: map[string]*slot{}, lanes: map[string]*lane{}, limiters: map[string]*bucket{},
 		drained: make(chan struct{}, 1),
 	}
-	o.metrics = newMetrics(o)
-	if err := o.load(); err != nil {
+	p.metrics = newMetrics(p)
+	if err := p.load(); err != nil {
 		cancel()
 		return nil, err
 	}
-	return o, nil
+	return p, nil
 }
 
-// load rebuilds the memory state from the pending bucket, oldest first.
-func (o *Outbox) load() error {
-	err := o.store.view(func(tx *bolt.Tx) error {
-		return o.store.pending(tx).ForEach(func(k, v []byte) error {
-			var d Delivery
-			if err := json.Unmarshal(v, &d); err != nil {
-				return fmt.Errorf("pending delivery %d: %w", decodeID(k), err)
-			}
-			d.ID = decodeID(k)
-			o.admit(&d, len(v), o.commits.Add(1), 0)
-			return nil
-		})
-	})
-	if err != nil {
-		return fmt.Errorf("outbox store %s: %w", o.store.Path(), err)
-	}
-	if n := len(o.entries); n > 0 {
-		o.logger.Info("outbox resumes pending deliveries", "pending", n, "file", o.store.Path())
-	}
-	return nil
+// load rebuilds the memory state from the pending deliveries, oldest
+// first.
+func (p *Pipeline) load() error {
+	return p.store.Load(func(c *outbox.Candidate) { p.admit(c) })
 }
 
 // admit adds an accepted delivery to memory, superseding an older state
 // of the same slot, and queues it when its slot is free; it returns nil
 // when a newer state is there already, and whether it replaced a state
-// that was waiting in the lane (for a group: a message coalesced). seq is its commit order, old the
-// pending delivery its commit deleted. o.mu must be held (or o not yet
-// shared).
-func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) (e *entry, replaced bool) {
-	e = &entry{id: d.ID, seq: seq, place: seq, accepted: d.AcceptedAt.UnixNano(), size: size, index: -1, lane: o.lane(d.Target)}
-	s := o.slots[d.slot()]
+// that was waiting in the lane (for a group: a message coalesced): c's
+// Seq is its commit order, its Old the pending delivery its commit
+// deleted. p.mu must be held (or p not yet shared).
+func (p *Pipeline) admit(c *outbox.Candidate) (e *entry, replaced bool) {
+	d, seq, old := c.Delivery, c.Seq, c.Old
+	e = &entry{id: d.ID, seq: seq, place: seq, accepted: d.AcceptedAt.UnixNano(), size: c.Size(), index: -1, lane: p.lane(d.Target)}
+	s := p.slots[d.Slot()]
 	if s != nil {
 		// Commits are ordered, the admissions after them are not: a state
 		// committed later, admitted first, deleted this one.
@@ -278,15 +248,15 @@ func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) (e *entry, replac
 		}
 	}
 	if s == nil {
-		s = &slot{key: d.slot()}
-		o.slots[s.key] = s
+		s = &slot{key: d.Slot()}
+		p.slots[s.key] = s
 	}
 	if prev := s.next; prev != nil {
 		if prev.index >= 0 {
 			e.place = prev.place
 		}
 		prev.lane.remove(prev)
-		o.forget(prev)
+		p.forget(prev)
 		prev.answer(core.Skip(SkipQueued))
 		replaced = true
 	}
@@ -294,54 +264,54 @@ func (o *Outbox) admit(d *Delivery, size int, seq, old uint64) (e *entry, replac
 		s.busy.superseded = true
 	}
 	e.slot, s.next = s, e
-	o.entries[d.ID] = e
-	o.backlog = max(o.backlog, len(o.entries))
-	o.bytes += int64(size)
+	p.entries[d.ID] = e
+	p.backlog = max(p.backlog, len(p.entries))
+	p.bytes += int64(e.size)
 	if s.busy == nil {
 		e.lane.push(e)
 	}
 	return e, replaced
 }
 
-// forget drops an entry from memory; o.mu must be held.
-func (o *Outbox) forget(e *entry) {
-	o.uncache(e)
-	delete(o.entries, e.id)
-	o.bytes -= int64(e.size)
+// forget drops an entry from memory; p.mu must be held.
+func (p *Pipeline) forget(e *entry) {
+	p.uncache(e)
+	delete(p.entries, e.id)
+	p.bytes -= int64(e.size)
 	if s := e.slot; s.busy == nil && s.next == nil {
-		delete(o.slots, s.key)
+		delete(p.slots, s.key)
 	}
-	if len(o.entries) == 0 {
-		if o.backlog >= o.opts.DrainedAfter && o.opts.OnDrained != nil {
+	if len(p.entries) == 0 {
+		if p.backlog >= p.opts.DrainedAfter && p.opts.OnDrained != nil {
 			select {
-			case o.drained <- struct{}{}:
+			case p.drained <- struct{}{}:
 			default:
 			}
 		}
-		o.backlog = 0
+		p.backlog = 0
 	}
 }
 
 // maxCached bounds the bytes of the accepted records kept in memory for
 // their first attempts: a healthy target's deliveries skip reading their
 // record back, while a storm's backlog waits in the file, not the heap.
-func (o *Outbox) maxCached() int64 { return o.opts.MaxBytes / 8 }
+func (p *Pipeline) maxCached() int64 { return p.opts.MaxBytes / 8 }
 
 // cache keeps an accepted record for its first attempt, if the budget
-// allows; o.mu must be held.
-func (o *Outbox) cache(e *entry, d *Delivery) {
-	if e == nil || e.cached != nil || o.cachedBytes+int64(e.size) > o.maxCached() {
+// allows; p.mu must be held.
+func (p *Pipeline) cache(e *entry, d *outbox.Delivery) {
+	if e == nil || e.cached != nil || p.cachedBytes+int64(e.size) > p.maxCached() {
 		return
 	}
 	e.cached = ownMaps(d)
-	o.cachedBytes += int64(e.size)
+	p.cachedBytes += int64(e.size)
 }
 
 // ownMaps gives a record kept for its first attempt maps of its own: the
 // deliveries of one alert to several targets share the accepted alert's
 // maps, and an attempt may change them (the classifier, fallback marks),
 // as it may a record read back from the store.
-func ownMaps(d *Delivery) *Delivery {
+func ownMaps(d *outbox.Delivery) *outbox.Delivery {
 	own := func(a *core.EnrichedAlert) {
 		a.Alert.Labels, a.Alert.Annotations = maps.Clone(a.Alert.Labels), maps.Clone(a.Alert.Annotations)
 		a.Group.GroupLabels, a.Group.CommonLabels = maps.Clone(a.Group.GroupLabels), maps.Clone(a.Group.CommonLabels)
@@ -364,97 +334,97 @@ func ownMaps(d *Delivery) *Delivery {
 	return d
 }
 
-// uncache takes an entry's cached record, nil if it holds none; o.mu
+// uncache takes an entry's cached record, nil if it holds none; p.mu
 // must be held.
-func (o *Outbox) uncache(e *entry) *Delivery {
+func (p *Pipeline) uncache(e *entry) *outbox.Delivery {
 	d := e.cached
 	if d != nil {
 		e.cached = nil
-		o.cachedBytes -= int64(e.size)
+		p.cachedBytes -= int64(e.size)
 	}
 	return d
 }
 
 // Start begins delivering: the scheduler of retries and the pruner of
 // done records.
-func (o *Outbox) Start() {
-	o.wg.Go(o.schedule)
-	o.wg.Go(o.prune)
-	o.poke()
+func (p *Pipeline) Start() {
+	p.wg.Go(p.schedule)
+	p.wg.Go(p.prune)
+	p.poke()
 }
 
 // Close stops taking deliveries and starting retries, lets the attempts
 // in flight finish until ctx ends, then cancels them. Whatever is not
 // delivered stays in the store for the next start. The store stays open.
-func (o *Outbox) Close(ctx context.Context) {
-	o.mu.Lock()
-	if o.closed {
-		o.mu.Unlock()
+func (p *Pipeline) Close(ctx context.Context) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
 		return
 	}
-	o.closed = true
-	o.mu.Unlock()
-	close(o.stop)
-	o.wg.Wait()
+	p.closed = true
+	p.mu.Unlock()
+	close(p.stop)
+	p.wg.Wait()
 	done := make(chan struct{})
 	go func() {
-		o.attempts.Wait()
+		p.attempts.Wait()
 		close(done)
 	}()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		o.logger.Warn("grace period over: cancelling delivery attempts in flight; they stay pending")
-		o.cancel()
+		p.logger.Warn("grace period over: cancelling delivery attempts in flight; they stay pending")
+		p.cancel()
 		<-done
 	}
-	o.cancel()
+	p.cancel()
 }
 
-func (o *Outbox) poke() {
+func (p *Pipeline) poke() {
 	select {
-	case o.wake <- struct{}{}:
+	case p.wake <- struct{}{}:
 	default:
 	}
 }
 
 // Pending returns how many deliveries are pending.
-func (o *Outbox) Pending() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return len(o.entries)
+func (p *Pipeline) Pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.entries)
 }
 
-func (o *Outbox) prune() {
-	t := time.NewTicker(o.opts.PruneEvery)
+func (p *Pipeline) prune() {
+	t := time.NewTicker(p.opts.PruneEvery)
 	defer t.Stop()
 	for {
 		select {
-		case <-o.stop:
+		case <-p.stop:
 			return
-		case <-o.drained:
-			o.opts.OnDrained()
+		case <-p.drained:
+			p.opts.OnDrained()
 		case <-t.C:
-			if err := o.store.prune(time.Now()); err != nil {
-				o.logger.Warn("pruning done deliveries failed", "err", err)
+			if err := p.store.Prune(time.Now()); err != nil {
+				p.logger.Warn("pruning done deliveries failed", "err", err)
 			}
-			o.pruneDead(time.Now())
+			p.pruneDead(time.Now())
 		}
 	}
 }
 
 // pruneDead applies the dead letters' bounds, counting and logging what
 // they dropped.
-func (o *Outbox) pruneDead(now time.Time) {
-	byAge, byCount, err := o.store.pruneDead(now)
+func (p *Pipeline) pruneDead(now time.Time) {
+	byAge, byCount, err := p.store.PruneDeadLetters(now)
 	if err != nil {
-		o.logger.Warn("pruning dead letters failed", "err", err)
+		p.logger.Warn("pruning dead letters failed", "err", err)
 		return
 	}
-	o.metrics.deadDropped.WithLabelValues("age").Add(float64(byAge))
-	o.metrics.deadDropped.WithLabelValues("count").Add(float64(byCount))
+	p.metrics.deadDropped.WithLabelValues("age").Add(float64(byAge))
+	p.metrics.deadDropped.WithLabelValues("count").Add(float64(byCount))
 	if byAge+byCount > 0 {
-		o.logger.Warn("dead letters dropped by their bounds", "older_than_retention", byAge, "over_max_dead_letters", byCount)
+		p.logger.Warn("dead letters dropped by their bounds", "older_than_retention", byAge, "over_max_dead_letters", byCount)
 	}
 }
 
@@ -472,12 +442,12 @@ type LaneStatus struct {
 }
 
 // Lanes returns the status of every target's lane.
-func (o *Outbox) Lanes() map[string]LaneStatus {
+func (p *Pipeline) Lanes() map[string]LaneStatus {
 	now := time.Now()
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	out := make(map[string]LaneStatus, len(o.lanes))
-	for name, l := range o.lanes {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]LaneStatus, len(p.lanes))
+	for name, l := range p.lanes {
 		st, until := l.state(now)
 		out[name] = LaneStatus{State: st, Until: until, Queued: l.queue.Len(), InFlight: l.inFlight, Failures: l.failures}
 	}
@@ -486,20 +456,20 @@ func (o *Outbox) Lanes() map[string]LaneStatus {
 
 // Pause holds the lane of target until until: the target said its next
 // request would be throttled (publish.Options.Throttled).
-func (o *Outbox) Pause(target string, until time.Time) {
-	o.mu.Lock()
-	o.lane(target).pause(until)
-	o.mu.Unlock()
-	o.poke()
+func (p *Pipeline) Pause(target string, until time.Time) {
+	p.mu.Lock()
+	p.lane(target).pause(until)
+	p.mu.Unlock()
+	p.poke()
 }
 
 // Wake ends the wait of a failing target's lane for its next probe, when
 // an active health check finds the target up again.
-func (o *Outbox) Wake(target string) {
-	o.mu.Lock()
-	if l := o.lanes[target]; l != nil {
+func (p *Pipeline) Wake(target string) {
+	p.mu.Lock()
+	if l := p.lanes[target]; l != nil {
 		l.wake(time.Now())
 	}
-	o.mu.Unlock()
-	o.poke()
+	p.mu.Unlock()
+	p.poke()
 }

@@ -1,4 +1,4 @@
-package outbox
+package fanout
 
 import (
 	"time"
@@ -8,10 +8,10 @@ import (
 	"github.com/am-fanout/am-fanout/core"
 )
 
-// metrics are the outbox's series. The gauges are computed at scrape time
+// metrics are the pipeline's series. The gauges are computed at scrape time
 // from the pending deliveries in memory.
 type metrics struct {
-	o           *Outbox
+	p           *Pipeline
 	retries     *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
 	deadDropped *prometheus.CounterVec
@@ -27,12 +27,12 @@ type metrics struct {
 	bytes       *prometheus.Desc
 }
 
-func newMetrics(o *Outbox) *metrics {
+func newMetrics(p *Pipeline) *metrics {
 	return &metrics{
-		o: o,
+		p: p,
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "am_fanout_delivery_retries_total",
-			Help: "Delivery attempts after the first, by target.",
+			Help: "outbox.Delivery attempts after the first, by target.",
 		}, []string{"target"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "am_fanout_dead_letters_total",
@@ -79,8 +79,8 @@ func newMetrics(o *Outbox) *metrics {
 	}
 }
 
-// Register adds the outbox's metrics to reg.
-func (o *Outbox) Register(reg prometheus.Registerer) error { return reg.Register(o.metrics) }
+// Register adds the pipeline's metrics to reg.
+func (p *Pipeline) Register(reg prometheus.Registerer) error { return reg.Register(p.metrics) }
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.retries.Describe(ch)
@@ -100,7 +100,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	count, oldest := map[string]float64{}, map[string]int64{}
-	for _, t := range m.o.src.Targets() {
+	for _, t := range m.p.src.Targets() {
 		// Every configured target has its counters from the start, so
 		// that rate() and increase() see the first increment.
 		count[t.Name] = 0
@@ -119,7 +119,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.latency.Collect(ch)
 	m.fanoutTook.Collect(ch)
 	m.fanoutTotal.Collect(ch)
-	for name, l := range m.o.Lanes() {
+	for name, l := range m.p.Lanes() {
 		if _, ok := count[name]; !ok {
 			continue
 		}
@@ -136,15 +136,15 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(m.laneWait, prometheus.GaugeValue, wait, name)
 	}
-	m.o.mu.Lock()
-	for _, e := range m.o.entries {
-		name := e.slot.target()
+	m.p.mu.Lock()
+	for _, e := range m.p.entries {
+		name := e.lane.name
 		count[name]++
 		if at, ok := oldest[name]; !ok || e.accepted < at {
 			oldest[name] = e.accepted
 		}
 	}
-	m.o.mu.Unlock()
+	m.p.mu.Unlock()
 	now := time.Now()
 	for name, n := range count {
 		ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, n, name)
@@ -154,7 +154,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(m.oldest, prometheus.GaugeValue, age, name)
 	}
-	ch <- prometheus.MustNewConstMetric(m.bytes, prometheus.GaugeValue, float64(m.o.store.Size()))
+	ch <- prometheus.MustNewConstMetric(m.bytes, prometheus.GaugeValue, float64(m.p.store.Size()))
 }
 
 // delivered observes a delivery's time from acceptance to success.

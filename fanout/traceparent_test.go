@@ -1,4 +1,4 @@
-package outbox
+package fanout
 
 import (
 	"context"
@@ -9,14 +9,15 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // TestAttemptsAfterARestartStayInTheAcceptTrace: a delivery keeps the
 // traceparent of the request that accepted it, so that its retries, after
 // a restart too, are children of that request's span.
 func TestAttemptsAfterARestartStayInTheAcceptTrace(t *testing.T) {
-	tg := newTarget(t, 503)
-	h := newHarness(t, map[string]*target{"t1": tg}, fastRetries(), 100)
+	tg := newServer(t, 503)
+	h := newHarness(t, map[string]*server{"t1": tg}, fastRetries(), 100)
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	h.pub.Tracer = tp.Tracer("test")
@@ -60,11 +61,11 @@ func TestTraceParentRoundTrip(t *testing.T) {
 	sc := trace.NewSpanContext(trace.SpanContextConfig{
 		TraceID: trace.TraceID{1, 2, 3}, SpanID: trace.SpanID{4, 5, 6}, TraceFlags: trace.FlagsSampled,
 	})
-	d := &Delivery{TraceParent: traceParent(trace.ContextWithSpanContext(context.Background(), sc))}
+	d := &outbox.Delivery{TraceParent: traceParent(trace.ContextWithSpanContext(context.Background(), sc))}
 	if want := "00-01020300000000000000000000000000-0405060000000000-01"; d.TraceParent != want {
 		t.Errorf("traceparent %q, want %q", d.TraceParent, want)
 	}
-	got := trace.SpanContextFromContext(d.traceContext(context.Background()))
+	got := trace.SpanContextFromContext(traceContext(context.Background(), d.TraceParent))
 	if got.TraceID() != sc.TraceID() || got.SpanID() != sc.SpanID() || !got.IsSampled() || !got.IsRemote() {
 		t.Errorf("the attempt's parent is %+v, want the accept span %+v as a remote parent", got, sc)
 	}

@@ -1,4 +1,4 @@
-package outbox
+package fanout
 
 import (
 	"context"
@@ -35,14 +35,14 @@ func BenchmarkAck(b *testing.B) {
 }
 
 func benchAck(b *testing.B, mode string, perWebhook int, volatile bool) {
-	servers := map[string]*target{}
+	servers := map[string]*server{}
 	var delivered atomic.Int64
 	for i := range 10 {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			delivered.Add(1)
 		}))
 		b.Cleanup(srv.Close)
-		servers[fmt.Sprintf("t%d", i)] = &target{srv: srv}
+		servers[fmt.Sprintf("t%d", i)] = &server{srv: srv}
 	}
 	opts := fastRetries()
 	opts.MaxPending, opts.MaxBytes = 1<<30, 1<<40

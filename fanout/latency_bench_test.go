@@ -1,4 +1,4 @@
-package outbox
+package fanout
 
 import (
 	"context"
@@ -80,14 +80,14 @@ func benchDeliveryLatency(b *testing.B, store string) (p50, p99 float64) {
 		arr   arrivals
 		count atomic.Int64
 	)
-	servers := map[string]*target{}
+	servers := map[string]*server{}
 	for i := range latencyTargets {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
 			arr.arrived(time.Now(), &count)
 		}))
 		b.Cleanup(srv.Close)
-		servers[fmt.Sprintf("t%d", i)] = &target{srv: srv}
+		servers[fmt.Sprintf("t%d", i)] = &server{srv: srv}
 	}
 	h := newHarness(b, servers, fastRetries(), 1000)
 	if store == "memory" {

@@ -1,4 +1,4 @@
-package outbox
+package fanout
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
-	"github.com/am-fanout/am-fanout/fanout"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // countingPreparer names the team of each alert it prepares after its
@@ -47,11 +47,11 @@ func teams(as []core.EnrichedAlert) []string {
 }
 
 func TestPrepareRunsOnceAndRetriesCarryItsResult(t *testing.T) {
-	tg := newTarget(t, http.StatusServiceUnavailable, http.StatusServiceUnavailable, http.StatusOK)
+	tg := newServer(t, http.StatusServiceUnavailable, http.StatusServiceUnavailable, http.StatusOK)
 	prep := &countingPreparer{}
 	opts := fastRetries()
 	opts.Prepare = prep
-	h := newHarness(t, map[string]*target{"hook": tg}, opts, 100)
+	h := newHarness(t, map[string]*server{"hook": tg}, opts, 100)
 
 	h.accept(false, alert("p1", core.StatusFiring, 0))
 	waitUntil(t, "the delivery to be done", func() bool { return h.box.Pending() == 0 })
@@ -64,11 +64,11 @@ func TestPrepareRunsOnceAndRetriesCarryItsResult(t *testing.T) {
 }
 
 func TestPreparedAlertSurvivesARestart(t *testing.T) {
-	tg := newTarget(t, http.StatusServiceUnavailable)
+	tg := newServer(t, http.StatusServiceUnavailable)
 	prep := &countingPreparer{}
 	opts := fastRetries()
 	opts.Prepare = prep
-	h := newHarness(t, map[string]*target{"hook": tg}, opts, 100)
+	h := newHarness(t, map[string]*server{"hook": tg}, opts, 100)
 
 	h.accept(false, alert("p2", core.StatusFiring, 0))
 	tg.waitArrivals(2) // the second is a retry: the first attempt's record is written
@@ -136,13 +136,13 @@ func TestPrepareEachAlertOfAGroup(t *testing.T) {
 	})
 }
 
-func newPreparedBox(t *testing.T, tg *core.Target, at Attempter, prep Preparer) *Outbox {
+func newPreparedBox(t *testing.T, tg *core.Target, at DeliveryAttempter, prep Preparer) *Pipeline {
 	t.Helper()
-	store, err := Open(filepath.Join(t.TempDir(), "outbox.db"), StoreOptions{Volatile: true})
+	store, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.StoreOptions{Volatile: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	box, err := New(store, fanout.NewTargetSet([]*core.Target{tg}), at, Options{PruneEvery: time.Hour, Prepare: prep})
+	box, err := New(store, NewTargetSet([]*core.Target{tg}), at, Options{PruneEvery: time.Hour, Prepare: prep})
 	if err != nil {
 		t.Fatal(err)
 	}

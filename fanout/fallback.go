@@ -1,13 +1,11 @@
-package outbox
+package fanout
 
 import (
-	"encoding/json"
 	"maps"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // The marks of a delivery handed to a fallback target, on its alert (or
@@ -23,14 +21,14 @@ const (
 
 // fallbackNames are the fallback targets of the lane's target: as
 // configured now, or as last configured when the target is gone.
-func (o *Outbox) fallbackNames(l *lane) []string {
-	for _, t := range o.src.Targets() {
+func (p *Pipeline) fallbackNames(l *lane) []string {
+	for _, t := range p.src.Targets() {
 		if t.Name == l.name {
 			return t.Fallback
 		}
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	return l.fallback
 }
 
@@ -40,12 +38,12 @@ func (o *Outbox) fallbackNames(l *lane) []string {
 // matchers would not select, but no resolved alert unless it sends
 // resolved ones. A notification goes whole to a target with group_by:
 // notification, and alert by alert to the others.
-func (o *Outbox) handover(d *Delivery, names []string, now time.Time) []*candidate {
+func (p *Pipeline) handover(d *outbox.Delivery, names []string, now time.Time) []*outbox.Candidate {
 	if len(names) == 0 {
 		return nil
 	}
 	byName := map[string]*core.Target{}
-	for _, t := range o.src.Targets() {
+	for _, t := range p.src.Targets() {
 		byName[t.Name] = t
 	}
 	var alerts []core.EnrichedAlert
@@ -60,17 +58,17 @@ func (o *Outbox) handover(d *Delivery, names []string, now time.Time) []*candida
 		marked[i].Alert.Labels = mark(alerts[i].Alert.Labels, LabelFallbackFrom, d.Target)
 		marked[i].Alert.Annotations = mark(alerts[i].Alert.Annotations, AnnotationFallbackReason, d.DeadReason)
 	}
-	var cands []*candidate
+	var cands []*outbox.Candidate
 	d.FallbackTo = nil
 	for _, name := range names {
 		t := byName[name]
 		if t == nil {
-			o.logger.Warn("a fallback target is no longer configured; the dead letter is not handed to it", "target", d.Target, "fallback", name, "id", d.ID)
+			p.logger.Warn("a fallback target is no longer configured; the dead letter is not handed to it", "target", d.Target, "fallback", name, "id", d.ID)
 			continue
 		}
-		var handed []*candidate
+		var handed []*outbox.Candidate
 		if d.Group != nil && grouped(t) {
-			if c := o.fallbackGroup(d, t, marked, now); c != nil {
+			if c := p.fallbackGroup(d, t, marked, now); c != nil {
 				handed = append(handed, c)
 			}
 		} else {
@@ -78,8 +76,8 @@ func (o *Outbox) handover(d *Delivery, names []string, now time.Time) []*candida
 				if marked[i].Alert.Status == core.StatusResolved && !t.SendResolved {
 					continue
 				}
-				fd := &Delivery{Target: t.Name, Alert: marked[i], FallbackFrom: d.Target, AcceptedAt: now, NextAttempt: now}
-				handed = append(handed, fallbackCandidate(t, fd))
+				fd := &outbox.Delivery{Target: t.Name, Alert: marked[i], FallbackFrom: d.Target, AcceptedAt: now, NextAttempt: now}
+				handed = append(handed, outbox.NewCandidate(fd))
 			}
 		}
 		if len(handed) > 0 {
@@ -93,7 +91,7 @@ func (o *Outbox) handover(d *Delivery, names []string, now time.Time) []*candida
 // fallbackGroup is the notification of the dead letter d for the grouped
 // fallback t, of the alerts it takes; nil when it takes none. It keeps the
 // notification's arrival, which orders it after older ones of its group.
-func (o *Outbox) fallbackGroup(d *Delivery, t *core.Target, marked []core.EnrichedAlert, now time.Time) *candidate {
+func (p *Pipeline) fallbackGroup(d *outbox.Delivery, t *core.Target, marked []core.EnrichedAlert, now time.Time) *outbox.Candidate {
 	n := *d.Group
 	n.Alerts = nil
 	for _, a := range marked {
@@ -107,13 +105,8 @@ func (o *Outbox) fallbackGroup(d *Delivery, t *core.Target, marked []core.Enrich
 	n.Group.CommonLabels = mark(n.Group.CommonLabels, LabelFallbackFrom, d.Target)
 	n.Group.CommonAnnotations = mark(n.Group.CommonAnnotations, AnnotationFallbackReason, d.DeadReason)
 	n.Group.Status = n.Status()
-	fd := &Delivery{Target: t.Name, Group: &n, FallbackFrom: d.Target, AcceptedAt: now, NextAttempt: now}
-	return fallbackCandidate(t, fd)
-}
-
-func fallbackCandidate(t *core.Target, d *Delivery) *candidate {
-	data, _ := json.Marshal(d)
-	return &candidate{target: t, d: d, data: data}
+	fd := &outbox.Delivery{Target: t.Name, Group: &n, FallbackFrom: d.Target, AcceptedAt: now, NextAttempt: now}
+	return outbox.NewCandidate(fd)
 }
 
 // mark returns a copy of m with k set to v.
@@ -124,38 +117,20 @@ func mark(m map[string]string, k, v string) map[string]string {
 	return out
 }
 
-// bury moves d to the dead letters and accepts its fallback deliveries
-// in the same transaction, so that a crash loses neither: either d is
-// still pending and fails again, or both are written. A d that a newer
-// state superseded is no longer pending; it is neither buried nor handed
-// over, as the newer state goes on.
-func (o *Outbox) bury(tx *bolt.Tx, d *Delivery, data []byte, hand []*candidate, now time.Time) error {
-	for _, c := range hand {
-		c.state = ""
-	}
-	if o.store.pending(tx).Get(encodeID(d.ID)) == nil {
-		return nil
-	}
-	if err := o.store.record(tx, d, data, settledDead, now); err != nil {
-		return err
-	}
-	return o.decide(tx, hand, now)
-}
-
 // admitHanded queues the fallback deliveries a committed bury accepted in
 // their targets' lanes and counts them.
-func (o *Outbox) admitHanded(from string, hand []*candidate) {
+func (p *Pipeline) admitHanded(from string, hand []*outbox.Candidate) {
 	if len(hand) == 0 {
 		return
 	}
-	o.mu.Lock()
+	p.mu.Lock()
 	for _, c := range hand {
-		if c.state != StateAccepted {
+		if c.State != outbox.StateAccepted {
 			continue
 		}
-		o.admit(c.d, len(c.data), c.seq, c.old)
-		o.metrics.fallbacks.WithLabelValues(from, c.d.Target).Inc()
+		p.admit(c)
+		p.metrics.fallbacks.WithLabelValues(from, c.Delivery.Target).Inc()
 	}
-	o.mu.Unlock()
-	o.poke()
+	p.mu.Unlock()
+	p.poke()
 }

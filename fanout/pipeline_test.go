@@ -1,8 +1,7 @@
-package outbox
+package fanout
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // TestDeliveryOutcomes: what a delivery's answers lead to, seen by the
@@ -30,10 +30,10 @@ func TestDeliveryOutcomes(t *testing.T) {
 		{"a permanent failure after retries is dead-lettered", []int{502, 404}, 2, "permanent failure", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tg := newTarget(t, tc.statuses...)
-			h := newHarness(t, map[string]*target{"t1": tg}, fastRetries(), 100)
+			tg := newServer(t, tc.statuses...)
+			h := newHarness(t, map[string]*server{"t1": tg}, fastRetries(), 100)
 			out := h.accept(false, alert("a", core.StatusFiring, 0))
-			if got := out[0].Deliveries; len(got) != 1 || got[0].State != StateAccepted || got[0].ID == 0 {
+			if got := out[0].Deliveries; len(got) != 1 || got[0].State != outbox.StateAccepted || got[0].ID == 0 {
 				t.Fatalf("Accept answered %+v, want one accepted delivery with an id", got)
 			}
 			waitUntil(t, "the delivery to leave the pending set", func() bool { return h.box.Pending() == 0 })
@@ -43,7 +43,7 @@ func TestDeliveryOutcomes(t *testing.T) {
 			if v := testutil.ToFloat64(h.box.metrics.retries.WithLabelValues("t1")); v != tc.wantRetrys {
 				t.Errorf("am_fanout_delivery_retries_total = %v, want %v", v, tc.wantRetrys)
 			}
-			dead, _, err := h.box.DeadLetters(Selection{}, Page{})
+			dead, _, err := h.box.DeadLetters(outbox.Selection{}, outbox.Page{})
 			if err != nil {
 				t.Fatalf("DeadLetters: %v", err)
 			}
@@ -62,13 +62,13 @@ func TestDeliveryOutcomes(t *testing.T) {
 // TestMaxAgeDeadLetters: a delivery that keeps failing past the maximum
 // age becomes a dead letter that names the reason and the last error.
 func TestMaxAgeDeadLetters(t *testing.T) {
-	tg := newTarget(t, 503)
+	tg := newServer(t, 503)
 	opts := fastRetries()
 	opts.MaxAge = time.Nanosecond
-	h := newHarness(t, map[string]*target{"t1": tg}, opts, 100)
+	h := newHarness(t, map[string]*server{"t1": tg}, opts, 100)
 	h.accept(false, alert("a", core.StatusFiring, 0))
 	waitUntil(t, "the delivery to be dead-lettered", func() bool { return h.box.Pending() == 0 })
-	dead, _, _ := h.box.DeadLetters(Selection{Target: "t1"}, Page{})
+	dead, _, _ := h.box.DeadLetters(outbox.Selection{Target: "t1"}, outbox.Page{})
 	if len(dead) != 1 || dead[0].Reason != "maximum age reached" || dead[0].LastError == "" {
 		t.Fatalf("dead letters %+v, want one for maximum age with its last error", dead)
 	}
@@ -77,15 +77,15 @@ func TestMaxAgeDeadLetters(t *testing.T) {
 // TestOpenBreakerDelaysDelivery: a breaker opened by failures makes the
 // attempts skip, and the delivery is made once the target is back.
 func TestOpenBreakerDelaysDelivery(t *testing.T) {
-	tg := newTarget(t, 500, 500, 200)
-	h := newHarness(t, map[string]*target{"t1": tg}, fastRetries(), 1)
+	tg := newServer(t, 500, 500, 200)
+	h := newHarness(t, map[string]*server{"t1": tg}, fastRetries(), 1)
 	h.accept(false, alert("a", core.StatusFiring, 0))
 	waitUntil(t, "the delivery to be made", func() bool { return h.box.Pending() == 0 })
 	got := tg.received()
 	if len(got) != 3 {
 		t.Errorf("target got %d requests, want 3 (two failures, then the success)", len(got))
 	}
-	if dead, _, _ := h.box.DeadLetters(Selection{}, Page{}); len(dead) != 0 {
+	if dead, _, _ := h.box.DeadLetters(outbox.Selection{}, outbox.Page{}); len(dead) != 0 {
 		t.Errorf("an open breaker dead-lettered %+v, want only a delay", dead)
 	}
 	if v := testutil.ToFloat64(h.box.metrics.retries.WithLabelValues("t1")); v < 2 {
@@ -103,16 +103,16 @@ func TestAcceptStates(t *testing.T) {
 		hold   bool // the target holds the first attempt
 		want   string
 	}{
-		{"a resend after delivery is already delivered", alert("a", core.StatusFiring, 0), alert("a", core.StatusFiring, 0), false, StateAlreadyDelivered},
-		{"a resend while pending is already pending", alert("a", core.StatusFiring, 0), alert("a", core.StatusFiring, 0), true, StateAlreadyPending},
-		{"an older state after a newer one is stale", alert("a", core.StatusResolved, 0), alert("a", core.StatusFiring, 0), false, StateStale},
-		{"an older firing after a newer firing is stale", alert("a", core.StatusFiring, 5), alert("a", core.StatusFiring, 0), true, StateStale},
-		{"a newer state is accepted", alert("a", core.StatusFiring, 0), alert("a", core.StatusResolved, 0), false, StateAccepted},
-		{"another alert is accepted", alert("a", core.StatusFiring, 0), alert("b", core.StatusFiring, 0), true, StateAccepted},
+		{"a resend after delivery is already delivered", alert("a", core.StatusFiring, 0), alert("a", core.StatusFiring, 0), false, outbox.StateAlreadyDelivered},
+		{"a resend while pending is already pending", alert("a", core.StatusFiring, 0), alert("a", core.StatusFiring, 0), true, outbox.StateAlreadyPending},
+		{"an older state after a newer one is stale", alert("a", core.StatusResolved, 0), alert("a", core.StatusFiring, 0), false, outbox.StateStale},
+		{"an older firing after a newer firing is stale", alert("a", core.StatusFiring, 5), alert("a", core.StatusFiring, 0), true, outbox.StateStale},
+		{"a newer state is accepted", alert("a", core.StatusFiring, 0), alert("a", core.StatusResolved, 0), false, outbox.StateAccepted},
+		{"another alert is accepted", alert("a", core.StatusFiring, 0), alert("b", core.StatusFiring, 0), true, outbox.StateAccepted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tg := newTarget(t)
-			h := newHarness(t, map[string]*target{"t1": tg}, fastRetries(), 100)
+			tg := newServer(t)
+			h := newHarness(t, map[string]*server{"t1": tg}, fastRetries(), 100)
 			if tc.hold {
 				release := tg.hold()
 				defer release()
@@ -146,13 +146,13 @@ var resolves = []struct {
 func TestNewerStateWaitsForAttemptInFlight(t *testing.T) {
 	for _, tc := range resolves {
 		t.Run(tc.name, func(t *testing.T) {
-			tg := newTarget(t)
-			h := newHarness(t, map[string]*target{"t1": tg}, fastRetries(), 100)
+			tg := newServer(t)
+			h := newHarness(t, map[string]*server{"t1": tg}, fastRetries(), 100)
 			release := tg.hold()
 			h.accept(false, alert("a", core.StatusFiring, 0))
 			tg.waitArrivals(1)
-			if got := h.accept(false, tc.alert)[0].Deliveries[0].State; got != StateAccepted {
-				t.Errorf("the resolve is %q, want %q", got, StateAccepted)
+			if got := h.accept(false, tc.alert)[0].Deliveries[0].State; got != outbox.StateAccepted {
+				t.Errorf("the resolve is %q, want %q", got, outbox.StateAccepted)
 			}
 			release()
 			waitUntil(t, "both states to be delivered", func() bool { return h.box.Pending() == 0 })
@@ -168,11 +168,11 @@ func TestNewerStateWaitsForAttemptInFlight(t *testing.T) {
 func TestNewerStateSupersedesPendingRetry(t *testing.T) {
 	for _, tc := range resolves {
 		t.Run(tc.name, func(t *testing.T) {
-			tg := newTarget(t, 503)
+			tg := newServer(t, 503)
 			opts := fastRetries()
 			opts.RetryBase, opts.RetryCap = time.Hour, time.Hour
 			tg.retryAfter = "3600"
-			h := newHarness(t, map[string]*target{"t1": tg}, opts, 100)
+			h := newHarness(t, map[string]*server{"t1": tg}, opts, 100)
 			h.accept(true, alert("a", core.StatusFiring, 0))
 			tg.answer(http.StatusOK)
 			out := h.accept(true, tc.alert)
@@ -202,10 +202,10 @@ func TestNewerStateSupersedesPendingRetry(t *testing.T) {
 // after the next start, at once: a restarted lane starts fresh, whatever
 // backoff the lane before the restart was in; the dedup log survives it.
 func TestRestartResumesPending(t *testing.T) {
-	tg := newTarget(t, 503)
+	tg := newServer(t, 503)
 	opts := fastRetries()
 	opts.RetryBase, opts.RetryCap = time.Hour, time.Hour
-	h := newHarness(t, map[string]*target{"t1": tg}, opts, 100)
+	h := newHarness(t, map[string]*server{"t1": tg}, opts, 100)
 	h.accept(true, alert("a", core.StatusFiring, 0), alert("b", core.StatusFiring, 0))
 	if n := h.box.Pending(); n != 2 {
 		t.Fatalf("%d pending after failed first attempts, want 2", n)
@@ -218,8 +218,8 @@ func TestRestartResumesPending(t *testing.T) {
 		t.Errorf("target got %d requests, want 4 (2 failed, 2 resumed)", got)
 	}
 	out := h.accept(false, alert("a", core.StatusFiring, 0))
-	if s := out[0].Deliveries[0].State; s != StateAlreadyDelivered {
-		t.Errorf("a resend after the restart is %q, want %q", s, StateAlreadyDelivered)
+	if s := out[0].Deliveries[0].State; s != outbox.StateAlreadyDelivered {
+		t.Errorf("a resend after the restart is %q, want %q", s, outbox.StateAlreadyDelivered)
 	}
 }
 
@@ -236,16 +236,15 @@ func TestBoundsRefuseWholeNotification(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := fastRetries()
 			tc.bound(&opts)
-			h := newHarness(t, map[string]*target{"t1": newTarget(t), "t2": newTarget(t)}, opts, 100)
+			h := newHarness(t, map[string]*server{"t1": newServer(t), "t2": newServer(t)}, opts, 100)
 			_, err := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("a", core.StatusFiring, 0)}, false)
 			if !errors.Is(err, ErrFull) {
 				t.Fatalf("Accept over the bound: %v, want ErrFull", err)
 			}
-			var n int
-			_ = h.store.view(func(tx *boltTx) error {
-				n = tx.Bucket(bucketPending).Stats().KeyN
-				return nil
-			})
+			n := 0
+			if err := h.store.Load(func(*outbox.Candidate) { n++ }); err != nil {
+				t.Fatalf("reading the store: %v", err)
+			}
 			if n != 0 || h.box.Pending() != 0 {
 				t.Errorf("%d records stored, %d pending, want none", n, h.box.Pending())
 			}
@@ -256,13 +255,13 @@ func TestBoundsRefuseWholeNotification(t *testing.T) {
 // TestStoreWriteFailureRefuses: when the store cannot write, Accept fails
 // and says so, the way a full disk does.
 func TestStoreWriteFailureRefuses(t *testing.T) {
-	h := newHarness(t, map[string]*target{"t1": newTarget(t)}, fastRetries(), 100)
+	h := newHarness(t, map[string]*server{"t1": newServer(t)}, fastRetries(), 100)
 	if err := h.store.Close(); err != nil {
 		t.Fatalf("closing: %v", err)
 	}
 	_, err := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("a", core.StatusFiring, 0)}, false)
-	if !errors.Is(err, ErrClosed) {
-		t.Errorf("Accept with a store that cannot write: %v, want an error wrapping ErrClosed", err)
+	if !errors.Is(err, outbox.ErrClosed) {
+		t.Errorf("Accept with a store that cannot write: %v, want an error wrapping outbox.ErrClosed", err)
 	}
 	h.box.Close(t.Context())
 	h.box = nil
@@ -271,8 +270,8 @@ func TestStoreWriteFailureRefuses(t *testing.T) {
 // TestWaitAnswersFirstAttempt: with wait, Accept returns each alert's
 // first-attempt results as the fan-out reports them.
 func TestWaitAnswersFirstAttempt(t *testing.T) {
-	ok, bad := newTarget(t), newTarget(t, 503)
-	h := newHarness(t, map[string]*target{"ok": ok, "bad": bad}, fastRetries(), 100)
+	ok, bad := newServer(t), newServer(t, 503)
+	h := newHarness(t, map[string]*server{"ok": ok, "bad": bad}, fastRetries(), 100)
 	out := h.accept(true, alert("a", core.StatusFiring, 0))
 	r := out[0].Result
 	if r == nil || r.TotalTargets != 2 || r.SuccessCount != 1 || r.FailureCount != 1 || !r.Delivered() {
@@ -294,20 +293,13 @@ func TestWaitAnswersFirstAttempt(t *testing.T) {
 // TestRetryAfterDelaysRetry: a target's Retry-After holds the next attempt
 // back even when the backoff would retry at once.
 func TestRetryAfterDelaysRetry(t *testing.T) {
-	tg := newTarget(t, 503)
+	tg := newServer(t, 503)
 	tg.retryAfter = "3600"
-	h := newHarness(t, map[string]*target{"t1": tg}, fastRetries(), 100)
+	h := newHarness(t, map[string]*server{"t1": tg}, fastRetries(), 100)
 	before := time.Now()
 	h.accept(true, alert("a", core.StatusFiring, 0))
 	var next time.Time
-	err := h.store.view(func(tx *boltTx) error {
-		return tx.Bucket(bucketPending).ForEach(func(_, v []byte) error {
-			var d Delivery
-			err := json.Unmarshal(v, &d)
-			next = d.NextAttempt
-			return err
-		})
-	})
+	err := h.store.Load(func(c *outbox.Candidate) { next = c.Delivery.NextAttempt })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,19 +329,22 @@ func TestAdmitKeepsCommitOrder(t *testing.T) {
 		{"a firing admitted after a resolve committed later is not admitted", amtoolResolve, alert("a", core.StatusFiring, 0), [2]uint64{2, 1}, "resolved"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := &Outbox{entries: map[uint64]*entry{}, slots: map[string]*slot{}, lanes: map[string]*lane{}}
-			o.admit(&Delivery{ID: 1, Target: "t", Alert: *tc.first}, 10, tc.seqs[0], 0)
-			o.admit(&Delivery{ID: 2, Target: "t", Alert: *tc.then}, 10, tc.seqs[1], 0)
-			s := o.slots[slotKey("t", "a")]
-			want := uint64(2) // the delivery whose state is wantNext
+			p := &Pipeline{entries: map[uint64]*entry{}, slots: map[string]*slot{}, lanes: map[string]*lane{}}
+			first := outbox.NewCandidate(&outbox.Delivery{ID: 1, Target: "t", Alert: *tc.first})
+			then := outbox.NewCandidate(&outbox.Delivery{ID: 2, Target: "t", Alert: *tc.then})
+			first.Seq, then.Seq = tc.seqs[0], tc.seqs[1]
+			p.admit(first)
+			p.admit(then)
+			s := p.slots[first.Delivery.Slot()]
+			want, kept := uint64(2), then // the delivery whose state is wantNext
 			if string(tc.first.Alert.Status) == tc.wantNext {
-				want = 1
+				want, kept = 1, first
 			}
 			if s == nil || s.next == nil || s.next.id != want {
 				t.Fatalf("slot holds %+v, want the %s (delivery %d) waiting", s, tc.wantNext, want)
 			}
-			if q := o.lanes["t"].queue.Len(); len(o.entries) != 1 || o.bytes != 10 || q != 1 {
-				t.Errorf("%d entries, %d bytes, %d queued; want exactly the newer one", len(o.entries), o.bytes, q)
+			if q := p.lanes["t"].queue.Len(); len(p.entries) != 1 || p.bytes != int64(kept.Size()) || q != 1 {
+				t.Errorf("%d entries, %d bytes, %d queued; want exactly the newer one (%d bytes)", len(p.entries), p.bytes, q, kept.Size())
 			}
 		})
 	}
@@ -368,10 +363,10 @@ func TestCloseDrainsOrLeavesPending(t *testing.T) {
 		{"an attempt cut by the end of the grace period stays pending", false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tg := newTarget(t)
+			tg := newServer(t)
 			opts := fastRetries()
 			opts.RetryBase, opts.RetryCap = time.Hour, time.Hour
-			h := newHarness(t, map[string]*target{"t1": tg}, opts, 100)
+			h := newHarness(t, map[string]*server{"t1": tg}, opts, 100)
 			release := tg.hold()
 			h.accept(false, alert("a", core.StatusFiring, 0))
 			tg.waitArrivals(1)

@@ -1,4 +1,4 @@
-package outbox
+package fanout
 
 import (
 	"context"
@@ -25,11 +25,11 @@ func traceParent(ctx context.Context) string {
 	return c[traceParentHeader]
 }
 
-// traceContext is ctx with the delivery's accept span as its remote
-// parent, for the attempt's span; ctx itself when it has none.
-func (d *Delivery) traceContext(ctx context.Context) context.Context {
-	if d.TraceParent == "" {
+// traceContext is ctx with the accept span of traceparent tp as its
+// remote parent, for an attempt's span; ctx itself when tp is "".
+func traceContext(ctx context.Context, tp string) context.Context {
+	if tp == "" {
 		return ctx
 	}
-	return propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{traceParentHeader: d.TraceParent})
+	return propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{traceParentHeader: tp})
 }

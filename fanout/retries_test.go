@@ -1,4 +1,4 @@
-package outbox
+package fanout
 
 import (
 	"fmt"
@@ -13,10 +13,10 @@ import (
 // a target that never fails has no retries, however many deliveries
 // queued behind the bound.
 func TestFirstAttemptsWaitingForASlotAreNotRetries(t *testing.T) {
-	tg := newTarget(t)
+	tg := newServer(t)
 	opts := fastRetries()
 	opts.MaxInFlight = 1
-	h := newHarness(t, map[string]*target{"t1": tg}, opts, 100)
+	h := newHarness(t, map[string]*server{"t1": tg}, opts, 100)
 	release := tg.hold()
 	var alerts []*core.EnrichedAlert
 	for i := range 20 {

@@ -1,4 +1,4 @@
-package outbox
+package fanout
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/am-fanout/am-fanout/core"
-	"github.com/am-fanout/am-fanout/fanout"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // scripted is an Attempter whose target answers by the time of the
@@ -64,7 +64,9 @@ func (s *scripted) last() time.Time {
 	defer s.mu.Unlock()
 	var at time.Time
 	for _, d := range s.delivered {
-		at = later(at, d)
+		if d.After(at) {
+			at = d
+		}
 	}
 	return at
 }
@@ -75,20 +77,20 @@ var (
 	serverDown = core.Outcome{Kind: core.OutcomeRetry, StatusCode: 503, Err: errors.New("HTTP 503")}
 )
 
-// newLaneBox is an outbox over one target and a volatile store, inside
+// newLaneBox is a pipeline over one target and a volatile store, inside
 // the test's bubble.
-func newLaneBox(t *testing.T, tg *core.Target, at Attempter) *Outbox {
+func newLaneBox(t *testing.T, tg *core.Target, at DeliveryAttempter) *Pipeline {
 	t.Helper()
 	return newLaneBoxLogging(t, tg, at, nil)
 }
 
-func newLaneBoxLogging(t *testing.T, tg *core.Target, at Attempter, logger *slog.Logger) *Outbox {
+func newLaneBoxLogging(t *testing.T, tg *core.Target, at DeliveryAttempter, logger *slog.Logger) *Pipeline {
 	t.Helper()
-	store, err := Open(filepath.Join(t.TempDir(), "outbox.db"), StoreOptions{Volatile: true})
+	store, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.StoreOptions{Volatile: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	box, err := New(store, fanout.NewTargetSet([]*core.Target{tg}), at, Options{MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour, Logger: logger})
+	box, err := New(store, NewTargetSet([]*core.Target{tg}), at, Options{MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func laneTarget(name string) *core.Target {
 		Breaker: core.BreakerSettings{Failures: 5, OpenFor: 5 * time.Second}}
 }
 
-func acceptN(t *testing.T, box *Outbox, n int, prefix string) {
+func acceptN(t *testing.T, box *Pipeline, n int, prefix string) {
 	t.Helper()
 	alerts := make([]*core.EnrichedAlert, n)
 	for i := range alerts {
@@ -120,7 +122,7 @@ func acceptN(t *testing.T, box *Outbox, n int, prefix string) {
 
 // drain waits in fake time until nothing is pending, or gives up after
 // limit.
-func drain(t *testing.T, box *Outbox, limit time.Duration) {
+func drain(t *testing.T, box *Pipeline, limit time.Duration) {
 	t.Helper()
 	for end := time.Now().Add(limit); box.Pending() > 0; {
 		if time.Now().After(end) {
@@ -273,12 +275,12 @@ func TestOnDrainedAfterABacklog(t *testing.T) {
 			}
 			return delivered
 		}}
-		store, err := Open(filepath.Join(t.TempDir(), "outbox.db"), StoreOptions{Volatile: true})
+		store, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.StoreOptions{Volatile: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var calls atomic.Int32
-		box, err := New(store, fanout.NewTargetSet([]*core.Target{laneTarget("t")}), s, Options{
+		box, err := New(store, NewTargetSet([]*core.Target{laneTarget("t")}), s, Options{
 			MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour, DrainedAfter: 100,
 			OnDrained: func() { calls.Add(1) },
 		})

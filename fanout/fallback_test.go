@@ -1,6 +1,7 @@
-package outbox
+package fanout
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -10,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/am-fanout/am-fanout/core"
-	"github.com/am-fanout/am-fanout/fanout"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // selectNone is a selector that picks no alert.
@@ -58,9 +59,9 @@ func wantMarked(t *testing.T, got core.EnrichedAlert, fp, from, reason string) {
 	}
 }
 
-func (h *harness) deadLetters(target string) []DeadLetter {
+func (h *harness) deadLetters(target string) []outbox.DeadLetter {
 	h.t.Helper()
-	ds, _, err := h.box.DeadLetters(Selection{Target: target}, Page{})
+	ds, _, err := h.box.DeadLetters(outbox.Selection{Target: target}, outbox.Page{})
 	if err != nil {
 		h.t.Fatalf("DeadLetters: %v", err)
 	}
@@ -71,8 +72,8 @@ func (h *harness) deadLetters(target string) []DeadLetter {
 // to its fallback, whose matchers do not select it, exactly once and
 // marked; the dead letter stays listed and says where it went.
 func TestPermanentFailureGoesToFallback(t *testing.T) {
-	primary, fb := newTarget(t, http.StatusBadRequest), newTarget(t)
-	h := newHarness(t, map[string]*target{"primary": primary, "fb": fb}, fastRetries(), 100)
+	primary, fb := newServer(t, http.StatusBadRequest), newServer(t)
+	h := newHarness(t, map[string]*server{"primary": primary, "fb": fb}, fastRetries(), 100)
 	h.setTargets(withFallbacks(map[string][]string{"primary": {"fb"}}))
 	out := h.accept(false, alert("a", core.StatusFiring, 0))
 	if n := len(out[0].Deliveries); n != 1 {
@@ -111,8 +112,8 @@ func TestFallbackSurvivesRestarts(t *testing.T) {
 		{"restart during the fallback's attempt", "fb", 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			primary, fb := newTarget(t, http.StatusBadRequest), newTarget(t)
-			servers := map[string]*target{"primary": primary, "fb": fb}
+			primary, fb := newServer(t, http.StatusBadRequest), newServer(t)
+			servers := map[string]*server{"primary": primary, "fb": fb}
 			held := servers[tc.holdAt]
 			ended := make(chan struct{}, 1)
 			serve := held.srv.Config.Handler
@@ -134,16 +135,18 @@ func TestFallbackSurvivesRestarts(t *testing.T) {
 			<-ended
 			release()
 
-			store, err := Open(h.dir+"/outbox.db", StoreOptions{})
+			store, err := outbox.Open(h.dir+"/outbox.db", outbox.StoreOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var pending, dead int
-			_ = store.view(func(tx *boltTx) error {
-				pending, dead = tx.Bucket(bucketPending).Stats().KeyN, tx.Bucket(bucketDead).Stats().KeyN
-				return nil
-			})
+			pending := 0
+			err = store.Load(func(*outbox.Candidate) { pending++ })
+			letters, _, deadErr := store.DeadLetters(outbox.Selection{}, outbox.Page{})
 			store.Close()
+			if err != nil || deadErr != nil {
+				t.Fatalf("reading the store at the restart: %v", errors.Join(err, deadErr))
+			}
+			dead := len(letters)
 			if pending != tc.pending || dead != tc.dead {
 				t.Errorf("at the restart the store holds %d pending and %d dead, want %d and %d", pending, dead, tc.pending, tc.dead)
 			}
@@ -167,20 +170,20 @@ func TestFallbackSurvivesRestarts(t *testing.T) {
 // the delivery over too, each with its reason.
 func TestFallbackReasons(t *testing.T) {
 	t.Run("maximum age", func(t *testing.T) {
-		primary, fb := newTarget(t, http.StatusServiceUnavailable), newTarget(t)
+		primary, fb := newServer(t, http.StatusServiceUnavailable), newServer(t)
 		opts := fastRetries()
 		opts.MaxAge = time.Nanosecond
-		h := newHarness(t, map[string]*target{"primary": primary, "fb": fb}, opts, 100)
+		h := newHarness(t, map[string]*server{"primary": primary, "fb": fb}, opts, 100)
 		h.setTargets(withFallbacks(map[string][]string{"primary": {"fb"}}))
 		h.accept(false, alert("a", core.StatusFiring, 0))
 		waitUntil(t, "the fallback to get the alert", func() bool { return len(fb.received()) == 1 && h.box.Pending() == 0 })
 		wantMarked(t, fb.received()[0], "a", "primary", "maximum age reached")
 	})
 	t.Run("target removed by a reload", func(t *testing.T) {
-		primary, fb := newTarget(t, http.StatusServiceUnavailable), newTarget(t)
+		primary, fb := newServer(t, http.StatusServiceUnavailable), newServer(t)
 		opts := fastRetries()
 		opts.RetryBase, opts.RetryCap = time.Hour, time.Hour
-		h := newHarness(t, map[string]*target{"primary": primary, "fb": fb}, opts, 100)
+		h := newHarness(t, map[string]*server{"primary": primary, "fb": fb}, opts, 100)
 		h.setTargets(withFallbacks(map[string][]string{"primary": {"fb"}}))
 		h.accept(true, alert("a", core.StatusFiring, 0), alert("b", core.StatusFiring, 0))
 		if n := h.box.Pending(); n != 2 {
@@ -213,8 +216,8 @@ func compareStrings(a, b string) int {
 // fallback, marked with the fallback it failed at; the chain's dead
 // letters say where each came from and went.
 func TestFallbackOfAFallback(t *testing.T) {
-	a, b, c := newTarget(t, http.StatusBadRequest), newTarget(t, http.StatusUnprocessableEntity), newTarget(t)
-	h := newHarness(t, map[string]*target{"a": a, "b": b, "c": c}, fastRetries(), 100)
+	a, b, c := newServer(t, http.StatusBadRequest), newServer(t, http.StatusUnprocessableEntity), newServer(t)
+	h := newHarness(t, map[string]*server{"a": a, "b": b, "c": c}, fastRetries(), 100)
 	h.setTargets(withFallbacks(map[string][]string{"a": {"b"}, "b": {"c"}}))
 	h.accept(false, alert("x", core.StatusFiring, 0))
 	waitUntil(t, "c to get the alert", func() bool { return len(c.received()) == 1 && h.box.Pending() == 0 })
@@ -237,8 +240,8 @@ func TestFallbackOfAFallback(t *testing.T) {
 // only.
 func TestFallbackGetsTheResolve(t *testing.T) {
 	for _, sendResolved := range []bool{true, false} {
-		primary, fb := newTarget(t, http.StatusBadRequest), newTarget(t)
-		h := newHarness(t, map[string]*target{"primary": primary, "fb": fb}, fastRetries(), 100)
+		primary, fb := newServer(t, http.StatusBadRequest), newServer(t)
+		h := newHarness(t, map[string]*server{"primary": primary, "fb": fb}, fastRetries(), 100)
 		h.setTargets(func(t *core.Target) bool {
 			if t.Name == "fb" {
 				t.SendResolved = sendResolved
@@ -266,13 +269,13 @@ func TestFallbackGetsTheResolve(t *testing.T) {
 func TestHandoverShapes(t *testing.T) {
 	grouped := &core.Target{Name: "chat", GroupBy: core.GroupByNotification, SendResolved: false}
 	single := &core.Target{Name: "hook", SendResolved: true}
-	o := &Outbox{src: fanout.NewTargetSet([]*core.Target{grouped, single}), logger: slog.New(slog.DiscardHandler)}
+	o := &Pipeline{src: NewTargetSet([]*core.Target{grouped, single}), logger: slog.New(slog.DiscardHandler)}
 	n := &core.Notification{
 		Group:      core.Group{GroupKey: "{}:{alertname=\"X\"}", Status: core.StatusFiring, CommonLabels: map[string]string{"alertname": "X"}},
 		Alerts:     []core.EnrichedAlert{*alert("f", core.StatusFiring, 0), *alert("r", core.StatusResolved, 0)},
 		ReceivedAt: epoch,
 	}
-	d := &Delivery{ID: 7, Target: "team", Group: n, DeadReason: "permanent failure"}
+	d := &outbox.Delivery{ID: 7, Target: "team", Group: n, DeadReason: "permanent failure"}
 	cands := o.handover(d, []string{"chat", "hook", "missing"}, epoch.Add(time.Hour))
 	if !slices.Equal(d.FallbackTo, []string{"chat", "hook"}) {
 		t.Errorf("the dead letter is noted as handed to %v, want [chat hook]", d.FallbackTo)
@@ -280,7 +283,7 @@ func TestHandoverShapes(t *testing.T) {
 	if len(cands) != 3 {
 		t.Fatalf("%d fallback deliveries, want 3: one notification to chat, two alerts to hook", len(cands))
 	}
-	g := cands[0].d
+	g := cands[0].Delivery
 	if g.Target != "chat" || g.Group == nil || len(g.Group.Alerts) != 1 || g.Group.Alerts[0].Alert.Fingerprint != "f" {
 		t.Fatalf("chat's delivery %+v, want the notification with its firing alert only", g)
 	}
@@ -288,11 +291,11 @@ func TestHandoverShapes(t *testing.T) {
 		g.Group.Alerts[0].Alert.Labels[LabelFallbackFrom] != "team" || !g.Group.ReceivedAt.Equal(epoch) {
 		t.Errorf("chat's notification %+v is not marked or lost its arrival", g.Group)
 	}
-	if g.slot() == groupSlot("chat", n.Group.GroupKey) {
+	if own := (&outbox.Delivery{Target: "chat", Group: n}); g.Slot() == own.Slot() {
 		t.Errorf("a handed-over notification shares the slot of chat's own notifications of the group")
 	}
 	for i, fp := range []string{"f", "r"} {
-		c := cands[1+i].d
+		c := cands[1+i].Delivery
 		if c.Target != "hook" || c.Group != nil || c.Alert.Alert.Fingerprint != fp || c.Alert.Alert.Labels[LabelFallbackFrom] != "team" {
 			t.Errorf("hook's delivery %d is %+v, want alert %s marked", i, c, fp)
 		}

@@ -1,0 +1,437 @@
+package fanout
+
+import (
+	"container/heap"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/outbox"
+)
+
+// schedule starts the attempts the lanes allow, at most MaxInFlight at
+// once, until Close. It sleeps until the earliest time a lane may go on,
+// or until an accept, a settle or a pause wakes it.
+func (p *Pipeline) schedule() {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next := p.startDue(time.Now())
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(time.Until(next), 0)
+		}
+		timer.Reset(wait)
+		select {
+		case <-p.stop:
+			return
+		case <-p.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// startDue starts every attempt the lanes allow at now and returns when
+// one may next go on (zero: only an event can change that).
+func (p *Pipeline) startDue(now time.Time) time.Time {
+	targets := map[string]*core.Target{}
+	for _, t := range p.src.Targets() {
+		targets[t.Name] = t
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return time.Time{}
+	}
+	var next time.Time
+	for name, l := range p.lanes {
+		p.configure(l, targets[name])
+		for p.running < p.opts.MaxInFlight {
+			ok, at := l.ready(now)
+			if !ok {
+				if !at.IsZero() && (next.IsZero() || at.Before(next)) {
+					next = at
+				}
+				break
+			}
+			e := l.take()
+			e.slot.busy, e.slot.next = e, nil
+			d := p.uncache(e)
+			p.running++
+			p.attempts.Add(1)
+			go func() {
+				defer p.attempts.Done()
+				p.attempt(e, d)
+			}()
+		}
+	}
+	return next
+}
+
+// configure applies the target's settings to its lane; p.mu must be held.
+// A target no longer configured keeps a lane that lets its deliveries
+// out one by one, each to be dead-lettered as gone.
+func (p *Pipeline) configure(l *lane, t *core.Target) {
+	l.maxInFlight = p.opts.LaneInFlight
+	if t == nil {
+		return
+	}
+	l.openFor, l.fallback = t.Breaker.OpenFor, t.Fallback
+	if t.RateLimit != l.limit || (l.limiter == nil) != t.RateLimit.Unlimited() {
+		l.limit = t.RateLimit
+		l.limiter = p.limiter(t)
+	}
+}
+
+// limiter returns the token bucket of t's rate scope, shared by the
+// targets of that scope; nil when t is unlimited. p.mu must be held.
+func (p *Pipeline) limiter(t *core.Target) *bucket {
+	r := t.RateLimit
+	if r.Unlimited() {
+		return nil
+	}
+	scope := r.Scope
+	if scope == "" {
+		scope = "target\x00" + t.Name
+	}
+	burst := max(r.Burst, 1)
+	if b, ok := p.limiters[scope]; ok && b.lim.Limit() == rate.Limit(r.PerSecond) && b.lim.Burst() == burst {
+		return b
+	}
+	b := &bucket{lim: rate.NewLimiter(rate.Limit(r.PerSecond), burst)}
+	p.limiters[scope] = b
+	return b
+}
+
+// lane returns the lane of target name, making it; p.mu must be held.
+func (p *Pipeline) lane(name string) *lane {
+	l := p.lanes[name]
+	if l == nil {
+		l = &lane{name: name, maxInFlight: p.opts.LaneInFlight}
+		p.lanes[name] = l
+	}
+	return l
+}
+
+// attempt makes one attempt of a claimed delivery to the current target
+// of its name and settles it. d is its record as accepted, when memory
+// still held it (a first attempt soon after the webhook); otherwise it is
+// read back from the store.
+func (p *Pipeline) attempt(e *entry, d *outbox.Delivery) {
+	if d == nil {
+		if d = p.record(e); d == nil {
+			return
+		}
+	}
+	var t *core.Target
+	for _, c := range p.src.Targets() {
+		if c.Name == d.Target {
+			t = c
+		}
+	}
+	if t == nil {
+		p.settle(e, d, core.Outcome{Kind: core.OutcomePermanent, Err: errTargetGone}, false)
+		return
+	}
+	if d.Attempts > 0 {
+		// A first attempt that waited in its lane or was resumed after a
+		// restart is not a retry.
+		p.metrics.retries.WithLabelValues(d.Target).Inc()
+	}
+	prepared := p.prepare(d)
+	alert := &d.Alert
+	if d.Group != nil {
+		alert = nil
+	}
+	p.settle(e, d, p.attempter.Attempt(traceContext(p.ctx, d.TraceParent), t, alert, d.Group), prepared)
+}
+
+// prepare runs Options.Prepare on the alerts of a delivery not attempted
+// yet and reports whether it changed them, so that settle stores them
+// even when the attempt is held.
+func (p *Pipeline) prepare(d *outbox.Delivery) bool {
+	if p.opts.Prepare == nil || d.Prepared || d.Attempts > 0 {
+		return false
+	}
+	d.Prepared = true
+	if d.Group == nil {
+		return p.opts.Prepare.Prepare(p.ctx, &d.Alert)
+	}
+	changed := false
+	for i := range d.Group.Alerts {
+		changed = p.opts.Prepare.Prepare(p.ctx, &d.Group.Alerts[i]) || changed
+	}
+	return changed
+}
+
+// record reads the pending record of a claimed entry. An entry whose
+// record is gone (a newer state's commit deleted it) or unreadable gives
+// nil and leaves memory; an unreadable one stays in the store for the
+// next start.
+func (p *Pipeline) record(e *entry) *outbox.Delivery {
+	d, err := p.store.Read(e.id)
+	if d != nil {
+		return d
+	}
+	if err != nil {
+		p.logger.Error("reading a pending delivery failed; it stays in the store until the next start", "id", e.id, "err", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.running--
+	e.lane.inFlight--
+	if e.token != nil {
+		e.token.end(time.Now(), false)
+		e.token = nil
+	}
+	p.unbusy(e, settledGone, nil)
+	return nil
+}
+
+var errTargetGone = errors.New("target is no longer configured")
+
+// fate is what an attempt's outcome leads to for its delivery.
+type fate int
+
+const (
+	settledDone fate = iota
+	settledRetry
+	settledDead
+	// settledHeld: not attempted (a skip) or cut short (shutdown); it
+	// waits in its lane as it was, nothing is written.
+	settledHeld
+	// settledGone: not attempted, as its record is no longer pending.
+	settledGone
+)
+
+// settle records an attempt's outcome: in the lane, durably, then in the
+// delivery's slot, where a retry goes back to its lane. A held delivery
+// whose alerts were prepared is written back with them.
+func (p *Pipeline) settle(e *entry, d *outbox.Delivery, out core.Outcome, prepared bool) {
+	now := time.Now()
+	p.mu.Lock()
+	l := e.lane
+	was := l.held(now)
+	l.settle(e, &out, now, p.backoff)
+	next := now
+	st, until := l.state(now)
+	if st != LaneOpen && until.After(now) {
+		next = until
+	}
+	failures := l.failures
+	p.running--
+	p.mu.Unlock()
+	p.poke()
+	p.logLane(l.name, was, st, until, failures, &out)
+
+	what := p.judge(d, &out, now, next)
+	if what != settledHeld || prepared {
+		st := &outbox.Settlement{Delivery: d, Fate: outbox.FateRetry, Attempt: &out}
+		switch what {
+		case settledDone:
+			st.Fate = outbox.FateDone
+		case settledDead:
+			st.Fate = outbox.FateDead
+			st.Handover = p.handover(d, p.fallbackNames(l), now)
+		case settledHeld:
+			st.Attempt = nil // updated in place, as a retry is, with no attempt to note
+		}
+		if err := p.store.Record(now, st); err != nil {
+			p.logger.Error("recording a delivery attempt failed; it stays as it was in the store", "target", d.Target, "id", d.ID, "err", err)
+		} else {
+			p.admitHanded(d.Target, st.Handover)
+		}
+		p.log(d, what)
+	}
+	if what == settledDone {
+		p.metrics.delivered(d.Target, now.Sub(d.AcceptedAt))
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.unbusy(e, what, &out)
+}
+
+// logLane logs a lane's changes between sending and holding its
+// backlog: once when it starts holding, once when it recovers; not per
+// delivery.
+func (p *Pipeline) logLane(target string, was bool, st LaneState, until time.Time, failures int, out *core.Outcome) {
+	held := st == LanePaused || st == LaneProbing || st == LaneBreakerOpen
+	switch {
+	case held && !was:
+		p.logger.Warn("target lane holds its backlog", "target", target, "state", st, "until", until,
+			"consecutive_failures", failures, "status_code", out.StatusCode, "err", out.Err)
+	case !held && was:
+		p.logger.Info("target lane recovered: its backlog drains now", "target", target)
+	}
+}
+
+// judge decides what an attempt's outcome leads to and updates d for it;
+// next is when its lane goes on.
+func (p *Pipeline) judge(d *outbox.Delivery, out *core.Outcome, now, next time.Time) fate {
+	switch out.Kind {
+	case core.OutcomeCancelled:
+		return settledHeld
+	case core.OutcomeSkipped:
+		if out.SkipReason != core.SkipTargetGone {
+			return settledHeld
+		}
+		d.DeadAt, d.DeadReason, d.LastError = now, "target is gone", describe(out)
+		return settledDead
+	}
+	d.Attempts++
+	d.LastError = describe(out)
+	switch {
+	case out.Kind == core.OutcomeDelivered:
+		return settledDone
+	case out.Kind == core.OutcomePermanent:
+		d.DeadAt, d.DeadReason = now, "permanent failure"
+		switch {
+		case errors.Is(out.Err, errTargetGone):
+			d.DeadReason = errTargetGone.Error()
+		case out.Gone:
+			d.DeadReason = "target is gone"
+		}
+		return settledDead
+	case now.Sub(d.AcceptedAt) >= p.opts.MaxAge:
+		d.DeadAt, d.DeadReason = now, "maximum age reached"
+		return settledDead
+	}
+	d.NextAttempt = next
+	return settledRetry
+}
+
+// backoff is the wait before the next probe of a lane after n consecutive
+// failures: an exponential ceiling capped at RetryCap, the wait drawn
+// from its upper half so probes of many lanes spread out.
+func (p *Pipeline) backoff(n int) time.Duration {
+	return backoff(n, p.opts.RetryBase, p.opts.RetryCap, rand.Int64N)
+}
+
+func backoff(n int, base, ceiling time.Duration, rnd func(n int64) int64) time.Duration {
+	limit := ceiling
+	if shift := n - 1; shift < 32 && base<<shift > 0 && base<<shift < ceiling {
+		limit = base << shift
+	}
+	half := limit / 2
+	return half + time.Duration(rnd(int64(limit-half)+1))
+}
+
+// unbusy frees the slot of a settled delivery, puts a retry back in its
+// lane, queues what comes next in the slot, and answers a waiting
+// webhook; p.mu must be held. out is nil when there was no attempt.
+func (p *Pipeline) unbusy(e *entry, what fate, out *core.Outcome) {
+	s := e.slot
+	s.busy = nil
+	back := what == settledRetry || what == settledHeld
+	if back && !e.superseded && s.next == nil {
+		s.next = e
+	} else {
+		p.forget(e)
+	}
+	if what == settledDead && !e.superseded {
+		p.metrics.deadLetters.WithLabelValues(e.lane.name).Inc()
+	}
+	if out != nil {
+		e.answer(*out)
+	} else {
+		e.answer(core.Skip(SkipQueued))
+	}
+	if s.next != nil {
+		s.next.lane.push(s.next)
+		p.poke()
+	}
+}
+
+func (p *Pipeline) log(d *outbox.Delivery, what fate) {
+	attrs := []any{"target", d.Target, "id", d.ID, "fingerprint", d.Fingerprint(),
+		"status", d.Status(), "attempts", d.Attempts}
+	switch what {
+	case settledDone:
+		p.logger.Debug("delivery done", attrs...)
+	case settledRetry:
+		p.logger.Debug("delivery will be retried", append(attrs, "next_attempt", d.NextAttempt, "err", d.LastError)...)
+	case settledDead:
+		p.logger.Warn("delivery dead-lettered", append(attrs, "reason", d.DeadReason, "err", d.LastError, "fallback_to", d.FallbackTo)...)
+	}
+}
+
+// describe is the error of an outcome, or its skip reason.
+func describe(o *core.Outcome) string {
+	switch {
+	case o.Err != nil:
+		return o.Err.Error()
+	case o.Kind == core.OutcomeSkipped:
+		return "skipped: " + o.SkipReason
+	}
+	return ""
+}
+
+// DropTarget dead-letters the waiting deliveries of a target that is no
+// longer configured, in one commit, and deletes its lane and its series.
+// An attempt in flight settles as usual, and its next retry finds the
+// target gone.
+func (p *Pipeline) DropTarget(name string) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	var claimed []*entry
+	var fallback []string
+	if l := p.lanes[name]; l != nil {
+		fallback = l.fallback
+		for _, q := range []*laneQueue{&l.queue, &l.urgent} {
+			for q.Len() > 0 {
+				e := heap.Pop(q).(*entry)
+				e.urgent = false
+				e.slot.busy, e.slot.next = e, nil
+				claimed = append(claimed, e)
+			}
+		}
+	}
+	p.attempts.Add(1)
+	p.mu.Unlock()
+	defer p.attempts.Done()
+
+	now := time.Now()
+	buried := make([]*outbox.Settlement, 0, len(claimed))
+	read := make([]bool, len(claimed))
+	for i, e := range claimed {
+		d, err := p.store.Read(e.id)
+		if err != nil {
+			p.logger.Error("reading a pending delivery failed; it stays in the store until the next start", "id", e.id, "err", err)
+		}
+		if d != nil {
+			d.DeadAt, d.DeadReason, d.LastError = now, "target is gone", errTargetGone.Error()
+			buried = append(buried, &outbox.Settlement{Delivery: d, Fate: outbox.FateDead, Handover: p.handover(d, fallback, now)})
+			read[i] = true
+		}
+	}
+	err := p.store.Record(now, buried...)
+	if err != nil {
+		p.logger.Error("dead-lettering the deliveries of a removed target failed; they stay pending", "target", name, "err", err)
+	} else {
+		for _, st := range buried {
+			p.admitHanded(name, st.Handover)
+		}
+	}
+	p.mu.Lock()
+	for i, e := range claimed {
+		what := settledDead
+		if !read[i] || err != nil {
+			what = settledGone
+		}
+		p.unbusy(e, what, nil)
+	}
+	if l := p.lanes[name]; l != nil && l.queue.Len() == 0 && l.inFlight == 0 {
+		delete(p.lanes, name)
+	}
+	p.mu.Unlock()
+	p.metrics.forget(name)
+	if len(claimed) > 0 {
+		p.logger.Warn("target removed: its pending deliveries are dead letters now", "target", name, "dead_lettered", len(claimed))
+	}
+}

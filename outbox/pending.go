@@ -1,0 +1,323 @@
+package outbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/am-fanout/am-fanout/core"
+)
+
+// The states of a delivery in a webhook answer.
+const (
+	// StateAccepted: persisted now; it will be delivered.
+	StateAccepted = "accepted"
+	// StateAlreadyDelivered: the same state reached the target within
+	// the dedup window.
+	StateAlreadyDelivered = "already_delivered"
+	// StateAlreadyPending: the same state is pending from an earlier
+	// notification.
+	StateAlreadyPending = "already_pending"
+	// StateStale: a newer state of the alert was accepted for the target
+	// already, so this one is never delivered.
+	StateStale = "stale"
+)
+
+// Candidate is one delivery offered to the store, its record encoded
+// before the commit, and what the store decided for it. Load and Replay
+// hand pending deliveries over in the same form.
+type Candidate struct {
+	Delivery *Delivery
+	data     []byte
+	size     int
+	// State is what Accept decided: StateAccepted, StateAlreadyDelivered,
+	// StateAlreadyPending or StateStale; "" when nothing was decided (a
+	// hand-over whose dead letter was not buried).
+	State string
+	// Old is the pending delivery an accepted one superseded, 0 if none.
+	Old uint64
+	// Seq numbers the accepted deliveries in the order of their commits
+	// (a store's commits run one at a time).
+	Seq uint64
+}
+
+// NewCandidate offers d, encoded as it is.
+func NewCandidate(d *Delivery) *Candidate {
+	data, _ := json.Marshal(d)
+	return &Candidate{Delivery: d, data: data, size: len(data)}
+}
+
+// Size is the size of the candidate's record, which counts against the
+// bounds of pending deliveries.
+func (c *Candidate) Size() int { return c.size }
+
+// Encoder makes the candidates of one notification's deliveries: each
+// alert is encoded once for all the targets that select it.
+type Encoder struct {
+	alerts      []*core.EnrichedAlert
+	encoded     [][]byte
+	now         time.Time
+	traceParent string
+}
+
+// NewEncoder encodes the deliveries of alerts accepted at now; tp is the
+// traceparent of the accept span, if any.
+func NewEncoder(alerts []*core.EnrichedAlert, now time.Time, tp string) *Encoder {
+	return &Encoder{alerts: alerts, encoded: make([][]byte, len(alerts)), now: now, traceParent: tp}
+}
+
+// Alert is the delivery of the notification's alert i to target.
+func (e *Encoder) Alert(target string, i int) *Candidate {
+	if e.encoded[i] == nil {
+		e.encoded[i], _ = json.Marshal(e.alerts[i])
+	}
+	d := &Delivery{Target: target, Alert: *e.alerts[i], AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}
+	data := (&newDelivery{Target: target, Alert: e.encoded[i], AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}).encode()
+	return &Candidate{Delivery: d, data: data, size: len(data)}
+}
+
+// Group is the delivery of n, made of the notification's alerts, to
+// target as one message.
+func (e *Encoder) Group(target string, n *core.Notification) *Candidate {
+	group, _ := json.Marshal(n)
+	d := &Delivery{Target: target, Group: n, AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}
+	data := (&newDelivery{Target: target, Group: group, AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}).encode()
+	return &Candidate{Delivery: d, data: data, size: len(data)}
+}
+
+// Load calls fn with every pending delivery, in acceptance order, as an
+// accepted candidate numbered after the ones accepted before.
+func (s *Store) Load(fn func(*Candidate)) error {
+	n := 0
+	err := s.view(func(tx *bolt.Tx) error {
+		return s.pending(tx).ForEach(func(k, v []byte) error {
+			var d Delivery
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("pending delivery %d: %w", decodeID(k), err)
+			}
+			d.ID = decodeID(k)
+			fn(&Candidate{Delivery: &d, size: len(v), State: StateAccepted, Seq: s.commits.Add(1)})
+			n++
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("outbox store %s: %w", s.Path(), err)
+	}
+	if n > 0 {
+		s.opts.Logger.Info("outbox resumes pending deliveries", "pending", n, "file", s.Path())
+	}
+	return nil
+}
+
+// Accept decides every candidate's state in one durable commit, shared
+// with the other writes waiting at the time, so that concurrent
+// notifications of one alert are ordered by commit order: a delivery
+// done within the dedup window is already delivered, one pending already
+// pending, one older than the newest accepted state of its alert (or
+// group) stale; the others are accepted, each superseding the pending
+// older state of its alert.
+func (s *Store) Accept(cands []*Candidate, now time.Time) error {
+	return s.update(func(tx *bolt.Tx) error { return s.decide(tx, cands, now) })
+}
+
+// decide settles each candidate's state inside the transaction.
+func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
+	pending, latest := s.pending(tx), tx.Bucket(bucketLatest)
+	for _, c := range cands {
+		// The transaction may run again alone: decide afresh.
+		c.State, c.Old, c.Seq, c.Delivery.ID = StateAccepted, 0, 0, 0
+		d := c.Delivery
+		if s.deliveredIn(tx, d.key(), now) {
+			c.State = StateAlreadyDelivered
+			continue
+		}
+		slotKey := []byte(d.Slot())
+		st, known := decodeSlot(latest.Get(slotKey))
+		x := d.order()
+		if known {
+			switch cmp := st.rank(x); {
+			case cmp < 0:
+				c.State = StateStale
+				continue
+			case cmp == 0 && st.Pending != 0, d.Group != nil && st.Pending != 0 && samePending(pending, st.Pending, d):
+				c.State, d.ID = StateAlreadyPending, st.Pending
+				continue
+			case st.Pending != 0:
+				c.Old = st.Pending
+				if err := pending.Delete(encodeID(st.Pending)); err != nil {
+					return err
+				}
+			}
+		}
+		id, err := pending.NextSequence()
+		if err != nil {
+			return err
+		}
+		d.ID, c.Seq = id, s.commits.Add(1)
+		if err := pending.Put(encodeID(id), c.data); err != nil {
+			return err
+		}
+		if err := latest.Put(slotKey, st.after(known, x, id, now).encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// samePending reports whether the pending group delivery id carries the
+// same notification as d (a resend of it), which is then not coalesced
+// but answered as already pending.
+func samePending(pending records, id uint64, d *Delivery) bool {
+	v := pending.Get(encodeID(id))
+	if v == nil {
+		return false
+	}
+	var p Delivery
+	if json.Unmarshal(v, &p) != nil {
+		return false
+	}
+	return p.key() == d.key()
+}
+
+// Read returns the pending delivery id; nil, with no error, when it is no
+// longer pending (a newer state's commit deleted it).
+func (s *Store) Read(id uint64) (*Delivery, error) {
+	var d *Delivery
+	var decodeErr error
+	err := s.view(func(tx *bolt.Tx) error {
+		v := s.pending(tx).Get(encodeID(id))
+		if v == nil {
+			return nil
+		}
+		d = &Delivery{ID: id}
+		if decodeErr = json.Unmarshal(v, d); decodeErr != nil {
+			d = nil
+		}
+		return nil
+	})
+	return d, errors.Join(err, decodeErr)
+}
+
+// Fate is what an attempt's outcome leads to for its delivery, as the
+// store records it.
+type Fate int
+
+const (
+	// FateDone: delivered; the record leaves for the dedup log.
+	FateDone Fate = iota
+	// FateRetry: still pending; the record is updated in place.
+	FateRetry
+	// FateDead: failed for good; the record becomes a dead letter.
+	FateDead
+)
+
+// Settlement is what the store records of one delivery's attempt.
+type Settlement struct {
+	Delivery *Delivery
+	Fate     Fate
+	// Attempt, when set, is the attempt's outcome, added to the
+	// delivery's history.
+	Attempt *core.Outcome
+	// Handover, for a dead letter, are the deliveries that hand it to its
+	// fallback targets: accepted in the commit that buries it, so that a
+	// crash loses neither.
+	Handover []*Candidate
+}
+
+// Record writes settlements in one durable commit: a done delivery leaves
+// the pending deliveries for the dedup log, a dead one becomes a dead
+// letter with its hand-over accepted, a retry is updated in place, and
+// each attempt's line goes into its history. A delivery a newer state
+// superseded is no longer pending: it is not written back, and a dead
+// one is neither buried nor handed over, as the newer state goes on.
+func (s *Store) Record(now time.Time, ss ...*Settlement) error {
+	// Encoded here, not in the transaction all writers share.
+	data := make([][]byte, len(ss))
+	lines := make([]*historyEntry, len(ss))
+	for i, st := range ss {
+		if st.Fate != FateDone {
+			data[i], _ = json.Marshal(st.Delivery)
+		}
+		if st.Attempt != nil {
+			lines[i] = newHistoryEntry(st.Delivery, st.Attempt, st.Fate, now)
+		}
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		for i, st := range ss {
+			var err error
+			if st.Fate == FateDead {
+				err = s.bury(tx, st.Delivery, data[i], st.Handover, now)
+			} else {
+				err = s.record(tx, st.Delivery, data[i], st.Fate, now)
+			}
+			if err == nil && lines[i] != nil {
+				err = s.appendHistory(tx, lines[i], now)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// record writes an attempt's outcome: a done delivery leaves the pending
+// bucket for the dedup log, a dead one moves to the dead letters, a retry
+// is updated in place.
+func (s *Store) record(tx *bolt.Tx, d *Delivery, data []byte, what Fate, now time.Time) error {
+	pending, id := s.pending(tx), encodeID(d.ID)
+	exists := pending.Get(id) != nil
+	switch what {
+	case FateRetry:
+		if !exists {
+			return nil
+		}
+		return pending.Put(id, data)
+	case FateDone:
+		if err := tx.Bucket(bucketDone).Put([]byte(d.key()), encodeTime(now)); err != nil {
+			return err
+		}
+	case FateDead:
+		if !exists {
+			return nil
+		}
+		if err := tx.Bucket(bucketDead).Put(id, data); err != nil {
+			return err
+		}
+	}
+	if err := pending.Delete(id); err != nil {
+		return err
+	}
+	return clearPending(tx, d, now)
+}
+
+// clearPending notes that the slot's newest state is no longer pending.
+func clearPending(tx *bolt.Tx, d *Delivery, now time.Time) error {
+	latest := tx.Bucket(bucketLatest)
+	st, ok := decodeSlot(latest.Get([]byte(d.Slot())))
+	if !ok || st.Pending != d.ID {
+		return nil
+	}
+	st.Pending, st.At = 0, now
+	return latest.Put([]byte(d.Slot()), st.encode())
+}
+
+// bury moves d to the dead letters and accepts its fallback deliveries
+// in the same transaction: either d is still pending and fails again, or
+// both are written.
+func (s *Store) bury(tx *bolt.Tx, d *Delivery, data []byte, hand []*Candidate, now time.Time) error {
+	for _, c := range hand {
+		c.State = ""
+	}
+	if s.pending(tx).Get(encodeID(d.ID)) == nil {
+		return nil
+	}
+	if err := s.record(tx, d, data, FateDead, now); err != nil {
+		return err
+	}
+	return s.decide(tx, hand, now)
+}
