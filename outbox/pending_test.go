@@ -78,7 +78,7 @@ func TestRecordFates(t *testing.T) {
 		t.Fatalf("after a retry the pending delivery reads as %+v, %v; want its attempt and error", got, err)
 	}
 
-	d.DeadAt, d.DeadReason = time.Now(), "permanent failure"
+	d.Attempts, d.DeadAt, d.DeadReason = 2, time.Now(), "permanent failure"
 	fd := &Delivery{Target: "fb", Alert: d.Alert, FallbackFrom: "t1", AcceptedAt: time.Now(), NextAttempt: time.Now()}
 	hand := NewCandidate(fd)
 	d.FallbackTo = []string{"fb"}
