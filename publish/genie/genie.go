@@ -46,6 +46,10 @@ type API struct {
 	// a create for an alias that is open only counts a repeat, and keeps
 	// the texts the alert was opened with.
 	UpdateAlerts bool
+	// Updater, when set, brings an open alert's texts up to date after
+	// the create where the API key cannot (JSM); UpdateAlerts is off
+	// then.
+	Updater Updater
 }
 
 // Publisher sends alerts to an Alert API: Create Alert (POST {alerts})
@@ -148,11 +152,11 @@ func New(name string, f *Fields, api API, o publish.Options) (*Publisher, error)
 // Publish sends the alert's requests in order and stops at the first
 // failure; a retry sends them all again, which the API takes as a repeat.
 func (g *Publisher) Publish(ctx context.Context, a *core.EnrichedAlert) error {
-	reqs, err := g.Render(ctx, a)
+	d, err := g.alertDelivery(ctx, a)
 	if err != nil {
 		return err
 	}
-	return g.send(reqs)
+	return g.deliver(ctx, d)
 }
 
 // send sends reqs in order and stops at the first failure.
@@ -167,13 +171,14 @@ func (g *Publisher) send(reqs []*http.Request) error {
 
 // Render builds the requests Publish sends: the create (and with
 // UpdateAlerts the two updates) for a firing alert, the close by alias
-// for a resolved one.
+// for a resolved one. With an Updater, a firing alert's requests come as
+// a publish.NeedsEarlierAnswer holding the update's too.
 func (g *Publisher) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Request, error) {
-	alias := publish.IncidentKey(a)
-	if a.Alert.Status == core.StatusResolved {
-		return g.requests(ctx, alias, g.closeBody(a.Alert.EndsAt), nil)
+	d, err := g.alertDelivery(ctx, a)
+	if err != nil {
+		return nil, err
 	}
-	return g.requests(ctx, alias, nil, g.createBody(a, alias))
+	return g.rendered(ctx, d)
 }
 
 // requests are the close by alias when closing is set, else the create

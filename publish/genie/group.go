@@ -23,25 +23,34 @@ import (
 // PublishGroup sends the notification's requests in order and stops at
 // the first failure; a retry sends them all again.
 func (g *Publisher) PublishGroup(ctx context.Context, n *core.Notification) error {
-	reqs, err := g.RenderGroup(ctx, n)
+	d, err := g.groupDelivery(ctx, n)
 	if err != nil {
 		return err
 	}
-	return g.send(reqs)
+	return g.deliver(ctx, d)
 }
 
 // RenderGroup builds the requests PublishGroup sends: the create (and
 // with UpdateAlerts the two updates) while any alert fires, the close by
-// alias once all are resolved.
+// alias once all are resolved; with an Updater, as Render.
 func (g *Publisher) RenderGroup(ctx context.Context, n *core.Notification) ([]*http.Request, error) {
-	alias, err := publish.GroupIncidentKey(n)
+	d, err := g.groupDelivery(ctx, n)
 	if err != nil {
 		return nil, err
 	}
-	if n.Status() == core.StatusResolved {
-		return g.requests(ctx, alias, g.closeBody(lastEnd(n)), nil)
+	return g.rendered(ctx, d)
+}
+
+// groupDelivery is what the notification's delivery sends.
+func (g *Publisher) groupDelivery(ctx context.Context, n *core.Notification) (delivery, error) {
+	alias, err := publish.GroupIncidentKey(n)
+	if err != nil {
+		return delivery{}, err
 	}
-	return g.requests(ctx, alias, nil, g.groupCreateBody(n, alias))
+	if n.Status() == core.StatusResolved {
+		return g.resolved(ctx, alias, g.closeBody(lastEnd(n)))
+	}
+	return g.firing(ctx, alias, g.groupCreateBody(n, alias))
 }
 
 func (g *Publisher) groupCreateBody(n *core.Notification, alias string) *alert {

@@ -12,7 +12,9 @@ import (
 
 // JSMURL is the base of the integration events API of Jira Service
 // Management Operations, one for every site
-// (https://developer.atlassian.com/cloud/jira/service-desk-ops/rest/v1/api-group-integration-events/).
+// (https://developer.atlassian.com/cloud/jira/service-desk-ops/rest/v1/api-group-integration-events/),
+// and of its REST API
+// (https://developer.atlassian.com/cloud/jira/service-desk-ops/rest/v2/api-group-alerts/).
 const JSMURL = "https://api.atlassian.com"
 
 // alertsPath is where that API keeps Opsgenie's Alert API v2.
@@ -23,23 +25,36 @@ const alertsPath = "/jsm/ops/integration/v2/alerts"
 // API took (package genie holds what it shares with "opsgenie").
 type Config struct {
 	genie.Fields `yaml:",inline"`
-	// UpdateAlerts is read only to refuse it with a reason: see Validate.
-	UpdateAlerts bool `yaml:"update_alerts"`
+	// UpdateAlerts also updates the message and description of an open
+	// alert whenever it fires again with other texts, as an "opsgenie"
+	// target's update_alerts does, through the REST API that RESTAPI
+	// reaches; off by default.
+	UpdateAlerts bool     `yaml:"update_alerts"`
+	RESTAPI      *RESTAPI `yaml:"rest_api"`
 }
 
-// errNoUpdates explains why update_alerts, which Opsgenie targets (and
-// Alertmanager's Opsgenie integration) take, is refused here.
-var errNoUpdates = errors.New("update_alerts: JSM's integration events API, which an API key reaches, " +
-	"documents create, acknowledge, close and notes only; updating message and description " +
-	"needs its REST API, by alert id and with a user's API token, which am-fanout does not use (see docs/targets/jsm.md)")
+// errNoRESTAPI explains what update_alerts needs.
+var errNoRESTAPI = errors.New("update_alerts: needs a rest_api block (cloud_id, email, api_token or api_token_file): " +
+	"JSM's integration events API, which the API key reaches, cannot update an alert; its REST API can, " +
+	"by alert id and with an Atlassian account's email and API token (see docs/targets/jsm.md)")
+
+// errUnusedRESTAPI refuses a rest_api block nothing would use.
+var errUnusedRESTAPI = errors.New("rest_api: only update_alerts: true uses it; set update_alerts or remove the block")
 
 // Validate implements publish.Config.
 func (c *Config) Validate(dir string) error {
 	if c.URL == "" {
 		c.URL = JSMURL
 	}
-	if c.UpdateAlerts {
-		return errNoUpdates
+	switch {
+	case c.UpdateAlerts && c.RESTAPI == nil:
+		return errNoRESTAPI
+	case !c.UpdateAlerts && c.RESTAPI != nil:
+		return errUnusedRESTAPI
+	case c.RESTAPI != nil:
+		if err := c.RESTAPI.Validate(dir); err != nil {
+			return err
+		}
 	}
 	return c.Fields.Validate(dir)
 }
@@ -57,5 +72,9 @@ func (c *Config) NewPublisher(name string, o publish.Options) (core.Publisher, e
 }
 
 func newJSM(name string, c *Config, o publish.Options) (*genie.Publisher, error) {
-	return genie.New(name, &c.Fields, genie.API{Vendor: "JSM", AlertsURL: strings.TrimRight(c.URL, "/") + alertsPath}, o)
+	api := genie.API{Vendor: "JSM", AlertsURL: strings.TrimRight(c.URL, "/") + alertsPath}
+	if c.UpdateAlerts && c.RESTAPI != nil {
+		api.Updater = newRESTUpdater(c.RESTAPI, o)
+	}
+	return genie.New(name, &c.Fields, api, o)
 }

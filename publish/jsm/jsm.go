@@ -13,6 +13,10 @@
 // no limits of its own and no rate limit; am-fanout keeps Opsgenie's
 // (package genie) and honours 429 with Retry-After.
 //
+// With update_alerts, the texts of an open alert are brought up to date
+// through JSM's REST API, by alert id and with an Atlassian account's
+// email and API token (rest_api; see restUpdater).
+//
 // The API also offers Acknowledge Alert, which am-fanout never calls: an
 // Alertmanager alert has no acknowledged state, and acknowledging stops
 // the alert's escalation, which only a person who has seen it should do.

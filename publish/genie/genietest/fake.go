@@ -28,6 +28,8 @@ type Fake struct {
 	srv    *httptest.Server
 	key    string
 	alerts string // the path of the alerts resource
+	// accepted, when set, is told of every accepted request, under mu.
+	accepted func(Call)
 
 	mu       sync.Mutex
 	script   publishtest.Script
@@ -52,6 +54,16 @@ func New(t testing.TB, key, alerts string) *Fake {
 	f.srv = publishtest.Serve(t, http.HandlerFunc(f.serve))
 	return f
 }
+
+// Handle is a fake without a server of its own, for a fake that serves
+// it among other paths (ServeHTTP); accepted, when not nil, is told of
+// every request it accepts, in order.
+func Handle(key, alerts string, accepted func(Call)) *Fake {
+	return &Fake{key: key, alerts: alerts, accepted: accepted}
+}
+
+// ServeHTTP answers as the Alert API.
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) { f.serve(w, r) }
 
 // URL is the fake's API base, as a target's url takes it.
 func (f *Fake) URL() string { return f.srv.URL }
@@ -108,6 +120,9 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.calls = append(f.calls, call)
+	if f.accepted != nil {
+		f.accepted(call)
+	}
 	w.WriteHeader(http.StatusAccepted)
 	_ = json.NewEncoder(w).Encode(map[string]any{"result": "Request will be processed", "took": 0.302, "requestId": "43a29c5c-3dbf-4fa4-9c26-f4f71023e120"})
 }
