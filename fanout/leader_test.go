@@ -126,6 +126,7 @@ type cluster struct {
 
 type member struct {
 	box   *Pipeline
+	store *sharedReplica
 	lease *lease
 	reg   *prometheus.Registry
 }
@@ -147,10 +148,10 @@ func newCluster(t *testing.T, names ...string) *cluster {
 	}
 	src := NewTargetSet(c.targets)
 	for _, name := range names {
-		m := &member{lease: c.leases.replica(), reg: prometheus.NewRegistry()}
+		m := &member{store: c.shared.replica(), lease: c.leases.replica(), reg: prometheus.NewRegistry()}
 		at := &replicaAttempter{name: name, all: c.requests, delay: map[string]time.Duration{"slow": time.Second}}
 		logger := slog.New(slog.NewTextHandler(c.log, &slog.HandlerOptions{Level: slog.LevelInfo})).With("replica", name)
-		m.box, err = New(c.shared.replica(), src, at, Options{
+		m.box, err = New(m.store, src, at, Options{
 			MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour, LaneInFlight: 2, Lease: m.lease, Logger: logger,
 		})
 		if err != nil {
@@ -442,4 +443,68 @@ func TestLeaseNeedsSharedStore(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "store the replicas share") {
 		t.Errorf("New with a Lease on a bbolt store: %v, want an error saying it needs a shared store", err)
 	}
+}
+
+// TestCloseGivesTheLeaseUpAfterItsAttempts: a leader that shuts down lets
+// its attempts in flight finish, and only then frees the lease, which
+// another replica takes to deliver the rest.
+func TestCloseGivesTheLeaseUpAfterItsAttempts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, "a", "b")
+		c.give("a")
+		c.accept("a", false, fingerprints("c", 4)...)
+		time.Sleep(500 * time.Millisecond) // slow: two attempts in flight
+		closed := make(chan struct{})
+		go func() {
+			c.members["a"].box.Close(context.Background())
+			close(closed)
+		}()
+		synctest.Wait()
+		if !c.leases.holds(c.members["a"].lease) {
+			t.Errorf("the closing leader gave the lease up with its attempts in flight")
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		select {
+		case <-closed:
+		default:
+			t.Fatal("Close has not returned after its attempts ended")
+		}
+		if !c.leases.holds(nil) {
+			t.Errorf("the lease is still held after the leader closed")
+		}
+		c.give("b")
+		c.drain()
+		for _, fp := range fingerprints("c", 4) {
+			if got := c.requests.senders("slow/" + fp); len(got) != 1 {
+				t.Errorf("slow/%s was sent by %v, want once", fp, got)
+			}
+		}
+	})
+}
+
+// TestLeaderReloadsWhenItsWatchBreaks: when watching the shared store
+// fails, the leader loads the pending deliveries again and watches on;
+// what a follower accepted meanwhile is delivered.
+func TestLeaderReloadsWhenItsWatchBreaks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, "a", "b")
+		c.members["a"].store.breaks.Store(1)
+		c.give("a")
+		c.accept("b", false, "r1")
+		synctest.Wait()
+		if n := c.requests.sent(""); n != 0 {
+			t.Fatalf("%d attempts while the watch was broken, want none yet", n)
+		}
+		c.accept("b", false, "r2")
+		c.drain()
+		for _, fp := range []string{"r1", "r2"} {
+			if got := c.requests.senders("fast/" + fp); len(got) != 1 || got[0] != "a" {
+				t.Errorf("fast/%s was sent by %v, want once by the leader a", fp, got)
+			}
+		}
+		if log := c.log.String(); !strings.Contains(log, "the watch broke") {
+			t.Errorf("the log does not say the watch broke:\n%s", log)
+		}
+	})
 }

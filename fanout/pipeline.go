@@ -492,7 +492,9 @@ func (p *Pipeline) Lanes() map[string]LaneStatus {
 // request would be throttled (publish.Options.Throttled).
 func (p *Pipeline) Pause(target string, until time.Time) {
 	p.mu.Lock()
-	p.lane(target).pause(until)
+	if p.term != nil { // a follower has no lanes to pause
+		p.lane(target).pause(until)
+	}
 	p.mu.Unlock()
 	p.poke()
 }

@@ -2,7 +2,9 @@ package fanout
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,6 +55,8 @@ type sharedReplica struct {
 	*outbox.Store
 	hub  *sharedLog
 	from int // in hub.log, guarded by hub.mu
+	// breaks makes that many Watch calls fail at once.
+	breaks atomic.Int32
 }
 
 var _ SharedStore = (*sharedReplica)(nil)
@@ -110,6 +114,9 @@ func (r *sharedReplica) Record(now time.Time, ss ...*outbox.Settlement) error {
 // Watch gives, in commit order, every delivery accepted after this
 // replica's last Load, then each one accepted later, until ctx ends.
 func (r *sharedReplica) Watch(ctx context.Context, fn func(*outbox.Candidate)) error {
+	if r.breaks.Add(-1) >= 0 {
+		return errors.New("the watch broke")
+	}
 	h := r.hub
 	h.mu.Lock()
 	next := r.from
@@ -192,6 +199,13 @@ func (l *lease) Hold(ctx context.Context) (<-chan struct{}, error) {
 		}
 		l.all.mu.Unlock()
 	}
+}
+
+// holds reports whether l holds the lease; nil: whether nobody does.
+func (a *leases) holds(l *lease) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.holder == l
 }
 
 // free ends l's hold lost, unless it has ended already.
