@@ -10,7 +10,7 @@ import (
 )
 
 // Skip reasons of the results answered with wait, for deliveries that
-// were not attempted in this request.
+// were not attempted in this request; SkipFollower (leader.go) is one too.
 const (
 	SkipQueued = "queued" // pending: behind an attempt of the same alert, or not attempted in time
 	SkipStale  = "stale"
@@ -53,7 +53,8 @@ type candidate struct {
 // Accept persists a delivery for every target that selects each alert
 // (one per alert, or one per notification for targets with group_by:
 // notification), in one group commit, and queues them in their targets'
-// lanes. With wait it returns after their first attempts, with their
+// lanes (on a replica without the lease, it leaves them to the one that
+// holds it, and a waiting call answers them as skipped: follower). With wait it returns after their first attempts, with their
 // results; without, as soon as the deliveries are durable. ErrFull,
 // ErrClosing and store errors mean that nothing of this call was
 // accepted.
@@ -94,8 +95,16 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 		if c.State != outbox.StateAccepted {
 			continue
 		}
+		if p.term == nil {
+			// Persisted for the replica that runs the lanes.
+			if wait {
+				skip := core.Skip(SkipFollower)
+				c.outcome = &skip
+			}
+			continue
+		}
 		var replaced bool
-		c.e, replaced = p.admit(c.Candidate)
+		c.e, replaced = p.admitOnce(c.Candidate)
 		p.cache(c.e, c.Delivery)
 		if replaced && c.Delivery.Group != nil {
 			p.metrics.coalesced.WithLabelValues(c.target.Name).Inc()

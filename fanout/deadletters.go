@@ -14,7 +14,8 @@ func (p *Pipeline) DeadLetters(sel outbox.Selection, page outbox.Page) (list []o
 }
 
 // Replay makes the dead letters of sel pending again, with a fresh
-// maximum age, queues them in their lanes, and logs what it did.
+// maximum age, queues them in their lanes (the leader's, when this
+// replica does not hold the lease), and logs what it did.
 func (p *Pipeline) Replay(sel outbox.Selection) ([]outbox.Replayed, error) {
 	out, back, err := p.store.Replay(sel, time.Now())
 	if err != nil {
@@ -22,7 +23,7 @@ func (p *Pipeline) Replay(sel outbox.Selection) ([]outbox.Replayed, error) {
 	}
 	p.mu.Lock()
 	for _, c := range back {
-		p.admit(c)
+		p.admitOnce(c)
 	}
 	p.mu.Unlock()
 	p.poke()

@@ -40,4 +40,11 @@
 // at once. Close stops accepting and starting retries, gives the attempts
 // in flight the grace period, then cancels them; all that is not done
 // stays in the Store.
+//
+// Replicas. With Options.Lease, replicas share a SharedStore and only the
+// one holding the lease runs the lanes (leader.go): the others persist
+// what they accept and leave it to it. Gaining the lease loads the
+// pending deliveries and watches for those any replica accepts; losing
+// it cancels the attempts in flight (they stay pending) and drops the
+// lanes.
 package fanout

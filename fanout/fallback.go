@@ -128,7 +128,7 @@ func (p *Pipeline) admitHanded(from string, hand []*outbox.Candidate) {
 		if c.State != outbox.StateAccepted {
 			continue
 		}
-		p.admit(c)
+		p.admitOnce(c)
 		p.metrics.fallbacks.WithLabelValues(from, c.Delivery.Target).Inc()
 	}
 	p.mu.Unlock()

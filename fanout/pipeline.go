@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -70,6 +71,10 @@ type Options struct {
 	// its first attempt; the prepared alerts are stored with the
 	// delivery, so that its retries carry them across restarts.
 	Prepare Preparer
+	// Lease, when set, makes the pipeline one of several replicas on a
+	// SharedStore: it runs the lanes only while it holds the lease (see
+	// leader.go). Nil: this replica always runs its lanes.
+	Lease Lease
 }
 
 // DefaultOptions are the defaults of the config file's outbox section.
@@ -159,6 +164,7 @@ type Pipeline struct {
 	cachedBytes int64
 	bytes       int64 // of pending records, with reservations
 	reserved    int   // deliveries being persisted
+	leadership
 }
 
 // entry is a pending delivery in memory: only what scheduling needs. Its
@@ -215,8 +221,22 @@ func New(store Store, src TargetSource, at DeliveryAttempter, opts Options) (*Pi
 		drained: make(chan struct{}, 1),
 	}
 	p.metrics = newMetrics(p)
+	p.closing, p.endClosing = context.WithCancel(context.Background())
+	if opts.Lease != nil {
+		shared, ok := store.(SharedStore)
+		if !ok {
+			cancel()
+			p.endClosing()
+			return nil, fmt.Errorf("a lease on the lanes needs a store the replicas share, and a %T is not one", store)
+		}
+		p.shared = shared
+		return p, nil
+	}
+	p.term = newTerm(ctx)
+	p.term.ready = true
 	if err := p.load(); err != nil {
 		cancel()
+		p.endClosing()
 		return nil, err
 	}
 	return p, nil
@@ -346,16 +366,20 @@ func (p *Pipeline) uncache(e *entry) *outbox.Delivery {
 }
 
 // Start begins delivering: the scheduler of retries and the pruner of
-// done records.
+// done records, and with a Lease the wait for it.
 func (p *Pipeline) Start() {
 	p.wg.Go(p.schedule)
 	p.wg.Go(p.prune)
+	if p.opts.Lease != nil {
+		p.wg.Go(p.lead)
+	}
 	p.poke()
 }
 
 // Close stops taking deliveries and starting retries, lets the attempts
 // in flight finish until ctx ends, then cancels them. Whatever is not
 // delivered stays in the store for the next start. The store stays open.
+// A lease held is given up once the attempts are settled.
 func (p *Pipeline) Close(ctx context.Context) {
 	p.mu.Lock()
 	if p.closed {
@@ -365,6 +389,7 @@ func (p *Pipeline) Close(ctx context.Context) {
 	p.closed = true
 	p.mu.Unlock()
 	close(p.stop)
+	p.endClosing()
 	p.wg.Wait()
 	done := make(chan struct{})
 	go func() {
@@ -379,6 +404,9 @@ func (p *Pipeline) Close(ctx context.Context) {
 		<-done
 	}
 	p.cancel()
+	if p.release != nil {
+		p.release()
+	}
 }
 
 func (p *Pipeline) poke() {
@@ -388,7 +416,8 @@ func (p *Pipeline) poke() {
 	}
 }
 
-// Pending returns how many deliveries are pending.
+// Pending returns how many deliveries are pending; 0 on a replica that
+// does not hold the lease (they are the leader's).
 func (p *Pipeline) Pending() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -405,6 +434,10 @@ func (p *Pipeline) prune() {
 		case <-p.drained:
 			p.opts.OnDrained()
 		case <-t.C:
+			if !p.leading() {
+				// The leader prunes the shared store.
+				continue
+			}
 			if err := p.store.Prune(time.Now()); err != nil {
 				p.logger.Warn("pruning done deliveries failed", "err", err)
 			}
@@ -441,7 +474,8 @@ type LaneStatus struct {
 	Failures int `json:"consecutive_failures,omitempty"`
 }
 
-// Lanes returns the status of every target's lane.
+// Lanes returns the status of every target's lane; none on a replica
+// that does not hold the lease.
 func (p *Pipeline) Lanes() map[string]LaneStatus {
 	now := time.Now()
 	p.mu.Lock()
@@ -458,7 +492,9 @@ func (p *Pipeline) Lanes() map[string]LaneStatus {
 // request would be throttled (publish.Options.Throttled).
 func (p *Pipeline) Pause(target string, until time.Time) {
 	p.mu.Lock()
-	p.lane(target).pause(until)
+	if p.term != nil { // a follower has no lanes to pause
+		p.lane(target).pause(until)
+	}
 	p.mu.Unlock()
 	p.poke()
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // metrics are the pipeline's series. The gauges are computed at scrape time
-// from the pending deliveries in memory.
+// from the pending deliveries in memory: on a replica that does not hold
+// the lease, none are pending and no lane has a state.
 type metrics struct {
 	p           *Pipeline
 	retries     *prometheus.CounterVec
@@ -25,6 +26,7 @@ type metrics struct {
 	pending     *prometheus.Desc
 	oldest      *prometheus.Desc
 	bytes       *prometheus.Desc
+	leader      *prometheus.Desc
 }
 
 func newMetrics(p *Pipeline) *metrics {
@@ -76,6 +78,8 @@ func newMetrics(p *Pipeline) *metrics {
 			"Age of the oldest pending delivery, by target; 0 with none.", []string{"target"}, nil),
 		bytes: prometheus.NewDesc("am_fanout_outbox_bytes",
 			"Size of the outbox store file in bytes.", nil, nil),
+		leader: prometheus.NewDesc("am_fanout_lanes_leader",
+			"1 when this replica runs the lanes (it holds their lease, or runs without one), 0 when another replica does.", nil, nil),
 	}
 }
 
@@ -96,6 +100,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.pending
 	ch <- m.oldest
 	ch <- m.bytes
+	ch <- m.leader
 }
 
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
@@ -137,6 +142,10 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.laneWait, prometheus.GaugeValue, wait, name)
 	}
 	m.p.mu.Lock()
+	leader := 0.0
+	if m.p.term != nil {
+		leader = 1
+	}
 	for _, e := range m.p.entries {
 		name := e.lane.name
 		count[name]++
@@ -155,6 +164,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.oldest, prometheus.GaugeValue, age, name)
 	}
 	ch <- prometheus.MustNewConstMetric(m.bytes, prometheus.GaugeValue, float64(m.p.store.Size()))
+	ch <- prometheus.MustNewConstMetric(m.leader, prometheus.GaugeValue, leader)
 }
 
 // delivered observes a delivery's time from acceptance to success.

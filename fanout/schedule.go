@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"container/heap"
+	"context"
 	"errors"
 	"math/rand/v2"
 	"time"
@@ -43,9 +44,10 @@ func (p *Pipeline) startDue(now time.Time) time.Time {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed || p.term == nil || !p.term.ready {
 		return time.Time{}
 	}
+	tm := p.term
 	var next time.Time
 	for name, l := range p.lanes {
 		p.configure(l, targets[name])
@@ -62,9 +64,11 @@ func (p *Pipeline) startDue(now time.Time) time.Time {
 			d := p.uncache(e)
 			p.running++
 			p.attempts.Add(1)
+			tm.attempts.Add(1)
 			go func() {
 				defer p.attempts.Done()
-				p.attempt(e, d)
+				defer tm.attempts.Done()
+				p.attempt(tm.ctx, e, d)
 			}()
 		}
 	}
@@ -119,8 +123,8 @@ func (p *Pipeline) lane(name string) *lane {
 // attempt makes one attempt of a claimed delivery to the current target
 // of its name and settles it. d is its record as accepted, when memory
 // still held it (a first attempt soon after the webhook); otherwise it is
-// read back from the store.
-func (p *Pipeline) attempt(e *entry, d *outbox.Delivery) {
+// read back from the store. ctx is its term's.
+func (p *Pipeline) attempt(ctx context.Context, e *entry, d *outbox.Delivery) {
 	if d == nil {
 		if d = p.record(e); d == nil {
 			return
@@ -141,28 +145,28 @@ func (p *Pipeline) attempt(e *entry, d *outbox.Delivery) {
 		// restart is not a retry.
 		p.metrics.retries.WithLabelValues(d.Target).Inc()
 	}
-	prepared := p.prepare(d)
+	prepared := p.prepare(ctx, d)
 	alert := &d.Alert
 	if d.Group != nil {
 		alert = nil
 	}
-	p.settle(e, d, p.attempter.Attempt(traceContext(p.ctx, d.TraceParent), t, alert, d.Group), prepared)
+	p.settle(e, d, p.attempter.Attempt(traceContext(ctx, d.TraceParent), t, alert, d.Group), prepared)
 }
 
 // prepare runs Options.Prepare on the alerts of a delivery not attempted
 // yet and reports whether it changed them, so that settle stores them
 // even when the attempt is held.
-func (p *Pipeline) prepare(d *outbox.Delivery) bool {
+func (p *Pipeline) prepare(ctx context.Context, d *outbox.Delivery) bool {
 	if p.opts.Prepare == nil || d.Prepared || d.Attempts > 0 {
 		return false
 	}
 	d.Prepared = true
 	if d.Group == nil {
-		return p.opts.Prepare.Prepare(p.ctx, &d.Alert)
+		return p.opts.Prepare.Prepare(ctx, &d.Alert)
 	}
 	changed := false
 	for i := range d.Group.Alerts {
-		changed = p.opts.Prepare.Prepare(p.ctx, &d.Group.Alerts[i]) || changed
+		changed = p.opts.Prepare.Prepare(ctx, &d.Group.Alerts[i]) || changed
 	}
 	return changed
 }
@@ -393,6 +397,11 @@ func (p *Pipeline) DropTarget(name string) {
 		}
 	}
 	p.attempts.Add(1)
+	if tm := p.term; tm != nil {
+		// Losing the lease waits for it, as for an attempt.
+		tm.attempts.Add(1)
+		defer tm.attempts.Done()
+	}
 	p.mu.Unlock()
 	defer p.attempts.Done()
 

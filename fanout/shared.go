@@ -8,7 +8,9 @@ import (
 
 // SharedStore is a Store that several replicas share (storage.backend:
 // nats): a delivery any replica accepts must reach the lanes of the one
-// replica that runs them.
+// replica that runs them. Its Load, Accept, Replay and Watch number the
+// candidates in one commit order shared by all replicas (Seq): a leader
+// that loads while replicas accept orders the states of an alert by it.
 type SharedStore interface {
 	Store
 	// Watch calls fn, in acceptance order, with every delivery accepted
