@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,7 +11,11 @@ import (
 // TestAcceptDecidesEachState: what Accept decides for a delivery of alert
 // "a" to t1, by what the store holds of the alert already.
 func TestAcceptDecidesEachState(t *testing.T) {
-	done := func(t *testing.T, s *Store, c *Candidate) {
+	eachStore(t, testAcceptDecidesEachState)
+}
+
+func testAcceptDecidesEachState(t *testing.T, fresh func(t *testing.T) func() contractStore) {
+	done := func(t *testing.T, s contractStore, c *Candidate) {
 		t.Helper()
 		if err := s.Record(time.Now(), &Settlement{Delivery: c.Delivery, Fate: FateDone}); err != nil {
 			t.Fatalf("Record: %v", err)
@@ -34,7 +37,7 @@ func TestAcceptDecidesEachState(t *testing.T) {
 		{"another alert is accepted", alert("a", core.StatusFiring, 0), false, alert("b", core.StatusFiring, 0), StateAccepted, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStore(t, StoreOptions{})
+			s := fresh(t)()
 			first := accept(t, s, "t1", tc.first)[0]
 			if first.State != StateAccepted || first.Delivery.ID == 0 || first.Seq == 0 {
 				t.Fatalf("the first delivery: state %q, id %d, seq %d; want accepted with an id and a commit order", first.State, first.Delivery.ID, first.Seq)
@@ -66,7 +69,10 @@ func TestAcceptDecidesEachState(t *testing.T) {
 // accepted in the same commit; each attempt goes into the history, and
 // a superseded delivery is neither written back nor buried.
 func TestRecordFates(t *testing.T) {
-	s := newStore(t, StoreOptions{})
+	eachStore(t, func(t *testing.T, fresh func(t *testing.T) func() contractStore) { testRecordFates(t, fresh(t)()) })
+}
+
+func testRecordFates(t *testing.T, s contractStore) {
 	c := accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0]
 	d := c.Delivery
 	failed := &core.Outcome{Kind: core.OutcomeRetry, StatusCode: 503, Err: errors.New("unavailable")}
@@ -129,20 +135,17 @@ func TestRecordFates(t *testing.T) {
 // deliveries over oldest first, numbered in that order, each with its
 // record's size.
 func TestLoadInAcceptanceOrder(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "outbox.db")
-	s, err := Open(path, StoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eachStore(t, testLoadInAcceptanceOrder)
+}
+
+func testLoadInAcceptanceOrder(t *testing.T, fresh func(t *testing.T) func() contractStore) {
+	open := fresh(t)
+	s := open()
 	cands := accept(t, s, "t1", alert("a", core.StatusFiring, 0), alert("b", core.StatusFiring, 0), alert("c", core.StatusFiring, 0))
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(path, StoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = open()
 	var got []*Candidate
 	if err := s.Load(func(c *Candidate) { got = append(got, c) }); err != nil {
 		t.Fatalf("Load: %v", err)
