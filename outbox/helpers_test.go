@@ -60,6 +60,8 @@ type contractStore interface {
 	Load(fn func(*Candidate)) error
 	DeadLetters(sel Selection, page Page) ([]DeadLetter, uint64, error)
 	Histories(q HistoryQuery) ([]History, error)
+	Replay(sel Selection, now time.Time) ([]Replayed, []*Candidate, error)
+	Purge(sel Selection) (int, error)
 	Close() error
 }
 

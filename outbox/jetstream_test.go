@@ -191,7 +191,9 @@ func TestJetStreamLeaseTakenOverAfterHolderStops(t *testing.T) {
 }
 
 // TestJetStreamWatchSeesOtherReplicas: Watch hands over, in order, the
-// deliveries another replica accepts after Load.
+// deliveries another replica accepts after Load. (A delivery superseded
+// before Watch reads it is skipped, so each alert here has one state per
+// target.)
 func TestJetStreamWatchSeesOtherReplicas(t *testing.T) {
 	srv := runJetStream(t)
 	runner := openJetStream(t, []string{srv.ClientURL()}, 1, StoreOptions{})
@@ -206,7 +208,7 @@ func TestJetStreamWatchSeesOtherReplicas(t *testing.T) {
 	watched := make(chan error, 1)
 	go func() { watched <- runner.Watch(ctx, func(c *Candidate) { got <- c }) }()
 	after := accept(t, other, "t1", alert("x", core.StatusFiring, 0), alert("y", core.StatusFiring, 0))
-	after = append(after, accept(t, other, "t1", alert("x", core.StatusResolved, 0))...)
+	after = append(after, accept(t, other, "t2", alert("x", core.StatusResolved, 0))...)
 	var seen []*Candidate
 	for len(seen) < 3 {
 		select {

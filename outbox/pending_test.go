@@ -162,3 +162,47 @@ func testLoadInAcceptanceOrder(t *testing.T, fresh func(t *testing.T) func() con
 		}
 	}
 }
+
+// TestDeadLettersReplayAndPurge: a dead letter is listed by target and
+// page, replayed as a pending delivery (once: the replayed one is no
+// longer a dead letter), and purged.
+func TestDeadLettersReplayAndPurge(t *testing.T) {
+	eachStore(t, func(t *testing.T, fresh func(t *testing.T) func() contractStore) {
+		s := fresh(t)()
+		var ids []uint64
+		for _, fp := range []string{"a", "b", "c"} {
+			d := accept(t, s, "t1", alert(fp, core.StatusFiring, 0))[0].Delivery
+			d.DeadAt, d.DeadReason = time.Now(), "permanent failure"
+			if err := s.Record(time.Now(), &Settlement{Delivery: d, Fate: FateDead}); err != nil {
+				t.Fatalf("Record dead: %v", err)
+			}
+		}
+		letters, next, err := s.DeadLetters(Selection{Target: "t1"}, Page{Limit: 2})
+		if err != nil || len(letters) != 2 || next != letters[1].ID {
+			t.Fatalf("first page %+v, next %d, %v; want two letters and the next page after the second", letters, next, err)
+		}
+		for _, l := range letters {
+			ids = append(ids, l.ID)
+		}
+		rest, next, err := s.DeadLetters(Selection{Target: "t1"}, Page{After: next, Limit: 2})
+		if err != nil || len(rest) != 1 || next != 0 || rest[0].Fingerprint != "c" {
+			t.Fatalf("second page %+v, next %d, %v; want the third letter alone", rest, next, err)
+		}
+		out, back, err := s.Replay(Selection{ID: ids[0]}, time.Now())
+		if err != nil || len(out) != 1 || out[0].State != StateReplayed || len(back) != 1 {
+			t.Fatalf("Replay = %+v, %d candidates, %v; want the letter replayed", out, len(back), err)
+		}
+		if d, err := s.Read(back[0].Delivery.ID); err != nil || d == nil || d.Alert.Alert.Fingerprint != "a" || d.Attempts != 0 {
+			t.Errorf("the replayed delivery reads as %+v, %v; want a pending, with no attempts", d, err)
+		}
+		if out, _, _ := s.Replay(Selection{ID: ids[0]}, time.Now()); len(out) != 1 || out[0].State != StateNotFound {
+			t.Errorf("replaying it again = %+v, want not found", out)
+		}
+		if n, err := s.Purge(Selection{Target: "t1"}); err != nil || n != 2 {
+			t.Errorf("Purge = %d, %v; want the 2 letters left", n, err)
+		}
+		if letters, _, _ := s.DeadLetters(Selection{}, Page{}); len(letters) != 0 {
+			t.Errorf("after the purge %d dead letters are left", len(letters))
+		}
+	})
+}
