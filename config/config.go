@@ -31,6 +31,7 @@ type Config struct {
 	Health   Health   `yaml:"health"`
 	Outbox   Outbox   `yaml:"outbox"`
 	Tracing  Tracing  `yaml:"tracing"`
+	Storage  Storage  `yaml:"storage"`
 	// Targets are the targets of the config file followed by those of the
 	// targets directory.
 	Targets []*core.Target `yaml:"-"`
@@ -137,6 +138,7 @@ func Default() Config {
 		Health:  DefaultHealth(),
 		Outbox:  DefaultOutbox(),
 		Tracing: DefaultTracing(),
+		Storage: DefaultStorage(),
 	}
 }
 
@@ -150,6 +152,7 @@ type fileConfig struct {
 	Health   *Health     `yaml:"health"`
 	Outbox   *Outbox     `yaml:"outbox"`
 	Tracing  *Tracing    `yaml:"tracing"`
+	Storage  *Storage    `yaml:"storage"`
 	Targets  []yaml.Node `yaml:"targets"`
 }
 
@@ -205,7 +208,7 @@ func Parse(data []byte, path string) (*Config, error) {
 func parse(data []byte, path string) (*Config, fallbackSites, error) {
 	cfg := Default()
 	fc := fileConfig{Defaults: &cfg.Defaults, Fanout: &cfg.Fanout, Enrich: &cfg.Enrich, Receiver: &cfg.Receiver, Health: &cfg.Health, Outbox: &cfg.Outbox}
-	fc.Tracing = &cfg.Tracing
+	fc.Tracing, fc.Storage = &cfg.Tracing, &cfg.Storage
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, nil, yamlError(path, err)
@@ -273,6 +276,9 @@ func (c *Config) validate(pos *position, dir string) error {
 		return err
 	}
 	if err := c.Tracing.validate(pos, dir); err != nil {
+		return err
+	}
+	if err := c.Storage.validate(pos, dir, c.Fanout.DedupWindow); err != nil {
 		return err
 	}
 	tok, err := publish.SecretFrom(c.Receiver.BearerToken, c.Receiver.BearerTokenFile, dir)

@@ -45,4 +45,9 @@
 // applies the dead letters' bounds. Open compacts a file that is mostly
 // free pages into a fresh one. A file that is not a valid store is an
 // error naming it, never reset.
+//
+// Shared. JetStreamStore (jetstream*.go) is the same store on NATS
+// JetStream for replicas that share it (storage.backend: nats): its doc
+// comment gives the mapping of streams and buckets, and what a failure
+// midway through an acceptance means there.
 package outbox

@@ -34,7 +34,9 @@ func newStore(t *testing.T, opts StoreOptions) *Store {
 
 // accept offers the deliveries of alerts to target and returns what the
 // store decided for each.
-func accept(t *testing.T, s *Store, target string, alerts ...*core.EnrichedAlert) []*Candidate {
+func accept(t *testing.T, s interface {
+	Accept([]*Candidate, time.Time) error
+}, target string, alerts ...*core.EnrichedAlert) []*Candidate {
 	t.Helper()
 	enc := NewEncoder(alerts, time.Now(), "")
 	cands := make([]*Candidate, len(alerts))
@@ -48,3 +50,53 @@ func accept(t *testing.T, s *Store, target string, alerts ...*core.EnrichedAlert
 }
 
 type boltTx = bolt.Tx
+
+// contractStore is what the store contract tests use of a store; both
+// stores have it.
+type contractStore interface {
+	Accept(cands []*Candidate, now time.Time) error
+	Record(now time.Time, ss ...*Settlement) error
+	Read(id uint64) (*Delivery, error)
+	Load(fn func(*Candidate)) error
+	DeadLetters(sel Selection, page Page) ([]DeadLetter, uint64, error)
+	Histories(q HistoryQuery) ([]History, error)
+	Replay(sel Selection, now time.Time) ([]Replayed, []*Candidate, error)
+	Purge(sel Selection) (int, error)
+	Close() error
+}
+
+// storeKind opens one kind of store for the contract tests: open returns
+// a function that opens the same store again each time it is called
+// (after the one before was closed).
+type storeKind struct {
+	name string
+	open func(t *testing.T, opts StoreOptions) func() contractStore
+}
+
+var storeKinds = []storeKind{
+	{"bbolt", func(t *testing.T, opts StoreOptions) func() contractStore {
+		path := filepath.Join(t.TempDir(), "outbox.db")
+		return func() contractStore {
+			s, err := Open(path, opts)
+			if err != nil {
+				t.Fatalf("opening the store: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+	}},
+	{"jetstream", func(t *testing.T, opts StoreOptions) func() contractStore {
+		srv := runJetStream(t)
+		return func() contractStore { return openJetStream(t, []string{srv.ClientURL()}, 1, opts) }
+	}},
+}
+
+// eachStore runs test against each kind of store; fresh opens a new
+// store of the kind, and returns how to open it again.
+func eachStore(t *testing.T, test func(t *testing.T, fresh func(t *testing.T) func() contractStore)) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			test(t, func(t *testing.T) func() contractStore { return k.open(t, StoreOptions{}) })
+		})
+	}
+}

@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,7 +11,11 @@ import (
 // TestAcceptDecidesEachState: what Accept decides for a delivery of alert
 // "a" to t1, by what the store holds of the alert already.
 func TestAcceptDecidesEachState(t *testing.T) {
-	done := func(t *testing.T, s *Store, c *Candidate) {
+	eachStore(t, testAcceptDecidesEachState)
+}
+
+func testAcceptDecidesEachState(t *testing.T, fresh func(t *testing.T) func() contractStore) {
+	done := func(t *testing.T, s contractStore, c *Candidate) {
 		t.Helper()
 		if err := s.Record(time.Now(), &Settlement{Delivery: c.Delivery, Fate: FateDone}); err != nil {
 			t.Fatalf("Record: %v", err)
@@ -34,7 +37,7 @@ func TestAcceptDecidesEachState(t *testing.T) {
 		{"another alert is accepted", alert("a", core.StatusFiring, 0), false, alert("b", core.StatusFiring, 0), StateAccepted, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStore(t, StoreOptions{})
+			s := fresh(t)()
 			first := accept(t, s, "t1", tc.first)[0]
 			if first.State != StateAccepted || first.Delivery.ID == 0 || first.Seq == 0 {
 				t.Fatalf("the first delivery: state %q, id %d, seq %d; want accepted with an id and a commit order", first.State, first.Delivery.ID, first.Seq)
@@ -66,7 +69,10 @@ func TestAcceptDecidesEachState(t *testing.T) {
 // accepted in the same commit; each attempt goes into the history, and
 // a superseded delivery is neither written back nor buried.
 func TestRecordFates(t *testing.T) {
-	s := newStore(t, StoreOptions{})
+	eachStore(t, func(t *testing.T, fresh func(t *testing.T) func() contractStore) { testRecordFates(t, fresh(t)()) })
+}
+
+func testRecordFates(t *testing.T, s contractStore) {
 	c := accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0]
 	d := c.Delivery
 	failed := &core.Outcome{Kind: core.OutcomeRetry, StatusCode: 503, Err: errors.New("unavailable")}
@@ -129,20 +135,17 @@ func TestRecordFates(t *testing.T) {
 // deliveries over oldest first, numbered in that order, each with its
 // record's size.
 func TestLoadInAcceptanceOrder(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "outbox.db")
-	s, err := Open(path, StoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eachStore(t, testLoadInAcceptanceOrder)
+}
+
+func testLoadInAcceptanceOrder(t *testing.T, fresh func(t *testing.T) func() contractStore) {
+	open := fresh(t)
+	s := open()
 	cands := accept(t, s, "t1", alert("a", core.StatusFiring, 0), alert("b", core.StatusFiring, 0), alert("c", core.StatusFiring, 0))
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(path, StoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = open()
 	var got []*Candidate
 	if err := s.Load(func(c *Candidate) { got = append(got, c) }); err != nil {
 		t.Fatalf("Load: %v", err)
@@ -158,4 +161,48 @@ func TestLoadInAcceptanceOrder(t *testing.T) {
 				cands[i].Delivery.ID, cands[i].Delivery.Alert.Alert.Fingerprint, cands[i].Size())
 		}
 	}
+}
+
+// TestDeadLettersReplayAndPurge: a dead letter is listed by target and
+// page, replayed as a pending delivery (once: the replayed one is no
+// longer a dead letter), and purged.
+func TestDeadLettersReplayAndPurge(t *testing.T) {
+	eachStore(t, func(t *testing.T, fresh func(t *testing.T) func() contractStore) {
+		s := fresh(t)()
+		var ids []uint64
+		for _, fp := range []string{"a", "b", "c"} {
+			d := accept(t, s, "t1", alert(fp, core.StatusFiring, 0))[0].Delivery
+			d.DeadAt, d.DeadReason = time.Now(), "permanent failure"
+			if err := s.Record(time.Now(), &Settlement{Delivery: d, Fate: FateDead}); err != nil {
+				t.Fatalf("Record dead: %v", err)
+			}
+		}
+		letters, next, err := s.DeadLetters(Selection{Target: "t1"}, Page{Limit: 2})
+		if err != nil || len(letters) != 2 || next != letters[1].ID {
+			t.Fatalf("first page %+v, next %d, %v; want two letters and the next page after the second", letters, next, err)
+		}
+		for _, l := range letters {
+			ids = append(ids, l.ID)
+		}
+		rest, next, err := s.DeadLetters(Selection{Target: "t1"}, Page{After: next, Limit: 2})
+		if err != nil || len(rest) != 1 || next != 0 || rest[0].Fingerprint != "c" {
+			t.Fatalf("second page %+v, next %d, %v; want the third letter alone", rest, next, err)
+		}
+		out, back, err := s.Replay(Selection{ID: ids[0]}, time.Now())
+		if err != nil || len(out) != 1 || out[0].State != StateReplayed || len(back) != 1 {
+			t.Fatalf("Replay = %+v, %d candidates, %v; want the letter replayed", out, len(back), err)
+		}
+		if d, err := s.Read(back[0].Delivery.ID); err != nil || d == nil || d.Alert.Alert.Fingerprint != "a" || d.Attempts != 0 {
+			t.Errorf("the replayed delivery reads as %+v, %v; want a pending, with no attempts", d, err)
+		}
+		if out, _, _ := s.Replay(Selection{ID: ids[0]}, time.Now()); len(out) != 1 || out[0].State != StateNotFound {
+			t.Errorf("replaying it again = %+v, want not found", out)
+		}
+		if n, err := s.Purge(Selection{Target: "t1"}); err != nil || n != 2 {
+			t.Errorf("Purge = %d, %v; want the 2 letters left", n, err)
+		}
+		if letters, _, _ := s.DeadLetters(Selection{}, Page{}); len(letters) != 0 {
+			t.Errorf("after the purge %d dead letters are left", len(letters))
+		}
+	})
 }
