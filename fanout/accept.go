@@ -134,6 +134,9 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 	if wait {
 		p.await(ctx, waiting)
 		fill(out, cands)
+		for i := range out {
+			p.metrics.fanout(out[i].Result)
+		}
 	}
 	return out, nil
 }

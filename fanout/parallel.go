@@ -75,7 +75,6 @@ func (p *Pipeline) publish(ctx context.Context, a *core.EnrichedAlert, targets [
 		return nil, err
 	}
 	res := out[0].Result
-	p.metrics.fanout(res)
 	switch {
 	case res.Delivered():
 		return res, nil

@@ -30,7 +30,7 @@ type metrics struct {
 }
 
 func newMetrics(p *Pipeline) *metrics {
-	return &metrics{
+	m := &metrics{
 		p: p,
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "am_fanout_delivery_retries_total",
@@ -81,6 +81,13 @@ func newMetrics(p *Pipeline) *metrics {
 		leader: prometheus.NewDesc("am_fanout_lanes_leader",
 			"1 when this replica runs the lanes (it holds their lease, or runs without one), 0 when another replica does.", nil, nil),
 	}
+	// The waited fan-outs' series exist from the start, so that rate()
+	// sees the first one and dashboards find them.
+	for _, r := range []string{"success", "partial_success", "failure"} {
+		m.fanoutTotal.WithLabelValues(r)
+		m.fanoutTook.WithLabelValues(r)
+	}
+	return m
 }
 
 // Register adds the pipeline's metrics to reg.
