@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deploy/check.sh checks everything under deploy/ and the examples:
-#   helm lint --strict and helm template of the chart (standalone and sidecar),
+#   helm lint --strict and helm template of the chart (standalone and sidecar,
+#   each on bbolt and on NATS),
 #   every rendered object decoded strictly into its API type (manifests-test),
 #   the Alertmanager configurations through amtool check-config,
 #   the alerting rules through promtool check rules and promtool test rules,
@@ -74,11 +75,15 @@ echo "--- helm lint --strict"
 helm lint --strict "$chart"
 helm lint --strict "$chart" -f deploy/sidecar/am-fanout-values.yaml
 helm lint --strict "$chart" -f deploy/manifests-test/testdata/standalone-full-values.yaml
+helm lint --strict "$chart" -f deploy/manifests-test/testdata/standalone-nats-values.yaml
+helm lint --strict "$chart" -f deploy/manifests-test/testdata/sidecar-nats-values.yaml
 
 echo "--- helm template"
 helm template am-fanout "$chart" -n monitoring >"$out/standalone.yaml"
 helm template am-fanout "$chart" -n monitoring -f deploy/manifests-test/testdata/standalone-full-values.yaml >"$out/standalone-full.yaml"
 helm template am-fanout "$chart" -n monitoring -f deploy/sidecar/am-fanout-values.yaml >"$out/sidecar.yaml"
+helm template am-fanout "$chart" -n monitoring -f deploy/manifests-test/testdata/standalone-nats-values.yaml >"$out/standalone-nats.yaml"
+helm template am-fanout "$chart" -n monitoring -f deploy/manifests-test/testdata/sidecar-nats-values.yaml >"$out/sidecar-nats.yaml"
 
 echo "--- promtool"
 promtool check rules deploy/rules/am-fanout.rules.yml "$chart/files/am-fanout.rules.yml"

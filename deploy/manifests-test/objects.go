@@ -8,6 +8,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -27,14 +28,15 @@ var kinds = map[string]struct {
 	apiVersion string
 	new        func() any
 }{
-	"ConfigMap":      {"v1", func() any { return &corev1.ConfigMap{} }},
-	"Secret":         {"v1", func() any { return &corev1.Secret{} }},
-	"Service":        {"v1", func() any { return &corev1.Service{} }},
-	"ServiceAccount": {"v1", func() any { return &corev1.ServiceAccount{} }},
-	"Deployment":     {"apps/v1", func() any { return &appsv1.Deployment{} }},
-	"StatefulSet":    {"apps/v1", func() any { return &appsv1.StatefulSet{} }},
-	"ServiceMonitor": {"monitoring.coreos.com/v1", func() any { return &monitoringv1.ServiceMonitor{} }},
-	"PrometheusRule": {"monitoring.coreos.com/v1", func() any { return &monitoringv1.PrometheusRule{} }},
+	"ConfigMap":           {"v1", func() any { return &corev1.ConfigMap{} }},
+	"Secret":              {"v1", func() any { return &corev1.Secret{} }},
+	"Service":             {"v1", func() any { return &corev1.Service{} }},
+	"ServiceAccount":      {"v1", func() any { return &corev1.ServiceAccount{} }},
+	"Deployment":          {"apps/v1", func() any { return &appsv1.Deployment{} }},
+	"StatefulSet":         {"apps/v1", func() any { return &appsv1.StatefulSet{} }},
+	"PodDisruptionBudget": {"policy/v1", func() any { return &policyv1.PodDisruptionBudget{} }},
+	"ServiceMonitor":      {"monitoring.coreos.com/v1", func() any { return &monitoringv1.ServiceMonitor{} }},
+	"PrometheusRule":      {"monitoring.coreos.com/v1", func() any { return &monitoringv1.PrometheusRule{} }},
 }
 
 var docSeparator = regexp.MustCompile(`(?m)^---\s*$`)

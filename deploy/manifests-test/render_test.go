@@ -47,10 +47,12 @@ type renderCase struct {
 	kinds []string // every kind rendered, sorted, one entry per object
 }
 
+// The first two cases are standalone; tests of the workload's pod range
+// over standaloneCases.
 var renderCases = []renderCase{
 	{
 		name:  "standalone defaults",
-		kinds: []string{"ConfigMap", "Deployment", "Service", "ServiceAccount"},
+		kinds: []string{"ConfigMap", "Service", "ServiceAccount", "StatefulSet"},
 	},
 	{
 		name: "standalone with persistence, targets, existing secrets, monitoring",
@@ -63,6 +65,36 @@ var renderCases = []renderCase{
 		args:  []string{"-f", "../sidecar/am-fanout-values.yaml"},
 		kinds: []string{"ConfigMap", "PrometheusRule", "Secret", "Secret", "Service", "ServiceMonitor"},
 	},
+	{
+		name:  "standalone without persistence",
+		args:  []string{"--set", "persistence.enabled=false"},
+		kinds: []string{"ConfigMap", "Deployment", "Service", "ServiceAccount"},
+	},
+	{
+		name: "standalone with NATS, three replicas, credentials and mutual TLS",
+		args: []string{"-f", "testdata/standalone-nats-values.yaml"},
+		kinds: []string{"ConfigMap", "Deployment", "PodDisruptionBudget", "PrometheusRule", "Secret", "Service",
+			"ServiceAccount", "ServiceMonitor"},
+	},
+	{
+		name:  "sidecar with NATS",
+		args:  []string{"-f", "testdata/sidecar-nats-values.yaml"},
+		kinds: []string{"ConfigMap", "Secret"},
+	},
+}
+
+// standaloneCases are the render cases that render a workload.
+func standaloneCases() []renderCase {
+	var out []renderCase
+	for _, c := range renderCases {
+		for _, k := range c.kinds {
+			if k == "Deployment" || k == "StatefulSet" {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // renderObjects renders a case and decodes its objects strictly.
@@ -106,6 +138,15 @@ func TestChartRejectsBadValues(t *testing.T) {
 		{"duplicate target", []string{"--set", "targets[0].name=pd,targets[0].type=file,targets[1].name=pd,targets[1].type=file"}, "duplicate target name"},
 		{"unknown mode", []string{"--set", "mode=daemon"}, "mode must be standalone or sidecar"},
 		{"sidecar monitor without pod selector", []string{"--set", "mode=sidecar,serviceMonitor.enabled=true"}, "sidecar.podSelector"},
+		{"unknown storage backend", []string{"--set", "storage.backend=etcd"}, "storage.backend must be bbolt or nats"},
+		{"replicas sharing no store", []string{"--set", "replicaCount=2"}, "needs storage.backend nats"},
+		{"storage in config", []string{"--set", "config.storage.backend=nats"}, "set the storage values instead"},
+		{"NATS without servers", []string{"--set", "storage.backend=nats,storage.nats.servers=null"}, "at least one NATS URL"},
+		{"two NATS credentials", []string{"--set", "storage.backend=nats,storage.nats.auth.existingSecret=s,storage.nats.auth.credentialsKey=c,storage.nats.auth.tokenKey=t"}, "at most one of"},
+		{"NATS credentials key without its Secret", []string{"--set", "storage.backend=nats,storage.nats.auth.nkeyKey=seed"}, "needs storage.nats.auth.existingSecret"},
+		{"NATS Secret without a key", []string{"--set", "storage.backend=nats,storage.nats.auth.existingSecret=s"}, "needs credentialsKey, nkeyKey or tokenKey"},
+		{"NATS client certificate without its key", []string{"--set", "storage.backend=nats,storage.nats.tls.enabled=true,storage.nats.tls.existingSecret=s,storage.nats.tls.certKey=tls.crt"}, "both certKey and keyKey"},
+		{"grace period shorter than the shutdown", []string{"--set", "terminationGracePeriodSeconds=30"}, "terminationGracePeriodSeconds 30 is too short"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

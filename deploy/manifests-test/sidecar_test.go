@@ -43,7 +43,7 @@ func strictInto(t *testing.T, v any, out any) {
 // exactly what the chart renders for the same release and targets, so the
 // ConfigMap and Secret names they mount exist.
 func TestSidecarValuesHoldTheChartsContainer(t *testing.T) {
-	objs := renderObjects(t, renderCase{args: []string{"-f", "../sidecar/am-fanout-values.yaml", "--set", "mode=standalone"}})
+	objs := renderObjects(t, renderCase{args: []string{"-f", "../sidecar/am-fanout-values.yaml", "--set", "mode=standalone,persistence.enabled=false"}})
 	pod, _ := podOf(t, objs)
 	for _, s := range sidecarValues {
 		t.Run(s.file, func(t *testing.T) {

@@ -70,7 +70,7 @@ func flagValue(args []string, name string) string {
 }
 
 func TestWorkloadIsLockedDown(t *testing.T) {
-	for _, c := range renderCases[:2] {
+	for _, c := range standaloneCases() {
 		t.Run(c.name, func(t *testing.T) {
 			pod, _ := podOf(t, renderObjects(t, c))
 			if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
@@ -111,7 +111,7 @@ func TestWorkloadIsLockedDown(t *testing.T) {
 // mounted volume of the right kind, and every target Secret rendered is
 // projected into --targets.dir under a name of its own.
 func TestWorkloadMountsWhatItsFlagsName(t *testing.T) {
-	for _, c := range renderCases[:2] {
+	for _, c := range standaloneCases() {
 		t.Run(c.name, func(t *testing.T) {
 			objs := renderObjects(t, c)
 			pod, claims := podOf(t, objs)
