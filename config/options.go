@@ -1,12 +1,14 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/am-fanout/am-fanout/fanout"
 	"github.com/am-fanout/am-fanout/health"
 	"github.com/am-fanout/am-fanout/outbox"
+	commoncfg "github.com/prometheus/common/config"
 )
 
 // The config assembles the options of the packages it configures, so that
@@ -49,4 +51,24 @@ func (c *Config) OutboxOptions(logger *slog.Logger) fanout.Options {
 		LaneInFlight: c.Fanout.MaxConcurrent, WaitTimeout: time.Duration(c.Fanout.Timeout),
 		HealthStrategy: c.Fanout.HealthStrategy, Logger: logger,
 	}
+}
+
+// JetStreamOptions are the NATS JetStream store's options: the
+// storage.nats block, with the outbox section's retention and the
+// fan-out's dedup window as for the bbolt store.
+func (c *Config) JetStreamOptions(logger *slog.Logger) (outbox.JetStreamOptions, error) {
+	n := c.Storage.NATS
+	o := outbox.JetStreamOptions{
+		Servers: n.Servers, CredentialsFile: n.CredentialsFile, NKeyFile: n.NKeyFile, TokenFile: n.TokenFile,
+		StreamPrefix: n.StreamPrefix, Replicas: n.Replicas, DuplicateWindow: time.Duration(n.DuplicateWindow),
+		ConnectTimeout: time.Duration(n.ConnectTimeout), LeaseTTL: time.Duration(n.LeaseTTL), Store: c.StoreOptions(logger),
+	}
+	if n.TLSConfig != nil {
+		tc, err := commoncfg.NewTLSConfig(n.TLSConfig)
+		if err != nil {
+			return o, fmt.Errorf("storage.nats.tls_config: %w", err)
+		}
+		o.TLS = tc
+	}
+	return o, nil
 }

@@ -50,6 +50,9 @@ type NATSStorage struct {
 	DuplicateWindow model.Duration `yaml:"duplicate_window"`
 	// ConnectTimeout bounds connecting and creating the streams.
 	ConnectTimeout model.Duration `yaml:"connect_timeout"`
+	// LeaseTTL is how long the lanes' lease outlives its holder's last
+	// renewal: how soon another replica takes the lanes of one that died.
+	LeaseTTL model.Duration `yaml:"lease_ttl"`
 }
 
 // The defaults of the storage.nats block.
@@ -58,6 +61,7 @@ const (
 	DefaultNATSReplicas        = 3
 	DefaultNATSDuplicateWindow = 2 * time.Minute
 	DefaultNATSConnectTimeout  = 10 * time.Second
+	DefaultNATSLeaseTTL        = 15 * time.Second
 )
 
 // DefaultStorage is the storage section used when the file omits it.
@@ -74,6 +78,7 @@ func (n *NATSStorage) UnmarshalYAML(node *yaml.Node) error {
 	*n = NATSStorage{
 		StreamPrefix: DefaultNATSStreamPrefix, Replicas: DefaultNATSReplicas,
 		DuplicateWindow: model.Duration(DefaultNATSDuplicateWindow), ConnectTimeout: model.Duration(DefaultNATSConnectTimeout),
+		LeaseTTL: model.Duration(DefaultNATSLeaseTTL),
 	}
 	return node.Decode((*plain)(n))
 }
@@ -146,6 +151,9 @@ func (n *NATSStorage) validate(pos *position, dir string, dedupWindow model.Dura
 	}
 	if dedupWindow > 0 && n.DuplicateWindow > dedupWindow {
 		return pos.errorf(at+".duplicate_window", "%s is longer than fanout.dedup_window %s", n.DuplicateWindow, dedupWindow)
+	}
+	if n.LeaseTTL < model.Duration(time.Second) {
+		return pos.errorf(at+".lease_ttl", "must be at least 1s: it is renewed every third of it")
 	}
 	if n.ConnectTimeout <= 0 {
 		return pos.errorf(at+".connect_timeout", "must be positive")

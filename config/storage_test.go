@@ -19,7 +19,7 @@ func TestStorageSection(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, &NATSStorage{
 		Servers: []string{"nats://nats-0:4222", "nats://nats-1:4222"}, StreamPrefix: DefaultNATSStreamPrefix, Replicas: 5,
-		DuplicateWindow: dur(DefaultNATSDuplicateWindow), ConnectTimeout: dur(DefaultNATSConnectTimeout),
+		DuplicateWindow: dur(DefaultNATSDuplicateWindow), ConnectTimeout: dur(DefaultNATSConnectTimeout), LeaseTTL: dur(DefaultNATSLeaseTTL),
 	}, cfg.Storage.NATS, "keys set override their defaults, the others keep them")
 
 	creds := filepath.Join(filepath.Dir(path), "nats.creds")

@@ -151,7 +151,7 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 		return receiver.Settings{}, err
 	}
 	err = buildPublishers(built, publish.Options{
-		Logger: s.logger, UserAgent: userAgent(), State: publisherState(s.durable.store),
+		Logger: s.logger, UserAgent: userAgent(), State: s.durable.state,
 		OnTemplateError: func(target, field string) {
 			s.templateFailures.WithLabelValues(target, field).Inc()
 		},

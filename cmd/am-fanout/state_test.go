@@ -29,7 +29,7 @@ func TestStartImportsOldStateFiles(t *testing.T) {
 	for _, start := range []string{"first start", "second start"} {
 		s, err := newServer(f, slog.New(slog.DiscardHandler))
 		require.NoError(t, err, start)
-		id, ok, err := s.durable.store.State("incidents").Get(context.Background(), "fp@2026-03-01T12:00:00Z")
+		id, ok, err := s.durable.state("incidents").Get(context.Background(), "fp@2026-03-01T12:00:00Z")
 		s.close()
 		require.NoError(t, err, start)
 		assert.True(t, ok && string(id) == "alert-7", "%s: the imported Rootly id is %q (found %v), want alert-7", start, id, ok)
