@@ -135,16 +135,21 @@ func (s *JetStreamStore) prejudge(ctx context.Context, c *Candidate, now time.Ti
 		c.data, _ = json.Marshal(d)
 		c.size = len(c.data)
 	}
+	// The slot first, the dedup log second: a delivery done in between
+	// wrote the log before it released the slot, and a release after the
+	// slot's read changes the revision the slot's write must match, so a
+	// resend racing the delivery of the same state is never taken for a
+	// new one.
+	ref, err := s.readSlot(ctx, s.slotKey(d.Slot()))
+	if err != nil {
+		return ref, false, err
+	}
 	delivered, err := s.deliveredAt(ctx, d.key(), now)
 	if err != nil || delivered {
 		if delivered {
 			c.State = StateAlreadyDelivered
 		}
 		return slotRef{}, false, err
-	}
-	ref, err := s.readSlot(ctx, s.slotKey(d.Slot()))
-	if err != nil {
-		return ref, false, err
 	}
 	return ref, !s.settled(ctx, c, ref), nil
 }

@@ -1,0 +1,234 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// natsCluster is three embedded JetStream servers routed to each other on
+// loopback, each with its own storage directory.
+type natsCluster struct {
+	nodes []*server.Server
+	dirs  []string
+}
+
+func startNATSCluster(t *testing.T) *natsCluster {
+	t.Helper()
+	const n = 3
+	ports := make([]int, n)
+	routes := make([]string, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
+	}
+	c := &natsCluster{}
+	for i := range n {
+		dir := filepath.Join(t.TempDir(), fmt.Sprintf("n%d", i))
+		s, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("n%d", i), Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir,
+			NoLog: true, NoSigs: true,
+			Cluster: server.ClusterOpts{Name: "am-fanout-e2e", Host: "127.0.0.1", Port: ports[i]},
+			Routes:  server.RoutesFromStr(strings.Join(routes, ",")),
+		})
+		if err != nil {
+			t.Fatalf("starting NATS node %d: %v", i, err)
+		}
+		s.Start()
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatalf("NATS node %d is not ready after 10s", i)
+		}
+		c.nodes, c.dirs = append(c.nodes, s), append(c.dirs, dir)
+	}
+	t.Cleanup(func() {
+		for _, s := range c.nodes {
+			s.Shutdown()
+			s.WaitForShutdown()
+		}
+	})
+	waitFor(t, 30*time.Second, "the NATS cluster to elect a JetStream meta leader", func() (bool, string) {
+		leader := false
+		for _, s := range c.nodes {
+			if !s.JetStreamIsCurrent() {
+				return false, "a node is not current"
+			}
+			leader = leader || s.JetStreamIsLeader()
+		}
+		return leader, "no meta leader"
+	})
+	return c
+}
+
+// urls are the client URLs of every node.
+func (c *natsCluster) urls() []string {
+	out := make([]string, len(c.nodes))
+	for i, s := range c.nodes {
+		out[i] = s.ClientURL()
+	}
+	return out
+}
+
+// countingSink is a target that answers with the status it holds and
+// counts, per alert fingerprint, the notifications that named it.
+type countingSink struct {
+	srv    *httptest.Server
+	status atomic.Int64
+	mu     sync.Mutex
+	got    map[string]int
+	last   time.Time
+}
+
+func newCountingSink(t *testing.T) *countingSink {
+	s := &countingSink{got: map[string]int{}}
+	s.status.Store(http.StatusOK)
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		code := int(s.status.Load())
+		if code == http.StatusOK {
+			var m struct {
+				Alerts []struct {
+					Fingerprint string `json:"fingerprint"`
+				} `json:"alerts"`
+			}
+			if json.Unmarshal(body, &m) == nil {
+				s.mu.Lock()
+				for _, a := range m.Alerts {
+					s.got[a.Fingerprint]++
+				}
+				s.last = time.Now()
+				s.mu.Unlock()
+			}
+		}
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// counts returns how many alerts arrived and how many arrived more than
+// once, and when the last one did.
+func (s *countingSink) counts() (distinct, twice int, last time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.got {
+		if n > 1 {
+			twice++
+		}
+	}
+	return len(s.got), twice, s.last
+}
+
+// TestHighlyAvailableOnNATS: two replicas share one NATS JetStream store
+// on a three-node cluster. A notification that Alertmanager's HA sends to
+// both is delivered once; when the replica running the lanes is killed
+// with -9 and a NATS node is lost with its disk while the target is down,
+// the other replica takes the lanes and delivers everything once the
+// target is back.
+func TestHighlyAvailableOnNATS(t *testing.T) {
+	nats := startNATSCluster(t)
+	sink := newCountingSink(t)
+	config := fmt.Sprintf(`
+storage:
+  backend: nats
+  nats:
+    servers: [%s]
+    replicas: 3
+    lease_ttl: 3s
+targets:
+  - name: sink
+    type: webhook
+    url: %s
+    format: alertmanager
+`, strings.Join(nats.urls(), ", "), sink.srv.URL)
+	replicas := []*fanoutServer{startFanout(t, config, "--log.level=info"), startFanout(t, config, "--log.level=info")}
+
+	post := func(f *fanoutServer, body []byte) {
+		t.Helper()
+		if code, _, _, raw := f.postWebhook(t, body); code != http.StatusOK {
+			t.Fatalf("POST /webhook to %s answered %d: %s", f.url, code, raw)
+		}
+	}
+	payload := func(i int) []byte {
+		return v4Payload(t, "firing", map[string]string{"alertname": "E2EHA", "instance": fmt.Sprintf("i%02d", i)})
+	}
+	// Alertmanager's HA peers both notify: each replica gets every
+	// notification.
+	for i := range 10 {
+		body := payload(i)
+		post(replicas[0], body)
+		post(replicas[1], body)
+	}
+	waitFor(t, waitTimeout, "10 alerts to arrive", func() (bool, string) {
+		n, _, _ := sink.counts()
+		return n == 10, fmt.Sprintf("%d arrived", n)
+	})
+	time.Sleep(time.Second)
+	if n, twice, _ := sink.counts(); n != 10 || twice != 0 {
+		t.Errorf("%d alerts arrived, %d of them twice; want 10 once each though both replicas got each notification", n, twice)
+	}
+
+	// The target goes down; ten more alerts wait in the lanes.
+	sink.status.Store(http.StatusServiceUnavailable)
+	for i := 10; i < 20; i++ {
+		post(replicas[i%2], payload(i))
+	}
+	leader, survivor := -1, -1
+	for i, f := range replicas {
+		if v, _ := metricValue(f.metrics(t), "am_fanout_lanes_leader", nil); v == 1 {
+			leader, survivor = i, 1-i
+		}
+	}
+	if leader < 0 {
+		t.Fatal("no replica says it runs the lanes (am_fanout_lanes_leader)")
+	}
+	_ = replicas[leader].proc.cmd.Process.Signal(syscall.SIGKILL)
+	<-replicas[leader].proc.exited
+	// A NATS node is lost with its disk; the other two keep the quorum.
+	lost := nats.nodes[2]
+	lost.Shutdown()
+	lost.WaitForShutdown()
+	if err := os.RemoveAll(nats.dirs[2]); err != nil {
+		t.Fatal(err)
+	}
+	sink.status.Store(http.StatusOK)
+	recovered := time.Now()
+	waitFor(t, 60*time.Second, "the surviving replica to deliver the other 10 alerts", func() (bool, string) {
+		n, _, _ := sink.counts()
+		return n == 20, fmt.Sprintf("%d of 20 arrived", n)
+	})
+	n, twice, last := sink.counts()
+	t.Logf("lane leader killed with -9 and a NATS node lost with its disk while the target was down: %d of 20 alerts delivered, the last %s after the target recovered (lease TTL 3s), %d delivered twice",
+		n, last.Sub(recovered).Round(10*time.Millisecond), twice)
+	if v, _ := metricValue(replicas[survivor].metrics(t), "am_fanout_lanes_leader", nil); v != 1 {
+		t.Errorf("am_fanout_lanes_leader of the surviving replica = %v, want 1", v)
+	}
+	// At-least-once: only attempts in flight at the kill may repeat; the
+	// target refused every one of them.
+	if twice != 0 {
+		t.Errorf("%d alerts delivered twice, want none: every attempt before the kill was refused", twice)
+	}
+	// The surviving replica still accepts with a node down.
+	post(replicas[survivor], payload(99))
+	waitFor(t, waitTimeout, "an alert accepted after the losses", func() (bool, string) {
+		n, _, _ := sink.counts()
+		return n == 21, fmt.Sprintf("%d of 21 arrived", n)
+	})
+}
