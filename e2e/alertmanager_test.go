@@ -43,22 +43,28 @@ type alertmanager struct {
 // groupWait, such as "0s" or "1s".
 func startAlertmanager(t *testing.T, fanoutURL, groupWait string) *alertmanager {
 	t.Helper()
+	// An empty cluster address turns gossip off, so nothing listens
+	// beyond the one loopback port.
+	return runAlertmanager(t, fmt.Sprintf(alertmanagerConfig, fanoutURL, groupWait), "--cluster.listen-address=")
+}
+
+// runAlertmanager runs Alertmanager on loopback with this config and
+// these cluster flags.
+func runAlertmanager(t *testing.T, config string, clusterFlags ...string) *alertmanager {
+	t.Helper()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfgFile, fmt.Appendf(nil, alertmanagerConfig, fanoutURL, groupWait), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(config), 0o600); err != nil {
 		t.Fatalf("writing the Alertmanager config: %v", err)
 	}
 	proc, addr := startServing(t, "alertmanager", bins.alertmanager, func(addr string) []string {
-		return []string{
+		return append([]string{
 			"--config.file=" + cfgFile,
 			"--storage.path=" + filepath.Join(dir, "data"),
 			"--web.listen-address=" + addr,
 			"--web.external-url=http://" + addr,
-			// An empty cluster address turns gossip off, so nothing
-			// listens beyond the one loopback port.
-			"--cluster.listen-address=",
 			"--log.level=debug",
-		}
+		}, clusterFlags...)
 	})
 	home := filepath.Join(dir, "home")
 	if err := os.Mkdir(home, 0o700); err != nil {

@@ -87,21 +87,26 @@ func (c *natsCluster) urls() []string {
 }
 
 // countingSink is a target that answers with the status it holds and
-// counts, per alert fingerprint, the notifications that named it.
+// counts, per alert fingerprint, the notifications that named it, and
+// per wall-clock second the requests it answered.
 type countingSink struct {
-	srv    *httptest.Server
-	status atomic.Int64
-	mu     sync.Mutex
-	got    map[string]int
-	last   time.Time
+	srv     *httptest.Server
+	status  atomic.Int64
+	mu      sync.Mutex
+	got     map[string]int
+	last    time.Time
+	seconds map[int64]int
 }
 
 func newCountingSink(t *testing.T) *countingSink {
-	s := &countingSink{got: map[string]int{}}
+	s := &countingSink{got: map[string]int{}, seconds: map[int64]int{}}
 	s.status.Store(http.StatusOK)
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		code := int(s.status.Load())
+		s.mu.Lock()
+		s.seconds[time.Now().Unix()]++
+		s.mu.Unlock()
 		if code == http.StatusOK {
 			var m struct {
 				Alerts []struct {
@@ -134,6 +139,20 @@ func (s *countingSink) counts() (distinct, twice int, last time.Time) {
 		}
 	}
 	return len(s.got), twice, s.last
+}
+
+// busiestSecond is the most requests answered within one wall-clock
+// second, and how many seconds saw more than limit.
+func (s *countingSink) busiestSecond(limit int) (most, over int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.seconds {
+		most = max(most, n)
+		if n > limit {
+			over++
+		}
+	}
+	return most, over
 }
 
 // TestHighlyAvailableOnNATS: two replicas share one NATS JetStream store

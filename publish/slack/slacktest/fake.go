@@ -54,6 +54,9 @@ type SlackCall struct {
 	Path string
 	Body []byte
 	Msg  map[string]any // the body, decoded
+	// TS is the message a Web API call posted or updated, as the fake
+	// answered it; empty for incoming webhooks.
+	TS string
 }
 
 // NewSlack starts a Slack fake whose Web API accepts the bot token; it
@@ -303,7 +306,7 @@ func (f *Slack) serveMethod(path string, body []byte, msg map[string]any, answer
 			fail("message_not_found")
 			return
 		}
-		f.posts = append(f.posts, SlackCall{Path: path, Body: body, Msg: msg})
+		f.posts = append(f.posts, SlackCall{Path: path, Body: body, Msg: msg, TS: ts})
 		answer(map[string]any{"ok": true, "channel": channel, "ts": ts})
 		return
 	}
@@ -327,7 +330,7 @@ func (f *Slack) serveMethod(path string, body []byte, msg map[string]any, answer
 	f.nextTS++
 	ts := fmt.Sprintf("1700000000.%06d", f.nextTS)
 	f.messages[ts] = id
-	f.posts = append(f.posts, SlackCall{Path: path, Body: body, Msg: msg})
+	f.posts = append(f.posts, SlackCall{Path: path, Body: body, Msg: msg, TS: ts})
 	if code := f.postedFail; code != "" {
 		f.postedFail = ""
 		fail(code)
