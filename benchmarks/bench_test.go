@@ -34,7 +34,10 @@ const (
 // alert to ten local webhook targets that answer 200 at once, with its
 // default configuration (am-fanout=bbolt: the durable store, fsync on)
 // and with outbox.enabled: false (am-fanout=memory: the same pipeline,
-// pending deliveries in memory). The control (forwarder) is a bare
+// pending deliveries in memory), and on NATS JetStream, embedded in the
+// benchmark process: one server with streams of one replica
+// (am-fanout=nats-r1) and a three-node cluster on loopback with three
+// (am-fanout=nats-r3). The control (forwarder) is a bare
 // net/http server in the benchmark process: it decodes the notification,
 // posts each alert to the ten targets in parallel, and answers once they
 // all answered; nothing is persisted, retried or ordered. One operation
@@ -57,7 +60,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.Run(fmt.Sprintf("alerts-per-webhook=%d/forwarder", perWebhook), func(b *testing.B) {
 			forwarded = benchEndToEnd(b, "", perWebhook)
 		})
-		for _, store := range []string{"bbolt", "memory"} {
+		for _, store := range []string{"bbolt", "memory", "nats-r1", "nats-r3"} {
 			b.Run(fmt.Sprintf("alerts-per-webhook=%d/am-fanout=%s", perWebhook, store), func(b *testing.B) {
 				if rate := benchEndToEnd(b, store, perWebhook); forwarded > 0 && rate > 0 {
 					b.ReportMetric(rate/forwarded, "ratio-to-forwarder")
@@ -81,7 +84,7 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 		b.Cleanup(fw.Close)
 		url = fw.URL
 	} else {
-		srv = startServer(b, config(urls, store == "bbolt"), "--log.level=warn")
+		srv = startServer(b, config(urls, storage(b, store)), "--log.level=warn")
 		url = srv.url
 	}
 	var idleRSS float64
@@ -186,11 +189,27 @@ func startTargets(b *testing.B, delivered *atomic.Int64) []string {
 	return urls
 }
 
+// storage is the configuration's outbox and storage sections for store:
+// bbolt (the default), memory (outbox.enabled: false), or nats-r1 and
+// nats-r3, JetStream on one embedded server or a three-node embedded
+// cluster, started here, with as many replicas of every stream.
+func storage(b *testing.B, store string) string {
+	switch store {
+	case "memory":
+		return "outbox: {enabled: false}\n"
+	case "nats-r1":
+		return natsStorage(startNATS(b, 1), 1, "")
+	case "nats-r3":
+		return natsStorage(startNATS(b, 3), 3, "")
+	}
+	return "outbox: {enabled: true}\n"
+}
+
 // config is an am-fanout configuration that delivers every alert to all
-// the targets, with the outbox's defaults but its durability.
-func config(urls []string, durable bool) string {
+// the targets, with the outbox's defaults and the storage given.
+func config(urls []string, storage string) string {
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "outbox: {enabled: %t}\ntargets:\n", durable)
+	cfg.WriteString(storage + "targets:\n")
 	for i, u := range urls {
 		fmt.Fprintf(&cfg, "  - {name: target-%d, type: webhook, url: %q, format: alertmanager}\n", i, u)
 	}

@@ -24,6 +24,8 @@ type server struct {
 	out    lockedBuffer
 	exited chan struct{}
 	err    error
+	// killed says kill ended it: its exit status is no failure.
+	killed bool
 }
 
 // lockedBuffer keeps the process's output for the failure message.
@@ -131,9 +133,17 @@ func (s *server) stop(b *testing.B) {
 			b.Errorf("am-fanout did not exit within 15s of SIGTERM")
 		}
 	}
-	if s.err != nil {
+	if s.err != nil && !s.killed {
 		b.Errorf("am-fanout exited with %v\n%s", s.err, s.out.String())
 	}
+}
+
+// kill ends the process with SIGKILL, as a crash would, and waits for
+// it to exit.
+func (s *server) kill() {
+	s.killed = true
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited
 }
 
 // memory reads the process's resident set size now (VmRSS) and at its peak
