@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -236,30 +235,12 @@ func (d *groupDetails) valueLens() []int {
 
 // cutTo cuts every value longer than level and returns their qualified
 // names, sorted.
-func (d *groupDetails) cutTo(level int) []string {
-	var cut []string
-	for prefix, m := range d.valueMaps() {
-		for k, v := range m {
-			if len(v) > level {
-				m[k], _ = publish.TruncateBytes(v, level)
-				cut = append(cut, prefix+k)
-			}
-		}
-	}
-	slices.Sort(cut)
-	return cut
-}
+func (d *groupDetails) cutTo(level int) []string { return cutValues(d.valueMaps(), level) }
 
 // groupSource is the default payload.source of a group: the common
 // instance label, else the host of the Alertmanager, else "am-fanout".
 func groupSource(n *core.Notification) string {
-	if v := n.Group.CommonLabels["instance"]; v != "" {
-		return v
-	}
-	if u, err := url.Parse(n.Group.ExternalURL); err == nil && u.Host != "" {
-		return u.Host
-	}
-	return "am-fanout"
+	return source(n.Group.CommonLabels["instance"], n.Group.ExternalURL)
 }
 
 // firstStart is the start of the notification's oldest firing alert.

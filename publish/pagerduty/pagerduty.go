@@ -242,8 +242,14 @@ func (d *pagerDutyDetails) valueLens() []int {
 // cutTo cuts every label and annotation value longer than level and
 // returns their qualified names, sorted.
 func (d *pagerDutyDetails) cutTo(level int) []string {
+	return cutValues(map[string]map[string]string{"annotations.": d.Annotations, "labels.": d.Labels}, level)
+}
+
+// cutValues cuts every value of the maps longer than level and returns
+// their names, each with its map's prefix, sorted.
+func cutValues(maps map[string]map[string]string, level int) []string {
 	var cut []string
-	for prefix, m := range map[string]map[string]string{"annotations.": d.Annotations, "labels.": d.Labels} {
+	for prefix, m := range maps {
 		for k, v := range m {
 			if len(v) > level {
 				m[k], _ = publish.TruncateBytes(v, level)
@@ -258,10 +264,16 @@ func (d *pagerDutyDetails) cutTo(level int) []string {
 // pagerDutySource is the default payload.source: the instance label, else
 // the host of the Alertmanager, else "am-fanout"; PagerDuty requires one.
 func pagerDutySource(a *core.EnrichedAlert) string {
-	if v := a.Alert.Labels["instance"]; v != "" {
-		return v
+	return source(a.Alert.Labels["instance"], a.Group.ExternalURL)
+}
+
+// source is the instance, else the host of the Alertmanager's external
+// URL, else "am-fanout".
+func source(instance, externalURL string) string {
+	if instance != "" {
+		return instance
 	}
-	if u, err := url.Parse(a.Group.ExternalURL); err == nil && u.Host != "" {
+	if u, err := url.Parse(externalURL); err == nil && u.Host != "" {
 		return u.Host
 	}
 	return "am-fanout"
