@@ -7,6 +7,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // LaneState is what a target's lane is doing, for the status page, the
@@ -66,6 +67,8 @@ type lane struct {
 	openFor     time.Duration // of the target's breaker
 	fallback    []string      // the target's, as last configured
 	pacedUntil  time.Time     // when the bucket has the next token, if waiting
+	// kept is the state last saved to a LaneStore, to save only changes.
+	kept outbox.LaneMemory
 }
 
 // ready reports whether the lane may start an attempt at now, or else the
@@ -298,4 +301,19 @@ func (q *laneQueue) remove(e *entry) {
 	if e.index >= 0 {
 		heap.Remove(q, e.index)
 	}
+}
+
+// memory is the lane's flow-control state, as a shared store keeps it.
+func (l *lane) memory() outbox.LaneMemory {
+	return outbox.LaneMemory{
+		Target: l.name, PausedUntil: l.pausedUntil, Throttled: l.throttled, Failures: l.failures,
+		RetryAt: l.retryAt, BreakerOpen: l.breakerOpen, LastFailure: l.lastFailure,
+	}
+}
+
+// restore takes up the state another replica's lane kept.
+func (l *lane) restore(m outbox.LaneMemory) {
+	l.pausedUntil, l.throttled, l.failures = m.PausedUntil, m.Throttled, m.Failures
+	l.retryAt, l.breakerOpen, l.lastFailure = m.RetryAt, m.BreakerOpen, m.LastFailure
+	l.kept = m
 }

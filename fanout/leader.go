@@ -109,6 +109,17 @@ func (p *Pipeline) gain() error {
 	p.mu.Lock()
 	p.term = tm
 	p.mu.Unlock()
+	if ls, ok := p.store.(LaneStore); ok {
+		kept, err := ls.LoadLanes()
+		if err != nil {
+			p.logger.Warn("reading the lanes' state from the shared store failed; they start afresh", "err", err)
+		}
+		p.mu.Lock()
+		for name, m := range kept {
+			p.lane(name).restore(m)
+		}
+		p.mu.Unlock()
+	}
 	n := 0
 	err := p.shared.Load(func(c *outbox.Candidate) {
 		if p.admitShared(c) {

@@ -27,6 +27,23 @@ type requests struct {
 	mu     sync.Mutex
 	got    map[string][]string // "target/fingerprint" → the replicas that sent it
 	refuse map[string]bool     // targets that refuse every delivery for good
+	// throttle holds the Retry-After of targets that answer 429.
+	throttle map[string]time.Duration
+}
+
+func (a *requests) throttled(target string) time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.throttle[target]
+}
+
+func (a *requests) setThrottle(target string, wait time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.throttle == nil {
+		a.throttle = map[string]time.Duration{}
+	}
+	a.throttle[target] = wait
 }
 
 func (a *requests) arrive(replica, key string) {
@@ -81,6 +98,9 @@ func (r *replicaAttempter) Attempt(ctx context.Context, t *core.Target, a *core.
 	r.all.arrive(r.name, t.Name+"/"+a.Alert.Fingerprint)
 	if r.all.refusing(t.Name) {
 		return core.Outcome{Kind: core.OutcomePermanent, StatusCode: 400, Err: errors.New("HTTP 400")}
+	}
+	if wait := r.all.throttled(t.Name); wait > 0 {
+		return core.Outcome{Kind: core.OutcomeRetry, Throttled: true, StatusCode: 429, RetryAfter: wait, Err: errors.New("HTTP 429")}
 	}
 	if d := r.delay[t.Name]; d > 0 {
 		timer := time.NewTimer(d)
@@ -505,6 +525,42 @@ func TestLeaderReloadsWhenItsWatchBreaks(t *testing.T) {
 		}
 		if log := c.log.String(); !strings.Contains(log, "the watch broke") {
 			t.Errorf("the log does not say the watch broke:\n%s", log)
+		}
+	})
+}
+
+// TestTakeoverKeepsTheLanesState: a target the leader found throttling
+// (429 with Retry-After: 60s) stays paused when the other replica takes
+// the lanes over: the new holder resumes the pause from the shared store
+// instead of sending into it again, and sends once it ends.
+func TestTakeoverKeepsTheLanesState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, "a", "b")
+		c.give("a")
+		c.requests.setThrottle("picky", time.Minute)
+		fps := fingerprints("p", 1)
+		c.accept("a", false, fps...)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		paused := c.members["a"].box.Lanes()["picky"]
+		if paused.State != LanePaused {
+			t.Fatalf("the leader's lane of the throttling target is %+v, want paused", paused)
+		}
+		c.requests.setThrottle("picky", 0)
+		c.give("b")
+		got := c.members["b"].box.Lanes()["picky"]
+		if got.State != LanePaused || !got.Until.Equal(paused.Until) {
+			t.Errorf("the new holder's lane is %+v, want paused until %s as the old holder's", got, paused.Until)
+		}
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		if n := len(c.requests.senders("picky/" + fps[0])); n != 1 {
+			t.Errorf("picky got %d requests within its pause, want only the first (refused) one", n)
+		}
+		time.Sleep(time.Minute)
+		c.drain()
+		if got := c.requests.senders("picky/" + fps[0]); len(got) != 2 || got[1] != "b" {
+			t.Errorf("picky was sent the alert by %v, want a (throttled) then b after the pause", got)
 		}
 	})
 }

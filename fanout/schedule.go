@@ -226,10 +226,15 @@ func (p *Pipeline) settle(e *entry, d *outbox.Delivery, out core.Outcome, prepar
 		next = until
 	}
 	failures := l.failures
+	var keep *outbox.LaneMemory
+	if m := l.memory(); m != l.kept {
+		l.kept, keep = m, &m
+	}
 	p.running--
 	p.mu.Unlock()
 	p.poke()
 	p.logLane(l.name, was, st, until, failures, &out)
+	p.keepLane(keep)
 
 	what := p.judge(d, &out, now, next)
 	if what != settledHeld || prepared {
@@ -256,6 +261,18 @@ func (p *Pipeline) settle(e *entry, d *outbox.Delivery, out core.Outcome, prepar
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.unbusy(e, what, &out)
+}
+
+// keepLane saves a lane's changed state to a store that replicas share,
+// for the replica that takes the lanes over next.
+func (p *Pipeline) keepLane(m *outbox.LaneMemory) {
+	ls, ok := p.store.(LaneStore)
+	if m == nil || !ok || p.opts.Lease == nil {
+		return
+	}
+	if err := ls.SaveLane(*m); err != nil {
+		p.logger.Warn("keeping a lane's state in the shared store failed; the next lane holder starts it afresh", "target", m.Target, "err", err)
+	}
 }
 
 // logLane logs a lane's changes between sending and holding its

@@ -29,3 +29,11 @@ type Lease interface {
 	// holds it: it could not renew it in time, or ctx ended.
 	Hold(ctx context.Context) (lost <-chan struct{}, err error)
 }
+
+// LaneStore is implemented by shared stores that keep each lane's
+// flow-control state, so that the replica taking the lanes over resumes a
+// paused, failing or broken target where the last one left it.
+type LaneStore interface {
+	SaveLane(m outbox.LaneMemory) error
+	LoadLanes() (map[string]outbox.LaneMemory, error)
+}

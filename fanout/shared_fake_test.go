@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,7 @@ type sharedLog struct {
 	log     []*outbox.Candidate
 	seqs    map[uint64]uint64 // commit order of each delivery accepted, by id
 	changed chan struct{}     // closed and replaced when the log grows
+	lanes   map[string]outbox.LaneMemory
 }
 
 func newSharedLog(store *outbox.Store) *sharedLog {
@@ -59,7 +61,28 @@ type sharedReplica struct {
 	breaks atomic.Int32
 }
 
-var _ SharedStore = (*sharedReplica)(nil)
+var (
+	_ SharedStore = (*sharedReplica)(nil)
+	_ LaneStore   = (*sharedReplica)(nil)
+)
+
+// SaveLane keeps a lane's state for every replica.
+func (r *sharedReplica) SaveLane(m outbox.LaneMemory) error {
+	r.hub.mu.Lock()
+	defer r.hub.mu.Unlock()
+	if r.hub.lanes == nil {
+		r.hub.lanes = map[string]outbox.LaneMemory{}
+	}
+	r.hub.lanes[m.Target] = m
+	return nil
+}
+
+// LoadLanes returns the lanes' states kept by any replica.
+func (r *sharedReplica) LoadLanes() (map[string]outbox.LaneMemory, error) {
+	r.hub.mu.Lock()
+	defer r.hub.mu.Unlock()
+	return maps.Clone(r.hub.lanes), nil
+}
 
 // Load gives the pending deliveries numbered as they were accepted (the
 // bbolt store numbers them afresh), as a replicated store's sequence does.

@@ -88,6 +88,7 @@ type JetStreamStore struct {
 	history jetstream.KeyValue
 	state   jetstream.KeyValue
 	lease   jetstream.KeyValue
+	lanes   jetstream.KeyValue
 	// keyTTL says whether the server keeps a TTL per message (2.11+).
 	keyTTL bool
 	// watchFrom is the revision of the slots' bucket after the last one
@@ -160,7 +161,7 @@ func (o *JetStreamOptions) normalise(logger *slog.Logger) {
 // jsNames are the streams, buckets and subjects of one prefix.
 type jsNames struct {
 	pending, dead                              string // streams
-	latest, done, retry, history, state, lease string // buckets
+	latest, done, retry, history, state, lease, lanes string // buckets
 	pendingSubject, deadSubject                string // subject prefixes, with the trailing dot
 }
 
@@ -168,7 +169,7 @@ func namesOf(prefix string) jsNames {
 	return jsNames{
 		pending: prefix + "-pending", dead: prefix + "-dead",
 		latest: prefix + "-latest", done: prefix + "-done", retry: prefix + "-retry",
-		history: prefix + "-history", state: prefix + "-state", lease: prefix + "-lease",
+		history: prefix + "-history", state: prefix + "-state", lease: prefix + "-lease", lanes: prefix + "-lanes",
 		pendingSubject: prefix + ".pending.", deadSubject: prefix + ".dead.",
 	}
 }
@@ -301,6 +302,7 @@ func (s *JetStreamStore) create(ctx context.Context) error {
 		{&s.history, n.history, o.Store.Retention, 0},
 		{&s.state, n.state, map[bool]time.Duration{true: 0, false: o.StateTTL}[s.keyTTL], markers},
 		{&s.lease, n.lease, o.LeaseTTL, 0},
+		{&s.lanes, n.lanes, o.Store.Retention, 0},
 	} {
 		if *b.kv, err = s.bucket(ctx, b.name, b.ttl, b.markers); err != nil {
 			return err

@@ -291,3 +291,29 @@ func TestJetStreamPublisherState(t *testing.T) {
 		t.Error("a deleted entry is still found")
 	}
 }
+
+// TestJetStreamKeepsLanes: a lane's state saved through one connection is
+// read back through another, as the next lane holder reads it.
+func TestJetStreamKeepsLanes(t *testing.T) {
+	srv := runJetStream(t)
+	a := openJetStream(t, []string{srv.ClientURL()}, 1, StoreOptions{})
+	b := openJetStream(t, []string{srv.ClientURL()}, 1, StoreOptions{})
+	if got, err := b.LoadLanes(); err != nil || len(got) != 0 {
+		t.Fatalf("LoadLanes on an empty store = %v, %v; want none", got, err)
+	}
+	until := time.Now().Add(time.Minute).UTC().Truncate(time.Millisecond)
+	want := LaneMemory{Target: "chat", PausedUntil: until, Throttled: true, Failures: 2, BreakerOpen: true}
+	if err := a.SaveLane(want); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SaveLane(LaneMemory{Target: "pager"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.LoadLanes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !got["chat"].PausedUntil.Equal(until) || got["chat"].Failures != 2 || !got["chat"].BreakerOpen || !got["chat"].Throttled {
+		t.Errorf("LoadLanes = %+v, want chat paused until %s with its failures and open breaker, and pager", got, until)
+	}
+}
