@@ -160,9 +160,9 @@ func (o *JetStreamOptions) normalise(logger *slog.Logger) {
 
 // jsNames are the streams, buckets and subjects of one prefix.
 type jsNames struct {
-	pending, dead                              string // streams
+	pending, dead                                     string // streams
 	latest, done, retry, history, state, lease, lanes string // buckets
-	pendingSubject, deadSubject                string // subject prefixes, with the trailing dot
+	pendingSubject, deadSubject                       string // subject prefixes, with the trailing dot
 }
 
 func namesOf(prefix string) jsNames {
