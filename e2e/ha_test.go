@@ -250,4 +250,16 @@ targets:
 		n, _, _ := sink.counts()
 		return n == 21, fmt.Sprintf("%d of 21 arrived", n)
 	})
+
+	// With a second node gone there is no quorum: nothing can be
+	// persisted, and the webhook says so with a 503 for Alertmanager to
+	// send the notification again, rather than a 200 it cannot keep.
+	nats.nodes[1].Shutdown()
+	nats.nodes[1].WaitForShutdown()
+	start := time.Now()
+	code, _, _, raw := replicas[survivor].postWebhook(t, payload(100))
+	t.Logf("without a NATS quorum the webhook answered %d after %s: %s", code, time.Since(start).Round(10*time.Millisecond), strings.TrimSpace(string(raw)))
+	if code != http.StatusServiceUnavailable {
+		t.Errorf("POST /webhook without a NATS quorum answered %d, want 503: %s", code, raw)
+	}
 }
