@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/am-fanout/am-fanout/outbox/jetstreamtest"
 	"github.com/am-fanout/am-fanout/publish/slack/slacktest"
 )
 
@@ -82,7 +83,7 @@ receivers:
 // haEnv is the NATS cluster, two replicas and, unless left out, their
 // Alertmanagers: ams[i] sends to replicas[i].
 type haEnv struct {
-	nats     *natsCluster
+	nats     *jetstreamtest.Cluster
 	replicas [2]*fanoutServer
 	ams      [2]*alertmanager
 }
@@ -91,8 +92,8 @@ type haEnv struct {
 // targets; the first runs the lanes before the second starts.
 func startHAReplicas(t *testing.T, targets string) *haEnv {
 	t.Helper()
-	e := &haEnv{nats: startNATSCluster(t)}
-	config := fmt.Sprintf(haFanoutConfig, strings.Join(e.nats.urls(), ", "), targets)
+	e := &haEnv{nats: jetstreamtest.Start(t, 3)}
+	config := fmt.Sprintf(haFanoutConfig, strings.Join(e.nats.URLs(0), ", "), targets)
 	e.replicas[0] = startFanout(t, config, "--log.level=info")
 	waitFor(t, waitTimeout, "the first replica to run the lanes", func() (bool, string) {
 		return e.leader(t) == 0, "am_fanout_lanes_leader is not 1"
@@ -311,17 +312,7 @@ func TestHAReplicaKilledWithItsDisk(t *testing.T) {
 // haStreams are the streams and buckets (streams KV_<bucket>) of the
 // store's default prefix.
 var haStreams = []string{"am-fanout-pending", "am-fanout-dead", "KV_am-fanout-latest", "KV_am-fanout-done",
-	"KV_am-fanout-retry", "KV_am-fanout-history", "KV_am-fanout-state", "KV_am-fanout-lease"}
-
-// streamLeader is the node leading a stream, or -1.
-func (c *natsCluster) streamLeader(stream string, alive []int) int {
-	for _, i := range alive {
-		if c.nodes[i].JetStreamIsStreamLeader("$G", stream) {
-			return i
-		}
-	}
-	return -1
-}
+	"KV_am-fanout-retry", "KV_am-fanout-history", "KV_am-fanout-state", "KV_am-fanout-lease", "KV_am-fanout-lanes"}
 
 // TestHANATSNodeLostMidStream: halfway through a stream to both
 // Alertmanagers, the NATS node leading the pending deliveries' stream is
@@ -337,22 +328,21 @@ func TestHANATSNodeLostMidStream(t *testing.T) {
 	var killed, reElected time.Time
 	var okAtKill, unavailableAtKill, unavailableAtElection float64
 	e.postToBoth(t, haAlerts("E2EHANode", n), 50, 100*time.Millisecond, 6, func() {
-		if lost = e.nats.streamLeader("am-fanout-pending", []int{0, 1, 2}); lost < 0 {
+		if lost = e.nats.StreamLeader("am-fanout-pending", []int{0, 1, 2}); lost < 0 {
 			t.Fatal("no NATS node leads the pending stream")
 		}
 		okAtKill, unavailableAtKill = e.webhookAnswers(t)
 		killed = time.Now()
-		e.nats.nodes[lost].Shutdown()
-		e.nats.nodes[lost].WaitForShutdown()
+		e.nats.StopNode(lost)
 		var alive []int
-		for i := range e.nats.nodes {
+		for i := range e.nats.Nodes {
 			if i != lost {
 				alive = append(alive, i)
 			}
 		}
 		waitFor(t, waitTimeout, "the two nodes left to elect a leader of every stream", func() (bool, string) {
 			for _, s := range haStreams {
-				if e.nats.streamLeader(s, alive) < 0 {
+				if e.nats.StreamLeader(s, alive) < 0 {
 					return false, s + " has no leader"
 				}
 			}

@@ -4,11 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,75 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
+	"github.com/am-fanout/am-fanout/outbox/jetstreamtest"
 )
-
-// natsCluster is three embedded JetStream servers routed to each other on
-// loopback, each with its own storage directory.
-type natsCluster struct {
-	nodes []*server.Server
-	dirs  []string
-}
-
-func startNATSCluster(t *testing.T) *natsCluster {
-	t.Helper()
-	const n = 3
-	ports := make([]int, n)
-	routes := make([]string, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
-	}
-	c := &natsCluster{}
-	for i := range n {
-		dir := filepath.Join(t.TempDir(), fmt.Sprintf("n%d", i))
-		s, err := server.NewServer(&server.Options{
-			ServerName: fmt.Sprintf("n%d", i), Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir,
-			NoLog: true, NoSigs: true,
-			Cluster: server.ClusterOpts{Name: "am-fanout-e2e", Host: "127.0.0.1", Port: ports[i]},
-			Routes:  server.RoutesFromStr(strings.Join(routes, ",")),
-		})
-		if err != nil {
-			t.Fatalf("starting NATS node %d: %v", i, err)
-		}
-		s.Start()
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("NATS node %d is not ready after 10s", i)
-		}
-		c.nodes, c.dirs = append(c.nodes, s), append(c.dirs, dir)
-	}
-	t.Cleanup(func() {
-		for _, s := range c.nodes {
-			s.Shutdown()
-			s.WaitForShutdown()
-		}
-	})
-	waitFor(t, 30*time.Second, "the NATS cluster to elect a JetStream meta leader", func() (bool, string) {
-		leader := false
-		for _, s := range c.nodes {
-			if !s.JetStreamIsCurrent() {
-				return false, "a node is not current"
-			}
-			leader = leader || s.JetStreamIsLeader()
-		}
-		return leader, "no meta leader"
-	})
-	return c
-}
-
-// urls are the client URLs of every node.
-func (c *natsCluster) urls() []string {
-	out := make([]string, len(c.nodes))
-	for i, s := range c.nodes {
-		out[i] = s.ClientURL()
-	}
-	return out
-}
 
 // countingSink is a target that answers with the status it holds and
 // counts, per alert fingerprint, the notifications that named it, and
@@ -162,7 +93,7 @@ func (s *countingSink) busiestSecond(limit int) (most, over int) {
 // the other replica takes the lanes and delivers everything once the
 // target is back.
 func TestHighlyAvailableOnNATS(t *testing.T) {
-	nats := startNATSCluster(t)
+	nats := jetstreamtest.Start(t, 3)
 	sink := newCountingSink(t)
 	config := fmt.Sprintf(`
 storage:
@@ -176,7 +107,7 @@ targets:
     type: webhook
     url: %s
     format: alertmanager
-`, strings.Join(nats.urls(), ", "), sink.srv.URL)
+`, strings.Join(nats.URLs(0), ", "), sink.srv.URL)
 	replicas := []*fanoutServer{startFanout(t, config, "--log.level=info"), startFanout(t, config, "--log.level=info")}
 
 	post := func(f *fanoutServer, body []byte) {
@@ -221,10 +152,8 @@ targets:
 	_ = replicas[leader].proc.cmd.Process.Signal(syscall.SIGKILL)
 	<-replicas[leader].proc.exited
 	// A NATS node is lost with its disk; the other two keep the quorum.
-	lost := nats.nodes[2]
-	lost.Shutdown()
-	lost.WaitForShutdown()
-	if err := os.RemoveAll(nats.dirs[2]); err != nil {
+	nats.StopNode(2)
+	if err := os.RemoveAll(nats.Dirs[2]); err != nil {
 		t.Fatal(err)
 	}
 	sink.status.Store(http.StatusOK)
@@ -254,8 +183,7 @@ targets:
 	// With a second node gone there is no quorum: nothing can be
 	// persisted, and the webhook says so with a 503 for Alertmanager to
 	// send the notification again, rather than a 200 it cannot keep.
-	nats.nodes[1].Shutdown()
-	nats.nodes[1].WaitForShutdown()
+	nats.StopNode(1)
 	start := time.Now()
 	code, _, _, raw := replicas[survivor].postWebhook(t, payload(100))
 	t.Logf("without a NATS quorum the webhook answered %d after %s: %s", code, time.Since(start).Round(10*time.Millisecond), strings.TrimSpace(string(raw)))
