@@ -108,22 +108,11 @@ func (s StateStyle[T]) OfGroup(n *core.Notification) T {
 	}
 	worst := firing[0]
 	for _, a := range firing[1:] {
-		if severityRank(a) < severityRank(worst) {
+		if SeverityRank(a.Classification.Severity) < SeverityRank(worst.Classification.Severity) {
 			worst = a
 		}
 	}
 	return s.Of(worst)
-}
-
-// severityRank orders alerts from the most severe.
-func severityRank(a *core.EnrichedAlert) int {
-	switch a.Classification.Severity {
-	case core.SeverityCritical:
-		return 0
-	case core.SeverityWarning:
-		return 1
-	}
-	return 2
 }
 
 // CutStep is one way of making a message smaller: Remove(n) takes n of
