@@ -123,6 +123,13 @@ type CutStep struct {
 	Remove func(n int)
 }
 
+// CutText is the step that shortens the text *s by up to all its
+// characters, ending it with an ellipsis once cut.
+func CutText(s *string) CutStep {
+	full := []rune(*s)
+	return CutStep{Max: len(full), Remove: func(n int) { *s, _ = TruncateRunes(string(full), len(full)-n) }}
+}
+
 // Cut makes a message fit by priority: it applies steps in order, each
 // removing as few units as it must once the ones before it removed all
 // theirs, and reports whether the message fits. fits must not get false

@@ -106,14 +106,13 @@ func (d *discord) groupMessage(n *core.Notification) *discordMessage {
 // of text, in the order groupMessage tells.
 func (g *discordGroup) fit(budget int) {
 	first, floor := g.keep, min(g.keep, discordGroupAlertsFloor)
-	desc := []rune(g.description)
 	publish.Cut([]publish.CutStep{
 		{Max: first - floor, Remove: func(k int) { g.keep = first - k }},
 		{Max: 1, Remove: func(k int) { g.dropLong = k == 1 }},
 		{Max: max(floor-1, 0), Remove: func(k int) { g.keep = floor - k }},
 		{Max: discordGroupLineMax - discordGroupLineMin, Remove: func(k int) { g.lineMax = discordGroupLineMax - k }},
 		{Max: 1, Remove: func(k int) { g.noLinks = k == 1 }},
-		{Max: len(desc), Remove: func(k int) { g.description, _ = publish.TruncateRunes(string(desc), len(desc)-k) }},
+		publish.CutText(&g.description),
 		{Max: len(g.fields), Remove: func(k int) { g.keepFields = len(g.fields) - k }},
 	}, func() bool {
 		total := 0

@@ -84,19 +84,15 @@ func (m *msteams) groupContent(n *core.Notification) *teamsGroup {
 // text, drops common labels from the last, cuts the title.
 func (g *teamsGroup) fit(limit int) ([]byte, error) {
 	first, floor := g.keep, min(g.keep, teamsGroupAlertsFloor)
-	text, title := []rune(g.text), []rune(g.title)
-	cut := func(field *string, full []rune) func(int) {
-		return func(n int) { *field, _ = publish.TruncateRunes(string(full), len(full)-n) }
-	}
 	steps := []publish.CutStep{
 		{Max: first - floor, Remove: func(k int) { g.keep = first - k }},
 		{Max: 1, Remove: func(k int) { g.dropLong = k == 1 }},
 		{Max: max(floor-1, 0), Remove: func(k int) { g.keep = floor - k }},
 		{Max: teamsGroupLineMax - teamsGroupLineMin, Remove: func(k int) { g.lineMax = teamsGroupLineMax - k }},
 		{Max: 1, Remove: func(k int) { g.noLinks = k == 1 }},
-		{Max: len(text), Remove: cut(&g.text, text)},
+		publish.CutText(&g.text),
 		{Max: len(g.facts), Remove: func(k int) { g.keepFacts = len(g.facts) - k }},
-		{Max: len(title), Remove: cut(&g.title, title)},
+		publish.CutText(&g.title),
 	}
 	fits := func() bool { b, err := g.encode(); return err == nil && len(b) <= limit }
 	if !publish.Cut(steps, fits) {
