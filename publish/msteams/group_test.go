@@ -167,9 +167,9 @@ func TestMSTeamsGroupFitCutsByPriority(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if g.keep != tc.keep || g.dropLong != tc.dropLong || (g.lineMax < teamsGroupLineMax) != tc.linesCut || g.keepFacts != 3 {
+			if g.Keep != tc.keep || g.DropLong != tc.dropLong || (g.LineMax < teamsGroupLineMax) != tc.linesCut || g.keepFacts != 3 {
 				t.Errorf("kept %d alerts, long links dropped %v, lines of %d, %d facts; want %d, %v, lines cut %v, 3 facts",
-					g.keep, g.dropLong, g.lineMax, g.keepFacts, tc.keep, tc.dropLong, tc.linesCut)
+					g.Keep, g.DropLong, g.LineMax, g.keepFacts, tc.keep, tc.dropLong, tc.linesCut)
 			}
 			if len(body) > tc.limit {
 				t.Errorf("%d bytes, over %d", len(body), tc.limit)
