@@ -3,7 +3,6 @@ package discord
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -151,13 +150,7 @@ func TestDiscordGroupFitCutsByPriority(t *testing.T) {
 }
 
 func TestDiscordGroupOfOversizedAlertsFits(t *testing.T) {
-	n := publishtest.ChatNotification(0, 0, 0)
-	for i := range 12 {
-		a := publishtest.OversizedAlert()
-		a.Alert.Fingerprint = fmt.Sprint(i)
-		a.Alert.Labels["instance"] = fmt.Sprint(i)
-		n.Alerts = append(n.Alerts, *a)
-	}
+	n := publishtest.OversizedChatNotification(12)
 	f := discordtest.NewDiscord(t)
 	p := newDiscordTest(t, f, publish.Templates{"content": strings.Repeat("c", 5000)}, publish.Options{})
 	if err := p.PublishGroup(context.Background(), n); err != nil {

@@ -3,7 +3,6 @@ package msteams
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -179,13 +178,7 @@ func TestMSTeamsGroupFitCutsByPriority(t *testing.T) {
 }
 
 func TestMSTeamsGroupOfOversizedAlertsFits(t *testing.T) {
-	n := publishtest.ChatNotification(0, 0, 0)
-	for i := range 12 {
-		a := publishtest.OversizedAlert()
-		a.Alert.Fingerprint = fmt.Sprint(i)
-		a.Alert.Labels["instance"] = fmt.Sprint(i)
-		n.Alerts = append(n.Alerts, *a)
-	}
+	n := publishtest.OversizedChatNotification(12)
 	f := msteamstest.NewTeams(t, teamsTestSig)
 	m := newTestMSTeams(t, f, publish.Options{}, nil)
 	if err := m.PublishGroup(context.Background(), n); err != nil {

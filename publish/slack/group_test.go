@@ -196,13 +196,7 @@ func TestSlackGroupFitCutsByPriority(t *testing.T) {
 }
 
 func TestSlackGroupOfOversizedAlertsFits(t *testing.T) {
-	n := publishtest.ChatNotification(0, 0, 0)
-	for i := range 12 {
-		a := publishtest.OversizedAlert()
-		a.Alert.Fingerprint = fmt.Sprint(i)
-		a.Alert.Labels["instance"] = fmt.Sprint(i)
-		n.Alerts = append(n.Alerts, *a)
-	}
+	n := publishtest.OversizedChatNotification(12)
 	f := slacktest.NewSlack(t, "")
 	p := newSlackWebhookTest(t, f, nil)
 	if err := p.PublishGroup(context.Background(), n); err != nil {
