@@ -33,6 +33,20 @@ func parseFixture(t *testing.T, content string) (*Config, string, error) {
 	return cfg, path, err
 }
 
+// requireRejectedAt parses content and requires an error that names the
+// file and line and says each of want; it returns the error for checks of
+// its own.
+func requireRejectedAt(t *testing.T, content string, line int, want []string) error {
+	t.Helper()
+	_, path, err := parseFixture(t, content)
+	require.Error(t, err, "the config must be rejected")
+	assert.Contains(t, err.Error(), path+":"+strconv.Itoa(line)+":", "the error must name the file and line")
+	for _, w := range want {
+		assert.Contains(t, err.Error(), w)
+	}
+	return err
+}
+
 func dur(d time.Duration) model.Duration { return model.Duration(d) }
 
 func TestParseEmptyFileGivesDefaults(t *testing.T) {

@@ -3,7 +3,6 @@ package config
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -53,12 +52,7 @@ func TestStorageErrorsNameFileAndLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, path, err := parseFixture(t, tt.content)
-			require.Error(t, err, "the config must be rejected")
-			assert.Contains(t, err.Error(), path+":"+strconv.Itoa(tt.line)+":", "the error must name the file and line")
-			for _, w := range tt.want {
-				assert.Contains(t, err.Error(), w)
-			}
+			requireRejectedAt(t, tt.content, tt.line, tt.want)
 		})
 	}
 }

@@ -2,7 +2,6 @@ package config
 
 import (
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,12 +79,7 @@ func TestTracingErrorsNameFileAndLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, path, err := parseFixture(t, tt.content)
-			require.Error(t, err, "the config must be rejected")
-			assert.Contains(t, err.Error(), path+":"+strconv.Itoa(tt.line)+":", "the error must name the file and line")
-			for _, w := range tt.want {
-				assert.Contains(t, err.Error(), w)
-			}
+			err := requireRejectedAt(t, tt.content, tt.line, tt.want)
 			assert.False(t, strings.Contains(err.Error(), "abc"), "the error repeats a header value: %v", err)
 		})
 	}

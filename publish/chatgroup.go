@@ -108,22 +108,11 @@ func (s StateStyle[T]) OfGroup(n *core.Notification) T {
 	}
 	worst := firing[0]
 	for _, a := range firing[1:] {
-		if severityRank(a) < severityRank(worst) {
+		if SeverityRank(a.Classification.Severity) < SeverityRank(worst.Classification.Severity) {
 			worst = a
 		}
 	}
 	return s.Of(worst)
-}
-
-// severityRank orders alerts from the most severe.
-func severityRank(a *core.EnrichedAlert) int {
-	switch a.Classification.Severity {
-	case core.SeverityCritical:
-		return 0
-	case core.SeverityWarning:
-		return 1
-	}
-	return 2
 }
 
 // CutStep is one way of making a message smaller: Remove(n) takes n of
@@ -132,6 +121,36 @@ func severityRank(a *core.EnrichedAlert) int {
 type CutStep struct {
 	Max    int
 	Remove func(n int)
+}
+
+// ChatGroupCut is how much of its alerts a chat group message shows, as
+// its fit cuts them.
+type ChatGroupCut struct {
+	Keep     int  // alerts shown in full, from the first
+	DropLong bool // links with a long URL left out
+	LineMax  int  // characters of an alert's summary and labels line
+	NoLinks  bool // no alert shows its links
+}
+
+// Steps are the first cuts of a chat group message, in order: alerts from
+// the last down to floor, long links, alerts down to the first, the
+// alerts' lines from LineMax down to lineMin characters, their links.
+func (c *ChatGroupCut) Steps(floor, lineMin int) []CutStep {
+	first, floor, lineMax := c.Keep, min(c.Keep, floor), c.LineMax
+	return []CutStep{
+		{Max: first - floor, Remove: func(k int) { c.Keep = first - k }},
+		{Max: 1, Remove: func(k int) { c.DropLong = k == 1 }},
+		{Max: max(floor-1, 0), Remove: func(k int) { c.Keep = floor - k }},
+		{Max: lineMax - lineMin, Remove: func(k int) { c.LineMax = lineMax - k }},
+		{Max: 1, Remove: func(k int) { c.NoLinks = k == 1 }},
+	}
+}
+
+// CutText is the step that shortens the text *s by up to all its
+// characters, ending it with an ellipsis once cut.
+func CutText(s *string) CutStep {
+	full := []rune(*s)
+	return CutStep{Max: len(full), Remove: func(n int) { *s, _ = TruncateRunes(string(full), len(full)-n) }}
 }
 
 // Cut makes a message fit by priority: it applies steps in order, each

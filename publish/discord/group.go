@@ -50,10 +50,8 @@ type discordGroup struct {
 	// the alerts' embeds as Alertmanager's message does; "" lists them.
 	description string
 
-	keep, keepFields int
-	dropLong         bool
-	lineMax          int
-	noLinks          bool
+	publish.ChatGroupCut // long links: a URL over discordGroupLongURL
+	keepFields           int
 }
 
 // groupMessage renders the notification within Discord's limits, cut by
@@ -68,7 +66,7 @@ func (d *discord) groupMessage(n *core.Notification) *discordMessage {
 	title, _ = publish.TruncateRunes(publish.ChatEmoji.OfGroup(n)+" "+title, discordTitleMax)
 	g := &discordGroup{
 		n: n, alerts: publish.ChatGroupAlerts(n), common: publish.ChatGroupCommonLabels(n),
-		lineMax: discordGroupLineMax,
+		ChatGroupCut: publish.ChatGroupCut{LineMax: discordGroupLineMax},
 		head: discordEmbed{
 			Title: title, URL: discordHTTPURL(n.Group.ExternalURL),
 			Timestamp: n.ReceivedAt.UTC().Format(time.RFC3339), Color: discordColour.OfGroup(n),
@@ -88,7 +86,7 @@ func (d *discord) groupMessage(n *core.Notification) *discordMessage {
 	}
 	g.keepFields = len(g.fields)
 	if g.description == "" {
-		g.keep = min(len(g.alerts), discordEmbedsMax-1)
+		g.Keep = min(len(g.alerts), discordEmbedsMax-1)
 	}
 	g.fit(discordEmbedTotalMax)
 	content, _ := publish.TruncateRunes(d.Tmpl.RenderGroup("content", n, ""), discordContentMax)
@@ -105,17 +103,10 @@ func (d *discord) groupMessage(n *core.Notification) *discordMessage {
 // fit cuts the message until its embeds hold at most budget characters
 // of text, in the order groupMessage tells.
 func (g *discordGroup) fit(budget int) {
-	first, floor := g.keep, min(g.keep, discordGroupAlertsFloor)
-	desc := []rune(g.description)
-	publish.Cut([]publish.CutStep{
-		{Max: first - floor, Remove: func(k int) { g.keep = first - k }},
-		{Max: 1, Remove: func(k int) { g.dropLong = k == 1 }},
-		{Max: max(floor-1, 0), Remove: func(k int) { g.keep = floor - k }},
-		{Max: discordGroupLineMax - discordGroupLineMin, Remove: func(k int) { g.lineMax = discordGroupLineMax - k }},
-		{Max: 1, Remove: func(k int) { g.noLinks = k == 1 }},
-		{Max: len(desc), Remove: func(k int) { g.description, _ = publish.TruncateRunes(string(desc), len(desc)-k) }},
-		{Max: len(g.fields), Remove: func(k int) { g.keepFields = len(g.fields) - k }},
-	}, func() bool {
+	publish.Cut(append(g.Steps(discordGroupAlertsFloor, discordGroupLineMin),
+		publish.CutText(&g.description),
+		publish.CutStep{Max: len(g.fields), Remove: func(k int) { g.keepFields = len(g.fields) - k }},
+	), func() bool {
 		total := 0
 		for _, e := range g.embeds() {
 			total += discordEmbedSize(&e)
@@ -131,10 +122,10 @@ func (g *discordGroup) embeds() []discordEmbed {
 	head.Description = g.description
 	head.Fields = g.fields[:g.keepFields]
 	embeds := []discordEmbed{head}
-	for _, a := range g.alerts[:g.keep] {
+	for _, a := range g.alerts[:g.Keep] {
 		embeds = append(embeds, g.alertEmbed(a))
 	}
-	shown := g.keep
+	shown := g.Keep
 	if g.description != "" {
 		shown = len(g.alerts)
 	}
@@ -157,7 +148,7 @@ func (g *discordGroup) alertEmbed(a *core.EnrichedAlert) discordEmbed {
 	if _, common := g.common["alertname"]; !common && a.Alert.Labels["alertname"] != "" {
 		summary = a.Alert.Labels["alertname"] + ": " + summary
 	}
-	title, _ := publish.TruncateRunes(publish.ChatEmoji.Of(a)+" "+summary, min(g.lineMax, discordTitleMax))
+	title, _ := publish.TruncateRunes(publish.ChatEmoji.Of(a)+" "+summary, min(g.LineMax, discordTitleMax))
 	when := "started"
 	if a.Alert.Status == core.StatusResolved && !a.Alert.EndsAt.IsZero() {
 		when = "resolved"
@@ -173,7 +164,7 @@ func (g *discordGroup) alertEmbed(a *core.EnrichedAlert) discordEmbed {
 		}
 	}
 	if len(labels) > 0 {
-		text, _ := publish.TruncateRunes(strings.Join(labels, ", "), g.lineMax)
+		text, _ := publish.TruncateRunes(strings.Join(labels, ", "), g.LineMax)
 		lines = append(lines, text)
 	}
 	if links := g.links(a); links != "" {
@@ -188,13 +179,13 @@ func (g *discordGroup) alertEmbed(a *core.EnrichedAlert) discordEmbed {
 // links are the alert's links as masked links on one line; a link that
 // no longer fits is left out whole.
 func (g *discordGroup) links(a *core.EnrichedAlert) string {
-	if g.noLinks {
+	if g.NoLinks {
 		return ""
 	}
 	var parts []string
 	n := 0
 	for _, l := range publish.ChatLinks(a) {
-		if g.dropLong && len(l.URL) > discordGroupLongURL {
+		if g.DropLong && len(l.URL) > discordGroupLongURL {
 			continue
 		}
 		part := "[" + l.Name + "](" + l.URL + ")"

@@ -3,7 +3,6 @@ package discord
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -137,11 +136,11 @@ func TestDiscordGroupFitCutsByPriority(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			g := &discordGroup{n: n, alerts: publish.ChatGroupAlerts(n), common: publish.ChatGroupCommonLabels(n),
-				head: discordEmbed{Title: "t"}, lineMax: discordGroupLineMax, keep: discordEmbedsMax - 1}
+				head: discordEmbed{Title: "t"}, ChatGroupCut: publish.ChatGroupCut{LineMax: discordGroupLineMax, Keep: discordEmbedsMax - 1}}
 			g.fit(tc.budget)
-			if g.keep != tc.keep || g.dropLong != tc.dropLong || (g.lineMax < discordGroupLineMax) != tc.linesCut {
+			if g.Keep != tc.keep || g.DropLong != tc.dropLong || (g.LineMax < discordGroupLineMax) != tc.linesCut {
 				t.Errorf("kept %d alerts, long links dropped %v, lines of %d; want %d, %v, lines cut %v",
-					g.keep, g.dropLong, g.lineMax, tc.keep, tc.dropLong, tc.linesCut)
+					g.Keep, g.DropLong, g.LineMax, tc.keep, tc.dropLong, tc.linesCut)
 			}
 			if got := embedsSize(g.embeds()); got > tc.budget {
 				t.Errorf("%d characters, over the budget of %d", got, tc.budget)
@@ -151,13 +150,7 @@ func TestDiscordGroupFitCutsByPriority(t *testing.T) {
 }
 
 func TestDiscordGroupOfOversizedAlertsFits(t *testing.T) {
-	n := publishtest.ChatNotification(0, 0, 0)
-	for i := range 12 {
-		a := publishtest.OversizedAlert()
-		a.Alert.Fingerprint = fmt.Sprint(i)
-		a.Alert.Labels["instance"] = fmt.Sprint(i)
-		n.Alerts = append(n.Alerts, *a)
-	}
+	n := publishtest.OversizedChatNotification(12)
 	f := discordtest.NewDiscord(t)
 	p := newDiscordTest(t, f, publish.Templates{"content": strings.Repeat("c", 5000)}, publish.Options{})
 	if err := p.PublishGroup(context.Background(), n); err != nil {

@@ -73,15 +73,15 @@ func TestJSMUpdateAlerts(t *testing.T) {
 			p := newUpdatingJSM(t, fake, testUser)
 			if tc.first {
 				if err := p.Publish(context.Background(), publishtest.IncidentAlert()); err != nil {
-					t.Fatalf("first Publish: %v (rejected: %v %v)", err, fake.Rejects(), fake.RESTRejects())
+					t.Fatalf("first Publish: %v (rejected: %v %v)", err, fake.Rejects(), fake.REST.Rejects())
 				}
 			}
-			before := len(fake.RESTCalls())
+			before := len(fake.REST.Calls())
 			a := tc.alert()
 			if err := p.Publish(context.Background(), a); err != nil {
-				t.Fatalf("Publish: %v (rejected: %v %v)", err, fake.Rejects(), fake.RESTRejects())
+				t.Fatalf("Publish: %v (rejected: %v %v)", err, fake.Rejects(), fake.REST.Rejects())
 			}
-			if got := requestLines(fake.RESTCalls()[before:]); got != strings.Join(tc.want, "\n") {
+			if got := requestLines(fake.REST.Calls()[before:]); got != strings.Join(tc.want, "\n") {
 				t.Fatalf("REST API requests:\n%s\nwant:\n%s", got, strings.Join(tc.want, "\n"))
 			}
 			alerts := fake.Alerts()
@@ -102,14 +102,14 @@ func TestJSMGroupUpdateAlerts(t *testing.T) {
 	fake := jsmtest.NewJSMWithREST(t, testKey, testUser)
 	p := newUpdatingJSM(t, fake, testUser)
 	if err := p.PublishGroup(context.Background(), publishtest.IncidentNotification()); err != nil {
-		t.Fatalf("first PublishGroup: %v (rejected: %v %v)", err, fake.Rejects(), fake.RESTRejects())
+		t.Fatalf("first PublishGroup: %v (rejected: %v %v)", err, fake.Rejects(), fake.REST.Rejects())
 	}
 	n := publishtest.IncidentNotification()
 	n.Group.CommonAnnotations["summary"] = "p99 latency above 5s"
 	if err := p.PublishGroup(context.Background(), n); err != nil {
-		t.Fatalf("PublishGroup: %v (rejected: %v %v)", err, fake.Rejects(), fake.RESTRejects())
+		t.Fatalf("PublishGroup: %v (rejected: %v %v)", err, fake.Rejects(), fake.REST.Rejects())
 	}
-	calls := fake.RESTCalls()
+	calls := fake.REST.Calls()
 	if got := requestLines(calls); !strings.Contains(got, "alias="+groupAlias) || !strings.HasSuffix(got, "/description?") || strings.Contains(got, "/message?") {
 		t.Errorf("REST API requests:\n%s\nwant the lookups by the group's alias, then the description update alone (the subject did not change)", got)
 	}
@@ -134,7 +134,7 @@ func TestJSMUpdateClassifiesRESTAnswers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := jsmtest.NewJSMWithREST(t, testKey, testUser)
-			fake.ScriptREST(tc.script...)
+			fake.REST.Script(tc.script...)
 			logger, logs := publishtest.DebugLogger()
 			p := newTestJSM(t, fake.URL(), testKey, func(c *Config) {
 				c.UpdateAlerts = true
@@ -193,7 +193,7 @@ func TestJSMRenderWithUpdateAlertsShowsTheRESTRequests(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rendered:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if n := fake.Requests() + fake.RESTRequests(); n != 0 {
+	if n := fake.Requests() + fake.REST.Requests(); n != 0 {
 		t.Errorf("Render sent %d requests, want none", n)
 	}
 	if reqs, err := p.Render(context.Background(), publishtest.ResolvedIncidentAlert()); err != nil || len(reqs) != 1 || reqs[0].Method != http.MethodPost {

@@ -40,17 +40,13 @@ func (c *teamsContent) fit(limit int) ([]byte, error) {
 	}
 	first := min(teamsFirstFacts, len(c.facts))
 	severity := min(1, len(c.facts))
-	text, title := []rune(c.text), []rune(c.title)
-	cut := func(field *string, full []rune) func(int) {
-		return func(n int) { *field, _ = publish.TruncateRunes(string(full), len(full)-n) }
-	}
 	steps := []publish.CutStep{
 		{Max: long, Remove: func(n int) { c.dropped = n }},
 		{Max: len(c.facts) - first, Remove: func(n int) { c.keep = len(c.facts) - n }},
-		{Max: len(text), Remove: cut(&c.text, text)},
+		publish.CutText(&c.text),
 		{Max: len(c.links) - long, Remove: func(n int) { c.dropped = long + n }},
 		{Max: first - severity, Remove: func(n int) { c.keep = first - n }},
-		{Max: len(title), Remove: cut(&c.title, title)},
+		publish.CutText(&c.title),
 	}
 	fits := func() bool { b, err := c.encode(); return err == nil && len(b) <= limit }
 	if !publish.Cut(steps, fits) {

@@ -53,10 +53,8 @@ type teamsGroup struct {
 	style string
 	facts []cardFact
 
-	keep, keepFacts int
-	dropLong        bool
-	lineMax         int
-	noLinks         bool
+	publish.ChatGroupCut // long links: a URL over teamsLongURL
+	keepFacts            int
 }
 
 func (m *msteams) groupContent(n *core.Notification) *teamsGroup {
@@ -64,14 +62,14 @@ func (m *msteams) groupContent(n *core.Notification) *teamsGroup {
 		n: n, alerts: publish.ChatGroupAlerts(n), common: publish.ChatGroupCommonLabels(n),
 		title: m.Tmpl.RenderGroup("title", n, publish.ChatGroupTitle(n)),
 		text:  m.Tmpl.RenderGroup("text", n, ""),
-		style: teamsStyle.OfGroup(n), lineMax: teamsGroupLineMax,
+		style: teamsStyle.OfGroup(n), ChatGroupCut: publish.ChatGroupCut{LineMax: teamsGroupLineMax},
 	}
 	for _, k := range publish.LabelOrder(g.common) {
 		g.facts = append(g.facts, cardFact{Title: k, Value: g.common[k]})
 	}
 	g.keepFacts = len(g.facts)
 	if g.text == "" {
-		g.keep = min(len(g.alerts), teamsGroupAlertsMax)
+		g.Keep = min(len(g.alerts), teamsGroupAlertsMax)
 	}
 	return g
 }
@@ -83,21 +81,11 @@ func (m *msteams) groupContent(n *core.Notification) *teamsGroup {
 // the first, shortens the alerts' lines, drops their links, cuts the
 // text, drops common labels from the last, cuts the title.
 func (g *teamsGroup) fit(limit int) ([]byte, error) {
-	first, floor := g.keep, min(g.keep, teamsGroupAlertsFloor)
-	text, title := []rune(g.text), []rune(g.title)
-	cut := func(field *string, full []rune) func(int) {
-		return func(n int) { *field, _ = publish.TruncateRunes(string(full), len(full)-n) }
-	}
-	steps := []publish.CutStep{
-		{Max: first - floor, Remove: func(k int) { g.keep = first - k }},
-		{Max: 1, Remove: func(k int) { g.dropLong = k == 1 }},
-		{Max: max(floor-1, 0), Remove: func(k int) { g.keep = floor - k }},
-		{Max: teamsGroupLineMax - teamsGroupLineMin, Remove: func(k int) { g.lineMax = teamsGroupLineMax - k }},
-		{Max: 1, Remove: func(k int) { g.noLinks = k == 1 }},
-		{Max: len(text), Remove: cut(&g.text, text)},
-		{Max: len(g.facts), Remove: func(k int) { g.keepFacts = len(g.facts) - k }},
-		{Max: len(title), Remove: cut(&g.title, title)},
-	}
+	steps := append(g.Steps(teamsGroupAlertsFloor, teamsGroupLineMin),
+		publish.CutText(&g.text),
+		publish.CutStep{Max: len(g.facts), Remove: func(k int) { g.keepFacts = len(g.facts) - k }},
+		publish.CutText(&g.title),
+	)
 	fits := func() bool { b, err := g.encode(); return err == nil && len(b) <= limit }
 	if !publish.Cut(steps, fits) {
 		return nil, fmt.Errorf("the Teams message cannot fit in %d bytes", limit)
@@ -118,10 +106,10 @@ func (g *teamsGroup) encode() ([]byte, error) {
 	if g.text != "" {
 		body = append(body, cardTextBlock{Type: "TextBlock", Text: g.text, Wrap: true})
 	}
-	for _, a := range g.alerts[:g.keep] {
+	for _, a := range g.alerts[:g.Keep] {
 		body = append(body, g.alertContainer(a))
 	}
-	shown := g.keep
+	shown := g.Keep
 	if g.text != "" {
 		shown = len(g.alerts)
 	}
@@ -146,7 +134,7 @@ func (g *teamsGroup) alertContainer(a *core.EnrichedAlert) cardContainer {
 	if _, common := g.common["alertname"]; !common && a.Alert.Labels["alertname"] != "" {
 		summary = a.Alert.Labels["alertname"] + ": " + summary
 	}
-	summary, _ = publish.TruncateRunes(summary, g.lineMax)
+	summary, _ = publish.TruncateRunes(summary, g.LineMax)
 	when := "started " + a.Alert.StartsAt.UTC().Format(time.RFC3339)
 	if a.Alert.Status == core.StatusResolved && !a.Alert.EndsAt.IsZero() {
 		when = "resolved " + a.Alert.EndsAt.UTC().Format(time.RFC3339)
@@ -165,7 +153,7 @@ func (g *teamsGroup) alertContainer(a *core.EnrichedAlert) cardContainer {
 		}
 	}
 	if len(labels) > 0 {
-		text, _ := publish.TruncateRunes(strings.Join(labels, ", "), g.lineMax)
+		text, _ := publish.TruncateRunes(strings.Join(labels, ", "), g.LineMax)
 		items = append(items, cardTextBlock{Type: "TextBlock", Text: text, Wrap: true, Size: "Small"})
 	}
 	if links := g.links(a); links != "" {
@@ -176,12 +164,12 @@ func (g *teamsGroup) alertContainer(a *core.EnrichedAlert) cardContainer {
 
 // links are the alert's links as markdown links on one line.
 func (g *teamsGroup) links(a *core.EnrichedAlert) string {
-	if g.noLinks {
+	if g.NoLinks {
 		return ""
 	}
 	var parts []string
 	for _, l := range publish.ChatLinks(a) {
-		if (g.dropLong && len(l.URL) > teamsLongURL) || !(strings.HasPrefix(l.URL, "https://") || strings.HasPrefix(l.URL, "http://")) {
+		if (g.DropLong && len(l.URL) > teamsLongURL) || !(strings.HasPrefix(l.URL, "https://") || strings.HasPrefix(l.URL, "http://")) {
 			continue
 		}
 		url := strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29").Replace(l.URL)

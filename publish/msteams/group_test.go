@@ -3,7 +3,6 @@ package msteams
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -167,9 +166,9 @@ func TestMSTeamsGroupFitCutsByPriority(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if g.keep != tc.keep || g.dropLong != tc.dropLong || (g.lineMax < teamsGroupLineMax) != tc.linesCut || g.keepFacts != 3 {
+			if g.Keep != tc.keep || g.DropLong != tc.dropLong || (g.LineMax < teamsGroupLineMax) != tc.linesCut || g.keepFacts != 3 {
 				t.Errorf("kept %d alerts, long links dropped %v, lines of %d, %d facts; want %d, %v, lines cut %v, 3 facts",
-					g.keep, g.dropLong, g.lineMax, g.keepFacts, tc.keep, tc.dropLong, tc.linesCut)
+					g.Keep, g.DropLong, g.LineMax, g.keepFacts, tc.keep, tc.dropLong, tc.linesCut)
 			}
 			if len(body) > tc.limit {
 				t.Errorf("%d bytes, over %d", len(body), tc.limit)
@@ -179,13 +178,7 @@ func TestMSTeamsGroupFitCutsByPriority(t *testing.T) {
 }
 
 func TestMSTeamsGroupOfOversizedAlertsFits(t *testing.T) {
-	n := publishtest.ChatNotification(0, 0, 0)
-	for i := range 12 {
-		a := publishtest.OversizedAlert()
-		a.Alert.Fingerprint = fmt.Sprint(i)
-		a.Alert.Labels["instance"] = fmt.Sprint(i)
-		n.Alerts = append(n.Alerts, *a)
-	}
+	n := publishtest.OversizedChatNotification(12)
 	f := msteamstest.NewTeams(t, teamsTestSig)
 	m := newTestMSTeams(t, f, publish.Options{}, nil)
 	if err := m.PublishGroup(context.Background(), n); err != nil {

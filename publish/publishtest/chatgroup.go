@@ -43,3 +43,16 @@ func ChatNotification(firing, resolved int, truncated uint64) *core.Notification
 	}
 	return n
 }
+
+// OversizedChatNotification is a notification of count OversizedAlerts,
+// each its own alert (fingerprint and instance "0", "1", …).
+func OversizedChatNotification(count int) *core.Notification {
+	n := ChatNotification(0, 0, 0)
+	for i := range count {
+		a := OversizedAlert()
+		a.Alert.Fingerprint = fmt.Sprint(i)
+		a.Alert.Labels["instance"] = fmt.Sprint(i)
+		n.Alerts = append(n.Alerts, *a)
+	}
+	return n
+}

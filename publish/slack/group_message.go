@@ -41,10 +41,7 @@ type slackGroup struct {
 	colour   string
 	fallback string
 
-	keep     int  // alerts shown in full, from the first
-	dropLong bool // links with a URL over slackGroupLongURL left out
-	lineMax  int  // characters of an alert's summary and labels line
-	noLinks  bool // no alert shows its links
+	publish.ChatGroupCut // long links: a URL over slackGroupLongURL
 }
 
 // groupMessage renders the notification as one message within Slack's
@@ -56,14 +53,14 @@ func (s *slack) groupMessage(n *core.Notification) *slackMessage {
 	emoji := publish.ChatEmoji.OfGroup(n)
 	g := &slackGroup{
 		n: n, alerts: publish.ChatGroupAlerts(n), common: publish.ChatGroupCommonLabels(n),
-		colour: slackColour.OfGroup(n), lineMax: slackGroupLineMax,
+		colour: slackColour.OfGroup(n), ChatGroupCut: publish.ChatGroupCut{LineMax: slackGroupLineMax},
 	}
 	g.header, _ = publish.TruncateRunes(emoji+" "+title, slackHeaderMax)
 	g.fallback, _ = publish.TruncateRunes(escapeMrkdwn(emoji+" "+title), slackFallbackMax)
 	g.text = s.Tmpl.RenderGroup("text", n, "")
-	g.keep = min(len(g.alerts), slackGroupAlertsMax)
+	g.Keep = min(len(g.alerts), slackGroupAlertsMax)
 	if g.text != "" {
-		g.keep = 0
+		g.Keep = 0
 	}
 	g.fit(slackBlocksTextBudget)
 	return &slackMessage{Text: g.fallback, Attachments: []slackAttachment{{Color: g.colour, Blocks: g.blocks()}}}
@@ -72,16 +69,10 @@ func (s *slack) groupMessage(n *core.Notification) *slackMessage {
 // fit cuts the message until its blocks hold at most budget characters
 // of text, in the order groupMessage tells.
 func (g *slackGroup) fit(budget int) {
-	first, floor := g.keep, min(g.keep, slackGroupAlertsFloor)
 	text := g.text
-	publish.Cut([]publish.CutStep{
-		{Max: first - floor, Remove: func(k int) { g.keep = first - k }},
-		{Max: 1, Remove: func(k int) { g.dropLong = k == 1 }},
-		{Max: max(floor-1, 0), Remove: func(k int) { g.keep = floor - k }},
-		{Max: slackGroupLineMax - slackGroupLineMin, Remove: func(k int) { g.lineMax = slackGroupLineMax - k }},
-		{Max: 1, Remove: func(k int) { g.noLinks = k == 1 }},
-		{Max: max(runes(text)-1, 0), Remove: func(k int) { g.text = truncateMrkdwn(text, runes(text)-k) }},
-	}, func() bool { return slackBlocksTextOf(g.blocks()) <= budget })
+	publish.Cut(append(g.Steps(slackGroupAlertsFloor, slackGroupLineMin),
+		publish.CutStep{Max: max(runes(text)-1, 0), Remove: func(k int) { g.text = truncateMrkdwn(text, runes(text)-k) }},
+	), func() bool { return slackBlocksTextOf(g.blocks()) <= budget })
 }
 
 // blocks lays out the message as it stands: header, the text or the
@@ -94,10 +85,10 @@ func (g *slackGroup) blocks() []slackBlock {
 	if g.text != "" {
 		blocks = append(blocks, slackBlock{Type: "section", Text: &slackText{Type: "mrkdwn", Text: truncateMrkdwn(g.text, slackSectionMax)}})
 	}
-	for _, a := range g.alerts[:g.keep] {
+	for _, a := range g.alerts[:g.Keep] {
 		blocks = append(blocks, slackBlock{Type: "section", Text: &slackText{Type: "mrkdwn", Text: g.alertText(a)}})
 	}
-	shown := g.keep
+	shown := g.Keep
 	if g.text != "" {
 		shown = len(g.alerts)
 	}
@@ -114,7 +105,7 @@ func (g *slackGroup) alertText(a *core.EnrichedAlert) string {
 	if _, common := g.common["alertname"]; !common && a.Alert.Labels["alertname"] != "" {
 		summary = escapeMrkdwn(a.Alert.Labels["alertname"]) + ": " + summary
 	}
-	lines := []string{publish.ChatEmoji.Of(a) + " *" + truncateMrkdwn(summary, g.lineMax) + "*"}
+	lines := []string{publish.ChatEmoji.Of(a) + " *" + truncateMrkdwn(summary, g.LineMax) + "*"}
 	when := "started " + a.Alert.StartsAt.UTC().Format(time.DateTime) + " UTC"
 	if a.Alert.Status == core.StatusResolved && !a.Alert.EndsAt.IsZero() {
 		when = "resolved " + a.Alert.EndsAt.UTC().Format(time.DateTime) + " UTC"
@@ -130,7 +121,7 @@ func (g *slackGroup) alertText(a *core.EnrichedAlert) string {
 		}
 	}
 	if len(labels) > 0 {
-		lines = append(lines, truncateMrkdwn(strings.Join(labels, ", "), g.lineMax))
+		lines = append(lines, truncateMrkdwn(strings.Join(labels, ", "), g.LineMax))
 	}
 	if links := g.links(a); links != "" {
 		lines = append(lines, links)
@@ -141,13 +132,13 @@ func (g *slackGroup) alertText(a *core.EnrichedAlert) string {
 // links are the alert's links as mrkdwn links on one line; a link that
 // no longer fits is left out whole, as a cut URL leads nowhere.
 func (g *slackGroup) links(a *core.EnrichedAlert) string {
-	if g.noLinks {
+	if g.NoLinks {
 		return ""
 	}
 	var parts []string
 	n := 0
 	for _, l := range publish.ChatLinks(a) {
-		if g.dropLong && runes(l.URL) > slackGroupLongURL {
+		if g.DropLong && runes(l.URL) > slackGroupLongURL {
 			continue
 		}
 		part := "<" + slackLinkURL(l.URL) + "|" + escapeMrkdwn(l.Name) + ">"

@@ -181,12 +181,12 @@ func TestSlackGroupFitCutsByPriority(t *testing.T) {
 			for i := range n.Alerts {
 				n.Alerts[i].Alert.Annotations["summary"] = strings.Repeat("s", 400)
 			}
-			g := &slackGroup{n: n, alerts: publish.ChatGroupAlerts(n), common: publish.ChatGroupCommonLabels(n), header: "h", lineMax: slackGroupLineMax, keep: slackGroupAlertsMax}
+			g := &slackGroup{n: n, alerts: publish.ChatGroupAlerts(n), common: publish.ChatGroupCommonLabels(n), header: "h", ChatGroupCut: publish.ChatGroupCut{LineMax: slackGroupLineMax, Keep: slackGroupAlertsMax}}
 			g.fit(tc.budget)
-			linesCut := g.lineMax < slackGroupLineMax
-			if g.keep != tc.keep || g.dropLong != tc.dropLong || linesCut != tc.linesCut || g.noLinks != tc.noLinks {
+			linesCut := g.LineMax < slackGroupLineMax
+			if g.Keep != tc.keep || g.DropLong != tc.dropLong || linesCut != tc.linesCut || g.NoLinks != tc.noLinks {
 				t.Errorf("kept %d alerts, long links dropped %v, lines cut %v, links dropped %v; want %d, %v, %v, %v",
-					g.keep, g.dropLong, linesCut, g.noLinks, tc.keep, tc.dropLong, tc.linesCut, tc.noLinks)
+					g.Keep, g.DropLong, linesCut, g.NoLinks, tc.keep, tc.dropLong, tc.linesCut, tc.noLinks)
 			}
 			if got := slackBlocksTextOf(g.blocks()); got > tc.budget {
 				t.Errorf("%d characters of text, over the budget of %d", got, tc.budget)
@@ -196,13 +196,7 @@ func TestSlackGroupFitCutsByPriority(t *testing.T) {
 }
 
 func TestSlackGroupOfOversizedAlertsFits(t *testing.T) {
-	n := publishtest.ChatNotification(0, 0, 0)
-	for i := range 12 {
-		a := publishtest.OversizedAlert()
-		a.Alert.Fingerprint = fmt.Sprint(i)
-		a.Alert.Labels["instance"] = fmt.Sprint(i)
-		n.Alerts = append(n.Alerts, *a)
-	}
+	n := publishtest.OversizedChatNotification(12)
 	f := slacktest.NewSlack(t, "")
 	p := newSlackWebhookTest(t, f, nil)
 	if err := p.PublishGroup(context.Background(), n); err != nil {

@@ -31,11 +31,8 @@ type Fake struct {
 	// accepted, when set, is told of every accepted request, under mu.
 	accepted func(Call)
 
-	mu       sync.Mutex
-	script   publishtest.Script
-	requests int
-	calls    []Call // accepted requests
-	rejects  []string
+	mu sync.Mutex // serves one request at a time, so Calls and accepted see one order
+	Log
 }
 
 // Call is a request the fake accepted.
@@ -71,46 +68,17 @@ func (f *Fake) URL() string { return f.srv.URL }
 // Close stops the fake, as if the API were unreachable.
 func (f *Fake) Close() { f.srv.Close() }
 
-// Script queues answers served, in order, before any check.
-func (f *Fake) Script(a ...publishtest.Answer) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.script = append(f.script, a...)
-}
-
-// Calls are the accepted requests, in order.
-func (f *Fake) Calls() []Call {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
-}
-
-// Rejects say why the fake refused what it refused.
-func (f *Fake) Rejects() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.rejects)
-}
-
-// Requests counts every request the fake answered, scripted ones included.
-func (f *Fake) Requests() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.requests
-}
-
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.requests++
-	if a, ok := f.script.Next(); ok {
+	if a, ok := f.Next(); ok {
 		a.Write(w, "")
 		return
 	}
 	status, msg, errs, call := f.check(r)
 	w.Header().Set("Content-Type", "application/json")
 	if status != http.StatusAccepted {
-		f.rejects = append(f.rejects, fmt.Sprint(msg, errs))
+		f.Reject(fmt.Sprint(msg, errs))
 		w.WriteHeader(status)
 		answer := map[string]any{"message": msg, "took": 0.001, "requestId": "9ae63dd7-ed00-4c81-86f0-c4ffd33142c9"}
 		if len(errs) > 0 {
@@ -119,7 +87,7 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(answer)
 		return
 	}
-	f.calls = append(f.calls, call)
+	f.Accept(call)
 	if f.accepted != nil {
 		f.accepted(call)
 	}

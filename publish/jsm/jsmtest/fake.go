@@ -51,15 +51,13 @@ type Alert struct {
 // the API processes both at once here, not asynchronously.
 type JSM struct {
 	*genietest.Fake // the integration side: its calls, rejects and script
-	srv             *httptest.Server
-	user            RESTUser
+	// REST is the REST API side's calls, rejects and script.
+	REST genietest.Log
+	srv  *httptest.Server
+	user RESTUser
 
-	mu          sync.Mutex
-	alerts      []*Alert
-	restScript  publishtest.Script
-	restCalls   []Call
-	restRejects []string
-	restCount   int
+	mu     sync.Mutex
+	alerts []*Alert
 }
 
 // NewJSM starts a JSM fake that accepts the integration's API key key and
@@ -88,36 +86,6 @@ func (j *JSM) URL() string { return j.srv.URL }
 
 // Close stops the fake, as if the API were unreachable.
 func (j *JSM) Close() { j.srv.Close() }
-
-// ScriptREST queues answers the REST API side serves, in order, before
-// any check.
-func (j *JSM) ScriptREST(a ...publishtest.Answer) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.restScript = append(j.restScript, a...)
-}
-
-// RESTCalls are the REST API requests the fake accepted, in order.
-func (j *JSM) RESTCalls() []Call {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return slices.Clone(j.restCalls)
-}
-
-// RESTRejects say why the REST API side refused what it refused.
-func (j *JSM) RESTRejects() []string {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return slices.Clone(j.restRejects)
-}
-
-// RESTRequests counts every REST API request answered, scripted ones
-// included.
-func (j *JSM) RESTRequests() int {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.restCount
-}
 
 // Alerts are copies of the alerts the fake holds, oldest first.
 func (j *JSM) Alerts() []Alert {
@@ -167,8 +135,7 @@ func (j *JSM) open(alias string) *Alert {
 func (j *JSM) serveREST(w http.ResponseWriter, r *http.Request) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.restCount++
-	if a, ok := j.restScript.Next(); ok {
+	if a, ok := j.REST.Next(); ok {
 		a.Write(w, "application/json")
 		return
 	}
@@ -176,9 +143,9 @@ func (j *JSM) serveREST(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	if status/100 != 2 {
-		j.restRejects = append(j.restRejects, fmt.Sprint(status, " ", answer))
+		j.REST.Reject(fmt.Sprint(status, " ", answer))
 	} else {
-		j.restCalls = append(j.restCalls, call)
+		j.REST.Accept(call)
 	}
 	_ = json.NewEncoder(w).Encode(answer)
 }
