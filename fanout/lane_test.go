@@ -52,6 +52,17 @@ func (s *scripted) Attempt(_ context.Context, _ *core.Target, a *core.EnrichedAl
 	return o
 }
 
+// failsFor answers fail to the attempts made within d of start, and
+// delivers those after.
+func failsFor(start time.Time, d time.Duration, fail core.Outcome) *scripted {
+	return &scripted{answer: func(now time.Time) core.Outcome {
+		if now.Sub(start) < d {
+			return fail
+		}
+		return delivered
+	}}
+}
+
 func (s *scripted) count() (attempts, delivered int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -138,12 +149,7 @@ func drain(t *testing.T, box *Pipeline, limit time.Duration) {
 func TestLanePausesOn429(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		s := &scripted{answer: func(now time.Time) core.Outcome {
-			if now.Sub(start) < 6*time.Second {
-				return throttled
-			}
-			return delivered
-		}}
+		s := failsFor(start, 6*time.Second, throttled)
 		box := newLaneBox(t, laneTarget("t"), s)
 		acceptN(t, box, 20, "a")
 		drain(t, box, time.Minute)
@@ -170,12 +176,7 @@ func TestLanePausesOn429(t *testing.T) {
 func TestLaneDrainsOnRecovery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		s := &scripted{answer: func(now time.Time) core.Outcome {
-			if now.Sub(start) < 20*time.Second {
-				return serverDown
-			}
-			return delivered
-		}}
+		s := failsFor(start, 20*time.Second, serverDown)
 		box := newLaneBox(t, laneTarget("t"), s)
 		acceptN(t, box, 1500, "b")
 		drain(t, box, 2*time.Minute)
@@ -316,12 +317,7 @@ func TestOnDrainedAfterABacklog(t *testing.T) {
 func TestLaneLogsItsChangesNotEachDelivery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		s := &scripted{answer: func(now time.Time) core.Outcome {
-			if now.Sub(start) < 6*time.Second {
-				return throttled
-			}
-			return delivered
-		}}
+		s := failsFor(start, 6*time.Second, throttled)
 		var buf bytes.Buffer
 		logger := slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		box := newLaneBoxLogging(t, laneTarget("t"), s, logger)
