@@ -50,7 +50,8 @@ func (p *Pipeline) startDue(now time.Time) time.Time {
 	tm := p.term
 	var next time.Time
 	for name, l := range p.lanes {
-		p.configure(l, targets[name])
+		t := targets[name]
+		p.configure(l, t)
 		for p.running < p.opts.MaxInFlight {
 			ok, at := l.ready(now)
 			if !ok {
@@ -68,7 +69,7 @@ func (p *Pipeline) startDue(now time.Time) time.Time {
 			go func() {
 				defer p.attempts.Done()
 				defer tm.attempts.Done()
-				p.attempt(tm.ctx, e, d)
+				p.attempt(tm.ctx, e, d, t)
 			}()
 		}
 	}
@@ -120,20 +121,15 @@ func (p *Pipeline) lane(name string) *lane {
 	return l
 }
 
-// attempt makes one attempt of a claimed delivery to the current target
-// of its name and settles it. d is its record as accepted, when memory
-// still held it (a first attempt soon after the webhook); otherwise it is
-// read back from the store. ctx is its term's.
-func (p *Pipeline) attempt(ctx context.Context, e *entry, d *outbox.Delivery) {
+// attempt makes one attempt of a claimed delivery to t, the target of
+// its lane as configured when the attempt started (nil: gone), and
+// settles it. d is its record as accepted, when memory still held it (a
+// first attempt soon after the webhook); otherwise it is read back from
+// the store. ctx is its term's.
+func (p *Pipeline) attempt(ctx context.Context, e *entry, d *outbox.Delivery, t *core.Target) {
 	if d == nil {
 		if d = p.record(e); d == nil {
 			return
-		}
-	}
-	var t *core.Target
-	for _, c := range p.src.Targets() {
-		if c.Name == d.Target {
-			t = c
 		}
 	}
 	if t == nil {
