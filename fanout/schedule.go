@@ -214,7 +214,7 @@ func (p *Pipeline) settle(e *entry, d *outbox.Delivery, out core.Outcome, prepar
 	now := time.Now()
 	p.mu.Lock()
 	l := e.lane
-	was := l.held(now)
+	was, _ := l.state(now)
 	l.settle(e, &out, now, p.backoff)
 	next := now
 	st, until := l.state(now)
@@ -274,13 +274,13 @@ func (p *Pipeline) keepLane(m *outbox.LaneMemory) {
 // logLane logs a lane's changes between sending and holding its
 // backlog: once when it starts holding, once when it recovers; not per
 // delivery.
-func (p *Pipeline) logLane(target string, was bool, st LaneState, until time.Time, failures int, out *core.Outcome) {
-	held := st == LanePaused || st == LaneProbing || st == LaneBreakerOpen
+func (p *Pipeline) logLane(target string, was, st LaneState, until time.Time, failures int, out *core.Outcome) {
+	held, wasHeld := st.holds(), was.holds()
 	switch {
-	case held && !was:
+	case held && !wasHeld:
 		p.logger.Warn("target lane holds its backlog", "target", target, "state", st, "until", until,
 			"consecutive_failures", failures, "status_code", out.StatusCode, "err", out.Err)
-	case !held && was:
+	case !held && wasHeld:
 		p.logger.Info("target lane recovered: its backlog drains now", "target", target)
 	}
 }
