@@ -254,6 +254,18 @@ func (p *Pipeline) await(ctx context.Context, waiting []*candidate) {
 	}
 }
 
+// notAccepted is the skip reason answered for a delivery the store did
+// not accept in state: already delivered, stale, or pending.
+func notAccepted(state string) string {
+	switch state {
+	case outbox.StateAlreadyDelivered:
+		return core.SkipAlreadyDelivered
+	case outbox.StateStale:
+		return SkipStale
+	}
+	return SkipQueued
+}
+
 // fill sets each alert's result from its deliveries' first attempts.
 func fill(out []AlertOutcome, cands []*candidate) {
 	results := make([][]core.TargetPublishResult, len(out))
@@ -261,13 +273,7 @@ func fill(out []AlertOutcome, cands []*candidate) {
 	for _, c := range cands {
 		o := c.outcome
 		if o == nil {
-			// Not accepted: already delivered, pending or stale.
-			skip := core.Skip(map[string]string{
-				outbox.StateAlreadyDelivered: core.SkipAlreadyDelivered, outbox.StateStale: SkipStale,
-			}[c.State])
-			if skip.SkipReason == "" {
-				skip.SkipReason = SkipQueued
-			}
+			skip := core.Skip(notAccepted(c.State))
 			o = &skip
 		}
 		r := o.Result(c.target)
