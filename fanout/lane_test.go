@@ -97,11 +97,18 @@ func newLaneBox(t *testing.T, tg *core.Target, at DeliveryAttempter) *Pipeline {
 
 func newLaneBoxLogging(t *testing.T, tg *core.Target, at DeliveryAttempter, logger *slog.Logger) *Pipeline {
 	t.Helper()
+	return startBox(t, tg, at, Options{MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour, Logger: logger})
+}
+
+// startBox starts a pipeline with opts on a volatile store, delivering
+// to tg alone through at, and closes both when the test ends.
+func startBox(t *testing.T, tg *core.Target, at DeliveryAttempter, opts Options) *Pipeline {
+	t.Helper()
 	store, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.StoreOptions{Volatile: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	box, err := New(store, NewTargetSet([]*core.Target{tg}), at, Options{MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour, Logger: logger})
+	box, err := New(store, NewTargetSet([]*core.Target{tg}), at, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,25 +283,11 @@ func TestOnDrainedAfterABacklog(t *testing.T) {
 			}
 			return delivered
 		}}
-		store, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.StoreOptions{Volatile: true})
-		if err != nil {
-			t.Fatal(err)
-		}
 		var calls atomic.Int32
-		box, err := New(store, NewTargetSet([]*core.Target{laneTarget("t")}), s, Options{
+		box := startBox(t, laneTarget("t"), s, Options{
 			MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour, DrainedAfter: 100,
 			OnDrained: func() { calls.Add(1) },
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		box.Start()
-		defer func() {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			box.Close(ctx)
-			store.Close()
-		}()
 		acceptN(t, box, 10, "small")
 		drain(t, box, time.Minute)
 		synctest.Wait()
