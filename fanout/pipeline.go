@@ -257,7 +257,8 @@ func (p *Pipeline) load() error {
 func (p *Pipeline) admit(c *outbox.Candidate) (e *entry, replaced bool) {
 	d, seq, old := c.Delivery, c.Seq, c.Old
 	e = &entry{id: d.ID, seq: seq, place: seq, accepted: d.AcceptedAt.UnixNano(), size: c.Size(), index: -1, lane: p.lane(d.Target)}
-	s := p.slots[d.Slot()]
+	key := d.Slot()
+	s := p.slots[key]
 	if s != nil {
 		// Commits are ordered, the admissions after them are not: a state
 		// committed later, admitted first, deleted this one.
@@ -268,8 +269,8 @@ func (p *Pipeline) admit(c *outbox.Candidate) (e *entry, replaced bool) {
 		}
 	}
 	if s == nil {
-		s = &slot{key: d.Slot()}
-		p.slots[s.key] = s
+		s = &slot{key: key}
+		p.slots[key] = s
 	}
 	if prev := s.next; prev != nil {
 		if prev.index >= 0 {
