@@ -59,7 +59,7 @@ type candidate struct {
 // ErrClosing and store errors mean that nothing of this call was
 // accepted.
 func (p *Pipeline) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]AlertOutcome, error) {
-	return p.accept(ctx, alerts, p.src.Targets(), wait, p.opts.HealthStrategy != core.StrategyPublishToAll)
+	return p.accept(ctx, alerts, p.src.Targets(), wait, p.opts.skipUnhealthy())
 }
 
 // accept is Accept to the given targets. A waiting call answers a

@@ -89,6 +89,10 @@ func DefaultOptions() Options {
 	}
 }
 
+// skipUnhealthy reports whether a waiting webhook answers a failing
+// lane's deliveries as skipped: every strategy but publish_to_all.
+func (o *Options) skipUnhealthy() bool { return o.HealthStrategy != core.StrategyPublishToAll }
+
 func (o *Options) normalise() {
 	d := DefaultOptions()
 	for _, f := range []struct{ v, def *time.Duration }{
