@@ -119,9 +119,9 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 		}
 		if !holdBack && c.e.index >= 0 && c.e.lane.cautious() {
 			// publish_to_all: tried now, past the failing lane's probe.
-			c.e.lane.queue.remove(c.e)
+			c.e.lane.remove(c.e)
 			c.e.urgent = true
-			c.e.lane.urgent.push(c.e)
+			c.e.lane.push(c.e)
 		}
 		c.wait = make(chan core.Outcome, 1)
 		c.e.waiter = c.wait
