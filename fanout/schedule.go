@@ -19,8 +19,9 @@ import (
 func (p *Pipeline) schedule() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	targets := map[string]*core.Target{}
 	for {
-		next := p.startDue(time.Now())
+		next := p.startDue(time.Now(), targets)
 		wait := time.Hour
 		if !next.IsZero() {
 			wait = max(time.Until(next), 0)
@@ -36,9 +37,11 @@ func (p *Pipeline) schedule() {
 }
 
 // startDue starts every attempt the lanes allow at now and returns when
-// one may next go on (zero: only an event can change that).
-func (p *Pipeline) startDue(now time.Time) time.Time {
-	targets := map[string]*core.Target{}
+// one may next go on (zero: only an event can change that). targets is
+// the scheduler's index of the current targets by name, refilled here and
+// reused from call to call.
+func (p *Pipeline) startDue(now time.Time, targets map[string]*core.Target) time.Time {
+	clear(targets)
 	for _, t := range p.src.Targets() {
 		targets[t.Name] = t
 	}
