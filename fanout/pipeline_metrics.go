@@ -33,7 +33,7 @@ func newMetrics(p *Pipeline) *metrics {
 	m := &metrics{
 		p: p,
 		retries: counter("am_fanout_delivery_retries_total",
-			"outbox.Delivery attempts after the first, by target.", "target"),
+			"Delivery attempts after the first, by target.", "target"),
 		deadLetters: counter("am_fanout_dead_letters_total",
 			"Deliveries that became dead letters (permanent failure or maximum age), by target.", "target"),
 		deadDropped: counter("am_fanout_dead_letters_dropped_total",
