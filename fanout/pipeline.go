@@ -194,7 +194,7 @@ type entry struct {
 	// outcome once.
 	waiter chan core.Outcome
 	// cached is the record as accepted, kept until the first attempt so
-	// that it need not be read back and decoded; bounded by cacheBytes.
+	// that it need not be read back and decoded; bounded by maxCached.
 	cached *outbox.Delivery
 }
 
