@@ -59,7 +59,7 @@ type candidate struct {
 // ErrClosing and store errors mean that nothing of this call was
 // accepted.
 func (p *Pipeline) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]AlertOutcome, error) {
-	return p.accept(ctx, alerts, p.src.Targets(), wait, p.opts.HealthStrategy != core.StrategyPublishToAll)
+	return p.accept(ctx, alerts, p.src.Targets(), wait, p.opts.skipUnhealthy())
 }
 
 // accept is Accept to the given targets. A waiting call answers a
@@ -119,9 +119,9 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 		}
 		if !holdBack && c.e.index >= 0 && c.e.lane.cautious() {
 			// publish_to_all: tried now, past the failing lane's probe.
-			c.e.lane.queue.remove(c.e)
+			c.e.lane.remove(c.e)
 			c.e.urgent = true
-			c.e.lane.urgent.push(c.e)
+			c.e.lane.push(c.e)
 		}
 		c.wait = make(chan core.Outcome, 1)
 		c.e.waiter = c.wait
@@ -254,6 +254,18 @@ func (p *Pipeline) await(ctx context.Context, waiting []*candidate) {
 	}
 }
 
+// notAccepted is the skip reason answered for a delivery the store did
+// not accept in state: already delivered, stale, or pending.
+func notAccepted(state string) string {
+	switch state {
+	case outbox.StateAlreadyDelivered:
+		return core.SkipAlreadyDelivered
+	case outbox.StateStale:
+		return SkipStale
+	}
+	return SkipQueued
+}
+
 // fill sets each alert's result from its deliveries' first attempts.
 func fill(out []AlertOutcome, cands []*candidate) {
 	results := make([][]core.TargetPublishResult, len(out))
@@ -261,13 +273,7 @@ func fill(out []AlertOutcome, cands []*candidate) {
 	for _, c := range cands {
 		o := c.outcome
 		if o == nil {
-			// Not accepted: already delivered, pending or stale.
-			skip := core.Skip(map[string]string{
-				outbox.StateAlreadyDelivered: core.SkipAlreadyDelivered, outbox.StateStale: SkipStale,
-			}[c.State])
-			if skip.SkipReason == "" {
-				skip.SkipReason = SkipQueued
-			}
+			skip := core.Skip(notAccepted(c.State))
 			o = &skip
 		}
 		r := o.Result(c.target)

@@ -79,7 +79,7 @@ func (at *Attempter) attempt(ctx context.Context, t *core.Target, a *core.Enrich
 		o = attempt(ctx)
 	}
 	if o.Gone && at.Gone.mark(t, o.Err, time.Now()) {
-		at.logger().Warn("target is gone: it is skipped until its configuration changes", "target", t.Name, "err", o.Err)
+		at.Logger.Warn("target is gone: it is skipped until its configuration changes", "target", t.Name, "err", o.Err)
 	}
 	at.observe(ctx, t, &o)
 	return o
@@ -115,14 +115,12 @@ func (at *Attempter) observe(ctx context.Context, t *core.Target, o *core.Outcom
 				attrs = append(attrs, "similar_failures_not_logged", held)
 			}
 			attrs = withTraceID(ctx, attrs)
-			at.logger().Warn("delivery attempt failed", attrs...)
+			at.Logger.Warn("delivery attempt failed", attrs...)
 		}
 	default:
-		if l := at.logger(); l.Enabled(context.Background(), slog.LevelDebug) {
+		if l := at.Logger; l.Enabled(context.Background(), slog.LevelDebug) {
 			l.Debug("delivery attempt", withTraceID(ctx, []any{"target", t.Name, "outcome", o.Kind.String(), "skip_reason", o.SkipReason,
 				"duration", o.Duration, "status_code", o.StatusCode})...)
 		}
 	}
 }
-
-func (at *Attempter) logger() *slog.Logger { return at.Logger }

@@ -226,11 +226,10 @@ func (l *lane) state(now time.Time) (LaneState, time.Time) {
 	return LaneOpen, time.Time{}
 }
 
-// held reports whether the lane holds its backlog at now: paused,
+// holds reports whether a lane in state s holds its backlog: paused,
 // probing or with its breaker open.
-func (l *lane) held(now time.Time) bool {
-	st, _ := l.state(now)
-	return st == LanePaused || st == LaneProbing || st == LaneBreakerOpen
+func (s LaneState) holds() bool {
+	return s == LanePaused || s == LaneProbing || s == LaneBreakerOpen
 }
 
 // heldBack says why a new delivery would not go out at once: the skip

@@ -52,6 +52,17 @@ func (s *scripted) Attempt(_ context.Context, _ *core.Target, a *core.EnrichedAl
 	return o
 }
 
+// failsFor answers fail to the attempts made within d of start, and
+// delivers those after.
+func failsFor(start time.Time, d time.Duration, fail core.Outcome) *scripted {
+	return &scripted{answer: func(now time.Time) core.Outcome {
+		if now.Sub(start) < d {
+			return fail
+		}
+		return delivered
+	}}
+}
+
 func (s *scripted) count() (attempts, delivered int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -86,11 +97,18 @@ func newLaneBox(t *testing.T, tg *core.Target, at DeliveryAttempter) *Pipeline {
 
 func newLaneBoxLogging(t *testing.T, tg *core.Target, at DeliveryAttempter, logger *slog.Logger) *Pipeline {
 	t.Helper()
+	return startBox(t, tg, at, Options{MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour, Logger: logger})
+}
+
+// startBox starts a pipeline with opts on a volatile store, delivering
+// to tg alone through at, and closes both when the test ends.
+func startBox(t *testing.T, tg *core.Target, at DeliveryAttempter, opts Options) *Pipeline {
+	t.Helper()
 	store, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.StoreOptions{Volatile: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	box, err := New(store, NewTargetSet([]*core.Target{tg}), at, Options{MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour, Logger: logger})
+	box, err := New(store, NewTargetSet([]*core.Target{tg}), at, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,12 +156,7 @@ func drain(t *testing.T, box *Pipeline, limit time.Duration) {
 func TestLanePausesOn429(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		s := &scripted{answer: func(now time.Time) core.Outcome {
-			if now.Sub(start) < 6*time.Second {
-				return throttled
-			}
-			return delivered
-		}}
+		s := failsFor(start, 6*time.Second, throttled)
 		box := newLaneBox(t, laneTarget("t"), s)
 		acceptN(t, box, 20, "a")
 		drain(t, box, time.Minute)
@@ -170,12 +183,7 @@ func TestLanePausesOn429(t *testing.T) {
 func TestLaneDrainsOnRecovery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		s := &scripted{answer: func(now time.Time) core.Outcome {
-			if now.Sub(start) < 20*time.Second {
-				return serverDown
-			}
-			return delivered
-		}}
+		s := failsFor(start, 20*time.Second, serverDown)
 		box := newLaneBox(t, laneTarget("t"), s)
 		acceptN(t, box, 1500, "b")
 		drain(t, box, 2*time.Minute)
@@ -275,25 +283,11 @@ func TestOnDrainedAfterABacklog(t *testing.T) {
 			}
 			return delivered
 		}}
-		store, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.StoreOptions{Volatile: true})
-		if err != nil {
-			t.Fatal(err)
-		}
 		var calls atomic.Int32
-		box, err := New(store, NewTargetSet([]*core.Target{laneTarget("t")}), s, Options{
+		box := startBox(t, laneTarget("t"), s, Options{
 			MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour, DrainedAfter: 100,
 			OnDrained: func() { calls.Add(1) },
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		box.Start()
-		defer func() {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			box.Close(ctx)
-			store.Close()
-		}()
 		acceptN(t, box, 10, "small")
 		drain(t, box, time.Minute)
 		synctest.Wait()
@@ -316,12 +310,7 @@ func TestOnDrainedAfterABacklog(t *testing.T) {
 func TestLaneLogsItsChangesNotEachDelivery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		s := &scripted{answer: func(now time.Time) core.Outcome {
-			if now.Sub(start) < 6*time.Second {
-				return throttled
-			}
-			return delivered
-		}}
+		s := failsFor(start, 6*time.Second, throttled)
 		var buf bytes.Buffer
 		logger := slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		box := newLaneBoxLogging(t, laneTarget("t"), s, logger)

@@ -190,9 +190,9 @@ func (p *Pipeline) admitOnce(c *outbox.Candidate) (e *entry, replaced bool) {
 
 // lose ends the term: no attempt starts any more, those in flight are
 // cancelled (their deliveries stay pending, nothing is recorded for
-// them), and once they are settled the lanes' memory is dropped. A
-// target's pause, backoff and breaker are this replica's own; the next
-// leader begins without them.
+// them), and once they are settled the lanes' memory is dropped. With a
+// LaneStore, the next leader takes up each lane's pause, backoff and
+// breaker from the state keepLane saved.
 func (p *Pipeline) lose() {
 	p.mu.Lock()
 	tm := p.term

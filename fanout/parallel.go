@@ -35,7 +35,7 @@ func (p *Pipeline) PublishToMultiple(ctx context.Context, a *core.EnrichedAlert,
 	if a == nil || len(targets) == 0 {
 		return nil, core.ErrInvalidInput
 	}
-	return p.publish(ctx, a, targets, p.opts.HealthStrategy != core.StrategyPublishToAll)
+	return p.publish(ctx, a, targets, p.opts.skipUnhealthy())
 }
 
 // PublishToAll implements ParallelPublisher: every target that

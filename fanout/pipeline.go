@@ -89,6 +89,10 @@ func DefaultOptions() Options {
 	}
 }
 
+// skipUnhealthy reports whether a waiting webhook answers a failing
+// lane's deliveries as skipped: every strategy but publish_to_all.
+func (o *Options) skipUnhealthy() bool { return o.HealthStrategy != core.StrategyPublishToAll }
+
 func (o *Options) normalise() {
 	d := DefaultOptions()
 	for _, f := range []struct{ v, def *time.Duration }{
@@ -190,7 +194,7 @@ type entry struct {
 	// outcome once.
 	waiter chan core.Outcome
 	// cached is the record as accepted, kept until the first attempt so
-	// that it need not be read back and decoded; bounded by cacheBytes.
+	// that it need not be read back and decoded; bounded by maxCached.
 	cached *outbox.Delivery
 }
 
@@ -257,7 +261,8 @@ func (p *Pipeline) load() error {
 func (p *Pipeline) admit(c *outbox.Candidate) (e *entry, replaced bool) {
 	d, seq, old := c.Delivery, c.Seq, c.Old
 	e = &entry{id: d.ID, seq: seq, place: seq, accepted: d.AcceptedAt.UnixNano(), size: c.Size(), index: -1, lane: p.lane(d.Target)}
-	s := p.slots[d.Slot()]
+	key := d.Slot()
+	s := p.slots[key]
 	if s != nil {
 		// Commits are ordered, the admissions after them are not: a state
 		// committed later, admitted first, deleted this one.
@@ -268,8 +273,8 @@ func (p *Pipeline) admit(c *outbox.Candidate) (e *entry, replaced bool) {
 		}
 	}
 	if s == nil {
-		s = &slot{key: d.Slot()}
-		p.slots[s.key] = s
+		s = &slot{key: key}
+		p.slots[key] = s
 	}
 	if prev := s.next; prev != nil {
 		if prev.index >= 0 {

@@ -32,26 +32,16 @@ type metrics struct {
 func newMetrics(p *Pipeline) *metrics {
 	m := &metrics{
 		p: p,
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "am_fanout_delivery_retries_total",
-			Help: "outbox.Delivery attempts after the first, by target.",
-		}, []string{"target"}),
-		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "am_fanout_dead_letters_total",
-			Help: "Deliveries that became dead letters (permanent failure or maximum age), by target.",
-		}, []string{"target"}),
-		deadDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "am_fanout_dead_letters_dropped_total",
-			Help: "Dead letters dropped by outbox.dead_letter_retention (reason age) or outbox.max_dead_letters (reason count).",
-		}, []string{"reason"}),
-		coalesced: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "am_fanout_deliveries_coalesced_total",
-			Help: "Pending group messages replaced by a newer notification of the same group before they went out, by target.",
-		}, []string{"target"}),
-		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "am_fanout_fallbacks_total",
-			Help: "Deliveries of a target's dead letters accepted for its fallback targets, by target and fallback.",
-		}, []string{"target", "fallback"}),
+		retries: counter("am_fanout_delivery_retries_total",
+			"Delivery attempts after the first, by target.", "target"),
+		deadLetters: counter("am_fanout_dead_letters_total",
+			"Deliveries that became dead letters (permanent failure or maximum age), by target.", "target"),
+		deadDropped: counter("am_fanout_dead_letters_dropped_total",
+			"Dead letters dropped by outbox.dead_letter_retention (reason age) or outbox.max_dead_letters (reason count).", "reason"),
+		coalesced: counter("am_fanout_deliveries_coalesced_total",
+			"Pending group messages replaced by a newer notification of the same group before they went out, by target.", "target"),
+		fallbacks: counter("am_fanout_fallbacks_total",
+			"Deliveries of a target's dead letters accepted for its fallback targets, by target and fallback.", "target", "fallback"),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "am_fanout_delivery_latency_seconds",
 			Help:    "Time from a delivery's acceptance by the webhook to its successful attempt, by target.",
@@ -62,10 +52,8 @@ func newMetrics(p *Pipeline) *metrics {
 			Help:    "Duration of the first attempts of one alert to all its targets, when the caller waits for them, by result.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"result"}),
-		fanoutTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "am_fanout_fanout_total",
-			Help: "Fan-outs of one alert waited for, by result (success, partial_success, failure).",
-		}, []string{"result"}),
+		fanoutTotal: counter("am_fanout_fanout_total",
+			"Fan-outs of one alert waited for, by result (success, partial_success, failure).", "result"),
 		laneState: prometheus.NewDesc("am_fanout_lane_state",
 			"State of a target's lane: 1 for the state it is in (idle, open, paced, paused, probing, breaker_open), 0 for the others.",
 			[]string{"target", "state"}, nil),
@@ -93,15 +81,22 @@ func newMetrics(p *Pipeline) *metrics {
 // Register adds the pipeline's metrics to reg.
 func (p *Pipeline) Register(reg prometheus.Registerer) error { return reg.Register(p.metrics) }
 
+// counter is a counter vector of the pipeline, by labels.
+func counter(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+// vectors are the series kept by the client library, as opposed to
+// those computed at scrape time.
+func (m *metrics) vectors() []prometheus.Collector {
+	return []prometheus.Collector{m.retries, m.deadLetters, m.deadDropped, m.coalesced,
+		m.fallbacks, m.latency, m.fanoutTook, m.fanoutTotal}
+}
+
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	m.retries.Describe(ch)
-	m.deadLetters.Describe(ch)
-	m.deadDropped.Describe(ch)
-	m.coalesced.Describe(ch)
-	m.fallbacks.Describe(ch)
-	m.latency.Describe(ch)
-	m.fanoutTook.Describe(ch)
-	m.fanoutTotal.Describe(ch)
+	for _, c := range m.vectors() {
+		c.Describe(ch)
+	}
 	ch <- m.laneState
 	ch <- m.laneWait
 	ch <- m.pending
@@ -123,14 +118,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			m.fallbacks.WithLabelValues(t.Name, f)
 		}
 	}
-	m.retries.Collect(ch)
-	m.deadLetters.Collect(ch)
-	m.deadDropped.Collect(ch)
-	m.coalesced.Collect(ch)
-	m.fallbacks.Collect(ch)
-	m.latency.Collect(ch)
-	m.fanoutTook.Collect(ch)
-	m.fanoutTotal.Collect(ch)
+	for _, c := range m.vectors() {
+		c.Collect(ch)
+	}
 	for name, l := range m.p.Lanes() {
 		if _, ok := count[name]; !ok {
 			continue

@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
-	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // countingPreparer names the team of each alert it prepares after its
@@ -138,20 +136,5 @@ func TestPrepareEachAlertOfAGroup(t *testing.T) {
 
 func newPreparedBox(t *testing.T, tg *core.Target, at DeliveryAttempter, prep Preparer) *Pipeline {
 	t.Helper()
-	store, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.StoreOptions{Volatile: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	box, err := New(store, NewTargetSet([]*core.Target{tg}), at, Options{PruneEvery: time.Hour, Prepare: prep})
-	if err != nil {
-		t.Fatal(err)
-	}
-	box.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		box.Close(ctx)
-		store.Close()
-	})
-	return box
+	return startBox(t, tg, at, Options{PruneEvery: time.Hour, Prepare: prep})
 }

@@ -19,8 +19,9 @@ import (
 func (p *Pipeline) schedule() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	targets := map[string]*core.Target{}
 	for {
-		next := p.startDue(time.Now())
+		next := p.startDue(time.Now(), targets)
 		wait := time.Hour
 		if !next.IsZero() {
 			wait = max(time.Until(next), 0)
@@ -36,9 +37,11 @@ func (p *Pipeline) schedule() {
 }
 
 // startDue starts every attempt the lanes allow at now and returns when
-// one may next go on (zero: only an event can change that).
-func (p *Pipeline) startDue(now time.Time) time.Time {
-	targets := map[string]*core.Target{}
+// one may next go on (zero: only an event can change that). targets is
+// the scheduler's index of the current targets by name, refilled here and
+// reused from call to call.
+func (p *Pipeline) startDue(now time.Time, targets map[string]*core.Target) time.Time {
+	clear(targets)
 	for _, t := range p.src.Targets() {
 		targets[t.Name] = t
 	}
@@ -50,7 +53,8 @@ func (p *Pipeline) startDue(now time.Time) time.Time {
 	tm := p.term
 	var next time.Time
 	for name, l := range p.lanes {
-		p.configure(l, targets[name])
+		t := targets[name]
+		p.configure(l, t)
 		for p.running < p.opts.MaxInFlight {
 			ok, at := l.ready(now)
 			if !ok {
@@ -68,7 +72,7 @@ func (p *Pipeline) startDue(now time.Time) time.Time {
 			go func() {
 				defer p.attempts.Done()
 				defer tm.attempts.Done()
-				p.attempt(tm.ctx, e, d)
+				p.attempt(tm.ctx, e, d, t)
 			}()
 		}
 	}
@@ -120,20 +124,15 @@ func (p *Pipeline) lane(name string) *lane {
 	return l
 }
 
-// attempt makes one attempt of a claimed delivery to the current target
-// of its name and settles it. d is its record as accepted, when memory
-// still held it (a first attempt soon after the webhook); otherwise it is
-// read back from the store. ctx is its term's.
-func (p *Pipeline) attempt(ctx context.Context, e *entry, d *outbox.Delivery) {
+// attempt makes one attempt of a claimed delivery to t, the target of
+// its lane as configured when the attempt started (nil: gone), and
+// settles it. d is its record as accepted, when memory still held it (a
+// first attempt soon after the webhook); otherwise it is read back from
+// the store. ctx is its term's.
+func (p *Pipeline) attempt(ctx context.Context, e *entry, d *outbox.Delivery, t *core.Target) {
 	if d == nil {
 		if d = p.record(e); d == nil {
 			return
-		}
-	}
-	var t *core.Target
-	for _, c := range p.src.Targets() {
-		if c.Name == d.Target {
-			t = c
 		}
 	}
 	if t == nil {
@@ -218,7 +217,7 @@ func (p *Pipeline) settle(e *entry, d *outbox.Delivery, out core.Outcome, prepar
 	now := time.Now()
 	p.mu.Lock()
 	l := e.lane
-	was := l.held(now)
+	was, _ := l.state(now)
 	l.settle(e, &out, now, p.backoff)
 	next := now
 	st, until := l.state(now)
@@ -278,13 +277,13 @@ func (p *Pipeline) keepLane(m *outbox.LaneMemory) {
 // logLane logs a lane's changes between sending and holding its
 // backlog: once when it starts holding, once when it recovers; not per
 // delivery.
-func (p *Pipeline) logLane(target string, was bool, st LaneState, until time.Time, failures int, out *core.Outcome) {
-	held := st == LanePaused || st == LaneProbing || st == LaneBreakerOpen
+func (p *Pipeline) logLane(target string, was, st LaneState, until time.Time, failures int, out *core.Outcome) {
+	held, wasHeld := st.holds(), was.holds()
 	switch {
-	case held && !was:
+	case held && !wasHeld:
 		p.logger.Warn("target lane holds its backlog", "target", target, "state", st, "until", until,
 			"consecutive_failures", failures, "status_code", out.StatusCode, "err", out.Err)
-	case !held && was:
+	case !held && wasHeld:
 		p.logger.Info("target lane recovered: its backlog drains now", "target", target)
 	}
 }
