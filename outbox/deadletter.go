@@ -196,17 +196,13 @@ func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (sta
 	slotKey := []byte(d.Slot())
 	st, known := decodeSlot(latest.Get(slotKey))
 	x := d.order()
-	if known {
-		switch cmp := st.rank(x); {
-		case cmp < 0:
-			return StateStale, 0, nil
-		case cmp == 0 && st.Pending != 0:
-			return StateAlreadyPending, 0, nil
-		case st.Pending != 0:
-			old = st.Pending
-			if err := pending.Delete(encodeID(old)); err != nil {
-				return "", 0, err
-			}
+	if v := st.verdict(known, x); v != "" {
+		return v, 0, nil
+	}
+	if st.Pending != 0 {
+		old = st.Pending
+		if err := pending.Delete(encodeID(old)); err != nil {
+			return "", 0, err
 		}
 	}
 	d.Attempts, d.AcceptedAt, d.NextAttempt, d.DeadAt, d.DeadReason = 0, now, now, time.Time{}, ""

@@ -138,19 +138,17 @@ func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
 		slotKey := []byte(d.Slot())
 		st, known := decodeSlot(latest.Get(slotKey))
 		x := d.order()
-		if known {
-			switch cmp := st.rank(x); {
-			case cmp < 0:
-				c.State = StateStale
-				continue
-			case cmp == 0 && st.Pending != 0, d.Group != nil && st.Pending != 0 && samePending(pending, st.Pending, d):
-				c.State, d.ID = StateAlreadyPending, st.Pending
-				continue
-			case st.Pending != 0:
-				c.Old = st.Pending
-				if err := pending.Delete(encodeID(st.Pending)); err != nil {
-					return err
-				}
+		switch v := st.verdict(known, x); {
+		case v == StateStale:
+			c.State = StateStale
+			continue
+		case v == StateAlreadyPending, d.Group != nil && st.Pending != 0 && samePending(pending, st.Pending, d):
+			c.State, d.ID = StateAlreadyPending, st.Pending
+			continue
+		case st.Pending != 0:
+			c.Old = st.Pending
+			if err := pending.Delete(encodeID(st.Pending)); err != nil {
+				return err
 			}
 		}
 		id, err := pending.NextSequence()
