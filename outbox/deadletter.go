@@ -82,29 +82,43 @@ type Page struct {
 	Limit int
 }
 
+// pageFill collects the dead letters of one page, in id order.
+type pageFill struct {
+	limit int
+	list  []DeadLetter
+	next  uint64
+}
+
+func newPageFill(page Page) *pageFill { return &pageFill{limit: page.Limit, list: []DeadLetter{}} }
+
+// full says whether the page holds its limit while more letters follow,
+// and notes then that the next page starts after its last.
+func (p *pageFill) full() bool {
+	if p.limit > 0 && len(p.list) == p.limit {
+		p.next = p.list[len(p.list)-1].ID
+		return true
+	}
+	return false
+}
+
+// add lists d.
+func (p *pageFill) add(_ []byte, d *Delivery) error {
+	p.list = append(p.list, deadLetterOf(d))
+	return nil
+}
+
 // DeadLetters lists the dead letters of sel in id order (the order they
 // were accepted), from after page.After; next is the After of the next
 // page, 0 when this one is the last.
 func (s *Store) DeadLetters(sel Selection, page Page) (list []DeadLetter, next uint64, err error) {
-	list = []DeadLetter{}
+	p := newPageFill(page)
 	err = s.view(func(tx *bolt.Tx) error {
 		if sel.ID != 0 {
-			return eachDead(tx, sel, func(_ []byte, d *Delivery) error {
-				list = append(list, deadLetterOf(d))
-				return nil
-			})
+			return eachDead(tx, sel, p.add)
 		}
 		c := tx.Bucket(bucketDead).Cursor()
-		for k, v := c.Seek(encodeID(page.After + 1)); k != nil; k, v = c.Next() {
-			if page.Limit > 0 && len(list) == page.Limit {
-				next = list[len(list)-1].ID
-				return nil
-			}
-			err := visitDead(k, v, sel, func(_ []byte, d *Delivery) error {
-				list = append(list, deadLetterOf(d))
-				return nil
-			})
-			if err != nil {
+		for k, v := c.Seek(encodeID(page.After + 1)); k != nil && !p.full(); k, v = c.Next() {
+			if err := visitDead(k, v, sel, p.add); err != nil {
 				return err
 			}
 		}
@@ -113,7 +127,7 @@ func (s *Store) DeadLetters(sel Selection, page Page) (list []DeadLetter, next u
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading the outbox store: %w", err)
 	}
-	return list, next, nil
+	return p.list, p.next, nil
 }
 
 func eachDead(tx *bolt.Tx, sel Selection, fn func(k []byte, d *Delivery) error) error {

@@ -53,19 +53,18 @@ func (s *JetStreamStore) eachDead(ctx context.Context, sel Selection, from uint6
 func (s *JetStreamStore) DeadLetters(sel Selection, page Page) (list []DeadLetter, next uint64, err error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	list = []DeadLetter{}
+	p := newPageFill(page)
 	err = s.eachDead(ctx, sel, page.After+1, func(d *Delivery) bool {
-		if page.Limit > 0 && len(list) == page.Limit {
-			next = list[len(list)-1].ID
+		if p.full() {
 			return false
 		}
-		list = append(list, deadLetterOf(d))
+		_ = p.add(nil, d)
 		return true
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("nats store: reading dead letters: %w", err)
 	}
-	return list, next, nil
+	return p.list, p.next, nil
 }
 
 // Replay makes the dead letters of sel pending again, each decided as an
