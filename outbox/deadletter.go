@@ -176,13 +176,13 @@ func (s *Store) Replay(sel Selection, now time.Time) ([]Replayed, []*Candidate, 
 			return err
 		}
 		for i, d := range letters {
-			state, old, err := s.revive(tx, keys[i], d, now)
+			state, c, err := s.revive(tx, keys[i], d, now)
 			if err != nil {
 				return err
 			}
 			out = append(out, Replayed{ID: d.ID, Target: d.Target, State: state})
-			if state == StateReplayed {
-				back = append(back, &Candidate{Delivery: d, State: StateAccepted, Old: old, Seq: s.commits.Add(1)})
+			if c != nil {
+				back = append(back, c)
 			}
 		}
 		return nil
@@ -193,45 +193,44 @@ func (s *Store) Replay(sel Selection, now time.Time) ([]Replayed, []*Candidate, 
 	if sel.ID != 0 && len(out) == 0 {
 		out = append(out, Replayed{ID: sel.ID, State: StateNotFound})
 	}
-	for _, c := range back {
-		data, _ := json.Marshal(c.Delivery)
-		c.size = len(data)
-	}
 	return out, back, nil
 }
 
 // revive moves one dead letter back to pending unless the order of its
-// alert forbids it, and says which pending delivery it superseded.
-func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (state string, old uint64, err error) {
+// alert forbids it; a replayed one is returned as an accepted candidate,
+// naming the pending delivery it superseded.
+func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (string, *Candidate, error) {
 	if s.deliveredIn(tx, d.key(), now) {
-		return StateAlreadyDelivered, 0, nil
+		return StateAlreadyDelivered, nil, nil
 	}
 	latest, pending := tx.Bucket(bucketLatest), s.pending(tx)
 	slotKey := []byte(d.Slot())
 	st, known := decodeSlot(latest.Get(slotKey))
 	x := d.order()
 	if v := st.verdict(known, x); v != "" {
-		return v, 0, nil
+		return v, nil, nil
 	}
 	if st.Pending != 0 {
-		old = st.Pending
-		if err := pending.Delete(encodeID(old)); err != nil {
-			return "", 0, err
+		if err := pending.Delete(encodeID(st.Pending)); err != nil {
+			return "", nil, err
 		}
 	}
 	d.Attempts, d.AcceptedAt, d.NextAttempt, d.DeadAt, d.DeadReason = 0, now, now, time.Time{}, ""
 	d.FallbackTo = nil
 	data, err := json.Marshal(d)
 	if err != nil {
-		return "", 0, err
+		return "", nil, err
 	}
 	if err := tx.Bucket(bucketDead).Delete(key); err != nil {
-		return "", 0, err
+		return "", nil, err
 	}
 	if err := pending.Put(key, data); err != nil {
-		return "", 0, err
+		return "", nil, err
 	}
-	return StateReplayed, old, latest.Put(slotKey, st.after(known, x, d.ID, now).encode())
+	if err := latest.Put(slotKey, st.after(known, x, d.ID, now).encode()); err != nil {
+		return "", nil, err
+	}
+	return StateReplayed, &Candidate{Delivery: d, size: len(data), State: StateAccepted, Old: st.Pending, Seq: s.commits.Add(1)}, nil
 }
 
 // Purge deletes the dead letters of sel for good and says how many; an
