@@ -169,10 +169,7 @@ func historyOf(d *Delivery) History {
 
 // Histories lists the recent deliveries q selects, newest first.
 func (s *Store) Histories(q HistoryQuery) ([]History, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := q.limit()
 	out := []History{}
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketHistory).Cursor()
@@ -188,6 +185,15 @@ func (s *Store) Histories(q HistoryQuery) ([]History, error) {
 		return nil
 	})
 	return out, err
+}
+
+// limit is how many deliveries the answer holds at most: Limit, 100 when
+// it is not set.
+func (q *HistoryQuery) limit() int {
+	if q.Limit <= 0 {
+		return 100
+	}
+	return q.Limit
 }
 
 func (q *HistoryQuery) selects(h *History) bool {

@@ -34,10 +34,6 @@ func (s *JetStreamStore) appendHistory(ctx context.Context, he *historyEntry, no
 // Histories lists the recent deliveries q selects, newest first. It
 // reads the whole history bucket (bounded by the retention).
 func (s *JetStreamStore) Histories(q HistoryQuery) ([]History, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 100
-	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	w, err := s.history.WatchAll(ctx, jetstream.IgnoreDeletes())
@@ -66,7 +62,7 @@ func (s *JetStreamStore) Histories(q HistoryQuery) ([]History, error) {
 	// accepted.
 	slices.SortFunc(all, func(a, b rec) int { return strings.Compare(b.key, a.key) })
 	out := []History{}
-	for _, r := range all[:min(limit, len(all))] {
+	for _, r := range all[:min(q.limit(), len(all))] {
 		out = append(out, r.h)
 	}
 	return out, nil
