@@ -143,15 +143,25 @@ func eachDead(tx *bolt.Tx, sel Selection, fn func(k []byte, d *Delivery) error) 
 }
 
 func visitDead(k, v []byte, sel Selection, fn func(k []byte, d *Delivery) error) error {
-	var d Delivery
-	if err := json.Unmarshal(v, &d); err != nil {
-		return fmt.Errorf("dead letter %d: %w", decodeID(k), err)
+	d, err := deadOf(decodeID(k), v, sel)
+	if d == nil || err != nil {
+		return err
 	}
-	d.ID = decodeID(k)
-	if !sel.holds(decodeID(k), &d) {
-		return nil
+	return fn(k, d)
+}
+
+// deadOf decodes the dead letter id, its record v; nil when sel does not
+// hold it.
+func deadOf(id uint64, v []byte, sel Selection) (*Delivery, error) {
+	d := &Delivery{}
+	if err := json.Unmarshal(v, d); err != nil {
+		return nil, fmt.Errorf("dead letter %d: %w", id, err)
 	}
-	return fn(k, &d)
+	d.ID = id
+	if !sel.holds(id, d) {
+		return nil, nil
+	}
+	return d, nil
 }
 
 // Replay makes the dead letters of sel pending again, with a fresh

@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -23,15 +22,11 @@ func (s *JetStreamStore) deadFilter(sel Selection) string {
 // until fn says stop.
 func (s *JetStreamStore) eachDead(ctx context.Context, sel Selection, from uint64, fn func(*Delivery) bool) error {
 	visit := func(m *jetstream.RawStreamMsg) (bool, error) {
-		var d Delivery
-		if err := json.Unmarshal(m.Data, &d); err != nil {
-			return false, fmt.Errorf("dead letter %d: %w", m.Sequence, err)
+		d, err := deadOf(m.Sequence, m.Data, sel)
+		if d == nil || err != nil {
+			return err == nil, err
 		}
-		d.ID = m.Sequence
-		if !sel.holds(d.ID, &d) {
-			return true, nil
-		}
-		return fn(&d), nil
+		return fn(d), nil
 	}
 	if sel.ID != 0 {
 		m, err := s.dead.GetMsg(ctx, sel.ID)
