@@ -170,15 +170,13 @@ func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
 // same notification as d (a resend of it), which is then not coalesced
 // but answered as already pending.
 func samePending(pending records, id uint64, d *Delivery) bool {
-	v := pending.Get(encodeID(id))
-	if v == nil {
-		return false
-	}
+	return carriesSame(pending.Get(encodeID(id)), d)
+}
+
+// carriesSame reports whether the record v is a delivery with d's key.
+func carriesSame(v []byte, d *Delivery) bool {
 	var p Delivery
-	if json.Unmarshal(v, &p) != nil {
-		return false
-	}
-	return p.key() == d.key()
+	return v != nil && json.Unmarshal(v, &p) == nil && p.key() == d.key()
 }
 
 // Read returns the pending delivery id; nil, with no error, when it is no
