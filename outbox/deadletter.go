@@ -82,29 +82,43 @@ type Page struct {
 	Limit int
 }
 
+// pageFill collects the dead letters of one page, in id order.
+type pageFill struct {
+	limit int
+	list  []DeadLetter
+	next  uint64
+}
+
+func newPageFill(page Page) *pageFill { return &pageFill{limit: page.Limit, list: []DeadLetter{}} }
+
+// full says whether the page holds its limit while more letters follow,
+// and notes then that the next page starts after its last.
+func (p *pageFill) full() bool {
+	if p.limit > 0 && len(p.list) == p.limit {
+		p.next = p.list[len(p.list)-1].ID
+		return true
+	}
+	return false
+}
+
+// add lists d.
+func (p *pageFill) add(_ []byte, d *Delivery) error {
+	p.list = append(p.list, deadLetterOf(d))
+	return nil
+}
+
 // DeadLetters lists the dead letters of sel in id order (the order they
 // were accepted), from after page.After; next is the After of the next
 // page, 0 when this one is the last.
 func (s *Store) DeadLetters(sel Selection, page Page) (list []DeadLetter, next uint64, err error) {
-	list = []DeadLetter{}
+	p := newPageFill(page)
 	err = s.view(func(tx *bolt.Tx) error {
 		if sel.ID != 0 {
-			return eachDead(tx, sel, func(_ []byte, d *Delivery) error {
-				list = append(list, deadLetterOf(d))
-				return nil
-			})
+			return eachDead(tx, sel, p.add)
 		}
 		c := tx.Bucket(bucketDead).Cursor()
-		for k, v := c.Seek(encodeID(page.After + 1)); k != nil; k, v = c.Next() {
-			if page.Limit > 0 && len(list) == page.Limit {
-				next = list[len(list)-1].ID
-				return nil
-			}
-			err := visitDead(k, v, sel, func(_ []byte, d *Delivery) error {
-				list = append(list, deadLetterOf(d))
-				return nil
-			})
-			if err != nil {
+		for k, v := c.Seek(encodeID(page.After + 1)); k != nil && !p.full(); k, v = c.Next() {
+			if err := visitDead(k, v, sel, p.add); err != nil {
 				return err
 			}
 		}
@@ -113,7 +127,7 @@ func (s *Store) DeadLetters(sel Selection, page Page) (list []DeadLetter, next u
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading the outbox store: %w", err)
 	}
-	return list, next, nil
+	return p.list, p.next, nil
 }
 
 func eachDead(tx *bolt.Tx, sel Selection, fn func(k []byte, d *Delivery) error) error {
@@ -129,15 +143,25 @@ func eachDead(tx *bolt.Tx, sel Selection, fn func(k []byte, d *Delivery) error) 
 }
 
 func visitDead(k, v []byte, sel Selection, fn func(k []byte, d *Delivery) error) error {
-	var d Delivery
-	if err := json.Unmarshal(v, &d); err != nil {
-		return fmt.Errorf("dead letter %d: %w", decodeID(k), err)
+	d, err := deadOf(decodeID(k), v, sel)
+	if d == nil || err != nil {
+		return err
 	}
-	d.ID = decodeID(k)
-	if !sel.holds(decodeID(k), &d) {
-		return nil
+	return fn(k, d)
+}
+
+// deadOf decodes the dead letter id, its record v; nil when sel does not
+// hold it.
+func deadOf(id uint64, v []byte, sel Selection) (*Delivery, error) {
+	d := &Delivery{}
+	if err := json.Unmarshal(v, d); err != nil {
+		return nil, fmt.Errorf("dead letter %d: %w", id, err)
 	}
-	return fn(k, &d)
+	d.ID = id
+	if !sel.holds(id, d) {
+		return nil, nil
+	}
+	return d, nil
 }
 
 // Replay makes the dead letters of sel pending again, with a fresh
@@ -162,13 +186,13 @@ func (s *Store) Replay(sel Selection, now time.Time) ([]Replayed, []*Candidate, 
 			return err
 		}
 		for i, d := range letters {
-			state, old, err := s.revive(tx, keys[i], d, now)
+			state, c, err := s.revive(tx, keys[i], d, now)
 			if err != nil {
 				return err
 			}
 			out = append(out, Replayed{ID: d.ID, Target: d.Target, State: state})
-			if state == StateReplayed {
-				back = append(back, &Candidate{Delivery: d, State: StateAccepted, Old: old, Seq: s.commits.Add(1)})
+			if c != nil {
+				back = append(back, c)
 			}
 		}
 		return nil
@@ -179,49 +203,44 @@ func (s *Store) Replay(sel Selection, now time.Time) ([]Replayed, []*Candidate, 
 	if sel.ID != 0 && len(out) == 0 {
 		out = append(out, Replayed{ID: sel.ID, State: StateNotFound})
 	}
-	for _, c := range back {
-		data, _ := json.Marshal(c.Delivery)
-		c.size = len(data)
-	}
 	return out, back, nil
 }
 
 // revive moves one dead letter back to pending unless the order of its
-// alert forbids it, and says which pending delivery it superseded.
-func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (state string, old uint64, err error) {
+// alert forbids it; a replayed one is returned as an accepted candidate,
+// naming the pending delivery it superseded.
+func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (string, *Candidate, error) {
 	if s.deliveredIn(tx, d.key(), now) {
-		return StateAlreadyDelivered, 0, nil
+		return StateAlreadyDelivered, nil, nil
 	}
 	latest, pending := tx.Bucket(bucketLatest), s.pending(tx)
 	slotKey := []byte(d.Slot())
 	st, known := decodeSlot(latest.Get(slotKey))
 	x := d.order()
-	if known {
-		switch cmp := st.rank(x); {
-		case cmp < 0:
-			return StateStale, 0, nil
-		case cmp == 0 && st.Pending != 0:
-			return StateAlreadyPending, 0, nil
-		case st.Pending != 0:
-			old = st.Pending
-			if err := pending.Delete(encodeID(old)); err != nil {
-				return "", 0, err
-			}
+	if v := st.verdict(known, x); v != "" {
+		return v, nil, nil
+	}
+	if st.Pending != 0 {
+		if err := pending.Delete(encodeID(st.Pending)); err != nil {
+			return "", nil, err
 		}
 	}
 	d.Attempts, d.AcceptedAt, d.NextAttempt, d.DeadAt, d.DeadReason = 0, now, now, time.Time{}, ""
 	d.FallbackTo = nil
 	data, err := json.Marshal(d)
 	if err != nil {
-		return "", 0, err
+		return "", nil, err
 	}
 	if err := tx.Bucket(bucketDead).Delete(key); err != nil {
-		return "", 0, err
+		return "", nil, err
 	}
 	if err := pending.Put(key, data); err != nil {
-		return "", 0, err
+		return "", nil, err
 	}
-	return StateReplayed, old, latest.Put(slotKey, st.after(known, x, d.ID, now).encode())
+	if err := latest.Put(slotKey, st.after(known, x, d.ID, now).encode()); err != nil {
+		return "", nil, err
+	}
+	return StateReplayed, &Candidate{Delivery: d, size: len(data), State: StateAccepted, Old: st.Pending, Seq: s.commits.Add(1)}, nil
 }
 
 // Purge deletes the dead letters of sel for good and says how many; an

@@ -70,15 +70,16 @@ func historyKey(d *Delivery) []byte {
 }
 
 // historyEntry is an attempt's line in its delivery's history, prepared
-// outside the transaction that writes it: fresh is the whole record as
-// it is when the delivery has no history yet (its first attempt), encoded
-// before the transaction that all writers share.
+// outside the transaction that writes it: for a delivery's first attempt
+// (no history yet) the whole record, encoded before the transaction that
+// all writers share.
 type historyEntry struct {
 	key     []byte
 	attempt Attempt
 	state   string
-	fresh   []byte
-	first   bool // the delivery's first recorded attempt
+	first   bool    // the delivery's first recorded attempt
+	h       History // the record as it is when the delivery has no history yet
+	fresh   []byte  // h encoded, for a first attempt
 }
 
 // newHistoryEntry prepares the history line of an attempt's outcome.
@@ -97,35 +98,50 @@ func newHistoryEntry(d *Delivery, out *core.Outcome, what Fate, now time.Time) *
 	case FateDead:
 		he.state = HistoryDead
 	}
-	h := historyOf(d)
-	h.add(a)
-	h.State = he.state
-	if data, err := json.Marshal(&h); err == nil {
-		he.fresh = append(encodeTime(now), data...)
+	he.h = historyOf(d)
+	he.h.add(a)
+	he.h.State = he.state
+	if he.first {
+		he.fresh = encodeHistory(&he.h, now)
 	}
 	return he
 }
 
-// appendHistory writes an attempt's line in the transaction that records
-// its outcome: the prepared record for a first attempt, else the stored
-// one with the attempt added.
-func (s *Store) appendHistory(tx *bolt.Tx, he *historyEntry, now time.Time) error {
-	b := tx.Bucket(bucketHistory)
-	if he.first {
-		return b.Put(he.key, he.fresh)
+// encodeHistory is a history record's value: now, then h's JSON.
+func encodeHistory(h *History, now time.Time) []byte {
+	data, err := json.Marshal(h)
+	if err != nil {
+		return nil
 	}
-	v := b.Get(he.key)
+	return append(encodeTime(now), data...)
+}
+
+// next is the value to write over stored, the delivery's history record
+// (nil when there is none): the prepared record for a first attempt or
+// when stored is missing or unreadable, else stored with the attempt
+// added.
+func (he *historyEntry) next(stored []byte, now time.Time) []byte {
+	if he.first {
+		return he.fresh
+	}
 	var h History
-	if len(v) <= 8 || json.Unmarshal(v[8:], &h) != nil {
-		return b.Put(he.key, he.fresh)
+	if len(stored) <= 8 || json.Unmarshal(stored[8:], &h) != nil {
+		return encodeHistory(&he.h, now)
 	}
 	h.add(he.attempt)
 	h.State = he.state
-	data, err := json.Marshal(&h)
-	if err != nil {
-		return err
+	return encodeHistory(&h, now)
+}
+
+// appendHistory writes an attempt's line in the transaction that records
+// its outcome.
+func (s *Store) appendHistory(tx *bolt.Tx, he *historyEntry, now time.Time) error {
+	b := tx.Bucket(bucketHistory)
+	var stored []byte
+	if !he.first {
+		stored = b.Get(he.key)
 	}
-	return b.Put(he.key, append(encodeTime(now), data...))
+	return b.Put(he.key, he.next(stored, now))
 }
 
 // add appends an attempt, keeping the first and the latest ones.
@@ -153,10 +169,7 @@ func historyOf(d *Delivery) History {
 
 // Histories lists the recent deliveries q selects, newest first.
 func (s *Store) Histories(q HistoryQuery) ([]History, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := q.limit()
 	out := []History{}
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketHistory).Cursor()
@@ -172,6 +185,15 @@ func (s *Store) Histories(q HistoryQuery) ([]History, error) {
 		return nil
 	})
 	return out, err
+}
+
+// limit is how many deliveries the answer holds at most: Limit, 100 when
+// it is not set.
+func (q *HistoryQuery) limit() int {
+	if q.Limit <= 0 {
+		return 100
+	}
+	return q.Limit
 }
 
 func (q *HistoryQuery) selects(h *History) bool {

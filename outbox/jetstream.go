@@ -327,9 +327,6 @@ func (s *JetStreamStore) Close() error {
 	return nil
 }
 
-// Durable reports that pending deliveries survive a restart.
-func (s *JetStreamStore) Durable() bool { return true }
-
 // Size is the bytes the streams and buckets take, on one replica.
 func (s *JetStreamStore) Size() int64 {
 	ctx, cancel := s.ctx()

@@ -158,14 +158,11 @@ func (s *JetStreamStore) prejudge(ctx context.Context, c *Candidate, now time.Ti
 // already pending.
 func (s *JetStreamStore) settled(ctx context.Context, c *Candidate, ref slotRef) bool {
 	d, st := c.Delivery, ref.st
-	if !ref.known {
-		return false
-	}
-	switch cmp := st.rank(d.order()); {
-	case cmp < 0:
+	switch v := st.verdict(ref.known, d.order()); {
+	case v == StateStale:
 		c.State = StateStale
 		return true
-	case cmp == 0 && st.Pending != 0, d.Group != nil && st.Pending != 0 && s.samePending(ctx, st.Pending, d):
+	case v == StateAlreadyPending, ref.known && d.Group != nil && st.Pending != 0 && s.samePending(ctx, st.Pending, d):
 		c.State, d.ID = StateAlreadyPending, st.Pending
 		return true
 	}

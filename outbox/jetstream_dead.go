@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -23,15 +22,11 @@ func (s *JetStreamStore) deadFilter(sel Selection) string {
 // until fn says stop.
 func (s *JetStreamStore) eachDead(ctx context.Context, sel Selection, from uint64, fn func(*Delivery) bool) error {
 	visit := func(m *jetstream.RawStreamMsg) (bool, error) {
-		var d Delivery
-		if err := json.Unmarshal(m.Data, &d); err != nil {
-			return false, fmt.Errorf("dead letter %d: %w", m.Sequence, err)
+		d, err := deadOf(m.Sequence, m.Data, sel)
+		if d == nil || err != nil {
+			return err == nil, err
 		}
-		d.ID = m.Sequence
-		if !sel.holds(d.ID, &d) {
-			return true, nil
-		}
-		return fn(&d), nil
+		return fn(d), nil
 	}
 	if sel.ID != 0 {
 		m, err := s.dead.GetMsg(ctx, sel.ID)
@@ -53,19 +48,18 @@ func (s *JetStreamStore) eachDead(ctx context.Context, sel Selection, from uint6
 func (s *JetStreamStore) DeadLetters(sel Selection, page Page) (list []DeadLetter, next uint64, err error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	list = []DeadLetter{}
+	p := newPageFill(page)
 	err = s.eachDead(ctx, sel, page.After+1, func(d *Delivery) bool {
-		if page.Limit > 0 && len(list) == page.Limit {
-			next = list[len(list)-1].ID
+		if p.full() {
 			return false
 		}
-		list = append(list, deadLetterOf(d))
+		_ = p.add(nil, d)
 		return true
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("nats store: reading dead letters: %w", err)
 	}
-	return list, next, nil
+	return p.list, p.next, nil
 }
 
 // Replay makes the dead letters of sel pending again, each decided as an

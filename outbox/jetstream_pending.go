@@ -177,11 +177,7 @@ func (s *JetStreamStore) markerTTL() []jetstream.KVDeleteOpt {
 // same notification as d.
 func (s *JetStreamStore) samePending(ctx context.Context, id uint64, d *Delivery) bool {
 	m, err := s.pending.GetMsg(ctx, id)
-	if err != nil {
-		return false
-	}
-	var p Delivery
-	return json.Unmarshal(m.Data, &p) == nil && p.key() == d.key()
+	return err == nil && carriesSame(m.Data, d)
 }
 
 // deliveredAt reports whether key is in the dedup log within the window.

@@ -13,40 +13,27 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// appendHistory writes an attempt's line: the prepared record for a
-// first attempt, else the stored one with the attempt added. One replica
-// runs the lanes, so a delivery's history has one writer.
+// appendHistory writes an attempt's line. One replica runs the lanes,
+// so a delivery's history has one writer.
 func (s *JetStreamStore) appendHistory(ctx context.Context, he *historyEntry, now time.Time) error {
 	key := hex.EncodeToString(he.key)
+	var stored []byte
 	if !he.first {
 		e, err := s.history.Get(ctx, key)
-		var h History
 		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-		case err != nil:
-			return err
-		case len(e.Value()) > 8 && json.Unmarshal(e.Value()[8:], &h) == nil:
-			h.add(he.attempt)
-			h.State = he.state
-			data, err := json.Marshal(&h)
-			if err != nil {
-				return err
-			}
-			_, err = s.history.Put(ctx, key, append(encodeTime(now), data...))
+		case err == nil:
+			stored = e.Value()
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
 			return err
 		}
 	}
-	_, err := s.history.Put(ctx, key, he.fresh)
+	_, err := s.history.Put(ctx, key, he.next(stored, now))
 	return err
 }
 
 // Histories lists the recent deliveries q selects, newest first. It
 // reads the whole history bucket (bounded by the retention).
 func (s *JetStreamStore) Histories(q HistoryQuery) ([]History, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 100
-	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	w, err := s.history.WatchAll(ctx, jetstream.IgnoreDeletes())
@@ -75,7 +62,7 @@ func (s *JetStreamStore) Histories(q HistoryQuery) ([]History, error) {
 	// accepted.
 	slices.SortFunc(all, func(a, b rec) int { return strings.Compare(b.key, a.key) })
 	out := []History{}
-	for _, r := range all[:min(limit, len(all))] {
+	for _, r := range all[:min(q.limit(), len(all))] {
 		out = append(out, r.h)
 	}
 	return out, nil

@@ -71,6 +71,23 @@ func (st slotState) rank(x order) int {
 	return -1
 }
 
+// verdict is what the slot, read with known, says of a new state x
+// before anything else is looked at: StateStale, StateAlreadyPending (the
+// same state is pending), or "" when x is newer, or the same state with
+// nothing pending.
+func (st slotState) verdict(known bool, x order) string {
+	if !known {
+		return ""
+	}
+	switch cmp := st.rank(x); {
+	case cmp < 0:
+		return StateStale
+	case cmp == 0 && st.Pending != 0:
+		return StateAlreadyPending
+	}
+	return ""
+}
+
 // after is the slot's state once x, not older than its newest state (or
 // the first state when known is false), is accepted with its pending id.
 func (st slotState) after(known bool, x order, pending uint64, now time.Time) slotState {

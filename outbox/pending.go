@@ -138,19 +138,17 @@ func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
 		slotKey := []byte(d.Slot())
 		st, known := decodeSlot(latest.Get(slotKey))
 		x := d.order()
-		if known {
-			switch cmp := st.rank(x); {
-			case cmp < 0:
-				c.State = StateStale
-				continue
-			case cmp == 0 && st.Pending != 0, d.Group != nil && st.Pending != 0 && samePending(pending, st.Pending, d):
-				c.State, d.ID = StateAlreadyPending, st.Pending
-				continue
-			case st.Pending != 0:
-				c.Old = st.Pending
-				if err := pending.Delete(encodeID(st.Pending)); err != nil {
-					return err
-				}
+		switch v := st.verdict(known, x); {
+		case v == StateStale:
+			c.State = StateStale
+			continue
+		case v == StateAlreadyPending, d.Group != nil && st.Pending != 0 && samePending(pending, st.Pending, d):
+			c.State, d.ID = StateAlreadyPending, st.Pending
+			continue
+		case st.Pending != 0:
+			c.Old = st.Pending
+			if err := pending.Delete(encodeID(st.Pending)); err != nil {
+				return err
 			}
 		}
 		id, err := pending.NextSequence()
@@ -172,15 +170,13 @@ func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
 // same notification as d (a resend of it), which is then not coalesced
 // but answered as already pending.
 func samePending(pending records, id uint64, d *Delivery) bool {
-	v := pending.Get(encodeID(id))
-	if v == nil {
-		return false
-	}
+	return carriesSame(pending.Get(encodeID(id)), d)
+}
+
+// carriesSame reports whether the record v is a delivery with d's key.
+func carriesSame(v []byte, d *Delivery) bool {
 	var p Delivery
-	if json.Unmarshal(v, &p) != nil {
-		return false
-	}
-	return p.key() == d.key()
+	return v != nil && json.Unmarshal(v, &p) == nil && p.key() == d.key()
 }
 
 // Read returns the pending delivery id; nil, with no error, when it is no

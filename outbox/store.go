@@ -313,9 +313,6 @@ func (s *Store) pending(tx *bolt.Tx) records {
 	return tx.Bucket(bucketPending)
 }
 
-// Durable reports whether pending deliveries survive a restart.
-func (s *Store) Durable() bool { return s.mem == nil }
-
 func (s *Store) failWaiting() {
 	for {
 		select {

@@ -73,13 +73,6 @@ func (m *memory) in(tx *bolt.Tx) records {
 	return readView{m}
 }
 
-// Len is how many records memory holds, committed.
-func (m *memory) Len() int {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return len(m.records)
-}
-
 type readView struct{ m *memory }
 
 func (v readView) Get(id []byte) []byte {
