@@ -347,7 +347,7 @@ func (s *JetStreamStore) Size() int64 {
 func (s *JetStreamStore) streams() []string {
 	n := s.names
 	kv := func(b string) string { return "KV_" + b }
-	return []string{n.pending, n.dead, kv(n.latest), kv(n.done), kv(n.retry), kv(n.history), kv(n.state), kv(n.lease)}
+	return []string{n.pending, n.dead, kv(n.latest), kv(n.done), kv(n.retry), kv(n.history), kv(n.state), kv(n.lease), kv(n.lanes)}
 }
 
 func (s *JetStreamStore) ctx() (context.Context, context.CancelFunc) {

@@ -57,8 +57,8 @@ func together(fns ...func()) {
 // of one alert end with the resolve the one pending.
 func TestJetStreamClusterAcceptsConcurrently(t *testing.T) {
 	c := runCluster(t)
-	a := openJetStream(t, c.urls(0), 3, StoreOptions{})
-	b := openJetStream(t, c.urls(1), 3, StoreOptions{})
+	a := openJetStream(t, c.URLs(0), 3, StoreOptions{})
+	b := openJetStream(t, c.URLs(1), 3, StoreOptions{})
 	const alerts = 8
 	for i := range alerts {
 		fp := fmt.Sprintf("same%d", i)
@@ -91,7 +91,7 @@ func TestJetStreamClusterAcceptsConcurrently(t *testing.T) {
 		}
 	}
 	pending := map[string][]core.AlertStatus{}
-	for _, c := range loadAll(t, openJetStream(t, c.urls(2), 3, StoreOptions{})) {
+	for _, c := range loadAll(t, openJetStream(t, c.URLs(2), 3, StoreOptions{})) {
 		a := &c.Delivery.Alert.Alert
 		pending[a.Fingerprint] = append(pending[a.Fingerprint], a.Status)
 	}
@@ -109,14 +109,14 @@ func TestJetStreamClusterAcceptsConcurrently(t *testing.T) {
 // storage deleted loses nothing accepted, and the two left accept more.
 func TestJetStreamClusterSurvivesLosingANode(t *testing.T) {
 	c := runCluster(t)
-	s := openJetStream(t, c.urls(1), 3, StoreOptions{})
+	s := openJetStream(t, c.URLs(1), 3, StoreOptions{})
 	var alerts []*core.EnrichedAlert
 	for i := range 20 {
 		alerts = append(alerts, alert(fmt.Sprintf("a%d", i), core.StatusFiring, 0))
 	}
 	accepted := accept(t, s, "t1", alerts...)
-	stopServer(c.nodes[0])
-	if err := os.RemoveAll(c.dirs[0]); err != nil {
+	c.StopNode(0)
+	if err := os.RemoveAll(c.Dirs[0]); err != nil {
 		t.Fatal(err)
 	}
 	got := loadAll(t, s)
