@@ -43,10 +43,13 @@ func waitDrained(t *testing.T, f *fanoutServer, limit time.Duration) time.Durati
 
 // TestMemoryReleasedAfterStorm: the memory a storm took is given back once
 // its backlog is delivered. A target answers 503 through a storm of 15 000
-// deliveries, then recovers; once nothing is pending, am-fanout returns
-// its heap to the system (outbox OnDrained), so that the anonymous
-// memory, what a container's limit can only get back by killing the
-// process, comes back down. The rest of the resident memory is the store
+// deliveries, then recovers; within 30 s of nothing pending the idle heap
+// must be back with the system, so that the anonymous memory, what a
+// container's limit can only get back by killing the process, comes back
+// down. It checks the outcome, not how: the runtime's scavenger meets it
+// too within 30 s (2.1 MiB kept in one run without the pipeline's
+// OnDrained hook); that the hook fires after a backlog is tested in
+// fanout (TestOnDrainedAfterABacklog). The rest of the resident memory is the store
 // file's pages that bbolt mapped: clean page cache, which the kernel
 // reclaims under the container's limit without a kill, logged here.
 func TestMemoryReleasedAfterStorm(t *testing.T) {
