@@ -60,6 +60,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.Run(fmt.Sprintf("alerts-per-webhook=%d/forwarder", perWebhook), func(b *testing.B) {
 			forwarded = benchEndToEnd(b, "", perWebhook)
 		})
+		b.Run(fmt.Sprintf("alerts-per-webhook=%d/forwarder=in-process", perWebhook), func(b *testing.B) {
+			benchEndToEnd(b, "in-process", perWebhook)
+		})
 		for _, store := range []string{"bbolt", "memory", "nats-r1", "nats-r3"} {
 			b.Run(fmt.Sprintf("alerts-per-webhook=%d/am-fanout=%s", perWebhook, store), func(b *testing.B) {
 				if rate := benchEndToEnd(b, store, perWebhook); forwarded > 0 && rate > 0 {
@@ -70,8 +73,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 }
 
-// benchEndToEnd runs one case: store "" is the forwarder. It returns the
-// deliveries/s, 0 when the case failed.
+// benchEndToEnd runs one case: store "" is the forwarder in a process of
+// its own, "in-process" the forwarder in the benchmark's process. It
+// returns the deliveries/s, 0 when the case failed.
 func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 	var delivered atomic.Int64
 	urls := startTargets(b, &delivered)
@@ -79,20 +83,32 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 		url string
 		srv *server
 	)
-	if store == "" {
+	switch store {
+	case "":
+		srv = startForwarder(b, urls)
+		url = srv.url
+	case "in-process":
 		fw := httptest.NewServer(newForwarder(urls))
 		b.Cleanup(fw.Close)
 		url = fw.URL
-	} else {
+	default:
 		srv = startServer(b, config(urls, storage(b, store)), "--log.level=warn")
 		url = srv.url
 	}
-	var idleRSS float64
+	fanout := srv != nil && store != ""
+	var idleRSS, cpuBefore float64
 	if srv != nil {
 		var err error
 		if idleRSS, _, err = srv.memory(); err != nil {
 			b.Fatal(err)
 		}
+		if cpuBefore, err = srv.cpu(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var commitsBefore map[string]float64
+	if fanout {
+		commitsBefore = srv.commitStats(b)
 	}
 	client := &http.Client{
 		Transport: &http.Transport{MaxIdleConnsPerHost: clients},
@@ -111,7 +127,7 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 		wg.Go(func() {
 			var mine []time.Duration
 			for seq := range jobs {
-				d, err := post(client, url, seq, perWebhook, srv != nil)
+				d, err := post(client, url, seq, perWebhook, fanout)
 				switch {
 				case errors.Is(err, errRefused):
 					refused.Add(1)
@@ -126,6 +142,7 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 			mu.Unlock()
 		})
 	}
+	selfBefore := selfCPU()
 	start := time.Now()
 	seq := 0
 	for b.Loop() {
@@ -144,6 +161,9 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 		b.Fatalf("the targets received %d deliveries for %d accepted alerts, want %d", got, alerts, alerts*targets)
 	}
 	rate := float64(delivered.Load()) / last.Sub(start).Seconds()
+	// The benchmark's own process: clients, targets (and the forwarder
+	// when it runs in the process), for the share of the two CPUs left.
+	b.ReportMetric((selfCPU()-selfBefore)*1e6/float64(delivered.Load()), "bench-cpu-us/delivery")
 	b.ReportMetric(float64(alerts)/acked.Seconds(), "alerts/s")
 	b.ReportMetric(rate, "deliveries/s")
 	b.ReportMetric(ms(percentile(latencies, 50)), "ack-p50-ms")
@@ -157,6 +177,23 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 		b.ReportMetric(idleRSS, "idle-RSS-MiB")
 		b.ReportMetric(rss, "RSS-MiB")
 		b.ReportMetric(peak, "peak-RSS-MiB")
+		cpu, err := srv.cpu()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric((cpu-cpuBefore)*1e6/float64(delivered.Load()), "cpu-us/delivery")
+	}
+	if commitsBefore != nil {
+		// The bbolt store's committer: how busy it was, how many writes
+		// each commit held.
+		after := srv.commitStats(b)
+		commits := after["am_fanout_outbox_commits_total"] - commitsBefore["am_fanout_outbox_commits_total"]
+		if commits > 0 {
+			b.ReportMetric((after["am_fanout_outbox_commit_writes_total"]-commitsBefore["am_fanout_outbox_commit_writes_total"])/commits, "writes/commit")
+			took := after["am_fanout_outbox_commit_seconds_total"] - commitsBefore["am_fanout_outbox_commit_seconds_total"]
+			b.ReportMetric(took/commits*1000, "commit-ms")
+			b.ReportMetric(took/last.Sub(start).Seconds(), "committer-busy")
+		}
 	}
 	return rate
 }
@@ -214,65 +251,6 @@ func config(urls []string, storage string) string {
 		fmt.Fprintf(&cfg, "  - {name: target-%d, type: webhook, url: %q, format: alertmanager}\n", i, u)
 	}
 	return cfg.String()
-}
-
-// forwarder is the control: the least a fan-out over HTTP does. It
-// decodes a v4 notification, posts each of its alerts as a v4 message of
-// one alert (as am-fanout's format alertmanager does) to every target in
-// parallel, and answers 200 once all of them answered 2xx, 502 if one did
-// not. No durability, retries, breakers, ordering or metrics.
-type forwarder struct {
-	client *http.Client
-	urls   []string
-}
-
-func newForwarder(urls []string) *forwarder {
-	return &forwarder{urls: urls, client: &http.Client{
-		Transport: &http.Transport{MaxIdleConnsPerHost: 64},
-		Timeout:   30 * time.Second,
-	}}
-}
-
-func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var msg message
-	if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	var (
-		wg     sync.WaitGroup
-		failed atomic.Bool
-	)
-	for _, a := range msg.Alerts {
-		one := *msg.Data
-		one.Alerts = template.Alerts{a}
-		body, err := json.Marshal(message{Data: &one, Version: msg.Version, GroupKey: msg.GroupKey})
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		for _, u := range f.urls {
-			wg.Go(func() {
-				resp, err := f.client.Post(u, "application/json", bytes.NewReader(body))
-				if err != nil {
-					failed.Store(true)
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode/100 != 2 {
-					failed.Store(true)
-				}
-			})
-		}
-	}
-	wg.Wait()
-	if failed.Load() {
-		http.Error(w, "a target did not accept an alert", http.StatusBadGateway)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = io.WriteString(w, `{"status":"success"}`)
 }
 
 // errRefused is a 503 from the outbox: it is full, and Alertmanager would

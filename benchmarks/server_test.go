@@ -178,3 +178,72 @@ func (s *server) memory() (rss, peak float64, err error) {
 	}
 	return rss, peak, nil
 }
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/<pid>/stat's
+// CPU times; 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// cpu reads the CPU time the process has used so far (user and system),
+// in seconds, from /proc/<pid>/stat.
+func (s *server) cpu() (float64, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, field 2, may hold spaces: count from its ")".
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", s.cmd.Process.Pid)
+	}
+	fields := strings.Fields(string(stat[i+1:]))
+	// After the name: state is field 3, utime field 14, stime field 15.
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the name", s.cmd.Process.Pid, len(fields))
+	}
+	var total float64
+	for _, f := range fields[11:13] {
+		ticks, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", s.cmd.Process.Pid, err)
+		}
+		total += ticks / clockTicks
+	}
+	return total, nil
+}
+
+// selfCPU is the CPU time the benchmark's own process has used so far,
+// in seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// commitStats scrapes the outbox committer's counters from /metrics;
+// a store without them (JetStream) gives an empty map.
+func (s *server) commitStats(b *testing.B) map[string]float64 {
+	b.Helper()
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		b.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !strings.HasPrefix(name, "am_fanout_outbox_commit") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(val, 64); err == nil {
+			out[name] = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		b.Fatalf("reading /metrics: %v", err)
+	}
+	return out
+}

@@ -129,10 +129,12 @@ type harness struct {
 	dir     string
 	targets *TargetSet
 	pub     *Attempter
-	store   *outbox.Store
-	box     *Pipeline
-	reg     *prometheus.Registry
-	opts    Options
+	// attempter, when set, makes the attempts instead of pub.
+	attempter DeliveryAttempter
+	store     *outbox.Store
+	box       *Pipeline
+	reg       *prometheus.Registry
+	opts      Options
 	// storeOpts apply from the next open.
 	storeOpts outbox.StoreOptions
 }
@@ -174,7 +176,11 @@ func (h *harness) open() {
 	if err != nil {
 		h.t.Fatalf("opening the store: %v", err)
 	}
-	box, err := New(store, h.targets, h.pub, h.opts)
+	var at DeliveryAttempter = h.pub
+	if h.attempter != nil {
+		at = h.attempter
+	}
+	box, err := New(store, h.targets, at, h.opts)
 	if err != nil {
 		store.Close()
 		h.t.Fatalf("loading the pipeline: %v", err)

@@ -148,8 +148,10 @@ type Pipeline struct {
 	stop   chan struct{}
 	wake   chan struct{}
 	wg     sync.WaitGroup // scheduler and pruner
-	// attempts counts running attempts; Add only under mu while open.
+	// attempts counts running attempts, until their outcomes are
+	// recorded; Add only under mu while open.
 	attempts sync.WaitGroup
+	settler  settler
 
 	mu       sync.Mutex
 	closed   bool
@@ -328,14 +330,20 @@ func (p *Pipeline) cache(e *entry, d *outbox.Delivery) {
 	if e == nil || e.cached != nil || p.cachedBytes+int64(e.size) > p.maxCached() {
 		return
 	}
-	e.cached = ownMaps(d)
+	if d.Group != nil || p.opts.Prepare != nil {
+		d = ownMaps(d)
+	}
+	e.cached = d
 	p.cachedBytes += int64(e.size)
 }
 
 // ownMaps gives a record kept for its first attempt maps of its own: the
 // deliveries of one alert to several targets share the accepted alert's
-// maps, and an attempt may change them (the classifier, fallback marks),
-// as it may a record read back from the store.
+// maps, and the preparer (the classifier) changes them, as it may a
+// record read back from the store. Without a preparer an alert's
+// deliveries share them: nothing after acceptance writes to them (a
+// fallback's marks are copies). A notification's alerts are copied
+// whatever the case, as they were before the sharing.
 func ownMaps(d *outbox.Delivery) *outbox.Delivery {
 	own := func(a *core.EnrichedAlert) {
 		a.Alert.Labels, a.Alert.Annotations = maps.Clone(a.Alert.Labels), maps.Clone(a.Alert.Annotations)
@@ -409,6 +417,9 @@ func (p *Pipeline) Close(ctx context.Context) {
 		<-done
 	}
 	p.cancel()
+	// Every attempt is recorded (its release ran); the recorder's
+	// goroutine may still be on its way out.
+	p.settler.wg.Wait()
 	if p.release != nil {
 		p.release()
 	}

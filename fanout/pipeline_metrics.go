@@ -12,21 +12,24 @@ import (
 // from the pending deliveries in memory: on a replica that does not hold
 // the lease, none are pending and no lane has a state.
 type metrics struct {
-	p           *Pipeline
-	retries     *prometheus.CounterVec
-	deadLetters *prometheus.CounterVec
-	deadDropped *prometheus.CounterVec
-	coalesced   *prometheus.CounterVec
-	fallbacks   *prometheus.CounterVec
-	latency     *prometheus.HistogramVec
-	fanoutTook  *prometheus.HistogramVec
-	fanoutTotal *prometheus.CounterVec
-	laneState   *prometheus.Desc
-	laneWait    *prometheus.Desc
-	pending     *prometheus.Desc
-	oldest      *prometheus.Desc
-	bytes       *prometheus.Desc
-	leader      *prometheus.Desc
+	p            *Pipeline
+	retries      *prometheus.CounterVec
+	deadLetters  *prometheus.CounterVec
+	deadDropped  *prometheus.CounterVec
+	coalesced    *prometheus.CounterVec
+	fallbacks    *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	fanoutTook   *prometheus.HistogramVec
+	fanoutTotal  *prometheus.CounterVec
+	laneState    *prometheus.Desc
+	laneWait     *prometheus.Desc
+	pending      *prometheus.Desc
+	oldest       *prometheus.Desc
+	bytes        *prometheus.Desc
+	leader       *prometheus.Desc
+	commits      *prometheus.Desc
+	commitWrites *prometheus.Desc
+	commitTook   *prometheus.Desc
 }
 
 func newMetrics(p *Pipeline) *metrics {
@@ -66,6 +69,12 @@ func newMetrics(p *Pipeline) *metrics {
 			"Age of the oldest pending delivery, by target; 0 with none.", []string{"target"}, nil),
 		bytes: prometheus.NewDesc("am_fanout_outbox_bytes",
 			"Size of the outbox store file in bytes.", nil, nil),
+		commits: prometheus.NewDesc("am_fanout_outbox_commits_total",
+			"Transactions the outbox store committed (each one fsync'd write shared by the writes waiting at the time).", nil, nil),
+		commitWrites: prometheus.NewDesc("am_fanout_outbox_commit_writes_total",
+			"Writes (acceptances, attempts' outcomes, dead-letter changes) the outbox store's commits held.", nil, nil),
+		commitTook: prometheus.NewDesc("am_fanout_outbox_commit_seconds_total",
+			"Time the outbox store spent committing, fsync included; its rate is the share of time the committer is busy.", nil, nil),
 		leader: prometheus.NewDesc("am_fanout_lanes_leader",
 			"1 when this replica runs the lanes (it holds their lease, or runs without one), 0 when another replica does.", nil, nil),
 	}
@@ -103,6 +112,11 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.oldest
 	ch <- m.bytes
 	ch <- m.leader
+	if _, ok := m.p.store.(Committer); ok {
+		ch <- m.commits
+		ch <- m.commitWrites
+		ch <- m.commitTook
+	}
 }
 
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
@@ -162,6 +176,12 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(m.bytes, prometheus.GaugeValue, float64(m.p.store.Size()))
 	ch <- prometheus.MustNewConstMetric(m.leader, prometheus.GaugeValue, leader)
+	if c, ok := m.p.store.(Committer); ok {
+		st := c.CommitStats()
+		ch <- prometheus.MustNewConstMetric(m.commits, prometheus.CounterValue, float64(st.Commits))
+		ch <- prometheus.MustNewConstMetric(m.commitWrites, prometheus.CounterValue, float64(st.Writes))
+		ch <- prometheus.MustNewConstMetric(m.commitTook, prometheus.CounterValue, st.Took.Seconds())
+	}
 }
 
 // delivered observes a delivery's time from acceptance to success.

@@ -69,11 +69,12 @@ func (p *Pipeline) startDue(now time.Time, targets map[string]*core.Target) time
 			p.running++
 			p.attempts.Add(1)
 			tm.attempts.Add(1)
-			go func() {
-				defer p.attempts.Done()
-				defer tm.attempts.Done()
-				p.attempt(tm.ctx, e, d, t)
-			}()
+			// The attempt ends when its outcome is recorded, which may be
+			// after its goroutine returned (Pipeline.write).
+			go p.attempt(tm.ctx, e, d, t, func() {
+				tm.attempts.Done()
+				p.attempts.Done()
+			})
 		}
 	}
 	return next
@@ -126,17 +127,18 @@ func (p *Pipeline) lane(name string) *lane {
 
 // attempt makes one attempt of a claimed delivery to t, the target of
 // its lane as configured when the attempt started (nil: gone), and
-// settles it. d is its record as accepted, when memory still held it (a
+// settles it; release is called once it is settled and recorded. d is its record as accepted, when memory still held it (a
 // first attempt soon after the webhook); otherwise it is read back from
 // the store. ctx is its term's.
-func (p *Pipeline) attempt(ctx context.Context, e *entry, d *outbox.Delivery, t *core.Target) {
+func (p *Pipeline) attempt(ctx context.Context, e *entry, d *outbox.Delivery, t *core.Target, release func()) {
 	if d == nil {
 		if d = p.record(e); d == nil {
+			release()
 			return
 		}
 	}
 	if t == nil {
-		p.settle(e, d, core.Outcome{Kind: core.OutcomePermanent, Err: errTargetGone}, false)
+		p.settle(e, d, core.Outcome{Kind: core.OutcomePermanent, Err: errTargetGone}, false, release)
 		return
 	}
 	if d.Attempts > 0 {
@@ -145,11 +147,17 @@ func (p *Pipeline) attempt(ctx context.Context, e *entry, d *outbox.Delivery, t 
 		p.metrics.retries.WithLabelValues(d.Target).Inc()
 	}
 	prepared := p.prepare(ctx, d)
+	if prepared {
+		// Its alert is no longer the one the memo's bodies came from.
+		d.Memo = nil
+	}
 	alert := &d.Alert
 	if d.Group != nil {
 		alert = nil
 	}
-	p.settle(e, d, p.attempter.Attempt(traceContext(ctx, d.TraceParent), t, alert, d.Group), prepared)
+	ctx = core.WithRenderMemo(traceContext(ctx, d.TraceParent), d.Memo)
+	d.Memo = nil
+	p.settle(e, d, p.attempter.Attempt(ctx, t, alert, d.Group), prepared, release)
 }
 
 // prepare runs Options.Prepare on the alerts of a delivery not attempted
@@ -212,8 +220,9 @@ const (
 
 // settle records an attempt's outcome: in the lane, durably, then in the
 // delivery's slot, where a retry goes back to its lane. A held delivery
-// whose alerts were prepared is written back with them.
-func (p *Pipeline) settle(e *entry, d *outbox.Delivery, out core.Outcome, prepared bool) {
+// whose alerts were prepared is written back with them. release is
+// called once all of that is done.
+func (p *Pipeline) settle(e *entry, d *outbox.Delivery, out core.Outcome, prepared bool, release func()) {
 	now := time.Now()
 	p.mu.Lock()
 	l := e.lane
@@ -236,30 +245,42 @@ func (p *Pipeline) settle(e *entry, d *outbox.Delivery, out core.Outcome, prepar
 	p.keepLane(keep)
 
 	what := p.judge(d, &out, now, next)
-	if what != settledHeld || prepared {
-		st := &outbox.Settlement{Delivery: d, Fate: outbox.FateRetry, Attempt: &out}
-		switch what {
-		case settledDone:
-			st.Fate = outbox.FateDone
-		case settledDead:
-			st.Fate = outbox.FateDead
-			st.Handover = p.handover(d, p.fallbackNames(l), now)
-		case settledHeld:
-			st.Attempt = nil // updated in place, as a retry is, with no attempt to note
-		}
-		if err := p.store.Record(now, st); err != nil {
+	if what == settledHeld && !prepared {
+		p.finish(e, d, what, &out, now)
+		release()
+		return
+	}
+	rec := &outbox.Settlement{Delivery: d, Fate: outbox.FateRetry, Attempt: &out, At: now}
+	switch what {
+	case settledDone:
+		rec.Fate = outbox.FateDone
+	case settledDead:
+		rec.Fate = outbox.FateDead
+		rec.Handover = p.handover(d, p.fallbackNames(l), now)
+	case settledHeld:
+		rec.Attempt = nil // updated in place, as a retry is, with no attempt to note
+	}
+	p.write(rec, func(err error) {
+		if err != nil {
 			p.logger.Error("recording a delivery attempt failed; it stays as it was in the store", "target", d.Target, "id", d.ID, "err", err)
 		} else {
-			p.admitHanded(d.Target, st.Handover)
+			p.admitHanded(d.Target, rec.Handover)
 		}
 		p.log(d, what)
-	}
+		p.finish(e, d, what, &out, now)
+		release()
+	})
+}
+
+// finish ends a settled attempt once its outcome is recorded: its
+// latency, and its slot freed for what comes next.
+func (p *Pipeline) finish(e *entry, d *outbox.Delivery, what fate, out *core.Outcome, now time.Time) {
 	if what == settledDone {
 		p.metrics.delivered(d.Target, now.Sub(d.AcceptedAt))
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.unbusy(e, what, &out)
+	p.unbusy(e, what, out)
 }
 
 // keepLane saves a lane's changed state to a store that replicas share,

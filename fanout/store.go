@@ -46,3 +46,12 @@ type Store interface {
 }
 
 var _ Store = (*outbox.Store)(nil)
+
+// Committer is a store whose writes share group commits (bbolt's): it
+// reports their totals, for am_fanout_outbox_commits_total and its
+// siblings.
+type Committer interface {
+	CommitStats() outbox.CommitStats
+}
+
+var _ Committer = (*outbox.Store)(nil)

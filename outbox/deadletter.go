@@ -214,7 +214,7 @@ func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (str
 		return StateAlreadyDelivered, nil, nil
 	}
 	latest, pending := tx.Bucket(bucketLatest), s.pending(tx)
-	slotKey := []byte(d.Slot())
+	slotKey := fileKey(d.Slot())
 	st, known := decodeSlot(latest.Get(slotKey))
 	x := d.order()
 	if v := st.verdict(known, x); v != "" {

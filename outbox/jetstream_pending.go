@@ -200,11 +200,12 @@ func (s *JetStreamStore) Record(now time.Time, ss ...*Settlement) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	for _, st := range ss {
-		if err := s.settle(ctx, st, now); err != nil {
+		at := st.when(now)
+		if err := s.settle(ctx, st, at); err != nil {
 			return fmt.Errorf("nats store: recording delivery %d: %w", st.Delivery.ID, err)
 		}
 		if st.Attempt != nil {
-			if err := s.appendHistory(ctx, newHistoryEntry(st.Delivery, st.Attempt, st.Fate, now), now); err != nil {
+			if err := s.appendHistory(ctx, newHistoryEntry(st.Delivery, st.Attempt, st.Fate, at), at); err != nil {
 				return fmt.Errorf("nats store: history of delivery %d: %w", st.Delivery.ID, err)
 			}
 		}

@@ -57,7 +57,7 @@ func TestOldSlotRecordsStillOrder(t *testing.T) {
 			old := slices.Concat(encodeTime(epoch.Add(tc.startsAt)), encodeTime(epoch),
 				encodeID(map[bool]uint64{false: 0, true: 1}[tc.resolved]), encodeID(0))
 			err := s.update(func(tx *bolt.Tx) error {
-				return tx.Bucket(bucketLatest).Put([]byte(slotKey("t1", "a")), old)
+				return tx.Bucket(bucketLatest).Put(fileKey(slotKey("t1", "a")), old)
 			})
 			if err != nil {
 				t.Fatalf("writing an old ordering record: %v", err)

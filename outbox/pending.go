@@ -59,6 +59,7 @@ func (c *Candidate) Size() int { return c.size }
 type Encoder struct {
 	alerts      []*core.EnrichedAlert
 	encoded     [][]byte
+	memos       []*core.RenderMemo
 	now         time.Time
 	traceParent string
 }
@@ -66,15 +67,16 @@ type Encoder struct {
 // NewEncoder encodes the deliveries of alerts accepted at now; tp is the
 // traceparent of the accept span, if any.
 func NewEncoder(alerts []*core.EnrichedAlert, now time.Time, tp string) *Encoder {
-	return &Encoder{alerts: alerts, encoded: make([][]byte, len(alerts)), now: now, traceParent: tp}
+	return &Encoder{alerts: alerts, encoded: make([][]byte, len(alerts)), memos: make([]*core.RenderMemo, len(alerts)), now: now, traceParent: tp}
 }
 
 // Alert is the delivery of the notification's alert i to target.
 func (e *Encoder) Alert(target string, i int) *Candidate {
 	if e.encoded[i] == nil {
 		e.encoded[i], _ = json.Marshal(e.alerts[i])
+		e.memos[i] = new(core.RenderMemo)
 	}
-	d := &Delivery{Target: target, Alert: *e.alerts[i], AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}
+	d := &Delivery{Target: target, Alert: *e.alerts[i], AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent, Memo: e.memos[i]}
 	data := (&newDelivery{Target: target, Alert: e.encoded[i], AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}).encode()
 	return &Candidate{Delivery: d, data: data, size: len(data)}
 }
@@ -135,7 +137,7 @@ func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
 			c.State = StateAlreadyDelivered
 			continue
 		}
-		slotKey := []byte(d.Slot())
+		slotKey := fileKey(d.Slot())
 		st, known := decodeSlot(latest.Get(slotKey))
 		x := d.order()
 		switch v := st.verdict(known, x); {
@@ -218,10 +220,21 @@ type Settlement struct {
 	// Attempt, when set, is the attempt's outcome, added to the
 	// delivery's history.
 	Attempt *core.Outcome
+	// At is when the attempt settled, the time of its history line and
+	// of its done record; zero for the time Record is called.
+	At time.Time
 	// Handover, for a dead letter, are the deliveries that hand it to its
 	// fallback targets: accepted in the commit that buries it, so that a
 	// crash loses neither.
 	Handover []*Candidate
+}
+
+// when is the settlement's time: At, or now when it is not set.
+func (st *Settlement) when(now time.Time) time.Time {
+	if st.At.IsZero() {
+		return now
+	}
+	return st.At
 }
 
 // Record writes settlements in one durable commit: a done delivery leaves
@@ -239,19 +252,19 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 			data[i], _ = json.Marshal(st.Delivery)
 		}
 		if st.Attempt != nil {
-			lines[i] = newHistoryEntry(st.Delivery, st.Attempt, st.Fate, now)
+			lines[i] = newHistoryEntry(st.Delivery, st.Attempt, st.Fate, st.when(now))
 		}
 	}
 	return s.update(func(tx *bolt.Tx) error {
 		for i, st := range ss {
 			var err error
 			if st.Fate == FateDead {
-				err = s.bury(tx, st.Delivery, data[i], st.Handover, now)
+				err = s.bury(tx, st.Delivery, data[i], st.Handover, st.when(now))
 			} else {
-				err = s.record(tx, st.Delivery, data[i], st.Fate, now)
+				err = s.record(tx, st.Delivery, data[i], st.Fate, st.when(now))
 			}
 			if err == nil && lines[i] != nil {
-				err = s.appendHistory(tx, lines[i], now)
+				err = s.appendHistory(tx, lines[i], st.when(now))
 			}
 			if err != nil {
 				return err
@@ -274,7 +287,7 @@ func (s *Store) record(tx *bolt.Tx, d *Delivery, data []byte, what Fate, now tim
 		}
 		return pending.Put(id, data)
 	case FateDone:
-		if err := tx.Bucket(bucketDone).Put([]byte(d.key()), encodeTime(now)); err != nil {
+		if err := tx.Bucket(bucketDone).Put(fileKey(d.key()), encodeTime(now)); err != nil {
 			return err
 		}
 	case FateDead:
@@ -294,12 +307,13 @@ func (s *Store) record(tx *bolt.Tx, d *Delivery, data []byte, what Fate, now tim
 // clearPending notes that the slot's newest state is no longer pending.
 func clearPending(tx *bolt.Tx, d *Delivery, now time.Time) error {
 	latest := tx.Bucket(bucketLatest)
-	st, ok := decodeSlot(latest.Get([]byte(d.Slot())))
+	key := fileKey(d.Slot())
+	st, ok := decodeSlot(latest.Get(key))
 	if !ok || st.Pending != d.ID {
 		return nil
 	}
 	st.Pending, st.At = 0, now
-	return latest.Put([]byte(d.Slot()), st.encode())
+	return latest.Put(key, st.encode())
 }
 
 // bury moves d to the dead letters and accepts its fallback deliveries

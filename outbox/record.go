@@ -43,6 +43,10 @@ type Delivery struct {
 	// fallback targets it was handed to.
 	FallbackFrom string   `json:"fallback_from,omitempty"`
 	FallbackTo   []string `json:"fallback_to,omitempty"`
+	// Memo, on a delivery as accepted, holds the bodies rendered from
+	// its alert for its first attempt, shared with the deliveries of the
+	// same alert to other targets; never stored.
+	Memo *core.RenderMemo `json:"-"`
 }
 
 // key is the delivery's dedup key: core.DeliveryKey for an alert; for

@@ -19,8 +19,8 @@ import (
 var (
 	bucketPending = []byte("pending") // id → Delivery JSON, waiting or being attempted
 	bucketDead    = []byte("dead")    // id → Delivery JSON, dead letters
-	bucketDone    = []byte("done")    // delivery key → time delivered (8 bytes, unix nanoseconds)
-	bucketLatest  = []byte("latest")  // target\x00fingerprint → newest accepted state (see slotState)
+	bucketDone    = []byte("done")    // fileKey(delivery key) → time delivered (8 bytes, unix nanoseconds)
+	bucketLatest  = []byte("latest")  // fileKey(slot): fingerprint\x00target → newest accepted state (see slotState)
 	bucketState   = []byte("state")   // target\x00key → expiry (8 bytes, unix nanoseconds) + value, publishers' state
 )
 
@@ -92,10 +92,16 @@ type Store struct {
 	// commits numbers accepted deliveries in the order of their commits
 	// (transactions run one at a time), for the engine's lanes.
 	commits atomic.Uint64
-	writes  chan *write
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	close   sync.Once
+	// stats count the committer's transactions, the writes they held and
+	// the time they took, for the store's metrics.
+	stats struct {
+		txs, writes atomic.Uint64
+		nanos       atomic.Int64
+	}
+	writes chan *write
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	close  sync.Once
 }
 
 // write is one caller's share of a group transaction.
@@ -163,7 +169,7 @@ func openDB(path string, noSync bool) (db *bolt.DB, err error) {
 				return err
 			}
 		}
-		return nil
+		return migrateKeys(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -207,6 +213,20 @@ func compactIfWasteful(path string, logger *slog.Logger) error {
 	after, _ := os.Stat(path)
 	logger.Info("outbox store compacted", "file", path, "before_bytes", st.Size(), "after_bytes", after.Size())
 	return nil
+}
+
+// CommitStats are the committer's totals since the store opened: its
+// transactions (each one fsync'd commit), the writes they held, and the
+// time they took, fsync included.
+type CommitStats struct {
+	Commits uint64
+	Writes  uint64
+	Took    time.Duration
+}
+
+// CommitStats reads the committer's totals.
+func (s *Store) CommitStats() CommitStats {
+	return CommitStats{Commits: s.stats.txs.Load(), Writes: s.stats.writes.Load(), Took: time.Duration(s.stats.nanos.Load())}
 }
 
 // Path is the store's file.
@@ -274,6 +294,12 @@ func (s *Store) commitLoop() {
 }
 
 func (s *Store) commit(group []*write) {
+	start := time.Now()
+	defer func() {
+		s.stats.txs.Add(1)
+		s.stats.writes.Add(uint64(len(group)))
+		s.stats.nanos.Add(int64(time.Since(start)))
+	}()
 	err := s.updateDB(func(tx *bolt.Tx) error {
 		for _, w := range group {
 			if err := w.fn(tx); err != nil {
@@ -343,7 +369,7 @@ func (s *Store) Size() int64 {
 func (s *Store) Delivered(key string) bool {
 	var at time.Time
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		at = decodeTime(tx.Bucket(bucketDone).Get([]byte(key)))
+		at = decodeTime(tx.Bucket(bucketDone).Get(fileKey(key)))
 		return nil
 	})
 	return !at.IsZero() && time.Since(at) < s.opts.DedupWindow
@@ -353,7 +379,7 @@ func (s *Store) Delivered(key string) bool {
 // one duplicate delivery.
 func (s *Store) MarkDelivered(key string) {
 	err := s.update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketDone).Put([]byte(key), encodeTime(time.Now()))
+		return tx.Bucket(bucketDone).Put(fileKey(key), encodeTime(time.Now()))
 	})
 	if err != nil {
 		s.opts.Logger.Warn("recording a delivery in the dedup log failed", "err", err)
@@ -362,7 +388,7 @@ func (s *Store) MarkDelivered(key string) {
 
 // deliveredIn is Delivered within tx.
 func (s *Store) deliveredIn(tx *bolt.Tx, key string, now time.Time) bool {
-	at := decodeTime(tx.Bucket(bucketDone).Get([]byte(key)))
+	at := decodeTime(tx.Bucket(bucketDone).Get(fileKey(key)))
 	return !at.IsZero() && now.Sub(at) < s.opts.DedupWindow
 }
 

@@ -51,11 +51,19 @@ func (w *webhook) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 // Render builds the one POST request Publish sends, signed at the time
 // it is built.
 func (w *webhook) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Request, error) {
-	var msg any = a
-	if w.format == FormatAlertmanager {
-		msg = publish.AlertmanagerMessage(a)
+	// The body depends on the alert and the format only: the webhooks
+	// an alert fans out to with one format share it (core.RenderMemo).
+	body, err := core.RenderMemoFrom(ctx).Body("webhook\x00"+w.format, func() ([]byte, error) {
+		var msg any = a
+		if w.format == FormatAlertmanager {
+			msg = publish.AlertmanagerMessage(a)
+		}
+		return json.Marshal(msg)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encoding body: %w", err)
 	}
-	return w.post(ctx, msg, messageID(w.name, a))
+	return w.request(ctx, body, messageID(w.name, a))
 }
 
 // PublishGroup posts the notification once (group_by: notification).
@@ -90,6 +98,11 @@ func (w *webhook) post(ctx context.Context, msg any, id string) ([]*http.Request
 	if err != nil {
 		return nil, fmt.Errorf("encoding body: %w", err)
 	}
+	return w.request(ctx, body, id)
+}
+
+// request builds the signed POST of body, id its webhook-id.
+func (w *webhook) request(ctx context.Context, body []byte, id string) ([]*http.Request, error) {
 	req, err := publish.BodyRequest(ctx, http.MethodPost, w.url, body, "application/json")
 	if err != nil {
 		return nil, err

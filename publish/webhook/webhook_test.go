@@ -322,6 +322,39 @@ func TestWebhookRenderIsWhatPublishSends(t *testing.T) {
 	}
 }
 
+// TestWebhooksShareABodyThroughTheMemo: webhooks of one format that an
+// alert fans out to send the body the first one rendered; another
+// format renders its own; each request keeps its own webhook-id.
+func TestWebhooksShareABodyThroughTheMemo(t *testing.T) {
+	srv := newWebhookServer(t, webhookStatus(http.StatusOK))
+	newHook := func(name, format string) core.Publisher {
+		p, err := publish.New(&core.Target{Name: name, Type: "webhook", Spec: &Config{URL: publish.Secret(srv.url()), Format: format, HTTPConfig: commoncfg.DefaultHTTPClientConfig}}, publish.Options{})
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		t.Cleanup(func() { p.(io.Closer).Close() })
+		return p
+	}
+	ctx := core.WithRenderMemo(context.Background(), new(core.RenderMemo))
+	a := publishtest.Alert()
+	for _, p := range []core.Publisher{newHook("one", FormatAlertmanager), newHook("two", FormatAlertmanager), newHook("three", FormatEnriched)} {
+		if err := p.Publish(ctx, a); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+	}
+	got := srv.received(t)
+	if string(got[0].body) != string(got[1].body) {
+		t.Errorf("two webhooks of format alertmanager sent different bodies:\n%s\n%s", got[0].body, got[1].body)
+	}
+	var enriched core.EnrichedAlert
+	if err := json.Unmarshal(got[2].body, &enriched); err != nil || enriched.Alert.Fingerprint != a.Alert.Fingerprint {
+		t.Errorf("the enriched webhook sent %s (%v), want the enriched alert", got[2].body, err)
+	}
+	if got[0].header.Get("webhook-id") == got[1].header.Get("webhook-id") {
+		t.Error("two targets sent the same webhook-id: it names the target's message, not the body")
+	}
+}
+
 func BenchmarkWebhookPublish(b *testing.B) {
 	for _, format := range []string{FormatAlertmanager, FormatEnriched} {
 		b.Run(format, func(b *testing.B) {

@@ -1,0 +1,118 @@
+package outbox
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/am-fanout/am-fanout/core"
+)
+
+// BenchmarkStoreDeliveries measures the durable store alone under the
+// pipeline's load: one operation accepts one new alert for ten targets,
+// then records each of its ten deliveries as done at its first attempt
+// through one writer that records everything settled at the time in one
+// write, as the pipeline's settler does; eight operations run at once, so
+// writes share group commits. It reports the
+// store's time per delivery, the pages written per delivery and the
+// deliveries per commit.
+//
+//	go test -run '^$' -bench BenchmarkStoreDeliveries -benchtime=5000x ./outbox/
+func BenchmarkStoreDeliveries(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "outbox.db"), StoreOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const targets, concurrent = 10, 8
+	var seq atomic.Int64
+	before, commitsBefore := s.db.Stats(), s.CommitStats()
+	jobs := make(chan struct{})
+	// One writer records what the attempts settled, many settlements per
+	// write, as the pipeline's settler does.
+	type queued struct {
+		st   *Settlement
+		done func()
+	}
+	settled := make(chan queued, targets*concurrent)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		var batch []queued
+		var ss []*Settlement
+		for q := range settled {
+			batch, ss = append(batch[:0], q), append(ss[:0], q.st)
+		more:
+			for {
+				select {
+				case q, ok := <-settled:
+					if !ok {
+						break more
+					}
+					batch, ss = append(batch, q), append(ss, q.st)
+				default:
+					break more
+				}
+			}
+			if err := s.Record(time.Now(), ss...); err != nil {
+				b.Error(err)
+			}
+			for _, q := range batch {
+				q.done()
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range concurrent {
+		wg.Go(func() {
+			for range jobs {
+				n := seq.Add(1)
+				a := &core.EnrichedAlert{Alert: core.Alert{
+					Fingerprint: fmt.Sprintf("%016x", uint64(n)*0x9e3779b97f4a7c15), Status: core.StatusFiring,
+					StartsAt: epoch, Labels: map[string]string{"alertname": "Load", "seq": fmt.Sprint(n)},
+					Annotations: map[string]string{"summary": "load test alert"},
+				}}
+				enc := NewEncoder([]*core.EnrichedAlert{a}, time.Now(), "")
+				cands := make([]*Candidate, targets)
+				for i := range cands {
+					cands[i] = enc.Alert(fmt.Sprintf("target-%d", i), 0)
+				}
+				if err := s.Accept(cands, time.Now()); err != nil {
+					b.Error(err)
+					return
+				}
+				var done sync.WaitGroup
+				for _, c := range cands {
+					d := c.Delivery
+					d.Attempts = 1
+					out := &core.Outcome{Kind: core.OutcomeDelivered, StatusCode: 200, Duration: time.Millisecond}
+					done.Add(1)
+					settled <- queued{&Settlement{Delivery: d, Fate: FateDone, Attempt: out, At: time.Now()}, done.Done}
+				}
+				done.Wait()
+			}
+		})
+	}
+	for b.Loop() {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	wg.Wait()
+	close(settled)
+	<-writerDone
+	took := time.Since(start)
+	after := s.db.Stats()
+	st := after.Sub(&before)
+	deliveries := float64(b.N * targets)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(float64(took.Microseconds())/deliveries, "us/delivery")
+	b.ReportMetric(float64(st.TxStats.GetPageAlloc())/4096/deliveries, "pages/delivery")
+	cs := s.CommitStats()
+	commits := float64(cs.Commits - commitsBefore.Commits)
+	b.ReportMetric(float64(cs.Writes-commitsBefore.Writes)/commits, "writes/commit")
+	b.ReportMetric(float64((cs.Took-commitsBefore.Took).Microseconds())/commits, "us/commit")
+}
