@@ -68,6 +68,16 @@ func (p *Pipeline) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wai
 // while without it that delivery is tried at once, past the lane's one
 // probe at a time (publish_to_all).
 func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, targets []*core.Target, wait, holdBack bool) ([]AlertOutcome, error) {
+	if len(alerts) > 0 && len(targets) > 0 {
+		// At its bounds the pipeline takes no delivery: refused before
+		// the work of encoding them, as a storm's resends are.
+		p.mu.Lock()
+		err := p.room(1, 1)
+		p.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
 	now := time.Now()
 	cands := candidates(alerts, targets, now, traceParent(ctx))
 	var size int64
@@ -192,10 +202,22 @@ func groupCandidate(enc *outbox.Encoder, alerts []*core.EnrichedAlert, t *core.T
 	return &candidate{Candidate: enc.Group(t.Name, n), alerts: picked, target: t}
 }
 
-// reserve counts deliveries against the bounds before they are persisted.
+// reserve counts n deliveries of size bytes against the bounds while
+// they are persisted, or says why they do not fit.
 func (p *Pipeline) reserve(n int, size int64) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err := p.room(n, size); err != nil {
+		return err
+	}
+	p.reserved += n
+	p.bytes += size
+	return nil
+}
+
+// room says why n more deliveries of size bytes do not fit, nil when
+// they do; p.mu must be held.
+func (p *Pipeline) room(n int, size int64) error {
 	switch {
 	case p.closed:
 		return ErrClosing
@@ -204,8 +226,6 @@ func (p *Pipeline) reserve(n int, size int64) error {
 	case p.bytes+size > p.opts.MaxBytes:
 		return fmt.Errorf("%w: %d bytes pending, the bound is %d", ErrFull, p.bytes, p.opts.MaxBytes)
 	}
-	p.reserved += n
-	p.bytes += size
 	return nil
 }
 
