@@ -85,3 +85,53 @@ func TestAPreparedAlertRendersAfresh(t *testing.T) {
 		t.Errorf("a prepared delivery's attempt carried memos %v, want none", m)
 	}
 }
+
+// labelPreparer adds a label to every alert it prepares, in the alert's
+// own map, as the classifier does; while off it says it is not active.
+type labelPreparer struct {
+	off   bool
+	mu    sync.Mutex
+	calls int
+}
+
+func (p *labelPreparer) Prepare(_ context.Context, a *core.EnrichedAlert) bool {
+	p.mu.Lock()
+	p.calls++
+	p.mu.Unlock()
+	a.Alert.Labels["prepared"] = "yes"
+	return true
+}
+
+func (p *labelPreparer) Active() bool { return !p.off }
+
+// TestAPreparerChangesOnlyItsDeliverysAlert: the deliveries of one alert
+// share its maps until their first attempts; a preparer that writes to
+// them gets a copy per delivery (the race detector watches), and one
+// that is not active is not called.
+func TestAPreparerChangesOnlyItsDeliverysAlert(t *testing.T) {
+	servers := map[string]*server{"a": newServer(t), "b": newServer(t), "c": newServer(t)}
+	prep := &labelPreparer{}
+	opts := fastRetries()
+	opts.Prepare = prep
+	h := newHarness(t, servers, opts, 100)
+	shared := alert("m4", core.StatusFiring, 0)
+	h.accept(false, shared)
+	waitUntil(t, "the deliveries to be done", func() bool { return h.box.Pending() == 0 })
+	for name, s := range servers {
+		if got := s.received()[0].Alert.Labels["prepared"]; got != "yes" {
+			t.Errorf("%s received the alert without the preparer's label", name)
+		}
+	}
+	if _, ok := shared.Alert.Labels["prepared"]; ok {
+		t.Error("the preparer wrote to the accepted alert's own map")
+	}
+
+	prep.off = true
+	h.close()
+	h.open()
+	h.accept(false, alert("m5", core.StatusFiring, 0))
+	waitUntil(t, "the deliveries to be done", func() bool { return h.box.Pending() == 0 })
+	if prep.calls != 3 {
+		t.Errorf("the preparer ran %d times, want 3: not while it is not active", prep.calls)
+	}
+}

@@ -29,6 +29,15 @@ type Preparer interface {
 	Prepare(ctx context.Context, a *core.EnrichedAlert) bool
 }
 
+// ActivePreparer is a Preparer that says whether Prepare may change an
+// alert at all now (a classifier is configured). While it may not, the
+// pipeline does not call it, and the deliveries of one alert share its
+// maps up to their first attempts instead of copying them per target.
+type ActivePreparer interface {
+	Preparer
+	Active() bool
+}
+
 // Options configure a Pipeline; zero values take the defaults.
 type Options struct {
 	// RetryBase and RetryCap shape the backoff of a failing target's
@@ -330,20 +339,20 @@ func (p *Pipeline) cache(e *entry, d *outbox.Delivery) {
 	if e == nil || e.cached != nil || p.cachedBytes+int64(e.size) > p.maxCached() {
 		return
 	}
-	if d.Group != nil || p.opts.Prepare != nil {
+	if d.Group != nil {
 		d = ownMaps(d)
 	}
 	e.cached = d
 	p.cachedBytes += int64(e.size)
 }
 
-// ownMaps gives a record kept for its first attempt maps of its own: the
-// deliveries of one alert to several targets share the accepted alert's
-// maps, and the preparer (the classifier) changes them, as it may a
-// record read back from the store. Without a preparer an alert's
-// deliveries share them: nothing after acceptance writes to them (a
-// fallback's marks are copies). A notification's alerts are copied
-// whatever the case, as they were before the sharing.
+// ownMaps gives a record maps of its own: the deliveries of one alert to
+// several targets share the accepted alert's maps (a delivery as
+// accepted carries the alert's render memo), and the preparer (the
+// classifier) changes them, as it may a record read back from the store;
+// prepare copies them first. Nothing else after acceptance writes to
+// them (a fallback's marks are copies). A notification's alerts are
+// copied when the record is kept.
 func ownMaps(d *outbox.Delivery) *outbox.Delivery {
 	own := func(a *core.EnrichedAlert) {
 		a.Alert.Labels, a.Alert.Annotations = maps.Clone(a.Alert.Labels), maps.Clone(a.Alert.Annotations)

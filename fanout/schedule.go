@@ -168,7 +168,14 @@ func (p *Pipeline) prepare(ctx context.Context, d *outbox.Delivery) bool {
 		return false
 	}
 	d.Prepared = true
+	if a, ok := p.opts.Prepare.(ActivePreparer); ok && !a.Active() {
+		return false
+	}
 	if d.Group == nil {
+		if d.Memo != nil {
+			// As accepted: the alert's maps are its other deliveries' too.
+			ownMaps(d)
+		}
 		return p.opts.Prepare.Prepare(ctx, &d.Alert)
 	}
 	changed := false

@@ -12,6 +12,7 @@ import (
 	"github.com/am-fanout/am-fanout/config"
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/enrich"
+	"github.com/am-fanout/am-fanout/fanout"
 )
 
 // classifiers holds the external classifier in force (enrich.classifier),
@@ -40,6 +41,12 @@ func (c *classifiers) Prepare(ctx context.Context, a *core.EnrichedAlert) bool {
 	}
 	return false
 }
+
+// Active implements fanout.ActivePreparer: without a classifier,
+// Prepare changes nothing.
+func (c *classifiers) Active() bool { return c.cur.Load() != nil }
+
+var _ fanout.ActivePreparer = (*classifiers)(nil)
 
 // classifierChange is a classifier built for a configuration, not yet in
 // force.
