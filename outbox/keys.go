@@ -39,28 +39,33 @@ func fileKey(k string) []byte {
 }
 
 // migrateKeys rewrites the done and latest buckets of a file written with
-// target-first keys, once, and marks the file's key order.
-func migrateKeys(tx *bolt.Tx) error {
+// target-first keys, once, marks the file's key order, and says how many
+// records it rewrote.
+func migrateKeys(tx *bolt.Tx) (int, error) {
 	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	switch v := meta.Get(metaKeys); {
 	case bytes.Equal(v, keysByAlert):
-		return nil
+		return 0, nil
 	case v != nil:
-		return fmt.Errorf("unknown key order %q (written by a newer am-fanout?)", v)
+		return 0, fmt.Errorf("unknown key order %q (written by a newer am-fanout?)", v)
 	}
+	total := 0
 	for _, name := range [][]byte{bucketDone, bucketLatest} {
-		if err := rewriteKeys(tx, name); err != nil {
-			return fmt.Errorf("rewriting the %s bucket's keys: %w", name, err)
+		n, err := rewriteKeys(tx, name)
+		if err != nil {
+			return 0, fmt.Errorf("rewriting the %s bucket's keys: %w", name, err)
 		}
+		total += n
 	}
-	return meta.Put(metaKeys, keysByAlert)
+	return total, meta.Put(metaKeys, keysByAlert)
 }
 
-// rewriteKeys turns every key of bucket name from target-first around.
-func rewriteKeys(tx *bolt.Tx, name []byte) error {
+// rewriteKeys turns every key of bucket name from target-first around
+// and says how many it turned.
+func rewriteKeys(tx *bolt.Tx, name []byte) (int, error) {
 	b := tx.Bucket(name)
 	type kv struct{ k, v []byte }
 	var all []kv
@@ -68,24 +73,24 @@ func rewriteKeys(tx *bolt.Tx, name []byte) error {
 		all = append(all, kv{fileKey(string(k)), slices.Clone(v)})
 		return nil
 	}); err != nil {
-		return err
+		return 0, err
 	}
 	if len(all) == 0 {
-		return nil
+		return 0, nil
 	}
 	if err := tx.DeleteBucket(name); err != nil {
-		return err
+		return 0, err
 	}
 	nb, err := tx.CreateBucket(name)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	slices.SortFunc(all, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
 	nb.FillPercent = 0.9 // written in order
 	for _, e := range all {
 		if err := nb.Put(e.k, e.v); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return len(all), nil
 }

@@ -125,7 +125,7 @@ func Open(path string, opts StoreOptions) (*Store, error) {
 	if err := compactIfWasteful(path, opts.Logger); err != nil {
 		return nil, err
 	}
-	db, err := openDB(path, opts.NoSync || opts.Volatile)
+	db, err := openDB(path, opts.NoSync || opts.Volatile, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +137,7 @@ func Open(path string, opts StoreOptions) (*Store, error) {
 	return s, nil
 }
 
-func openDB(path string, noSync bool) (db *bolt.DB, err error) {
+func openDB(path string, noSync bool, logger *slog.Logger) (db *bolt.DB, err error) {
 	// A damaged file can make bbolt panic while reading it; report it as
 	// the error it is.
 	defer func() {
@@ -163,17 +163,22 @@ func openDB(path string, noSync bool) (db *bolt.DB, err error) {
 	case err != nil:
 		return nil, fmt.Errorf("outbox store %s: %w", path, err)
 	}
+	rewritten := 0
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketPending, bucketDead, bucketDone, bucketLatest, bucketState, bucketHistory} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return migrateKeys(tx)
+		rewritten, err = migrateKeys(tx)
+		return err
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("outbox store %s: %w", path, err)
+	}
+	if rewritten > 0 {
+		logger.Info("outbox store's dedup and ordering records rewritten in the alert-first key order, once", "file", path, "records", rewritten)
 	}
 	return db, nil
 }
@@ -186,7 +191,7 @@ func compactIfWasteful(path string, logger *slog.Logger) error {
 	if err != nil || st.Size() < compactMinBytes {
 		return nil
 	}
-	src, err := openDB(path, true)
+	src, err := openDB(path, true, logger)
 	if err != nil {
 		return err
 	}
