@@ -38,9 +38,12 @@ const (
 // benchmark process: one server with streams of one replica
 // (am-fanout=nats-r1) and a three-node cluster on loopback with three
 // (am-fanout=nats-r3). The control (forwarder) is a bare
-// net/http server in the benchmark process: it decodes the notification,
-// posts each alert to the ten targets in parallel, and answers once they
-// all answered; nothing is persisted, retried or ordered. One operation
+// net/http server in a process of its own, as am-fanout is (the test
+// binary started again; forwarder=in-process runs the same code in the
+// benchmark's process, for comparison with earlier runs): it decodes the
+// notification, posts each alert to the ten targets in parallel, and
+// answers once they all answered; nothing is persisted, retried or
+// ordered. One operation
 // is one notification holding 1 or 10 new alerts (every alert has its own
 // fingerprint, so nothing is deduplicated), sent by one of a fixed number
 // of client goroutines. Run it with a fixed count, e.g. -benchtime=2000x.
@@ -51,9 +54,11 @@ const (
 //
 // It reports alerts/s (accepted alerts over the time the clients took),
 // deliveries/s (as counted by the targets, up to the last one), the p50
-// and p99 ack latency, and for am-fanout its resident memory when idle,
-// after the load and at its peak, and its deliveries/s as a ratio to the
-// forwarder's of the same run (the forwarder runs first).
+// and p99 ack latency, the CPU time per delivery of the server process
+// and of the benchmark's own, for a server process its resident memory
+// when idle, after the load and at its peak, for am-fanout its
+// deliveries/s as a ratio to the forwarder's of the same run (the
+// forwarder runs first), and with bbolt its committer's figures.
 func BenchmarkEndToEnd(b *testing.B) {
 	for _, perWebhook := range []int{1, 10} {
 		var forwarded float64

@@ -35,31 +35,11 @@ const (
 // returns its URL. The benchmark's cleanup stops it.
 func startForwarder(b *testing.B, urls []string) *server {
 	b.Helper()
-	for attempt := 1; ; attempt++ {
-		addr := freeLoopbackAddr(b)
-		s := &server{url: "http://" + addr, exited: make(chan struct{})}
-		s.cmd = exec.Command(os.Args[0], "-test.run=^$")
-		s.cmd.Env = append(os.Environ(), forwarderEnv+"="+addr, forwarderTargetsEnv+"="+strings.Join(urls, ","))
-		s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
-		if err := s.cmd.Start(); err != nil {
-			b.Fatalf("starting the forwarder: %v", err)
-		}
-		go func() {
-			s.err = s.cmd.Wait()
-			close(s.exited)
-		}()
-		err := s.waitReady(30 * time.Second)
-		if err == nil {
-			b.Cleanup(func() { s.stop(b) })
-			return s
-		}
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-		if attempt < 3 && strings.Contains(s.out.String(), "address already in use") {
-			continue
-		}
-		b.Fatalf("the forwarder did not become ready: %v\n%s", err, s.out.String())
-	}
+	return startProcess(b, "the forwarder", func(addr string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), forwarderEnv+"="+addr, forwarderTargetsEnv+"="+strings.Join(urls, ","))
+		return cmd
+	})
 }
 
 // serveForwarder serves the forwarder on addr, with /-/ready for

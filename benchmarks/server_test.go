@@ -47,8 +47,7 @@ func (l *lockedBuffer) String() string {
 }
 
 // startServer runs am-fanout on config, listening on a loopback port of its
-// own, and waits until it is ready. The benchmark's cleanup stops it with
-// SIGTERM. A port taken between picking and binding is retried.
+// own, and waits until it is ready (startProcess).
 func startServer(b *testing.B, config string, args ...string) *server {
 	b.Helper()
 	dir := b.TempDir()
@@ -56,16 +55,26 @@ func startServer(b *testing.B, config string, args ...string) *server {
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	for attempt := 1; ; attempt++ {
-		addr := freeLoopbackAddr(b)
-		s := &server{url: "http://" + addr, exited: make(chan struct{})}
-		s.cmd = exec.Command(fanoutBinary(b), append([]string{
+	return startProcess(b, "am-fanout", func(addr string) *exec.Cmd {
+		return exec.Command(fanoutBinary(b), append([]string{
 			"--config.file=" + cfg, "--web.listen-address=" + addr,
 			"--storage.path=" + filepath.Join(dir, "data"),
 		}, args...)...)
+	})
+}
+
+// startProcess runs the command that command makes for a loopback
+// address, serving /-/ready there, and waits until it is ready; what
+// names it in failures. The benchmark's cleanup stops it with SIGTERM. A
+// port taken between picking and binding is retried.
+func startProcess(b *testing.B, what string, command func(addr string) *exec.Cmd) *server {
+	b.Helper()
+	for attempt := 1; ; attempt++ {
+		addr := freeLoopbackAddr(b)
+		s := &server{url: "http://" + addr, exited: make(chan struct{}), cmd: command(addr)}
 		s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 		if err := s.cmd.Start(); err != nil {
-			b.Fatalf("starting am-fanout: %v", err)
+			b.Fatalf("starting %s: %v", what, err)
 		}
 		go func() {
 			s.err = s.cmd.Wait()
@@ -81,7 +90,7 @@ func startServer(b *testing.B, config string, args ...string) *server {
 		if attempt < 3 && strings.Contains(s.out.String(), "address already in use") {
 			continue
 		}
-		b.Fatalf("am-fanout did not become ready: %v\n%s", err, s.out.String())
+		b.Fatalf("%s did not become ready: %v\n%s", what, err, s.out.String())
 	}
 }
 
