@@ -126,11 +126,13 @@ func TestAPreparerChangesOnlyItsDeliverysAlert(t *testing.T) {
 		t.Error("the preparer wrote to the accepted alert's own map")
 	}
 
-	prep.off = true
 	h.close()
+	prep.off = true
 	h.open()
 	h.accept(false, alert("m5", core.StatusFiring, 0))
 	waitUntil(t, "the deliveries to be done", func() bool { return h.box.Pending() == 0 })
+	prep.mu.Lock()
+	defer prep.mu.Unlock()
 	if prep.calls != 3 {
 		t.Errorf("the preparer ran %d times, want 3: not while it is not active", prep.calls)
 	}

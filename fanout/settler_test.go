@@ -13,12 +13,13 @@ import (
 )
 
 // batchSpy is the bbolt store with its Record watched: the first call
-// waits for a signal, and any call holding a delivery to target "bad"
-// fails.
+// says it has begun (entered) and waits for hold to close, and any call
+// holding a delivery to target "bad" fails.
 type batchSpy struct {
 	*outbox.Store
-	hold chan struct{}
-	once sync.Once
+	entered chan struct{}
+	hold    chan struct{}
+	once    sync.Once
 	mu   sync.Mutex
 	// calls are the targets of each Record call's settlements.
 	calls [][]string
@@ -27,7 +28,10 @@ type batchSpy struct {
 var errBadSettlement = errors.New("this settlement cannot be written")
 
 func (s *batchSpy) Record(now time.Time, ss ...*outbox.Settlement) error {
-	s.once.Do(func() { <-s.hold })
+	s.once.Do(func() {
+		close(s.entered)
+		<-s.hold
+	})
 	var names []string
 	bad := false
 	for _, st := range ss {
@@ -64,7 +68,7 @@ func TestSettlementsShareAWriteAndFailAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	spy := &batchSpy{Store: store, hold: make(chan struct{})}
+	spy := &batchSpy{Store: store, entered: make(chan struct{}), hold: make(chan struct{})}
 	box, err := New(spy, h.targets, h.pub, fastRetries())
 	if err != nil {
 		t.Fatal(err)
@@ -84,8 +88,16 @@ func TestSettlementsShareAWriteAndFailAlone(t *testing.T) {
 	for _, d := range out[0].Deliveries {
 		ids[d.Target] = d.ID
 	}
-	// The first outcome's write waits; the other two settle meanwhile.
-	waitUntil(t, "the first outcome's write", func() bool { return len(first.received()) == 1 })
+	// The first outcome's write waits (the other targets hold their
+	// requests until it has begun); the other two settle meanwhile.
+	waitUntil(t, "the first outcome's write to begin", func() bool {
+		select {
+		case <-spy.entered:
+			return true
+		default:
+			return false
+		}
+	})
 	releaseGood()
 	releaseBad()
 	waitUntil(t, "two outcomes queued behind the first write", func() bool {

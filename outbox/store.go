@@ -299,19 +299,15 @@ func (s *Store) commitLoop() {
 }
 
 func (s *Store) commit(group []*write) {
-	start := time.Now()
-	defer func() {
-		s.stats.txs.Add(1)
-		s.stats.writes.Add(uint64(len(group)))
-		s.stats.nanos.Add(int64(time.Since(start)))
-	}()
-	err := s.updateDB(func(tx *bolt.Tx) error {
-		for _, w := range group {
-			if err := w.fn(tx); err != nil {
-				return err
+	err := s.counted(len(group), func() error {
+		return s.updateDB(func(tx *bolt.Tx) error {
+			for _, w := range group {
+				if err := w.fn(tx); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err == nil || len(group) == 1 {
 		for _, w := range group {
@@ -320,8 +316,20 @@ func (s *Store) commit(group []*write) {
 		return
 	}
 	for _, w := range group {
-		w.done <- s.updateDB(w.fn)
+		err := s.counted(1, func() error { return s.updateDB(w.fn) })
+		w.done <- err
 	}
+}
+
+// counted runs one transaction of n writes and adds it to the
+// committer's totals before its writers hear of it.
+func (s *Store) counted(n int, tx func() error) error {
+	start := time.Now()
+	err := tx()
+	s.stats.txs.Add(1)
+	s.stats.writes.Add(uint64(n))
+	s.stats.nanos.Add(int64(time.Since(start)))
+	return err
 }
 
 // updateDB runs one write transaction, with the pending records in
