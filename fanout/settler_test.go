@@ -20,7 +20,7 @@ type batchSpy struct {
 	entered chan struct{}
 	hold    chan struct{}
 	once    sync.Once
-	mu   sync.Mutex
+	mu      sync.Mutex
 	// calls are the targets of each Record call's settlements.
 	calls [][]string
 }
