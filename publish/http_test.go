@@ -8,9 +8,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/am-fanout/am-fanout/core"
 )
@@ -302,5 +305,46 @@ func TestSendBoundsTheAnswer(t *testing.T) {
 				t.Errorf("want a permanent HTTP 201 failure wrapping ErrAnswerTooLarge, got %v", err)
 			}
 		})
+	}
+}
+
+// TestUserAgentOnEveryRequest: the target's client sends its user agent
+// with requests made through Send and with any other, which it leaves
+// as they were. (http_config's http_headers may not set User-Agent.)
+func TestUserAgentOnEveryRequest(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("User-Agent"))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	h, err := NewHTTPTarget("ua", commoncfg.DefaultHTTPClientConfig, nil, Options{UserAgent: "am-fanout/9.9.9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	req, err := BodyRequest(context.Background(), http.MethodPost, srv.URL, []byte("{}"), "application/json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Send(h.Client, req, nil); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	other, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	resp, err := h.Client.Do(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if other.Header.Get("User-Agent") != "" {
+		t.Error("a request sent with the client's Do was changed")
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"am-fanout/9.9.9", "am-fanout/9.9.9"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("User-Agent headers received %q, want %q", got, want)
 	}
 }
