@@ -235,6 +235,7 @@ func New(store Store, src TargetSource, at DeliveryAttempter, opts Options) (*Pi
 		entries: map[uint64]*entry{}, slots: map[string]*slot{}, lanes: map[string]*lane{}, limiters: map[string]*bucket{},
 		drained: make(chan struct{}, 1),
 	}
+	_, p.settler.on = store.(Committer)
 	p.metrics = newMetrics(p)
 	p.closing, p.endClosing = context.WithCancel(context.Background())
 	if opts.Lease != nil {
@@ -426,7 +427,7 @@ func (p *Pipeline) Close(ctx context.Context) {
 		<-done
 	}
 	p.cancel()
-	// Every attempt is recorded (its release ran); the recorder's
+	// Every attempt is recorded (its release ran); the settler's
 	// goroutine may still be on its way out.
 	p.settler.wg.Wait()
 	if p.release != nil {

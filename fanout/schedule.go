@@ -127,9 +127,10 @@ func (p *Pipeline) lane(name string) *lane {
 
 // attempt makes one attempt of a claimed delivery to t, the target of
 // its lane as configured when the attempt started (nil: gone), and
-// settles it; release is called once it is settled and recorded. d is its record as accepted, when memory still held it (a
-// first attempt soon after the webhook); otherwise it is read back from
-// the store. ctx is its term's.
+// settles it; release is called once it is settled and recorded. d is
+// its record as accepted, when memory still held it (a first attempt
+// soon after the webhook); otherwise it is read back from the store. ctx
+// is its term's.
 func (p *Pipeline) attempt(ctx context.Context, e *entry, d *outbox.Delivery, t *core.Target, release func()) {
 	if d == nil {
 		if d = p.record(e); d == nil {
@@ -147,16 +148,17 @@ func (p *Pipeline) attempt(ctx context.Context, e *entry, d *outbox.Delivery, t 
 		p.metrics.retries.WithLabelValues(d.Target).Inc()
 	}
 	prepared := p.prepare(ctx, d)
+	memo := d.Memo
+	d.Memo = nil
 	if prepared {
 		// Its alert is no longer the one the memo's bodies came from.
-		d.Memo = nil
+		memo = nil
 	}
 	alert := &d.Alert
 	if d.Group != nil {
 		alert = nil
 	}
-	ctx = core.WithRenderMemo(traceContext(ctx, d.TraceParent), d.Memo)
-	d.Memo = nil
+	ctx = core.WithRenderMemo(traceContext(ctx, d.TraceParent), memo)
 	p.settle(e, d, p.attempter.Attempt(ctx, t, alert, d.Group), prepared, release)
 }
 

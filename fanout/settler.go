@@ -18,6 +18,8 @@ import (
 // group commits (JetStream: a sequence of requests per settlement) is
 // written from each attempt's goroutine, in parallel.
 type settler struct {
+	// on: the store has group commits, and settlements are queued.
+	on      bool
 	mu      sync.Mutex
 	queue   []queuedSettlement
 	running bool
@@ -35,11 +37,11 @@ type queuedSettlement struct {
 // at once, from the caller's goroutine, for a store without group
 // commits; else later, from the settler's.
 func (p *Pipeline) write(st *outbox.Settlement, then func(error)) {
-	if _, ok := p.store.(Committer); !ok {
+	s := &p.settler
+	if !s.on {
 		then(p.store.Record(st.At, st))
 		return
 	}
-	s := &p.settler
 	s.mu.Lock()
 	s.queue = append(s.queue, queuedSettlement{st: st, then: then})
 	start := !s.running

@@ -258,13 +258,14 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 	return s.update(func(tx *bolt.Tx) error {
 		for i, st := range ss {
 			var err error
+			at := st.when(now)
 			if st.Fate == FateDead {
-				err = s.bury(tx, st.Delivery, data[i], st.Handover, st.when(now))
+				err = s.bury(tx, st.Delivery, data[i], st.Handover, at)
 			} else {
-				err = s.record(tx, st.Delivery, data[i], st.Fate, st.when(now))
+				err = s.record(tx, st.Delivery, data[i], st.Fate, at)
 			}
 			if err == nil && lines[i] != nil {
-				err = s.appendHistory(tx, lines[i], st.when(now))
+				err = s.appendHistory(tx, lines[i], at)
 			}
 			if err != nil {
 				return err

@@ -376,30 +376,8 @@ func (s *Store) Size() int64 {
 	return n
 }
 
-// Delivered reports whether key (a delivery's dedup key) was delivered
-// within the dedup window. An unreadable store answers false, so a
-// delivery is repeated rather than lost.
-func (s *Store) Delivered(key string) bool {
-	var at time.Time
-	_ = s.db.View(func(tx *bolt.Tx) error {
-		at = decodeTime(tx.Bucket(bucketDone).Get(fileKey(key)))
-		return nil
-	})
-	return !at.IsZero() && time.Since(at) < s.opts.DedupWindow
-}
-
-// MarkDelivered records key in the dedup log as delivered now, durably. A failed write is logged: the worst outcome is
-// one duplicate delivery.
-func (s *Store) MarkDelivered(key string) {
-	err := s.update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketDone).Put(fileKey(key), encodeTime(time.Now()))
-	})
-	if err != nil {
-		s.opts.Logger.Warn("recording a delivery in the dedup log failed", "err", err)
-	}
-}
-
-// deliveredIn is Delivered within tx.
+// deliveredIn reports whether key (a delivery's dedup key) was
+// delivered within the dedup window, as tx reads the dedup log.
 func (s *Store) deliveredIn(tx *bolt.Tx, key string, now time.Time) bool {
 	at := decodeTime(tx.Bucket(bucketDone).Get(fileKey(key)))
 	return !at.IsZero() && now.Sub(at) < s.opts.DedupWindow
