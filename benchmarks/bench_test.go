@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,8 +69,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.Run(fmt.Sprintf("alerts-per-webhook=%d/forwarder=in-process", perWebhook), func(b *testing.B) {
 			benchEndToEnd(b, "in-process", perWebhook)
 		})
-		for _, store := range []string{"bbolt", "memory", "nats-r1", "nats-r3"} {
-			b.Run(fmt.Sprintf("alerts-per-webhook=%d/am-fanout=%s", perWebhook, store), func(b *testing.B) {
+		for _, name := range []string{"forwarder=durable", "am-fanout=bbolt", "am-fanout=memory", "am-fanout=nats-r1", "am-fanout=nats-r3"} {
+			store := strings.TrimPrefix(strings.TrimPrefix(name, "am-fanout="), "forwarder=")
+			b.Run(fmt.Sprintf("alerts-per-webhook=%d/%s", perWebhook, name), func(b *testing.B) {
 				if rate := benchEndToEnd(b, store, perWebhook); forwarded > 0 && rate > 0 {
 					b.ReportMetric(rate/forwarded, "ratio-to-forwarder")
 				}
@@ -90,7 +92,10 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 	)
 	switch store {
 	case "":
-		srv = startForwarder(b, urls)
+		srv = startForwarder(b, urls, "")
+		url = srv.url
+	case "durable":
+		srv = startForwarder(b, urls, filepath.Join(b.TempDir(), "forwarder.db"))
 		url = srv.url
 	case "in-process":
 		fw := httptest.NewServer(newForwarder(urls))
@@ -100,7 +105,7 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 		srv = startServer(b, config(urls, storage(b, store)), "--log.level=warn")
 		url = srv.url
 	}
-	fanout := srv != nil && store != ""
+	fanout := srv != nil && store != "" && store != "durable"
 	var idleRSS, cpuBefore float64
 	if srv != nil {
 		var err error

@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"bytes"
 	"context"
+	binenc "encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/semaphore"
 )
 
 // The forwarder runs in a process of its own, as am-fanout does, so that
@@ -29,22 +32,25 @@ import (
 const (
 	forwarderEnv        = "AM_FANOUT_BENCH_FORWARDER"         // its listen address
 	forwarderTargetsEnv = "AM_FANOUT_BENCH_FORWARDER_TARGETS" // the targets' URLs, comma-separated
+	forwarderStoreEnv   = "AM_FANOUT_BENCH_FORWARDER_STORE"   // forwarder=durable: its bbolt file
 )
 
 // startForwarder runs the forwarder to urls in a process of its own and
-// returns its URL. The benchmark's cleanup stops it.
-func startForwarder(b *testing.B, urls []string) *server {
+// returns its URL; with store set, the durable one, writing to a file
+// there. The benchmark's cleanup stops it.
+func startForwarder(b *testing.B, urls []string, store string) *server {
 	b.Helper()
 	return startProcess(b, "the forwarder", func(addr string) *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), forwarderEnv+"="+addr, forwarderTargetsEnv+"="+strings.Join(urls, ","))
+		cmd.Env = append(os.Environ(), forwarderEnv+"="+addr, forwarderTargetsEnv+"="+strings.Join(urls, ","), forwarderStoreEnv+"="+store)
 		return cmd
 	})
 }
 
 // serveForwarder serves the forwarder on addr, with /-/ready for
-// startForwarder, until SIGTERM; it returns the process's exit code.
-func serveForwarder(addr string, urls []string) int {
+// startForwarder, until SIGTERM; with store set, the durable one. It
+// returns the process's exit code.
+func serveForwarder(addr string, urls []string, store string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	l, err := net.Listen("tcp", addr)
@@ -52,8 +58,17 @@ func serveForwarder(addr string, urls []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	var h http.Handler = newForwarder(urls)
+	if store != "" {
+		d, err := newDurable(newForwarder(urls), store)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		h = d
+	}
 	mux := http.NewServeMux()
-	mux.Handle("POST /webhook", newForwarder(urls))
+	mux.Handle("POST /webhook", h)
 	mux.HandleFunc("GET /-/ready", func(http.ResponseWriter, *http.Request) {})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -85,23 +100,47 @@ func newForwarder(urls []string) *forwarder {
 }
 
 func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	bodies, ok := f.decode(w, r)
+	if !ok {
+		return
+	}
+	if !f.deliver(bodies) {
+		http.Error(w, "a target did not accept an alert", http.StatusBadGateway)
+		return
+	}
+	answerSuccess(w)
+}
+
+// decode reads a notification and returns one message per alert; on an
+// error it answers the request itself and returns false.
+func (f *forwarder) decode(w http.ResponseWriter, r *http.Request) ([][]byte, bool) {
 	var msg message
 	if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+		return nil, false
 	}
-	var (
-		wg     sync.WaitGroup
-		failed atomic.Bool
-	)
+	bodies := make([][]byte, 0, len(msg.Alerts))
 	for _, a := range msg.Alerts {
 		one := *msg.Data
 		one.Alerts = template.Alerts{a}
 		body, err := json.Marshal(message{Data: &one, Version: msg.Version, GroupKey: msg.GroupKey})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
+			return nil, false
 		}
+		bodies = append(bodies, body)
+	}
+	return bodies, true
+}
+
+// deliver posts every body to every target in parallel and reports
+// whether all of them answered 2xx.
+func (f *forwarder) deliver(bodies [][]byte) bool {
+	var (
+		wg     sync.WaitGroup
+		failed atomic.Bool
+	)
+	for _, body := range bodies {
 		for _, u := range f.urls {
 			wg.Go(func() {
 				resp, err := f.client.Post(u, "application/json", bytes.NewReader(body))
@@ -118,10 +157,131 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	wg.Wait()
-	if failed.Load() {
-		http.Error(w, "a target did not accept an alert", http.StatusBadGateway)
-		return
-	}
+	return !failed.Load()
+}
+
+func answerSuccess(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, `{"status":"success"}`)
+}
+
+// durable is the floor under any durable fan-out (forwarder=durable): the
+// forwarder plus the least a server that answers only for what it has
+// persisted must write, and nothing else. Each alert's message is put
+// once into a bbolt file before the answer and deleted once every target
+// answered, both in group commits with fsync on (one committer takes
+// every write queued while the previous commit ran, as am-fanout's store
+// does). It answers once the messages are committed and delivers after,
+// with at most maxUnsettled deliveries between their two writes, as many
+// as am-fanout's default outbox.max_in_flight attempts (the next webhook
+// waits for room). No per-target state, retries, ordering,
+// dedup log, history or metrics: a durable pipeline writes at least this
+// much, on the same two CPUs, so the ratio it reaches to the forwarder
+// bounds what one can reach.
+type durable struct {
+	*forwarder
+	db     *bolt.DB
+	writes chan durableWrite
+	room   *semaphore.Weighted
+	seq    atomic.Uint64
+}
+
+// durableWrite is one handler's share of a commit: keys to put with their
+// values, or (values nil) keys to delete.
+type durableWrite struct {
+	keys, values [][]byte
+	done         chan error
+}
+
+const maxUnsettled = 256
+
+var durableBucket = []byte("pending")
+
+func newDurable(f *forwarder, path string) (*durable, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(durableBucket)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, err
+	}
+	d := &durable{forwarder: f, db: db, writes: make(chan durableWrite, maxUnsettled), room: semaphore.NewWeighted(maxUnsettled)}
+	go d.commit()
+	return d, nil
+}
+
+// commit writes, in one transaction, every write queued, until the
+// channel closes.
+func (d *durable) commit() {
+	for w := range d.writes {
+		batch := []durableWrite{w}
+		for more := true; more; {
+			select {
+			case w := <-d.writes:
+				batch = append(batch, w)
+			default:
+				more = false
+			}
+		}
+		err := d.db.Update(func(tx *bolt.Tx) error {
+			bk := tx.Bucket(durableBucket)
+			for _, w := range batch {
+				for i, k := range w.keys {
+					var err error
+					if w.values == nil {
+						err = bk.Delete(k)
+					} else {
+						err = bk.Put(k, w.values[i])
+					}
+					if err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		for _, w := range batch {
+			w.done <- err
+		}
+	}
+}
+
+func (d *durable) write(keys, values [][]byte) error {
+	done := make(chan error, 1)
+	d.writes <- durableWrite{keys: keys, values: values, done: done}
+	return <-done
+}
+
+func (d *durable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	bodies, ok := d.decode(w, r)
+	if !ok {
+		return
+	}
+	keys := make([][]byte, len(bodies))
+	for i := range keys {
+		keys[i] = binenc.BigEndian.AppendUint64(nil, d.seq.Add(1))
+	}
+	weight := min(int64(len(bodies)*len(d.urls)), maxUnsettled)
+	if err := d.room.Acquire(r.Context(), weight); err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	if err := d.write(keys, bodies); err != nil {
+		d.room.Release(weight)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	answerSuccess(w)
+	go func() {
+		defer d.room.Release(weight)
+		if d.deliver(bodies) {
+			if err := d.write(keys, nil); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+			}
+		}
+	}()
 }

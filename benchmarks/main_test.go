@@ -24,7 +24,7 @@ var binary struct {
 func TestMain(m *testing.M) {
 	if addr := os.Getenv(forwarderEnv); addr != "" {
 		// This process is the forwarder a benchmark started (forwarder.go).
-		os.Exit(serveForwarder(addr, strings.Split(os.Getenv(forwarderTargetsEnv), ",")))
+		os.Exit(serveForwarder(addr, strings.Split(os.Getenv(forwarderTargetsEnv), ","), os.Getenv(forwarderStoreEnv)))
 	}
 	code := m.Run()
 	if binary.dir != "" {
