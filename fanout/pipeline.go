@@ -156,7 +156,9 @@ type Pipeline struct {
 	cancel context.CancelFunc
 	stop   chan struct{}
 	wake   chan struct{}
-	wg     sync.WaitGroup // scheduler and pruner
+	// workers run the attempts (workers.go).
+	workers *workers
+	wg      sync.WaitGroup // scheduler and pruner
 	// attempts counts running attempts, until their outcomes are
 	// recorded; Add only under mu while open.
 	attempts sync.WaitGroup
@@ -236,6 +238,7 @@ func New(store Store, src TargetSource, at DeliveryAttempter, opts Options) (*Pi
 		drained: make(chan struct{}, 1),
 	}
 	_, p.settler.on = store.(Committer)
+	p.workers = newWorkers(p.stop)
 	p.metrics = newMetrics(p)
 	p.closing, p.endClosing = context.WithCancel(context.Background())
 	if opts.Lease != nil {
@@ -427,8 +430,9 @@ func (p *Pipeline) Close(ctx context.Context) {
 		<-done
 	}
 	p.cancel()
-	// Every attempt is recorded (its release ran); the settler's
-	// goroutine may still be on its way out.
+	// Every attempt is recorded (its release ran); the workers and the
+	// settler's goroutine may still be on their way out.
+	p.workers.wait()
 	p.settler.wg.Wait()
 	if p.release != nil {
 		p.release()

@@ -70,10 +70,12 @@ func (p *Pipeline) startDue(now time.Time, targets map[string]*core.Target) time
 			p.attempts.Add(1)
 			tm.attempts.Add(1)
 			// The attempt ends when its outcome is recorded, which may be
-			// after its goroutine returned (Pipeline.write).
-			go p.attempt(tm.ctx, e, d, t, func() {
-				tm.attempts.Done()
-				p.attempts.Done()
+			// after its worker went on (Pipeline.write).
+			p.workers.run(func() {
+				p.attempt(tm.ctx, e, d, t, func() {
+					tm.attempts.Done()
+					p.attempts.Done()
+				})
 			})
 		}
 	}
