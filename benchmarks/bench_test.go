@@ -44,7 +44,10 @@ const (
 // benchmark's process, for comparison with earlier runs): it decodes the
 // notification, posts each alert to the ten targets in parallel, and
 // answers once they all answered; nothing is persisted, retried or
-// ordered. One operation
+// ordered. forwarder=durable is the same forwarder with the least a
+// durable one must write, group-committed to bbolt with fsync (see
+// durable): the floor under any durable fan-out on this machine. One
+// operation
 // is one notification holding 1 or 10 new alerts (every alert has its own
 // fingerprint, so nothing is deduplicated), sent by one of a fixed number
 // of client goroutines. Run it with a fixed count, e.g. -benchtime=2000x.
@@ -57,7 +60,9 @@ const (
 // deliveries/s (as counted by the targets, up to the last one), the p50
 // and p99 ack latency, the CPU time per delivery of the server process
 // and of the benchmark's own, for a server process its resident memory
-// when idle, after the load and at its peak, for am-fanout its
+// when idle, after the load and at its peak, and the peak of its
+// anonymous memory (sampled; without the store file's mapped pages), for
+// am-fanout and forwarder=durable their
 // deliveries/s as a ratio to the forwarder's of the same run (the
 // forwarder runs first), and with bbolt its committer's figures.
 func BenchmarkEndToEnd(b *testing.B) {
@@ -152,6 +157,10 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 			mu.Unlock()
 		})
 	}
+	var peakAnon func() float64
+	if srv != nil {
+		peakAnon = srv.samplePeakAnonymous(b)
+	}
 	selfBefore := selfCPU()
 	start := time.Now()
 	seq := 0
@@ -187,6 +196,7 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 		b.ReportMetric(idleRSS, "idle-RSS-MiB")
 		b.ReportMetric(rss, "RSS-MiB")
 		b.ReportMetric(peak, "peak-RSS-MiB")
+		b.ReportMetric(peakAnon(), "peak-anon-RSS-MiB")
 		cpu, err := srv.cpu()
 		if err != nil {
 			b.Fatal(err)

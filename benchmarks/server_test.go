@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -158,34 +159,93 @@ func (s *server) kill() {
 // memory reads the process's resident set size now (VmRSS) and at its peak
 // (VmHWM), in MiB, from /proc.
 func (s *server) memory() (rss, peak float64, err error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	st, err := s.status("VmRSS", "VmHWM")
 	if err != nil {
 		return 0, 0, err
 	}
+	return st["VmRSS"], st["VmHWM"], nil
+}
+
+// anonymous reads the process's anonymous resident memory (RssAnon: its
+// heap, stacks and runtime, what a container's limit cannot reclaim), in
+// MiB. The rest of VmRSS is the store file's pages mapped in (RssFile),
+// which the kernel drops under memory pressure and reads back as needed.
+func (s *server) anonymous() (float64, error) {
+	st, err := s.status("RssAnon")
+	if err != nil {
+		return 0, err
+	}
+	return st["RssAnon"], nil
+}
+
+// samplePeakAnonymous reads the process's anonymous memory every 20 ms
+// from now on; the function it returns stops that and returns the
+// highest reading (the kernel keeps no peak of it, as it does for VmHWM).
+func (s *server) samplePeakAnonymous(b *testing.B) func() float64 {
+	var (
+		peak float64
+		stop = make(chan struct{})
+		done = make(chan struct{})
+	)
+	read := func() {
+		anon, err := s.anonymous()
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		peak = max(peak, anon)
+	}
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			read()
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() float64 {
+		close(stop)
+		<-done
+		read()
+		return peak
+	}
+}
+
+// status reads the fields named, each in kB, from /proc/<pid>/status and
+// returns them in MiB; it is an error when one is missing.
+func (s *server) status(fields ...string) (map[string]float64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return nil, err
+	}
 	defer f.Close()
+	got := map[string]float64{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		key, val, _ := strings.Cut(sc.Text(), ":")
-		if key != "VmRSS" && key != "VmHWM" {
+		if !slices.Contains(fields, key) {
 			continue
 		}
 		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("%s %q: %w", key, val, err)
+			return nil, fmt.Errorf("%s %q: %w", key, val, err)
 		}
-		if key == "VmRSS" {
-			rss = kb / 1024
-		} else {
-			peak = kb / 1024
-		}
+		got[key] = kb / 1024
 	}
 	if err := sc.Err(); err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	if rss == 0 || peak == 0 {
-		return 0, 0, fmt.Errorf("no VmRSS or VmHWM in /proc/%d/status", s.cmd.Process.Pid)
+	for _, k := range fields {
+		if _, ok := got[k]; !ok {
+			return nil, fmt.Errorf("no %s in /proc/%d/status", k, s.cmd.Process.Pid)
+		}
 	}
-	return rss, peak, nil
+	return got, nil
 }
 
 // clockTicks is the kernel's USER_HZ, the unit of /proc/<pid>/stat's

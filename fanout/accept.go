@@ -71,10 +71,7 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 	if len(alerts) > 0 && len(targets) > 0 {
 		// At its bounds the pipeline takes no delivery: refused before
 		// the work of encoding them, as a storm's resends are.
-		p.mu.Lock()
-		err := p.room(1, 1)
-		p.mu.Unlock()
-		if err != nil {
+		if err := p.Refuses(); err != nil {
 			return nil, err
 		}
 	}
@@ -213,6 +210,16 @@ func (p *Pipeline) reserve(n int, size int64) error {
 	p.reserved += n
 	p.bytes += size
 	return nil
+}
+
+// Refuses says why the pipeline takes no delivery at all now (ErrFull at
+// its bounds, ErrClosing), nil when it may take one: the webhook asks
+// before it reads a notification, so that a storm's resends are refused
+// without the work of decoding them.
+func (p *Pipeline) Refuses() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.room(1, 1)
 }
 
 // room says why n more deliveries of size bytes do not fit, nil when

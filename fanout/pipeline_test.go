@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -249,6 +250,26 @@ func TestBoundsRefuseWholeNotification(t *testing.T) {
 				t.Errorf("%d records stored, %d pending, want none", n, h.box.Pending())
 			}
 		})
+	}
+}
+
+// TestRefusesAtBounds: Refuses says nothing while one more delivery
+// fits, ErrFull once the pending deliveries fill the bound, ErrClosing
+// once the pipeline closes.
+func TestRefusesAtBounds(t *testing.T) {
+	opts := fastRetries()
+	opts.MaxPending = 2
+	h := newHarness(t, map[string]*server{"t1": newServer(t, 503), "t2": newServer(t, 503)}, opts, 100)
+	if err := h.box.Refuses(); err != nil {
+		t.Fatalf("an empty pipeline refuses: %v", err)
+	}
+	h.accept(false, alert("a", core.StatusFiring, 0))
+	if err := h.box.Refuses(); !errors.Is(err, ErrFull) || !strings.Contains(err.Error(), "2 deliveries pending, the bound is 2") {
+		t.Errorf("with its two deliveries pending (targets failing): %v, want ErrFull naming the bound", err)
+	}
+	h.box.Close(t.Context())
+	if err := h.box.Refuses(); !errors.Is(err, ErrClosing) {
+		t.Errorf("closed: %v, want ErrClosing", err)
 	}
 }
 

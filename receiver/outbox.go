@@ -15,6 +15,9 @@ import (
 // the deliveries are durable. An error means nothing was persisted.
 type Outbox interface {
 	Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]fanout.AlertOutcome, error)
+	// Refuses says why the outbox takes no delivery at all now (full,
+	// closing), nil when it may take one; asked before the body is read.
+	Refuses() error
 }
 
 // viaOutbox answers 200 once the deliveries are persisted ("accepted");
@@ -36,8 +39,7 @@ func (w *Webhook) viaOutbox(r *http.Request, s *Settings, alerts []*core.Enriche
 	// waiting.
 	got, err := s.Outbox.Accept(context.WithoutCancel(r.Context()), alerts, wait)
 	if err != nil {
-		w.logger.Error("webhook refused: deliveries could not be persisted", "remote", r.RemoteAddr, "err", err)
-		return http.StatusServiceUnavailable, errorBody("deliveries could not be persisted, send the notification again: %v", err)
+		return w.refused(r, err)
 	}
 	countAccepted(r.Context(), got)
 	results := make([]AlertResult, len(got))
@@ -54,4 +56,11 @@ func (w *Webhook) viaOutbox(r *http.Request, s *Settings, alerts []*core.Enriche
 		}
 	}
 	return http.StatusOK, answer
+}
+
+// refused answers a notification the outbox did not take: 503, so that
+// Alertmanager sends it again.
+func (w *Webhook) refused(r *http.Request, err error) (int, any) {
+	w.logger.Error("webhook refused: deliveries could not be persisted", "remote", r.RemoteAddr, "err", err)
+	return http.StatusServiceUnavailable, errorBody("deliveries could not be persisted, send the notification again: %v", err)
 }

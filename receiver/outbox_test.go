@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,7 +29,11 @@ type recordingOutbox struct {
 	err    error
 	result func(*core.EnrichedAlert) *core.ParallelPublishResult
 	waited []bool
+	// refuses is what Refuses answers.
+	refuses error
 }
+
+func (o *recordingOutbox) Refuses() error { return o.refuses }
 
 func (o *recordingOutbox) Accept(_ context.Context, alerts []*core.EnrichedAlert, wait bool) ([]fanout.AlertOutcome, error) {
 	o.waited = append(o.waited, wait)
@@ -93,6 +99,28 @@ func TestWebhookThroughOutbox(t *testing.T) {
 			assert.Equal(t, []bool{tc.wantWait}, tc.outbox.waited, "what the outbox was asked to wait for")
 		})
 	}
+}
+
+// TestWebhookFullOutboxRefusesUnread: an outbox that takes nothing (full,
+// closing) gets a 503 with the reason before the body is read: not even
+// a body that is not JSON is looked at, and nothing is offered to Accept.
+func TestWebhookFullOutboxRefusesUnread(t *testing.T) {
+	o := &recordingOutbox{refuses: fmt.Errorf("%w: 30000 deliveries pending, the bound is 30000", fanout.ErrFull)}
+	w := NewWebhook(Settings{Enricher: enrich.New(nil, nil), Outbox: o}, Limits{}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	rec := httptest.NewRecorder()
+	w.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhook", strings.NewReader("not JSON at all")))
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, "answer: %s", rec.Body)
+	var body struct {
+		Error string `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), "answer is not JSON")
+	assert.Contains(t, body.Error, "outbox is full: 30000 deliveries pending", "the answer says why")
+	assert.Empty(t, o.waited, "a refused notification reached Accept")
+
+	o.refuses = nil
+	rec = httptest.NewRecorder()
+	w.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(payload(t))))
+	assert.Equal(t, http.StatusOK, rec.Code, "once the outbox has room: %s", rec.Body)
 }
 
 func TestWebhookRejectsBadWait(t *testing.T) {

@@ -157,6 +157,10 @@ func (w *Webhook) handle(r *http.Request, s *Settings) (int, any) {
 	if r.ContentLength > max {
 		return http.StatusRequestEntityTooLarge, errorBody("body of %d bytes is over the limit of %d bytes", r.ContentLength, max)
 	}
+	if err := s.Outbox.Refuses(); err != nil {
+		// A full outbox takes nothing: refused before the body is read.
+		return w.refused(r, err)
+	}
 	release, ok := w.reserve(r)
 	if !ok {
 		return http.StatusServiceUnavailable, errorBody("too many webhook bodies are being handled at once (%d bytes, --webhook.max-inflight-bytes): retry", w.limits.MaxInflightBytes)

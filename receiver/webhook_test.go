@@ -40,6 +40,8 @@ type fakePublisher struct {
 	ctxErr atomic.Bool
 }
 
+func (p *fakePublisher) Refuses() error { return nil }
+
 func (p *fakePublisher) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]fanout.AlertOutcome, error) {
 	p.mu.Lock()
 	p.seen = append(p.seen, alerts...)
