@@ -68,15 +68,20 @@ func (p *Pipeline) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wai
 // while without it that delivery is tried at once, past the lane's one
 // probe at a time (publish_to_all).
 func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, targets []*core.Target, wait, holdBack bool) ([]AlertOutcome, error) {
-	if len(alerts) > 0 && len(targets) > 0 {
-		// At its bounds the pipeline takes no delivery: refused before
-		// the work of encoding them, as a storm's resends are.
-		if err := p.Refuses(); err != nil {
+	picked := picks(alerts, targets)
+	if len(picked) > 0 {
+		// Deliveries that do not fit are refused before the work of
+		// encoding them, as a storm's resends are; their bytes are
+		// counted once they are encoded (reserve).
+		p.mu.Lock()
+		err := p.room(len(picked), 1)
+		p.mu.Unlock()
+		if err != nil {
 			return nil, err
 		}
 	}
 	now := time.Now()
-	cands := candidates(alerts, targets, now, traceParent(ctx))
+	cands := candidates(alerts, picked, now, traceParent(ctx))
 	var size int64
 	offered := make([]*outbox.Candidate, len(cands))
 	for i, c := range cands {
@@ -148,23 +153,60 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 	return out, nil
 }
 
-// candidates are the deliveries of a notification to targets; tp is the
-// traceparent of the accept span, if any.
-func candidates(alerts []*core.EnrichedAlert, targets []*core.Target, now time.Time, tp string) []*candidate {
-	var cands []*candidate
-	enc := outbox.NewEncoder(alerts, now, tp)
+// pick is what one delivery of a notification takes: the alerts (by
+// index) that target t selects, as one message when the target is
+// grouped, else one alert.
+type pick struct {
+	target *core.Target
+	alerts []int
+	group  bool
+}
+
+// picks are the deliveries of alerts to targets: a grouped target's one
+// message of the alerts it selects, firing first (none when it selects
+// none), else one per alert it selects.
+func picks(alerts []*core.EnrichedAlert, targets []*core.Target) []pick {
+	var out []pick
 	for _, t := range targets {
-		if grouped(t) {
-			if c := groupCandidate(enc, alerts, t, now); c != nil {
-				cands = append(cands, c)
+		if !grouped(t) {
+			for i, a := range alerts {
+				if t.Selects(a) {
+					out = append(out, pick{target: t, alerts: []int{i}})
+				}
 			}
 			continue
 		}
-		for i, a := range alerts {
-			if t.Selects(a) {
-				cands = append(cands, &candidate{Candidate: enc.Alert(t.Name, i), alerts: []int{i}, target: t})
+		var picked []int
+		for _, status := range []core.AlertStatus{core.StatusFiring, core.StatusResolved} {
+			for i, a := range alerts {
+				if a.Alert.Status == status && t.Selects(a) {
+					picked = append(picked, i)
+				}
 			}
 		}
+		if len(picked) > 0 {
+			out = append(out, pick{target: t, alerts: picked, group: true})
+		}
+	}
+	return out
+}
+
+// candidates encodes the deliveries picked, accepted at now.
+func candidates(alerts []*core.EnrichedAlert, picked []pick, now time.Time, tp string) []*candidate {
+	cands := make([]*candidate, 0, len(picked))
+	enc := outbox.NewEncoder(alerts, now, tp)
+	for _, pk := range picked {
+		c := &candidate{alerts: pk.alerts, target: pk.target}
+		if pk.group {
+			n := &core.Notification{Group: alerts[pk.alerts[0]].Group, ReceivedAt: now, Alerts: make([]core.EnrichedAlert, len(pk.alerts))}
+			for j, i := range pk.alerts {
+				n.Alerts[j] = *alerts[i]
+			}
+			c.Candidate = enc.Group(pk.target.Name, n)
+		} else {
+			c.Candidate = enc.Alert(pk.target.Name, pk.alerts[0])
+		}
+		cands = append(cands, c)
 	}
 	return cands
 }
@@ -176,27 +218,6 @@ func grouped(t *core.Target) bool {
 	}
 	_, ok := t.Publisher.(core.GroupPublisher)
 	return ok || t.Publisher == nil
-}
-
-// groupCandidate is the one delivery of a notification to a grouped
-// target: the alerts it selects, firing first; nil when it selects none.
-func groupCandidate(enc *outbox.Encoder, alerts []*core.EnrichedAlert, t *core.Target, now time.Time) *candidate {
-	var picked []int
-	for _, status := range []core.AlertStatus{core.StatusFiring, core.StatusResolved} {
-		for i, a := range alerts {
-			if a.Alert.Status == status && t.Selects(a) {
-				picked = append(picked, i)
-			}
-		}
-	}
-	if len(picked) == 0 {
-		return nil
-	}
-	n := &core.Notification{Group: alerts[picked[0]].Group, ReceivedAt: now, Alerts: make([]core.EnrichedAlert, len(picked))}
-	for j, i := range picked {
-		n.Alerts[j] = *alerts[i]
-	}
-	return &candidate{Candidate: enc.Group(t.Name, n), alerts: picked, target: t}
 }
 
 // reserve counts n deliveries of size bytes against the bounds while
