@@ -46,9 +46,10 @@ const (
 // answers once they all answered; nothing is persisted, retried or
 // ordered. forwarder=durable is the same forwarder with the least a
 // durable one must write, group-committed to bbolt with fsync (see
-// durable): the floor under any durable fan-out on this machine. One
-// operation
-// is one notification holding 1 or 10 new alerts (every alert has its own
+// durable): the floor under any durable fan-out on this machine;
+// forwarder=durable-per-target adds a record per delivery, settled as
+// its target answers, the least a fan-out that retries each target on
+// its own writes. One operation is one notification holding 1 or 10 new alerts (every alert has its own
 // fingerprint, so nothing is deduplicated), sent by one of a fixed number
 // of client goroutines. Run it with a fixed count, e.g. -benchtime=2000x.
 //
@@ -74,7 +75,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.Run(fmt.Sprintf("alerts-per-webhook=%d/forwarder=in-process", perWebhook), func(b *testing.B) {
 			benchEndToEnd(b, "in-process", perWebhook)
 		})
-		for _, name := range []string{"forwarder=durable", "am-fanout=bbolt", "am-fanout=memory", "am-fanout=nats-r1", "am-fanout=nats-r3"} {
+		for _, name := range []string{"forwarder=durable", "forwarder=durable-per-target", "am-fanout=bbolt", "am-fanout=memory", "am-fanout=nats-r1", "am-fanout=nats-r3"} {
 			store := strings.TrimPrefix(strings.TrimPrefix(name, "am-fanout="), "forwarder=")
 			b.Run(fmt.Sprintf("alerts-per-webhook=%d/%s", perWebhook, name), func(b *testing.B) {
 				if rate := benchEndToEnd(b, store, perWebhook); forwarded > 0 && rate > 0 {
@@ -102,6 +103,9 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 	case "durable":
 		srv = startForwarder(b, urls, filepath.Join(b.TempDir(), "forwarder.db"))
 		url = srv.url
+	case "durable-per-target":
+		srv = startForwarder(b, urls, perTargetPrefix+filepath.Join(b.TempDir(), "forwarder.db"))
+		url = srv.url
 	case "in-process":
 		fw := httptest.NewServer(newForwarder(urls))
 		b.Cleanup(fw.Close)
@@ -110,7 +114,7 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 		srv = startServer(b, config(urls, storage(b, store)), "--log.level=warn")
 		url = srv.url
 	}
-	fanout := srv != nil && store != "" && store != "durable"
+	fanout := srv != nil && store != "" && !strings.HasPrefix(store, "durable")
 	var idleRSS, cpuBefore float64
 	if srv != nil {
 		var err error

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,8 @@ const (
 	forwarderEnv        = "AM_FANOUT_BENCH_FORWARDER"         // its listen address
 	forwarderTargetsEnv = "AM_FANOUT_BENCH_FORWARDER_TARGETS" // the targets' URLs, comma-separated
 	forwarderStoreEnv   = "AM_FANOUT_BENCH_FORWARDER_STORE"   // forwarder=durable: its bbolt file
+	// perTargetPrefix before the file makes it forwarder=durable-per-target.
+	perTargetPrefix = "per-target:"
 )
 
 // startForwarder runs the forwarder to urls in a process of its own and
@@ -60,7 +63,8 @@ func serveForwarder(addr string, urls []string, store string) int {
 	}
 	var h http.Handler = newForwarder(urls)
 	if store != "" {
-		d, err := newDurable(newForwarder(urls), store)
+		path, perTarget := strings.CutPrefix(store, perTargetPrefix)
+		d, err := newDurable(newForwarder(urls), path, perTarget)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -136,28 +140,35 @@ func (f *forwarder) decode(w http.ResponseWriter, r *http.Request) ([][]byte, bo
 // deliver posts every body to every target in parallel and reports
 // whether all of them answered 2xx.
 func (f *forwarder) deliver(bodies [][]byte) bool {
-	var (
-		wg     sync.WaitGroup
-		failed atomic.Bool
-	)
-	for _, body := range bodies {
-		for _, u := range f.urls {
+	var failed atomic.Bool
+	f.deliverEach(bodies, func(_, _ int, ok bool) {
+		if !ok {
+			failed.Store(true)
+		}
+	})
+	return !failed.Load()
+}
+
+// deliverEach posts every body to every target in parallel, calls done
+// with the body's and the target's index and whether the target
+// answered 2xx as each POST ends, and returns once all have.
+func (f *forwarder) deliverEach(bodies [][]byte, done func(body, target int, ok bool)) {
+	var wg sync.WaitGroup
+	for i, body := range bodies {
+		for j, u := range f.urls {
 			wg.Go(func() {
 				resp, err := f.client.Post(u, "application/json", bytes.NewReader(body))
 				if err != nil {
-					failed.Store(true)
+					done(i, j, false)
 					return
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode/100 != 2 {
-					failed.Store(true)
-				}
+				done(i, j, resp.StatusCode/100 == 2)
 			})
 		}
 	}
 	wg.Wait()
-	return !failed.Load()
 }
 
 func answerSuccess(w http.ResponseWriter) {
@@ -177,17 +188,24 @@ func answerSuccess(w http.ResponseWriter) {
 // waits for room). No per-target state, retries, ordering,
 // dedup log, history or metrics: a durable pipeline writes at least this
 // much, on the same two CPUs, so the ratio it reaches to the forwarder
-// bounds what one can reach.
+// bounds what one can reach. With perTarget it also puts a small record
+// per delivery with the message and deletes each as its target answers
+// (the message with the last): what a fan-out that retries each target
+// on its own must keep at the least.
 type durable struct {
 	*forwarder
 	db     *bolt.DB
 	writes chan durableWrite
 	room   *semaphore.Weighted
 	seq    atomic.Uint64
+	// perTarget keeps a record of each delivery besides its alert's
+	// message (forwarder=durable-per-target).
+	perTarget bool
 }
 
 // durableWrite is one handler's share of a commit: keys to put with their
-// values, or (values nil) keys to delete.
+// values, or (values nil) keys to delete; done, when set, gets the
+// commit's error.
 type durableWrite struct {
 	keys, values [][]byte
 	done         chan error
@@ -197,7 +215,7 @@ const maxUnsettled = 256
 
 var durableBucket = []byte("pending")
 
-func newDurable(f *forwarder, path string) (*durable, error) {
+func newDurable(f *forwarder, path string, perTarget bool) (*durable, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return nil, err
@@ -209,7 +227,7 @@ func newDurable(f *forwarder, path string) (*durable, error) {
 		db.Close()
 		return nil, err
 	}
-	d := &durable{forwarder: f, db: db, writes: make(chan durableWrite, maxUnsettled), room: semaphore.NewWeighted(maxUnsettled)}
+	d := &durable{forwarder: f, db: db, writes: make(chan durableWrite, maxUnsettled), room: semaphore.NewWeighted(maxUnsettled), perTarget: perTarget}
 	go d.commit()
 	return d, nil
 }
@@ -245,7 +263,11 @@ func (d *durable) commit() {
 			return nil
 		})
 		for _, w := range batch {
-			w.done <- err
+			if w.done != nil {
+				w.done <- err
+			} else if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+			}
 		}
 	}
 }
@@ -261,16 +283,24 @@ func (d *durable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	keys := make([][]byte, len(bodies))
-	for i := range keys {
-		keys[i] = binenc.BigEndian.AppendUint64(nil, d.seq.Add(1))
+	// An alert's message is keyed by its number; with perTarget, each of
+	// its deliveries by the number and the target's index after it.
+	keys, values := make([][]byte, 0, len(bodies)), make([][]byte, 0, len(bodies))
+	for _, body := range bodies {
+		key := binenc.BigEndian.AppendUint64(nil, d.seq.Add(1))
+		keys, values = append(keys, key), append(values, body)
+		if d.perTarget {
+			for j, u := range d.urls {
+				keys, values = append(keys, append(slices.Clip(key), byte(j))), append(values, []byte(u))
+			}
+		}
 	}
 	weight := min(int64(len(bodies)*len(d.urls)), maxUnsettled)
 	if err := d.room.Acquire(r.Context(), weight); err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	if err := d.write(keys, bodies); err != nil {
+	if err := d.write(keys, values); err != nil {
 		d.room.Release(weight)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -278,10 +308,34 @@ func (d *durable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	answerSuccess(w)
 	go func() {
 		defer d.room.Release(weight)
-		if d.deliver(bodies) {
-			if err := d.write(keys, nil); err != nil {
-				fmt.Fprintln(os.Stderr, err)
+		if !d.perTarget {
+			if d.deliver(bodies) {
+				d.settle(keys)
 			}
+			return
 		}
+		// Each delivery's record goes as its target answers; the
+		// alert's message with the last of them.
+		stride := len(d.urls) + 1
+		left := make([]atomic.Int32, len(bodies))
+		for i := range left {
+			left[i].Store(int32(len(d.urls)))
+		}
+		d.deliverEach(bodies, func(i, j int, ok bool) {
+			if !ok {
+				return
+			}
+			done := [][]byte{keys[i*stride+1+j]}
+			if left[i].Add(-1) == 0 {
+				done = append(done, keys[i*stride])
+			}
+			d.settle(done)
+		})
 	}()
+}
+
+// settle deletes keys in the next commit, without waiting for it:
+// nothing waits for a delivery's record to go.
+func (d *durable) settle(keys [][]byte) {
+	d.writes <- durableWrite{keys: keys}
 }
