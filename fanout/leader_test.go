@@ -199,7 +199,16 @@ func newCluster(t *testing.T, names ...string) *cluster {
 // give hands the lease to replica name and waits until every replica
 // has done what that makes it do.
 func (c *cluster) give(name string) {
-	c.leases.give(c.members[name].lease)
+	to := c.members[name].lease
+	if c.leases.holder != to && c.leases.revoke() {
+		// A lease passes once its holder let it go or its term ran out:
+		// the old holder winds down first (its last outcomes, whose
+		// commit may wait out the store's linger, and its lanes' state
+		// written).
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+	}
+	c.leases.give(to)
 	synctest.Wait()
 }
 

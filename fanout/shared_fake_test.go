@@ -18,7 +18,7 @@ import (
 type sharedLog struct {
 	store *outbox.Store
 
-	mu      sync.Mutex // serialises the writes that accept, so the log is in commit order
+	mu      chanMutex // serialises the writes that accept, so the log is in commit order
 	log     []*outbox.Candidate
 	seqs    map[uint64]uint64 // commit order of each delivery accepted, by id
 	changed chan struct{}     // closed and replaced when the log grows
@@ -26,8 +26,17 @@ type sharedLog struct {
 }
 
 func newSharedLog(store *outbox.Store) *sharedLog {
-	return &sharedLog{store: store, seqs: map[uint64]uint64{}, changed: make(chan struct{})}
+	return &sharedLog{store: store, mu: make(chanMutex, 1), seqs: map[uint64]uint64{}, changed: make(chan struct{})}
 }
+
+// chanMutex is a mutex whose waiters are durably blocked for
+// testing/synctest, unlike sync.Mutex's: a replica waiting for the log
+// while another's write waits out the store's outcome linger on the
+// bubble's clock must not keep that clock from moving.
+type chanMutex chan struct{}
+
+func (m chanMutex) Lock()   { m <- struct{}{} }
+func (m chanMutex) Unlock() { <-m }
 
 // replica is one replica's view of the shared store.
 func (h *sharedLog) replica() *sharedReplica { return &sharedReplica{Store: h.store, hub: h} }
@@ -186,6 +195,21 @@ type lease struct {
 }
 
 func (a *leases) replica() *lease { return &lease{all: a, granted: make(chan struct{})} }
+
+// revoke takes the lease from its holder, if any, and gives it to none;
+// it reports whether there was one.
+func (a *leases) revoke() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h := a.holder
+	if h == nil {
+		return false
+	}
+	close(h.lost)
+	h.granted = make(chan struct{})
+	a.holder = nil
+	return true
+}
 
 // give hands the lease to to.
 func (a *leases) give(to *lease) {

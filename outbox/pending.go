@@ -255,7 +255,7 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 			lines[i] = newHistoryEntry(st.Delivery, st.Attempt, st.Fate, st.when(now))
 		}
 	}
-	return s.update(func(tx *bolt.Tx) error {
+	return s.updateLazily(func(tx *bolt.Tx) error {
 		for i, st := range ss {
 			var err error
 			at := st.when(now)

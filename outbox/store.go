@@ -31,6 +31,14 @@ const lockTimeout = 2 * time.Second
 // maxGroup bounds how many writes share one transaction and one fsync.
 const maxGroup = 512
 
+// outcomeLinger is how long the attempts' outcomes (Record) may wait for
+// a commit that other writes start: a commit holding only outcomes starts
+// once the first of them waited that long. Under load the outcomes ride
+// in the commits of the webhooks' acceptances instead of commits of their
+// own, which the acceptances behind them waited for (two fsyncs each);
+// when idle, an outcome is durable within this much more time.
+const outcomeLinger = 2 * time.Millisecond
+
 // StoreOptions configure a Store; zero values take the defaults.
 type StoreOptions struct {
 	// DedupWindow is how long a delivered key counts as delivered (the
@@ -108,6 +116,10 @@ type Store struct {
 type write struct {
 	fn   func(*bolt.Tx) error
 	done chan error
+	// lazy: it need not start a commit before outcomeLinger after it
+	// was queued (outcomes).
+	lazy   bool
+	queued time.Time
 }
 
 // ErrClosed is returned by writes after Close.
@@ -254,7 +266,17 @@ func (s *Store) Close() error {
 // when a shared transaction fails, each of its writes runs again alone, so
 // one bad write cannot fail the others.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
-	w := &write{fn: fn, done: make(chan error, 1)}
+	return s.enqueue(&write{fn: fn, done: make(chan error, 1)})
+}
+
+// updateLazily is update for a write that may wait up to outcomeLinger
+// for a commit another write starts.
+func (s *Store) updateLazily(fn func(*bolt.Tx) error) error {
+	return s.enqueue(&write{fn: fn, done: make(chan error, 1), lazy: true, queued: time.Now()})
+}
+
+// enqueue hands w to the committer and waits for its commit.
+func (s *Store) enqueue(w *write) error {
 	select {
 	case s.writes <- w:
 	case <-s.stop:
@@ -285,17 +307,52 @@ func (s *Store) commitLoop() {
 		case w := <-s.writes:
 			group = append(group[:0], w)
 		}
-	collect:
-		for len(group) < maxGroup {
-			select {
-			case w := <-s.writes:
-				group = append(group, w)
-			default:
-				break collect
-			}
-		}
+		group = s.collect(group)
 		s.commit(group)
 	}
+}
+
+// collect adds to group the writes queued, up to maxGroup. While all of
+// them are lazy, it waits for more until the first has waited
+// outcomeLinger since it was queued, a write that is not lazy comes, or
+// the store closes.
+func (s *Store) collect(group []*write) []*write {
+	lazy := group[0].lazy
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for len(group) < maxGroup {
+		select {
+		case w := <-s.writes:
+			group = append(group, w)
+			lazy = lazy && w.lazy
+			continue
+		default:
+		}
+		if !lazy {
+			return group
+		}
+		if timer == nil {
+			wait := outcomeLinger - time.Since(group[0].queued)
+			if wait <= 0 {
+				return group
+			}
+			timer = time.NewTimer(wait)
+		}
+		select {
+		case w := <-s.writes:
+			group = append(group, w)
+			lazy = lazy && w.lazy
+		case <-timer.C:
+			return group
+		case <-s.stop:
+			return group
+		}
+	}
+	return group
 }
 
 func (s *Store) commit(group []*write) {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
@@ -162,4 +163,52 @@ func TestNewDeliveryEncodesAsDelivery(t *testing.T) {
 			t.Errorf("decoded %+v from %s", d, raw)
 		}
 	}
+}
+
+// TestOutcomesWaitForACommit: an attempt's outcome (Record) does not start
+// a commit of its own before it waited outcomeLinger: an acceptance that
+// comes meanwhile takes it into its commit, and alone it is committed
+// once the linger is over.
+func TestOutcomesWaitForACommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, err := Open(filepath.Join(t.TempDir(), "outbox.db"), StoreOptions{})
+		if err != nil {
+			t.Fatalf("opening the store: %v", err)
+		}
+		defer s.Close()
+		first := accept(t, s, "t", alert("a", core.StatusFiring, 0))[0]
+		settle := func() <-chan error {
+			done := make(chan error, 1)
+			go func() { done <- s.Record(time.Now(), &Settlement{Delivery: first.Delivery, Fate: FateRetry}) }()
+			return done
+		}
+
+		before := s.CommitStats()
+		recorded := settle()
+		time.Sleep(outcomeLinger / 2)
+		synctest.Wait()
+		if got := s.CommitStats().Commits - before.Commits; got != 0 {
+			t.Fatalf("%d commits within half the linger of an outcome alone, want none yet", got)
+		}
+		accept(t, s, "t", alert("b", core.StatusFiring, 0))
+		if err := <-recorded; err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+		after := s.CommitStats()
+		if commits, writes := after.Commits-before.Commits, after.Writes-before.Writes; commits != 1 || writes != 2 {
+			t.Errorf("an outcome and the acceptance that came within its linger took %d commits of %d writes, want one of two", commits, writes)
+		}
+
+		before = after
+		start := time.Now()
+		if err := <-settle(); err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+		if took := time.Since(start); took != outcomeLinger {
+			t.Errorf("an outcome alone was committed after %s, want the linger, %s", took, outcomeLinger)
+		}
+		if got := s.CommitStats().Commits - before.Commits; got != 1 {
+			t.Errorf("an outcome alone took %d commits, want one", got)
+		}
+	})
 }
