@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -74,6 +75,8 @@ func serveForwarder(addr string, urls []string, store string) int {
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhook", h)
 	mux.HandleFunc("GET /-/ready", func(http.ResponseWriter, *http.Request) {})
+	// The forwarder's CPU profile, to set beside am-fanout's.
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

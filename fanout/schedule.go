@@ -20,8 +20,17 @@ func (p *Pipeline) schedule() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	targets := map[string]*core.Target{}
+	var due []func()
 	for {
-		next := p.startDue(time.Now(), targets)
+		var next time.Time
+		next, due = p.startDue(time.Now(), targets, due[:0])
+		// Started once the lock is released: a worker woken while the
+		// scheduler held it would only wait for it, and so would every
+		// webhook and outcome behind it.
+		for i, job := range due {
+			p.workers.run(job)
+			due[i] = nil
+		}
 		wait := time.Hour
 		if !next.IsZero() {
 			wait = max(time.Until(next), 0)
@@ -36,11 +45,11 @@ func (p *Pipeline) schedule() {
 	}
 }
 
-// startDue starts every attempt the lanes allow at now and returns when
-// one may next go on (zero: only an event can change that). targets is
-// the scheduler's index of the current targets by name, refilled here and
-// reused from call to call.
-func (p *Pipeline) startDue(now time.Time, targets map[string]*core.Target) time.Time {
+// startDue claims every attempt the lanes allow at now, appends them to
+// due for the caller to start, and says when one may next go on (zero:
+// only an event can change that). targets is the scheduler's index of the
+// current targets by name, refilled here and reused from call to call.
+func (p *Pipeline) startDue(now time.Time, targets map[string]*core.Target, due []func()) (time.Time, []func()) {
 	clear(targets)
 	for _, t := range p.src.Targets() {
 		targets[t.Name] = t
@@ -48,7 +57,7 @@ func (p *Pipeline) startDue(now time.Time, targets map[string]*core.Target) time
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || p.term == nil || !p.term.ready {
-		return time.Time{}
+		return time.Time{}, due
 	}
 	tm := p.term
 	var next time.Time
@@ -71,7 +80,7 @@ func (p *Pipeline) startDue(now time.Time, targets map[string]*core.Target) time
 			tm.attempts.Add(1)
 			// The attempt ends when its outcome is recorded, which may be
 			// after its worker went on (Pipeline.write).
-			p.workers.run(func() {
+			due = append(due, func() {
 				p.attempt(tm.ctx, e, d, t, func() {
 					tm.attempts.Done()
 					p.attempts.Done()
@@ -79,7 +88,7 @@ func (p *Pipeline) startDue(now time.Time, targets map[string]*core.Target) time
 			})
 		}
 	}
-	return next
+	return next, due
 }
 
 // configure applies the target's settings to its lane; p.mu must be held.

@@ -24,8 +24,9 @@ func newWorkers(stop <-chan struct{}) *workers {
 	return &workers{jobs: make(chan func()), stop: stop}
 }
 
-// run runs job on an idle worker or a new one. It never blocks, and must
-// not be called once stop closed.
+// run runs job on an idle worker or a new one. It never blocks; a job
+// given once stop closed runs on a new worker, which then returns. It must
+// not be called once wait was.
 func (w *workers) run(job func()) {
 	select {
 	case w.jobs <- job:
