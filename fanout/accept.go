@@ -103,6 +103,8 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 		return nil, fmt.Errorf("persisting deliveries: %w", err)
 	}
 	var waiting []*candidate
+	// The first attempts of one alert's deliveries share it.
+	kept := make([]*accepted, len(alerts))
 	for _, c := range cands {
 		if c.State != outbox.StateAccepted {
 			continue
@@ -117,7 +119,15 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 		}
 		var replaced bool
 		c.e, replaced = p.admitOnce(c.Candidate)
-		p.cache(c.e, c.Delivery)
+		var sh *accepted
+		if c.Shared() > 0 {
+			i := c.alerts[0]
+			if kept[i] == nil {
+				kept[i] = newAccepted(c.Candidate)
+			}
+			sh = kept[i]
+		}
+		p.cache(c.e, c.Delivery, sh)
 		if replaced && c.Delivery.Group != nil {
 			p.metrics.coalesced.WithLabelValues(c.target.Name).Inc()
 		}

@@ -214,7 +214,7 @@ func (p *Pipeline) lose() {
 // and no attempt may be in flight.
 func (p *Pipeline) dropLanes() {
 	for _, e := range p.entries {
-		p.uncache(e)
+		p.drop(e)
 		p.bytes -= int64(e.size)
 	}
 	clear(p.entries)

@@ -33,6 +33,9 @@ type Candidate struct {
 	Delivery *Delivery
 	data     []byte
 	size     int
+	// shared is how much of size is the alert's encoding, shared with
+	// the same alert's deliveries to other targets.
+	shared int
 	// State is what Accept decided: StateAccepted, StateAlreadyDelivered,
 	// StateAlreadyPending or StateStale; "" when nothing was decided (a
 	// hand-over whose dead letter was not buried).
@@ -53,6 +56,11 @@ func NewCandidate(d *Delivery) *Candidate {
 // Size is the size of the candidate's record, which counts against the
 // bounds of pending deliveries.
 func (c *Candidate) Size() int { return c.size }
+
+// Shared is how many bytes of the record are its alert's encoding, when
+// Encoder.Alert made it: the deliveries of one alert to several targets
+// differ only in their target then. 0 for any other candidate.
+func (c *Candidate) Shared() int { return c.shared }
 
 // Encoder makes the candidates of one notification's deliveries: each
 // alert is encoded once for all the targets that select it.
@@ -78,7 +86,7 @@ func (e *Encoder) Alert(target string, i int) *Candidate {
 	}
 	d := &Delivery{Target: target, Alert: *e.alerts[i], AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent, Memo: e.memos[i]}
 	data := (&newDelivery{Target: target, Alert: e.encoded[i], AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}).encode()
-	return &Candidate{Delivery: d, data: data, size: len(data)}
+	return &Candidate{Delivery: d, data: data, size: len(data), shared: len(e.encoded[i])}
 }
 
 // Group is the delivery of n, made of the notification's alerts, to
