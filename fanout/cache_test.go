@@ -76,7 +76,12 @@ func TestCacheKeepsItsBudget(t *testing.T) {
 	probe := &Pipeline{opts: Options{MaxBytes: 32 << 20}, lanes: map[string]*lane{}, entries: map[uint64]*entry{}}
 	_, _, sh := kept(probe, alert("b0", core.StatusFiring, 0), time.Now(), "a")
 	// Room for one alert and two of its records.
-	p := &Pipeline{opts: Options{MaxBytes: 8 * (sh.cost + 2*keptCost)}, lanes: map[string]*lane{}, entries: map[uint64]*entry{}}
+	budget := sh.cost + 2*keptCost
+	p := &Pipeline{opts: Options{MaxBytes: 32 << 20}, lanes: map[string]*lane{}, entries: map[uint64]*entry{}}
+	p.opts.MaxBytes = p.opts.MaxBytes * budget / p.maxCached()
+	if p.maxCached() != budget {
+		t.Fatalf("a budget of %d bytes could not be set: %d", budget, p.maxCached())
+	}
 	entries, _, _ := kept(p, alert("b0", core.StatusFiring, 0), time.Now(), "a", "b", "c")
 	if entries[0].share == nil || entries[1].share == nil || entries[2].share != nil {
 		t.Errorf("kept: %v %v %v, want the first two records only", entries[0].share != nil, entries[1].share != nil, entries[2].share != nil)
