@@ -39,6 +39,16 @@ const maxGroup = 512
 // when idle, an outcome is durable within this much more time.
 const outcomeLinger = 2 * time.Millisecond
 
+// acceptLinger is how long an acceptance may wait for the acceptances of
+// other writers to share its commit, when the last commit held several:
+// under concurrent webhooks a commit then holds more of them, and the
+// commits' fixed costs (two fsyncs, the meta page, the pages above the
+// leaves) and wakeups are paid less often, which is less CPU per delivery
+// and no longer an answer (BENCHMARKS.md). A lone writer, one webhook at a
+// time, never waits: its last commit held one acceptance; nor does a
+// store without fsync, whose commits cost too little.
+const acceptLinger = time.Millisecond
+
 // StoreOptions configure a Store; zero values take the defaults.
 type StoreOptions struct {
 	// DedupWindow is how long a delivered key counts as delivered (the
@@ -107,9 +117,12 @@ type Store struct {
 		nanos       atomic.Int64
 	}
 	writes chan *write
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	close  sync.Once
+	// crowded: the last commit held acceptances of several writers, so
+	// that the next may wait acceptLinger for more (the committer's own).
+	crowded bool
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	close   sync.Once
 }
 
 // write is one caller's share of a group transaction.
@@ -119,7 +132,7 @@ type write struct {
 	// lazy: it need not start a commit before outcomeLinger after it
 	// was queued (outcomes).
 	lazy   bool
-	queued time.Time
+	queued time.Time // when it was handed to the committer
 }
 
 // ErrClosed is returned by writes after Close.
@@ -266,7 +279,7 @@ func (s *Store) Close() error {
 // when a shared transaction fails, each of its writes runs again alone, so
 // one bad write cannot fail the others.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
-	return s.enqueue(&write{fn: fn, done: make(chan error, 1)})
+	return s.enqueue(&write{fn: fn, done: make(chan error, 1), queued: time.Now()})
 }
 
 // updateLazily is update for a write that may wait up to outcomeLinger
@@ -312,40 +325,29 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// collect adds to group the writes queued, up to maxGroup. While all of
-// them are lazy, it waits for more until the first has waited
-// outcomeLinger since it was queued, a write that is not lazy comes, or
-// the store closes.
+// collect adds to group the writes queued, up to maxGroup, and waits for
+// more until the commit is due (deadline) or the store closes.
 func (s *Store) collect(group []*write) []*write {
-	lazy := group[0].lazy
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	due := s.deadline(group[0], time.Time{})
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for len(group) < maxGroup {
 		select {
 		case w := <-s.writes:
 			group = append(group, w)
-			lazy = lazy && w.lazy
+			due = s.deadline(w, due)
 			continue
 		default:
 		}
-		if !lazy {
+		wait := time.Until(due)
+		if wait <= 0 {
 			return group
 		}
-		if timer == nil {
-			wait := outcomeLinger - time.Since(group[0].queued)
-			if wait <= 0 {
-				return group
-			}
-			timer = time.NewTimer(wait)
-		}
+		timer.Reset(wait)
 		select {
 		case w := <-s.writes:
 			group = append(group, w)
-			lazy = lazy && w.lazy
+			due = s.deadline(w, due)
 		case <-timer.C:
 			return group
 		case <-s.stop:
@@ -355,7 +357,33 @@ func (s *Store) collect(group []*write) []*write {
 	return group
 }
 
+// deadline is when a commit holding w must start at the latest, given
+// the deadline of the writes before it in the group (zero: none): an
+// outcome's outcomeLinger after it was queued; an acceptance's at once,
+// or acceptLinger after it was queued while the store is crowded.
+func (s *Store) deadline(w *write, due time.Time) time.Time {
+	by := w.queued
+	switch {
+	case w.lazy:
+		by = by.Add(outcomeLinger)
+	case s.crowded:
+		by = by.Add(acceptLinger)
+	}
+	if due.IsZero() || by.Before(due) {
+		return by
+	}
+	return due
+}
+
 func (s *Store) commit(group []*write) {
+	eager := 0
+	for _, w := range group {
+		if !w.lazy {
+			eager++
+		}
+	}
+	// Without fsync (volatile, NoSync) a commit costs too little to wait.
+	s.crowded = eager >= 2 && !s.opts.NoSync && !s.opts.Volatile
 	err := s.counted(len(group), func() error {
 		return s.updateDB(func(tx *bolt.Tx) error {
 			for _, w := range group {

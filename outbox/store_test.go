@@ -9,6 +9,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/am-fanout/am-fanout/core"
 )
 
@@ -211,4 +213,105 @@ func TestOutcomesWaitForACommit(t *testing.T) {
 			t.Errorf("an outcome alone took %d commits, want one", got)
 		}
 	})
+}
+
+// acceptLater accepts alert fp for target t on a goroutine of its own.
+func acceptLater(s *Store, fp string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		a := alert(fp, core.StatusFiring, 0)
+		done <- s.Accept([]*Candidate{NewEncoder([]*core.EnrichedAlert{a}, time.Now(), "").Alert("t", 0)}, time.Now())
+	}()
+	return done
+}
+
+// crowd makes two acceptances share a commit, as concurrent webhooks'
+// do: they queue while the committer is busy with a write of its own.
+func crowd(t *testing.T, s *Store, fps ...string) {
+	t.Helper()
+	release := make(chan struct{})
+	blocked := make(chan error, 1)
+	go func() {
+		blocked <- s.update(func(*bolt.Tx) error {
+			<-release
+			return nil
+		})
+	}()
+	synctest.Wait()
+	var accepted []<-chan error
+	for _, fp := range fps {
+		accepted = append(accepted, acceptLater(s, fp))
+	}
+	synctest.Wait()
+	before := s.CommitStats()
+	close(release)
+	for _, done := range append(accepted, blocked) {
+		if err := <-done; err != nil {
+			t.Fatalf("a write: %v", err)
+		}
+	}
+	if got := s.CommitStats().Commits - before.Commits; got != 2 {
+		t.Fatalf("the busy write and the acceptances queued behind it took %d commits, want 2", got)
+	}
+}
+
+// TestAcceptancesWaitForOthersWhenCrowded: an acceptance commits at once
+// while the acceptances come one at a time; after a commit that held
+// several, it waits acceptLinger for others to share its commit, and one
+// that comes meanwhile does; a store without fsync never waits.
+func TestAcceptancesWaitForOthersWhenCrowded(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts StoreOptions
+		wait time.Duration
+	}{
+		{"fsync", StoreOptions{}, acceptLinger},
+		{"volatile", StoreOptions{Volatile: true}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s, err := Open(filepath.Join(t.TempDir(), "outbox.db"), tc.opts)
+				if err != nil {
+					t.Fatalf("opening the store: %v", err)
+				}
+				defer s.Close()
+				took := func(fp string) time.Duration {
+					start := time.Now()
+					accept(t, s, "t", alert(fp, core.StatusFiring, 0))
+					return time.Since(start)
+				}
+				if d := took("lone"); d != 0 {
+					t.Errorf("a lone acceptance waited %s, want none", d)
+				}
+				crowd(t, s, "c1", "c2")
+				if d := took("after-crowd"); d != tc.wait {
+					t.Errorf("an acceptance after a crowded commit was committed after %s, want %s", d, tc.wait)
+				}
+				if d := took("alone-again"); d != 0 {
+					t.Errorf("an acceptance after a commit of one waited %s, want none", d)
+				}
+				if tc.wait == 0 {
+					return
+				}
+				crowd(t, s, "c3", "c4")
+				before := s.CommitStats()
+				start := time.Now()
+				first := acceptLater(s, "w1")
+				time.Sleep(acceptLinger / 2)
+				second := acceptLater(s, "w2")
+				for _, done := range []<-chan error{first, second} {
+					if err := <-done; err != nil {
+						t.Fatalf("Accept: %v", err)
+					}
+				}
+				if d := time.Since(start); d != acceptLinger {
+					t.Errorf("two acceptances half the linger apart were committed after %s, want the linger from the first, %s", d, acceptLinger)
+				}
+				after := s.CommitStats()
+				if commits, writes := after.Commits-before.Commits, after.Writes-before.Writes; commits != 1 || writes != 2 {
+					t.Errorf("two acceptances within the linger took %d commits of %d writes, want one of two", commits, writes)
+				}
+			})
+		})
+	}
 }
