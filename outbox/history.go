@@ -109,11 +109,9 @@ func newHistoryEntry(d *Delivery, out *core.Outcome, what Fate, now time.Time) *
 
 // encodeHistory is a history record's value: now, then h's JSON.
 func encodeHistory(h *History, now time.Time) []byte {
-	data, err := json.Marshal(h)
-	if err != nil {
-		return nil
-	}
-	return append(encodeTime(now), data...)
+	b := make([]byte, 8, 8+256+128*len(h.Attempts))
+	binary.BigEndian.PutUint64(b, uint64(now.UnixNano()))
+	return h.appendJSON(b)
 }
 
 // next is the value to write over stored, the delivery's history record

@@ -216,8 +216,3 @@ func (n *newDelivery) encode() []byte {
 	return append(b, '}')
 }
 
-// appendJSONString appends s as a JSON string.
-func appendJSONString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s)
-	return append(b, q...)
-}
