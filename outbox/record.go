@@ -215,4 +215,3 @@ func (n *newDelivery) encode() []byte {
 	}
 	return append(b, '}')
 }
-
