@@ -73,6 +73,22 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 	return append(b, '"')
 }
 
+// appendJSONArray appends xs as a JSON array of what add appends for
+// each; nil as null, as encoding/json writes a nil slice.
+func appendJSONArray[T any](b []byte, xs []T, add func([]byte, *T) []byte) []byte {
+	if xs == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = add(b, &xs[i])
+	}
+	return append(b, ']')
+}
+
 // appendJSON appends h as json.Marshal encodes it.
 func (h *History) appendJSON(b []byte) []byte {
 	b = append(b, `{"id":`...)
@@ -80,18 +96,7 @@ func (h *History) appendJSON(b []byte) []byte {
 	b = append(b, `,"target":`...)
 	b = appendJSONString(b, h.Target)
 	b = append(b, `,"fingerprints":`...)
-	if h.Fingerprints == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, fp := range h.Fingerprints {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, fp)
-		}
-		b = append(b, ']')
-	}
+	b = appendJSONArray(b, h.Fingerprints, func(b []byte, fp *string) []byte { return appendJSONString(b, *fp) })
 	if h.AlertName != "" {
 		b = append(b, `,"alertname":`...)
 		b = appendJSONString(b, h.AlertName)
@@ -106,18 +111,7 @@ func (h *History) appendJSON(b []byte) []byte {
 	b = append(b, `,"state":`...)
 	b = appendJSONString(b, h.State)
 	b = append(b, `,"attempts":`...)
-	if h.Attempts == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i := range h.Attempts {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = h.Attempts[i].appendJSON(b)
-		}
-		b = append(b, ']')
-	}
+	b = appendJSONArray(b, h.Attempts, func(b []byte, a *Attempt) []byte { return a.appendJSON(b) })
 	if h.AttemptsOmitted != 0 {
 		b = append(b, `,"attempts_omitted":`...)
 		b = strconv.AppendInt(b, int64(h.AttemptsOmitted), 10)
