@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,8 +18,9 @@ import (
 // through one writer that records everything settled at the time in one
 // write, as the pipeline's settler does; eight operations run at once, so
 // writes share group commits. It reports the
-// store's time per delivery, the pages written per delivery and the
-// deliveries per commit.
+// store's time per delivery, the process's CPU per delivery (the store's
+// and the benchmark's own encoding of the candidates), the pages written
+// per delivery and the deliveries per commit.
 //
 //	go test -run '^$' -bench BenchmarkStoreDeliveries -benchtime=5000x ./outbox/
 func BenchmarkStoreDeliveries(b *testing.B) {
@@ -66,6 +68,7 @@ func BenchmarkStoreDeliveries(b *testing.B) {
 		}
 	}()
 	var wg sync.WaitGroup
+	cpuBefore := processCPU()
 	start := time.Now()
 	for range concurrent {
 		wg.Go(func() {
@@ -105,14 +108,25 @@ func BenchmarkStoreDeliveries(b *testing.B) {
 	close(settled)
 	<-writerDone
 	took := time.Since(start)
+	cpu := processCPU() - cpuBefore
 	after := s.db.Stats()
 	st := after.Sub(&before)
 	deliveries := float64(b.N * targets)
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(float64(took.Microseconds())/deliveries, "us/delivery")
+	b.ReportMetric(float64(cpu.Microseconds())/deliveries, "cpu-us/delivery")
 	b.ReportMetric(float64(st.TxStats.GetPageAlloc())/4096/deliveries, "pages/delivery")
 	cs := s.CommitStats()
 	commits := float64(cs.Commits - commitsBefore.Commits)
 	b.ReportMetric(float64(cs.Writes-commitsBefore.Writes)/commits, "writes/commit")
 	b.ReportMetric(float64((cs.Took-commitsBefore.Took).Microseconds())/commits, "us/commit")
+}
+
+// processCPU is the CPU time (user and system) this process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
