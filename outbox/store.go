@@ -117,8 +117,9 @@ type Store struct {
 		nanos       atomic.Int64
 	}
 	writes chan *write
-	// crowded: the last commit held acceptances of several writers, so
-	// that the next may wait acceptLinger for more (the committer's own).
+	// crowded: the last commit held several writes that are not
+	// outcomes (acceptances, mostly), so that the next may wait
+	// acceptLinger for more; the committer's own.
 	crowded bool
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -432,8 +433,9 @@ func (s *Store) updateDB(fn func(*bolt.Tx) error) error {
 // appendFill is how full the commits fill the pages of the buckets whose
 // new keys come last (pending ids, history by acceptance time). bbolt
 // splits a page half full by default, which suits keys written in any
-// order; written in order, the left half would stay empty for ever and
-// every commit would write twice the pages.
+// order; keys written in order never come back to the left half, so the
+// pages held half of what they could, and more of them were written
+// (1.49 against 1.31 pages per delivery, BenchmarkStoreDeliveries).
 const appendFill = 0.9
 
 // appended sets the fill of a bucket written in key order for the
