@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 
@@ -407,6 +408,14 @@ func (p *Pipeline) unbusy(e *entry, what fate, out *core.Outcome) {
 }
 
 func (p *Pipeline) log(d *outbox.Delivery, what fate) {
+	level := slog.LevelDebug
+	if what == settledDead {
+		level = slog.LevelWarn
+	}
+	if !p.logger.Enabled(context.Background(), level) {
+		// Spares every delivery the attributes of a line not written.
+		return
+	}
 	attrs := []any{"target", d.Target, "id", d.ID, "fingerprint", d.Fingerprint(),
 		"status", d.Status(), "attempts", d.Attempts}
 	switch what {
