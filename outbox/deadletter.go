@@ -210,7 +210,7 @@ func (s *Store) Replay(sel Selection, now time.Time) ([]Replayed, []*Candidate, 
 // alert forbids it; a replayed one is returned as an accepted candidate,
 // naming the pending delivery it superseded.
 func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (string, *Candidate, error) {
-	if s.deliveredIn(tx, d.key(), now) {
+	if s.deliveredIn(seek(tx.Bucket(bucketDone)), d.key(), now) {
 		return StateAlreadyDelivered, nil, nil
 	}
 	latest, pending := tx.Bucket(bucketLatest), s.pending(tx)

@@ -138,16 +138,17 @@ func (s *Store) Accept(cands []*Candidate, now time.Time) error {
 func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
 	pending, latest := s.pending(tx), tx.Bucket(bucketLatest)
 	appended(pending)
+	done, slots := seek(tx.Bucket(bucketDone)), seek(latest)
 	for _, c := range cands {
 		// The transaction may run again alone: decide afresh.
 		c.State, c.Old, c.Seq, c.Delivery.ID = StateAccepted, 0, 0, 0
 		d := c.Delivery
-		if s.deliveredIn(tx, d.key(), now) {
+		if s.deliveredIn(done, d.key(), now) {
 			c.State = StateAlreadyDelivered
 			continue
 		}
 		slotKey := fileKey(d.Slot())
-		st, known := decodeSlot(latest.Get(slotKey))
+		st, known := decodeSlot(slots.get(slotKey))
 		x := d.order()
 		switch v := st.verdict(known, x); {
 		case v == StateStale:
@@ -265,13 +266,14 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 		}
 	}
 	return s.updateLazily(func(tx *bolt.Tx) error {
+		slots := seek(tx.Bucket(bucketLatest))
 		for i, st := range ss {
 			var err error
 			at := st.when(now)
 			if st.Fate == FateDead {
-				err = s.bury(tx, st.Delivery, data[i], st.Handover, at)
+				err = s.bury(tx, slots, st.Delivery, data[i], st.Handover, at)
 			} else {
-				err = s.record(tx, st.Delivery, data[i], st.Fate, at)
+				err = s.record(tx, slots, st.Delivery, data[i], st.Fate, at)
 			}
 			if err == nil && lines[i] != nil {
 				err = s.appendHistory(tx, lines[i], at)
@@ -286,8 +288,8 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 
 // record writes an attempt's outcome: a done delivery leaves the pending
 // bucket for the dedup log, a dead one moves to the dead letters, a retry
-// is updated in place.
-func (s *Store) record(tx *bolt.Tx, d *Delivery, data []byte, what Fate, now time.Time) error {
+// is updated in place. slots reads tx's latest bucket.
+func (s *Store) record(tx *bolt.Tx, slots seeker, d *Delivery, data []byte, what Fate, now time.Time) error {
 	pending, id := s.pending(tx), encodeID(d.ID)
 	exists := pending.Get(id) != nil
 	switch what {
@@ -311,14 +313,14 @@ func (s *Store) record(tx *bolt.Tx, d *Delivery, data []byte, what Fate, now tim
 	if err := pending.Delete(id); err != nil {
 		return err
 	}
-	return clearPending(tx, d, now)
+	return clearPending(tx, slots, d, now)
 }
 
 // clearPending notes that the slot's newest state is no longer pending.
-func clearPending(tx *bolt.Tx, d *Delivery, now time.Time) error {
+func clearPending(tx *bolt.Tx, slots seeker, d *Delivery, now time.Time) error {
 	latest := tx.Bucket(bucketLatest)
 	key := fileKey(d.Slot())
-	st, ok := decodeSlot(latest.Get(key))
+	st, ok := decodeSlot(slots.get(key))
 	if !ok || st.Pending != d.ID {
 		return nil
 	}
@@ -329,14 +331,14 @@ func clearPending(tx *bolt.Tx, d *Delivery, now time.Time) error {
 // bury moves d to the dead letters and accepts its fallback deliveries
 // in the same transaction: either d is still pending and fails again, or
 // both are written.
-func (s *Store) bury(tx *bolt.Tx, d *Delivery, data []byte, hand []*Candidate, now time.Time) error {
+func (s *Store) bury(tx *bolt.Tx, slots seeker, d *Delivery, data []byte, hand []*Candidate, now time.Time) error {
 	for _, c := range hand {
 		c.State = ""
 	}
 	if s.pending(tx).Get(encodeID(d.ID)) == nil {
 		return nil
 	}
-	if err := s.record(tx, d, data, FateDead, now); err != nil {
+	if err := s.record(tx, slots, d, data, FateDead, now); err != nil {
 		return err
 	}
 	return s.decide(tx, hand, now)

@@ -71,7 +71,7 @@ func markDelivered(t *testing.T, s *Store, key string) {
 func delivered(s *Store, key string) bool {
 	var ok bool
 	_ = s.view(func(tx *boltTx) error {
-		ok = s.deliveredIn(tx, key, time.Now())
+		ok = s.deliveredIn(seek(tx.Bucket(bucketDone)), key, time.Now())
 		return nil
 	})
 	return ok
