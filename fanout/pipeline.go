@@ -220,29 +220,24 @@ type entry struct {
 // their records differ only in target and id. Its cost counts against
 // maxCached while one of them keeps it.
 type accepted struct {
-	alert       *core.EnrichedAlert
-	memo        *core.RenderMemo
-	at          time.Time
-	traceParent string
-	cost        int64
-	refs        int
+	rec  outbox.Delivery
+	cost int64
+	refs int
 }
 
-// newAccepted keeps the alert of c, a delivery as Encoder.Alert makes
+// newAccepted keeps the record of c, a delivery as Encoder.Alert makes
 // it. Its cost is the alert's heap: a decoded alert takes about three
 // times its encoding (1.9 KiB for 552 bytes of labels, annotations and
 // group, measured), beside the struct.
 func newAccepted(c *outbox.Candidate) *accepted {
-	d := c.Delivery
-	a := d.Alert
-	return &accepted{alert: &a, memo: d.Memo, at: d.AcceptedAt, traceParent: d.TraceParent,
-		cost: int64(unsafe.Sizeof(a)) + 3*int64(c.Shared())}
+	return &accepted{rec: *c.Delivery, cost: int64(unsafe.Sizeof(core.EnrichedAlert{})) + 3*int64(c.Shared())}
 }
 
-// record is the record of the delivery of a to target, id.
+// record is the record of the delivery of a's alert to target, id.
 func (a *accepted) record(id uint64, target string) *outbox.Delivery {
-	return &outbox.Delivery{ID: id, Target: target, Alert: *a.alert, AcceptedAt: a.at, NextAttempt: a.at,
-		TraceParent: a.traceParent, Memo: a.memo}
+	d := a.rec
+	d.ID, d.Target = id, target
+	return &d
 }
 
 // keptCost is what an entry keeping a shared alert counts of its own:
@@ -375,7 +370,7 @@ func (p *Pipeline) forget(e *entry) {
 // record back, while a storm's backlog waits in the file, not the heap.
 // A quarter of max_bytes (8 MiB by default) keeps a full default backlog
 // of ten-target alerts (30 000 deliveries) in memory, which an eighth did
-// not: 17 % less CPU per delivery under that overload, for 6 to 12 MiB
+// not: 17 % less CPU per delivery under that overload, for 5 to 12 MiB
 // more peak RSS (BENCHMARKS.md).
 func (p *Pipeline) maxCached() int64 { return p.opts.MaxBytes / 4 }
 
@@ -386,28 +381,27 @@ func (p *Pipeline) cache(e *entry, d *outbox.Delivery, sh *accepted) {
 	if e == nil || e.cached != nil || e.share != nil {
 		return
 	}
+	cost, shared := int64(e.size), int64(0)
 	if sh != nil {
-		cost := keptCost
+		cost = keptCost
 		if sh.refs == 0 {
-			cost += sh.cost
+			shared = sh.cost
 		}
-		if p.cachedBytes+cost > p.maxCached() {
-			return
-		}
+	}
+	if p.cachedBytes+cost+shared > p.maxCached() {
+		return
+	}
+	switch {
+	case sh != nil:
 		sh.refs++
-		e.share, e.cost = sh, keptCost
-		p.cachedBytes += cost
-		return
+		e.share = sh
+	case d.Group != nil:
+		e.cached = ownMaps(d)
+	default:
+		e.cached = d
 	}
-	cost := int64(e.size)
-	if p.cachedBytes+cost > p.maxCached() {
-		return
-	}
-	if d.Group != nil {
-		d = ownMaps(d)
-	}
-	e.cached, e.cost = d, cost
-	p.cachedBytes += cost
+	e.cost = cost
+	p.cachedBytes += cost + shared
 }
 
 // ownMaps gives a record maps of its own: the deliveries of one alert to

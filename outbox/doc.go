@@ -11,8 +11,8 @@
 // already delivered, already pending or stale, in a transaction shared
 // with every other write waiting at the time (one committer goroutine,
 // one fsync per group; after a commit of several acceptances, the next
-// waits acceptLinger for more), and only then lets the webhook answer. A failed
-// write (disk full, a closed store) accepts nothing.
+// waits acceptLinger for more), and only then lets the webhook answer. A
+// failed write (disk full, a closed store) accepts nothing.
 //
 // Outcomes. Record writes what an attempt led to: a done delivery leaves
 // the pending records for the dedup log, a retry is updated in place, a

@@ -134,7 +134,8 @@ func (he *historyEntry) next(stored []byte, now time.Time) []byte {
 // appendHistory writes an attempt's line in the transaction that records
 // its outcome.
 func (s *Store) appendHistory(tx *bolt.Tx, he *historyEntry, now time.Time) error {
-	b := appended(tx.Bucket(bucketHistory))
+	b := tx.Bucket(bucketHistory)
+	b.FillPercent = appendFill
 	var stored []byte
 	if !he.first {
 		stored = b.Get(he.key)

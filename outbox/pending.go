@@ -137,7 +137,7 @@ func (s *Store) Accept(cands []*Candidate, now time.Time) error {
 // decide settles each candidate's state inside the transaction.
 func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
 	pending, latest := s.pending(tx), tx.Bucket(bucketLatest)
-	appended(pending)
+	fillInOrder(pending)
 	done, slots := seek(tx.Bucket(bucketDone)), seek(latest)
 	for _, c := range cands {
 		// The transaction may run again alone: decide afresh.
