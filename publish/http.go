@@ -180,7 +180,15 @@ func send(c *http.Client, req *http.Request, check Checker, maxAnswer int64, who
 		return nil, RedactURLError(err)
 	}
 	defer resp.Body.Close()
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	var (
+		body    []byte
+		readErr error
+	)
+	if resp.ContentLength != 0 {
+		// An empty answer, as most webhooks give, is not read: ReadAll
+		// would allocate its first buffer for it.
+		body, readErr = io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	}
 	cut := int64(len(body)) > maxAnswer
 	if cut {
 		body = body[:maxAnswer]

@@ -63,13 +63,13 @@ func TestDeadLetterAPI(t *testing.T) {
 		wantBody string
 	}{
 		{"list all", "GET", "/api/v1/deadletters", nil, 200, "list 0", `"dead_letters"`},
-		{"list by target", "GET", "/api/v1/deadletters?target=pd", nil, 200, "list 0 pd", `"id": 7`},
+		{"list by target", "GET", "/api/v1/deadletters?target=pd", nil, 200, "list 0 pd", `"id":7`},
 		{"list with a bad id", "GET", "/api/v1/deadletters?id=x", nil, 400, "", "not a dead letter id"},
 		{"replay one", "POST", "/api/v1/deadletters/replay?id=7", nil, 200, "replay 7", `"replayed"`},
 		{"replay a target", "POST", "/api/v1/deadletters/replay?target=pd", nil, 200, "replay 0 pd", `"replayed"`},
 		{"replay needs a selection", "POST", "/api/v1/deadletters/replay", nil, 400, "", "?id=N or ?target=NAME"},
 		{"replay failing to write", "POST", "/api/v1/deadletters/replay?id=7", errors.New("disk full"), 503, "replay 7", "disk full"},
-		{"purge one", "DELETE", "/api/v1/deadletters?id=7", nil, 200, "purge 7", `"purged": 1`},
+		{"purge one", "DELETE", "/api/v1/deadletters?id=7", nil, 200, "purge 7", `"purged":1`},
 		{"purge a target", "DELETE", "/api/v1/deadletters?target=pd", nil, 200, "purge 0 pd", `"purged"`},
 		{"purge all needs all=true", "DELETE", "/api/v1/deadletters", nil, 400, "", "all=true"},
 		{"purge all", "DELETE", "/api/v1/deadletters?all=true", nil, 200, "purge 0", `"purged"`},

@@ -41,7 +41,7 @@ func TestTestSendHandler(t *testing.T) {
 		wantCode int
 		want     string // in the answer
 	}{
-		{"every step delivered answers 200 with the steps", &fixedSender{report: delivered}, http.StatusOK, `"outcome": "delivered"`},
+		{"every step delivered answers 200 with the steps", &fixedSender{report: delivered}, http.StatusOK, `"outcome":"delivered"`},
 		{"a failed step answers 502 with the vendor's answer", &fixedSender{report: failed}, http.StatusBadGateway, "HTTP 404: no_service"},
 		{"an unknown target answers 404 naming the known ones",
 			&fixedSender{err: &UnknownTargetError{Name: "nope", Known: []string{"chat", "pd"}}}, http.StatusNotFound, "the targets are: chat, pd"},
