@@ -211,6 +211,11 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 		// The bbolt store's committer: how busy it was, how many writes
 		// each commit held.
 		after := srv.commitStats(b)
+		// Allocations per delivery: what the collector has to clean up,
+		// the one figure here the machine's noise leaves alone.
+		n := float64(delivered.Load())
+		b.ReportMetric((after["go_memstats_mallocs_total"]-commitsBefore["go_memstats_mallocs_total"])/n, "allocs/delivery")
+		b.ReportMetric((after["go_memstats_alloc_bytes_total"]-commitsBefore["go_memstats_alloc_bytes_total"])/n/1024, "alloc-KiB/delivery")
 		commits := after["am_fanout_outbox_commits_total"] - commitsBefore["am_fanout_outbox_commits_total"]
 		if commits > 0 {
 			b.ReportMetric((after["am_fanout_outbox_commit_writes_total"]-commitsBefore["am_fanout_outbox_commit_writes_total"])/commits, "writes/commit")
