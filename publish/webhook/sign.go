@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +28,12 @@ const (
 	headerSignature = "webhook-signature"
 )
 
+// The headers' keys in an http.Header (HTTP names are case-insensitive).
+var (
+	canonicalID        = textproto.CanonicalMIMEHeaderKey(headerID)
+	canonicalTimestamp = textproto.CanonicalMIMEHeaderKey(headerTimestamp)
+)
+
 // secretPrefix marks a symmetric secret in the specification's
 // serialisation: "whsec_" and the base64 of the key's bytes.
 const secretPrefix = "whsec_"
@@ -41,11 +48,17 @@ const minSecretBytes = 24
 // deduplicate, and new for the alert's resolve and for its next firing.
 // Hex holds no "." that could blur the signed content.
 func messageID(target string, a *core.EnrichedAlert) string {
-	key := target + "\x00" + a.Alert.Fingerprint + "\x00" + string(a.Alert.Status) +
-		"\x00" + strconv.FormatInt(a.Alert.StartsAt.UnixNano(), 10)
-	sum := sha256.Sum256([]byte(key))
-	return "msg_" + hex.EncodeToString(sum[:])
+	// Built in buffers of the stack: one allocation, the id's string.
+	var key [160]byte
+	sum := sha256.Sum256(core.AppendDeliveryKey(key[:0], target, a))
+	var id [len(idPrefix) + 2*sha256.Size]byte
+	copy(id[:], idPrefix)
+	hex.Encode(id[len(idPrefix):], sum[:])
+	return string(id[:])
 }
+
+// idPrefix begins every webhook-id, as the specification's examples do.
+const idPrefix = "msg_"
 
 // groupMessageID is the webhook-id of n's delivery to target: "msg_" and
 // the hex SHA-256 of the target, the group key and a hash of the alerts'
@@ -62,7 +75,7 @@ func groupMessageID(target string, n *core.Notification) string {
 	slices.Sort(states)
 	alerts := sha256.Sum256([]byte(strings.Join(states, "\n")))
 	sum := sha256.Sum256([]byte(target + "\x00" + n.Group.GroupKey + "\x00" + hex.EncodeToString(alerts[:])))
-	return "msg_" + hex.EncodeToString(sum[:])
+	return idPrefix + hex.EncodeToString(sum[:])
 }
 
 // decodeSecret returns the key bytes of a "whsec_<base64>" secret. Its
@@ -126,8 +139,10 @@ func newSigner(secrets []publish.Secret) (signer, error) {
 // set: the id still lets receivers deduplicate.
 func (s signer) sign(req *http.Request, id string, unix int64, body []byte) {
 	ts := strconv.FormatInt(unix, 10)
-	req.Header.Set(headerID, id)
-	req.Header.Set(headerTimestamp, ts)
+	// Set under their canonical keys, as Header.Set would, without
+	// canonicalising the names again for every request.
+	req.Header[canonicalID] = []string{id}
+	req.Header[canonicalTimestamp] = []string{ts}
 	if len(s.keys) == 0 {
 		return
 	}
