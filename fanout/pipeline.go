@@ -182,6 +182,9 @@ type Pipeline struct {
 	cachedBytes int64
 	bytes       int64 // of pending records, with reservations
 	reserved    int   // deliveries being persisted
+	// need is what the last notification refused at the bounds after it
+	// was read needed (accept.go, Refuses).
+	need shortage
 	leadership
 }
 

@@ -273,6 +273,45 @@ func TestRefusesAtBounds(t *testing.T) {
 	}
 }
 
+// TestRefusesUnreadWhileShort: a notification refused at the bounds after
+// it was read leaves its need: the next are refused before they are read
+// until that much room is free, for at most needFor, or until one is
+// accepted; one that could never fit leaves none.
+func TestRefusesUnreadWhileShort(t *testing.T) {
+	opts := fastRetries()
+	opts.MaxPending = 5
+	h := newHarness(t, map[string]*server{"t1": newServer(t, 503), "t2": newServer(t, 503)}, opts, 100)
+	h.accept(false, alert("a", core.StatusFiring, 0)) // 2 of 5 pending
+	if _, err := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("b", core.StatusFiring, 0), alert("c", core.StatusFiring, 0)}, false); !errors.Is(err, ErrFull) {
+		t.Fatalf("four more deliveries with room for three: %v, want ErrFull", err)
+	}
+	err := h.box.Refuses()
+	if !errors.Is(err, ErrFull) || !strings.Contains(err.Error(), "needed room for 4") {
+		t.Fatalf("after a refusal needing 4 with room for 3: %v, want ErrFull naming the need", err)
+	}
+	h.box.mu.Lock()
+	h.box.need.until = time.Now().Add(-time.Nanosecond)
+	h.box.mu.Unlock()
+	if err := h.box.Refuses(); err != nil {
+		t.Errorf("once the need's time is up: %v, want nil (room for three)", err)
+	}
+
+	if _, err := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("b", core.StatusFiring, 0), alert("c", core.StatusFiring, 0)}, false); !errors.Is(err, ErrFull) {
+		t.Fatalf("four more deliveries with room for three: %v, want ErrFull", err)
+	}
+	h.accept(false, alert("d", core.StatusFiring, 0)) // read past Refuses, it fits: 4 of 5
+	if err := h.box.Refuses(); err != nil {
+		t.Errorf("after an acceptance: %v, want nil (room for one, the need cleared)", err)
+	}
+
+	if _, err := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("e", core.StatusFiring, 0), alert("f", core.StatusFiring, 0), alert("g", core.StatusFiring, 0)}, false); !errors.Is(err, ErrFull) {
+		t.Fatalf("six deliveries with a bound of five: %v, want ErrFull", err)
+	}
+	if err := h.box.Refuses(); err != nil {
+		t.Errorf("after a notification that could never fit: %v, want nil (it leaves no need)", err)
+	}
+}
+
 // TestStoreWriteFailureRefuses: when the store cannot write, Accept fails
 // and says so, the way a full disk does.
 func TestStoreWriteFailureRefuses(t *testing.T) {
