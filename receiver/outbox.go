@@ -2,8 +2,11 @@ package receiver
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/fanout"
@@ -59,8 +62,42 @@ func (w *Webhook) viaOutbox(r *http.Request, s *Settings, alerts []*core.Enriche
 }
 
 // refused answers a notification the outbox did not take: 503, so that
-// Alertmanager sends it again.
+// Alertmanager sends it again. Refusals at the outbox's bounds are logged
+// at most once per fullLogInterval (a storm at the bounds refuses most
+// webhooks); any other, a store that cannot write, each time.
 func (w *Webhook) refused(r *http.Request, err error) (int, any) {
-	w.logger.Error("webhook refused: deliveries could not be persisted", "remote", r.RemoteAddr, "err", err)
-	return http.StatusServiceUnavailable, errorBody("deliveries could not be persisted, send the notification again: %v", err)
+	answer := errorBody("deliveries could not be persisted, send the notification again: %v", err)
+	if !errors.Is(err, fanout.ErrFull) {
+		w.logger.Error("webhook refused: deliveries could not be persisted", "remote", r.RemoteAddr, "err", err)
+	} else if ok, held := w.fullLog.allow(time.Now()); ok {
+		w.logger.Error("webhook refused: deliveries could not be persisted", "remote", r.RemoteAddr, "err", err, "refused_unlogged", held)
+	}
+	return http.StatusServiceUnavailable, answer
+}
+
+// fullLogInterval is how often refusals at the outbox's bounds are
+// logged; each line counts those held back since the one before it, and
+// am_fanout_webhook_requests_total{code="503"} counts every one.
+const fullLogInterval = 10 * time.Second
+
+// repeatLog lets one line through per fullLogInterval and counts the
+// lines it held back.
+type repeatLog struct {
+	mu   sync.Mutex
+	last time.Time
+	held int
+}
+
+// allow reports whether a line at now is logged and, if so, how many were
+// held back since the last one logged.
+func (l *repeatLog) allow(now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && now.Sub(l.last) < fullLogInterval {
+		l.held++
+		return false, 0
+	}
+	held := l.held
+	l.last, l.held = now, 0
+	return true, held
 }

@@ -85,6 +85,9 @@ type Webhook struct {
 	logger   *slog.Logger
 	requests *prometheus.CounterVec
 	settings atomic.Pointer[Settings]
+	// fullLog rate-limits the log lines of refusals at the outbox's
+	// bounds.
+	fullLog repeatLog
 }
 
 // NewWebhook returns the webhook handler; zero limits take the defaults.
