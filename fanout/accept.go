@@ -76,7 +76,7 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 		// counted once they are encoded (reserve).
 		p.mu.Lock()
 		err := p.room(len(picked), 1)
-		p.noteRefused(err, len(picked), 1)
+		p.noteRefused(err, len(picked), 0)
 		p.mu.Unlock()
 		if err != nil {
 			return nil, err
@@ -142,11 +142,17 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 			c.outcome = &skip
 			continue
 		}
-		if !holdBack && c.e.index >= 0 && c.e.lane.cautious() {
-			// publish_to_all: tried now, past the failing lane's probe.
+		if !holdBack && c.e.lane.cautious() && !c.e.urgent {
+			// publish_to_all: tried now, past the failing lane's probe;
+			// one parked behind an attempt of its slot (an older state in
+			// flight) is queued as urgent once that attempt settles,
+			// instead of behind the probe while its webhook waits.
+			queued := c.e.index >= 0
 			c.e.lane.remove(c.e)
 			c.e.urgent = true
-			c.e.lane.push(c.e)
+			if queued {
+				c.e.lane.push(c.e)
+			}
 		}
 		c.wait = make(chan core.Outcome, 1)
 		c.e.waiter = c.wait
@@ -258,9 +264,13 @@ func (p *Pipeline) Refuses() error {
 	if err := p.room(1, 1); err != nil {
 		return err
 	}
-	if n := p.need; n.n > 0 && time.Now().Before(n.until) && p.room(n.n, n.size) != nil {
-		return fmt.Errorf("%w: %d deliveries (%d bytes) pending with the bounds at %d (%d bytes), and the last notification refused needed room for %d (%d bytes)",
-			ErrFull, len(p.entries)+p.reserved, p.bytes, p.opts.MaxPending, p.opts.MaxBytes, n.n, n.size)
+	if n := p.need; n.n > 0 && time.Now().Before(n.until) && p.room(n.n, max(n.size, 1)) != nil {
+		needed := fmt.Sprintf("%d deliveries", n.n)
+		if n.size > 0 {
+			needed += fmt.Sprintf(" of %d bytes", n.size)
+		}
+		return fmt.Errorf("%w: %d deliveries of %d bytes pending, the bounds are %d deliveries and %d bytes, and the last notification refused needed room for %s",
+			ErrFull, len(p.entries)+p.reserved, p.bytes, p.opts.MaxPending, p.opts.MaxBytes, needed)
 	}
 	return nil
 }
@@ -269,13 +279,13 @@ func (p *Pipeline) Refuses() error {
 // read asked for: until as much is free, and for at most needFor, the
 // notifications after it are refused before they are read. Under a storm
 // at the bounds most notifications were decoded and counted only to be
-// refused (with ten alerts each, about one webhook in two of the end-to-end
-// benchmark's); now about one per acceptance is, or one per needFor. A
-// notification accepted clears it; one that could never fit (more than
-// the bounds) leaves none.
+// refused (with ten alerts each, about two webhooks in five of the
+// end-to-end benchmark's); now about one per acceptance is, or one per
+// needFor. A notification accepted clears it; one that could never fit
+// (more than the bounds) leaves none.
 type shortage struct {
 	n     int
-	size  int64
+	size  int64 // 0 when refused before it was encoded
 	until time.Time
 }
 

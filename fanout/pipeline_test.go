@@ -286,7 +286,7 @@ func TestRefusesUnreadWhileShort(t *testing.T) {
 		t.Fatalf("four more deliveries with room for three: %v, want ErrFull", err)
 	}
 	err := h.box.Refuses()
-	if !errors.Is(err, ErrFull) || !strings.Contains(err.Error(), "needed room for 4") {
+	if !errors.Is(err, ErrFull) || !strings.Contains(err.Error(), "needed room for 4 deliveries") {
 		t.Fatalf("after a refusal needing 4 with room for 3: %v, want ErrFull naming the need", err)
 	}
 	h.box.mu.Lock()
@@ -347,6 +347,67 @@ func TestWaitAnswersFirstAttempt(t *testing.T) {
 	}
 	if out[0].Result.NeedsRetry() {
 		t.Errorf("a resend with one target delivered must not ask for a retry")
+	}
+}
+
+// TestWaitedStateBehindAnAttemptGoesUrgent: with publish_to_all, a
+// waited-for delivery to a failing lane goes out past the lane's probe
+// even when it was accepted while an older state of its alert was being
+// attempted (parked behind that attempt, not yet in the lane): once that
+// attempt settles it is tried at once, and the waiting webhook gets its
+// outcome instead of waiting out WaitTimeout for a probe an hour away.
+func TestWaitedStateBehindAnAttemptGoesUrgent(t *testing.T) {
+	opts := fastRetries()
+	opts.RetryBase, opts.RetryCap = time.Hour, time.Hour
+	opts.WaitTimeout = 3 * time.Second
+	opts.HealthStrategy = core.StrategyPublishToAll
+	tg := newServer(t, 503)
+	h := newHarness(t, map[string]*server{"t1": tg}, opts, 100)
+	h.accept(false, alert("x", core.StatusFiring, 0))
+	waitUntil(t, "the lane to probe after a failure", func() bool {
+		h.box.mu.Lock()
+		defer h.box.mu.Unlock()
+		l := h.box.lanes["t1"]
+		return l != nil && l.cautious() && h.box.running == 0
+	})
+
+	gate := make(chan struct{})
+	tg.mu.Lock()
+	tg.gate = gate
+	tg.mu.Unlock()
+	firing := make(chan []AlertOutcome, 1)
+	go func() {
+		out, _ := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("a", core.StatusFiring, 0)}, true)
+		firing <- out
+	}()
+	waitUntil(t, "the firing's attempt to reach the target", func() bool {
+		tg.mu.Lock()
+		defer tg.mu.Unlock()
+		return tg.arrivals == 2
+	})
+	resolved := make(chan []AlertOutcome, 1)
+	go func() {
+		out, _ := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("a", core.StatusResolved, 0)}, true)
+		resolved <- out
+	}()
+	waitUntil(t, "the resolve to be accepted behind the firing's attempt", func() bool {
+		h.box.mu.Lock()
+		defer h.box.mu.Unlock()
+		return len(h.box.entries) == 3
+	})
+	close(gate)
+
+	for name, ch := range map[string]chan []AlertOutcome{"firing": firing, "resolve": resolved} {
+		out := <-ch
+		if len(out) != 1 || out[0].Result == nil || out[0].Result.FailureCount != 1 {
+			t.Errorf("the waited-for %s: %+v, want its attempt's failure (503), not a skip", name, out)
+			continue
+		}
+		for _, r := range out[0].Result.Results {
+			if r.Skipped || r.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("the waited-for %s: skipped %v (%q), status %d; want attempted, 503", name, r.Skipped, r.SkipReason, r.StatusCode)
+			}
+		}
 	}
 }
 
