@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,6 +22,8 @@ type process struct {
 	out     lockedBuffer
 	exited  chan struct{}
 	waitErr error
+	// stopWithin is how long stop waits after SIGTERM; 0 is 10 s.
+	stopWithin time.Duration
 }
 
 // lockedBuffer collects a process's stdout and stderr while tests read it.
@@ -70,8 +73,8 @@ func (p *process) stop(t testing.TB) {
 			if p.waitErr != nil {
 				t.Errorf("%s exited with %v on SIGTERM, want a clean shutdown", p.name, p.waitErr)
 			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("%s did not exit within 10s of SIGTERM; killing it", p.name)
+		case <-time.After(cmp.Or(p.stopWithin, 10*time.Second)):
+			t.Errorf("%s did not exit within %s of SIGTERM; killing it", p.name, cmp.Or(p.stopWithin, 10*time.Second))
 			_ = p.cmd.Process.Kill()
 			<-p.exited
 		}
