@@ -125,9 +125,9 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 			b.Fatal(err)
 		}
 	}
-	var commitsBefore map[string]float64
+	var countersBefore map[string]float64
 	if fanout {
-		commitsBefore = srv.commitStats(b)
+		countersBefore = srv.counters(b)
 	}
 	client := &http.Client{
 		Transport: &http.Transport{MaxIdleConnsPerHost: clients},
@@ -207,19 +207,19 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 		}
 		b.ReportMetric((cpu-cpuBefore)*1e6/float64(delivered.Load()), "cpu-us/delivery")
 	}
-	if commitsBefore != nil {
-		// The bbolt store's committer: how busy it was, how many writes
-		// each commit held.
-		after := srv.commitStats(b)
+	if countersBefore != nil {
+		after := srv.counters(b)
 		// Allocations per delivery: what the collector has to clean up,
 		// the one figure here the machine's noise leaves alone.
 		n := float64(delivered.Load())
-		b.ReportMetric((after["go_memstats_mallocs_total"]-commitsBefore["go_memstats_mallocs_total"])/n, "allocs/delivery")
-		b.ReportMetric((after["go_memstats_alloc_bytes_total"]-commitsBefore["go_memstats_alloc_bytes_total"])/n/1024, "alloc-KiB/delivery")
-		commits := after["am_fanout_outbox_commits_total"] - commitsBefore["am_fanout_outbox_commits_total"]
+		b.ReportMetric((after["go_memstats_mallocs_total"]-countersBefore["go_memstats_mallocs_total"])/n, "allocs/delivery")
+		b.ReportMetric((after["go_memstats_alloc_bytes_total"]-countersBefore["go_memstats_alloc_bytes_total"])/n/1024, "alloc-KiB/delivery")
+		// The bbolt store's committer: how busy it was, how many writes
+		// each commit held.
+		commits := after["am_fanout_outbox_commits_total"] - countersBefore["am_fanout_outbox_commits_total"]
 		if commits > 0 {
-			b.ReportMetric((after["am_fanout_outbox_commit_writes_total"]-commitsBefore["am_fanout_outbox_commit_writes_total"])/commits, "writes/commit")
-			took := after["am_fanout_outbox_commit_seconds_total"] - commitsBefore["am_fanout_outbox_commit_seconds_total"]
+			b.ReportMetric((after["am_fanout_outbox_commit_writes_total"]-countersBefore["am_fanout_outbox_commit_writes_total"])/commits, "writes/commit")
+			took := after["am_fanout_outbox_commit_seconds_total"] - countersBefore["am_fanout_outbox_commit_seconds_total"]
 			b.ReportMetric(took/commits*1000, "commit-ms")
 			b.ReportMetric(took/last.Sub(start).Seconds(), "committer-busy")
 		}

@@ -290,11 +290,11 @@ func selfCPU() float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
-// commitStats scrapes the outbox committer's counters from /metrics (a
+// counters scrapes the outbox committer's counters from /metrics (a
 // store without them, JetStream, has none) and the Go runtime's
 // allocation counters, which count the same on a busy machine as on an
 // idle one.
-func (s *server) commitStats(b *testing.B) map[string]float64 {
+func (s *server) counters(b *testing.B) map[string]float64 {
 	b.Helper()
 	resp, err := http.Get(s.url + "/metrics")
 	if err != nil {

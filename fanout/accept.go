@@ -142,17 +142,9 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 			c.outcome = &skip
 			continue
 		}
-		if !holdBack && c.e.lane.cautious() && !c.e.urgent {
-			// publish_to_all: tried now, past the failing lane's probe;
-			// one parked behind an attempt of its slot (an older state in
-			// flight) is queued as urgent once that attempt settles,
-			// instead of behind the probe while its webhook waits.
-			queued := c.e.index >= 0
-			c.e.lane.remove(c.e)
-			c.e.urgent = true
-			if queued {
-				c.e.lane.push(c.e)
-			}
+		if !holdBack && c.e.lane.cautious() {
+			// publish_to_all: tried now, past the failing lane's probe.
+			c.e.lane.hurry(c.e)
 		}
 		c.wait = make(chan core.Outcome, 1)
 		c.e.waiter = c.wait

@@ -31,7 +31,7 @@ type Attempter struct {
 	// that carries the context of its accept span (see tracing.go).
 	Tracer trace.Tracer
 	// failureLogs rate-limits the log lines of failures that repeat.
-	failureLogs *repeatLimiter
+	failureLogs *RepeatLimiter
 }
 
 // NewAttempter returns an Attempter; health may be nil.
@@ -42,7 +42,7 @@ func NewAttempter(health OutcomeRecorder, gone *GoneTargets, m *Metrics, logger 
 	if gone == nil {
 		gone = &GoneTargets{}
 	}
-	return &Attempter{Health: health, Gone: gone, Metrics: m, Logger: logger, failureLogs: newRepeatLimiter(failureLogInterval)}
+	return &Attempter{Health: health, Gone: gone, Metrics: m, Logger: logger, failureLogs: NewRepeatLimiter(failureLogInterval)}
 }
 
 // Attempt delivers one alert (a) or one notification (n, when a is nil)
@@ -108,7 +108,7 @@ func (at *Attempter) observe(ctx context.Context, t *core.Target, o *core.Outcom
 		// One line per target and kind of failure per interval: a dead
 		// target must not write a line per alert.
 		key := t.Name + "\x00" + o.Kind.String() + "\x00" + core.ErrorType(o.Err)
-		if ok, held := at.failureLogs.allow(key, time.Now()); ok {
+		if ok, held := at.failureLogs.Allow(key, time.Now()); ok {
 			attrs := []any{"target", t.Name, "outcome", o.Kind.String(), "status_code", o.StatusCode,
 				"duration", o.Duration, "err", o.Err}
 			if held > 0 {

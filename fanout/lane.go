@@ -257,6 +257,21 @@ func (l *lane) push(e *entry) {
 	l.queue.push(e)
 }
 
+// hurry makes e urgent: moved to the urgent queue if it waits in the
+// lane, or queued there once its slot's attempt in flight (an older state
+// of its alert) settles, instead of behind the lane's probe.
+func (l *lane) hurry(e *entry) {
+	if e.urgent {
+		return
+	}
+	queued := e.index >= 0
+	l.remove(e)
+	e.urgent = true
+	if queued {
+		l.push(e)
+	}
+}
+
 // remove takes an entry out of whichever queue holds it.
 func (l *lane) remove(e *entry) {
 	if e.urgent {

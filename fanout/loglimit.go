@@ -9,14 +9,15 @@ import (
 // is logged; the lines held back in between are counted in the next one.
 const failureLogInterval = 10 * time.Second
 
-// maxRepeatKeys bounds the keys a repeatLimiter remembers; past it, keys
+// maxRepeatKeys bounds the keys a RepeatLimiter remembers; past it, keys
 // whose interval has passed are forgotten.
 const maxRepeatKeys = 1024
 
-// repeatLimiter lets a repeating log line through once per interval per
-// key, so that a dead target does not write a line per alert, and counts
-// the lines it held back.
-type repeatLimiter struct {
+// RepeatLimiter lets a repeating log line through once per interval per
+// key, so that a dead target does not write a line per alert (nor a storm
+// at the outbox's bounds a line per refused webhook), and counts the
+// lines it held back.
+type RepeatLimiter struct {
 	interval time.Duration
 
 	mu   sync.Mutex
@@ -28,13 +29,14 @@ type repeat struct {
 	held int
 }
 
-func newRepeatLimiter(interval time.Duration) *repeatLimiter {
-	return &repeatLimiter{interval: interval, last: make(map[string]*repeat)}
+// NewRepeatLimiter lets each key's line through once per interval.
+func NewRepeatLimiter(interval time.Duration) *RepeatLimiter {
+	return &RepeatLimiter{interval: interval, last: make(map[string]*repeat)}
 }
 
-// allow reports whether the line of key is logged now and, if so, how
+// Allow reports whether the line of key is logged now and, if so, how
 // many lines of key were held back since the last one logged.
-func (l *repeatLimiter) allow(key string, now time.Time) (bool, int) {
+func (l *RepeatLimiter) Allow(key string, now time.Time) (bool, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r, ok := l.last[key]
@@ -55,7 +57,7 @@ func (l *repeatLimiter) allow(key string, now time.Time) (bool, int) {
 }
 
 // forgetOld drops the keys whose interval has passed; l.mu must be held.
-func (l *repeatLimiter) forgetOld(now time.Time) {
+func (l *RepeatLimiter) forgetOld(now time.Time) {
 	for k, r := range l.last {
 		if now.Sub(r.at) >= l.interval {
 			delete(l.last, k)

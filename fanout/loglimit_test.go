@@ -16,7 +16,7 @@ import (
 
 func TestRepeatLimiterLetsOneLineThroughPerInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newRepeatLimiter(10 * time.Second)
+		l := NewRepeatLimiter(10 * time.Second)
 		type step struct {
 			after    time.Duration
 			key      string
@@ -33,7 +33,7 @@ func TestRepeatLimiterLetsOneLineThroughPerInterval(t *testing.T) {
 			{10 * time.Second, "a", true, 1},
 		} {
 			time.Sleep(s.after)
-			ok, held := l.allow(s.key, time.Now())
+			ok, held := l.Allow(s.key, time.Now())
 			if ok != s.wantOK || held != s.wantHeld {
 				t.Errorf("step %d (%s after %v): allow = %v, %d; want %v, %d", i, s.key, s.after, ok, held, s.wantOK, s.wantHeld)
 			}

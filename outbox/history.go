@@ -109,9 +109,7 @@ func newHistoryEntry(d *Delivery, out *core.Outcome, what Fate, now time.Time) *
 
 // encodeHistory is a history record's value: now, then h's JSON.
 func encodeHistory(h *History, now time.Time) []byte {
-	b := make([]byte, 8, 8+256+128*len(h.Attempts))
-	binary.BigEndian.PutUint64(b, uint64(now.UnixNano()))
-	return h.appendJSON(b)
+	return h.appendJSON(appendTime(make([]byte, 0, 8+256+128*len(h.Attempts)), now))
 }
 
 // next is the value to write over stored, the delivery's history record

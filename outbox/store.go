@@ -505,8 +505,12 @@ func (s seeker) get(key []byte) []byte {
 	return v
 }
 
-func encodeTime(t time.Time) []byte {
-	return binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))
+func encodeTime(t time.Time) []byte { return appendTime(nil, t) }
+
+// appendTime appends t as the store's times are kept: big-endian unix
+// nanoseconds, 8 bytes.
+func appendTime(b []byte, t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(b, uint64(t.UnixNano()))
 }
 
 func decodeTime(b []byte) time.Time {

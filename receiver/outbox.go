@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
@@ -69,7 +68,7 @@ func (w *Webhook) refused(r *http.Request, err error) (int, any) {
 	answer := errorBody("deliveries could not be persisted, send the notification again: %v", err)
 	if !errors.Is(err, fanout.ErrFull) {
 		w.logger.Error("webhook refused: deliveries could not be persisted", "remote", r.RemoteAddr, "err", err)
-	} else if ok, held := w.fullLog.allow(time.Now()); ok {
+	} else if ok, held := w.fullLog.Allow("full", time.Now()); ok {
 		w.logger.Error("webhook refused: deliveries could not be persisted", "remote", r.RemoteAddr, "err", err, "refused_unlogged", held)
 	}
 	return http.StatusServiceUnavailable, answer
@@ -79,25 +78,3 @@ func (w *Webhook) refused(r *http.Request, err error) (int, any) {
 // logged; each line counts those held back since the one before it, and
 // am_fanout_webhook_requests_total{code="503"} counts every one.
 const fullLogInterval = 10 * time.Second
-
-// repeatLog lets one line through per fullLogInterval and counts the
-// lines it held back.
-type repeatLog struct {
-	mu   sync.Mutex
-	last time.Time
-	held int
-}
-
-// allow reports whether a line at now is logged and, if so, how many were
-// held back since the last one logged.
-func (l *repeatLog) allow(now time.Time) (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.last.IsZero() && now.Sub(l.last) < fullLogInterval {
-		l.held++
-		return false, 0
-	}
-	held := l.held
-	l.last, l.held = now, 0
-	return true, held
-}

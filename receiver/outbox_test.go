@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -126,55 +127,34 @@ func TestWebhookFullOutboxRefusesUnread(t *testing.T) {
 
 // TestFullRefusalsLogOncePerInterval: refusals at the outbox's bounds log
 // one line per fullLogInterval, which counts those held back; any other
-// refusal logs every time.
+// refusal logs every time. (The limiter's intervals: fanout's
+// TestRepeatLimiterLetsOneLineThroughPerInterval.)
 func TestFullRefusalsLogOncePerInterval(t *testing.T) {
-	var logged bytes.Buffer
-	o := &recordingOutbox{refuses: fmt.Errorf("%w: 30000 deliveries pending, the bound is 30000", fanout.ErrFull)}
-	w := NewWebhook(Settings{Enricher: enrich.New(nil, nil), Outbox: o}, Limits{}, slog.New(slog.NewTextHandler(&logged, nil)), prometheus.NewRegistry())
-	post := func() {
-		t.Helper()
-		rec := httptest.NewRecorder()
-		w.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(payload(t))))
-		require.Equal(t, http.StatusServiceUnavailable, rec.Code, "answer: %s", rec.Body)
-	}
-	for range 5 {
+	synctest.Test(t, func(t *testing.T) {
+		var logged bytes.Buffer
+		o := &recordingOutbox{refuses: fmt.Errorf("%w: 30000 deliveries pending, the bound is 30000", fanout.ErrFull)}
+		w := NewWebhook(Settings{Enricher: enrich.New(nil, nil), Outbox: o}, Limits{}, slog.New(slog.NewTextHandler(&logged, nil)), prometheus.NewRegistry())
+		post := func() {
+			t.Helper()
+			rec := httptest.NewRecorder()
+			w.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(payload(t))))
+			require.Equal(t, http.StatusServiceUnavailable, rec.Code, "answer: %s", rec.Body)
+		}
+		for range 5 {
+			post()
+		}
+		assert.Equal(t, 1, strings.Count(logged.String(), "webhook refused"), "five refusals at the bounds within the interval:\n%s", &logged)
+
+		time.Sleep(fullLogInterval)
 		post()
-	}
-	assert.Equal(t, 1, strings.Count(logged.String(), "webhook refused"), "five refusals at the bounds within the interval:\n%s", &logged)
+		assert.Equal(t, 2, strings.Count(logged.String(), "webhook refused"), "a refusal once the interval passed:\n%s", &logged)
+		assert.Contains(t, logged.String(), "refused_unlogged=4", "the line counts the four held back")
 
-	w.fullLog.mu.Lock()
-	w.fullLog.last = w.fullLog.last.Add(-fullLogInterval)
-	w.fullLog.mu.Unlock()
-	post()
-	assert.Equal(t, 2, strings.Count(logged.String(), "webhook refused"), "a refusal once the interval passed:\n%s", &logged)
-	assert.Contains(t, logged.String(), "refused_unlogged=4", "the line counts the four held back")
-
-	o.refuses = fanout.ErrClosing
-	post()
-	post()
-	assert.Equal(t, 4, strings.Count(logged.String(), "webhook refused"), "refusals not at the bounds log each time:\n%s", &logged)
-}
-
-// TestRepeatLogInterval: one line per interval, counting those held back.
-func TestRepeatLogInterval(t *testing.T) {
-	var l repeatLog
-	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	for _, step := range []struct {
-		at   time.Duration
-		ok   bool
-		held int
-	}{
-		{0, true, 0},
-		{time.Second, false, 0},
-		{fullLogInterval - time.Nanosecond, false, 0},
-		{fullLogInterval, true, 2},
-		{fullLogInterval + time.Second, false, 0},
-		{3 * fullLogInterval, true, 1},
-	} {
-		ok, held := l.allow(t0.Add(step.at))
-		assert.Equal(t, step.ok, ok, "logged at +%v", step.at)
-		assert.Equal(t, step.held, held, "held back before +%v", step.at)
-	}
+		o.refuses = fanout.ErrClosing
+		post()
+		post()
+		assert.Equal(t, 4, strings.Count(logged.String(), "webhook refused"), "refusals not at the bounds log each time:\n%s", &logged)
+	})
 }
 
 func TestWebhookRejectsBadWait(t *testing.T) {

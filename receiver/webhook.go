@@ -87,7 +87,7 @@ type Webhook struct {
 	settings atomic.Pointer[Settings]
 	// fullLog rate-limits the log lines of refusals at the outbox's
 	// bounds.
-	fullLog repeatLog
+	fullLog *fanout.RepeatLimiter
 }
 
 // NewWebhook returns the webhook handler; zero limits take the defaults.
@@ -96,6 +96,7 @@ func NewWebhook(s Settings, limits Limits, logger *slog.Logger, reg prometheus.R
 	limits.normalise()
 	w := &Webhook{
 		limits: limits, inflight: semaphore.NewWeighted(limits.MaxInflightBytes), logger: logger,
+		fullLog: fanout.NewRepeatLimiter(fullLogInterval),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "am_fanout_webhook_requests_total",
 			Help: "Webhook requests received, by HTTP status code answered.",
