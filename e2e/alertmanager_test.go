@@ -45,12 +45,13 @@ func startAlertmanager(t *testing.T, fanoutURL, groupWait string) *alertmanager 
 	t.Helper()
 	// An empty cluster address turns gossip off, so nothing listens
 	// beyond the one loopback port.
-	return runAlertmanager(t, fmt.Sprintf(alertmanagerConfig, fanoutURL, groupWait), "--cluster.listen-address=")
+	return runAlertmanager(t, fmt.Sprintf(alertmanagerConfig, fanoutURL, groupWait), func() []string { return []string{"--cluster.listen-address="} })
 }
 
-// runAlertmanager runs Alertmanager on loopback with this config and
-// these cluster flags.
-func runAlertmanager(t *testing.T, config string, clusterFlags ...string) *alertmanager {
+// runAlertmanager runs Alertmanager on loopback with this config and the
+// cluster flags cluster gives for each attempt to start it (an attempt
+// whose port was taken meanwhile is made again, gossip port included).
+func runAlertmanager(t *testing.T, config string, cluster func() []string) *alertmanager {
 	t.Helper()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "alertmanager.yml")
@@ -64,7 +65,7 @@ func runAlertmanager(t *testing.T, config string, clusterFlags ...string) *alert
 			"--web.listen-address=" + addr,
 			"--web.external-url=http://" + addr,
 			"--log.level=debug",
-		}, clusterFlags...)
+		}, cluster()...)
 	})
 	home := filepath.Join(dir, "home")
 	if err := os.Mkdir(home, 0o700); err != nil {

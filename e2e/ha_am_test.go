@@ -106,12 +106,22 @@ func startHAReplicas(t *testing.T, targets string) *haEnv {
 func startHA(t *testing.T, targets string) *haEnv {
 	t.Helper()
 	e := startHAReplicas(t, targets)
-	gossip := [2]string{freeLoopbackAddr(t), freeLoopbackAddr(t)}
+	// Each gossip port is picked for each attempt to start its
+	// Alertmanager: a port free a moment ago may be taken by then. The
+	// second joins the first, which learns of it by that join.
+	var first string
 	for i := range e.ams {
-		e.ams[i] = runAlertmanager(t, fmt.Sprintf(haAlertmanagerConfig, e.replicas[i].url),
-			"--cluster.listen-address="+gossip[i], "--cluster.peer="+gossip[1-i], "--cluster.peer-timeout=2s",
-			// Gossip settles within ten intervals: 0.5s, not 2s.
-			"--cluster.gossip-interval=50ms")
+		e.ams[i] = runAlertmanager(t, fmt.Sprintf(haAlertmanagerConfig, e.replicas[i].url), func() []string {
+			gossip := freeLoopbackAddr(t)
+			flags := []string{"--cluster.listen-address=" + gossip, "--cluster.peer-timeout=2s",
+				// Gossip settles within ten intervals: 0.5s, not 2s.
+				"--cluster.gossip-interval=50ms"}
+			if i == 0 {
+				first = gossip
+				return flags
+			}
+			return append(flags, "--cluster.peer="+first)
+		})
 	}
 	for _, am := range e.ams {
 		waitFor(t, waitTimeout, "the Alertmanagers to see each other", func() (bool, string) {
