@@ -32,6 +32,7 @@ type Config struct {
 	Outbox   Outbox   `yaml:"outbox"`
 	Tracing  Tracing  `yaml:"tracing"`
 	Storage  Storage  `yaml:"storage"`
+	Runtime  Runtime  `yaml:"runtime"`
 	// Targets are the targets of the config file followed by those of the
 	// targets directory.
 	Targets []*core.Target `yaml:"-"`
@@ -139,6 +140,7 @@ func Default() Config {
 		Outbox:  DefaultOutbox(),
 		Tracing: DefaultTracing(),
 		Storage: DefaultStorage(),
+		Runtime: DefaultRuntime(),
 	}
 }
 
@@ -153,6 +155,7 @@ type fileConfig struct {
 	Outbox   *Outbox     `yaml:"outbox"`
 	Tracing  *Tracing    `yaml:"tracing"`
 	Storage  *Storage    `yaml:"storage"`
+	Runtime  *Runtime    `yaml:"runtime"`
 	Targets  []yaml.Node `yaml:"targets"`
 }
 
@@ -208,7 +211,7 @@ func Parse(data []byte, path string) (*Config, error) {
 func parse(data []byte, path string) (*Config, fallbackSites, error) {
 	cfg := Default()
 	fc := fileConfig{Defaults: &cfg.Defaults, Fanout: &cfg.Fanout, Enrich: &cfg.Enrich, Receiver: &cfg.Receiver, Health: &cfg.Health, Outbox: &cfg.Outbox}
-	fc.Tracing, fc.Storage = &cfg.Tracing, &cfg.Storage
+	fc.Tracing, fc.Storage, fc.Runtime = &cfg.Tracing, &cfg.Storage, &cfg.Runtime
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, nil, yamlError(path, err)
@@ -279,6 +282,9 @@ func (c *Config) validate(pos *position, dir string) error {
 		return err
 	}
 	if err := c.Storage.validate(pos, dir, c.Fanout.DedupWindow); err != nil {
+		return err
+	}
+	if err := c.Runtime.validate(pos); err != nil {
 		return err
 	}
 	tok, err := publish.SecretFrom(c.Receiver.BearerToken, c.Receiver.BearerTokenFile, dir)

@@ -169,6 +169,7 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 		return receiver.Settings{}, err
 	}
 	s.classifiers.use(classifier)
+	applyGoGC(cfg.Runtime, s.logger)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.targets.Targets()
