@@ -210,13 +210,13 @@ func (s *Store) Replay(sel Selection, now time.Time) ([]Replayed, []*Candidate, 
 // alert forbids it; a replayed one is returned as an accepted candidate,
 // naming the pending delivery it superseded.
 func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (string, *Candidate, error) {
-	if s.deliveredIn(seek(tx.Bucket(bucketDone)), d.key(), now) {
-		return StateAlreadyDelivered, nil, nil
-	}
 	latest, pending := tx.Bucket(bucketLatest), s.pending(tx)
 	slotKey := fileKey(d.Slot())
 	st, known := decodeSlot(latest.Get(slotKey))
 	x := d.order()
+	if s.deliveredIn(seek(tx.Bucket(bucketDone)), st, known, d, now) {
+		return StateAlreadyDelivered, nil, nil
+	}
 	if v := st.verdict(known, x); v != "" {
 		return v, nil, nil
 	}

@@ -143,13 +143,13 @@ func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
 		// The transaction may run again alone: decide afresh.
 		c.State, c.Old, c.Seq, c.Delivery.ID = StateAccepted, 0, 0, 0
 		d := c.Delivery
-		if s.deliveredIn(done, d.key(), now) {
-			c.State = StateAlreadyDelivered
-			continue
-		}
 		slotKey := fileKey(d.Slot())
 		st, known := decodeSlot(slots.get(slotKey))
 		x := d.order()
+		if s.deliveredIn(done, st, known, d, now) {
+			c.State = StateAlreadyDelivered
+			continue
+		}
 		switch v := st.verdict(known, x); {
 		case v == StateStale:
 			c.State = StateStale
@@ -299,8 +299,13 @@ func (s *Store) record(tx *bolt.Tx, slots seeker, d *Delivery, data []byte, what
 		}
 		return pending.Put(id, data)
 	case FateDone:
-		if err := tx.Bucket(bucketDone).Put(fileKey(d.key()), encodeTime(now)); err != nil {
-			return err
+		// A notification's resends are known by the states it carries,
+		// which its slot does not hold; an alert's delivery is marked in
+		// its slot, below.
+		if d.Group != nil {
+			if err := tx.Bucket(bucketDone).Put(fileKey(d.key()), encodeTime(now)); err != nil {
+				return err
+			}
 		}
 	case FateDead:
 		if !exists {
@@ -313,18 +318,20 @@ func (s *Store) record(tx *bolt.Tx, slots seeker, d *Delivery, data []byte, what
 	if err := pending.Delete(id); err != nil {
 		return err
 	}
-	return clearPending(tx, slots, d, now)
+	return clearPending(tx, slots, d, what == FateDone, now)
 }
 
-// clearPending notes that the slot's newest state is no longer pending.
-func clearPending(tx *bolt.Tx, slots seeker, d *Delivery, now time.Time) error {
+// clearPending notes that the slot's newest state is no longer pending,
+// and whether it was delivered. A delivery a newer state superseded
+// leaves the slot as it is: its resends are stale.
+func clearPending(tx *bolt.Tx, slots seeker, d *Delivery, delivered bool, now time.Time) error {
 	latest := tx.Bucket(bucketLatest)
 	key := fileKey(d.Slot())
 	st, ok := decodeSlot(slots.get(key))
 	if !ok || st.Pending != d.ID {
 		return nil
 	}
-	st.Pending, st.At = 0, now
+	st.Pending, st.At, st.Delivered = 0, now, delivered
 	return latest.Put(key, st.encode())
 }
 

@@ -128,11 +128,20 @@ type slotState struct {
 	// earlier than the start of the firing it ended.
 	Mark    time.Time
 	Pending uint64
-	At      time.Time
+	// At is when the slot last changed: the acceptance of its state, or
+	// the end of its delivery.
+	At time.Time
+	// Delivered says that the state Order names was delivered, at At:
+	// the bbolt store's dedup log of an alert's deliveries (deliveredIn),
+	// written in the same record as the end of its delivery instead of
+	// a record of its own.
+	Delivered bool
 }
 
 // A slotState is encoded as five big-endian 8-byte fields: start time and
-// time of change (unix nanoseconds), resolved (0 or 1), pending id, mark
+// time of change (unix nanoseconds), flags (resolved in the lowest byte,
+// 0 or 1; delivered in the highest, 0 or 1, which stores written before it
+// leave 0 and versions before it do not read), pending id, mark
 // (unix nanoseconds, 0 for none). Stores written before the mark have the
 // first four only; they read as if no earlier episode were known, and a
 // resolved one as ending at its start.
@@ -147,8 +156,9 @@ func decodeSlot(b []byte) (slotState, bool) {
 	}
 	st := slotState{
 		Order:   order{StartsAt: decodeTime(b[0:8]).UTC(), Resolved: b[23] == 1},
-		At:      decodeTime(b[8:16]),
-		Pending: binary.BigEndian.Uint64(b[24:32]),
+		At:        decodeTime(b[8:16]),
+		Pending:   binary.BigEndian.Uint64(b[24:32]),
+		Delivered: b[16] == 1,
 	}
 	switch {
 	case len(b) == slotStateLen:
@@ -165,11 +175,14 @@ func (s slotState) encode() []byte {
 	b := make([]byte, 0, slotStateLen)
 	b = binary.BigEndian.AppendUint64(b, uint64(s.Order.StartsAt.UnixNano()))
 	b = binary.BigEndian.AppendUint64(b, uint64(s.At.UnixNano()))
-	resolved := uint64(0)
+	flags := uint64(0)
 	if s.Order.Resolved {
-		resolved = 1
+		flags = 1
 	}
-	b = binary.BigEndian.AppendUint64(b, resolved)
+	if s.Delivered {
+		flags |= 1 << 56
+	}
+	b = binary.BigEndian.AppendUint64(b, flags)
 	b = binary.BigEndian.AppendUint64(b, s.Pending)
 	mark := uint64(0)
 	if !s.Mark.IsZero() {

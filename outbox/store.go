@@ -20,7 +20,7 @@ import (
 var (
 	bucketPending = []byte("pending") // id → Delivery JSON, waiting or being attempted
 	bucketDead    = []byte("dead")    // id → Delivery JSON, dead letters
-	bucketDone    = []byte("done")    // fileKey(delivery key) → time delivered (8 bytes, unix nanoseconds)
+	bucketDone    = []byte("done")    // fileKey(delivery key) → time delivered (8 bytes, unix nanoseconds): notifications'; an alert's is its slot's mark
 	bucketLatest  = []byte("latest")  // fileKey(slot): fingerprint\x00target → newest accepted state (see slotState)
 	bucketState   = []byte("state")   // target\x00key → expiry (8 bytes, unix nanoseconds) + value, publishers' state
 )
@@ -479,10 +479,16 @@ func (s *Store) Size() int64 {
 	return n
 }
 
-// deliveredIn reports whether key (a delivery's dedup key) was
-// delivered within the dedup window, as done, the dedup log, reads.
-func (s *Store) deliveredIn(done seeker, key string, now time.Time) bool {
-	at := decodeTime(done.get(fileKey(key)))
+// deliveredIn reports whether d's state reached its target within the
+// dedup window: for an alert, as its slot st (known when read) marks its
+// newest state delivered; otherwise, and for the marks of stores written
+// before the slots held them, as done, the done bucket, reads d's dedup
+// key.
+func (s *Store) deliveredIn(done seeker, st slotState, known bool, d *Delivery, now time.Time) bool {
+	if known && d.Group == nil && st.Delivered && st.rank(d.order()) == 0 && now.Sub(st.At) < s.opts.DedupWindow {
+		return true
+	}
+	at := decodeTime(done.get(fileKey(d.key())))
 	return !at.IsZero() && now.Sub(at) < s.opts.DedupWindow
 }
 

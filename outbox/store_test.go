@@ -55,57 +55,113 @@ func TestOpenRefusesBadFiles(t *testing.T) {
 	}
 }
 
-// markDelivered records key in the dedup log as delivered now, as a done
-// delivery's commit does.
-func markDelivered(t *testing.T, s *Store, key string) {
+// markDoneRecord records d's dedup key in the done bucket as delivered
+// now, as a commit of a delivered notification does, and as one of an
+// alert did before the slots held its mark.
+func markDoneRecord(t *testing.T, s *Store, d *Delivery) {
 	t.Helper()
 	err := s.update(func(tx *boltTx) error {
-		return tx.Bucket(bucketDone).Put(fileKey(key), encodeTime(time.Now()))
+		return tx.Bucket(bucketDone).Put(fileKey(d.key()), encodeTime(time.Now()))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-// delivered reads the dedup log as an acceptance does.
-func delivered(s *Store, key string) bool {
-	var ok bool
-	_ = s.view(func(tx *boltTx) error {
-		ok = s.deliveredIn(seek(tx.Bucket(bucketDone)), key, time.Now())
-		return nil
-	})
-	return ok
+// deliver records c's delivery as done now.
+func deliver(t *testing.T, s interface {
+	Record(time.Time, ...*Settlement) error
+}, c *Candidate) {
+	t.Helper()
+	if err := s.Record(time.Now(), &Settlement{Delivery: c.Delivery, Fate: FateDone}); err != nil {
+		t.Fatalf("Record: %v", err)
+	}
 }
 
-// TestDedupLogIsDurable: the dedup log answers from the file, across a
-// reopen, within its window only.
+// TestDedupLogIsDurable: a delivered state's resend is already delivered
+// from the file, across a reopen, within the dedup window only; so are
+// the done records of a file written before the slots held the marks.
 func TestDedupLogIsDurable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "outbox.db")
 	s, err := Open(path, StoreOptions{DedupWindow: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	markDelivered(t, s, "k1")
+	deliver(t, s, accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0])
+	// "b" as an older version left it: a done record, and a slot with
+	// nothing pending and no mark.
+	old := accept(t, s, "t1", alert("b", core.StatusFiring, 0))[0]
+	if err := s.update(func(tx *boltTx) error {
+		return clearPending(tx, seek(tx.Bucket(bucketLatest)), old.Delivery, false, time.Now())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.update(func(tx *boltTx) error { return s.pending(tx).Delete(encodeID(old.Delivery.ID)) }); err != nil {
+		t.Fatal(err)
+	}
+	markDoneRecord(t, s, old.Delivery)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		window time.Duration
-		key    string
-		want   bool
+		fp     string
+		want   string
 	}{
-		{time.Hour, "k1", true},
-		{time.Hour, "k2", false},
-		{time.Nanosecond, "k1", false},
+		{time.Hour, "a", StateAlreadyDelivered},
+		{time.Hour, "b", StateAlreadyDelivered},
+		{time.Hour, "c", StateAccepted},
+		{time.Nanosecond, "a", StateAccepted},
+		{time.Nanosecond, "b", StateAccepted},
 	} {
 		s, err := Open(path, StoreOptions{DedupWindow: tc.window})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := delivered(s, tc.key); got != tc.want {
-			t.Errorf("after reopen with window %v, delivered(%q) = %v, want %v", tc.window, tc.key, got, tc.want)
+		// An accepted resend changes the slot: the cases that expect
+		// one come after those that read the marks.
+		if got := accept(t, s, "t1", alert(tc.fp, core.StatusFiring, 0))[0].State; got != tc.want {
+			t.Errorf("after reopen with window %v, a resend of %q is %q, want %q", tc.window, tc.fp, got, tc.want)
 		}
 		s.Close()
+	}
+}
+
+// TestDedupMarksOnlyWhatWasDelivered: a dead letter's resend is accepted
+// again; a delivered state that a newer one superseded is stale, not
+// already delivered; the mark is the target's alone.
+func TestDedupMarksOnlyWhatWasDelivered(t *testing.T) {
+	s := newStore(t, StoreOptions{DedupWindow: time.Hour})
+	dead := accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0]
+	if err := s.Record(time.Now(), &Settlement{Delivery: dead.Delivery, Fate: FateDead}); err != nil {
+		t.Fatal(err)
+	}
+	if got := accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0].State; got != StateAccepted {
+		t.Errorf("the resend of a dead letter's state is %q, want accepted", got)
+	}
+
+	deliver(t, s, accept(t, s, "t1", alert("b", core.StatusFiring, 0))[0])
+	if got := accept(t, s, "t2", alert("b", core.StatusFiring, 0))[0].State; got != StateAccepted {
+		t.Errorf("the state delivered to t1 is %q for t2, want accepted", got)
+	}
+	newer := accept(t, s, "t1", alert("b", core.StatusResolved, 0))[0]
+	if newer.State != StateAccepted {
+		t.Fatalf("the resolve is %q, want accepted", newer.State)
+	}
+	if got := accept(t, s, "t1", alert("b", core.StatusFiring, 0))[0].State; got != StateStale {
+		t.Errorf("the delivered firing after its resolve was accepted is %q, want stale", got)
+	}
+	deliver(t, s, newer)
+	if got := accept(t, s, "t1", alert("b", core.StatusResolved, 0))[0].State; got != StateAlreadyDelivered {
+		t.Errorf("the delivered resolve's resend is %q, want already delivered", got)
+	}
+	var doneRecords int
+	_ = s.view(func(tx *boltTx) error {
+		doneRecords = tx.Bucket(bucketDone).Stats().KeyN
+		return nil
+	})
+	if doneRecords != 0 {
+		t.Errorf("the done bucket holds %d records after alert deliveries only, want none: their slots hold the marks", doneRecords)
 	}
 }
 
