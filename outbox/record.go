@@ -155,7 +155,7 @@ func decodeSlot(b []byte) (slotState, bool) {
 		return slotState{}, false
 	}
 	st := slotState{
-		Order:   order{StartsAt: decodeTime(b[0:8]).UTC(), Resolved: b[23] == 1},
+		Order:     order{StartsAt: decodeTime(b[0:8]).UTC(), Resolved: b[23] == 1},
 		At:        decodeTime(b[8:16]),
 		Pending:   binary.BigEndian.Uint64(b[24:32]),
 		Delivered: b[16] == 1,
