@@ -302,8 +302,7 @@ func post(c *http.Client, url string, seq, perWebhook int, fanout bool) (time.Du
 		return 0, fmt.Errorf("POST /webhook: %w", err)
 	}
 	defer resp.Body.Close()
-	var ans answer
-	err = json.NewDecoder(resp.Body).Decode(&ans)
+	got, err := io.ReadAll(resp.Body)
 	d := time.Since(start)
 	switch {
 	case resp.StatusCode == http.StatusServiceUnavailable && fanout:
@@ -311,14 +310,35 @@ func post(c *http.Client, url string, seq, perWebhook int, fanout bool) (time.Du
 	case resp.StatusCode != http.StatusOK:
 		return 0, fmt.Errorf("POST /webhook answered %s", resp.Status)
 	case err != nil:
-		return 0, fmt.Errorf("decoding the answer of POST /webhook: %w", err)
+		return 0, fmt.Errorf("reading the answer of POST /webhook: %w", err)
 	case !fanout:
 		return d, nil
 	}
-	return d, ans.check(perWebhook)
+	return d, check(got, perWebhook)
 }
 
-// check says which delivery of the answer was not accepted, if any.
+// accepted is how the compact answer says a delivery was accepted, once
+// per delivery.
+var accepted = []byte(`"state":"accepted"`)
+
+// check says which delivery of the answer was not accepted, if any. An
+// answer that says accepted exactly once per delivery expected passes
+// without being decoded: decoding every answer cost the benchmark's
+// process 4 us per delivery beside am-fanout, which the forwarder's
+// short answer does not, and shared the CPUs they are measured on.
+func check(body []byte, perWebhook int) error {
+	if bytes.Count(body, accepted) == perWebhook*targets {
+		return nil
+	}
+	var ans answer
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return fmt.Errorf("decoding the answer of POST /webhook: %w", err)
+	}
+	return ans.check(perWebhook)
+}
+
+// check says which delivery of the decoded answer was not accepted, if
+// any.
 func (ans *answer) check(perWebhook int) error {
 	if len(ans.Alerts) != perWebhook {
 		return fmt.Errorf("the answer holds %d alerts, want %d", len(ans.Alerts), perWebhook)
