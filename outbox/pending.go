@@ -291,10 +291,9 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 // is updated in place. slots reads tx's latest bucket.
 func (s *Store) record(tx *bolt.Tx, slots seeker, d *Delivery, data []byte, what Fate, now time.Time) error {
 	pending, id := s.pending(tx), encodeID(d.ID)
-	exists := pending.Get(id) != nil
 	switch what {
 	case FateRetry:
-		if !exists {
+		if pending.Get(id) == nil {
 			return nil
 		}
 		return pending.Put(id, data)
@@ -308,7 +307,7 @@ func (s *Store) record(tx *bolt.Tx, slots seeker, d *Delivery, data []byte, what
 			}
 		}
 	case FateDead:
-		if !exists {
+		if pending.Get(id) == nil {
 			return nil
 		}
 		if err := tx.Bucket(bucketDead).Put(id, data); err != nil {
