@@ -354,6 +354,33 @@ func (s *JetStreamStore) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), s.opts.RequestTimeout)
 }
 
+// unanswered is how long a request of the JetStream API that reads a
+// stream waits for its answer before it is sent again: one that reaches
+// the stream while it elects a leader, after a node of the cluster went
+// away, is never answered, while the same request sent once the leader is
+// elected is answered at once (in under a millisecond on loopback, in
+// the test that loses a node).
+const unanswered = 2 * time.Second
+
+// again calls call with a context of at most unanswered, and again while
+// it got no answer in time, until it returns or ctx ends.
+func again[T any](ctx context.Context, call func(context.Context) (T, error)) (T, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, unanswered)
+		v, err := call(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
+			return v, err
+		}
+	}
+}
+
+// stream reads the information of stream, again while it is not
+// answered.
+func (s *JetStreamStore) stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	return again(ctx, func(ctx context.Context) (jetstream.Stream, error) { return s.js.Stream(ctx, name) })
+}
+
 // hashHex is the first n bytes of s's SHA-256, in hex: a subject token or
 // key from any string.
 func hashHex(s string, n int) string {

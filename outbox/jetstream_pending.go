@@ -57,7 +57,7 @@ func (s *JetStreamStore) writeSlot(ctx context.Context, key string, ref slotRef,
 func (s *JetStreamStore) Load(fn func(*Candidate)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*s.opts.RequestTimeout)
 	defer cancel()
-	info, err := s.js.Stream(ctx, "KV_"+s.names.latest)
+	info, err := s.stream(ctx, "KV_"+s.names.latest)
 	if err != nil {
 		return fmt.Errorf("nats store: %w", err)
 	}

@@ -17,14 +17,16 @@ import (
 func (s *JetStreamStore) Watch(ctx context.Context, fn func(*Candidate)) error {
 	from := s.watchFrom.Load()
 	if from == 0 {
-		st, err := s.js.Stream(ctx, "KV_"+s.names.latest)
+		st, err := s.stream(ctx, "KV_"+s.names.latest)
 		if err != nil {
 			return fmt.Errorf("nats store: watching: %w", err)
 		}
 		from = st.CachedInfo().State.LastSeq + 1
 	}
-	cons, err := s.js.OrderedConsumer(ctx, "KV_"+s.names.latest, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
+	cons, err := again(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+		return s.js.OrderedConsumer(ctx, "KV_"+s.names.latest, jetstream.OrderedConsumerConfig{
+			DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("nats store: watching: %w", err)
@@ -72,7 +74,7 @@ func (s *JetStreamStore) scan(ctx context.Context, st jetstream.Stream, filter s
 	if filter != "" {
 		cfg.FilterSubjects = []string{filter}
 	}
-	cons, err := st.OrderedConsumer(ctx, cfg)
+	cons, err := again(ctx, func(ctx context.Context) (jetstream.Consumer, error) { return st.OrderedConsumer(ctx, cfg) })
 	if err != nil {
 		return err
 	}
