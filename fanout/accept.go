@@ -256,15 +256,19 @@ func (p *Pipeline) Refuses() error {
 	if err := p.room(1, 1); err != nil {
 		return err
 	}
-	if n := p.need; n.n > 0 && time.Now().Before(n.until) && p.room(n.n, max(n.size, 1)) != nil {
-		needed := fmt.Sprintf("%d deliveries", n.n)
-		if n.size > 0 {
-			needed += fmt.Sprintf(" of %d bytes", n.size)
-		}
-		return fmt.Errorf("%w: %d deliveries of %d bytes pending, the bounds are %d deliveries and %d bytes, and the last notification refused needed room for %s",
-			ErrFull, len(p.entries)+p.reserved, p.bytes, p.opts.MaxPending, p.opts.MaxBytes, needed)
+	n := p.need
+	if n.n == 0 || !time.Now().Before(n.until) {
+		return nil
 	}
-	return nil
+	err := p.room(n.n, max(n.size, 1))
+	if err == nil {
+		return nil
+	}
+	needed := fmt.Sprintf("%d deliveries", n.n)
+	if n.size > 0 {
+		needed += fmt.Sprintf(" of %d bytes", n.size)
+	}
+	return fmt.Errorf("%w, and the last notification refused needed room for %s", err, needed)
 }
 
 // shortage is the room a notification refused at the bounds after it was

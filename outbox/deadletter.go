@@ -214,7 +214,7 @@ func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (str
 	slotKey := fileKey(d.Slot())
 	st, known := decodeSlot(latest.Get(slotKey))
 	x := d.order()
-	if s.deliveredIn(seek(tx.Bucket(bucketDone)), st, known, d, now) {
+	if s.deliveredIn(seek(tx.Bucket(bucketDone)), st, known, d, x, now) {
 		return StateAlreadyDelivered, nil, nil
 	}
 	if v := st.verdict(known, x); v != "" {

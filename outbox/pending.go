@@ -146,7 +146,7 @@ func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
 		slotKey := fileKey(d.Slot())
 		st, known := decodeSlot(slots.get(slotKey))
 		x := d.order()
-		if s.deliveredIn(done, st, known, d, now) {
+		if s.deliveredIn(done, st, known, d, x, now) {
 			c.State = StateAlreadyDelivered
 			continue
 		}

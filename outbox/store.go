@@ -479,13 +479,13 @@ func (s *Store) Size() int64 {
 	return n
 }
 
-// deliveredIn reports whether d's state reached its target within the
-// dedup window: for an alert, as its slot st (known when read) marks its
-// newest state delivered; otherwise, and for the marks of stores written
-// before the slots held them, as done, the done bucket, reads d's dedup
-// key.
-func (s *Store) deliveredIn(done seeker, st slotState, known bool, d *Delivery, now time.Time) bool {
-	if known && d.Group == nil && st.Delivered && st.rank(d.order()) == 0 && now.Sub(st.At) < s.opts.DedupWindow {
+// deliveredIn reports whether d's state, of order x, reached its target
+// within the dedup window: for an alert, as its slot st (known when read)
+// marks its newest state delivered; otherwise, and for the marks of stores
+// written before the slots held them, as done, the done bucket, reads d's
+// dedup key.
+func (s *Store) deliveredIn(done seeker, st slotState, known bool, d *Delivery, x order, now time.Time) bool {
+	if known && d.Group == nil && st.Delivered && st.rank(x) == 0 && now.Sub(st.At) < s.opts.DedupWindow {
 		return true
 	}
 	at := decodeTime(done.get(fileKey(d.key())))

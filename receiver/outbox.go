@@ -66,11 +66,15 @@ func (w *Webhook) viaOutbox(r *http.Request, s *Settings, alerts []*core.Enriche
 // webhooks); any other, a store that cannot write, each time.
 func (w *Webhook) refused(r *http.Request, err error) (int, any) {
 	answer := errorBody("deliveries could not be persisted, send the notification again: %v", err)
-	if !errors.Is(err, fanout.ErrFull) {
-		w.logger.Error("webhook refused: deliveries could not be persisted", "remote", r.RemoteAddr, "err", err)
-	} else if ok, held := w.fullLog.Allow("full", time.Now()); ok {
-		w.logger.Error("webhook refused: deliveries could not be persisted", "remote", r.RemoteAddr, "err", err, "refused_unlogged", held)
+	attrs := []any{"remote", r.RemoteAddr, "err", err}
+	if errors.Is(err, fanout.ErrFull) {
+		ok, held := w.fullLog.Allow("full", time.Now())
+		if !ok {
+			return http.StatusServiceUnavailable, answer
+		}
+		attrs = append(attrs, "refused_unlogged", held)
 	}
+	w.logger.Error("webhook refused: deliveries could not be persisted", attrs...)
 	return http.StatusServiceUnavailable, answer
 }
 
