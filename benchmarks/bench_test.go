@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -66,6 +67,9 @@ const (
 // am-fanout and forwarder=durable their
 // deliveries/s as a ratio to the forwarder's of the same run (the
 // forwarder runs first), and with bbolt its committer's figures.
+//
+// AM_FANOUT_BENCH_GOGC=N runs am-fanout with runtime.gogc: N, to weigh
+// the collector's setting against its default.
 func BenchmarkEndToEnd(b *testing.B) {
 	for _, perWebhook := range []int{1, 10} {
 		var forwarded float64
@@ -275,12 +279,19 @@ func storage(b *testing.B, store string) string {
 // the targets, with the outbox's defaults and the storage given.
 func config(urls []string, storage string) string {
 	var cfg strings.Builder
-	cfg.WriteString(storage + "targets:\n")
+	cfg.WriteString(storage)
+	if gogc := os.Getenv(gogcEnv); gogc != "" {
+		fmt.Fprintf(&cfg, "runtime: {gogc: %s}\n", gogc)
+	}
+	cfg.WriteString("targets:\n")
 	for i, u := range urls {
 		fmt.Fprintf(&cfg, "  - {name: target-%d, type: webhook, url: %q, format: alertmanager}\n", i, u)
 	}
 	return cfg.String()
 }
+
+// gogcEnv, when set, is am-fanout's runtime.gogc in the benchmark.
+const gogcEnv = "AM_FANOUT_BENCH_GOGC"
 
 // errRefused is a 503 from the outbox: it is full, and Alertmanager would
 // send the notification again later.

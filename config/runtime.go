@@ -11,9 +11,10 @@ type Runtime struct {
 // DefaultGoGC is Go's own default. Twice it saved about a tenth of
 // am-fanout's CPU per delivery under the end-to-end load, for a heap up
 // to half as large again; but under the outbox's bounds with a
-// black-holed target the heap then grew until the process, with the
-// store file's mapped pages, passed a 128 MiB container's limit, which at
-// 100 it stays under (BENCHMARKS.md). Raise it where memory is to spare.
+// black-holed target the process, with the store file's mapped pages,
+// then came within a few MiB of a 128 MiB container's limit and once in
+// five runs passed it, where at 100 it stays 24 MiB under (BENCHMARKS.md,
+// Memory). Raise it where memory is to spare.
 const DefaultGoGC = 100
 
 // DefaultRuntime is the runtime section used for every key the file
