@@ -213,6 +213,7 @@ func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (str
 	latest, pending := tx.Bucket(bucketLatest), s.pending(tx)
 	slotKey := fileKey(d.Slot())
 	st, known := decodeSlot(latest.Get(slotKey))
+	settle(&st, pending, seek(tx.Bucket(bucketSettled)))
 	x := d.order()
 	if s.deliveredIn(seek(tx.Bucket(bucketDone)), st, known, d, x, now) {
 		return StateAlreadyDelivered, nil, nil

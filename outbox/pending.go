@@ -138,13 +138,14 @@ func (s *Store) Accept(cands []*Candidate, now time.Time) error {
 func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
 	pending, latest := s.pending(tx), tx.Bucket(bucketLatest)
 	fillInOrder(pending)
-	done, slots := seek(tx.Bucket(bucketDone)), seek(latest)
+	done, slots, settled := seek(tx.Bucket(bucketDone)), seek(latest), seek(tx.Bucket(bucketSettled))
 	for _, c := range cands {
 		// The transaction may run again alone: decide afresh.
 		c.State, c.Old, c.Seq, c.Delivery.ID = StateAccepted, 0, 0, 0
 		d := c.Delivery
 		slotKey := fileKey(d.Slot())
 		st, known := decodeSlot(slots.get(slotKey))
+		settle(&st, pending, settled)
 		x := d.order()
 		if s.deliveredIn(done, st, known, d, x, now) {
 			c.State = StateAlreadyDelivered
@@ -299,12 +300,21 @@ func (s *Store) record(tx *bolt.Tx, slots seeker, d *Delivery, data []byte, what
 		return pending.Put(id, data)
 	case FateDone:
 		// A notification's resends are known by the states it carries,
-		// which its slot does not hold; an alert's delivery is marked in
-		// its slot, below.
+		// which its slot does not hold. An alert's delivery goes into the
+		// settled log, by id: its slot, keyed by the alert's fingerprint
+		// and so on a page of its own, learns of it when the alert's
+		// next state reads it (settle), instead of being written twice
+		// for every delivery.
 		if d.Group != nil {
 			if err := tx.Bucket(bucketDone).Put(fileKey(d.key()), encodeTime(now)); err != nil {
 				return err
 			}
+			break
+		}
+		settled := tx.Bucket(bucketSettled)
+		settled.FillPercent = appendFill
+		if err := settled.Put(id, encodeTime(now)); err != nil {
+			return err
 		}
 	case FateDead:
 		if pending.Get(id) == nil {
@@ -317,7 +327,31 @@ func (s *Store) record(tx *bolt.Tx, slots seeker, d *Delivery, data []byte, what
 	if err := pending.Delete(id); err != nil {
 		return err
 	}
+	if d.Group == nil {
+		return nil
+	}
 	return clearPending(tx, slots, d, what == FateDone, now)
+}
+
+// settle reads into st what became of its pending delivery since the slot
+// was written, as the end of an alert's delivery does not write its slot
+// (record): a delivery no longer pending was delivered when the settled
+// log has it, at a time no earlier than the slot's (a volatile store's
+// ids start again after a restart; the log keeps the older ones until
+// pruned), and otherwise died or, in a volatile store, was lost with a
+// restart. Every reader of a slot's pending id goes through it.
+func settle(st *slotState, pending records, settled seeker) {
+	if st.Pending == 0 {
+		return
+	}
+	id := encodeID(st.Pending)
+	if pending.Get(id) != nil {
+		return
+	}
+	st.Pending = 0
+	if at := decodeTime(settled.get(id)); !at.IsZero() && !at.Before(st.At) {
+		st.Delivered, st.At = true, at
+	}
 }
 
 // clearPending notes that the slot's newest state is no longer pending,

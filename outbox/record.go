@@ -118,7 +118,9 @@ func (d *Delivery) Status() core.AlertStatus {
 // slotState is the value of the latest bucket: the newest state accepted
 // for a (target, alert), what the order knows of the episodes before it
 // (see mark), and the id of its pending delivery, 0 once that delivery is
-// done or dead.
+// done or dead. The bbolt store leaves an alert's slot as its acceptance
+// wrote it when the delivery ends, and reads the end from the settled log
+// (settle); a notification's slot it writes at the end.
 type slotState struct {
 	Order order
 	// Mark, while the alert fires, is the last moment of the episodes
@@ -133,8 +135,8 @@ type slotState struct {
 	At time.Time
 	// Delivered says that the state Order names was delivered, at At:
 	// the bbolt store's dedup log of an alert's deliveries (deliveredIn),
-	// written in the same record as the end of its delivery instead of
-	// a record of its own.
+	// as settle reads it from the settled log, or as the version before
+	// that log wrote it into the slot at the end of the delivery.
 	Delivered bool
 }
 

@@ -8,18 +8,24 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Prune removes done records older than the dedup window, ordering state
-// older than the retention with nothing pending, delivery history not
-// changed within the retention, the oldest of each beyond MaxDone, and
-// expired publisher state. Freed pages are reused by
-// later writes; Open compacts a file that became mostly free.
+// Prune removes done and settled records older than the dedup window,
+// ordering state older than the retention with nothing pending, delivery
+// history not changed within the retention, the oldest of each beyond
+// MaxDone, and expired publisher state. Freed pages are reused by later
+// writes; Open compacts a file that became mostly free.
 func (s *Store) Prune(now time.Time) error {
 	return s.update(func(tx *bolt.Tx) error {
 		if _, _, err := pruneBucket(tx.Bucket(bucketDone), now.Add(-s.opts.DedupWindow), s.opts.MaxDone, decodeTime); err != nil {
 			return err
 		}
+		// The slots first: their deliveries' ends are read from the
+		// settled log, which goes next.
+		pending, settled := s.pending(tx), seek(tx.Bucket(bucketSettled))
 		_, _, err := pruneBucket(tx.Bucket(bucketLatest), now.Add(-s.opts.Retention), s.opts.MaxDone, func(v []byte) time.Time {
 			st, ok := decodeSlot(v)
+			if ok {
+				settle(&st, pending, settled)
+			}
 			if !ok || st.Pending != 0 {
 				// Never forget the order of an alert with a pending state.
 				return time.Time{}
@@ -27,6 +33,9 @@ func (s *Store) Prune(now time.Time) error {
 			return st.At
 		})
 		if err != nil {
+			return err
+		}
+		if _, _, err := pruneBucket(tx.Bucket(bucketSettled), now.Add(-s.opts.DedupWindow), s.opts.MaxDone, decodeTime); err != nil {
 			return err
 		}
 		if _, _, err := pruneBucket(tx.Bucket(bucketHistory), now.Add(-s.opts.Retention), s.opts.MaxDone, historyChanged); err != nil {

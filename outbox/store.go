@@ -20,8 +20,9 @@ import (
 var (
 	bucketPending = []byte("pending") // id → Delivery JSON, waiting or being attempted
 	bucketDead    = []byte("dead")    // id → Delivery JSON, dead letters
-	bucketDone    = []byte("done")    // fileKey(delivery key) → time delivered (8 bytes, unix nanoseconds): notifications'; an alert's is its slot's mark
+	bucketDone    = []byte("done")    // fileKey(delivery key) → time delivered (8 bytes, unix nanoseconds): notifications'; an alert's is in settled
 	bucketLatest  = []byte("latest")  // fileKey(slot): fingerprint\x00target → newest accepted state (see slotState)
+	bucketSettled = []byte("settled") // id → time delivered (8 bytes, unix nanoseconds): the end of an alert's delivery, read into its slot later (settle)
 	bucketState   = []byte("state")   // target\x00key → expiry (8 bytes, unix nanoseconds) + value, publishers' state
 )
 
@@ -192,7 +193,7 @@ func openDB(path string, noSync bool, logger *slog.Logger) (db *bolt.DB, err err
 	}
 	rewritten := 0
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketPending, bucketDead, bucketDone, bucketLatest, bucketState, bucketHistory} {
+		for _, b := range [][]byte{bucketPending, bucketDead, bucketDone, bucketLatest, bucketSettled, bucketState, bucketHistory} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

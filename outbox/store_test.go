@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -161,7 +162,109 @@ func TestDedupMarksOnlyWhatWasDelivered(t *testing.T) {
 		return nil
 	})
 	if doneRecords != 0 {
-		t.Errorf("the done bucket holds %d records after alert deliveries only, want none: their slots hold the marks", doneRecords)
+		t.Errorf("the done bucket holds %d records after alert deliveries only, want none: the settled log holds them", doneRecords)
+	}
+}
+
+// slotBytes is the latest bucket's record of target's slot of alert fp.
+func slotBytes(t *testing.T, s *Store, target, fp string) []byte {
+	t.Helper()
+	var v []byte
+	_ = s.view(func(tx *boltTx) error {
+		v = bytes.Clone(tx.Bucket(bucketLatest).Get(fileKey(slotKey(target, fp))))
+		return nil
+	})
+	return v
+}
+
+// bucketLen counts the records of a bucket of s's file.
+func bucketLen(t *testing.T, s *Store, name []byte) int {
+	t.Helper()
+	n := 0
+	_ = s.view(func(tx *boltTx) error {
+		n = tx.Bucket(name).Stats().KeyN
+		return nil
+	})
+	return n
+}
+
+// TestDeliveryEndLeavesTheSlot: the end of an alert's delivery goes into
+// the settled log and leaves the alert's slot as its acceptance wrote it;
+// the next state of the alert reads it from the log (a resend within the
+// dedup window is already delivered), as does the retention pass, which
+// forgets the slot once the retention is over, and the log's record once
+// the window is; slots whose marks an older version wrote read as before.
+func TestDeliveryEndLeavesTheSlot(t *testing.T) {
+	s := newStore(t, StoreOptions{DedupWindow: time.Hour, Retention: 2 * time.Hour})
+	c := accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0]
+	before := slotBytes(t, s, "t1", "a")
+	deliver(t, s, c)
+	if after := slotBytes(t, s, "t1", "a"); !bytes.Equal(after, before) {
+		t.Errorf("the end of the delivery rewrote the slot: %x, then %x", before, after)
+	}
+	if n := bucketLen(t, s, bucketSettled); n != 1 {
+		t.Errorf("the settled log holds %d records after one delivery, want 1", n)
+	}
+	if got := accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0].State; got != StateAlreadyDelivered {
+		t.Errorf("the delivered state's resend is %q, want already delivered", got)
+	}
+
+	// "b" as the version before the settled log left it: its slot marked
+	// delivered, nothing pending.
+	old := accept(t, s, "t1", alert("b", core.StatusFiring, 0))[0]
+	if err := s.update(func(tx *boltTx) error {
+		if err := s.pending(tx).Delete(encodeID(old.Delivery.ID)); err != nil {
+			return err
+		}
+		return clearPending(tx, seek(tx.Bucket(bucketLatest)), old.Delivery, true, time.Now())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := accept(t, s, "t1", alert("b", core.StatusFiring, 0))[0].State; got != StateAlreadyDelivered {
+		t.Errorf("the resend of a state an older version marked delivered is %q, want already delivered", got)
+	}
+
+	deliver(t, s, accept(t, s, "t1", alert("c", core.StatusFiring, 0))[0])
+	if err := s.Prune(time.Now().Add(90 * time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if n := bucketLen(t, s, bucketSettled); n != 0 {
+		t.Errorf("the settled log holds %d records past the dedup window, want none", n)
+	}
+	if slotBytes(t, s, "t1", "c") == nil {
+		t.Error("the retention pass forgot a slot within the retention")
+	}
+	if err := s.Prune(time.Now().Add(3 * time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if slotBytes(t, s, "t1", "c") != nil {
+		t.Error("the retention pass kept the slot of a delivery that ended past the retention, as if it were pending")
+	}
+}
+
+// TestVolatileRestartForgetsLostDeliveries: a volatile store numbers its
+// deliveries from 1 again after a restart, so the settled log may hold
+// the end of another delivery under a lost one's id; it is older than
+// the slot, and the lost state's resend is accepted, not deduplicated.
+func TestVolatileRestartForgetsLostDeliveries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	open := func() *Store {
+		s, err := Open(path, StoreOptions{Volatile: true, DedupWindow: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	deliver(t, s, accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0])
+	s.Close()
+	s = open()
+	lost := accept(t, s, "t1", alert("b", core.StatusFiring, 0))[0]
+	s.Close()
+	s = open()
+	defer s.Close()
+	if got := accept(t, s, "t1", alert("b", core.StatusFiring, 0))[0].State; got != StateAccepted {
+		t.Errorf("after a restart, the resend of a delivery the volatile store lost (id %d again) is %q, want accepted", lost.Delivery.ID, got)
 	}
 }
 
