@@ -215,7 +215,7 @@ func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (str
 	st, known := decodeSlot(latest.Get(slotKey))
 	settle(&st, pending, seek(tx.Bucket(bucketSettled)))
 	x := d.order()
-	if s.deliveredIn(seek(tx.Bucket(bucketDone)), st, known, d, x, now) {
+	if s.deliveredIn(doneIn(tx), st, known, d, x, now) {
 		return StateAlreadyDelivered, nil, nil
 	}
 	if v := st.verdict(known, x); v != "" {

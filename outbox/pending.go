@@ -138,7 +138,7 @@ func (s *Store) Accept(cands []*Candidate, now time.Time) error {
 func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
 	pending, latest := s.pending(tx), tx.Bucket(bucketLatest)
 	fillInOrder(pending)
-	done, slots, settled := seek(tx.Bucket(bucketDone)), seek(latest), seek(tx.Bucket(bucketSettled))
+	done, slots, settled := doneIn(tx), seek(latest), seek(tx.Bucket(bucketSettled))
 	for _, c := range cands {
 		// The transaction may run again alone: decide afresh.
 		c.State, c.Old, c.Seq, c.Delivery.ID = StateAccepted, 0, 0, 0

@@ -481,16 +481,47 @@ func (s *Store) Size() int64 {
 }
 
 // deliveredIn reports whether d's state, of order x, reached its target
-// within the dedup window: for an alert, as its slot st (known when read)
-// marks its newest state delivered; otherwise, and for the marks of stores
-// written before the slots held them, as done, the done bucket, reads d's
-// dedup key.
-func (s *Store) deliveredIn(done seeker, st slotState, known bool, d *Delivery, x order, now time.Time) bool {
-	if known && d.Group == nil && st.Delivered && st.rank(x) == 0 && now.Sub(st.At) < s.opts.DedupWindow {
-		return true
+// within the dedup window: for an alert, as its slot st (known when read,
+// settled) marks its newest state delivered; otherwise, and for the marks
+// of stores written before the slots held them, as done, the done bucket,
+// reads d's dedup key.
+func (s *Store) deliveredIn(done doneLog, st slotState, known bool, d *Delivery, x order, now time.Time) bool {
+	if d.Group == nil {
+		if known && st.Delivered && st.rank(x) == 0 && now.Sub(st.At) < s.opts.DedupWindow {
+			return true
+		}
+		if !done.alerts {
+			return false
+		}
 	}
 	at := decodeTime(done.get(fileKey(d.key())))
 	return !at.IsZero() && now.Sub(at) < s.opts.DedupWindow
+}
+
+// doneLog reads the done bucket of a transaction. alerts says whether it
+// holds any alert's record, which only files written before the slots
+// held the marks do, until the dedup window prunes them: without them an
+// alert's delivery is not looked up there, a search and a key built for
+// nothing on every acceptance.
+type doneLog struct {
+	seeker
+	alerts bool
+}
+
+// groupDone begins the done records of notifications: the fileKey of a
+// group's delivery key. An alert's record begins with its fingerprint,
+// hex, and sorts before them.
+var groupDone = []byte("group\x00")
+
+func doneIn(tx *bolt.Tx) doneLog {
+	d := doneLog{seeker: seek(tx.Bucket(bucketDone))}
+	if k, _ := d.c.First(); k != nil && !bytes.HasPrefix(k, groupDone) {
+		d.alerts = true
+	} else if k, _ := d.c.Seek([]byte("group\x01")); k != nil {
+		// Not hex after all: an alert's record all the same.
+		d.alerts = true
+	}
+	return d
 }
 
 // seeker reads the keys of one bucket through one cursor, whose stack it

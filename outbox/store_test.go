@@ -474,3 +474,41 @@ func TestAcceptancesWaitForOthersWhenCrowded(t *testing.T) {
 		})
 	}
 }
+
+// TestDoneLogKnowsItsAlerts: the done bucket is searched for an alert's
+// delivery only while it holds an alert's record (files written before
+// the slots held the marks), whatever its fingerprint.
+func TestDoneLogKnowsItsAlerts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		keys []string
+		want bool
+	}{
+		{"empty", nil, false},
+		{"notifications only", []string{"group\x00{}:{a=\"1\"}\x00digest\x00t1", "group\x00{}:{b=\"2\"}\x00digest\x00t2"}, false},
+		{"an alert's", []string{"0123456789abcdef\x00firing\x001\x00t1", "group\x00{}\x00digest\x00t1"}, true},
+		{"an alert's, not hex", []string{"group\x00{}\x00digest\x00t1", "zz\x00firing\x001\x00t1"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t, StoreOptions{})
+			if err := s.update(func(tx *boltTx) error {
+				for _, k := range tc.keys {
+					if err := tx.Bucket(bucketDone).Put([]byte(k), encodeTime(time.Now())); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			var got bool
+			_ = s.view(func(tx *boltTx) error {
+				got = doneIn(tx).alerts
+				return nil
+			})
+			if got != tc.want {
+				t.Errorf("done records %q: alerts %v, want %v", tc.keys, got, tc.want)
+			}
+		})
+	}
+}
