@@ -159,7 +159,10 @@ func Open(path string, opts StoreOptions) (*Store, error) {
 	}
 	s := &Store{db: db, path: path, opts: opts, writes: make(chan *write, maxGroup), stop: make(chan struct{})}
 	if opts.Volatile {
-		s.mem = newMemory()
+		if s.mem, err = memorySince(db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("outbox store %s: %w", path, err)
+		}
 	}
 	s.wg.Go(s.commitLoop)
 	return s, nil

@@ -242,29 +242,23 @@ func TestDeliveryEndLeavesTheSlot(t *testing.T) {
 	}
 }
 
-// TestVolatileRestartForgetsLostDeliveries: a volatile store numbers its
-// deliveries from 1 again after a restart, so the settled log may hold
-// the end of another delivery under a lost one's id; it is older than
-// the slot, and the lost state's resend is accepted, not deduplicated.
-func TestVolatileRestartForgetsLostDeliveries(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "outbox.db")
-	open := func() *Store {
-		s, err := Open(path, StoreOptions{Volatile: true, DedupWindow: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	s := open()
-	deliver(t, s, accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0])
-	s.Close()
-	s = open()
+// TestSettledBeforeItsSlotIsAnother: a settled record older than the
+// slot that names its id is the end of another delivery (ids a volatile
+// store of an older version gave again after a restart), not of the
+// slot's: the state's resend is accepted, not deduplicated.
+func TestSettledBeforeItsSlotIsAnother(t *testing.T) {
+	s := newStore(t, StoreOptions{Volatile: true, DedupWindow: time.Hour})
 	lost := accept(t, s, "t1", alert("b", core.StatusFiring, 0))[0]
-	s.Close()
-	s = open()
-	defer s.Close()
+	if err := s.update(func(tx *boltTx) error {
+		if err := s.pending(tx).Delete(encodeID(lost.Delivery.ID)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketSettled).Put(encodeID(lost.Delivery.ID), encodeTime(time.Now().Add(-time.Minute)))
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if got := accept(t, s, "t1", alert("b", core.StatusFiring, 0))[0].State; got != StateAccepted {
-		t.Errorf("after a restart, the resend of a delivery the volatile store lost (id %d again) is %q, want accepted", lost.Delivery.ID, got)
+		t.Errorf("the resend of a lost delivery whose id an older settled record has is %q, want accepted", got)
 	}
 }
 
@@ -510,5 +504,59 @@ func TestDoneLogKnowsItsAlerts(t *testing.T) {
 				t.Errorf("done records %q: alerts %v, want %v", tc.keys, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestVolatileIDsOutliveRestarts: a volatile store numbers its deliveries
+// after those of its runs before, so that the slot of a delivery a
+// restart lost never names a delivery of the next run (whose resend
+// would then be answered already pending and never sent), and a dead
+// letter never replaces an older one.
+func TestVolatileIDsOutliveRestarts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	open := func() *Store {
+		s, err := Open(path, StoreOptions{Volatile: true, DedupWindow: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	dead := accept(t, s, "t1", alert("d", core.StatusFiring, 0))[0]
+	if err := s.Record(time.Now(), &Settlement{Delivery: dead.Delivery, Fate: FateDead}); err != nil {
+		t.Fatal(err)
+	}
+	lost := accept(t, s, "t1", alert("b", core.StatusFiring, 0))[0]
+	s.Close()
+	if err := func() error {
+		// As versions that did not keep the sequence left the file.
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return db.Update(func(tx *boltTx) error {
+			if seq := tx.Bucket(bucketPending).Sequence(); seq != lost.Delivery.ID {
+				t.Errorf("the file keeps the sequence %d, want the last id given, %d", seq, lost.Delivery.ID)
+			}
+			return tx.Bucket(bucketPending).SetSequence(0)
+		})
+	}(); err != nil {
+		t.Fatal(err)
+	}
+	s = open()
+	defer s.Close()
+	next := accept(t, s, "t1", alert("c", core.StatusFiring, 0), alert("e", core.StatusFiring, 0))
+	if next[0].Delivery.ID <= lost.Delivery.ID {
+		t.Errorf("after a restart the first delivery is numbered %d, not after the run before's %d and %d", next[0].Delivery.ID, dead.Delivery.ID, lost.Delivery.ID)
+	}
+	if got := accept(t, s, "t1", alert("b", core.StatusFiring, 0))[0].State; got != StateAccepted {
+		t.Errorf("after a restart, the resend of a delivery the volatile store lost is %q, want accepted", got)
+	}
+	if err := s.Record(time.Now(), &Settlement{Delivery: next[1].Delivery, Fate: FateDead}); err != nil {
+		t.Fatal(err)
+	}
+	if n := bucketLen(t, s, bucketDead); n != 2 {
+		t.Errorf("%d dead letters after one in each run, want 2", n)
 	}
 }

@@ -42,6 +42,27 @@ type overlay struct {
 
 func newMemory() *memory { return &memory{records: map[string][]byte{}} }
 
+// memorySince is an empty memory numbering its deliveries after those of
+// the runs before: after the file's pending bucket's sequence, and after
+// every id a slot or a dead letter names, for files whose volatile runs
+// did not keep the sequence.
+func memorySince(db *bolt.DB) (*memory, error) {
+	m := newMemory()
+	err := db.View(func(tx *bolt.Tx) error {
+		m.seq = tx.Bucket(bucketPending).Sequence()
+		if k, _ := tx.Bucket(bucketDead).Cursor().Last(); len(k) == 8 {
+			m.seq = max(m.seq, decodeID(k))
+		}
+		return tx.Bucket(bucketLatest).ForEach(func(_, v []byte) error {
+			if st, ok := decodeSlot(v); ok {
+				m.seq = max(m.seq, st.Pending)
+			}
+			return nil
+		})
+	})
+	return m, err
+}
+
 // begin starts the overlay of a write transaction.
 func (m *memory) begin() {
 	m.mu.Lock()
@@ -68,7 +89,7 @@ func (m *memory) end(committed bool) {
 // in returns the records as tx sees them.
 func (m *memory) in(tx *bolt.Tx) records {
 	if tx.Writable() {
-		return writeView{m}
+		return writeView{m, tx}
 	}
 	return readView{m}
 }
@@ -93,7 +114,10 @@ func (v readView) ForEach(fn func(k, v []byte) error) error {
 // writeView reads through the overlay of the running write transaction.
 // Only the committer's goroutine writes, so the overlay needs no lock of
 // its own beyond the map's for end.
-type writeView struct{ m *memory }
+type writeView struct {
+	m  *memory
+	tx *bolt.Tx
+}
 
 func (v writeView) Get(id []byte) []byte {
 	ov := v.m.overlay
@@ -122,8 +146,16 @@ func (v writeView) Delete(id []byte) error {
 	return nil
 }
 
+// NextSequence numbers a delivery. The number is also the sequence of the
+// file's pending bucket, which a volatile store does not use otherwise,
+// written in the same transaction as the slot and dead letter that may
+// name it: the next run goes on from there (memorySince), so that a
+// delivery a restart lost shares its number with no later one.
 func (v writeView) NextSequence() (uint64, error) {
 	v.m.overlay.seq++
+	if err := v.tx.Bucket(bucketPending).SetSequence(v.m.overlay.seq); err != nil {
+		return 0, err
+	}
 	return v.m.overlay.seq, nil
 }
 
