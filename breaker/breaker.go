@@ -87,9 +87,10 @@ func (j *judged) Error() string { return j.o.Kind.String() }
 // is called on every state change with the target's name; it runs while
 // the breaker holds its lock, so it must not call back into the breaker.
 func New(name string, s core.BreakerSettings, onChange func(name string, from, to State)) *Breaker {
+	// gobreaker hands over the error Run's function returned, unwrapped;
+	// a type assertion, unlike errors.As, allocates nothing for it.
 	outcome := func(err error) *core.Outcome {
-		var j *judged
-		if errors.As(err, &j) {
+		if j, ok := err.(*judged); ok {
 			return &j.o
 		}
 		return nil

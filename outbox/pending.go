@@ -267,14 +267,14 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 		}
 	}
 	return s.updateLazily(func(tx *bolt.Tx) error {
-		slots := seek(tx.Bucket(bucketLatest))
+		pending, slots := s.pending(tx), seek(tx.Bucket(bucketLatest))
 		for i, st := range ss {
 			var err error
 			at := st.when(now)
 			if st.Fate == FateDead {
-				err = s.bury(tx, slots, st.Delivery, data[i], st.Handover, at)
+				err = s.bury(tx, pending, slots, st.Delivery, data[i], st.Handover, at)
 			} else {
-				err = s.record(tx, slots, st.Delivery, data[i], st.Fate, at)
+				err = s.record(tx, pending, slots, st.Delivery, data[i], st.Fate, at)
 			}
 			if err == nil && lines[i] != nil {
 				err = s.appendHistory(tx, lines[i], at)
@@ -289,9 +289,10 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 
 // record writes an attempt's outcome: a done delivery leaves the pending
 // bucket for the dedup log, a dead one moves to the dead letters, a retry
-// is updated in place. slots reads tx's latest bucket.
-func (s *Store) record(tx *bolt.Tx, slots seeker, d *Delivery, data []byte, what Fate, now time.Time) error {
-	pending, id := s.pending(tx), encodeID(d.ID)
+// is updated in place. pending and slots read tx's pending and latest
+// buckets.
+func (s *Store) record(tx *bolt.Tx, pending records, slots seeker, d *Delivery, data []byte, what Fate, now time.Time) error {
+	id := encodeID(d.ID)
 	switch what {
 	case FateRetry:
 		if pending.Get(id) == nil {
@@ -371,14 +372,14 @@ func clearPending(tx *bolt.Tx, slots seeker, d *Delivery, delivered bool, now ti
 // bury moves d to the dead letters and accepts its fallback deliveries
 // in the same transaction: either d is still pending and fails again, or
 // both are written.
-func (s *Store) bury(tx *bolt.Tx, slots seeker, d *Delivery, data []byte, hand []*Candidate, now time.Time) error {
+func (s *Store) bury(tx *bolt.Tx, pending records, slots seeker, d *Delivery, data []byte, hand []*Candidate, now time.Time) error {
 	for _, c := range hand {
 		c.State = ""
 	}
-	if s.pending(tx).Get(encodeID(d.ID)) == nil {
+	if pending.Get(encodeID(d.ID)) == nil {
 		return nil
 	}
-	if err := s.record(tx, slots, d, data, FateDead, now); err != nil {
+	if err := s.record(tx, pending, slots, d, data, FateDead, now); err != nil {
 		return err
 	}
 	return s.decide(tx, hand, now)

@@ -29,6 +29,11 @@ import (
 type userAgent struct {
 	next http.RoundTripper
 	ua   string
+	// value is ua as a header value, shared by every request send sets
+	// it on: net/http reads header values and never changes them, and
+	// Header.Add or Set on a request replaces rather than writes into a
+	// slice of one.
+	value []string
 }
 
 func (u *userAgent) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -77,7 +82,7 @@ func NewHTTPTarget(name string, cfg commoncfg.HTTPClientConfig, t Templates, o O
 		return HTTPTarget{}, fmt.Errorf("target %q: http_config: %w", name, err)
 	}
 	if o.UserAgent != "" {
-		c.Transport = &userAgent{next: c.Transport, ua: o.UserAgent}
+		c.Transport = &userAgent{next: c.Transport, ua: o.UserAgent, value: []string{o.UserAgent}}
 	}
 	if o.Transport != nil {
 		c.Transport = o.Transport(c.Transport)
@@ -136,9 +141,17 @@ func BodyRequest(ctx context.Context, method, rawURL string, body []byte, conten
 	if err != nil {
 		return nil, errors.New("building request: invalid URL")
 	}
-	req.Header.Set("Content-Type", contentType)
+	if contentType == jsonType[0] {
+		// Shared, as userAgent's value is.
+		req.Header["Content-Type"] = jsonType
+	} else {
+		req.Header.Set("Content-Type", contentType)
+	}
 	return req, nil
 }
+
+// jsonType is the Content-Type header of most requests.
+var jsonType = []string{"application/json"}
 
 // Checker inspects a 2xx answer for failures that vendors report in the
 // body (Slack's {"ok":false}, Teams' throttling text); nil means success.
@@ -173,7 +186,7 @@ func send(c *http.Client, req *http.Request, check Checker, maxAnswer int64, who
 	if u, ok := c.Transport.(*userAgent); ok && req.Header.Get("User-Agent") == "" {
 		// The request is the caller's until it is sent: set here, the
 		// header spares userAgent a copy of the request.
-		req.Header.Set("User-Agent", u.ua)
+		req.Header["User-Agent"] = u.value
 	}
 	resp, err := c.Do(req)
 	if err != nil {

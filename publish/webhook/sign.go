@@ -140,9 +140,11 @@ func newSigner(secrets []publish.Secret) (signer, error) {
 func (s signer) sign(req *http.Request, id string, unix int64, body []byte) {
 	ts := strconv.FormatInt(unix, 10)
 	// Set under their canonical keys, as Header.Set would, without
-	// canonicalising the names again for every request.
-	req.Header[canonicalID] = []string{id}
-	req.Header[canonicalTimestamp] = []string{ts}
+	// canonicalising the names again for every request, and in one
+	// allocation.
+	values := []string{id, ts}
+	req.Header[canonicalID] = values[0:1:1]
+	req.Header[canonicalTimestamp] = values[1:2:2]
 	if len(s.keys) == 0 {
 		return
 	}
