@@ -8,10 +8,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Prune removes done and settled records older than the dedup window,
-// ordering state older than the retention with nothing pending, delivery
-// history not changed within the retention, the oldest of each beyond
-// MaxDone, and expired publisher state. Freed pages are reused by later
+// Prune removes done records older than the dedup window, ordering state
+// and settled records older than the retention with nothing pending,
+// delivery history not changed within the retention, the oldest of each
+// beyond MaxDone, and expired publisher state. Freed pages are reused by later
 // writes; Open compacts a file that became mostly free.
 func (s *Store) Prune(now time.Time) error {
 	return s.update(func(tx *bolt.Tx) error {
@@ -35,7 +35,10 @@ func (s *Store) Prune(now time.Time) error {
 		if err != nil {
 			return err
 		}
-		if _, _, err := pruneBucket(tx.Bucket(bucketSettled), now.Add(-s.opts.DedupWindow), s.opts.MaxDone, decodeTime); err != nil {
+		// Kept for the retention rather than the dedup window: a slot
+		// whose delivery ended reads the time of the end from here, and
+		// its retention counts from that.
+		if _, _, err := pruneBucket(tx.Bucket(bucketSettled), now.Add(-s.opts.Retention), s.opts.MaxDone, decodeTime); err != nil {
 			return err
 		}
 		if _, _, err := pruneBucket(tx.Bucket(bucketHistory), now.Add(-s.opts.Retention), s.opts.MaxDone, historyChanged); err != nil {

@@ -60,7 +60,8 @@ type StoreOptions struct {
 	// first.
 	MaxDone int
 	// Retention is how long the ordering state of an alert is kept after
-	// its last change.
+	// its last change: the acceptance of its newest state, or the end of
+	// its delivery when delivered (the settled log, kept as long).
 	Retention time.Duration
 	// DeadLetterRetention is how long a dead letter is kept after it died;
 	// MaxDeadLetters bounds how many are kept, the oldest going first.

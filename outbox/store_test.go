@@ -192,8 +192,8 @@ func bucketLen(t *testing.T, s *Store, name []byte) int {
 // the settled log and leaves the alert's slot as its acceptance wrote it;
 // the next state of the alert reads it from the log (a resend within the
 // dedup window is already delivered), as does the retention pass, which
-// forgets the slot once the retention is over, and the log's record once
-// the window is; slots whose marks an older version wrote read as before.
+// forgets the slot and the log's record once the retention after the end
+// is over; slots whose marks an older version wrote read as before.
 func TestDeliveryEndLeavesTheSlot(t *testing.T) {
 	s := newStore(t, StoreOptions{DedupWindow: time.Hour, Retention: 2 * time.Hour})
 	c := accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0]
@@ -224,21 +224,38 @@ func TestDeliveryEndLeavesTheSlot(t *testing.T) {
 		t.Errorf("the resend of a state an older version marked delivered is %q, want already delivered", got)
 	}
 
+	// "c" delivered at once, "e" an hour and a half after its acceptance.
+	start := time.Now()
 	deliver(t, s, accept(t, s, "t1", alert("c", core.StatusFiring, 0))[0])
-	if err := s.Prune(time.Now().Add(90 * time.Minute)); err != nil {
+	late := accept(t, s, "t1", alert("e", core.StatusFiring, 0))[0]
+	if err := s.Record(start.Add(90*time.Minute), &Settlement{Delivery: late.Delivery, Fate: FateDone}); err != nil {
 		t.Fatal(err)
 	}
-	if n := bucketLen(t, s, bucketSettled); n != 0 {
-		t.Errorf("the settled log holds %d records past the dedup window, want none", n)
-	}
-	if slotBytes(t, s, "t1", "c") == nil {
-		t.Error("the retention pass forgot a slot within the retention")
-	}
-	if err := s.Prune(time.Now().Add(3 * time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if slotBytes(t, s, "t1", "c") != nil {
-		t.Error("the retention pass kept the slot of a delivery that ended past the retention, as if it were pending")
+	for _, tc := range []struct {
+		after      time.Duration
+		c, e       bool
+		settledLen int
+	}{
+		// Within the retention of both ends.
+		{90 * time.Minute, true, true, 3},
+		// Past the retention of c's end, within that of e's.
+		{3 * time.Hour, false, true, 1},
+		{4 * time.Hour, false, false, 0},
+	} {
+		if err := s.Prune(start.Add(tc.after)); err != nil {
+			t.Fatal(err)
+		}
+		for _, slot := range []struct {
+			fp   string
+			want bool
+		}{{"c", tc.c}, {"e", tc.e}} {
+			if kept := slotBytes(t, s, "t1", slot.fp) != nil; kept != slot.want {
+				t.Errorf("%v on, the retention pass kept the slot of %q: %v, want %v (retention 2h from the end of its delivery)", tc.after, slot.fp, kept, slot.want)
+			}
+		}
+		if n := bucketLen(t, s, bucketSettled); n != tc.settledLen {
+			t.Errorf("%v on, the settled log holds %d records, want %d: they go with the retention", tc.after, n, tc.settledLen)
+		}
 	}
 }
 
