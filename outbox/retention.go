@@ -21,14 +21,19 @@ func (s *Store) Prune(now time.Time) error {
 		// The slots first: their deliveries' ends are read from the
 		// settled log, which goes next.
 		pending, settled := s.pending(tx), seek(tx.Bucket(bucketSettled))
-		_, _, err := pruneBucket(tx.Bucket(bucketLatest), now.Add(-s.opts.Retention), s.opts.MaxDone, func(v []byte) time.Time {
+		cutoff := now.Add(-s.opts.Retention)
+		_, _, err := pruneBucket(tx.Bucket(bucketLatest), cutoff, s.opts.MaxDone, func(v []byte) time.Time {
 			st, ok := decodeSlot(v)
-			if ok {
-				settle(&st, pending, settled)
-			}
-			if !ok || st.Pending != 0 {
+			if !ok || st.Pending != 0 && pending.Get(encodeID(st.Pending)) != nil {
 				// Never forget the order of an alert with a pending state.
 				return time.Time{}
+			}
+			if st.At.Before(cutoff) {
+				// The end of its delivery, if it was delivered, is
+				// later than its acceptance: only a slot older than the
+				// retention needs to read it. The others go by their
+				// acceptance when the bound is reached.
+				settle(&st, pending, settled)
 			}
 			return st.At
 		})
@@ -38,7 +43,7 @@ func (s *Store) Prune(now time.Time) error {
 		// Kept for the retention rather than the dedup window: a slot
 		// whose delivery ended reads the time of the end from here, and
 		// its retention counts from that.
-		if _, _, err := pruneBucket(tx.Bucket(bucketSettled), now.Add(-s.opts.Retention), s.opts.MaxDone, decodeTime); err != nil {
+		if _, _, err := pruneBucket(tx.Bucket(bucketSettled), cutoff, s.opts.MaxDone, decodeTime); err != nil {
 			return err
 		}
 		if _, _, err := pruneBucket(tx.Bucket(bucketHistory), now.Add(-s.opts.Retention), s.opts.MaxDone, historyChanged); err != nil {

@@ -577,3 +577,30 @@ func TestVolatileIDsOutliveRestarts(t *testing.T) {
 		t.Errorf("%d dead letters after one in each run, want 2", n)
 	}
 }
+
+// TestPruneBoundsSlots: beyond MaxDone the oldest slots whose deliveries
+// ended go, and their settled records, while a slot with a delivery still
+// pending stays whatever the bound.
+func TestPruneBoundsSlots(t *testing.T) {
+	s := newStore(t, StoreOptions{MaxDone: 3})
+	for _, fp := range []string{"a", "b", "c", "d", "e"} {
+		// Each acceptance is a commit of its own: their times differ.
+		deliver(t, s, accept(t, s, "t1", alert(fp, core.StatusFiring, 0))[0])
+	}
+	accept(t, s, "t1", alert("p", core.StatusFiring, 0))
+	if err := s.Prune(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, fp := range []string{"a", "b", "c", "d", "e", "p"} {
+		if slotBytes(t, s, "t1", fp) != nil {
+			left = append(left, fp)
+		}
+	}
+	if got := strings.Join(left, ""); got != "cdep" {
+		t.Errorf("slots left %v, want the three newest ended [c d e] and the pending p", left)
+	}
+	if n := bucketLen(t, s, bucketSettled); n != 3 {
+		t.Errorf("%d settled records left, want 3", n)
+	}
+}
