@@ -64,9 +64,10 @@ type HistoryQuery struct {
 	Limit       int
 }
 
-func historyKey(d *Delivery) []byte {
-	k := binary.BigEndian.AppendUint64(nil, uint64(d.AcceptedAt.UnixNano()))
-	return binary.BigEndian.AppendUint64(k, d.ID)
+// appendHistoryKey appends d's history key to b.
+func appendHistoryKey(b []byte, d *Delivery) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(d.AcceptedAt.UnixNano()))
+	return binary.BigEndian.AppendUint64(b, d.ID)
 }
 
 // historyEntry is an attempt's line in its delivery's history, prepared
@@ -80,6 +81,11 @@ type historyEntry struct {
 	first   bool    // the delivery's first recorded attempt
 	h       History // the record as it is when the delivery has no history yet
 	fresh   []byte  // h encoded, for a first attempt
+	// What key and h's slices hold for an alert's delivery, in the same
+	// allocation as the entry.
+	keyBuf   [16]byte
+	fp       [1]string
+	attempts [1]Attempt
 }
 
 // newHistoryEntry prepares the history line of an attempt's outcome.
@@ -91,14 +97,16 @@ func newHistoryEntry(d *Delivery, out *core.Outcome, what Fate, now time.Time) *
 	}
 	// A delivery's first attempt has no history yet: its key (acceptance
 	// time and id) is new, as it is for a replay or a fallback hand-over.
-	he := &historyEntry{key: historyKey(d), attempt: a, state: HistoryPending, first: d.Attempts <= 1}
+	he := &historyEntry{attempt: a, state: HistoryPending, first: d.Attempts <= 1}
+	he.key = appendHistoryKey(he.keyBuf[:0], d)
 	switch what {
 	case FateDone:
 		he.state = HistoryDelivered
 	case FateDead:
 		he.state = HistoryDead
 	}
-	he.h = historyOf(d)
+	he.h = historyOf(d, he.fp[:0])
+	he.h.Attempts = he.attempts[:0]
 	he.h.add(a)
 	he.h.State = he.state
 	if he.first {
@@ -150,17 +158,20 @@ func (h *History) add(a Attempt) {
 	}
 }
 
-func historyOf(d *Delivery) History {
+// historyOf is d's history record without attempts, its fingerprints
+// appended to fps.
+func historyOf(d *Delivery, fps []string) History {
 	h := History{ID: d.ID, Target: d.Target, AcceptedAt: d.AcceptedAt.UTC(), Status: d.Status(), Group: d.Group != nil}
 	if d.Group != nil {
 		for i := range d.Group.Alerts {
-			h.Fingerprints = append(h.Fingerprints, d.Group.Alerts[i].Alert.Fingerprint)
+			fps = append(fps, d.Group.Alerts[i].Alert.Fingerprint)
 		}
 		h.AlertName = d.Group.Group.CommonLabels["alertname"]
 	} else {
-		h.Fingerprints = []string{d.Alert.Alert.Fingerprint}
+		fps = append(fps, d.Alert.Alert.Fingerprint)
 		h.AlertName = d.Alert.Alert.Labels["alertname"]
 	}
+	h.Fingerprints = fps
 	return h
 }
 
