@@ -337,10 +337,11 @@ func (s *Store) record(tx *bolt.Tx, pending records, slots seeker, d *Delivery, 
 // settle reads into st what became of its pending delivery since the slot
 // was written, as the end of an alert's delivery does not write its slot
 // (record): a delivery no longer pending was delivered when the settled
-// log has it, at a time no earlier than the slot's (a volatile store's
-// ids start again after a restart; the log keeps the older ones until
-// pruned), and otherwise died or, in a volatile store, was lost with a
-// restart. Every reader of a slot's pending id goes through it.
+// log has it, at a time no earlier than the slot's (an earlier one is
+// another delivery's end under the same id, as volatile stores before
+// memorySince gave after a restart), and otherwise died or, in a volatile
+// store, was lost with a restart. Every reader of a slot's pending id
+// goes through it.
 func settle(st *slotState, pending records, settled seeker) {
 	if st.Pending == 0 {
 		return
