@@ -86,6 +86,11 @@ func IsThrottled(err error) bool { return StatusCode(err) == 429 }
 
 // StatusCode returns the HTTP status carried by err, 0 if none.
 func StatusCode(err error) int {
+	if err == nil {
+		// Before the target errors.As needs, which escapes: every
+		// delivered attempt asks.
+		return 0
+	}
 	var de *DeliveryError
 	if errors.As(err, &de) {
 		return de.StatusCode
@@ -95,6 +100,9 @@ func StatusCode(err error) int {
 
 // RetryAfter returns the wait the target asked for, 0 if none.
 func RetryAfter(err error) time.Duration {
+	if err == nil {
+		return 0
+	}
 	var de *DeliveryError
 	if errors.As(err, &de) {
 		return de.RetryAfter

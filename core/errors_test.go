@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 )
 
 func TestGoneIsAPermanentFailureThatSaysGone(t *testing.T) {
@@ -36,5 +37,18 @@ func TestGoneIsAPermanentFailureThatSaysGone(t *testing.T) {
 				t.Errorf("%v no longer wraps its cause", tt.err)
 			}
 		})
+	}
+}
+
+// TestClassifyingASuccessAllocatesNothing: every delivered attempt is
+// classified, so a nil error is answered before the targets errors.As
+// needs are made.
+func TestClassifyingASuccessAllocatesNothing(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() {
+		if o := Classify(nil, false, time.Millisecond); o.Kind != OutcomeDelivered {
+			t.Fatalf("a nil error is classified %v", o.Kind)
+		}
+	}); n != 0 {
+		t.Errorf("classifying a success allocates %v times, want 0", n)
 	}
 }
