@@ -178,11 +178,19 @@ type pick struct {
 // none), else one per alert it selects.
 func picks(alerts []*core.EnrichedAlert, targets []*core.Target) []pick {
 	var out []pick
+	// The one-alert picks share their index slices.
+	var index []int
 	for _, t := range targets {
 		if !grouped(t) {
 			for i, a := range alerts {
 				if t.Selects(a) {
-					out = append(out, pick{target: t, alerts: []int{i}})
+					if index == nil {
+						index = make([]int, len(alerts))
+						for j := range index {
+							index[j] = j
+						}
+					}
+					out = append(out, pick{target: t, alerts: index[i : i+1 : i+1]})
 				}
 			}
 			continue
@@ -205,9 +213,11 @@ func picks(alerts []*core.EnrichedAlert, targets []*core.Target) []pick {
 // candidates encodes the deliveries picked, accepted at now.
 func candidates(alerts []*core.EnrichedAlert, picked []pick, now time.Time, tp string) []*candidate {
 	cands := make([]*candidate, 0, len(picked))
+	all := make([]candidate, len(picked)) // one allocation for them all
 	enc := outbox.NewEncoder(alerts, now, tp)
-	for _, pk := range picked {
-		c := &candidate{alerts: pk.alerts, target: pk.target}
+	for k, pk := range picked {
+		c := &all[k]
+		c.alerts, c.target = pk.alerts, pk.target
 		if pk.group {
 			n := &core.Notification{Group: alerts[pk.alerts[0]].Group, ReceivedAt: now, Alerts: make([]core.EnrichedAlert, len(pk.alerts))}
 			for j, i := range pk.alerts {

@@ -84,9 +84,14 @@ func (e *Encoder) Alert(target string, i int) *Candidate {
 		e.encoded[i], _ = json.Marshal(e.alerts[i])
 		e.memos[i] = new(core.RenderMemo)
 	}
-	d := &Delivery{Target: target, Alert: *e.alerts[i], AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent, Memo: e.memos[i]}
+	// The candidate and its delivery in one allocation.
+	cd := &struct {
+		c Candidate
+		d Delivery
+	}{d: Delivery{Target: target, Alert: *e.alerts[i], AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent, Memo: e.memos[i]}}
 	data := (&newDelivery{Target: target, Alert: e.encoded[i], AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}).encode()
-	return &Candidate{Delivery: d, data: data, size: len(data), shared: len(e.encoded[i])}
+	cd.c = Candidate{Delivery: &cd.d, data: data, size: len(data), shared: len(e.encoded[i])}
+	return &cd.c
 }
 
 // Group is the delivery of n, made of the notification's alerts, to
