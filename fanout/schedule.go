@@ -243,12 +243,19 @@ const (
 // delivery's slot, where a retry goes back to its lane. A held delivery
 // whose alerts were prepared is written back with them. release is
 // called once all of that is done.
-func (p *Pipeline) settle(e *entry, d *outbox.Delivery, out core.Outcome, prepared bool, release func()) {
+func (p *Pipeline) settle(e *entry, d *outbox.Delivery, outcome core.Outcome, prepared bool, release func()) {
 	now := time.Now()
+	// The outcome and the settlement that notes it, in one allocation:
+	// both outlive the call, in the write's callback.
+	sr := &struct {
+		rec outbox.Settlement
+		out core.Outcome
+	}{out: outcome}
+	out := &sr.out
 	p.mu.Lock()
 	l := e.lane
 	was, _ := l.state(now)
-	l.settle(e, &out, now, p.backoff)
+	l.settle(e, out, now, p.backoff)
 	next := now
 	st, until := l.state(now)
 	if st != LaneOpen && until.After(now) {
@@ -262,16 +269,17 @@ func (p *Pipeline) settle(e *entry, d *outbox.Delivery, out core.Outcome, prepar
 	p.running--
 	p.mu.Unlock()
 	p.poke()
-	p.logLane(l.name, was, st, until, failures, &out)
+	p.logLane(l.name, was, st, until, failures, out)
 	p.keepLane(keep)
 
-	what := p.judge(d, &out, now, next)
+	what := p.judge(d, out, now, next)
 	if what == settledHeld && !prepared {
-		p.finish(e, d, what, &out, now)
+		p.finish(e, d, what, out, now)
 		release()
 		return
 	}
-	rec := &outbox.Settlement{Delivery: d, Fate: outbox.FateRetry, Attempt: &out, At: now}
+	rec := &sr.rec
+	*rec = outbox.Settlement{Delivery: d, Fate: outbox.FateRetry, Attempt: out, At: now}
 	switch what {
 	case settledDone:
 		rec.Fate = outbox.FateDone
@@ -288,7 +296,7 @@ func (p *Pipeline) settle(e *entry, d *outbox.Delivery, out core.Outcome, prepar
 			p.admitHanded(d.Target, rec.Handover)
 		}
 		p.log(d, what)
-		p.finish(e, d, what, &out, now)
+		p.finish(e, d, what, out, now)
 		release()
 	})
 }
