@@ -273,13 +273,19 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 	}
 	return s.updateLazily(func(tx *bolt.Tx) error {
 		pending, slots := s.pending(tx), seek(tx.Bucket(bucketLatest))
+		var ends []settledEnd
 		for i, st := range ss {
 			var err error
 			at := st.when(now)
 			if st.Fate == FateDead {
-				err = s.bury(tx, pending, slots, st.Delivery, data[i], st.Handover, at)
+				// Its hand-over is decided against the settled log:
+				// the ends before it first.
+				if err = writeSettled(tx, ends); err == nil {
+					ends = ends[:0]
+					err = s.bury(tx, pending, slots, st.Delivery, data[i], st.Handover, at)
+				}
 			} else {
-				err = s.record(tx, pending, slots, st.Delivery, data[i], st.Fate, at)
+				err = s.record(tx, pending, slots, &ends, st.Delivery, data[i], st.Fate, at)
 			}
 			if err == nil && lines[i] != nil {
 				err = s.appendHistory(tx, lines[i], at)
@@ -288,15 +294,16 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 				return err
 			}
 		}
-		return nil
+		return writeSettled(tx, ends)
 	})
 }
 
 // record writes an attempt's outcome: a done delivery leaves the pending
 // bucket for the dedup log, a dead one moves to the dead letters, a retry
 // is updated in place. pending and slots read tx's pending and latest
-// buckets.
-func (s *Store) record(tx *bolt.Tx, pending records, slots seeker, d *Delivery, data []byte, what Fate, now time.Time) error {
+// buckets; an alert's end is added to ends, for the caller to note in the
+// settled log (writeSettled) once its settlements are all recorded.
+func (s *Store) record(tx *bolt.Tx, pending records, slots seeker, ends *[]settledEnd, d *Delivery, data []byte, what Fate, now time.Time) error {
 	id := encodeID(d.ID)
 	switch what {
 	case FateRetry:
@@ -317,10 +324,12 @@ func (s *Store) record(tx *bolt.Tx, pending records, slots seeker, d *Delivery, 
 			}
 			break
 		}
-		settled := tx.Bucket(bucketSettled)
-		settled.FillPercent = appendFill
-		if err := settled.Put(id, encodeTime(now)); err != nil {
-			return err
+		if ends == nil {
+			if err := writeSettled(tx, []settledEnd{{d.ID, now}}); err != nil {
+				return err
+			}
+		} else {
+			*ends = append(*ends, settledEnd{d.ID, now})
 		}
 	case FateDead:
 		if pending.Get(id) == nil {
@@ -351,12 +360,12 @@ func settle(st *slotState, pending records, settled seeker) {
 	if st.Pending == 0 {
 		return
 	}
-	id := encodeID(st.Pending)
-	if pending.Get(id) != nil {
+	if pending.Get(encodeID(st.Pending)) != nil {
 		return
 	}
+	at := settledAt(settled, st.Pending)
 	st.Pending = 0
-	if at := decodeTime(settled.get(id)); !at.IsZero() && !at.Before(st.At) {
+	if !at.IsZero() && !at.Before(st.At) {
 		st.Delivered, st.At = true, at
 	}
 }
@@ -385,7 +394,7 @@ func (s *Store) bury(tx *bolt.Tx, pending records, slots seeker, d *Delivery, da
 	if pending.Get(encodeID(d.ID)) == nil {
 		return nil
 	}
-	if err := s.record(tx, pending, slots, d, data, FateDead, now); err != nil {
+	if err := s.record(tx, pending, slots, nil, d, data, FateDead, now); err != nil {
 		return err
 	}
 	return s.decide(tx, hand, now)

@@ -43,7 +43,7 @@ func (s *Store) Prune(now time.Time) error {
 		// Kept for the retention rather than the dedup window: a slot
 		// whose delivery ended reads the time of the end from here, and
 		// its retention counts from that.
-		if _, _, err := pruneBucket(tx.Bucket(bucketSettled), cutoff, s.opts.MaxDone, decodeTime); err != nil {
+		if _, _, err := pruneBucket(tx.Bucket(bucketSettled), cutoff, max(1, s.opts.MaxDone/settledBlock), settledChanged); err != nil {
 			return err
 		}
 		if _, _, err := pruneBucket(tx.Bucket(bucketHistory), now.Add(-s.opts.Retention), s.opts.MaxDone, historyChanged); err != nil {

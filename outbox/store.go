@@ -22,7 +22,7 @@ var (
 	bucketDead    = []byte("dead")    // id → Delivery JSON, dead letters
 	bucketDone    = []byte("done")    // fileKey(delivery key) → time delivered (8 bytes, unix nanoseconds): notifications'; an alert's is in settled
 	bucketLatest  = []byte("latest")  // fileKey(slot): fingerprint\x00target → newest accepted state (see slotState)
-	bucketSettled = []byte("settled") // id → time delivered (8 bytes, unix nanoseconds): the end of an alert's delivery, read into its slot later (settle)
+	bucketSettled = []byte("settled") // id/16 → 16 times delivered (8 bytes each, unix nanoseconds): the ends of alerts' deliveries, read into their slots later (settled.go)
 	bucketState   = []byte("state")   // target\x00key → expiry (8 bytes, unix nanoseconds) + value, publishers' state
 )
 
