@@ -78,6 +78,9 @@ type JetStreamStore struct {
 	nc   *nats.Conn
 	js   jetstream.JetStream
 	opts JetStreamOptions
+	// writer names this store's slot changes apart from other
+	// replicas' (slotMsg's message ids).
+	writer string
 
 	names   jsNames
 	pending jetstream.Stream
@@ -199,7 +202,7 @@ func OpenJetStream(ctx context.Context, opts JetStreamOptions, logger *slog.Logg
 		nc.Close()
 		return nil, fmt.Errorf("nats store %s: %w", where, err)
 	}
-	s := &JetStreamStore{nc: nc, js: js, opts: opts, names: namesOf(opts.StreamPrefix)}
+	s := &JetStreamStore{nc: nc, js: js, opts: opts, names: namesOf(opts.StreamPrefix), writer: nats.NewInbox()}
 	ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
 	if err := s.create(ctx); err != nil {
