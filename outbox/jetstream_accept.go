@@ -203,10 +203,10 @@ type pubResult struct {
 // pipelineEach publishes n messages asynchronously, in order on the
 // connection, and waits for every acknowledgement. When none came for
 // unanswered, the messages not acknowledged are published again, until
-// ctx ends: a
-// stream leader that died with it never answers, and its successor has
-// not seen it. Every message carries a message id, so that one the first
-// leader did store is stored once and acknowledged as it was.
+// ctx ends: a stream leader that died with them never answers, and its
+// successor has not seen them. Every message carries a message id, so
+// that one the first leader did store is stored once and acknowledged as
+// it was.
 func (s *JetStreamStore) pipelineEach(ctx context.Context, n int, msg func(i int) (*nats.Msg, []jetstream.PublishOpt)) ([]pubResult, error) {
 	out := make([]pubResult, n)
 	futures := make([]jetstream.PubAckFuture, n)

@@ -302,7 +302,8 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 // bucket for the dedup log, a dead one moves to the dead letters, a retry
 // is updated in place. pending and slots read tx's pending and latest
 // buckets; an alert's end is added to ends, for the caller to note in the
-// settled log (writeSettled) once its settlements are all recorded.
+// settled log (writeSettled) once its settlements are all recorded (only
+// a done delivery uses ends: bury, recording deaths, passes none).
 func (s *Store) record(tx *bolt.Tx, pending records, slots seeker, ends *[]settledEnd, d *Delivery, data []byte, what Fate, now time.Time) error {
 	id := encodeID(d.ID)
 	switch what {
@@ -324,13 +325,7 @@ func (s *Store) record(tx *bolt.Tx, pending records, slots seeker, ends *[]settl
 			}
 			break
 		}
-		if ends == nil {
-			if err := writeSettled(tx, []settledEnd{{d.ID, now}}); err != nil {
-				return err
-			}
-		} else {
-			*ends = append(*ends, settledEnd{d.ID, now})
-		}
+		*ends = append(*ends, settledEnd{d.ID, now})
 	case FateDead:
 		if pending.Get(id) == nil {
 			return nil

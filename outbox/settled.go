@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"cmp"
 	"encoding/binary"
 	"slices"
 	"time"
@@ -48,15 +49,7 @@ func writeSettled(tx *bolt.Tx, ends []settledEnd) error {
 	}
 	b := tx.Bucket(bucketSettled)
 	b.FillPercent = appendFill
-	slices.SortFunc(ends, func(x, y settledEnd) int {
-		switch {
-		case x.id < y.id:
-			return -1
-		case x.id > y.id:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ends, func(x, y settledEnd) int { return cmp.Compare(x.id, y.id) })
 	for i := 0; i < len(ends); {
 		block := ends[i].id / settledBlock
 		key := encodeID(block)
