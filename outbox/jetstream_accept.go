@@ -184,11 +184,7 @@ func (s *JetStreamStore) pendingMsg(c *Candidate) *nats.Msg {
 
 // slotMsg is the compare-and-set of c's slot from ref to next.
 func (s *JetStreamStore) slotMsg(c *Candidate, ref slotRef, next slotState) (*nats.Msg, []jetstream.PublishOpt) {
-	// The message id makes this store's change from the same revision
-	// one change when it is published again (pipelineEach); another
-	// replica's is its own, and loses the compare-and-set as before.
-	id := hashHex(s.writer+"\x00"+c.Delivery.Slot()+"\x00"+strconv.FormatUint(ref.rev, 10)+"\x00"+strconv.FormatUint(next.Pending, 10), 16)
-	opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(ref.rev), jetstream.WithMsgID(id)}
+	opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(ref.rev)}
 	if next.Pending == 0 && s.keyTTL {
 		opts = append(opts, jetstream.WithMsgTTL(s.opts.Store.Retention.Round(time.Second)))
 	}
@@ -201,51 +197,28 @@ type pubResult struct {
 }
 
 // pipelineEach publishes n messages asynchronously, in order on the
-// connection, and waits for every acknowledgement. When none came for
-// unanswered, the messages not acknowledged are published again, until
-// ctx ends: a stream leader that died with them never answers, and its
-// successor has not seen them. Every message carries a message id, so
-// that one the first leader did store is stored once and acknowledged as
-// it was.
+// connection, and waits for every acknowledgement.
 func (s *JetStreamStore) pipelineEach(ctx context.Context, n int, msg func(i int) (*nats.Msg, []jetstream.PublishOpt)) ([]pubResult, error) {
 	out := make([]pubResult, n)
 	futures := make([]jetstream.PubAckFuture, n)
-	msgs := make([]*nats.Msg, n)
-	opts := make([][]jetstream.PublishOpt, n)
-	publish := func(i int) {
-		f, err := s.js.PublishMsgAsync(msgs[i], opts[i]...)
-		futures[i], out[i].err = f, err
-	}
 	for i := range n {
-		msgs[i], opts[i] = msg(i)
-		publish(i)
+		m, opts := msg(i)
+		f, err := s.js.PublishMsgAsync(m, opts...)
+		if err != nil {
+			out[i].err = err
+			continue
+		}
+		futures[i] = f
 	}
-	timer := time.NewTimer(unanswered)
-	defer timer.Stop()
-	for i := 0; i < n; {
-		f := futures[i]
+	for i, f := range futures {
 		if f == nil {
-			i++
 			continue
 		}
 		select {
 		case ack := <-f.Ok():
 			out[i].seq = ack.Sequence
-			i++
-			timer.Reset(unanswered)
 		case err := <-f.Err():
 			out[i].err = err
-			i++
-			timer.Reset(unanswered)
-		case <-timer.C:
-			// Published again, the ones behind it too: they went to
-			// the same leader.
-			for j := i; j < n; j++ {
-				if futures[j] != nil {
-					publish(j)
-				}
-			}
-			timer.Reset(unanswered)
 		case <-ctx.Done():
 			return out, ctx.Err()
 		}
