@@ -78,6 +78,9 @@ type JetStreamStore struct {
 	nc   *nats.Conn
 	js   jetstream.JetStream
 	opts JetStreamOptions
+	// writer names this store's slot changes apart from other
+	// replicas' (slotMsg's message ids).
+	writer string
 
 	names   jsNames
 	pending jetstream.Stream
@@ -199,7 +202,7 @@ func OpenJetStream(ctx context.Context, opts JetStreamOptions, logger *slog.Logg
 		nc.Close()
 		return nil, fmt.Errorf("nats store %s: %w", where, err)
 	}
-	s := &JetStreamStore{nc: nc, js: js, opts: opts, names: namesOf(opts.StreamPrefix)}
+	s := &JetStreamStore{nc: nc, js: js, opts: opts, names: namesOf(opts.StreamPrefix), writer: nats.NewInbox()}
 	ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
 	if err := s.create(ctx); err != nil {
@@ -465,9 +468,25 @@ func (s *JetStreamStore) put(ctx context.Context, bucket, key string, value []by
 		// The server counts message TTLs in whole seconds.
 		opts = append(opts, jetstream.WithMsgTTL(max(time.Second, ttl.Round(time.Second))))
 	}
-	ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: kvSubject(bucket, key), Data: value}, opts...)
+	ack, err := s.publish(ctx, &nats.Msg{Subject: kvSubject(bucket, key), Data: value}, nats.NewInbox(), opts...)
 	if err != nil {
 		return 0, err
 	}
 	return ack.Sequence, nil
+}
+
+// publish publishes m and waits for its acknowledgement, publishing it
+// again while none comes within unanswered (a stream leader that died
+// with it never answers), until ctx ends. Its message id, the same for
+// each try, makes the message stored once: a try that finds the copy
+// sent before it still being committed waits for it and is sent again,
+// to be acknowledged as that copy was.
+func (s *JetStreamStore) publish(ctx context.Context, m *nats.Msg, id string, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	opts = append(opts, jetstream.WithMsgID(id))
+	for {
+		ack, err := again(ctx, func(ctx context.Context) (*jetstream.PubAck, error) { return s.js.PublishMsg(ctx, m, opts...) })
+		if !isInProcess(err) || !pause(ctx, inProcessPause) {
+			return ack, err
+		}
+	}
 }

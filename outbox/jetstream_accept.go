@@ -184,7 +184,11 @@ func (s *JetStreamStore) pendingMsg(c *Candidate) *nats.Msg {
 
 // slotMsg is the compare-and-set of c's slot from ref to next.
 func (s *JetStreamStore) slotMsg(c *Candidate, ref slotRef, next slotState) (*nats.Msg, []jetstream.PublishOpt) {
-	opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(ref.rev)}
+	// The message id makes this store's change from the same revision
+	// one change when it is published again (pipelineEach); another
+	// replica's is its own, and loses the compare-and-set as before.
+	id := hashHex(s.writer+"\x00"+c.Delivery.Slot()+"\x00"+strconv.FormatUint(ref.rev, 10)+"\x00"+strconv.FormatUint(next.Pending, 10), 16)
+	opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(ref.rev), jetstream.WithMsgID(id)}
 	if next.Pending == 0 && s.keyTTL {
 		opts = append(opts, jetstream.WithMsgTTL(s.opts.Store.Retention.Round(time.Second)))
 	}
@@ -197,28 +201,62 @@ type pubResult struct {
 }
 
 // pipelineEach publishes n messages asynchronously, in order on the
-// connection, and waits for every acknowledgement.
+// connection, and waits for every acknowledgement. When none came for
+// unanswered, the messages not acknowledged are published again, until
+// ctx ends: a stream leader that died with them never answers, and its
+// successor has not seen them. Every message carries a message id, so
+// that one the first leader did store is stored once and acknowledged as
+// it was.
 func (s *JetStreamStore) pipelineEach(ctx context.Context, n int, msg func(i int) (*nats.Msg, []jetstream.PublishOpt)) ([]pubResult, error) {
 	out := make([]pubResult, n)
 	futures := make([]jetstream.PubAckFuture, n)
-	for i := range n {
-		m, opts := msg(i)
-		f, err := s.js.PublishMsgAsync(m, opts...)
-		if err != nil {
-			out[i].err = err
-			continue
-		}
-		futures[i] = f
+	msgs := make([]*nats.Msg, n)
+	opts := make([][]jetstream.PublishOpt, n)
+	resent := make([]bool, n)
+	publish := func(i int) {
+		f, err := s.js.PublishMsgAsync(msgs[i], opts[i]...)
+		futures[i], out[i].err = f, err
 	}
-	for i, f := range futures {
+	for i := range n {
+		msgs[i], opts[i] = msg(i)
+		publish(i)
+	}
+	timer := time.NewTimer(unanswered)
+	defer timer.Stop()
+	for i := 0; i < n; {
+		f := futures[i]
 		if f == nil {
+			i++
 			continue
 		}
 		select {
 		case ack := <-f.Ok():
 			out[i].seq = ack.Sequence
+			i++
+			timer.Reset(unanswered)
 		case err := <-f.Err():
+			if resent[i] && isInProcess(err) {
+				// The copy published first is being stored: its
+				// acknowledgement is the next try's.
+				if !pause(ctx, inProcessPause) {
+					return out, ctx.Err()
+				}
+				publish(i)
+				continue
+			}
 			out[i].err = err
+			i++
+			timer.Reset(unanswered)
+		case <-timer.C:
+			// Published again, the ones behind it too: they went to
+			// the same leader.
+			for j := i; j < n; j++ {
+				if futures[j] != nil {
+					publish(j)
+					resent[j] = true
+				}
+			}
+			timer.Reset(unanswered)
 		case <-ctx.Done():
 			return out, ctx.Err()
 		}
@@ -283,11 +321,25 @@ func (s *JetStreamStore) publishPending(ctx context.Context, c *Candidate, ref s
 		if !isInProcess(err) {
 			return ack, err
 		}
-		select {
-		case <-ctx.Done():
+		if !pause(ctx, inProcessPause) {
 			return nil, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
 		}
+	}
+}
+
+// inProcessPause is how long a publish whose message id is in a publish
+// not yet committed waits before it is sent again.
+const inProcessPause = 10 * time.Millisecond
+
+// pause waits d, and reports false when ctx ended first.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

@@ -230,10 +230,10 @@ func (s *JetStreamStore) settle(ctx context.Context, st *Settlement, now time.Ti
 			return nil
 		}
 		data, _ := json.Marshal(d)
-		_, err := s.retry.Put(ctx, strconv.FormatUint(d.ID, 10), data)
+		_, err := s.put(ctx, s.names.retry, strconv.FormatUint(d.ID, 10), data, false, 0, 0)
 		return err
 	case FateDone:
-		if _, err := s.done.Put(ctx, hashHex(d.key(), 16), encodeTime(now)); err != nil {
+		if _, err := s.put(ctx, s.names.done, hashHex(d.key(), 16), encodeTime(now), false, 0, 0); err != nil {
 			return err
 		}
 	case FateDead:
@@ -241,9 +241,8 @@ func (s *JetStreamStore) settle(ctx context.Context, st *Settlement, now time.Ti
 			return nil
 		}
 		data, _ := json.Marshal(d)
-		_, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: s.names.deadSubject + hashHex(d.Target, 8), Data: data},
-			jetstream.WithMsgID("dead."+strconv.FormatUint(d.ID, 10)))
-		if err != nil {
+		m := &nats.Msg{Subject: s.names.deadSubject + hashHex(d.Target, 8), Data: data}
+		if _, err := s.publish(ctx, m, "dead."+strconv.FormatUint(d.ID, 10)); err != nil {
 			return err
 		}
 		if err := s.acceptAll(ctx, st.Handover, now); err != nil {

@@ -27,7 +27,7 @@ func (s *JetStreamStore) appendHistory(ctx context.Context, he *historyEntry, no
 			return err
 		}
 	}
-	_, err := s.history.Put(ctx, key, he.next(stored, now))
+	_, err := s.put(ctx, s.names.history, key, he.next(stored, now), false, 0, 0)
 	return err
 }
 
