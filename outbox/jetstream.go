@@ -468,7 +468,8 @@ func (s *JetStreamStore) put(ctx context.Context, bucket, key string, value []by
 		// The server counts message TTLs in whole seconds.
 		opts = append(opts, jetstream.WithMsgTTL(max(time.Second, ttl.Round(time.Second))))
 	}
-	ack, err := s.publish(ctx, &nats.Msg{Subject: kvSubject(bucket, key), Data: value}, nats.NewInbox(), opts...)
+	opts = append(opts, jetstream.WithMsgID(nats.NewInbox()))
+	ack, err := s.publish(ctx, &nats.Msg{Subject: kvSubject(bucket, key), Data: value}, opts...)
 	if err != nil {
 		return 0, err
 	}
@@ -477,12 +478,12 @@ func (s *JetStreamStore) put(ctx context.Context, bucket, key string, value []by
 
 // publish publishes m and waits for its acknowledgement, publishing it
 // again while none comes within unanswered (a stream leader that died
-// with it never answers), until ctx ends. Its message id, the same for
-// each try, makes the message stored once: a try that finds the copy
-// sent before it still being committed waits for it and is sent again,
-// to be acknowledged as that copy was.
-func (s *JetStreamStore) publish(ctx context.Context, m *nats.Msg, id string, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
-	opts = append(opts, jetstream.WithMsgID(id))
+// with it never answers), until ctx ends. opts carry its message id
+// (jetstream.WithMsgID), the same for each try, which makes the message
+// stored once: a try that finds a copy with the same id still being
+// committed (the one sent before it, or another replica's) waits for it
+// and is sent again, to be acknowledged as that copy was.
+func (s *JetStreamStore) publish(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 	for {
 		ack, err := again(ctx, func(ctx context.Context) (*jetstream.PubAck, error) { return s.js.PublishMsg(ctx, m, opts...) })
 		if !isInProcess(err) || !pause(ctx, inProcessPause) {

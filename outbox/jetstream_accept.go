@@ -286,7 +286,7 @@ func (s *JetStreamStore) decide(ctx context.Context, c *Candidate, now time.Time
 			drop(d.ID)
 			return nil
 		}
-		ack, err := s.publishPending(ctx, c, ref, replay)
+		ack, err := s.publish(ctx, s.pendingMsg(c), jetstream.WithMsgID(s.msgID(c, ref, replay)))
 		if err != nil {
 			return err
 		}
@@ -295,7 +295,7 @@ func (s *JetStreamStore) decide(ctx context.Context, c *Candidate, now time.Time
 		}
 		published = ack.Sequence
 		sm, opts := s.slotMsg(c, ref, ref.st.after(ref.known, d.order(), published, now))
-		sack, err := s.js.PublishMsg(ctx, sm, opts...)
+		sack, err := s.publish(ctx, sm, opts...)
 		if isConflict(err) {
 			continue
 		}
@@ -311,20 +311,6 @@ func (s *JetStreamStore) decide(ctx context.Context, c *Candidate, now time.Time
 	}
 	drop(0)
 	return fmt.Errorf("slot of delivery to %q for %s: changed by others %d times in a row", c.Delivery.Target, c.Delivery.Fingerprint(), maxDecideRounds)
-}
-
-// publishPending publishes c's message, waiting while another replica's
-// publish of the same message id is being committed.
-func (s *JetStreamStore) publishPending(ctx context.Context, c *Candidate, ref slotRef, replay string) (*jetstream.PubAck, error) {
-	for {
-		ack, err := s.js.PublishMsg(ctx, s.pendingMsg(c), jetstream.WithMsgID(s.msgID(c, ref, replay)))
-		if !isInProcess(err) {
-			return ack, err
-		}
-		if !pause(ctx, inProcessPause) {
-			return nil, ctx.Err()
-		}
-	}
 }
 
 // inProcessPause is how long a publish whose message id is in a publish

@@ -242,7 +242,7 @@ func (s *JetStreamStore) settle(ctx context.Context, st *Settlement, now time.Ti
 		}
 		data, _ := json.Marshal(d)
 		m := &nats.Msg{Subject: s.names.deadSubject + hashHex(d.Target, 8), Data: data}
-		if _, err := s.publish(ctx, m, "dead."+strconv.FormatUint(d.ID, 10)); err != nil {
+		if _, err := s.publish(ctx, m, jetstream.WithMsgID("dead."+strconv.FormatUint(d.ID, 10))); err != nil {
 			return err
 		}
 		if err := s.acceptAll(ctx, st.Handover, now); err != nil {
