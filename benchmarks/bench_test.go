@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,8 +69,9 @@ const (
 // deliveries/s as a ratio to the forwarder's of the same run (the
 // forwarder runs first), and with bbolt its committer's figures.
 //
-// AM_FANOUT_BENCH_GOGC=N runs am-fanout with runtime.gogc: N, to weigh
-// the collector's setting against its default.
+// AM_FANOUT_BENCH_GOGC=N runs am-fanout with runtime.gogc: N, and
+// AM_FANOUT_BENCH_HEAP_FLOOR=B with runtime.heap_floor: B, to weigh the
+// collector's settings against their defaults.
 func BenchmarkEndToEnd(b *testing.B) {
 	for _, perWebhook := range []int{1, 10} {
 		var forwarded float64
@@ -169,6 +171,10 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 	if srv != nil {
 		peakAnon = srv.samplePeakAnonymous(b)
 	}
+	profiled := func() {}
+	if srv != nil {
+		profiled = srv.profile(b, fanout)
+	}
 	selfBefore := selfCPU()
 	start := time.Now()
 	seq := 0
@@ -181,6 +187,7 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 	acked := time.Since(start)
 	alerts := int64(len(latencies) * perWebhook)
 	last := waitDelivered(&delivered, alerts*targets, time.Minute)
+	profiled()
 	if b.Failed() {
 		return 0
 	}
@@ -280,8 +287,15 @@ func storage(b *testing.B, store string) string {
 func config(urls []string, storage string) string {
 	var cfg strings.Builder
 	cfg.WriteString(storage)
+	var runtime []string
 	if gogc := os.Getenv(gogcEnv); gogc != "" {
-		fmt.Fprintf(&cfg, "runtime: {gogc: %s}\n", gogc)
+		runtime = append(runtime, "gogc: "+gogc)
+	}
+	if floor := os.Getenv(heapFloorEnv); floor != "" {
+		runtime = append(runtime, "heap_floor: "+floor)
+	}
+	if len(runtime) > 0 {
+		fmt.Fprintf(&cfg, "runtime: {%s}\n", strings.Join(runtime, ", "))
 	}
 	cfg.WriteString("targets:\n")
 	for i, u := range urls {
@@ -290,8 +304,61 @@ func config(urls []string, storage string) string {
 	return cfg.String()
 }
 
-// gogcEnv, when set, is am-fanout's runtime.gogc in the benchmark.
-const gogcEnv = "AM_FANOUT_BENCH_GOGC"
+// gogcEnv and heapFloorEnv, when set, are am-fanout's runtime.gogc and
+// runtime.heap_floor (bytes) in the benchmark.
+const (
+	gogcEnv      = "AM_FANOUT_BENCH_GOGC"
+	heapFloorEnv = "AM_FANOUT_BENCH_HEAP_FLOOR"
+)
+
+// profileEnv, when set to a directory, has each case with a server
+// process write there that process's CPU profile of the load's first
+// seconds (profileSecondsEnv, 5 unless set) and, for am-fanout, its
+// allocation profile after the load, named after the case.
+const (
+	profileEnv        = "AM_FANOUT_BENCH_PROFILE"
+	profileSecondsEnv = "AM_FANOUT_BENCH_PROFILE_SECONDS"
+)
+
+// profile starts the CPU profile profileEnv asks for and returns a
+// function that waits for it and, when fanout, takes the allocation
+// profile.
+func (s *server) profile(b *testing.B, fanout bool) func() {
+	dir := os.Getenv(profileEnv)
+	if dir == "" {
+		return func() {}
+	}
+	seconds := cmp.Or(os.Getenv(profileSecondsEnv), "5")
+	name := strings.NewReplacer("/", "_", "=", "-").Replace(b.Name())
+	get := func(path, file string) {
+		resp, err := http.Get(s.url + path)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(filepath.Join(dir, name+file))
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer f.Close()
+		if _, err := io.Copy(f, resp.Body); err != nil {
+			b.Error(err)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		get("/debug/pprof/profile?seconds="+seconds, ".cpu.prof")
+	}()
+	return func() {
+		<-done
+		if fanout {
+			get("/debug/pprof/allocs", ".allocs.prof")
+		}
+	}
+}
 
 // errRefused is a 503 from the outbox: it is full, and Alertmanager would
 // send the notification again later.

@@ -3,21 +3,112 @@ package main
 import (
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
+	"sync"
 
 	"github.com/am-fanout/am-fanout/config"
 )
 
 // applyGoGC sets the collector's GOGC to the configuration's
-// runtime.gogc, unless the environment sets GOGC: the environment wins,
-// as it does for GOMEMLIMIT. It is the Go runtime's go_gc_gogc_percent on
-// /metrics.
+// runtime.gogc, raised while the live heap is small so that no
+// collection runs before the heap reaches runtime.heap_floor (collector),
+// unless the environment sets GOGC: the environment wins over both, as
+// it does for GOMEMLIMIT. The GOGC in effect is the Go runtime's
+// go_gc_gogc_percent on /metrics.
 func applyGoGC(rt config.Runtime, logger *slog.Logger) {
 	if v := os.Getenv("GOGC"); v != "" {
-		logger.Debug("GOGC from the environment, runtime.gogc not applied", "GOGC", v)
+		logger.Debug("GOGC from the environment, runtime.gogc and runtime.heap_floor not applied", "GOGC", v)
 		return
 	}
-	if old := debug.SetGCPercent(rt.GoGC); old != rt.GoGC {
-		logger.Info("GOGC set from runtime.gogc", "gogc", rt.GoGC, "was", old)
+	if old, changed := gc.set(rt.GoGC, rt.HeapFloor); changed {
+		logger.Info("GOGC set from runtime.gogc and runtime.heap_floor", "gogc", rt.GoGC, "heap_floor_bytes", rt.HeapFloor, "was", old)
 	}
+}
+
+// gc is the process's collector: there is one.
+var gc = &collector{readLive: liveHeap}
+
+// maxGoGC bounds the GOGC the floor sets, for a live heap far below it:
+// a heap of 4 MiB (the runtime's least) under a floor of 32 MiB asks for
+// 700.
+const maxGoGC = 1000
+
+// collector keeps a floor under the heap: after each collection it sets
+// GOGC to what makes the next one fall due at the floor, when the live
+// heap times (1 + base/100) is below it, and to base otherwise. The soft
+// memory limit still wins: the runtime collects earlier when the heap
+// nears it, whatever GOGC says.
+type collector struct {
+	mu       sync.Mutex
+	base     int
+	floor    uint64
+	armed    bool
+	applied  bool // set has run
+	readLive func() uint64
+}
+
+// set makes gogc the base and floor the floor, applies them now, and
+// returns the GOGC in effect before and whether either setting changed.
+func (c *collector) set(gogc int, floor int64) (old int, changed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f := uint64(max(floor, 0))
+	changed = !c.applied || c.base != gogc || c.floor != f
+	c.base, c.floor, c.applied = gogc, f, true
+	old = debug.SetGCPercent(c.percent(c.readLive()))
+	if c.floor > 0 && !c.armed {
+		c.armed = true
+		c.arm()
+	}
+	return old, changed
+}
+
+// percent is the GOGC that puts the next collection at the floor for a
+// live heap of live bytes, and never below base.
+func (c *collector) percent(live uint64) int {
+	// Before the first collection the runtime's least heap stands in.
+	live = max(live, 4<<20)
+	if c.floor <= live {
+		return c.base
+	}
+	need := int(min((c.floor*100)/live-100, maxGoGC))
+	return max(c.base, need)
+}
+
+// sentinel is an object that is only found unreachable by a collection;
+// it holds a pointer so that the runtime's tiny allocator, whose blocks
+// may hold it alive with their neighbours, does not take it.
+type sentinel struct{ _ *byte }
+
+// arm has the next collection call cycle, once its sweep let go of a
+// sentinel made here. c.mu is held.
+func (c *collector) arm() {
+	runtime.AddCleanup(&sentinel{}, func(c *collector) { c.cycle() }, c)
+}
+
+// cycle runs after each collection: it sets GOGC for the heap that
+// collection found live, and arms itself for the next one while a floor
+// is set.
+func (c *collector) cycle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.floor == 0 {
+		c.armed = false
+		return
+	}
+	debug.SetGCPercent(c.percent(c.readLive()))
+	c.arm()
+}
+
+// liveHeap is the heap the last collection marked live, in bytes; 0
+// before the first.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }

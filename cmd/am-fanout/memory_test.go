@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"testing"
 
@@ -37,7 +39,7 @@ func TestGoGCFromTheConfiguration(t *testing.T) {
 	if got := debug.SetGCPercent(250); got != 250 {
 		t.Errorf("GOGC is %d after applying runtime.gogc 250", got)
 	}
-	if !strings.Contains(logs.String(), "gogc=250 was=100") {
+	if !strings.Contains(logs.String(), "gogc=250 heap_floor_bytes=0 was=100") {
 		t.Errorf("the change is not logged with both values: %s", logs.String())
 	}
 
@@ -46,4 +48,77 @@ func TestGoGCFromTheConfiguration(t *testing.T) {
 	if got := debug.SetGCPercent(250); got != 250 {
 		t.Errorf("runtime.gogc changed GOGC to %d although GOGC is set in the environment", got)
 	}
+}
+
+// The floor's GOGC puts the next collection at the floor for a small live
+// heap, never below runtime.gogc, and never above maxGoGC.
+func TestHeapFloorPercent(t *testing.T) {
+	const mib = 1 << 20
+	for _, tt := range []struct {
+		base  int
+		floor uint64
+		live  uint64
+		want  int
+	}{
+		{100, 0, 10 * mib, 100},        // off
+		{100, 32 * mib, 8 * mib, 300},  // 8 MiB × 4 = 32 MiB
+		{100, 32 * mib, 0, 700},        // before the first collection: the runtime's least heap, 4 MiB
+		{100, 32 * mib, 16 * mib, 100}, // 16 MiB × 2 reaches the floor: GOGC's own
+		{100, 32 * mib, 40 * mib, 100}, // above the floor
+		{300, 32 * mib, 10 * mib, 300}, // runtime.gogc asks for more than the floor
+		{50, 32 * mib, 16 * mib, 100},
+		{100, 1 << 40, 4 * mib, maxGoGC},
+	} {
+		c := &collector{base: tt.base, floor: tt.floor}
+		if got := c.percent(tt.live); got != tt.want {
+			t.Errorf("base %d, floor %d MiB, live %d MiB: GOGC %d, want %d", tt.base, tt.floor/mib, tt.live/mib, got, tt.want)
+		}
+	}
+}
+
+// With a floor far above the live heap, each collection leaves GOGC
+// raised; with the floor turned off, runtime.gogc holds again after the
+// next collection as well.
+func TestHeapFloorRaisesGoGCAfterCollections(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() {
+		gc.set(100, 0)
+		runtime.GC()
+		debug.SetGCPercent(before)
+	})
+	t.Setenv("GOGC", "")
+	logger := slog.New(slog.DiscardHandler)
+	applyGoGC(config.Runtime{GoGC: 100, HeapFloor: 1 << 40}, logger)
+	if got := gogcPercent(); got != maxGoGC {
+		t.Fatalf("GOGC is %d right after setting a floor far above the heap, want %d", got, maxGoGC)
+	}
+	// A collection's sweep runs the cleanup that sets GOGC again: put
+	// something else in its place first to see it set.
+	debug.SetGCPercent(100)
+	for i := 0; gogcPercent() != maxGoGC; i++ {
+		if i == 1000 {
+			t.Fatalf("GOGC is %d after %d collections with a floor far above the heap, want %d", gogcPercent(), i, maxGoGC)
+		}
+		runtime.GC()
+		runtime.Gosched()
+	}
+
+	applyGoGC(config.Runtime{GoGC: 120}, logger)
+	if got := gogcPercent(); got != 120 {
+		t.Fatalf("GOGC is %d once the floor is off, want runtime.gogc's 120", got)
+	}
+	for range 20 {
+		runtime.GC()
+		runtime.Gosched()
+	}
+	if got := gogcPercent(); got != 120 {
+		t.Errorf("GOGC is %d after collections with the floor off, want 120", got)
+	}
+}
+
+// gogcPercent is the GOGC in effect.
+func gogcPercent() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(s[0].Value.Uint64())
 }
