@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -39,7 +40,8 @@ const maxGoGC = 1000
 // GOGC to what makes the next one fall due at the floor, when the live
 // heap times (1 + base/100) is below it, and to base otherwise. The soft
 // memory limit still wins: the runtime collects earlier when the heap
-// nears it, whatever GOGC says.
+// nears it, whatever GOGC says, and the floor is never more than half of
+// it.
 type collector struct {
 	mu       sync.Mutex
 	base     int
@@ -47,6 +49,8 @@ type collector struct {
 	armed    bool
 	applied  bool // set has run
 	readLive func() uint64
+	// readLimit reads the soft memory limit; nil: the runtime's.
+	readLimit func() int64
 }
 
 // set makes gogc the base and floor the floor, applies them now, and
@@ -66,15 +70,33 @@ func (c *collector) set(gogc int, floor int64) (old int, changed bool) {
 }
 
 // percent is the GOGC that puts the next collection at the floor for a
-// live heap of live bytes, and never below base.
+// live heap of live bytes, and never below base. A floor above half the
+// soft memory limit counts as that half: the floor is there to spare
+// collections of a small heap, not to keep the heap near the limit.
 func (c *collector) percent(live uint64) int {
 	// Before the first collection the runtime's least heap stands in.
 	live = max(live, 4<<20)
-	if c.floor <= live {
+	floor := c.floor
+	if limit := c.memoryLimit(); limit > 0 {
+		floor = min(floor, uint64(limit)/2)
+	}
+	if floor <= live {
 		return c.base
 	}
-	need := int(min((c.floor*100)/live-100, maxGoGC))
+	need := int(min((floor*100)/live-100, maxGoGC))
 	return max(c.base, need)
+}
+
+// memoryLimit is the soft memory limit, 0 for none.
+func (c *collector) memoryLimit() int64 {
+	limit := c.readLimit
+	if limit == nil {
+		limit = func() int64 { return debug.SetMemoryLimit(-1) }
+	}
+	if l := limit(); l != math.MaxInt64 {
+		return l
+	}
+	return 0
 }
 
 // sentinel is an object that is only found unreachable by a collection;

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"log/slog"
+	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -69,10 +70,23 @@ func TestHeapFloorPercent(t *testing.T) {
 		{50, 32 * mib, 16 * mib, 100},
 		{100, 1 << 40, 4 * mib, maxGoGC},
 	} {
-		c := &collector{base: tt.base, floor: tt.floor}
+		c := &collector{base: tt.base, floor: tt.floor, readLimit: func() int64 { return math.MaxInt64 }}
 		if got := c.percent(tt.live); got != tt.want {
 			t.Errorf("base %d, floor %d MiB, live %d MiB: GOGC %d, want %d", tt.base, tt.floor/mib, tt.live/mib, got, tt.want)
 		}
+	}
+}
+
+// A floor above half the soft memory limit counts as that half.
+func TestHeapFloorStaysUnderHalfTheMemoryLimit(t *testing.T) {
+	const mib = 1 << 20
+	c := &collector{base: 100, floor: 48 * mib, readLimit: func() int64 { return 64 * mib }}
+	if got := c.percent(8 * mib); got != 300 { // 32 MiB: 8 MiB × 4
+		t.Errorf("GOGC %d for a live heap of 8 MiB under a 64 MiB limit, want 300", got)
+	}
+	c.readLimit = func() int64 { return 200 * mib }
+	if got := c.percent(8 * mib); got != 500 { // the floor's 48 MiB
+		t.Errorf("GOGC %d for a live heap of 8 MiB under a 200 MiB limit, want 500", got)
 	}
 }
 
@@ -81,10 +95,12 @@ func TestHeapFloorPercent(t *testing.T) {
 // next collection as well.
 func TestHeapFloorRaisesGoGCAfterCollections(t *testing.T) {
 	before := debug.SetGCPercent(100)
+	limit := debug.SetMemoryLimit(math.MaxInt64)
 	t.Cleanup(func() {
 		gc.set(100, 0)
 		runtime.GC()
 		debug.SetGCPercent(before)
+		debug.SetMemoryLimit(limit)
 	})
 	t.Setenv("GOGC", "")
 	logger := slog.New(slog.DiscardHandler)
