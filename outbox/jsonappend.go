@@ -1,9 +1,12 @@
 package outbox
 
 import (
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/am-fanout/am-fanout/core"
 )
 
 // The records the store writes for every delivery (history.go) are
@@ -138,6 +141,104 @@ func (a *Attempt) appendJSON(b []byte) []byte {
 	if a.SkipReason != "" {
 		b = append(b, `,"skip_reason":`...)
 		b = appendJSONString(b, a.SkipReason)
+	}
+	return append(b, '}')
+}
+
+// appendEnrichedAlert appends a as json.Marshal encodes it: an accepted
+// alert is encoded once for all its targets' records, and encoding/json
+// took a fifth of the webhook's own CPU for it.
+func appendEnrichedAlert(b []byte, a *core.EnrichedAlert) []byte {
+	al := &a.Alert
+	b = append(b, `{"alert":{"fingerprint":`...)
+	b = appendJSONString(b, al.Fingerprint)
+	b = append(b, `,"status":`...)
+	b = appendJSONString(b, string(al.Status))
+	b = append(b, `,"labels":`...)
+	b = appendJSONStringMap(b, al.Labels)
+	b = append(b, `,"annotations":`...)
+	b = appendJSONStringMap(b, al.Annotations)
+	b = append(b, `,"startsAt":`...)
+	b = appendJSONTime(b, al.StartsAt)
+	b = append(b, `,"endsAt":`...)
+	b = appendJSONTime(b, al.EndsAt)
+	b = append(b, `,"generatorURL":`...)
+	b = appendJSONString(b, al.GeneratorURL)
+	g := &a.Group
+	b = append(b, `},"group":{"receiver":`...)
+	b = appendJSONString(b, g.Receiver)
+	b = append(b, `,"status":`...)
+	b = appendJSONString(b, string(g.Status))
+	b = append(b, `,"groupKey":`...)
+	b = appendJSONString(b, g.GroupKey)
+	b = append(b, `,"groupLabels":`...)
+	b = appendJSONStringMap(b, g.GroupLabels)
+	b = append(b, `,"commonLabels":`...)
+	b = appendJSONStringMap(b, g.CommonLabels)
+	b = append(b, `,"commonAnnotations":`...)
+	b = appendJSONStringMap(b, g.CommonAnnotations)
+	b = append(b, `,"externalURL":`...)
+	b = appendJSONString(b, g.ExternalURL)
+	b = append(b, `,"truncatedAlerts":`...)
+	b = strconv.AppendUint(b, g.TruncatedAlerts, 10)
+	c := &a.Classification
+	b = append(b, `},"classification":{"severity":`...)
+	b = appendJSONString(b, string(c.Severity))
+	if c.RawSeverity != "" {
+		b = append(b, `,"rawSeverity":`...)
+		b = appendJSONString(b, c.RawSeverity)
+	}
+	if c.Priority != "" {
+		b = append(b, `,"priority":`...)
+		b = appendJSONString(b, c.Priority)
+	}
+	if len(c.Rules) > 0 {
+		b = append(b, `,"rules":`...)
+		b = appendJSONArray(b, c.Rules, func(b []byte, r *string) []byte { return appendJSONString(b, *r) })
+	}
+	if c.Team != "" {
+		b = append(b, `,"team":`...)
+		b = appendJSONString(b, c.Team)
+	}
+	if c.Classifier {
+		b = append(b, `,"classifier":true`...)
+	}
+	b = append(b, '}')
+	if len(a.Links) > 0 {
+		b = append(b, `,"links":`...)
+		b = appendJSONArray(b, a.Links, func(b []byte, l *core.Link) []byte {
+			b = append(b, `{"name":`...)
+			b = appendJSONString(b, l.Name)
+			b = append(b, `,"url":`...)
+			b = appendJSONString(b, l.URL)
+			return append(b, '}')
+		})
+	}
+	b = append(b, `,"receivedAt":`...)
+	b = appendJSONTime(b, a.ReceivedAt)
+	return append(b, '}')
+}
+
+// appendJSONStringMap appends m as encoding/json does: its keys sorted,
+// nil as null.
+func appendJSONStringMap(b []byte, m map[string]string) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	var stack [24]string
+	keys := stack[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, m[k])
 	}
 	return append(b, '}')
 }
