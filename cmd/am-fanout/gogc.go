@@ -12,24 +12,24 @@ import (
 	"github.com/am-fanout/am-fanout/config"
 )
 
-// applyGoGC sets the collector's GOGC to the configuration's
-// runtime.gogc, raised while the live heap is small so that no
-// collection runs before the heap reaches runtime.heap_floor (collector),
-// unless the environment sets GOGC: the environment wins over both, as
-// it does for GOMEMLIMIT. The GOGC in effect is the Go runtime's
-// go_gc_gogc_percent on /metrics.
-func applyGoGC(rt config.Runtime, logger *slog.Logger) {
+// apply sets the collector's GOGC to the configuration's runtime.gogc,
+// raised while the live heap is small so that no collection runs before
+// the heap reaches runtime.heap_floor, unless the environment sets GOGC:
+// the environment wins over both, as it does for GOMEMLIMIT. The GOGC in
+// effect is the Go runtime's go_gc_gogc_percent on /metrics.
+func (c *collector) apply(rt config.Runtime, logger *slog.Logger) {
 	if v := os.Getenv("GOGC"); v != "" {
 		logger.Debug("GOGC from the environment, runtime.gogc and runtime.heap_floor not applied", "GOGC", v)
 		return
 	}
-	if old, changed := gc.set(rt.GoGC, rt.HeapFloor); changed {
+	if old, changed := c.set(rt.GoGC, rt.HeapFloor); changed {
 		logger.Info("GOGC set from runtime.gogc and runtime.heap_floor", "gogc", rt.GoGC, "heap_floor_bytes", rt.HeapFloor, "was", old)
 	}
 }
 
-// gc is the process's collector: there is one.
-var gc = &collector{readLive: liveHeap}
+// newCollector is the process's collector as the server tunes it: there
+// is one per process, and the server holds it.
+func newCollector() *collector { return &collector{readLive: liveHeap} }
 
 // maxGoGC bounds the GOGC the floor sets, for a live heap far below it:
 // a heap of 4 MiB (the runtime's least) under a floor of 32 MiB asks for
@@ -67,6 +67,18 @@ func (c *collector) set(gogc int, floor int64) (old int, changed bool) {
 		c.arm()
 	}
 	return old, changed
+}
+
+// stop turns the floor off, leaving GOGC at the base, when the server
+// that set it closes.
+func (c *collector) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.applied || c.floor == 0 {
+		return
+	}
+	c.floor = 0
+	debug.SetGCPercent(c.percent(c.readLive()))
 }
 
 // percent is the GOGC that puts the next collection at the floor for a

@@ -36,7 +36,8 @@ func TestGoGCFromTheConfiguration(t *testing.T) {
 	t.Setenv("GOGC", "")
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	applyGoGC(config.Runtime{GoGC: 250}, logger)
+	gc := newCollector()
+	gc.apply(config.Runtime{GoGC: 250}, logger)
 	if got := debug.SetGCPercent(250); got != 250 {
 		t.Errorf("GOGC is %d after applying runtime.gogc 250", got)
 	}
@@ -45,7 +46,7 @@ func TestGoGCFromTheConfiguration(t *testing.T) {
 	}
 
 	t.Setenv("GOGC", "50")
-	applyGoGC(config.Runtime{GoGC: 300}, logger)
+	gc.apply(config.Runtime{GoGC: 300}, logger)
 	if got := debug.SetGCPercent(250); got != 250 {
 		t.Errorf("runtime.gogc changed GOGC to %d although GOGC is set in the environment", got)
 	}
@@ -96,6 +97,7 @@ func TestHeapFloorStaysUnderHalfTheMemoryLimit(t *testing.T) {
 func TestHeapFloorRaisesGoGCAfterCollections(t *testing.T) {
 	before := debug.SetGCPercent(100)
 	limit := debug.SetMemoryLimit(math.MaxInt64)
+	gc := newCollector()
 	t.Cleanup(func() {
 		gc.set(100, 0)
 		runtime.GC()
@@ -104,7 +106,7 @@ func TestHeapFloorRaisesGoGCAfterCollections(t *testing.T) {
 	})
 	t.Setenv("GOGC", "")
 	logger := slog.New(slog.DiscardHandler)
-	applyGoGC(config.Runtime{GoGC: 100, HeapFloor: 1 << 40}, logger)
+	gc.apply(config.Runtime{GoGC: 100, HeapFloor: 1 << 40}, logger)
 	if got := gogcPercent(); got != maxGoGC {
 		t.Fatalf("GOGC is %d right after setting a floor far above the heap, want %d", got, maxGoGC)
 	}
@@ -119,7 +121,11 @@ func TestHeapFloorRaisesGoGCAfterCollections(t *testing.T) {
 		runtime.Gosched()
 	}
 
-	applyGoGC(config.Runtime{GoGC: 120}, logger)
+	gc.stop()
+	if got := gogcPercent(); got != 100 {
+		t.Fatalf("GOGC is %d once the server stopped the floor, want runtime.gogc's 100", got)
+	}
+	gc.apply(config.Runtime{GoGC: 120}, logger)
 	if got := gogcPercent(); got != 120 {
 		t.Fatalf("GOGC is %d once the floor is off, want runtime.gogc's 120", got)
 	}

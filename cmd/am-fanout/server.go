@@ -49,6 +49,7 @@ type server struct {
 	targets  *fanout.TargetSet
 	durable  *durable // the store: outbox and dedup log (outbox.go)
 	metrics  *fanout.Metrics
+	gc       *collector // the Go collector's GOGC and heap floor (gogc.go)
 	webhook  *receiver.Webhook
 	tracing  *tracing.Provider // follows reloads (tracing.go)
 	// classifiers prepares alerts before their first attempt (enrich.classifier).
@@ -95,6 +96,7 @@ func newServer(f flags, logger *slog.Logger) (*server, error) {
 		gone:    &fanout.GoneTargets{},
 		targets: fanout.NewTargetSet(nil),
 		tracing: tracing.NewProvider(),
+		gc:      newCollector(),
 	}
 	s.prober = health.NewProber(s.health)
 	s.breakers = breaker.NewSet(func(name string, from, to breaker.State) {
@@ -169,7 +171,7 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 		return receiver.Settings{}, err
 	}
 	s.classifiers.use(classifier)
-	applyGoGC(cfg.Runtime, s.logger)
+	s.gc.apply(cfg.Runtime, s.logger)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.targets.Targets()
@@ -269,9 +271,11 @@ func (s *server) closeQuietly(ts []*core.Target) {
 	}
 }
 
-// close stops the probes and closes every publisher, current and retired.
+// close stops the probes and the heap floor, and closes every publisher,
+// current and retired.
 func (s *server) close() {
 	s.durable.close()
+	s.gc.stop()
 	s.shutdownTracing()
 	s.mu.Lock()
 	defer s.mu.Unlock()
