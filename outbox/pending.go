@@ -81,7 +81,7 @@ func NewEncoder(alerts []*core.EnrichedAlert, now time.Time, tp string) *Encoder
 // Alert is the delivery of the notification's alert i to target.
 func (e *Encoder) Alert(target string, i int) *Candidate {
 	if e.encoded[i] == nil {
-		e.encoded[i] = appendEnrichedAlert(make([]byte, 0, 1024), e.alerts[i])
+		e.encoded[i] = e.alerts[i].AppendJSON(make([]byte, 0, 1024))
 		e.memos[i] = new(core.RenderMemo)
 	}
 	// The candidate and its delivery in one allocation.

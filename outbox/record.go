@@ -210,7 +210,7 @@ type newDelivery struct {
 func (n *newDelivery) encode() []byte {
 	b := make([]byte, 0, len(n.Alert)+len(n.Group)+len(n.Target)+160)
 	b = append(b, `{"target":`...)
-	b = appendJSONString(b, n.Target)
+	b = core.AppendJSONString(b, n.Target)
 	if n.Alert != nil {
 		b = append(b, `,"alert":`...)
 		b = append(b, n.Alert...)
@@ -226,7 +226,7 @@ func (n *newDelivery) encode() []byte {
 	b = append(b, '"')
 	if n.TraceParent != "" {
 		b = append(b, `,"traceparent":`...)
-		b = appendJSONString(b, n.TraceParent)
+		b = core.AppendJSONString(b, n.TraceParent)
 	}
 	return append(b, '}')
 }

@@ -55,3 +55,48 @@ func KV(m map[string]string) amtemplate.KV {
 	maps.Copy(out, m)
 	return out
 }
+
+// AppendAlertmanagerMessage appends AlertmanagerMessage(a) as json.Marshal
+// encodes it (but for the <, > and & that encoding/json also escapes),
+// without building the message: the webhook's format alertmanager body,
+// encoded once per alert for all the webhooks it fans out to.
+func AppendAlertmanagerMessage(b []byte, a *core.EnrichedAlert) []byte {
+	status := string(a.Alert.Status)
+	b = append(b, `{"receiver":`...)
+	b = core.AppendJSONString(b, a.Group.Receiver)
+	b = append(b, `,"status":`...)
+	b = core.AppendJSONString(b, status)
+	b = append(b, `,"alerts":[{"status":`...)
+	b = core.AppendJSONString(b, status)
+	b = append(b, `,"labels":`...)
+	b = appendKV(b, a.Alert.Labels)
+	b = append(b, `,"annotations":`...)
+	b = appendKV(b, a.Alert.Annotations)
+	b = append(b, `,"startsAt":`...)
+	b = core.AppendJSONTime(b, a.Alert.StartsAt)
+	b = append(b, `,"endsAt":`...)
+	b = core.AppendJSONTime(b, a.Alert.EndsAt)
+	b = append(b, `,"generatorURL":`...)
+	b = core.AppendJSONString(b, a.Alert.GeneratorURL)
+	b = append(b, `,"fingerprint":`...)
+	b = core.AppendJSONString(b, a.Alert.Fingerprint)
+	b = append(b, `}],"groupLabels":`...)
+	b = appendKV(b, a.Group.GroupLabels)
+	b = append(b, `,"commonLabels":`...)
+	b = appendKV(b, a.Alert.Labels)
+	b = append(b, `,"commonAnnotations":`...)
+	b = appendKV(b, a.Alert.Annotations)
+	b = append(b, `,"externalURL":`...)
+	b = core.AppendJSONString(b, a.Group.ExternalURL)
+	b = append(b, `,"version":"4","groupKey":`...)
+	b = core.AppendJSONString(b, a.Group.GroupKey)
+	return append(b, `,"truncatedAlerts":0}`...)
+}
+
+// appendKV appends m as KV(m) encodes: {} for a nil map.
+func appendKV(b []byte, m map[string]string) []byte {
+	if m == nil {
+		return append(b, "{}"...)
+	}
+	return core.AppendJSONStringMap(b, m)
+}

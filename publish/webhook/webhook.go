@@ -24,7 +24,9 @@ type webhook struct {
 	// url may hold a token: it never appears in errors or logs.
 	url    string
 	format string
-	signer signer
+	// memoKind names the body in the alert's render memo.
+	memoKind string
+	signer   signer
 	// now is the clock of webhook-timestamp, the attempt's time.
 	now func() time.Time
 	publish.HTTPTarget
@@ -39,7 +41,7 @@ func newWebhook(name string, s *Config, o publish.Options) (*webhook, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &webhook{name: name, url: string(s.URL), format: s.Format, signer: sg, now: time.Now, HTTPTarget: h}, nil
+	return &webhook{name: name, url: string(s.URL), format: s.Format, memoKind: "webhook\x00" + s.Format, signer: sg, now: time.Now, HTTPTarget: h}, nil
 }
 
 // Publish posts the alert once.
@@ -53,12 +55,11 @@ func (w *webhook) Publish(ctx context.Context, a *core.EnrichedAlert) error {
 func (w *webhook) Render(ctx context.Context, a *core.EnrichedAlert) ([]*http.Request, error) {
 	// The body depends on the alert and the format only: the webhooks
 	// an alert fans out to with one format share it (core.RenderMemo).
-	body, err := core.RenderMemoFrom(ctx).Body("webhook\x00"+w.format, func() ([]byte, error) {
-		var msg any = a
+	body, err := core.RenderMemoFrom(ctx).Body(w.memoKind, func() ([]byte, error) {
 		if w.format == FormatAlertmanager {
-			msg = publish.AlertmanagerMessage(a)
+			return publish.AppendAlertmanagerMessage(make([]byte, 0, 1024), a), nil
 		}
-		return json.Marshal(msg)
+		return a.AppendJSON(make([]byte, 0, 1024)), nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encoding body: %w", err)
