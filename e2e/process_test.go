@@ -63,7 +63,8 @@ func startProcess(t testing.TB, name, path string, args ...string) *process {
 }
 
 // stop ends the process the way an operator would, SIGTERM first, and
-// kills it if it does not exit within a grace period. An unclean exit and a
+// kills it, after a SIGQUIT for its goroutines' stacks, if it does not exit
+// within a grace period. An unclean exit and a
 // data race the race detector found in it fail the test.
 func (p *process) stop(t testing.TB) {
 	if !p.hasExited() {
@@ -75,8 +76,15 @@ func (p *process) stop(t testing.TB) {
 			}
 		case <-time.After(cmp.Or(p.stopWithin, 10*time.Second)):
 			t.Errorf("%s did not exit within %s of SIGTERM; killing it", p.name, cmp.Or(p.stopWithin, 10*time.Second))
-			_ = p.cmd.Process.Kill()
-			<-p.exited
+			// SIGQUIT first: a Go process writes every goroutine's stack
+			// to its output, which says what held its shutdown.
+			_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-p.exited:
+			case <-time.After(5 * time.Second):
+				_ = p.cmd.Process.Kill()
+				<-p.exited
+			}
 		}
 	}
 	out := p.out.String()

@@ -337,11 +337,12 @@ func outcomes(alerts []*core.EnrichedAlert, cands []*candidate) []AlertOutcome {
 }
 
 // await waits for the first attempts of the waiting candidates, until
-// ctx ends or the fan-out deadline passes; the ones not attempted by then
-// are answered as queued.
+// ctx ends, the fan-out deadline passes or the waits end (EndWaits); the
+// ones not attempted by then are answered as queued.
 func (p *Pipeline) await(ctx context.Context, waiting []*candidate) {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.WaitTimeout)
 	defer cancel()
+	defer context.AfterFunc(p.waits, cancel)()
 	for _, c := range waiting {
 		select {
 		case got := <-c.wait:

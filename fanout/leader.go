@@ -29,6 +29,10 @@ type leadership struct {
 	closing    context.Context
 	endClosing context.CancelFunc
 	release    context.CancelFunc
+	// waits ends when the server starts shutting down (EndWaits) or
+	// Close begins: waiting webhooks answer then with what was attempted.
+	waits    context.Context
+	endWaits context.CancelFunc
 }
 
 // term is one stretch of this replica running the lanes. Its attempts

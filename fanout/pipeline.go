@@ -277,6 +277,7 @@ func New(store Store, src TargetSource, at DeliveryAttempter, opts Options) (*Pi
 	p.workers = newWorkers(p.stop)
 	p.metrics = newMetrics(p)
 	p.closing, p.endClosing = context.WithCancel(context.Background())
+	p.waits, p.endWaits = context.WithCancel(p.closing)
 	if opts.Lease != nil {
 		shared, ok := store.(SharedStore)
 		if !ok {
@@ -506,6 +507,13 @@ func (p *Pipeline) Close(ctx context.Context) {
 		p.release()
 	}
 }
+
+// EndWaits answers the webhooks waiting for first attempts (?wait=true,
+// outbox.wait_for_first_attempt) at once, with the attempts made so far
+// and the rest as queued, and every later one without waiting: a
+// shutting-down server must not hold its HTTP shutdown, and so its exit,
+// for the wait's deadline. The deliveries themselves go on as before.
+func (p *Pipeline) EndWaits() { p.endWaits() }
 
 func (p *Pipeline) poke() {
 	select {

@@ -411,6 +411,58 @@ func TestWaitedStateBehindAnAttemptGoesUrgent(t *testing.T) {
 	}
 }
 
+// TestEndWaitsAnswersWaitingWebhooks: once the server starts shutting
+// down (EndWaits), a webhook waiting for a first attempt that hangs is
+// answered at once with the delivery as queued, and a later one does not
+// wait at all; the attempt itself goes on.
+func TestEndWaitsAnswersWaitingWebhooks(t *testing.T) {
+	opts := fastRetries()
+	opts.WaitTimeout = time.Hour
+	tg := newServer(t, 200)
+	gate := make(chan struct{})
+	tg.mu.Lock()
+	tg.gate = gate
+	tg.mu.Unlock()
+	h := newHarness(t, map[string]*server{"t1": tg}, opts, 100)
+	waiting := make(chan []AlertOutcome, 1)
+	go func() {
+		out, _ := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("a", core.StatusFiring, 0)}, true)
+		waiting <- out
+	}()
+	waitUntil(t, "the attempt to reach the target", func() bool {
+		tg.mu.Lock()
+		defer tg.mu.Unlock()
+		return tg.arrivals == 1
+	})
+	h.box.EndWaits()
+	queued := func(what string, out []AlertOutcome) {
+		t.Helper()
+		if len(out) != 1 || out[0].Result == nil || len(out[0].Result.Results) != 1 {
+			t.Fatalf("%s: %+v, want one alert with one result", what, out)
+		}
+		if r := out[0].Result.Results[0]; !r.Skipped || r.SkipReason != SkipQueued {
+			t.Errorf("%s: skipped %v (%q), want queued", what, r.Skipped, r.SkipReason)
+		}
+	}
+	select {
+	case out := <-waiting:
+		queued("the webhook waiting when the waits ended", out)
+	case <-time.After(time.Minute):
+		t.Fatal("the waiting webhook was not answered within a minute of the waits' end")
+	}
+	out, err := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("b", core.StatusFiring, 0)}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued("a webhook after the waits ended", out)
+	close(gate)
+	waitUntil(t, "both deliveries", func() bool {
+		tg.mu.Lock()
+		defer tg.mu.Unlock()
+		return tg.arrivals == 2
+	})
+}
+
 // TestRetryAfterDelaysRetry: a target's Retry-After holds the next attempt
 // back even when the backoff would retry at once.
 func TestRetryAfterDelaysRetry(t *testing.T) {

@@ -393,6 +393,9 @@ func serveAll(f flags, webFlags *web.FlagConfig, logger *slog.Logger) error {
 			}
 			logger.Info("shutting down, letting fan-outs in flight finish", "signal", sig, "grace", f.shutdownWait)
 			s.ready.Store(false)
+			// Webhooks waiting for first attempts answer now: the HTTP
+			// shutdown below waits for every request in flight.
+			s.durable.box.EndWaits()
 			ctx, cancel := context.WithTimeout(context.Background(), f.shutdownWait)
 			defer cancel()
 			if err := srv.Shutdown(ctx); err != nil {
