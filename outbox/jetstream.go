@@ -384,6 +384,16 @@ func (s *JetStreamStore) stream(ctx context.Context, name string) (jetstream.Str
 	return again(ctx, func(ctx context.Context) (jetstream.Stream, error) { return s.js.Stream(ctx, name) })
 }
 
+// getMsg reads message seq of stream, again while it is not answered.
+func (s *JetStreamStore) getMsg(ctx context.Context, stream jetstream.Stream, seq uint64) (*jetstream.RawStreamMsg, error) {
+	return again(ctx, func(ctx context.Context) (*jetstream.RawStreamMsg, error) { return stream.GetMsg(ctx, seq) })
+}
+
+// kvGet reads key of bucket kv, again while it is not answered.
+func (s *JetStreamStore) kvGet(ctx context.Context, kv jetstream.KeyValue, key string) (jetstream.KeyValueEntry, error) {
+	return again(ctx, func(ctx context.Context) (jetstream.KeyValueEntry, error) { return kv.Get(ctx, key) })
+}
+
 // hashHex is the first n bytes of s's SHA-256, in hex: a subject token or
 // key from any string.
 func hashHex(s string, n int) string {
@@ -408,7 +418,9 @@ func isConflict(err error) bool {
 // with no error, when the subject has none.
 func (s *JetStreamStore) leaderLast(ctx context.Context, stream, subject string) (*jetstream.RawStreamMsg, error) {
 	req, _ := json.Marshal(map[string]string{"last_by_subj": subject})
-	resp, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream, req)
+	resp, err := again(ctx, func(ctx context.Context) (*nats.Msg, error) {
+		return s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream, req)
+	})
 	if err != nil {
 		return nil, err
 	}
