@@ -385,12 +385,12 @@ func (s *JetStreamStore) stream(ctx context.Context, name string) (jetstream.Str
 }
 
 // getMsg reads message seq of stream, again while it is not answered.
-func (s *JetStreamStore) getMsg(ctx context.Context, stream jetstream.Stream, seq uint64) (*jetstream.RawStreamMsg, error) {
+func getMsg(ctx context.Context, stream jetstream.Stream, seq uint64) (*jetstream.RawStreamMsg, error) {
 	return again(ctx, func(ctx context.Context) (*jetstream.RawStreamMsg, error) { return stream.GetMsg(ctx, seq) })
 }
 
 // kvGet reads key of bucket kv, again while it is not answered.
-func (s *JetStreamStore) kvGet(ctx context.Context, kv jetstream.KeyValue, key string) (jetstream.KeyValueEntry, error) {
+func kvGet(ctx context.Context, kv jetstream.KeyValue, key string) (jetstream.KeyValueEntry, error) {
 	return again(ctx, func(ctx context.Context) (jetstream.KeyValueEntry, error) { return kv.Get(ctx, key) })
 }
 

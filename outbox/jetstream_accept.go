@@ -206,13 +206,13 @@ type pubResult struct {
 // ctx ends: a stream leader that died with them never answers, and its
 // successor has not seen them. Every message carries a message id, so
 // that one the first leader did store is stored once and acknowledged as
-// it was.
+// it was; an answer that a copy with its id is still being stored is
+// waited out and the message published again, as publish does.
 func (s *JetStreamStore) pipelineEach(ctx context.Context, n int, msg func(i int) (*nats.Msg, []jetstream.PublishOpt)) ([]pubResult, error) {
 	out := make([]pubResult, n)
 	futures := make([]jetstream.PubAckFuture, n)
 	msgs := make([]*nats.Msg, n)
 	opts := make([][]jetstream.PublishOpt, n)
-	resent := make([]bool, n)
 	publish := func(i int) {
 		f, err := s.js.PublishMsgAsync(msgs[i], opts[i]...)
 		futures[i], out[i].err = f, err
@@ -235,9 +235,10 @@ func (s *JetStreamStore) pipelineEach(ctx context.Context, n int, msg func(i int
 			i++
 			timer.Reset(unanswered)
 		case err := <-f.Err():
-			if resent[i] && isInProcess(err) {
-				// The copy published first is being stored: its
-				// acknowledgement is the next try's.
+			if isInProcess(err) {
+				// A copy with its id (the one published before it, or
+				// another replica's) is being stored: its
+				// acknowledgement is the next try's, as in publish.
 				if !pause(ctx, inProcessPause) {
 					return out, ctx.Err()
 				}
@@ -253,7 +254,6 @@ func (s *JetStreamStore) pipelineEach(ctx context.Context, n int, msg func(i int
 			for j := i; j < n; j++ {
 				if futures[j] != nil {
 					publish(j)
-					resent[j] = true
 				}
 			}
 			timer.Reset(unanswered)

@@ -29,7 +29,7 @@ func (s *JetStreamStore) eachDead(ctx context.Context, sel Selection, from uint6
 		return fn(d), nil
 	}
 	if sel.ID != 0 {
-		m, err := s.getMsg(ctx, s.dead, sel.ID)
+		m, err := getMsg(ctx, s.dead, sel.ID)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil
 		}

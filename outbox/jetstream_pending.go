@@ -118,7 +118,7 @@ func (s *JetStreamStore) linked(ctx context.Context, m *jetstream.RawStreamMsg) 
 // merged replaces d by its retry record when it has one, and returns the
 // record's encoding.
 func (s *JetStreamStore) merged(ctx context.Context, d *Delivery, data []byte) ([]byte, error) {
-	e, err := s.kvGet(ctx, s.retry, strconv.FormatUint(d.ID, 10))
+	e, err := kvGet(ctx, s.retry, strconv.FormatUint(d.ID, 10))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return data, nil
 	}
@@ -139,7 +139,7 @@ func (s *JetStreamStore) merged(ctx context.Context, d *Delivery, data []byte) (
 func (s *JetStreamStore) Read(id uint64) (*Delivery, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	m, err := s.getMsg(ctx, s.pending, id)
+	m, err := getMsg(ctx, s.pending, id)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil
 	}
@@ -176,7 +176,7 @@ func (s *JetStreamStore) markerTTL() []jetstream.KVDeleteOpt {
 // samePending reports whether the pending group delivery id carries the
 // same notification as d.
 func (s *JetStreamStore) samePending(ctx context.Context, id uint64, d *Delivery) bool {
-	m, err := s.getMsg(ctx, s.pending, id)
+	m, err := getMsg(ctx, s.pending, id)
 	return err == nil && carriesSame(m.Data, d)
 }
 

@@ -19,7 +19,7 @@ func (s *JetStreamStore) appendHistory(ctx context.Context, he *historyEntry, no
 	key := hex.EncodeToString(he.key)
 	var stored []byte
 	if !he.first {
-		e, err := s.kvGet(ctx, s.history, key)
+		e, err := kvGet(ctx, s.history, key)
 		switch {
 		case err == nil:
 			stored = e.Value()
@@ -86,7 +86,7 @@ func (t *JetStreamState) key(k string) string { return t.prefix + encodeKey(k) }
 
 // Get returns the value of key, unless it is missing or expired.
 func (t *JetStreamState) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	e, err := t.s.kvGet(ctx, t.s.state, t.key(key))
+	e, err := kvGet(ctx, t.s.state, t.key(key))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, false, nil
 	}

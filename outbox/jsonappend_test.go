@@ -2,13 +2,12 @@ package outbox
 
 import (
 	"encoding/json"
-	"math/rand/v2"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/core/coretest"
 )
 
 // TestHistoryEncodesAsEncodingJSON: a history record appended by hand is
@@ -16,15 +15,8 @@ import (
 // encoding/json escapes too), for strings of every kind: quotes,
 // backslashes, control characters, invalid UTF-8, line separators.
 func TestHistoryEncodesAsEncodingJSON(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	pieces := []string{"a", "Zz9", `"`, `\`, "\n", "\r", "\t", "\x00", "\x1f", "\x7f", "é", "日本", "\u2028", "\u2029", "\xff", "\xc3", "\xe2\x80", "<", ">", "&", " ", "🔥"}
-	str := func() string {
-		var b strings.Builder
-		for range rng.IntN(8) {
-			b.WriteString(pieces[rng.IntN(len(pieces))])
-		}
-		return b.String()
-	}
+	rng := coretest.NewRandom(1)
+	str := rng.String
 	at := time.Date(2026, 12, 2, 16, 4, 5, 123456789, time.UTC)
 	cases := []History{
 		{},
@@ -53,7 +45,7 @@ func TestHistoryEncodesAsEncodingJSON(t *testing.T) {
 		if !json.Valid(got) {
 			t.Fatalf("case %d: not JSON: %s", i, got)
 		}
-		unescaped := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(want))
+		unescaped := coretest.Unescaped(want)
 		if string(got) != unescaped {
 			t.Fatalf("case %d:\n got %s\nwant %s", i, got, unescaped)
 		}

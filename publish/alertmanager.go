@@ -59,7 +59,8 @@ func KV(m map[string]string) amtemplate.KV {
 // AppendAlertmanagerMessage appends AlertmanagerMessage(a) as json.Marshal
 // encodes it (but for the <, > and & that encoding/json also escapes),
 // without building the message: the webhook's format alertmanager body,
-// encoded once per alert for all the webhooks it fans out to.
+// encoded once per alert for all the webhooks it fans out to. The common
+// labels and annotations are the alert's own, copied as encoded once.
 func AppendAlertmanagerMessage(b []byte, a *core.EnrichedAlert) []byte {
 	status := string(a.Alert.Status)
 	b = append(b, `{"receiver":`...)
@@ -69,9 +70,13 @@ func AppendAlertmanagerMessage(b []byte, a *core.EnrichedAlert) []byte {
 	b = append(b, `,"alerts":[{"status":`...)
 	b = core.AppendJSONString(b, status)
 	b = append(b, `,"labels":`...)
+	labels := len(b)
 	b = appendKV(b, a.Alert.Labels)
+	labelsEnd := len(b)
 	b = append(b, `,"annotations":`...)
+	annotations := len(b)
 	b = appendKV(b, a.Alert.Annotations)
+	annotationsEnd := len(b)
 	b = append(b, `,"startsAt":`...)
 	b = core.AppendJSONTime(b, a.Alert.StartsAt)
 	b = append(b, `,"endsAt":`...)
@@ -83,9 +88,9 @@ func AppendAlertmanagerMessage(b []byte, a *core.EnrichedAlert) []byte {
 	b = append(b, `}],"groupLabels":`...)
 	b = appendKV(b, a.Group.GroupLabels)
 	b = append(b, `,"commonLabels":`...)
-	b = appendKV(b, a.Alert.Labels)
+	b = append(b, b[labels:labelsEnd]...)
 	b = append(b, `,"commonAnnotations":`...)
-	b = appendKV(b, a.Alert.Annotations)
+	b = append(b, b[annotations:annotationsEnd]...)
 	b = append(b, `,"externalURL":`...)
 	b = core.AppendJSONString(b, a.Group.ExternalURL)
 	b = append(b, `,"version":"4","groupKey":`...)

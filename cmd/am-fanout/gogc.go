@@ -29,7 +29,9 @@ func (c *collector) apply(rt config.Runtime, logger *slog.Logger) {
 
 // newCollector is the process's collector as the server tunes it: there
 // is one per process, and the server holds it.
-func newCollector() *collector { return &collector{readLive: liveHeap} }
+func newCollector() *collector {
+	return &collector{readLive: liveHeap, readLimit: func() int64 { return debug.SetMemoryLimit(-1) }}
+}
 
 // maxGoGC bounds the GOGC the floor sets, for a live heap far below it:
 // a heap of 4 MiB (the runtime's least) under a floor of 32 MiB asks for
@@ -43,14 +45,13 @@ const maxGoGC = 1000
 // nears it, whatever GOGC says, and the floor is never more than half of
 // it.
 type collector struct {
-	mu       sync.Mutex
-	base     int
-	floor    uint64
-	armed    bool
-	applied  bool // set has run
-	readLive func() uint64
-	// readLimit reads the soft memory limit; nil: the runtime's.
-	readLimit func() int64
+	mu sync.Mutex
+	// base is runtime.gogc; 0 until set first runs.
+	base      int
+	floor     uint64
+	armed     bool
+	readLive  func() uint64
+	readLimit func() int64 // the soft memory limit, math.MaxInt64 for none
 }
 
 // set makes gogc the base and floor the floor, applies them now, and
@@ -59,8 +60,8 @@ func (c *collector) set(gogc int, floor int64) (old int, changed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f := uint64(max(floor, 0))
-	changed = !c.applied || c.base != gogc || c.floor != f
-	c.base, c.floor, c.applied = gogc, f, true
+	changed = c.base != gogc || c.floor != f
+	c.base, c.floor = gogc, f
 	old = debug.SetGCPercent(c.percent(c.readLive()))
 	if c.floor > 0 && !c.armed {
 		c.armed = true
@@ -74,7 +75,7 @@ func (c *collector) set(gogc int, floor int64) (old int, changed bool) {
 func (c *collector) stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.applied || c.floor == 0 {
+	if c.floor == 0 {
 		return
 	}
 	c.floor = 0
@@ -89,7 +90,7 @@ func (c *collector) percent(live uint64) int {
 	// Before the first collection the runtime's least heap stands in.
 	live = max(live, 4<<20)
 	floor := c.floor
-	if limit := c.memoryLimit(); limit > 0 {
+	if limit := c.readLimit(); limit != math.MaxInt64 {
 		floor = min(floor, uint64(limit)/2)
 	}
 	if floor <= live {
@@ -97,18 +98,6 @@ func (c *collector) percent(live uint64) int {
 	}
 	need := int(min((floor*100)/live-100, maxGoGC))
 	return max(c.base, need)
-}
-
-// memoryLimit is the soft memory limit, 0 for none.
-func (c *collector) memoryLimit() int64 {
-	limit := c.readLimit
-	if limit == nil {
-		limit = func() int64 { return debug.SetMemoryLimit(-1) }
-	}
-	if l := limit(); l != math.MaxInt64 {
-		return l
-	}
-	return 0
 }
 
 // sentinel is an object that is only found unreachable by a collection;
