@@ -17,6 +17,9 @@ type Outbox struct {
 	// WaitForFirstAttempt makes /webhook answer after the first attempts,
 	// with their results, as with ?wait=true.
 	WaitForFirstAttempt bool `yaml:"wait_for_first_attempt"`
+	// WaitForRoom is how long a webhook waits for room in an outbox at
+	// its bounds before it is answered 503; 0 answers 503 at once.
+	WaitForRoom model.Duration `yaml:"wait_for_room"`
 	// RetryBase and RetryCap shape the backoff of a failing target's
 	// lane between its probes.
 	RetryBase model.Duration `yaml:"retry_base"`
@@ -40,11 +43,19 @@ type Outbox struct {
 	MaxDeadLetters      int            `yaml:"max_dead_letters"`
 }
 
+// DefaultWaitForRoom is 2 s: long enough for a backlog that drains at a
+// few hundred deliveries a second to make room for a notification of
+// many alerts, short enough that Alertmanager, which gives a notification
+// group_interval and at least 10 s (notify.MinTimeout) before it gives
+// up on it, still sends a refused one again several times in that time.
+const DefaultWaitForRoom = 2 * time.Second
+
 // DefaultOutbox is the outbox section used for every key the file omits.
 func DefaultOutbox() Outbox {
 	return Outbox{
 		Enabled:     true,
 		File:        "outbox.db",
+		WaitForRoom: model.Duration(DefaultWaitForRoom),
 		RetryBase:   model.Duration(time.Second),
 		RetryCap:    model.Duration(5 * time.Second),
 		MaxAge:      model.Duration(24 * time.Hour),

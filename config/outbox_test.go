@@ -18,6 +18,10 @@ func TestOutboxSection(t *testing.T) {
 	want := DefaultOutbox()
 	want.WaitForFirstAttempt, want.RetryBase, want.MaxPending = true, dur(2*time.Second), 10
 	assert.Equal(t, want, cfg.Outbox, "keys set override their defaults, the others keep them")
+
+	cfg, _, err = parseFixture(t, "outbox:\n  wait_for_room: 0s\n")
+	require.NoError(t, err)
+	assert.Zero(t, cfg.Outbox.WaitForRoom, "wait_for_room: 0s answers 503 at once, not the default")
 }
 
 func TestOutboxErrorsNameFileAndLine(t *testing.T) {

@@ -387,7 +387,10 @@ func blackholeOverload(t *testing.T, perWebhook int) {
 	hole := newBlackhole(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "am-fanout.yml")
-	if err := os.WriteFile(cfg, []byte(memoryConfig(hole.URL(), "")), 0o600); err != nil {
+	// Nothing makes room with the target black-holed: every webhook at
+	// the bounds waits its outbox.wait_for_room out, here shortened so
+	// that the 200 refusals come within seconds.
+	if err := os.WriteFile(cfg, []byte(memoryConfig(hole.URL(), "outbox: {wait_for_room: 100ms}\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p, addr := startServing(t, "am-fanout", plainFanout(t), func(addr string) []string {

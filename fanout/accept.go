@@ -101,6 +101,7 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 	p.reserved -= len(cands)
 	p.bytes -= size
 	if err != nil {
+		p.freed()
 		p.mu.Unlock()
 		return nil, fmt.Errorf("persisting deliveries: %w", err)
 	}
@@ -150,6 +151,9 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 		c.e.waiter = c.wait
 		waiting = append(waiting, c)
 	}
+	// Deliveries not accepted (already delivered, stale) leave their
+	// reservation's room.
+	p.freed()
 	p.mu.Unlock()
 	p.poke()
 
@@ -263,11 +267,16 @@ func (p *Pipeline) reserve(n int, size int64) error {
 func (p *Pipeline) Refuses() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.refuses(time.Now())
+}
+
+// refuses is Refuses at now; p.mu must be held.
+func (p *Pipeline) refuses(now time.Time) error {
 	if err := p.room(1, 1); err != nil {
 		return err
 	}
 	n := p.need
-	if n.n == 0 || !time.Now().Before(n.until) {
+	if n.n == 0 || !now.Before(n.until) {
 		return nil
 	}
 	err := p.room(n.n, max(n.size, 1))

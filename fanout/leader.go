@@ -225,6 +225,7 @@ func (p *Pipeline) dropLanes() {
 	clear(p.slots)
 	clear(p.lanes)
 	p.backlog = 0
+	p.freed()
 }
 
 // leading reports whether this replica runs the lanes.

@@ -185,6 +185,9 @@ type Pipeline struct {
 	// need is what the last notification refused at the bounds after it
 	// was read needed (accept.go, Refuses).
 	need shortage
+	// roomFreed, while webhooks wait for room (AwaitRoom), is closed
+	// when the pipeline would take a notification again (room.go).
+	roomFreed chan struct{}
 	leadership
 }
 
@@ -355,6 +358,7 @@ func (p *Pipeline) forget(e *entry) {
 	p.drop(e)
 	delete(p.entries, e.id)
 	p.bytes -= int64(e.size)
+	p.freed()
 	if s := e.slot; s.busy == nil && s.next == nil {
 		delete(p.slots, s.key)
 	}

@@ -20,6 +20,10 @@ type Outbox interface {
 	// Refuses says why the outbox takes no delivery at all now (full,
 	// closing), nil when it may take one; asked before the body is read.
 	Refuses() error
+	// AwaitRoom waits until Refuses would say nil and returns nil; when
+	// ctx ends first, or the outbox stops the waits (shutdown), it
+	// returns what Refuses says then.
+	AwaitRoom(ctx context.Context) error
 }
 
 // viaOutbox answers 200 once the deliveries are persisted ("accepted");
@@ -28,7 +32,7 @@ type Outbox interface {
 // targets' lanes, which retry them. 503 only when they cannot be
 // persisted, so that Alertmanager sends the notification again: a
 // persisted delivery needs no resend, which would only be deduplicated.
-func (w *Webhook) viaOutbox(r *http.Request, s *Settings, alerts []*core.EnrichedAlert) (int, any) {
+func (w *Webhook) viaOutbox(r *http.Request, s *Settings, room *roomWait, alerts []*core.EnrichedAlert) (int, any) {
 	wait := s.WaitForFirstAttempt
 	if v := r.URL.Query().Get("wait"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -40,6 +44,11 @@ func (w *Webhook) viaOutbox(r *http.Request, s *Settings, alerts []*core.Enriche
 	// As without an outbox, deliveries go on when Alertmanager gives up
 	// waiting.
 	got, err := s.Outbox.Accept(context.WithoutCancel(r.Context()), alerts, wait)
+	for errors.Is(err, fanout.ErrFull) && room.await(s.Outbox, err) == nil {
+		// Refused at the bounds after the body was read: it waits for
+		// the room it needs, as a webhook waits before it reads one.
+		got, err = s.Outbox.Accept(context.WithoutCancel(r.Context()), alerts, wait)
+	}
 	if err != nil {
 		return w.refused(r, err)
 	}
@@ -76,6 +85,29 @@ func (w *Webhook) refused(r *http.Request, err error) (int, any) {
 	}
 	w.logger.Error("webhook refused: deliveries could not be persisted", attrs...)
 	return http.StatusServiceUnavailable, answer
+}
+
+// roomWait is how long one webhook may still wait for room in the outbox
+// (Settings.RoomWait), counted from its arrival, over every wait it makes.
+type roomWait struct {
+	ctx      context.Context
+	deadline time.Time
+}
+
+func newRoomWait(r *http.Request, wait time.Duration) *roomWait {
+	return &roomWait{ctx: r.Context(), deadline: time.Now().Add(wait)}
+}
+
+// await waits for room in o, which refused with full, until the
+// webhook's deadline or until its client goes away: nil when there is
+// room now, else why not.
+func (rw *roomWait) await(o Outbox, full error) error {
+	if !time.Now().Before(rw.deadline) {
+		return full
+	}
+	ctx, cancel := context.WithDeadline(rw.ctx, rw.deadline)
+	defer cancel()
+	return o.AwaitRoom(ctx)
 }
 
 // fullLogInterval is how often refusals at the outbox's bounds are

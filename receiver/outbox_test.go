@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,9 +34,31 @@ type recordingOutbox struct {
 	waited []bool
 	// refuses is what Refuses answers.
 	refuses error
+	// roomIn, when set, is how long AwaitRoom takes to find room; it
+	// then clears refuses and an ErrFull in err. Unset, it finds none.
+	roomIn    time.Duration
+	roomWaits int
 }
 
 func (o *recordingOutbox) Refuses() error { return o.refuses }
+
+func (o *recordingOutbox) AwaitRoom(ctx context.Context) error {
+	o.roomWaits++
+	var room <-chan time.Time
+	if o.roomIn > 0 {
+		room = time.After(o.roomIn)
+	}
+	select {
+	case <-room:
+		o.refuses = nil
+		if errors.Is(o.err, fanout.ErrFull) {
+			o.err = nil
+		}
+		return nil
+	case <-ctx.Done():
+		return cmp.Or(o.refuses, o.err)
+	}
+}
 
 func (o *recordingOutbox) Accept(_ context.Context, alerts []*core.EnrichedAlert, wait bool) ([]fanout.AlertOutcome, error) {
 	o.waited = append(o.waited, wait)
@@ -123,6 +146,44 @@ func TestWebhookFullOutboxRefusesUnread(t *testing.T) {
 	rec = httptest.NewRecorder()
 	w.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(payload(t))))
 	assert.Equal(t, http.StatusOK, rec.Code, "once the outbox has room: %s", rec.Body)
+}
+
+// TestWebhookWaitsForRoom: at the outbox's bounds a webhook waits up to
+// RoomWait for room, before it reads its body and again when Accept
+// refused what it read, and is answered 503 only when none came in
+// that time; with no RoomWait it is answered 503 at once.
+func TestWebhookWaitsForRoom(t *testing.T) {
+	full := fmt.Errorf("%w: 30000 deliveries pending, the bound is 30000", fanout.ErrFull)
+	for _, tc := range []struct {
+		name       string
+		wait       time.Duration
+		outbox     *recordingOutbox
+		wantCode   int
+		wantTook   time.Duration
+		wantWaits  int
+		wantAccept int
+	}{
+		{"full before the body: room comes within the wait", 2 * time.Second, &recordingOutbox{refuses: full, roomIn: 1500 * time.Millisecond}, 200, 1500 * time.Millisecond, 1, 1},
+		{"full before the body: no room within the wait", 2 * time.Second, &recordingOutbox{refuses: full}, 503, 2 * time.Second, 1, 0},
+		{"refused after the body was read: room comes", 2 * time.Second, &recordingOutbox{err: full, roomIn: time.Second}, 200, time.Second, 1, 2},
+		{"refused after the body was read: none comes", 2 * time.Second, &recordingOutbox{err: full}, 503, 2 * time.Second, 1, 1},
+		{"no wait: 503 at once", 0, &recordingOutbox{refuses: full, roomIn: time.Millisecond}, 503, 0, 0, 0},
+		{"not full but closing: 503 at once", 2 * time.Second, &recordingOutbox{refuses: fanout.ErrClosing, roomIn: time.Millisecond}, 503, 0, 0, 0},
+		{"store error: 503 at once", 2 * time.Second, &recordingOutbox{err: errors.New("disk full"), roomIn: time.Millisecond}, 503, 0, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := NewWebhook(Settings{Enricher: enrich.New(nil, nil), Outbox: tc.outbox, RoomWait: tc.wait}, Limits{}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+				rec := httptest.NewRecorder()
+				start := time.Now()
+				w.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(payload(t))))
+				assert.Equal(t, tc.wantCode, rec.Code, "answer: %s", rec.Body)
+				assert.Equal(t, tc.wantTook, time.Since(start), "answered after")
+				assert.Equal(t, tc.wantWaits, tc.outbox.roomWaits, "waits for room")
+				assert.Len(t, tc.outbox.waited, tc.wantAccept, "calls to Accept")
+			})
+		})
+	}
 }
 
 // TestFullRefusalsLogOncePerInterval: refusals at the outbox's bounds log

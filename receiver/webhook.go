@@ -41,6 +41,10 @@ type Settings struct {
 	// request wait for the first attempts, as ?wait=true does.
 	Outbox              Outbox
 	WaitForFirstAttempt bool
+	// RoomWait is how long a webhook waits for room in a full outbox,
+	// before it reads its body and again once it did, before it is
+	// answered 503 (outbox.wait_for_room); 0 answers 503 at once.
+	RoomWait time.Duration
 	// Tracer, when set, starts the accept span of each request, a child
 	// of the traceparent Alertmanager sends (tracing.go); nil when
 	// tracing is off.
@@ -161,9 +165,16 @@ func (w *Webhook) handle(r *http.Request, s *Settings) (int, any) {
 	if r.ContentLength > max {
 		return http.StatusRequestEntityTooLarge, errorBody("body of %d bytes is over the limit of %d bytes", r.ContentLength, max)
 	}
+	room := newRoomWait(r, s.RoomWait)
 	if err := s.Outbox.Refuses(); err != nil {
-		// A full outbox takes nothing: refused before the body is read.
-		return w.refused(r, err)
+		if errors.Is(err, fanout.ErrFull) {
+			err = room.await(s.Outbox, err)
+		}
+		if err != nil {
+			// A full outbox takes nothing: refused before the body is
+			// read.
+			return w.refused(r, err)
+		}
 	}
 	release, ok := w.reserve(r)
 	if !ok {
@@ -184,7 +195,7 @@ func (w *Webhook) handle(r *http.Request, s *Settings) (int, any) {
 	if len(msg.Alerts) == 0 {
 		return http.StatusOK, Answer{Status: "success", Alerts: []AlertResult{}, Message: "the notification holds no alerts: nothing to deliver"}
 	}
-	return w.viaOutbox(r, s, s.Enricher.Enrich(msg))
+	return w.viaOutbox(r, s, room, s.Enricher.Enrich(msg))
 }
 
 // reserve waits up to BodyWait for room for the request's body among the

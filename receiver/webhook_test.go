@@ -42,6 +42,8 @@ type fakePublisher struct {
 
 func (p *fakePublisher) Refuses() error { return nil }
 
+func (p *fakePublisher) AwaitRoom(context.Context) error { return nil }
+
 func (p *fakePublisher) Accept(ctx context.Context, alerts []*core.EnrichedAlert, wait bool) ([]fanout.AlertOutcome, error) {
 	p.mu.Lock()
 	p.seen = append(p.seen, alerts...)

@@ -192,7 +192,8 @@ func (s *server) install(cfg *config.Config) (receiver.Settings, error) {
 		Enricher:    enricher,
 		BearerToken: string(cfg.Receiver.BearerToken), OpenPaths: cfg.Receiver.OpenPaths,
 		Outbox: s.durable.box, WaitForFirstAttempt: cfg.Outbox.WaitForFirstAttempt,
-		Tracer: s.acceptTracer(),
+		RoomWait: time.Duration(cfg.Outbox.WaitForRoom),
+		Tracer:   s.acceptTracer(),
 	}, nil
 }
 
