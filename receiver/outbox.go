@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/am-fanout/am-fanout/core"
 	"github.com/am-fanout/am-fanout/fanout"
 )
@@ -92,6 +94,8 @@ func (w *Webhook) refused(r *http.Request, err error) (int, any) {
 type roomWait struct {
 	ctx      context.Context
 	deadline time.Time
+	// waited is when the first wait began, zero if none did.
+	waited time.Time
 }
 
 func newRoomWait(r *http.Request, wait time.Duration) *roomWait {
@@ -105,9 +109,24 @@ func (rw *roomWait) await(o Outbox, full error) error {
 	if !time.Now().Before(rw.deadline) {
 		return full
 	}
+	if rw.waited.IsZero() {
+		rw.waited = time.Now()
+	}
 	ctx, cancel := context.WithDeadline(rw.ctx, rw.deadline)
 	defer cancel()
 	return o.AwaitRoom(ctx)
+}
+
+// observe times a webhook that waited for room, answered code, in h.
+func (rw *roomWait) observe(h *prometheus.HistogramVec, code int) {
+	if rw.waited.IsZero() {
+		return
+	}
+	outcome := "room"
+	if code == http.StatusServiceUnavailable {
+		outcome = "full"
+	}
+	h.WithLabelValues(outcome).Observe(time.Since(rw.waited).Seconds())
 }
 
 // fullLogInterval is how often refusals at the outbox's bounds are

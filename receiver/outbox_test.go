@@ -162,18 +162,21 @@ func TestWebhookWaitsForRoom(t *testing.T) {
 		wantTook   time.Duration
 		wantWaits  int
 		wantAccept int
+		// wantTimed is the outcome label of the wait timed, "" for none.
+		wantTimed string
 	}{
-		{"full before the body: room comes within the wait", 2 * time.Second, &recordingOutbox{refuses: full, roomIn: 1500 * time.Millisecond}, 200, 1500 * time.Millisecond, 1, 1},
-		{"full before the body: no room within the wait", 2 * time.Second, &recordingOutbox{refuses: full}, 503, 2 * time.Second, 1, 0},
-		{"refused after the body was read: room comes", 2 * time.Second, &recordingOutbox{err: full, roomIn: time.Second}, 200, time.Second, 1, 2},
-		{"refused after the body was read: none comes", 2 * time.Second, &recordingOutbox{err: full}, 503, 2 * time.Second, 1, 1},
-		{"no wait: 503 at once", 0, &recordingOutbox{refuses: full, roomIn: time.Millisecond}, 503, 0, 0, 0},
-		{"not full but closing: 503 at once", 2 * time.Second, &recordingOutbox{refuses: fanout.ErrClosing, roomIn: time.Millisecond}, 503, 0, 0, 0},
-		{"store error: 503 at once", 2 * time.Second, &recordingOutbox{err: errors.New("disk full"), roomIn: time.Millisecond}, 503, 0, 0, 1},
+		{"full before the body: room comes within the wait", 2 * time.Second, &recordingOutbox{refuses: full, roomIn: 1500 * time.Millisecond}, 200, 1500 * time.Millisecond, 1, 1, "room"},
+		{"full before the body: no room within the wait", 2 * time.Second, &recordingOutbox{refuses: full}, 503, 2 * time.Second, 1, 0, "full"},
+		{"refused after the body was read: room comes", 2 * time.Second, &recordingOutbox{err: full, roomIn: time.Second}, 200, time.Second, 1, 2, "room"},
+		{"refused after the body was read: none comes", 2 * time.Second, &recordingOutbox{err: full}, 503, 2 * time.Second, 1, 1, "full"},
+		{"no wait: 503 at once", 0, &recordingOutbox{refuses: full, roomIn: time.Millisecond}, 503, 0, 0, 0, ""},
+		{"not full but closing: 503 at once", 2 * time.Second, &recordingOutbox{refuses: fanout.ErrClosing, roomIn: time.Millisecond}, 503, 0, 0, 0, ""},
+		{"store error: 503 at once", 2 * time.Second, &recordingOutbox{err: errors.New("disk full"), roomIn: time.Millisecond}, 503, 0, 0, 1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				w := NewWebhook(Settings{Enricher: enrich.New(nil, nil), Outbox: tc.outbox, RoomWait: tc.wait}, Limits{}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+				reg := prometheus.NewRegistry()
+				w := NewWebhook(Settings{Enricher: enrich.New(nil, nil), Outbox: tc.outbox, RoomWait: tc.wait}, Limits{}, slog.New(slog.DiscardHandler), reg)
 				rec := httptest.NewRecorder()
 				start := time.Now()
 				w.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(payload(t))))
@@ -181,6 +184,22 @@ func TestWebhookWaitsForRoom(t *testing.T) {
 				assert.Equal(t, tc.wantTook, time.Since(start), "answered after")
 				assert.Equal(t, tc.wantWaits, tc.outbox.roomWaits, "waits for room")
 				assert.Len(t, tc.outbox.waited, tc.wantAccept, "calls to Accept")
+				timed := map[string]uint64{}
+				fams, err := reg.Gather()
+				require.NoError(t, err)
+				for _, f := range fams {
+					if f.GetName() == "am_fanout_webhook_room_wait_seconds" {
+						for _, m := range f.GetMetric() {
+							timed[m.GetLabel()[0].GetValue()] = m.GetHistogram().GetSampleCount()
+							assert.InDelta(t, tc.wantTook.Seconds(), m.GetHistogram().GetSampleSum(), 1e-9, "the wait timed")
+						}
+					}
+				}
+				want := map[string]uint64{}
+				if tc.wantTimed != "" {
+					want[tc.wantTimed] = 1
+				}
+				assert.Equal(t, want, timed, "waits timed, by outcome")
 			})
 		})
 	}

@@ -88,7 +88,10 @@ type Webhook struct {
 	inflight *semaphore.Weighted
 	logger   *slog.Logger
 	requests *prometheus.CounterVec
-	settings atomic.Pointer[Settings]
+	// roomWaits times the webhooks that waited for room in the outbox,
+	// by whether they got it.
+	roomWaits *prometheus.HistogramVec
+	settings  atomic.Pointer[Settings]
 	// fullLog rate-limits the log lines of refusals at the outbox's
 	// bounds.
 	fullLog *fanout.RepeatLimiter
@@ -105,8 +108,13 @@ func NewWebhook(s Settings, limits Limits, logger *slog.Logger, reg prometheus.R
 			Name: "am_fanout_webhook_requests_total",
 			Help: "Webhook requests received, by HTTP status code answered.",
 		}, []string{"code"}),
+		roomWaits: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "am_fanout_webhook_room_wait_seconds",
+			Help:    "How long webhooks that found the outbox at its bounds waited for room (outbox.wait_for_room), by outcome: room (taken) or full (answered 503).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"outcome"}),
 	}
-	reg.MustRegister(w.requests)
+	reg.MustRegister(w.requests, w.roomWaits)
 	w.settings.Store(&s)
 	return w
 }
@@ -154,7 +162,7 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	writeJSON(rw, code, body)
 }
 
-func (w *Webhook) handle(r *http.Request, s *Settings) (int, any) {
+func (w *Webhook) handle(r *http.Request, s *Settings) (code int, body any) {
 	if r.Method != http.MethodPost {
 		return http.StatusMethodNotAllowed, errorBody("method %s not allowed: send the notification with POST", r.Method)
 	}
@@ -166,6 +174,7 @@ func (w *Webhook) handle(r *http.Request, s *Settings) (int, any) {
 		return http.StatusRequestEntityTooLarge, errorBody("body of %d bytes is over the limit of %d bytes", r.ContentLength, max)
 	}
 	room := newRoomWait(r, s.RoomWait)
+	defer func() { room.observe(w.roomWaits, code) }()
 	if err := s.Outbox.Refuses(); err != nil {
 		if errors.Is(err, fanout.ErrFull) {
 			err = room.await(s.Outbox, err)
