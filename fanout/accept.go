@@ -272,22 +272,25 @@ func (p *Pipeline) Refuses() error {
 
 // refuses is Refuses at now; p.mu must be held.
 func (p *Pipeline) refuses(now time.Time) error {
+	if p.takes(now) {
+		return nil
+	}
 	if err := p.room(1, 1); err != nil {
 		return err
 	}
 	n := p.need
-	if n.n == 0 || !now.Before(n.until) {
-		return nil
-	}
-	err := p.room(n.n, max(n.size, 1))
-	if err == nil {
-		return nil
-	}
 	needed := fmt.Sprintf("%d deliveries", n.n)
 	if n.size > 0 {
 		needed += fmt.Sprintf(" of %d bytes", n.size)
 	}
-	return fmt.Errorf("%w, and the last notification refused needed room for %s", err, needed)
+	return fmt.Errorf("%w, and the last notification refused needed room for %s", p.room(n.n, max(n.size, 1)), needed)
+}
+
+// takes reports whether the pipeline would take a notification at now,
+// as refuses says, without making the error; p.mu must be held.
+func (p *Pipeline) takes(now time.Time) bool {
+	n := p.need
+	return p.fits(1, 1) && (n.n == 0 || !now.Before(n.until) || p.fits(n.n, max(n.size, 1)))
 }
 
 // shortage is the room a notification refused at the bounds after it was
@@ -321,6 +324,8 @@ func (p *Pipeline) noteRefused(err error, n int, size int64) {
 // they do; p.mu must be held.
 func (p *Pipeline) room(n int, size int64) error {
 	switch {
+	case p.fits(n, size):
+		return nil
 	case p.closed:
 		return ErrClosing
 	case len(p.entries)+p.reserved+n > p.opts.MaxPending:
@@ -329,6 +334,12 @@ func (p *Pipeline) room(n int, size int64) error {
 		return fmt.Errorf("%w: %d bytes pending, the bound is %d", ErrFull, p.bytes, p.opts.MaxBytes)
 	}
 	return nil
+}
+
+// fits reports whether n more deliveries of size bytes fit, as room
+// says, without making its error; p.mu must be held.
+func (p *Pipeline) fits(n int, size int64) bool {
+	return !p.closed && len(p.entries)+p.reserved+n <= p.opts.MaxPending && p.bytes+size <= p.opts.MaxBytes
 }
 
 func outcomes(alerts []*core.EnrichedAlert, cands []*candidate) []AlertOutcome {

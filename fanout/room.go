@@ -30,7 +30,7 @@ func (p *Pipeline) AwaitRoom(ctx context.Context) error {
 		// Refused only for the room the last refused notification
 		// needed: that holds until need.until at the latest.
 		var expired <-chan time.Time
-		if p.room(1, 1) == nil {
+		if p.fits(1, 1) {
 			t := time.NewTimer(p.need.until.Sub(now))
 			defer t.Stop()
 			expired = t.C
@@ -55,7 +55,7 @@ func (p *Pipeline) AwaitRoom(ctx context.Context) error {
 // reservations go, with p.mu held. Each wakes at most once per time the
 // room came back, not once per delivery that ended.
 func (p *Pipeline) freed() {
-	if p.roomFreed != nil && p.refuses(time.Now()) == nil {
+	if p.roomFreed != nil && p.takes(time.Now()) {
 		close(p.roomFreed)
 		p.roomFreed = nil
 	}
