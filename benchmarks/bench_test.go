@@ -55,9 +55,11 @@ const (
 // fingerprint, so nothing is deduplicated), sent by one of a fixed number
 // of client goroutines. Run it with a fixed count, e.g. -benchtime=2000x.
 //
-// am-fanout answers once the deliveries are persisted, and a 503 is the
-// outbox's back-pressure, counted as refused-webhooks rather than an
-// error; the forwarder answers after its deliveries.
+// am-fanout answers once the deliveries are persisted; at the outbox's
+// bounds a notification waits for room (outbox.wait_for_room), and a 503
+// after that wait is the outbox's back-pressure, counted as
+// refused-webhooks rather than an error. The forwarder answers after its
+// deliveries.
 //
 // It reports alerts/s (accepted alerts over the time the clients took),
 // deliveries/s (as counted by the targets, up to the last one), the p50

@@ -185,9 +185,9 @@ type Pipeline struct {
 	// need is what the last notification refused at the bounds after it
 	// was read needed (accept.go, Refuses).
 	need shortage
-	// roomFreed, while webhooks wait for room (AwaitRoom), is closed
-	// when the pipeline would take a notification again (room.go).
-	roomFreed chan struct{}
+	// roomWaits are the webhooks waiting for room (AwaitRoom), oldest
+	// first, each woken by closing its channel (room.go).
+	roomWaits []chan struct{}
 	leadership
 }
 

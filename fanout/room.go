@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -14,6 +15,15 @@ import (
 // storm at the bounds is taken as room frees, in step with the lanes,
 // instead of being answered 503 and sent again after Alertmanager's
 // backoff. Only ErrFull is waited out: a closing pipeline answers at once.
+//
+// The waits are woken one at a time, oldest first, each time a
+// delivery's end leaves room: a webhook woken takes the room before the
+// next end wakes another, so that the room a storm frees goes to the
+// webhooks in the order they came, not to a herd that decodes its bodies
+// only for all but one to be refused again. A webhook woken that does
+// not take the room (its body was not a notification) leaves it to the
+// next delivery's end to wake the next one; while none ends, the others
+// wait until their time is up.
 func (p *Pipeline) AwaitRoom(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -23,40 +33,47 @@ func (p *Pipeline) AwaitRoom(ctx context.Context) error {
 		if !errors.Is(err, ErrFull) {
 			return err
 		}
-		if p.roomFreed == nil {
-			p.roomFreed = make(chan struct{})
-		}
-		freed := p.roomFreed
+		woken := make(chan struct{})
+		p.roomWaits = append(p.roomWaits, woken)
 		// Refused only for the room the last refused notification
 		// needed: that holds until need.until at the latest.
-		var expired <-chan time.Time
+		var (
+			need    *time.Timer
+			expired <-chan time.Time
+		)
 		if p.fits(1, 1) {
-			t := time.NewTimer(p.need.until.Sub(now))
-			defer t.Stop()
-			expired = t.C
+			need = time.NewTimer(p.need.until.Sub(now))
+			expired = need.C
 		}
 		p.mu.Unlock()
+		var end bool
 		select {
-		case <-freed:
+		case <-woken:
 		case <-expired:
 		case <-ctx.Done():
-			p.mu.Lock()
-			return p.refuses(time.Now())
+			end = true
 		case <-p.waits.Done():
-			p.mu.Lock()
-			return p.refuses(time.Now())
+			end = true
+		}
+		if need != nil {
+			need.Stop()
 		}
 		p.mu.Lock()
+		if i := slices.Index(p.roomWaits, woken); i >= 0 {
+			p.roomWaits = slices.Delete(p.roomWaits, i, i+1)
+		}
+		if end {
+			return p.refuses(time.Now())
+		}
 	}
 }
 
-// freed wakes the webhooks waiting for room (AwaitRoom) once the pipeline
-// would take a notification again; called wherever pending deliveries or
-// reservations go, with p.mu held. Each wakes at most once per time the
-// room came back, not once per delivery that ended.
+// freed wakes the oldest webhook waiting for room (AwaitRoom) when the
+// pipeline would take a notification again; called wherever pending
+// deliveries or reservations go, with p.mu held.
 func (p *Pipeline) freed() {
-	if p.roomFreed != nil && p.takes(time.Now()) {
-		close(p.roomFreed)
-		p.roomFreed = nil
+	if len(p.roomWaits) > 0 && p.takes(time.Now()) {
+		close(p.roomWaits[0])
+		p.roomWaits = slices.Delete(p.roomWaits, 0, 1)
 	}
 }

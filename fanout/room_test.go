@@ -163,3 +163,37 @@ func TestAwaitRoomOutlastsNoNeed(t *testing.T) {
 		t.Errorf("%d deliveries pending, want the two held", n)
 	}
 }
+
+// TestAwaitRoomWakesOldestFirst: each delivery's end that leaves room
+// wakes one waiting webhook, the one that waited longest.
+func TestAwaitRoomWakesOldestFirst(t *testing.T) {
+	opts := fastRetries()
+	opts.MaxPending = 2
+	t1, t2 := newServer(t), newServer(t)
+	h := newHarness(t, map[string]*server{"t1": t1, "t2": t2}, opts, 100)
+	release1, release2 := t1.hold(), t2.hold()
+	h.accept(false, alert("a", core.StatusFiring, 0)) // 2 of 2 pending, attempts held
+	t1.waitArrivals(1)
+	t2.waitArrivals(1)
+	waiting := func(n int) func() bool {
+		return func() bool {
+			h.box.mu.Lock()
+			defer h.box.mu.Unlock()
+			return len(h.box.roomWaits) == n
+		}
+	}
+	first := awaitRoom(t.Context(), h.box)
+	waitUntil(t, "the first wait", waiting(1))
+	second := awaitRoom(t.Context(), h.box)
+	waitUntil(t, "the second wait", waiting(2))
+
+	release1()
+	if err := returned(t, first, "a delivery ended"); err != nil {
+		t.Fatalf("the oldest wait after a delivery ended: %v, want nil", err)
+	}
+	stillWaiting(t, second, "when one delivery's end woke the oldest wait")
+	release2()
+	if err := returned(t, second, "the second delivery ended"); err != nil {
+		t.Errorf("the second wait after the second delivery ended: %v, want nil", err)
+	}
+}
