@@ -114,6 +114,10 @@ func NewWebhook(s Settings, limits Limits, logger *slog.Logger, reg prometheus.R
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"outcome"}),
 	}
+	// Both outcomes are exported from the start, at zero, so that their
+	// rates exist before the first wait.
+	w.roomWaits.WithLabelValues("room")
+	w.roomWaits.WithLabelValues("full")
 	reg.MustRegister(w.requests, w.roomWaits)
 	w.settings.Store(&s)
 	return w
