@@ -195,6 +195,63 @@ func TestStormFlappingTargetDrains(t *testing.T) {
 	}
 }
 
+// stormBoundsConfig is one webhook target paced at 20 deliveries a second
+// behind an outbox bounded at 20 pending deliveries: one notification of
+// 20 alerts fills it, and the lane takes a second to empty it. Webhooks
+// wait up to 8s for room, within the 10s Alertmanager gives a
+// notification (notify.MinTimeout) with this group_interval.
+const stormBoundsConfig = `
+outbox:
+  max_pending: 20
+  wait_for_room: 8s
+targets:
+  - name: storm
+    type: webhook
+    url: %s
+    rate_limit: {per_second: 20, burst: 1}
+`
+
+// TestStormAtTheBoundsWaitsForRoom: five notifications of 20 alerts come
+// at once to an outbox with room for one. Each webhook waits for the
+// room the lane's deliveries free instead of being answered 503, so all
+// 100 alerts arrive in about the five seconds the pace takes, and no
+// notification is refused or has to wait for Alertmanager's retry.
+func TestStormAtTheBoundsWaitsForRoom(t *testing.T) {
+	target := newScriptedTarget(t, phase{status: http.StatusOK})
+	f := startFanout(t, fmt.Sprintf(stormBoundsConfig, target.URL()))
+	am := startAlertmanager(t, f.url, "1s")
+	var alerts []postableAlert
+	for g := range 5 {
+		alerts = append(alerts, numberedAlerts(fmt.Sprintf("E2EStormBounds%d", g), 0, 20)...)
+	}
+	start := time.Now()
+	am.postAlerts(t, alerts...)
+
+	last := target.waitDelivered(t, 100, time.Minute)
+	fams := f.metrics(t)
+	refused, _ := metricValue(fams, "am_fanout_webhook_requests_total", map[string]string{"code": "503"})
+	accepted, _ := metricValue(fams, "am_fanout_webhook_requests_total", map[string]string{"code": "200"})
+	var waits uint64
+	var waited float64
+	if fam := fams["am_fanout_webhook_room_wait_seconds"]; fam != nil {
+		for _, m := range fam.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "outcome" && l.GetValue() == "room" {
+					waits, waited = m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
+				}
+			}
+		}
+	}
+	t.Logf("5 notifications of 20 alerts to an outbox with room for 20, drained at 20/s: all 100 delivered %s after they were posted; %v webhooks answered 200, %v 503; %d waited for room, %.1fs in all",
+		last.Sub(start).Round(time.Millisecond), accepted, refused, waits, waited)
+	if refused != 0 {
+		t.Errorf("%v webhooks answered 503, want none: each had room within its wait", refused)
+	}
+	if waits == 0 {
+		t.Errorf("no webhook waited for room, want the ones that came while the outbox was full to have")
+	}
+}
+
 // stormGroupConfig has three chat targets, one message per notification
 // by default, and two incident targets, one delivery per alert.
 const stormGroupConfig = `
