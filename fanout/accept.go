@@ -315,7 +315,7 @@ const needFor = time.Second
 // noteRefused keeps what a notification refused by room(n, size) with err
 // needed; p.mu must be held.
 func (p *Pipeline) noteRefused(err error, n int, size int64) {
-	if errors.Is(err, ErrFull) && n <= p.opts.MaxPending && size <= p.opts.MaxBytes {
+	if errors.Is(err, ErrFull) && !errors.Is(err, ErrOverBounds) {
 		p.need = shortage{n: n, size: size, until: time.Now().Add(needFor)}
 	}
 }
@@ -328,6 +328,10 @@ func (p *Pipeline) room(n int, size int64) error {
 		return nil
 	case p.closed:
 		return ErrClosing
+	case n > p.opts.MaxPending:
+		return fmt.Errorf("%w: %d deliveries, more than outbox.max_pending (%d) holds at once", ErrOverBounds, n, p.opts.MaxPending)
+	case size > p.opts.MaxBytes:
+		return fmt.Errorf("%w: %d bytes of deliveries, more than outbox.max_bytes (%d) holds at once", ErrOverBounds, size, p.opts.MaxBytes)
 	case len(p.entries)+p.reserved+n > p.opts.MaxPending:
 		return fmt.Errorf("%w: %d deliveries pending, the bound is %d", ErrFull, len(p.entries)+p.reserved, p.opts.MaxPending)
 	case p.bytes+size > p.opts.MaxBytes:

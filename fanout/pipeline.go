@@ -138,6 +138,9 @@ func (o *Options) normalise() {
 var (
 	ErrFull    = errors.New("outbox is full")
 	ErrClosing = errors.New("outbox is shutting down")
+	// ErrOverBounds is the ErrFull of a notification that needs more
+	// room than the bounds hold at all: no wait makes room for it.
+	ErrOverBounds = fmt.Errorf("%w: the notification is over its bounds", ErrFull)
 )
 
 // Pipeline is the one delivery pipeline: it persists every delivery in

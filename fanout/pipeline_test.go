@@ -304,8 +304,9 @@ func TestRefusesUnreadWhileShort(t *testing.T) {
 		t.Errorf("after an acceptance: %v, want nil (room for one, the need cleared)", err)
 	}
 
-	if _, err := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("e", core.StatusFiring, 0), alert("f", core.StatusFiring, 0), alert("g", core.StatusFiring, 0)}, false); !errors.Is(err, ErrFull) {
-		t.Fatalf("six deliveries with a bound of five: %v, want ErrFull", err)
+	_, err = h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("e", core.StatusFiring, 0), alert("f", core.StatusFiring, 0), alert("g", core.StatusFiring, 0)}, false)
+	if !errors.Is(err, ErrFull) || !errors.Is(err, ErrOverBounds) || !strings.Contains(err.Error(), "6 deliveries, more than outbox.max_pending (5)") {
+		t.Fatalf("six deliveries with a bound of five: %v, want ErrOverBounds (an ErrFull) naming both", err)
 	}
 	if err := h.box.Refuses(); err != nil {
 		t.Errorf("after a notification that could never fit: %v, want nil (it leaves no need)", err)

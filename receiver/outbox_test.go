@@ -172,6 +172,7 @@ func TestWebhookWaitsForRoom(t *testing.T) {
 		{"no wait: 503 at once", 0, &recordingOutbox{refuses: full, roomIn: time.Millisecond}, 503, 0, 0, 0, ""},
 		{"not full but closing: 503 at once", 2 * time.Second, &recordingOutbox{refuses: fanout.ErrClosing, roomIn: time.Millisecond}, 503, 0, 0, 0, ""},
 		{"store error: 503 at once", 2 * time.Second, &recordingOutbox{err: errors.New("disk full"), roomIn: time.Millisecond}, 503, 0, 0, 1, ""},
+		{"over the bounds after the body was read: 503 at once, no wait makes room", 2 * time.Second, &recordingOutbox{err: fmt.Errorf("%w: 600 deliveries, more than outbox.max_pending (500) holds at once", fanout.ErrOverBounds), roomIn: time.Millisecond}, 503, 0, 0, 1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
