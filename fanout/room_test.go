@@ -3,11 +3,13 @@ package fanout
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // heldPipeline is a pipeline with two targets whose attempts are held
@@ -185,5 +187,94 @@ func TestAwaitRoomWakesOldestFirst(t *testing.T) {
 	hp.release2()
 	if err := returned(t, second, "the second delivery ended"); err != nil {
 		t.Errorf("the second wait after the second delivery ended: %v, want nil", err)
+	}
+}
+
+// TestBoundsRefuseWholeNotification: past max_pending or max_bytes Accept
+// fails with ErrFull and persists nothing of the notification.
+func TestBoundsRefuseWholeNotification(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		bound func(*Options)
+	}{
+		{"max pending", func(o *Options) { o.MaxPending = 1 }},
+		{"max bytes", func(o *Options) { o.MaxBytes = 100 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := fastRetries()
+			tc.bound(&opts)
+			h := newHarness(t, map[string]*server{"t1": newServer(t), "t2": newServer(t)}, opts, 100)
+			_, err := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("a", core.StatusFiring, 0)}, false)
+			if !errors.Is(err, ErrFull) {
+				t.Fatalf("Accept over the bound: %v, want ErrFull", err)
+			}
+			n := 0
+			if err := h.store.Load(func(*outbox.Candidate) { n++ }); err != nil {
+				t.Fatalf("reading the store: %v", err)
+			}
+			if n != 0 || h.box.Pending() != 0 {
+				t.Errorf("%d records stored, %d pending, want none", n, h.box.Pending())
+			}
+		})
+	}
+}
+
+// TestRefusesAtBounds: Refuses says nothing while one more delivery
+// fits, ErrFull once the pending deliveries fill the bound, ErrClosing
+// once the pipeline closes.
+func TestRefusesAtBounds(t *testing.T) {
+	opts := fastRetries()
+	opts.MaxPending = 2
+	h := newHarness(t, map[string]*server{"t1": newServer(t, 503), "t2": newServer(t, 503)}, opts, 100)
+	if err := h.box.Refuses(); err != nil {
+		t.Fatalf("an empty pipeline refuses: %v", err)
+	}
+	h.accept(false, alert("a", core.StatusFiring, 0))
+	if err := h.box.Refuses(); !errors.Is(err, ErrFull) || !strings.Contains(err.Error(), "2 deliveries pending, the bound is 2") {
+		t.Errorf("with its two deliveries pending (targets failing): %v, want ErrFull naming the bound", err)
+	}
+	h.box.Close(t.Context())
+	if err := h.box.Refuses(); !errors.Is(err, ErrClosing) {
+		t.Errorf("closed: %v, want ErrClosing", err)
+	}
+}
+
+// TestRefusesUnreadWhileShort: a notification refused at the bounds after
+// it was read leaves its need: the next are refused before they are read
+// until that much room is free, for at most needFor, or until one is
+// accepted; one that could never fit leaves none.
+func TestRefusesUnreadWhileShort(t *testing.T) {
+	opts := fastRetries()
+	opts.MaxPending = 5
+	h := newHarness(t, map[string]*server{"t1": newServer(t, 503), "t2": newServer(t, 503)}, opts, 100)
+	h.accept(false, alert("a", core.StatusFiring, 0)) // 2 of 5 pending
+	if _, err := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("b", core.StatusFiring, 0), alert("c", core.StatusFiring, 0)}, false); !errors.Is(err, ErrFull) {
+		t.Fatalf("four more deliveries with room for three: %v, want ErrFull", err)
+	}
+	err := h.box.Refuses()
+	if !errors.Is(err, ErrFull) || !strings.Contains(err.Error(), "needed room for 4 deliveries") {
+		t.Fatalf("after a refusal needing 4 with room for 3: %v, want ErrFull naming the need", err)
+	}
+	h.box.mu.Lock()
+	h.box.need.until = time.Now().Add(-time.Nanosecond)
+	h.box.mu.Unlock()
+	if err := h.box.Refuses(); err != nil {
+		t.Errorf("once the need's time is up: %v, want nil (room for three)", err)
+	}
+
+	if _, err := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("b", core.StatusFiring, 0), alert("c", core.StatusFiring, 0)}, false); !errors.Is(err, ErrFull) {
+		t.Fatalf("four more deliveries with room for three: %v, want ErrFull", err)
+	}
+	h.accept(false, alert("d", core.StatusFiring, 0)) // read past Refuses, it fits: 4 of 5
+	if err := h.box.Refuses(); err != nil {
+		t.Errorf("after an acceptance: %v, want nil (room for one, the need cleared)", err)
+	}
+
+	_, err = h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("e", core.StatusFiring, 0), alert("f", core.StatusFiring, 0), alert("g", core.StatusFiring, 0)}, false)
+	if !errors.Is(err, ErrFull) || !errors.Is(err, ErrOverBounds) || !strings.Contains(err.Error(), "6 deliveries, more than outbox.max_pending (5)") {
+		t.Fatalf("six deliveries with a bound of five: %v, want ErrOverBounds (an ErrFull) naming both", err)
+	}
+	if err := h.box.Refuses(); err != nil {
+		t.Errorf("after a notification that could never fit: %v, want nil (it leaves no need)", err)
 	}
 }
