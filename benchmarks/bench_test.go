@@ -315,8 +315,9 @@ const (
 
 // profileEnv, when set to a directory, has each case with a server
 // process write there that process's CPU profile of the load's first
-// seconds (profileSecondsEnv, 5 unless set) and, for am-fanout, its
-// allocation profile after the load, named after the case.
+// seconds (profileSecondsEnv, 5 unless set) and, for am-fanout, its live
+// heap halfway through them (after a collection) and its allocation
+// profile after the load, named after the case.
 const (
 	profileEnv        = "AM_FANOUT_BENCH_PROFILE"
 	profileSecondsEnv = "AM_FANOUT_BENCH_PROFILE_SECONDS"
@@ -349,13 +350,16 @@ func (s *server) profile(b *testing.B, fanout bool) func() {
 			b.Error(err)
 		}
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		get("/debug/pprof/profile?seconds="+seconds, ".cpu.prof")
-	}()
+	var wg sync.WaitGroup
+	wg.Go(func() { get("/debug/pprof/profile?seconds="+seconds, ".cpu.prof") })
+	if n, err := strconv.Atoi(seconds); err == nil && fanout {
+		wg.Go(func() {
+			time.Sleep(time.Duration(n) * time.Second / 2)
+			get("/debug/pprof/heap?gc=1", ".heap.prof")
+		})
+	}
 	return func() {
-		<-done
+		wg.Wait()
 		if fanout {
 			get("/debug/pprof/allocs", ".allocs.prof")
 		}

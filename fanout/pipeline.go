@@ -140,6 +140,10 @@ var (
 	ErrOverBounds = fmt.Errorf("%w: the notification is over its bounds", ErrFull)
 )
 
+// RoomMayCome reports whether err refuses a notification for room that
+// deliveries ending may free: ErrFull, but not ErrOverBounds.
+func RoomMayCome(err error) bool { return errors.Is(err, ErrFull) && !errors.Is(err, ErrOverBounds) }
+
 // Pipeline is the one delivery pipeline: it persists every delivery in
 // its Store before the webhook answers, queues it in its target's lane,
 // where the target's pace, pauses, failures and breaker decide when it

@@ -330,21 +330,14 @@ func TestEndWaitsAnswersWaitingWebhooks(t *testing.T) {
 	opts := fastRetries()
 	opts.WaitTimeout = time.Hour
 	tg := newServer(t, 200)
-	gate := make(chan struct{})
-	tg.mu.Lock()
-	tg.gate = gate
-	tg.mu.Unlock()
+	release := tg.hold()
 	h := newHarness(t, map[string]*server{"t1": tg}, opts, 100)
 	waiting := make(chan []AlertOutcome, 1)
 	go func() {
 		out, _ := h.box.Accept(t.Context(), []*core.EnrichedAlert{alert("a", core.StatusFiring, 0)}, true)
 		waiting <- out
 	}()
-	waitUntil(t, "the attempt to reach the target", func() bool {
-		tg.mu.Lock()
-		defer tg.mu.Unlock()
-		return tg.arrivals == 1
-	})
+	tg.waitArrivals(1)
 	h.box.EndWaits()
 	queued := func(what string, out []AlertOutcome) {
 		t.Helper()
@@ -366,12 +359,8 @@ func TestEndWaitsAnswersWaitingWebhooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	queued("a webhook after the waits ended", out)
-	close(gate)
-	waitUntil(t, "both deliveries", func() bool {
-		tg.mu.Lock()
-		defer tg.mu.Unlock()
-		return tg.arrivals == 2
-	})
+	release()
+	tg.waitArrivals(2)
 }
 
 // TestRetryAfterDelaysRetry: a target's Retry-After holds the next attempt

@@ -2,7 +2,6 @@ package fanout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -34,7 +33,7 @@ func (p *Pipeline) AwaitRoom(ctx context.Context) error {
 	for {
 		now := time.Now()
 		err := p.refuses(now)
-		if !errors.Is(err, ErrFull) {
+		if !RoomMayCome(err) {
 			return err
 		}
 		woken := make(chan struct{})
@@ -152,7 +151,7 @@ const needFor = time.Second
 // noteRefused keeps what a notification refused by room(n, size) with err
 // needed; p.mu must be held.
 func (p *Pipeline) noteRefused(err error, n int, size int64) {
-	if errors.Is(err, ErrFull) && !errors.Is(err, ErrOverBounds) {
+	if RoomMayCome(err) {
 		p.need = shortage{n: n, size: size, until: time.Now().Add(needFor)}
 	}
 }

@@ -45,12 +45,12 @@ func (w *Webhook) viaOutbox(r *http.Request, s *Settings, room *roomWait, alerts
 	}
 	// As without an outbox, deliveries go on when Alertmanager gives up
 	// waiting.
-	got, err := s.Outbox.Accept(context.WithoutCancel(r.Context()), alerts, wait)
-	for errors.Is(err, fanout.ErrFull) && !errors.Is(err, fanout.ErrOverBounds) && room.await(s.Outbox, err) == nil {
+	ctx := context.WithoutCancel(r.Context())
+	got, err := s.Outbox.Accept(ctx, alerts, wait)
+	for fanout.RoomMayCome(err) && room.await(s.Outbox, err) == nil {
 		// Refused at the bounds after the body was read: it waits for
-		// the room it needs, as a webhook waits before it reads one;
-		// one over the bounds can never have it.
-		got, err = s.Outbox.Accept(context.WithoutCancel(r.Context()), alerts, wait)
+		// the room it needs, as a webhook waits before it reads one.
+		got, err = s.Outbox.Accept(ctx, alerts, wait)
 	}
 	if err != nil {
 		return w.refused(r, err)

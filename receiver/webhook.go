@@ -180,7 +180,7 @@ func (w *Webhook) handle(r *http.Request, s *Settings) (code int, body any) {
 	room := newRoomWait(r, s.RoomWait)
 	defer func() { room.observe(w.roomWaits, code) }()
 	if err := s.Outbox.Refuses(); err != nil {
-		if errors.Is(err, fanout.ErrFull) {
+		if fanout.RoomMayCome(err) {
 			err = room.await(s.Outbox, err)
 		}
 		if err != nil {

@@ -30,7 +30,7 @@ func (c *collector) apply(rt config.Runtime, logger *slog.Logger) {
 // newCollector is the process's collector as the server tunes it: there
 // is one per process, and the server holds it.
 func newCollector() *collector {
-	return &collector{readLive: liveHeap, readLimit: func() int64 { return debug.SetMemoryLimit(-1) }}
+	return &collector{readLimit: func() int64 { return debug.SetMemoryLimit(-1) }}
 }
 
 // maxGoGC bounds the GOGC the floor sets, for a live heap far below it:
@@ -50,7 +50,6 @@ type collector struct {
 	base      int
 	floor     uint64
 	armed     bool
-	readLive  func() uint64
 	readLimit func() int64 // the soft memory limit, math.MaxInt64 for none
 }
 
@@ -62,7 +61,7 @@ func (c *collector) set(gogc int, floor int64) (old int, changed bool) {
 	f := uint64(max(floor, 0))
 	changed = c.base != gogc || c.floor != f
 	c.base, c.floor = gogc, f
-	old = debug.SetGCPercent(c.percent(c.readLive()))
+	old = debug.SetGCPercent(c.percent(liveHeap()))
 	if c.floor > 0 && !c.armed {
 		c.armed = true
 		c.arm()
@@ -79,7 +78,7 @@ func (c *collector) stop() {
 		return
 	}
 	c.floor = 0
-	debug.SetGCPercent(c.percent(c.readLive()))
+	debug.SetGCPercent(c.percent(liveHeap()))
 }
 
 // percent is the GOGC that puts the next collection at the floor for a
@@ -121,7 +120,7 @@ func (c *collector) cycle() {
 		c.armed = false
 		return
 	}
-	debug.SetGCPercent(c.percent(c.readLive()))
+	debug.SetGCPercent(c.percent(liveHeap()))
 	c.arm()
 }
 
