@@ -137,38 +137,8 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 	if fanout {
 		countersBefore = srv.counters(b)
 	}
-	client := &http.Client{
-		Transport: &http.Transport{MaxIdleConnsPerHost: clients},
-		Timeout:   30 * time.Second,
-	}
+	client := newClient()
 	defer client.CloseIdleConnections()
-
-	var (
-		jobs      = make(chan int)
-		mu        sync.Mutex
-		latencies []time.Duration
-		refused   atomic.Int64
-		wg        sync.WaitGroup
-	)
-	for range clients {
-		wg.Go(func() {
-			var mine []time.Duration
-			for seq := range jobs {
-				d, err := post(client, url, seq, perWebhook, fanout)
-				switch {
-				case errors.Is(err, errRefused):
-					refused.Add(1)
-				case err != nil:
-					b.Error(err)
-				default:
-					mine = append(mine, d)
-				}
-			}
-			mu.Lock()
-			latencies = append(latencies, mine...)
-			mu.Unlock()
-		})
-	}
 	var peakAnon func() float64
 	if srv != nil {
 		peakAnon = srv.samplePeakAnonymous(b)
@@ -178,33 +148,24 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 		profiled = srv.profile(b, fanout)
 	}
 	selfBefore := selfCPU()
-	start := time.Now()
 	seq := 0
-	for b.Loop() {
-		jobs <- seq
+	l := drive(b, client, url, &delivered, perWebhook, fanout, func() (int, bool) {
 		seq++
-	}
-	close(jobs)
-	wg.Wait()
-	acked := time.Since(start)
-	alerts := int64(len(latencies) * perWebhook)
-	last := waitDelivered(&delivered, alerts*targets, time.Minute)
+		return seq - 1, b.Loop()
+	})
 	profiled()
 	if b.Failed() {
 		return 0
 	}
-	if got := delivered.Load(); got != alerts*targets {
-		b.Fatalf("the targets received %d deliveries for %d accepted alerts, want %d", got, alerts, alerts*targets)
-	}
-	rate := float64(delivered.Load()) / last.Sub(start).Seconds()
+	rate := float64(delivered.Load()) / l.last.Sub(l.start).Seconds()
 	// The benchmark's own process: clients, targets (and the forwarder
 	// when it runs in the process), for the share of the two CPUs left.
 	b.ReportMetric((selfCPU()-selfBefore)*1e6/float64(delivered.Load()), "bench-cpu-us/delivery")
-	b.ReportMetric(float64(alerts)/acked.Seconds(), "alerts/s")
+	b.ReportMetric(float64(l.alerts)/l.acked.Seconds(), "alerts/s")
 	b.ReportMetric(rate, "deliveries/s")
-	b.ReportMetric(ms(percentile(latencies, 50)), "ack-p50-ms")
-	b.ReportMetric(ms(percentile(latencies, 99)), "ack-p99-ms")
-	b.ReportMetric(float64(refused.Load()), "refused-webhooks")
+	b.ReportMetric(ms(percentile(l.latencies, 50)), "ack-p50-ms")
+	b.ReportMetric(ms(percentile(l.latencies, 99)), "ack-p99-ms")
+	b.ReportMetric(float64(l.refused), "refused-webhooks")
 	if srv != nil {
 		rss, peak, err := srv.memory()
 		if err != nil {
@@ -234,10 +195,85 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 			b.ReportMetric((after["am_fanout_outbox_commit_writes_total"]-countersBefore["am_fanout_outbox_commit_writes_total"])/commits, "writes/commit")
 			took := after["am_fanout_outbox_commit_seconds_total"] - countersBefore["am_fanout_outbox_commit_seconds_total"]
 			b.ReportMetric(took/commits*1000, "commit-ms")
-			b.ReportMetric(took/last.Sub(start).Seconds(), "committer-busy")
+			b.ReportMetric(took/l.last.Sub(l.start).Seconds(), "committer-busy")
 		}
 	}
 	return rate
+}
+
+// newClient is the clients' HTTP client: one idle connection kept per
+// client goroutine.
+func newClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: clients},
+		Timeout:   30 * time.Second,
+	}
+}
+
+// load is what one load of notifications measured.
+type load struct {
+	// start is when the first notification was posted, last when the
+	// targets' count last changed.
+	start, last time.Time
+	// acked is how long the clients took until every notification was
+	// answered; alerts is how many alerts were accepted.
+	acked  time.Duration
+	alerts int64
+	// latencies are the accepted notifications' ack latencies; refused
+	// counts the 503s of the outbox's back-pressure.
+	latencies []time.Duration
+	refused   int64
+}
+
+// drive posts the notifications next numbers to url from the client
+// goroutines until next says to stop (its last number is not sent),
+// waits until the targets have received every accepted alert's
+// deliveries (delivered counts them, from zero), and fails b if they do
+// not within a minute.
+func drive(b *testing.B, client *http.Client, url string, delivered *atomic.Int64, perWebhook int, fanout bool, next func() (int, bool)) load {
+	var (
+		jobs      = make(chan int)
+		mu        sync.Mutex
+		latencies []time.Duration
+		refused   atomic.Int64
+		wg        sync.WaitGroup
+	)
+	for range clients {
+		wg.Go(func() {
+			var mine []time.Duration
+			for seq := range jobs {
+				d, err := post(client, url, seq, perWebhook, fanout)
+				switch {
+				case errors.Is(err, errRefused):
+					refused.Add(1)
+				case err != nil:
+					b.Error(err)
+				default:
+					mine = append(mine, d)
+				}
+			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			mu.Unlock()
+		})
+	}
+	start := time.Now()
+	for {
+		seq, more := next()
+		if !more {
+			break
+		}
+		jobs <- seq
+	}
+	close(jobs)
+	wg.Wait()
+	l := load{start: start, acked: time.Since(start), latencies: latencies, refused: refused.Load()}
+	l.alerts = int64(len(latencies) * perWebhook)
+	l.last = waitDelivered(delivered, l.alerts*targets, time.Minute)
+	if got := delivered.Load(); got != l.alerts*targets && !b.Failed() {
+		b.Fatalf("the targets received %d deliveries for %d accepted alerts, want %d", got, l.alerts, l.alerts*targets)
+	}
+	return l
 }
 
 // waitDelivered waits until the targets have received want deliveries or
