@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// BenchmarkEndToEndRounds weighs am-fanout (the bbolt store, fsync on,
+// BenchmarkRounds weighs am-fanout (the bbolt store, fsync on,
 // its defaults) against the bare forwarder in rounds that alternate
 // between them, with both processes started once: in round i each is
 // sent the same number of notifications in turn, the forwarder first in
@@ -25,7 +25,7 @@ import (
 // each side's pooled deliveries/s and CPU time per delivery (its own
 // process's, and the benchmark process's while it ran), and
 // am-fanout's refused webhooks.
-func BenchmarkEndToEndRounds(b *testing.B) {
+func BenchmarkRounds(b *testing.B) {
 	for _, perWebhook := range []int{1, 10} {
 		b.Run(fmt.Sprintf("alerts-per-webhook=%d", perWebhook), func(b *testing.B) {
 			benchRounds(b, perWebhook)

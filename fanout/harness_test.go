@@ -41,6 +41,8 @@ type server struct {
 	gate       chan struct{}
 	got        []core.EnrichedAlert
 	arrivals   int
+	// arrived, when set, is called as each request arrives.
+	arrived func()
 }
 
 func newServer(t testing.TB, statuses ...int) *server {
@@ -55,6 +57,9 @@ func (tg *server) serve(w http.ResponseWriter, r *http.Request) {
 	tg.mu.Lock()
 	gate := tg.gate
 	tg.arrivals++
+	if tg.arrived != nil {
+		tg.arrived()
+	}
 	if tg.arrivals == maxRequests+1 {
 		tg.t.Errorf("target got more than %d requests: deliveries are retried without end", maxRequests)
 	}

@@ -176,6 +176,16 @@ type Pipeline struct {
 	lanes    map[string]*lane
 	limiters map[string]*bucket // by rate scope
 	running  int                // attempts in flight
+	// starved says the scheduler's last pass left a lane's attempts
+	// waiting for MaxInFlight: an attempt's end then wakes it rather
+	// than chain its own lane's next one.
+	starved bool
+	// named indexes the targets of the source's current set by name
+	// (targetNamed).
+	named struct {
+		of []*core.Target
+		by map[string]*core.Target
+	}
 	// backlog is the most deliveries pending since the pipeline was last
 	// empty; drained tells the pruner it just became empty after one of
 	// at least DrainedAfter.

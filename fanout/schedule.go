@@ -20,17 +20,16 @@ import (
 func (p *Pipeline) schedule() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	targets := map[string]*core.Target{}
-	var due []func()
+	var due []claim
 	for {
 		var next time.Time
-		next, due = p.startDue(time.Now(), targets, due[:0])
+		next, due = p.startDue(time.Now(), due[:0])
 		// Started once the lock is released: a worker woken while the
 		// scheduler held it would only wait for it, and so would every
 		// webhook and outcome behind it.
-		for i, job := range due {
-			p.workers.run(job)
-			due[i] = nil
+		for i, c := range due {
+			p.workers.run(func() { p.makeAttempts(c) })
+			due[i] = claim{}
 		}
 		wait := time.Hour
 		if !next.IsZero() {
@@ -46,50 +45,109 @@ func (p *Pipeline) schedule() {
 	}
 }
 
+// claim is an attempt claimed from its lane: its delivery's entry, its
+// record when memory still holds it, the target as configured when it
+// was claimed (nil: gone), and the term it runs in.
+type claim struct {
+	e  *entry
+	d  *outbox.Delivery
+	t  *core.Target
+	tm *term
+}
+
 // startDue claims every attempt the lanes allow at now, appends them to
 // due for the caller to start, and says when one may next go on (zero:
-// only an event can change that). targets is the scheduler's index of the
-// current targets by name, refilled here and reused from call to call.
-func (p *Pipeline) startDue(now time.Time, targets map[string]*core.Target, due []func()) (time.Time, []func()) {
-	clear(targets)
-	for _, t := range p.src.Targets() {
-		targets[t.Name] = t
-	}
+// only an event can change that).
+func (p *Pipeline) startDue(now time.Time, due []claim) (time.Time, []claim) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.starved = false
 	if p.closed || p.term == nil || !p.term.ready {
 		return time.Time{}, due
 	}
-	tm := p.term
 	var next time.Time
 	for name, l := range p.lanes {
-		t := targets[name]
+		t := p.targetNamed(name)
 		p.configure(l, t)
-		for p.running < p.opts.MaxInFlight {
-			ok, at := l.ready(now)
+		for {
+			if p.running >= p.opts.MaxInFlight {
+				// Its turn comes when an attempt ends (see chain).
+				p.starved = p.starved || l.queue.Len()+l.urgent.Len() > 0
+				break
+			}
+			c, ok, at := p.take(l, t, now)
 			if !ok {
 				if !at.IsZero() && (next.IsZero() || at.Before(next)) {
 					next = at
 				}
 				break
 			}
-			e := l.take()
-			e.slot.busy, e.slot.next = e, nil
-			d := p.uncache(e)
-			p.running++
-			p.attempts.Add(1)
-			tm.attempts.Add(1)
-			// The attempt ends when its outcome is recorded, which may be
-			// after its worker went on (Pipeline.write).
-			due = append(due, func() {
-				p.attempt(tm.ctx, e, d, t, func() {
-					tm.attempts.Done()
-					p.attempts.Done()
-				})
-			})
+			due = append(due, c)
 		}
 	}
 	return next, due
+}
+
+// take claims the next attempt of lane l, whose target is t, when the
+// lane allows one at now; otherwise it says when the lane may go on
+// (zero: only an event can change that). p.mu must be held, the
+// pipeline open and its term ready.
+func (p *Pipeline) take(l *lane, t *core.Target, now time.Time) (claim, bool, time.Time) {
+	ok, at := l.ready(now)
+	if !ok {
+		return claim{}, false, at
+	}
+	e := l.take()
+	e.slot.busy, e.slot.next = e, nil
+	d := p.uncache(e)
+	p.running++
+	p.attempts.Add(1)
+	tm := p.term
+	tm.attempts.Add(1)
+	return claim{e: e, d: d, t: t, tm: tm}, true, time.Time{}
+}
+
+// chain claims the next attempt of the lane an attempt just left, for
+// the worker that made it to run at once, when the lane allows one and
+// no other lane waits for MaxInFlight to let its attempts out: in a
+// steady stream of deliveries an attempt then starts without the
+// scheduler waking and handing it to a worker. p.mu must be held.
+func (p *Pipeline) chain(l *lane, now time.Time) (claim, bool) {
+	if p.starved || p.closed || p.term == nil || !p.term.ready || p.running >= p.opts.MaxInFlight {
+		return claim{}, false
+	}
+	t := p.targetNamed(l.name)
+	p.configure(l, t)
+	c, ok, _ := p.take(l, t, now)
+	return c, ok
+}
+
+// makeAttempts makes the attempt of c, then those chain hands it, one after the
+// other. The attempt ends when its outcome is recorded, which may be
+// after its worker went on (Pipeline.write).
+func (p *Pipeline) makeAttempts(c claim) {
+	for ok := true; ok; {
+		tm := c.tm
+		c, ok = p.attempt(tm.ctx, c.e, c.d, c.t, func() {
+			tm.attempts.Done()
+			p.attempts.Done()
+		})
+	}
+}
+
+// targetNamed returns the current target called name, nil when there is
+// none; p.mu must be held. Its index by name is rebuilt when the source
+// holds another set of targets (a reload).
+func (p *Pipeline) targetNamed(name string) *core.Target {
+	ts := p.src.Targets()
+	if len(ts) != len(p.named.of) || len(ts) > 0 && &ts[0] != &p.named.of[0] {
+		p.named.of = ts
+		p.named.by = make(map[string]*core.Target, len(ts))
+		for _, t := range ts {
+			p.named.by[t.Name] = t
+		}
+	}
+	return p.named.by[name]
 }
 
 // configure applies the target's settings to its lane; p.mu must be held.
@@ -143,16 +201,15 @@ func (p *Pipeline) lane(name string) *lane {
 // its record as accepted, when memory still held it (a first attempt
 // soon after the webhook); otherwise it is read back from the store. ctx
 // is its term's.
-func (p *Pipeline) attempt(ctx context.Context, e *entry, d *outbox.Delivery, t *core.Target, release func()) {
+func (p *Pipeline) attempt(ctx context.Context, e *entry, d *outbox.Delivery, t *core.Target, release func()) (claim, bool) {
 	if d == nil {
 		if d = p.record(e); d == nil {
 			release()
-			return
+			return claim{}, false
 		}
 	}
 	if t == nil {
-		p.settle(e, d, core.Outcome{Kind: core.OutcomePermanent, Err: errTargetGone}, false, release)
-		return
+		return p.settle(e, d, core.Outcome{Kind: core.OutcomePermanent, Err: errTargetGone}, false, release)
 	}
 	if d.Attempts > 0 {
 		// A first attempt that waited in its lane or was resumed after a
@@ -171,7 +228,7 @@ func (p *Pipeline) attempt(ctx context.Context, e *entry, d *outbox.Delivery, t 
 		alert = nil
 	}
 	ctx = core.WithRenderMemo(traceContext(ctx, d.TraceParent), memo)
-	p.settle(e, d, p.attempter.Attempt(ctx, t, alert, d.Group), prepared, release)
+	return p.settle(e, d, p.attempter.Attempt(ctx, t, alert, d.Group), prepared, release)
 }
 
 // prepare runs Options.Prepare on the alerts of a delivery not attempted
@@ -242,8 +299,9 @@ const (
 // settle records an attempt's outcome: in the lane, durably, then in the
 // delivery's slot, where a retry goes back to its lane. A held delivery
 // whose alerts were prepared is written back with them. release is
-// called once all of that is done.
-func (p *Pipeline) settle(e *entry, d *outbox.Delivery, outcome core.Outcome, prepared bool, release func()) {
+// called once all of that is done. It returns the lane's next attempt
+// when chain claimed one for the caller to make.
+func (p *Pipeline) settle(e *entry, d *outbox.Delivery, outcome core.Outcome, prepared bool, release func()) (claim, bool) {
 	now := time.Now()
 	// The outcome and the settlement that notes it, in one allocation:
 	// both outlive the call, in the write's callback.
@@ -256,10 +314,10 @@ func (p *Pipeline) settle(e *entry, d *outbox.Delivery, outcome core.Outcome, pr
 	l := e.lane
 	was, _ := l.state(now)
 	l.settle(e, out, now, p.backoff)
-	next := now
+	resume := now
 	st, until := l.state(now)
 	if st != LaneOpen && until.After(now) {
-		next = until
+		resume = until
 	}
 	failures := l.failures
 	var keep *outbox.LaneMemory
@@ -267,16 +325,21 @@ func (p *Pipeline) settle(e *entry, d *outbox.Delivery, outcome core.Outcome, pr
 		l.kept, keep = m, &m
 	}
 	p.running--
+	next, chained := p.chain(l, now)
 	p.mu.Unlock()
-	p.poke()
+	if !chained {
+		// The room this attempt leaves may be another lane's, or its own
+		// later (a pause's end, a backoff).
+		p.poke()
+	}
 	p.logLane(l.name, was, st, until, failures, out)
 	p.keepLane(keep)
 
-	what := p.judge(d, out, now, next)
+	what := p.judge(d, out, now, resume)
 	if what == settledHeld && !prepared {
 		p.finish(e, d, what, out, now)
 		release()
-		return
+		return next, chained
 	}
 	rec := &sr.rec
 	*rec = outbox.Settlement{Delivery: d, Fate: outbox.FateRetry, Attempt: out, At: now}
@@ -299,6 +362,7 @@ func (p *Pipeline) settle(e *entry, d *outbox.Delivery, outcome core.Outcome, pr
 		p.finish(e, d, what, out, now)
 		release()
 	})
+	return next, chained
 }
 
 // finish ends a settled attempt once its outcome is recorded: its

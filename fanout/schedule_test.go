@@ -1,8 +1,12 @@
 package fanout
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/am-fanout/am-fanout/core"
 )
 
 // TestBackoff: a wait drawn from the upper half of an exponential
@@ -27,5 +31,71 @@ func TestBackoff(t *testing.T) {
 				t.Errorf("backoff(%d) = %v, want %v", tc.attempts, got, tc.want)
 			}
 		})
+	}
+}
+
+// An attempt's end chains its lane's next attempt only while no other
+// lane waits for MaxInFlight: two lanes with one attempt in flight
+// between them take turns, where a lane that chained its own every time
+// would send its whole queue before the other sent anything.
+func TestChainedAttemptsLeaveRoomForOtherLanes(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		order []string
+	)
+	a, b := newServer(t), newServer(t)
+	for name, s := range map[string]*server{"a": a, "b": b} {
+		s.arrived = func() {
+			mu.Lock()
+			defer mu.Unlock()
+			order = append(order, name)
+		}
+	}
+	opts := fastRetries()
+	opts.MaxInFlight = 1
+	h := newHarness(t, map[string]*server{"a": a, "b": b}, opts, 100)
+	releaseA, releaseB := a.hold(), b.hold()
+	var alerts []*core.EnrichedAlert
+	for i := range 20 {
+		alerts = append(alerts, alert(fmt.Sprintf("fp%02d", i), core.StatusFiring, 0))
+	}
+	h.accept(false, alerts...)
+	releaseA()
+	releaseB()
+	waitUntil(t, "every delivery to be done", func() bool { return h.box.Pending() == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	turns := 0
+	for i := 1; i < len(order); i++ {
+		if order[i] != order[i-1] {
+			turns++
+		}
+	}
+	if len(order) != 2*len(alerts) || turns < 3 {
+		t.Errorf("%d requests changed lanes %d times (%v), want %d taking turns", len(order), turns, order, 2*len(alerts))
+	}
+}
+
+// A chained attempt goes to its target as configured now: after a
+// reload that points the target elsewhere, the lane's next attempts go
+// there, although no scheduler pass came between them.
+func TestChainedAttemptsFollowAReload(t *testing.T) {
+	before, after := newServer(t), newServer(t)
+	opts := fastRetries()
+	opts.LaneInFlight = 1
+	h := newHarness(t, map[string]*server{"t": before}, opts, 100)
+	moved := newHarness(t, map[string]*server{"t": after}, opts, 100).targets.Targets()
+	release := before.hold()
+	var alerts []*core.EnrichedAlert
+	for i := range 10 {
+		alerts = append(alerts, alert(fmt.Sprintf("fp%02d", i), core.StatusFiring, 0))
+	}
+	h.accept(false, alerts...)
+	before.waitArrivals(1)
+	h.targets.Store(moved)
+	release()
+	waitUntil(t, "every delivery to be done", func() bool { return h.box.Pending() == 0 })
+	if got, moved := len(before.received()), len(after.received()); got != 1 || moved != len(alerts)-1 {
+		t.Errorf("the first target got %d requests and the one the reload named %d, want 1 and %d", got, moved, len(alerts)-1)
 	}
 }
