@@ -180,7 +180,8 @@ type pick struct {
 // message of the alerts it selects, firing first (none when it selects
 // none), else one per alert it selects.
 func picks(alerts []*core.EnrichedAlert, targets []*core.Target) []pick {
-	var out []pick
+	// At most one per alert and target: one allocation, however many.
+	out := make([]pick, 0, len(alerts)*len(targets))
 	// The one-alert picks share their index slices.
 	var index []int
 	for _, t := range targets {
@@ -246,8 +247,20 @@ func grouped(t *core.Target) bool {
 
 func outcomes(alerts []*core.EnrichedAlert, cands []*candidate) []AlertOutcome {
 	out := make([]AlertOutcome, len(alerts))
+	// Every alert's deliveries in one array, each alert's its own part.
+	n := make([]int, len(alerts))
+	total := 0
+	for _, c := range cands {
+		for _, i := range c.alerts {
+			n[i]++
+			total++
+		}
+	}
+	all := make([]Accepted, 0, total)
 	for i, a := range alerts {
 		out[i].Alert = a
+		out[i].Deliveries = all[len(all) : len(all) : len(all)+n[i]]
+		all = all[:len(all)+n[i]]
 	}
 	for _, c := range cands {
 		for _, i := range c.alerts {

@@ -141,6 +141,11 @@ func BodyRequest(ctx context.Context, method, rawURL string, body []byte, conten
 	if err != nil {
 		return nil, errors.New("building request: invalid URL")
 	}
+	if req.Host == req.URL.Host {
+		// The Host header the URL gives anyway, left to the transport:
+		// http.Client copies the URL of every request whose Host is set.
+		req.Host = ""
+	}
 	if contentType == jsonType[0] {
 		// Shared, as userAgent's value is.
 		req.Header["Content-Type"] = jsonType

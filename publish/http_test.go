@@ -348,3 +348,41 @@ func TestUserAgentOnEveryRequest(t *testing.T) {
 		t.Errorf("User-Agent headers received %q, want %q", got, want)
 	}
 }
+
+// A request BodyRequest builds names its URL's host in its Host header,
+// which the transport takes from the URL, and follows a redirect to
+// another host with that host's.
+func TestBodyRequestHost(t *testing.T) {
+	var mu sync.Mutex
+	var hosts []string
+	record := func(r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		hosts = append(hosts, r.Host)
+	}
+	to := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { record(r) }))
+	defer to.Close()
+	from := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		record(r)
+		http.Redirect(w, r, to.URL+"/moved", http.StatusTemporaryRedirect)
+	}))
+	defer from.Close()
+	h, err := NewHTTPTarget("host", commoncfg.DefaultHTTPClientConfig, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	req, err := BodyRequest(context.Background(), http.MethodPost, from.URL+"/hook", []byte("{}"), "application/json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Send(h.Client, req, nil); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{strings.TrimPrefix(from.URL, "http://"), strings.TrimPrefix(to.URL, "http://")}
+	if strings.Join(hosts, ",") != strings.Join(want, ",") {
+		t.Errorf("Host headers received %q, want %q", hosts, want)
+	}
+}
