@@ -224,6 +224,8 @@ func (p *Pipeline) dropLanes() {
 	clear(p.entries)
 	clear(p.slots)
 	clear(p.lanes)
+	clear(p.turns)
+	p.turns = p.turns[:0]
 	p.backlog = 0
 	p.freed()
 }

@@ -176,6 +176,10 @@ type Pipeline struct {
 	lanes    map[string]*lane
 	limiters map[string]*bucket // by rate scope
 	running  int                // attempts in flight
+	// turns are the lanes in the order the scheduler's passes take them,
+	// from turn on (startDue).
+	turns []*lane
+	turn  int
 	// starved says the scheduler's last pass left a lane's attempts
 	// waiting for MaxInFlight: an attempt's end then wakes it rather
 	// than chain its own lane's next one.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -57,7 +58,11 @@ type claim struct {
 
 // startDue claims every attempt the lanes allow at now, appends them to
 // due for the caller to start, and says when one may next go on (zero:
-// only an event can change that).
+// only an event can change that). At MaxInFlight the lanes take turns:
+// each pass begins after the lane that took the last room in the pass
+// before. Taken in the order of a map, two lanes were not taken first
+// equally often, and under MaxInFlight one could send its whole queue
+// before the other sent anything.
 func (p *Pipeline) startDue(now time.Time, due []claim) (time.Time, []claim) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -66,8 +71,11 @@ func (p *Pipeline) startDue(now time.Time, due []claim) (time.Time, []claim) {
 		return time.Time{}, due
 	}
 	var next time.Time
-	for name, l := range p.lanes {
-		t := p.targetNamed(name)
+	n := len(p.turns)
+	for i := range n {
+		k := (p.turn + i) % n
+		l := p.turns[k]
+		t := p.targetNamed(l.name)
 		p.configure(l, t)
 		for {
 			if p.running >= p.opts.MaxInFlight {
@@ -83,6 +91,11 @@ func (p *Pipeline) startDue(now time.Time, due []claim) (time.Time, []claim) {
 				break
 			}
 			due = append(due, c)
+			if p.running >= p.opts.MaxInFlight {
+				// The next pass begins after the lane that took the last
+				// room, so that the lanes waiting for it take turns.
+				p.turn = k + 1
+			}
 		}
 	}
 	return next, due
@@ -191,6 +204,7 @@ func (p *Pipeline) lane(name string) *lane {
 	if l == nil {
 		l = &lane{name: name, maxInFlight: p.opts.LaneInFlight}
 		p.lanes[name] = l
+		p.turns = append(p.turns, l)
 	}
 	return l
 }
@@ -575,6 +589,7 @@ func (p *Pipeline) DropTarget(name string) {
 	}
 	if l := p.lanes[name]; l != nil && l.queue.Len() == 0 && l.inFlight == 0 {
 		delete(p.lanes, name)
+		p.turns = slices.DeleteFunc(p.turns, func(x *lane) bool { return x == l })
 	}
 	p.mu.Unlock()
 	p.metrics.forget(name)
