@@ -148,11 +148,7 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 		profiled = srv.profile(b, fanout)
 	}
 	selfBefore := selfCPU()
-	seq := 0
-	l := drive(b, client, url, &delivered, perWebhook, fanout, func() (int, bool) {
-		seq++
-		return seq - 1, b.Loop()
-	})
+	l := drive(b, client, url, &delivered, perWebhook, fanout, 0, b.Loop)
 	profiled()
 	if b.Failed() {
 		return 0
@@ -225,12 +221,11 @@ type load struct {
 	refused   int64
 }
 
-// drive posts the notifications next numbers to url from the client
-// goroutines until next says to stop (its last number is not sent),
-// waits until the targets have received every accepted alert's
-// deliveries (delivered counts them, from zero), and fails b if they do
-// not within a minute.
-func drive(b *testing.B, client *http.Client, url string, delivered *atomic.Int64, perWebhook int, fanout bool, next func() (int, bool)) load {
+// drive posts notifications numbered from first on to url from the
+// client goroutines, one each time more says so, waits until the targets
+// have received every accepted alert's deliveries (delivered counts
+// them, from zero), and fails b if they do not within a minute.
+func drive(b *testing.B, client *http.Client, url string, delivered *atomic.Int64, perWebhook int, fanout bool, first int, more func() bool) load {
 	var (
 		jobs      = make(chan int)
 		mu        sync.Mutex
@@ -258,11 +253,7 @@ func drive(b *testing.B, client *http.Client, url string, delivered *atomic.Int6
 		})
 	}
 	start := time.Now()
-	for {
-		seq, more := next()
-		if !more {
-			break
-		}
+	for seq := first; more(); seq++ {
 		jobs <- seq
 	}
 	close(jobs)

@@ -57,9 +57,9 @@ type side struct {
 	perWebhook    int
 }
 
-// run sends the side one round and returns its deliveries/s; counted
-// adds the round to its pooled figures.
-func (s *side) run(b *testing.B, counted bool) float64 {
+// run sends the side one round; counted adds the round's figures to its
+// pooled ones and its deliveries/s to its rates.
+func (s *side) run(b *testing.B, counted bool) {
 	client := newClient()
 	defer client.CloseIdleConnections()
 	cpuBefore, err := s.srv.cpu()
@@ -69,28 +69,27 @@ func (s *side) run(b *testing.B, counted bool) float64 {
 	selfBefore := selfCPU()
 	s.delivered.Store(0)
 	n := roundNotifications[s.perWebhook]
-	end := s.seq + n
-	l := drive(b, client, s.srv.url, &s.delivered, s.perWebhook, s.fanout, func() (int, bool) {
-		s.seq++
-		return s.seq - 1, s.seq <= end
+	left := n
+	l := drive(b, client, s.srv.url, &s.delivered, s.perWebhook, s.fanout, s.seq, func() bool {
+		left--
+		return left >= 0
 	})
-	s.seq = end
+	s.seq += n
 	cpuAfter, err := s.srv.cpu()
 	if err != nil {
 		b.Fatal(err)
 	}
+	if !counted {
+		return
+	}
 	took := l.last.Sub(l.start).Seconds()
 	delivered := s.delivered.Load()
-	rate := float64(delivered) / took
-	if counted {
-		s.deliveries += delivered
-		s.seconds += took
-		s.cpu += cpuAfter - cpuBefore
-		s.benchCPU += selfCPU() - selfBefore
-		s.refused += l.refused
-		s.rates = append(s.rates, rate)
-	}
-	return rate
+	s.deliveries += delivered
+	s.seconds += took
+	s.cpu += cpuAfter - cpuBefore
+	s.benchCPU += selfCPU() - selfBefore
+	s.refused += l.refused
+	s.rates = append(s.rates, float64(delivered)/took)
 }
 
 // benchRounds runs the rounds of notifications of perWebhook alerts.

@@ -180,8 +180,16 @@ type pick struct {
 // message of the alerts it selects, firing first (none when it selects
 // none), else one per alert it selects.
 func picks(alerts []*core.EnrichedAlert, targets []*core.Target) []pick {
-	// At most one per alert and target: one allocation, however many.
-	out := make([]pick, 0, len(alerts)*len(targets))
+	// One allocation: a target takes one pick per alert, or one for all.
+	n := 0
+	for _, t := range targets {
+		if grouped(t) {
+			n++
+		} else {
+			n += len(alerts)
+		}
+	}
+	out := make([]pick, 0, n)
 	// The one-alert picks share their index slices.
 	var index []int
 	for _, t := range targets {

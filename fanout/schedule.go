@@ -135,16 +135,12 @@ func (p *Pipeline) chain(l *lane, now time.Time) (claim, bool) {
 	return c, ok
 }
 
-// makeAttempts makes the attempt of c, then those chain hands it, one after the
-// other. The attempt ends when its outcome is recorded, which may be
+// makeAttempts makes the attempt of c, then those chain hands it, one
+// after the other. Each ends when its outcome is recorded, which may be
 // after its worker went on (Pipeline.write).
 func (p *Pipeline) makeAttempts(c claim) {
 	for ok := true; ok; {
-		tm := c.tm
-		c, ok = p.attempt(tm.ctx, c.e, c.d, c.t, func() {
-			tm.attempts.Done()
-			p.attempts.Done()
-		})
+		c, ok = p.attempt(c)
 	}
 }
 
@@ -209,21 +205,22 @@ func (p *Pipeline) lane(name string) *lane {
 	return l
 }
 
-// attempt makes one attempt of a claimed delivery to t, the target of
-// its lane as configured when the attempt started (nil: gone), and
-// settles it; release is called once it is settled and recorded. d is
-// its record as accepted, when memory still held it (a first attempt
-// soon after the webhook); otherwise it is read back from the store. ctx
-// is its term's.
-func (p *Pipeline) attempt(ctx context.Context, e *entry, d *outbox.Delivery, t *core.Target, release func()) (claim, bool) {
+// attempt makes the attempt of c to its target, as configured when it
+// was claimed (nil: gone), in its term's context, and settles it; the
+// attempt ends (ended) once it is settled and recorded. c's record is
+// the one accepted when memory still held it (a first attempt soon after
+// the webhook); otherwise it is read back from the store. It returns
+// the lane's next attempt when settle chained one.
+func (p *Pipeline) attempt(c claim) (claim, bool) {
+	e, d, t, ctx := c.e, c.d, c.t, c.tm.ctx
 	if d == nil {
 		if d = p.record(e); d == nil {
-			release()
+			p.ended(c.tm)
 			return claim{}, false
 		}
 	}
 	if t == nil {
-		return p.settle(e, d, core.Outcome{Kind: core.OutcomePermanent, Err: errTargetGone}, false, release)
+		return p.settle(e, d, core.Outcome{Kind: core.OutcomePermanent, Err: errTargetGone}, false, c.tm)
 	}
 	if d.Attempts > 0 {
 		// A first attempt that waited in its lane or was resumed after a
@@ -242,7 +239,13 @@ func (p *Pipeline) attempt(ctx context.Context, e *entry, d *outbox.Delivery, t 
 		alert = nil
 	}
 	ctx = core.WithRenderMemo(traceContext(ctx, d.TraceParent), memo)
-	return p.settle(e, d, p.attempter.Attempt(ctx, t, alert, d.Group), prepared, release)
+	return p.settle(e, d, p.attempter.Attempt(ctx, t, alert, d.Group), prepared, c.tm)
+}
+
+// ended ends an attempt of term tm whose outcome is recorded.
+func (p *Pipeline) ended(tm *term) {
+	tm.attempts.Done()
+	p.attempts.Done()
 }
 
 // prepare runs Options.Prepare on the alerts of a delivery not attempted
@@ -312,10 +315,10 @@ const (
 
 // settle records an attempt's outcome: in the lane, durably, then in the
 // delivery's slot, where a retry goes back to its lane. A held delivery
-// whose alerts were prepared is written back with them. release is
-// called once all of that is done. It returns the lane's next attempt
-// when chain claimed one for the caller to make.
-func (p *Pipeline) settle(e *entry, d *outbox.Delivery, outcome core.Outcome, prepared bool, release func()) (claim, bool) {
+// whose alerts were prepared is written back with them. The attempt, of
+// term tm, ends once all of that is done. It returns the lane's next
+// attempt when chain claimed one for the caller to make.
+func (p *Pipeline) settle(e *entry, d *outbox.Delivery, outcome core.Outcome, prepared bool, tm *term) (claim, bool) {
 	now := time.Now()
 	// The outcome and the settlement that notes it, in one allocation:
 	// both outlive the call, in the write's callback.
@@ -352,7 +355,7 @@ func (p *Pipeline) settle(e *entry, d *outbox.Delivery, outcome core.Outcome, pr
 	what := p.judge(d, out, now, resume)
 	if what == settledHeld && !prepared {
 		p.finish(e, d, what, out, now)
-		release()
+		p.ended(tm)
 		return next, chained
 	}
 	rec := &sr.rec
@@ -374,7 +377,7 @@ func (p *Pipeline) settle(e *entry, d *outbox.Delivery, outcome core.Outcome, pr
 		}
 		p.log(d, what)
 		p.finish(e, d, what, out, now)
-		release()
+		p.ended(tm)
 	})
 	return next, chained
 }
