@@ -1,8 +1,9 @@
 package outbox
 
 import (
+	"container/heap"
 	"encoding/json"
-	"slices"
+	"math"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -13,16 +14,37 @@ import (
 // delivery history not changed within the retention, the oldest of each
 // beyond MaxDone, and expired publisher state. Freed pages are reused by later
 // writes; Open compacts a file that became mostly free.
+//
+// Each bucket is pruned in transactions of pruneChunk records, so that a
+// storm's million records to drop are neither held in memory at once nor
+// one long commit that the acceptances wait behind.
 func (s *Store) Prune(now time.Time) error {
-	return s.update(func(tx *bolt.Tx) error {
-		if _, _, err := pruneBucket(tx.Bucket(bucketDone), now.Add(-s.opts.DedupWindow), s.opts.MaxDone, decodeTime); err != nil {
-			return err
-		}
+	cutoff := now.Add(-s.opts.Retention)
+	for _, p := range []pruning{
+		{bucket: bucketDone, cutoff: now.Add(-s.opts.DedupWindow), keep: s.opts.MaxDone, timeOf: fixed(decodeTime)},
 		// The slots first: their deliveries' ends are read from the
 		// settled log, which goes next.
+		{bucket: bucketLatest, cutoff: cutoff, keep: s.opts.MaxDone, timeOf: s.slotChanged(cutoff)},
+		// Kept for the retention rather than the dedup window: a slot
+		// whose delivery ended reads the time of the end from here, and
+		// its retention counts from that.
+		{bucket: bucketSettled, cutoff: cutoff, keep: max(1, s.opts.MaxDone/settledBlock), timeOf: fixed(settledChanged)},
+		{bucket: bucketHistory, cutoff: cutoff, keep: s.opts.MaxDone, timeOf: fixed(historyChanged)},
+		statePruning(now),
+	} {
+		if _, _, err := s.prune(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// slotChanged is when a slot last changed, for pruning at cutoff: zero
+// (kept) while its alert has a pending state.
+func (s *Store) slotChanged(cutoff time.Time) func(*bolt.Tx) func([]byte) time.Time {
+	return func(tx *bolt.Tx) func([]byte) time.Time {
 		pending, settled := s.pending(tx), seek(tx.Bucket(bucketSettled))
-		cutoff := now.Add(-s.opts.Retention)
-		_, _, err := pruneBucket(tx.Bucket(bucketLatest), cutoff, s.opts.MaxDone, func(v []byte) time.Time {
+		return func(v []byte) time.Time {
 			st, ok := decodeSlot(v)
 			if !ok || st.Pending != 0 && pending.Get(encodeID(st.Pending)) != nil {
 				// Never forget the order of an alert with a pending state.
@@ -36,32 +58,14 @@ func (s *Store) Prune(now time.Time) error {
 				settle(&st, pending, settled)
 			}
 			return st.At
-		})
-		if err != nil {
-			return err
 		}
-		// Kept for the retention rather than the dedup window: a slot
-		// whose delivery ended reads the time of the end from here, and
-		// its retention counts from that.
-		if _, _, err := pruneBucket(tx.Bucket(bucketSettled), cutoff, max(1, s.opts.MaxDone/settledBlock), settledChanged); err != nil {
-			return err
-		}
-		if _, _, err := pruneBucket(tx.Bucket(bucketHistory), now.Add(-s.opts.Retention), s.opts.MaxDone, historyChanged); err != nil {
-			return err
-		}
-		return pruneState(tx, now)
-	})
+	}
 }
 
 // PruneDeadLetters drops dead letters older than DeadLetterRetention, then the
 // oldest beyond MaxDeadLetters, and says how many of each it dropped.
 func (s *Store) PruneDeadLetters(now time.Time) (byAge, byCount int, err error) {
-	err = s.update(func(tx *bolt.Tx) error {
-		var err error
-		byAge, byCount, err = pruneBucket(tx.Bucket(bucketDead), now.Add(-s.opts.DeadLetterRetention), s.opts.MaxDeadLetters, deadAt)
-		return err
-	})
-	return byAge, byCount, err
+	return s.prune(pruning{bucket: bucketDead, cutoff: now.Add(-s.opts.DeadLetterRetention), keep: s.opts.MaxDeadLetters, timeOf: fixed(deadAt)})
 }
 
 // deadAt reads when a stored dead letter died; a record it cannot read
@@ -76,40 +80,186 @@ func deadAt(v []byte) time.Time {
 	return d.DeadAt
 }
 
-// pruneBucket deletes the records whose time is before cutoff, then the
-// oldest until at most keep remain, and says how many of each it deleted.
-// A zero time keeps a record.
-func pruneBucket(b *bolt.Bucket, cutoff time.Time, keep int, timeOf func([]byte) time.Time) (aged, over int, err error) {
-	type rec struct {
-		key []byte
-		at  time.Time
-	}
-	var old, kept []rec
-	err = b.ForEach(func(k, v []byte) error {
-		r := rec{key: append([]byte(nil), k...), at: timeOf(v)}
-		switch {
-		case r.at.IsZero():
-			// Kept whatever the bounds.
-		case r.at.Before(cutoff):
-			old = append(old, r)
-		default:
-			kept = append(kept, r)
-		}
+// pruneChunk is how many records one pruning transaction reads.
+const pruneChunk = 4096
+
+// pruning is how one bucket is pruned: the records whose time is before
+// cutoff go, then the oldest until at most keep remain. A zero time keeps
+// a record whatever the bounds. timeOf reads a record's time in the
+// transaction given.
+type pruning struct {
+	bucket []byte
+	cutoff time.Time
+	keep   int
+	timeOf func(*bolt.Tx) func([]byte) time.Time
+}
+
+// fixed is a record's time read from its value alone.
+func fixed(f func([]byte) time.Time) func(*bolt.Tx) func([]byte) time.Time {
+	return func(*bolt.Tx) func([]byte) time.Time { return f }
+}
+
+// prune applies p and says how many records it deleted for their age and
+// how many for the bound. It first finds, reading, the oldest time the
+// bound keeps; then deletes in transactions of pruneChunk records each,
+// shared with the commits of other writes, resuming after the last key
+// the one before read. A record that changes meanwhile is judged as it is
+// when its chunk reads it.
+func (s *Store) prune(p pruning) (aged, over int, err error) {
+	var b bound
+	if err := s.view(func(tx *bolt.Tx) error {
+		b = boundOf(tx.Bucket(p.bucket), p.cutoff, p.keep, p.timeOf(tx))
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		return 0, 0, err
 	}
-	aged = len(old)
-	if extra := len(kept) - keep; extra > 0 {
-		slices.SortFunc(kept, func(a, b rec) int { return a.at.Compare(b.at) })
-		old = append(old, kept[:extra]...)
-		over = extra
+	var from []byte
+	for {
+		var (
+			next  []byte
+			after bound
+			a, o  int
+		)
+		// The write may run twice (store.update): it starts from the
+		// state of the last commit each time.
+		err := s.updateLazily(func(tx *bolt.Tx) error {
+			var err error
+			after = b
+			next, a, o, err = pruneChunkOf(tx.Bucket(p.bucket), from, p.cutoff, &after, p.timeOf(tx))
+			return err
+		})
+		if err != nil {
+			return aged, over, err
+		}
+		aged, over, b = aged+a, over+o, after
+		if next == nil {
+			return aged, over, nil
+		}
+		from = next
 	}
-	for _, r := range old {
-		if err := b.Delete(r.key); err != nil {
-			return 0, 0, err
+}
+
+// bound is what the count bound drops: the records older than floor,
+// and the first ties of those at floor in key order. A zero floor drops
+// none.
+type bound struct {
+	floor time.Time
+	ties  int
+}
+
+// drops says whether the bound drops a record of time at, counting it
+// against the ties when it does.
+func (b *bound) drops(at time.Time) bool {
+	switch {
+	case b.floor.IsZero() || at.After(b.floor):
+		return false
+	case at.Before(b.floor):
+		return true
+	case b.ties > 0:
+		b.ties--
+		return true
+	}
+	return false
+}
+
+// boundOf reads the records of b that the cutoff leaves and finds what
+// the bound of keep drops of them, holding the keep newest times, not
+// the records.
+func boundOf(b *bolt.Bucket, cutoff time.Time, keep int, timeOf func([]byte) time.Time) bound {
+	var (
+		newest nanosHeap
+		n      int
+	)
+	each := func(f func(ns int64)) {
+		_ = b.ForEach(func(_, v []byte) error {
+			if at := timeOf(v); !at.IsZero() && !at.Before(cutoff) {
+				f(at.UnixNano())
+			}
+			return nil
+		})
+	}
+	each(func(ns int64) {
+		n++
+		switch {
+		case len(newest) < keep:
+			heap.Push(&newest, ns)
+		case keep > 0 && ns > newest[0]:
+			newest[0] = ns
+			heap.Fix(&newest, 0)
+		}
+	})
+	if n <= keep {
+		return bound{}
+	}
+	if keep == 0 {
+		// Every record the cutoff leaves goes: none is after the floor.
+		return bound{floor: time.Unix(0, math.MaxInt64)}
+	}
+	// The keep newest end at floor; of the records at floor, those
+	// beyond the heap's go.
+	floor := newest[0]
+	ties := 0
+	each(func(ns int64) {
+		if ns == floor {
+			ties++
+		}
+	})
+	for _, ns := range newest {
+		if ns == floor {
+			ties--
 		}
 	}
-	return aged, over, nil
+	return bound{floor: time.Unix(0, floor), ties: ties}
+}
+
+// nanosHeap is a min-heap of unix nanoseconds.
+type nanosHeap []int64
+
+func (h nanosHeap) Len() int           { return len(h) }
+func (h nanosHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h nanosHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *nanosHeap) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *nanosHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// pruneChunkOf reads up to pruneChunk records of b from key from (nil:
+// the first) and deletes those before cutoff or that the bound drops. It
+// returns the key to resume from, nil at the end, and how many it deleted
+// for their age and for the bound.
+func pruneChunkOf(b *bolt.Bucket, from []byte, cutoff time.Time, bd *bound, timeOf func([]byte) time.Time) (next []byte, aged, over int, err error) {
+	c := b.Cursor()
+	k, v := c.First()
+	if from != nil {
+		k, v = c.Seek(from)
+	}
+	var drop [][]byte
+	for read := 0; k != nil && read < pruneChunk; k, v = c.Next() {
+		read++
+		at := timeOf(v)
+		switch {
+		case at.IsZero():
+			// Kept whatever the bounds.
+			continue
+		case at.Before(cutoff):
+			aged++
+		case bd.drops(at):
+			over++
+		default:
+			continue
+		}
+		drop = append(drop, append([]byte(nil), k...))
+	}
+	if k != nil {
+		next = append([]byte(nil), k...)
+	}
+	for _, k := range drop {
+		if err := b.Delete(k); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	return next, aged, over, nil
 }

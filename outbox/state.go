@@ -107,9 +107,8 @@ func (s *Store) ImportState(target string, entries []StateEntry, now time.Time) 
 	return n, nil
 }
 
-// pruneState deletes the publisher state that has expired at now, as Get
-// sees it. It is bounded by the expiries only: publishers choose them.
-func pruneState(tx *bolt.Tx, now time.Time) error {
-	_, _, err := pruneBucket(tx.Bucket(bucketState), now.Add(time.Nanosecond), math.MaxInt, decodeTime)
-	return err
+// statePruning deletes the publisher state that has expired at now, as
+// Get would find it.
+func statePruning(now time.Time) pruning {
+	return pruning{bucket: bucketState, cutoff: now.Add(time.Nanosecond), keep: math.MaxInt, timeOf: fixed(decodeTime)}
 }
