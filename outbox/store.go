@@ -183,7 +183,7 @@ func openDB(path string, noSync bool, logger *slog.Logger) (db *bolt.DB, err err
 	// block every transaction while the file grows.
 	db, err = bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: lockTimeout, NoSync: noSync, NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
-		InitialMmapSize: 256 << 20,
+		InitialMmapSize: 256 << 20, PageSize: pageSize,
 	})
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
@@ -215,6 +215,18 @@ func openDB(path string, noSync bool, logger *slog.Logger) (db *bolt.DB, err err
 	return db, nil
 }
 
+// pageSize is the page size of the files the store creates; a file
+// keeps the size it was created with until compaction rewrites it. A
+// commit writes every page it changed, one write each, and the fsync
+// after them takes longer the more pages are scattered over the file
+// (1 page: 0.23 ms, 4: 0.40 ms, 27: 0.90 ms, measured on the benchmarks'
+// disk). A one-alert notification to ten targets puts ten records of
+// about 1.1 KiB, the alert in each: with the system's 4 KiB pages a
+// commit of four writes changed 27 pages and wrote them in 1.0 ms (p50),
+// with 16 KiB pages 13 in 0.75 ms, and am-fanout delivered 3 % more
+// against the forwarder (BENCHMARKS.md).
+const pageSize = 16 << 10
+
 // compactMinBytes is the file size below which compaction is not worth it.
 const compactMinBytes = 64 << 20
 
@@ -234,7 +246,7 @@ func compactIfWasteful(path string, logger *slog.Logger) error {
 	}
 	tmp := path + ".compact"
 	_ = os.Remove(tmp)
-	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: 2 * time.Second, PageSize: pageSize})
 	if err == nil {
 		err = bolt.Compact(dst, src, 64<<20)
 		err = errors.Join(err, dst.Sync(), dst.Close())

@@ -625,3 +625,36 @@ func TestPruneBoundsSlots(t *testing.T) {
 		t.Errorf("%d blocks of the settled log left, want 1", n)
 	}
 }
+
+// A new file takes the store's page size; a file made with the system's
+// pages keeps them, and what it holds is read as before.
+func TestPageSize(t *testing.T) {
+	s := newStore(t, StoreOptions{})
+	if got := s.db.Info().PageSize; got != pageSize {
+		t.Errorf("a new file has pages of %d bytes, want %d", got, pageSize)
+	}
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := bolt.Open(path, 0o600, &bolt.Options{PageSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.db.Info().PageSize; got != 4096 {
+		t.Errorf("a file made with 4096-byte pages opens with %d", got)
+	}
+	c := accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0]
+	if c.State != StateAccepted {
+		t.Fatalf("accepted as %q", c.State)
+	}
+	deliver(t, s, c)
+	if got := accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0].State; got != StateAlreadyDelivered {
+		t.Errorf("the resend of a delivered alert in a file of 4096-byte pages is %q, want %q", got, StateAlreadyDelivered)
+	}
+}
