@@ -67,6 +67,7 @@ const (
 // and of the benchmark's own, for a server process its resident memory
 // when idle, after the load and at its peak, and the peak of its
 // anonymous memory (sampled; without the store file's mapped pages), for
+// am-fanout its store file's size after the load (store-MiB), for
 // am-fanout and forwarder=durable their
 // deliveries/s as a ratio to the forwarder's of the same run (the
 // forwarder runs first), and with bbolt its committer's figures.
@@ -184,6 +185,10 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 		n := float64(delivered.Load())
 		b.ReportMetric((after["go_memstats_mallocs_total"]-countersBefore["go_memstats_mallocs_total"])/n, "allocs/delivery")
 		b.ReportMetric((after["go_memstats_alloc_bytes_total"]-countersBefore["go_memstats_alloc_bytes_total"])/n/1024, "alloc-KiB/delivery")
+		// The store's file, which bbolt never shrinks: its largest size.
+		if size, ok := after["am_fanout_outbox_bytes"]; ok {
+			b.ReportMetric(size/(1<<20), "store-MiB")
+		}
 		// The bbolt store's committer: how busy it was, how many writes
 		// each commit held.
 		commits := after["am_fanout_outbox_commits_total"] - countersBefore["am_fanout_outbox_commits_total"]

@@ -49,6 +49,8 @@ func (c *Config) OutboxOptions(logger *slog.Logger) fanout.Options {
 		RetryBase: time.Duration(o.RetryBase), RetryCap: time.Duration(o.RetryCap), MaxAge: time.Duration(o.MaxAge),
 		MaxPending: o.MaxPending, MaxBytes: o.MaxBytes, MaxInFlight: o.MaxInFlight,
 		LaneInFlight: c.Fanout.MaxConcurrent, WaitTimeout: time.Duration(c.Fanout.Timeout),
+		// Half the bound of each bucket the deliveries write.
+		PruneAfter:     max(1, o.MaxDone/2),
 		HealthStrategy: c.Fanout.HealthStrategy, Logger: logger,
 	}
 }

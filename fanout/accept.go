@@ -112,6 +112,7 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 		if c.State != outbox.StateAccepted {
 			continue
 		}
+		p.noteAccepted(1)
 		if p.term == nil {
 			// Persisted for the replica that runs the lanes.
 			if wait {

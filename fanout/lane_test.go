@@ -426,3 +426,57 @@ func TestLaneCoalescingKeepsPlace(t *testing.T) {
 		drain(t, box, time.Minute)
 	})
 }
+
+// pruneCounting counts the store's prunes.
+type pruneCounting struct {
+	Store
+	prunes atomic.Int32
+}
+
+func (s *pruneCounting) Prune(now time.Time) error {
+	s.prunes.Add(1)
+	return s.Store.Prune(now)
+}
+
+// A storm prunes before PruneEvery: at every PruneAfter deliveries
+// accepted since the last prune.
+func TestPruneAfterAccepted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		file, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.StoreOptions{Volatile: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer file.Close()
+		store := &pruneCounting{Store: file}
+		box, err := New(store, NewTargetSet([]*core.Target{laneTarget("t")}), failsFor(time.Now(), 0, core.Outcome{}), Options{MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour, PruneAfter: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		box.Start()
+		defer box.Close(context.Background())
+		acceptN(t, box, 19, "a")
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := store.prunes.Load(); n != 0 {
+			t.Fatalf("%d prunes after 19 deliveries, want none before 20", n)
+		}
+		acceptN(t, box, 1, "b")
+		// A prune's writes wait a moment for a commit to share.
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := store.prunes.Load(); n != 1 {
+			t.Fatalf("%d prunes after 20 deliveries, want 1", n)
+		}
+		acceptN(t, box, 25, "c")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := store.prunes.Load(); n != 2 {
+			t.Fatalf("%d prunes after 20 more deliveries, want 2", n)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if n := store.prunes.Load(); n != 3 {
+			t.Errorf("%d prunes an hour later, want 3: PruneEvery prunes too", n)
+		}
+	})
+}

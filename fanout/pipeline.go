@@ -73,6 +73,12 @@ type Options struct {
 	WaitTimeout time.Duration
 	// PruneEvery is how often done records past retention are removed.
 	PruneEvery time.Duration
+	// PruneAfter, when positive, prunes as soon as that many deliveries
+	// were accepted since the last prune, before PruneEvery: a storm
+	// writes a slot and a history record per delivery, and at 20 000
+	// deliveries/s a minute of them grew the store's file by 500 MB
+	// before the minute's prune cut each bucket back to its bound.
+	PruneAfter int
 	Logger     *slog.Logger
 	// Prepare, when set, prepares each delivery's alerts once, before
 	// its first attempt; the prepared alerts are stored with the
@@ -195,6 +201,10 @@ type Pipeline struct {
 	// at least DrainedAfter.
 	backlog int
 	drained chan struct{}
+	// sincePrune counts the deliveries accepted since the last prune
+	// (p.mu); pruneSoon asks for one at PruneAfter.
+	sincePrune int
+	pruneSoon  chan struct{}
 	// cachedBytes counts the records entries hold for their first attempt
 	// (entry.cached), at most maxCached.
 	cachedBytes int64
@@ -263,7 +273,8 @@ func New(store Store, src TargetSource, at DeliveryAttempter, opts Options) (*Pi
 		store: store, src: src, attempter: at, opts: opts, logger: opts.Logger,
 		ctx: ctx, cancel: cancel, stop: make(chan struct{}), wake: make(chan struct{}, 1),
 		entries: map[uint64]*entry{}, slots: map[string]*slot{}, lanes: map[string]*lane{}, limiters: map[string]*bucket{},
-		drained: make(chan struct{}, 1),
+		drained:   make(chan struct{}, 1),
+		pruneSoon: make(chan struct{}, 1),
 	}
 	_, p.settler.on = store.(Committer)
 	p.workers = newWorkers(p.stop)
@@ -442,14 +453,44 @@ func (p *Pipeline) prune() {
 		case <-p.drained:
 			p.opts.OnDrained()
 		case <-t.C:
-			if !p.leading() {
-				// The leader prunes the shared store.
-				continue
-			}
-			if err := p.store.Prune(time.Now()); err != nil {
-				p.logger.Warn("pruning done deliveries failed", "err", err)
-			}
-			p.pruneDead(time.Now())
+			p.pruneNow(false)
+		case <-p.pruneSoon:
+			p.pruneNow(true)
+		}
+	}
+}
+
+// pruneNow applies the store's retention and bounds, on the leader;
+// soon, as PruneAfter asks, only if the count still says so (a signal
+// sent while the last prune began is not another).
+func (p *Pipeline) pruneNow(soon bool) {
+	p.mu.Lock()
+	due := !soon || p.sincePrune >= p.opts.PruneAfter
+	if due {
+		p.sincePrune = 0
+	}
+	p.mu.Unlock()
+	if !due {
+		return
+	}
+	if !p.leading() {
+		// The leader prunes the shared store.
+		return
+	}
+	if err := p.store.Prune(time.Now()); err != nil {
+		p.logger.Warn("pruning done deliveries failed", "err", err)
+	}
+	p.pruneDead(time.Now())
+}
+
+// noteAccepted counts n accepted deliveries towards PruneAfter. p.mu
+// must be held.
+func (p *Pipeline) noteAccepted(n int) {
+	p.sincePrune += n
+	if p.opts.PruneAfter > 0 && p.sincePrune >= p.opts.PruneAfter {
+		select {
+		case p.pruneSoon <- struct{}{}:
+		default:
 		}
 	}
 }
