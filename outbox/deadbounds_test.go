@@ -4,7 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,5 +125,72 @@ func TestPruneInChunks(t *testing.T) {
 	}
 	if newerLeft != newer {
 		t.Errorf("%d records newer than the oldest left, %d of them left: a newer record went before an older one", newer, newerLeft)
+	}
+}
+
+// Pruning a storm's records holds a chunk of them in memory at a time,
+// not all of them: 300 000 done records past the dedup window go with
+// the heap's live objects growing by about 1 MiB, where deleting them in
+// one transaction held 22 MiB (their keys, and the pages read in to
+// delete from).
+func TestPruneHoldsLittleMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 300 000 records")
+	}
+	s := newStore(t, StoreOptions{DedupWindow: time.Hour, MaxDone: 1 << 20})
+	now := time.Now()
+	const n = 300000
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDone)
+		b.FillPercent = 1
+		for i := range n {
+			key := fmt.Appendf(nil, "%064d", i)
+			if err := b.Put(key, encodeTime(now.Add(-2*time.Hour))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A collection at every 5 % of growth: the heap's objects are then
+	// what pruning holds, not the garbage it left.
+	defer debug.SetGCPercent(debug.SetGCPercent(5))
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	heap := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
+	base := heap()
+	var peak atomic.Uint64
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if h := heap(); h > peak.Load() {
+				peak.Store(h)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	err = s.Prune(now)
+	close(stop)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := bucketLen(t, s, bucketDone); left != 0 {
+		t.Fatalf("%d done records left, want none", left)
+	}
+	grew := float64(peak.Load()-min(base, peak.Load())) / (1 << 20)
+	t.Logf("the heap's objects grew by at most %.1f MiB while pruning %d records", grew, n)
+	if grew > 8 {
+		t.Errorf("the heap's objects grew by %.1f MiB while pruning, want a chunk's worth (under 8 MiB)", grew)
 	}
 }
