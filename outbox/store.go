@@ -227,8 +227,9 @@ func openDB(path string, noSync bool, logger *slog.Logger) (db *bolt.DB, err err
 // against the forwarder (BENCHMARKS.md).
 const pageSize = 16 << 10
 
-// compactMinBytes is the file size below which compaction is not worth it.
-const compactMinBytes = 64 << 20
+// compactMinBytes is the file size below which compaction is not worth
+// it; a variable for the tests.
+var compactMinBytes int64 = 64 << 20
 
 func compactIfWasteful(path string, logger *slog.Logger) error {
 	st, err := os.Stat(path)

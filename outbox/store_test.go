@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -656,5 +657,76 @@ func TestPageSize(t *testing.T) {
 	deliver(t, s, c)
 	if got := accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0].State; got != StateAlreadyDelivered {
 		t.Errorf("the resend of a delivered alert in a file of 4096-byte pages is %q, want %q", got, StateAlreadyDelivered)
+	}
+}
+
+// A file that became mostly free pages is compacted at open: smaller,
+// with the store's page size where it had the system's, and its pending
+// deliveries are still there.
+func TestCompactAtOpen(t *testing.T) {
+	defer func(n int64) { compactMinBytes = n }(compactMinBytes)
+	compactMinBytes = 1 << 20
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	old, err := bolt.Open(path, 0o600, &bolt.Options{PageSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := accept(t, s, "t1", alert("kept", core.StatusFiring, 0))[0]
+	// A storm's records, written and pruned: the file keeps their pages.
+	filler := bytes.Repeat([]byte("x"), 1000)
+	for _, del := range []bool{false, true} {
+		err := s.update(func(tx *boltTx) error {
+			b := tx.Bucket(bucketDone)
+			for i := range 8000 {
+				key := fmt.Appendf(nil, "filler-%06d", i)
+				if del {
+					if err := b.Delete(key); err != nil {
+						return err
+					}
+				} else if err := b.Put(key, filler); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Size()*2 > before.Size() {
+		t.Errorf("the file has %d bytes after compaction, %d before: want under half", after.Size(), before.Size())
+	}
+	if got := s.db.Info().PageSize; got != pageSize {
+		t.Errorf("the compacted file has pages of %d bytes, want %d", got, pageSize)
+	}
+	var ids []uint64
+	if err := s.Load(func(c *Candidate) { ids = append(ids, c.Delivery.ID) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 || ids[0] != c.Delivery.ID {
+		t.Errorf("pending after compaction: %v, want the delivery %d", ids, c.Delivery.ID)
 	}
 }
