@@ -102,8 +102,8 @@ func fixed(f func([]byte) time.Time) func(*bolt.Tx) func([]byte) time.Time {
 // prune applies p and says how many records it deleted for their age and
 // how many for the bound. It first finds, reading, the oldest time the
 // bound keeps; then deletes in transactions of pruneChunk records each,
-// shared with the commits of other writes, resuming after the last key
-// the one before read. A record that changes meanwhile is judged as it is
+// shared with the commits of other writes, each resuming at the key
+// after the last one the chunk before it read. A record that changes meanwhile is judged as it is
 // when its chunk reads it.
 func (s *Store) prune(p pruning) (aged, over int, err error) {
 	var b bound
@@ -166,6 +166,10 @@ func (b *bound) drops(at time.Time) bool {
 // the bound of keep drops of them, holding the keep newest times, not
 // the records.
 func boundOf(b *bolt.Bucket, cutoff time.Time, keep int, timeOf func([]byte) time.Time) bound {
+	if keep == math.MaxInt {
+		// No bound (the publisher state's): nothing to read.
+		return bound{}
+	}
 	var (
 		newest nanosHeap
 		n      int
