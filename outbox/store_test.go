@@ -630,19 +630,11 @@ func TestPruneBoundsSlots(t *testing.T) {
 // A new file takes the store's page size; a file made with the system's
 // pages keeps them, and what it holds is read as before.
 func TestPageSize(t *testing.T) {
-	s := newStore(t, StoreOptions{})
-	if got := s.db.Info().PageSize; got != pageSize {
+	if got := newStore(t, StoreOptions{}).db.Info().PageSize; got != pageSize {
 		t.Errorf("a new file has pages of %d bytes, want %d", got, pageSize)
 	}
-	path := filepath.Join(t.TempDir(), "old.db")
-	old, err := bolt.Open(path, 0o600, &bolt.Options{PageSize: 4096})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := old.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(path, StoreOptions{})
+	path := systemPagedFile(t)
+	s, err := Open(path, StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -660,12 +652,10 @@ func TestPageSize(t *testing.T) {
 	}
 }
 
-// A file that became mostly free pages is compacted at open: smaller,
-// with the store's page size where it had the system's, and its pending
-// deliveries are still there.
-func TestCompactAtOpen(t *testing.T) {
-	defer func(n int64) { compactMinBytes = n }(compactMinBytes)
-	compactMinBytes = 1 << 20
+// systemPagedFile makes an empty bbolt file with 4 KiB pages, as the
+// store made them before pageSize, and returns its path.
+func systemPagedFile(t *testing.T) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "outbox.db")
 	old, err := bolt.Open(path, 0o600, &bolt.Options{PageSize: 4096})
 	if err != nil {
@@ -674,6 +664,16 @@ func TestCompactAtOpen(t *testing.T) {
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+// A file that became mostly free pages is compacted at open: smaller,
+// with the store's page size where it had the system's, and its pending
+// deliveries are still there.
+func TestCompactAtOpen(t *testing.T) {
+	defer func(n int64) { compactMinBytes = n }(compactMinBytes)
+	compactMinBytes = 1 << 20
+	path := systemPagedFile(t)
 	s, err := Open(path, StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
