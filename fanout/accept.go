@@ -106,13 +106,14 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 	}
 	p.need = shortage{}
 	var waiting []*candidate
+	nAccepted := 0
 	// The first attempts of one alert's deliveries share it.
 	kept := make([]*accepted, len(alerts))
 	for _, c := range cands {
 		if c.State != outbox.StateAccepted {
 			continue
 		}
-		p.noteAccepted(1)
+		nAccepted++
 		if p.term == nil {
 			// Persisted for the replica that runs the lanes.
 			if wait {
@@ -151,6 +152,7 @@ func (p *Pipeline) accept(ctx context.Context, alerts []*core.EnrichedAlert, tar
 		c.e.waiter = c.wait
 		waiting = append(waiting, c)
 	}
+	p.noteAccepted(nAccepted)
 	// Deliveries not accepted (already delivered, stale) leave their
 	// reservation's room.
 	p.freed()

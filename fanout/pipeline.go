@@ -75,9 +75,10 @@ type Options struct {
 	PruneEvery time.Duration
 	// PruneAfter, when positive, prunes as soon as that many deliveries
 	// were accepted since the last prune, before PruneEvery: a storm
-	// writes a slot and a history record per delivery, and at 20 000
-	// deliveries/s a minute of them grew the store's file by 500 MB
-	// before the minute's prune cut each bucket back to its bound.
+	// writes a slot and a history line per delivery, and at 17 000
+	// deliveries/s a minute of them grew the store's file until its
+	// mapped pages took 930 MiB before the minute's prune cut each
+	// bucket back to its bound (BENCHMARKS.md).
 	PruneAfter int
 	Logger     *slog.Logger
 	// Prepare, when set, prepares each delivery's alerts once, before

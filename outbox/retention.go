@@ -3,7 +3,6 @@ package outbox
 import (
 	"container/heap"
 	"encoding/json"
-	"math"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -84,8 +83,9 @@ func deadAt(v []byte) time.Time {
 const pruneChunk = 4096
 
 // pruning is how one bucket is pruned: the records whose time is before
-// cutoff go, then the oldest until at most keep remain. A zero time keeps
-// a record whatever the bounds. timeOf reads a record's time in the
+// cutoff go, then the oldest until at most keep remain (0: no bound, as
+// for the publisher state). A zero time keeps a record whatever the
+// bounds. timeOf reads a record's time in the
 // transaction given.
 type pruning struct {
 	bucket []byte
@@ -103,8 +103,8 @@ func fixed(f func([]byte) time.Time) func(*bolt.Tx) func([]byte) time.Time {
 // how many for the bound. It first finds, reading, the oldest time the
 // bound keeps; then deletes in transactions of pruneChunk records each,
 // shared with the commits of other writes, each resuming at the key
-// after the last one the chunk before it read. A record that changes meanwhile is judged as it is
-// when its chunk reads it.
+// after the last one the chunk before it read. A record that changes
+// meanwhile is judged as it is when its chunk reads it.
 func (s *Store) prune(p pruning) (aged, over int, err error) {
 	var b bound
 	if err := s.view(func(tx *bolt.Tx) error {
@@ -166,8 +166,7 @@ func (b *bound) drops(at time.Time) bool {
 // the bound of keep drops of them, holding the keep newest times, not
 // the records.
 func boundOf(b *bolt.Bucket, cutoff time.Time, keep int, timeOf func([]byte) time.Time) bound {
-	if keep == math.MaxInt {
-		// No bound (the publisher state's): nothing to read.
+	if keep == 0 {
 		return bound{}
 	}
 	var (
@@ -187,17 +186,13 @@ func boundOf(b *bolt.Bucket, cutoff time.Time, keep int, timeOf func([]byte) tim
 		switch {
 		case len(newest) < keep:
 			heap.Push(&newest, ns)
-		case keep > 0 && ns > newest[0]:
+		case ns > newest[0]:
 			newest[0] = ns
 			heap.Fix(&newest, 0)
 		}
 	})
 	if n <= keep {
 		return bound{}
-	}
-	if keep == 0 {
-		// Every record the cutoff leaves goes: none is after the floor.
-		return bound{floor: time.Unix(0, math.MaxInt64)}
 	}
 	// The keep newest end at floor; of the records at floor, those
 	// beyond the heap's go.

@@ -3,7 +3,6 @@ package outbox
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -108,7 +107,8 @@ func (s *Store) ImportState(target string, entries []StateEntry, now time.Time) 
 }
 
 // statePruning deletes the publisher state that has expired at now, as
-// Get would find it.
+// Get would find it. It is bounded by the expiries only: publishers
+// choose them.
 func statePruning(now time.Time) pruning {
-	return pruning{bucket: bucketState, cutoff: now.Add(time.Nanosecond), keep: math.MaxInt, timeOf: fixed(decodeTime)}
+	return pruning{bucket: bucketState, cutoff: now.Add(time.Nanosecond), timeOf: fixed(decodeTime)}
 }

@@ -22,10 +22,22 @@ import (
 // writes share group commits. It reports the
 // store's time per delivery, the process's CPU per delivery (the store's
 // and the benchmark's own encoding of the candidates), the pages written
-// per delivery and the deliveries per commit.
+// per delivery, and per commit the writes it held, the pages it wrote
+// (each one write) and the time writing them and syncing took; with the
+// store's pages and with the system's 4 KiB ones.
 //
 //	go test -run '^$' -bench BenchmarkStoreDeliveries -benchtime=5000x ./outbox/
 func BenchmarkStoreDeliveries(b *testing.B) {
+	defer func(n int) { pageSize = n }(pageSize)
+	for _, size := range []int{4 << 10, pageSize} {
+		b.Run(fmt.Sprintf("page=%d", size), func(b *testing.B) {
+			pageSize = size
+			benchStoreDeliveries(b)
+		})
+	}
+}
+
+func benchStoreDeliveries(b *testing.B) {
 	s, err := Open(filepath.Join(b.TempDir(), "outbox.db"), StoreOptions{})
 	if err != nil {
 		b.Fatal(err)
@@ -117,11 +129,13 @@ func BenchmarkStoreDeliveries(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(float64(took.Microseconds())/deliveries, "us/delivery")
 	b.ReportMetric(float64(cpu.Microseconds())/deliveries, "cpu-us/delivery")
-	b.ReportMetric(float64(st.TxStats.GetPageAlloc())/4096/deliveries, "pages/delivery")
+	b.ReportMetric(float64(st.TxStats.GetPageAlloc())/float64(s.db.Info().PageSize)/deliveries, "pages/delivery")
 	cs := s.CommitStats()
 	commits := float64(cs.Commits - commitsBefore.Commits)
 	b.ReportMetric(float64(cs.Writes-commitsBefore.Writes)/commits, "writes/commit")
 	b.ReportMetric(float64((cs.Took-commitsBefore.Took).Microseconds())/commits, "us/commit")
+	b.ReportMetric(float64(st.TxStats.GetWrite())/commits, "pages/commit")
+	b.ReportMetric(float64(st.TxStats.GetWriteTime().Microseconds())/commits, "write-us/commit")
 }
 
 // processCPU is the CPU time (user and system) this process used so far.
@@ -135,26 +149,28 @@ func processCPU() time.Duration {
 
 // BenchmarkCommitPages measures what the file system charges a bbolt
 // commit per page it writes, without bbolt: one operation writes pages
-// scattered 4 KiB pages of a 40 MiB file, fdatasyncs, writes one more
-// page (the meta page) and fdatasyncs again, as a commit does. It reports
-// the process's CPU per commit: why the pages a commit dirties count.
+// scattered pages of a 40 MiB file, fdatasyncs, writes one more page
+// (the meta page) and fdatasyncs again, as a commit does; with the
+// system's 4 KiB pages and with 16 KiB ones. It reports the time per
+// commit (ns/op) and the process's CPU per commit: why the pages a
+// commit dirties count.
 //
 //	go test -run '^$' -bench BenchmarkCommitPages -benchtime=1000x ./outbox/
 func BenchmarkCommitPages(b *testing.B) {
-	for _, pages := range []int{1, 6, 20, 60} {
-		b.Run(fmt.Sprintf("pages=%d", pages), func(b *testing.B) {
+	for _, c := range []struct{ size, pages int }{{4 << 10, 1}, {4 << 10, 6}, {4 << 10, 13}, {4 << 10, 22}, {4 << 10, 60}, {16 << 10, 13}} {
+		b.Run(fmt.Sprintf("page=%d/pages=%d", c.size, c.pages), func(b *testing.B) {
 			f, err := os.Create(filepath.Join(b.TempDir(), "pages"))
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer f.Close()
-			const filePages = 10000
-			if err := f.Truncate(filePages * 4096); err != nil {
+			filePages := (40 << 20) / c.size
+			if err := f.Truncate(int64(filePages * c.size)); err != nil {
 				b.Fatal(err)
 			}
-			page := make([]byte, 4096)
+			page := make([]byte, c.size)
 			for i := range filePages {
-				if _, err := f.WriteAt(page, int64(i)*4096); err != nil {
+				if _, err := f.WriteAt(page, int64(i*c.size)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -164,15 +180,15 @@ func BenchmarkCommitPages(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 2))
 			cpuBefore := processCPU()
 			for b.Loop() {
-				for range pages {
-					if _, err := f.WriteAt(page, int64(1+rng.IntN(filePages-1))*4096); err != nil {
+				for range c.pages {
+					if _, err := f.WriteAt(page, int64((1+rng.IntN(filePages-1))*c.size)); err != nil {
 						b.Fatal(err)
 					}
 				}
 				if err := syscall.Fdatasync(int(f.Fd())); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := f.WriteAt(page, 0); err != nil {
+				if _, err := f.WriteAt(page[:4096], 0); err != nil {
 					b.Fatal(err)
 				}
 				if err := syscall.Fdatasync(int(f.Fd())); err != nil {
