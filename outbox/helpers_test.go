@@ -22,7 +22,7 @@ func alert(fp string, status core.AlertStatus, minute int) *core.EnrichedAlert {
 }
 
 // newStore opens a store in the test's directory, closed at its end.
-func newStore(t *testing.T, opts StoreOptions) *Store {
+func newStore(t testing.TB, opts StoreOptions) *Store {
 	t.Helper()
 	s, err := Open(filepath.Join(t.TempDir(), "outbox.db"), opts)
 	if err != nil {

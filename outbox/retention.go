@@ -164,7 +164,10 @@ func (b *bound) drops(at time.Time) bool {
 
 // boundOf reads the records of b that the cutoff leaves and finds what
 // the bound of keep drops of them, holding the keep newest times, not
-// the records.
+// the records, in one pass: every time it drops is no later than the
+// heap's floor as it then is, and so no later than the final one, so the
+// records at the final floor beyond the heap's are those dropped at the
+// latest time dropped, when that is the floor.
 func boundOf(b *bolt.Bucket, cutoff time.Time, keep int, timeOf func([]byte) time.Time) bound {
 	if keep == 0 {
 		return bound{}
@@ -172,41 +175,48 @@ func boundOf(b *bolt.Bucket, cutoff time.Time, keep int, timeOf func([]byte) tim
 	var (
 		newest nanosHeap
 		n      int
+		// The latest time dropped and how many were dropped at it.
+		dropped int64
+		drops   int
 	)
-	each := func(f func(ns int64)) {
-		_ = b.ForEach(func(_, v []byte) error {
-			if at := timeOf(v); !at.IsZero() && !at.Before(cutoff) {
-				f(at.UnixNano())
-			}
-			return nil
-		})
+	drop := func(ns int64) {
+		switch {
+		case drops == 0 || ns > dropped:
+			dropped, drops = ns, 1
+		case ns == dropped:
+			drops++
+		}
 	}
-	each(func(ns int64) {
+	_ = b.ForEach(func(_, v []byte) error {
+		at := timeOf(v)
+		if at.IsZero() || at.Before(cutoff) {
+			return nil
+		}
+		ns := at.UnixNano()
 		n++
 		switch {
 		case len(newest) < keep:
-			heap.Push(&newest, ns)
+			// Filled first, made a heap once full: heap.Push would box
+			// every time.
+			newest = append(newest, ns)
+			if len(newest) == keep {
+				heap.Init(&newest)
+			}
 		case ns > newest[0]:
+			drop(newest[0])
 			newest[0] = ns
 			heap.Fix(&newest, 0)
+		default:
+			drop(ns)
 		}
+		return nil
 	})
 	if n <= keep {
 		return bound{}
 	}
-	// The keep newest end at floor; of the records at floor, those
-	// beyond the heap's go.
-	floor := newest[0]
-	ties := 0
-	each(func(ns int64) {
-		if ns == floor {
-			ties++
-		}
-	})
-	for _, ns := range newest {
-		if ns == floor {
-			ties--
-		}
+	floor, ties := newest[0], 0
+	if dropped == floor {
+		ties = drops
 	}
 	return bound{floor: time.Unix(0, floor), ties: ties}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
+	bolt "go.etcd.io/bbolt"
 )
 
 // BenchmarkStoreDeliveries measures the durable store alone under the
@@ -196,6 +197,43 @@ func BenchmarkCommitPages(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64((processCPU()-cpuBefore).Microseconds())/float64(b.N), "cpu-us/commit")
+		})
+	}
+}
+
+// BenchmarkPruneBound measures finding a count bound's floor, the read a
+// storm's prune makes of a bucket before deleting: 150 000 done records
+// in random time order, of which the bound keeps 100 000 (max_done, the
+// bucket as it is when max_done/2 more were accepted since the last
+// prune). It reports the time and allocations of one read.
+//
+//	go test -run '^$' -bench BenchmarkPruneBound ./outbox/
+func BenchmarkPruneBound(b *testing.B) {
+	const n, keep = 150000, 100000
+	s := newStore(b, StoreOptions{})
+	now := time.Now()
+	rng := rand.New(rand.NewPCG(1, 2))
+	err := s.update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketDone)
+		for i := range n {
+			// Ties, as records settled in one commit have.
+			at := now.Add(-time.Duration(rng.IntN(n/4)) * time.Millisecond)
+			if err := bk.Put(fmt.Appendf(nil, "%064d", i), encodeTime(at)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = s.view(func(tx *bolt.Tx) error {
+			if bd := boundOf(tx.Bucket(bucketDone), time.Time{}, keep, decodeTime); bd.floor.IsZero() {
+				b.Fatal("no bound found")
+			}
+			return nil
 		})
 	}
 }
