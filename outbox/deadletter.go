@@ -210,9 +210,9 @@ func (s *Store) Replay(sel Selection, now time.Time) ([]Replayed, []*Candidate, 
 // alert forbids it; a replayed one is returned as an accepted candidate,
 // naming the pending delivery it superseded.
 func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (string, *Candidate, error) {
-	latest, pending := tx.Bucket(bucketLatest), s.pending(tx)
+	pending := s.pending(tx)
 	slotKey := fileKey(d.Slot())
-	st, known := decodeSlot(latest.Get(slotKey))
+	st, known := s.slots.get(slotKey)
 	settle(&st, pending, seek(tx.Bucket(bucketSettled)))
 	x := d.order()
 	if s.deliveredIn(doneIn(tx), st, known, d, x, now) {
@@ -238,7 +238,7 @@ func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (str
 	if err := pending.Put(key, data); err != nil {
 		return "", nil, err
 	}
-	if err := latest.Put(slotKey, st.after(known, x, d.ID, now).encode()); err != nil {
+	if err := s.slots.put(tx, slotKey, st.after(known, x, d.ID, now)); err != nil {
 		return "", nil, err
 	}
 	return StateReplayed, &Candidate{Delivery: d, size: len(data), State: StateAccepted, Old: st.Pending, Seq: s.commits.Add(1)}, nil

@@ -67,6 +67,10 @@ func migrateKeys(tx *bolt.Tx) (int, error) {
 // and says how many it turned.
 func rewriteKeys(tx *bolt.Tx, name []byte) (int, error) {
 	b := tx.Bucket(name)
+	if b == nil {
+		// The latest bucket of a file whose slots moved to their log.
+		return 0, nil
+	}
 	type kv struct{ k, v []byte }
 	var all []kv
 	if err := b.ForEach(func(k, v []byte) error {

@@ -48,7 +48,11 @@ func TestOpenRewritesTargetFirstKeys(t *testing.T) {
 			return err
 		}
 		st := slotState{Order: orderOf(firing), At: now}
-		if err := tx.Bucket(bucketLatest).Put([]byte(slotKey("t1", "fp-firing")), st.encode()); err != nil {
+		latest, err := tx.CreateBucket(bucketLatest)
+		if err != nil {
+			return err
+		}
+		if err := latest.Put([]byte(slotKey("t1", "fp-firing")), st.encode()); err != nil {
 			return err
 		}
 		return tx.DeleteBucket(bucketMeta)
@@ -71,9 +75,12 @@ func TestOpenRewritesTargetFirstKeys(t *testing.T) {
 		if got := string(tx.Bucket(bucketMeta).Get(metaKeys)); got != string(keysByAlert) {
 			t.Errorf("key order after opening: %q, want %q", got, keysByAlert)
 		}
-		return tx.Bucket(bucketLatest).ForEach(func(k, _ []byte) error {
-			if string(k) == slotKey("t1", "fp-firing") {
-				t.Errorf("a target-first key is left: %q", k)
+		if tx.Bucket(bucketLatest) != nil {
+			t.Error("the latest bucket is left after its slots moved into the slots' log")
+		}
+		return tx.Bucket(bucketSlots).ForEach(func(_, v []byte) error {
+			if key := string(v[slotStateLen:]); key == slotKey("t1", "fp-firing") {
+				t.Errorf("a target-first key is left: %q", key)
 			}
 			return nil
 		})

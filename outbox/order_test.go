@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -52,16 +53,27 @@ func TestOldSlotRecordsStillOrder(t *testing.T) {
 		{"an older firing after a firing is stale", 10 * m, false, firing(5 * m), StateStale},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStore(t, StoreOptions{})
-			// start, time of change, resolved, pending id
+			path := filepath.Join(t.TempDir(), "outbox.db")
+			s := newStoreAt(t, path)
+			// start, time of change, resolved, pending id; in the latest
+			// bucket of the versions before the slots' log, which opening
+			// the file moves into the log.
 			old := slices.Concat(encodeTime(epoch.Add(tc.startsAt)), encodeTime(epoch),
 				encodeID(map[bool]uint64{false: 0, true: 1}[tc.resolved]), encodeID(0))
 			err := s.update(func(tx *bolt.Tx) error {
-				return tx.Bucket(bucketLatest).Put(fileKey(slotKey("t1", "a")), old)
+				b, err := tx.CreateBucketIfNotExists(bucketLatest)
+				if err != nil {
+					return err
+				}
+				return b.Put(fileKey(slotKey("t1", "a")), old)
 			})
 			if err != nil {
 				t.Fatalf("writing an old ordering record: %v", err)
 			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = newStoreAt(t, path)
 			if got := accept(t, s, "t1", tc.next)[0].State; got != tc.want {
 				t.Errorf("%s after an old record: %q, want %q", stateOf(tc.next), got, tc.want)
 			}

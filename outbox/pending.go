@@ -141,15 +141,15 @@ func (s *Store) Accept(cands []*Candidate, now time.Time) error {
 
 // decide settles each candidate's state inside the transaction.
 func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
-	pending, latest := s.pending(tx), tx.Bucket(bucketLatest)
+	pending := s.pending(tx)
 	fillInOrder(pending)
-	done, slots, settled := doneIn(tx), seek(latest), seek(tx.Bucket(bucketSettled))
+	done, settled := doneIn(tx), seek(tx.Bucket(bucketSettled))
 	for _, c := range cands {
 		// The transaction may run again alone: decide afresh.
 		c.State, c.Old, c.Seq, c.Delivery.ID = StateAccepted, 0, 0, 0
 		d := c.Delivery
 		slotKey := fileKey(d.Slot())
-		st, known := decodeSlot(slots.get(slotKey))
+		st, known := s.slots.get(slotKey)
 		settle(&st, pending, settled)
 		x := d.order()
 		if s.deliveredIn(done, st, known, d, x, now) {
@@ -177,7 +177,7 @@ func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
 		if err := pending.Put(encodeID(id), c.data); err != nil {
 			return err
 		}
-		if err := latest.Put(slotKey, st.after(known, x, id, now).encode()); err != nil {
+		if err := s.slots.put(tx, slotKey, st.after(known, x, id, now)); err != nil {
 			return err
 		}
 	}
@@ -272,7 +272,7 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 		}
 	}
 	return s.updateLazily(func(tx *bolt.Tx) error {
-		pending, slots := s.pending(tx), seek(tx.Bucket(bucketLatest))
+		pending := s.pending(tx)
 		var ends []settledEnd
 		for i, st := range ss {
 			var err error
@@ -282,10 +282,10 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 				// the ends before it first.
 				if err = writeSettled(tx, ends); err == nil {
 					ends = ends[:0]
-					err = s.bury(tx, pending, slots, st.Delivery, data[i], st.Handover, at)
+					err = s.bury(tx, pending, st.Delivery, data[i], st.Handover, at)
 				}
 			} else {
-				err = s.record(tx, pending, slots, &ends, st.Delivery, data[i], st.Fate, at)
+				err = s.record(tx, pending, &ends, st.Delivery, data[i], st.Fate, at)
 			}
 			if err == nil && lines[i] != nil {
 				err = s.appendHistory(tx, lines[i], at)
@@ -300,11 +300,10 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 
 // record writes an attempt's outcome: a done delivery leaves the pending
 // bucket for the dedup log, a dead one moves to the dead letters, a retry
-// is updated in place. pending and slots read tx's pending and latest
-// buckets; an alert's end is added to ends, for the caller to note in the
+// is updated in place. pending reads tx's pending deliveries; an alert's end is added to ends, for the caller to note in the
 // settled log (writeSettled) once its settlements are all recorded (only
 // a done delivery uses ends: bury, recording deaths, passes none).
-func (s *Store) record(tx *bolt.Tx, pending records, slots seeker, ends *[]settledEnd, d *Delivery, data []byte, what Fate, now time.Time) error {
+func (s *Store) record(tx *bolt.Tx, pending records, ends *[]settledEnd, d *Delivery, data []byte, what Fate, now time.Time) error {
 	id := encodeID(d.ID)
 	switch what {
 	case FateRetry:
@@ -340,7 +339,7 @@ func (s *Store) record(tx *bolt.Tx, pending records, slots seeker, ends *[]settl
 	if d.Group == nil {
 		return nil
 	}
-	return clearPending(tx, slots, d, what == FateDone, now)
+	return s.clearPending(tx, d, what == FateDone, now)
 }
 
 // settle reads into st what became of its pending delivery since the slot
@@ -368,28 +367,27 @@ func settle(st *slotState, pending records, settled seeker) {
 // clearPending notes that the slot's newest state is no longer pending,
 // and whether it was delivered. A delivery a newer state superseded
 // leaves the slot as it is: its resends are stale.
-func clearPending(tx *bolt.Tx, slots seeker, d *Delivery, delivered bool, now time.Time) error {
-	latest := tx.Bucket(bucketLatest)
+func (s *Store) clearPending(tx *bolt.Tx, d *Delivery, delivered bool, now time.Time) error {
 	key := fileKey(d.Slot())
-	st, ok := decodeSlot(slots.get(key))
+	st, ok := s.slots.get(key)
 	if !ok || st.Pending != d.ID {
 		return nil
 	}
 	st.Pending, st.At, st.Delivered = 0, now, delivered
-	return latest.Put(key, st.encode())
+	return s.slots.put(tx, key, st)
 }
 
 // bury moves d to the dead letters and accepts its fallback deliveries
 // in the same transaction: either d is still pending and fails again, or
 // both are written.
-func (s *Store) bury(tx *bolt.Tx, pending records, slots seeker, d *Delivery, data []byte, hand []*Candidate, now time.Time) error {
+func (s *Store) bury(tx *bolt.Tx, pending records, d *Delivery, data []byte, hand []*Candidate, now time.Time) error {
 	for _, c := range hand {
 		c.State = ""
 	}
 	if pending.Get(encodeID(d.ID)) == nil {
 		return nil
 	}
-	if err := s.record(tx, pending, slots, nil, d, data, FateDead, now); err != nil {
+	if err := s.record(tx, pending, nil, d, data, FateDead, now); err != nil {
 		return err
 	}
 	return s.decide(tx, hand, now)

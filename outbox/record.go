@@ -173,8 +173,10 @@ func decodeSlot(b []byte) (slotState, bool) {
 	return st, true
 }
 
-func (s slotState) encode() []byte {
-	b := make([]byte, 0, slotStateLen)
+func (s slotState) encode() []byte { return s.appendTo(make([]byte, 0, slotStateLen)) }
+
+// appendTo appends the slot's encoding to b.
+func (s slotState) appendTo(b []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(s.Order.StartsAt.UnixNano()))
 	b = binary.BigEndian.AppendUint64(b, uint64(s.At.UnixNano()))
 	flags := uint64(0)

@@ -19,11 +19,15 @@ import (
 // one long commit that the acceptances wait behind.
 func (s *Store) Prune(now time.Time) error {
 	cutoff := now.Add(-s.opts.Retention)
+	if _, _, err := s.prune(pruning{bucket: bucketDone, cutoff: now.Add(-s.opts.DedupWindow), keep: s.opts.MaxDone, timeOf: fixed(decodeTime)}); err != nil {
+		return err
+	}
+	// The slots first: their deliveries' ends are read from the settled
+	// log, which goes next.
+	if _, _, err := s.pruneSlots(cutoff); err != nil {
+		return err
+	}
 	for _, p := range []pruning{
-		{bucket: bucketDone, cutoff: now.Add(-s.opts.DedupWindow), keep: s.opts.MaxDone, timeOf: fixed(decodeTime)},
-		// The slots first: their deliveries' ends are read from the
-		// settled log, which goes next.
-		{bucket: bucketLatest, cutoff: cutoff, keep: s.opts.MaxDone, timeOf: s.slotChanged(cutoff)},
 		// Kept for the retention rather than the dedup window: a slot
 		// whose delivery ended reads the time of the end from here, and
 		// its retention counts from that.
@@ -36,29 +40,6 @@ func (s *Store) Prune(now time.Time) error {
 		}
 	}
 	return nil
-}
-
-// slotChanged is when a slot last changed, for pruning at cutoff: zero
-// (kept) while its alert has a pending state.
-func (s *Store) slotChanged(cutoff time.Time) func(*bolt.Tx) func([]byte) time.Time {
-	return func(tx *bolt.Tx) func([]byte) time.Time {
-		pending, settled := s.pending(tx), seek(tx.Bucket(bucketSettled))
-		return func(v []byte) time.Time {
-			st, ok := decodeSlot(v)
-			if !ok || st.Pending != 0 && pending.Get(encodeID(st.Pending)) != nil {
-				// Never forget the order of an alert with a pending state.
-				return time.Time{}
-			}
-			if st.At.Before(cutoff) {
-				// The end of its delivery, if it was delivered, is
-				// later than its acceptance: only a slot older than the
-				// retention needs to read it. The others go by their
-				// acceptance when the bound is reached.
-				settle(&st, pending, settled)
-			}
-			return st.At
-		}
-	}
 }
 
 // PruneDeadLetters drops dead letters older than DeadLetterRetention, then the

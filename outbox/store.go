@@ -21,7 +21,7 @@ var (
 	bucketPending = []byte("pending") // id → Delivery JSON, waiting or being attempted
 	bucketDead    = []byte("dead")    // id → Delivery JSON, dead letters
 	bucketDone    = []byte("done")    // fileKey(delivery key) → time delivered (8 bytes, unix nanoseconds): notifications'; an alert's is in settled
-	bucketLatest  = []byte("latest")  // fileKey(slot): fingerprint\x00target → newest accepted state (see slotState)
+	bucketLatest  = []byte("latest")  // fileKey(slot) → newest accepted state: the slots before the slots' log (slots.go), moved there at open
 	bucketSettled = []byte("settled") // id/16 → 16 times delivered (8 bytes each, unix nanoseconds): the ends of alerts' deliveries, read into their slots later (settled.go)
 	bucketState   = []byte("state")   // target\x00key → expiry (8 bytes, unix nanoseconds) + value, publishers' state
 )
@@ -110,6 +110,8 @@ type Store struct {
 
 	// mem holds the pending deliveries when the store is volatile.
 	mem *memory
+	// slots holds every slot's newest state (slots.go).
+	slots *slotIndex
 	// commits numbers accepted deliveries in the order of their commits
 	// (transactions run one at a time), for the engine's lanes.
 	commits atomic.Uint64
@@ -159,8 +161,12 @@ func Open(path string, opts StoreOptions) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, path: path, opts: opts, writes: make(chan *write, maxGroup), stop: make(chan struct{})}
+	if s.slots, err = loadSlots(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("outbox store %s: %w", path, err)
+	}
 	if opts.Volatile {
-		if s.mem, err = memorySince(db); err != nil {
+		if s.mem, err = memorySince(db, s.slots); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("outbox store %s: %w", path, err)
 		}
@@ -195,14 +201,17 @@ func openDB(path string, noSync bool, logger *slog.Logger) (db *bolt.DB, err err
 	case err != nil:
 		return nil, fmt.Errorf("outbox store %s: %w", path, err)
 	}
-	rewritten := 0
+	rewritten, moved := 0, 0
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketPending, bucketDead, bucketDone, bucketLatest, bucketSettled, bucketState, bucketHistory} {
+		for _, b := range [][]byte{bucketPending, bucketDead, bucketDone, bucketSlots, bucketSettled, bucketState, bucketHistory} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		rewritten, err = migrateKeys(tx)
+		if rewritten, err = migrateKeys(tx); err != nil {
+			return err
+		}
+		moved, err = migrateLatest(tx)
 		return err
 	})
 	if err != nil {
@@ -211,6 +220,9 @@ func openDB(path string, noSync bool, logger *slog.Logger) (db *bolt.DB, err err
 	}
 	if rewritten > 0 {
 		logger.Info("outbox store's dedup and ordering records rewritten in the alert-first key order, once", "file", path, "records", rewritten)
+	}
+	if moved > 0 {
+		logger.Info("outbox store's ordering records moved into the slots' log, once", "file", path, "records", moved)
 	}
 	return db, nil
 }
@@ -443,11 +455,14 @@ func (s *Store) counted(n int, tx func() error) error {
 // memory following its fate when the store is volatile.
 func (s *Store) updateDB(fn func(*bolt.Tx) error) error {
 	if s.mem == nil {
-		return s.db.Update(fn)
+		err := s.db.Update(fn)
+		s.slots.end(err == nil)
+		return err
 	}
 	s.mem.begin()
 	err := s.db.Update(fn)
 	s.mem.end(err == nil)
+	s.slots.end(err == nil)
 	return err
 }
 

@@ -95,7 +95,7 @@ func TestDedupLogIsDurable(t *testing.T) {
 	// nothing pending and no mark.
 	old := accept(t, s, "t1", alert("b", core.StatusFiring, 0))[0]
 	if err := s.update(func(tx *boltTx) error {
-		return clearPending(tx, seek(tx.Bucket(bucketLatest)), old.Delivery, false, time.Now())
+		return s.clearPending(tx, old.Delivery, false, time.Now())
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -168,15 +168,16 @@ func TestDedupMarksOnlyWhatWasDelivered(t *testing.T) {
 	}
 }
 
-// slotBytes is the latest bucket's record of target's slot of alert fp.
+// slotBytes is target's slot of alert fp as the slots' index holds it:
+// the sequence of its record in the log, then its state; nil when it
+// has none.
 func slotBytes(t *testing.T, s *Store, target, fp string) []byte {
 	t.Helper()
-	var v []byte
-	_ = s.view(func(tx *boltTx) error {
-		v = bytes.Clone(tx.Bucket(bucketLatest).Get(fileKey(slotKey(target, fp))))
+	e, ok := s.slots.committed(fileKey(slotKey(target, fp)))
+	if !ok {
 		return nil
-	})
-	return v
+	}
+	return append(encodeID(e.seq), e.v[:]...)
 }
 
 // settledCount counts the ends the settled log of s's file holds.
@@ -235,7 +236,7 @@ func TestDeliveryEndLeavesTheSlot(t *testing.T) {
 		if err := s.pending(tx).Delete(encodeID(old.Delivery.ID)); err != nil {
 			return err
 		}
-		return clearPending(tx, seek(tx.Bucket(bucketLatest)), old.Delivery, true, time.Now())
+		return s.clearPending(tx, old.Delivery, true, time.Now())
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -46,20 +46,16 @@ func newMemory() *memory { return &memory{records: map[string][]byte{}} }
 // the runs before: after the file's pending bucket's sequence, and after
 // every id a slot or a dead letter names, for files whose volatile runs
 // did not keep the sequence.
-func memorySince(db *bolt.DB) (*memory, error) {
+func memorySince(db *bolt.DB, slots *slotIndex) (*memory, error) {
 	m := newMemory()
 	err := db.View(func(tx *bolt.Tx) error {
 		m.seq = tx.Bucket(bucketPending).Sequence()
 		if k, _ := tx.Bucket(bucketDead).Cursor().Last(); len(k) == 8 {
 			m.seq = max(m.seq, decodeID(k))
 		}
-		return tx.Bucket(bucketLatest).ForEach(func(_, v []byte) error {
-			if st, ok := decodeSlot(v); ok {
-				m.seq = max(m.seq, st.Pending)
-			}
-			return nil
-		})
+		return nil
 	})
+	m.seq = max(m.seq, slots.maxPending())
 	return m, err
 }
 

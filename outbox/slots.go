@@ -1,0 +1,371 @@
+package outbox
+
+import (
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The slots' log. Every delivery's acceptance changes its slot (the
+// newest state of its alert or group at its target), and a slot's key
+// begins with the alert's fingerprint: kept in a bucket by key, as the
+// latest bucket of earlier versions did, each change rewrote a page of
+// its own somewhere in a bucket of max_done slots, read in and written
+// out whole at every commit that touched it, and pruning it by age
+// touched every page again. So the bbolt store keeps each slot's newest
+// state in memory, indexed by its key (slotIndex), and writes every
+// change as a new record at the end of the slots' log, a bucket keyed
+// by a sequence: the changes of one commit share its last page. A
+// record a later change of its slot superseded is dead; the log is
+// pruned from its head, its oldest records, where the dead ones go and
+// so do the slots of the oldest changes past the retention or the
+// max_done bound. Opening the store reads the log back into memory.
+//
+// A record's value is the slot's state (slotState's encoding,
+// slotStateLen bytes) followed by the slot's key (fileKey).
+var bucketSlots = []byte("slots")
+
+// slotEntry is a slot's newest state as the index holds it: the
+// sequence of the log record that holds it, and the state, encoded (40
+// bytes rather than the 130 of a slotState in memory).
+type slotEntry struct {
+	seq uint64
+	v   [slotStateLen]byte
+}
+
+// slotIndex holds every slot's newest state. The committer's write
+// transactions read and change it through their own changes, which end
+// applies when the transaction commits and drops when it does not, as
+// the file does.
+//
+// It is keyed by a 128-bit hash of the slot's key, not the key: a map
+// holding no pointers is not scanned by the garbage collector, where
+// max_done strings were scanned at every collection (three times the
+// marking work under BenchmarkEndToEnd's one-alert load). Two of
+// max_done keys share a hash with a chance of the order of 1e-29.
+type slotIndex struct {
+	seeds [2]maphash.Seed
+	mu    sync.RWMutex
+	m     map[slotHash]slotEntry
+	// records counts the log's records, dead ones included.
+	records int
+	// The running write transaction's changes (a zero seq: the slot is
+	// forgotten) and the records it added to the log, less those it
+	// deleted.
+	tx        map[slotHash]slotEntry
+	txRecords int
+}
+
+// slotHash is a slot key's hash in the index.
+type slotHash [2]uint64
+
+func (x *slotIndex) hash(key []byte) slotHash {
+	return slotHash{maphash.Bytes(x.seeds[0], key), maphash.Bytes(x.seeds[1], key)}
+}
+
+func newSlotIndex() *slotIndex {
+	return &slotIndex{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		m: map[slotHash]slotEntry{}, tx: map[slotHash]slotEntry{}}
+}
+
+// loadSlots reads the slots' log of db into a new index.
+func loadSlots(db *bolt.DB) (*slotIndex, error) {
+	x := newSlotIndex()
+	err := db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSlots).ForEach(func(k, v []byte) error {
+			x.records++
+			// An unreadable record is left for the pruning, as dead.
+			if seq := decodeID(k); seq != 0 && len(v) > slotStateLen {
+				if _, ok := decodeSlot(v[:slotStateLen]); ok {
+					e := slotEntry{seq: seq}
+					copy(e.v[:], v)
+					// In sequence order: a later record of a slot
+					// supersedes an earlier one.
+					x.m[x.hash(v[slotStateLen:])] = e
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the slots' log: %w", err)
+	}
+	return x, nil
+}
+
+// end applies the transaction's changes if it committed.
+func (x *slotIndex) end(committed bool) {
+	if committed && (len(x.tx) > 0 || x.txRecords != 0) {
+		x.mu.Lock()
+		for k, e := range x.tx {
+			if e.seq == 0 {
+				delete(x.m, k)
+			} else {
+				x.m[k] = e
+			}
+		}
+		x.records += x.txRecords
+		x.mu.Unlock()
+	}
+	// Clearing a map costs what it ever held: one that a prune's chunk
+	// filled is made anew instead.
+	if len(x.tx) > 256 {
+		x.tx = map[slotHash]slotEntry{}
+	} else {
+		clear(x.tx)
+	}
+	x.txRecords = 0
+}
+
+// entry is the slot key's newest entry as the running transaction sees
+// it.
+func (x *slotIndex) entry(key []byte) (slotEntry, bool) {
+	h := x.hash(key)
+	if e, ok := x.tx[h]; ok {
+		return e, e.seq != 0
+	}
+	x.mu.RLock()
+	e, ok := x.m[h]
+	x.mu.RUnlock()
+	return e, ok
+}
+
+// committed is the slot key's entry as last committed, for readers
+// outside the committer.
+func (x *slotIndex) committed(key []byte) (slotEntry, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	e, ok := x.m[x.hash(key)]
+	return e, ok
+}
+
+// get reads the slot of key in a write transaction; known is false for a
+// slot not (or no longer) kept.
+func (x *slotIndex) get(key []byte) (st slotState, known bool) {
+	e, ok := x.entry(key)
+	if !ok {
+		return slotState{}, false
+	}
+	return decodeSlot(e.v[:])
+}
+
+// put writes the slot of key as st: a new record at the log's end, which
+// supersedes the slot's record before it.
+func (x *slotIndex) put(tx *bolt.Tx, key []byte, st slotState) error {
+	b := tx.Bucket(bucketSlots)
+	b.FillPercent = appendFill
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	e := slotEntry{seq: seq}
+	st.appendTo(e.v[:0]) // fills the array: it has room for exactly one
+
+	v := make([]byte, 0, slotStateLen+len(key))
+	v = append(append(v, e.v[:]...), key...)
+	if err := b.Put(encodeID(seq), v); err != nil {
+		return err
+	}
+	x.tx[x.hash(key)] = e
+	x.txRecords++
+	return nil
+}
+
+// forget drops the slot of key from the index, in a write transaction
+// that deletes its record.
+func (x *slotIndex) forget(key []byte) { x.tx[x.hash(key)] = slotEntry{} }
+
+// counts are the slots kept and the log's records, as last committed.
+func (x *slotIndex) counts() (live, records int) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.m), x.records
+}
+
+// maxPending is the highest pending id a slot names.
+func (x *slotIndex) maxPending() uint64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var n uint64
+	for _, e := range x.m {
+		if st, ok := decodeSlot(e.v[:]); ok {
+			n = max(n, st.Pending)
+		}
+	}
+	return n
+}
+
+// migrateLatest moves the slots of a file written before the slots' log
+// (its latest bucket, keyed by slot) into the log, once, and says how
+// many it moved.
+func migrateLatest(tx *bolt.Tx) (int, error) {
+	latest := tx.Bucket(bucketLatest)
+	if latest == nil {
+		return 0, nil
+	}
+	log := tx.Bucket(bucketSlots)
+	log.FillPercent = appendFill
+	n := 0
+	err := latest.ForEach(func(k, v []byte) error {
+		st, ok := decodeSlot(v)
+		if !ok {
+			return nil
+		}
+		seq, err := log.NextSequence()
+		if err != nil {
+			return err
+		}
+		rec := st.appendTo(make([]byte, 0, slotStateLen+len(k)))
+		n++
+		return log.Put(encodeID(seq), append(rec, k...))
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, tx.DeleteBucket(bucketLatest)
+}
+
+// pruneSlots prunes the slots' log from its head, in transactions of
+// pruneChunk records shared with the commits of other writes: a dead
+// record goes; a slot with a pending delivery is never forgotten and
+// its record is written again at the end, as a slot is while the log
+// holds more dead records than live ones, so that the head can move on;
+// of the others, the slots beyond MaxDone go first, the oldest changes
+// first, then those whose last change (or their delivery's end) is
+// before cutoff. It stops at the first slot it keeps in place, or at
+// the records written since it began. It says how many slots it forgot
+// for their age and for the bound.
+func (s *Store) pruneSlots(cutoff time.Time) (aged, over int, err error) {
+	x := s.slots
+	var (
+		end     uint64
+		waiting int
+	)
+	if err := s.view(func(tx *bolt.Tx) error {
+		end, waiting = tx.Bucket(bucketSlots).Sequence(), s.pendingCount(tx)
+		return nil
+	}); err != nil {
+		return 0, 0, err
+	}
+	live, records := x.counts()
+	// The slots of pending deliveries, about one each, are kept and not
+	// counted against the bound.
+	excess := live - waiting - s.opts.MaxDone
+	// Rewritten at most once each: then the dead records are gone.
+	carry := 0
+	if records-live > live {
+		carry = live
+	}
+	for {
+		var (
+			a, o, ex, ca int
+			stop         bool
+		)
+		// The write may run twice (store.update): it starts afresh.
+		err := s.updateLazily(func(tx *bolt.Tx) error {
+			a, o, ex, ca, stop = 0, 0, excess, carry, false
+			pending, settled := s.pending(tx), seek(tx.Bucket(bucketSettled))
+			b := tx.Bucket(bucketSlots)
+			var drop, again [][]byte
+			c := b.Cursor()
+			k, v := c.First()
+			for read := 0; ; k, v = c.Next() {
+				if k == nil || decodeID(k) > end {
+					stop = true
+					break
+				}
+				if read == pruneChunk {
+					break
+				}
+				read++
+				key := []byte(nil)
+				if len(v) > slotStateLen {
+					key = v[slotStateLen:]
+				}
+				e, ok := x.entry(key)
+				if !ok || e.seq != decodeID(k) {
+					drop = append(drop, k)
+					continue
+				}
+				st, _ := decodeSlot(e.v[:])
+				switch {
+				case st.Pending != 0 && pending.Get(encodeID(st.Pending)) != nil:
+					// Never forget the order of an alert with a pending
+					// state.
+					again = append(again, k)
+					continue
+				case ex > 0:
+					ex--
+					o++
+				case st.At.Before(cutoff) && delivered(st, pending, settled).Before(cutoff):
+					a++
+				case ca > 0:
+					ca--
+					again = append(again, k)
+					continue
+				default:
+					stop = true
+				}
+				if stop {
+					break
+				}
+				drop = append(drop, k)
+				x.forget(key)
+			}
+			// The keys and values are the page's, valid until the
+			// deletes: copied first.
+			for i, k := range again {
+				again[i] = append([]byte(nil), k...)
+			}
+			for i, k := range drop {
+				drop[i] = append([]byte(nil), k...)
+			}
+			for _, k := range again {
+				v := b.Get(k)
+				key := append([]byte(nil), v[slotStateLen:]...)
+				st, _ := decodeSlot(v[:slotStateLen])
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+				x.txRecords--
+				if err := x.put(tx, key, st); err != nil {
+					return err
+				}
+			}
+			for _, k := range drop {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+				x.txRecords--
+			}
+			return nil
+		})
+		if err != nil {
+			return aged, over, err
+		}
+		aged, over, excess, carry = aged+a, over+o, ex, ca
+		if stop {
+			return aged, over, nil
+		}
+	}
+}
+
+// delivered is the slot's time as its retention counts it: the end of
+// its delivery when that is later than its last change.
+func delivered(st slotState, pending records, settled seeker) time.Time {
+	settle(&st, pending, settled)
+	return st.At
+}
+
+// pendingCount is how many deliveries are pending in tx.
+func (s *Store) pendingCount(tx *bolt.Tx) int {
+	if s.mem != nil {
+		s.mem.mu.RLock()
+		defer s.mem.mu.RUnlock()
+		return len(s.mem.records)
+	}
+	return tx.Bucket(bucketPending).Stats().KeyN
+}

@@ -1,0 +1,155 @@
+package outbox
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/am-fanout/am-fanout/core"
+	bolt "go.etcd.io/bbolt"
+)
+
+// slotCounts are the slots s keeps and the records of its slots' log,
+// read from the file.
+func slotCounts(t *testing.T, s *Store) (live, records int) {
+	t.Helper()
+	live, _ = s.slots.counts()
+	return live, bucketLen(t, s, bucketSlots)
+}
+
+// The slots are read back from their log when the file is opened again:
+// an alert's order and its delivered state survive a restart, and each
+// slot's newest record wins over the earlier ones it superseded.
+func TestSlotsLogSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	s := newStoreAt(t, path)
+	deliver(t, s, accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0])
+	accept(t, s, "t1", alert("b", core.StatusFiring, 5))
+	// b's newer firing supersedes its first: two records, one live.
+	accept(t, s, "t1", alert("b", core.StatusFiring, 10))
+	if live, records := slotCounts(t, s); live != 2 || records != 3 {
+		t.Fatalf("%d slots in %d records of the log, want 2 in 3", live, records)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = newStoreAt(t, path)
+	for _, tc := range []struct {
+		a    *core.EnrichedAlert
+		want string
+	}{
+		{alert("a", core.StatusFiring, 0), StateAlreadyDelivered},
+		{alert("b", core.StatusFiring, 5), StateStale},
+		{alert("b", core.StatusFiring, 10), StateAlreadyPending},
+		{alert("b", core.StatusResolved, 10), StateAccepted},
+	} {
+		if got := accept(t, s, "t1", tc.a)[0].State; got != tc.want {
+			t.Errorf("%s %s after reopening: %q, want %q", tc.a.Alert.Fingerprint, stateOf(tc.a), got, tc.want)
+		}
+	}
+}
+
+// A transaction that fails leaves the slots as they were, as it leaves
+// the file: its changes never reach the index.
+func TestFailedCommitLeavesSlots(t *testing.T) {
+	s := newStore(t, StoreOptions{})
+	first := accept(t, s, "t1", alert("a", core.StatusFiring, 10))[0]
+	key := fileKey(first.Delivery.Slot())
+	before, ok := s.slots.committed(key)
+	if !ok {
+		t.Fatal("no slot after an acceptance")
+	}
+	boom := errors.New("boom")
+	err := s.update(func(tx *bolt.Tx) error {
+		if err := s.slots.put(tx, key, slotState{Order: orderOf(alert("a", core.StatusFiring, 20)), At: time.Now()}); err != nil {
+			return err
+		}
+		if err := s.slots.put(tx, fileKey(slotKey("t1", "new")), slotState{At: time.Now()}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("the failing write returned %v", err)
+	}
+	if after, _ := s.slots.committed(key); after != before {
+		t.Errorf("a failed transaction changed the slot: %+v, then %+v", before, after)
+	}
+	if _, ok := s.slots.committed(fileKey(slotKey("t1", "new"))); ok {
+		t.Error("a failed transaction added a slot")
+	}
+	if live, records := slotCounts(t, s); live != 1 || records != 1 {
+		t.Errorf("%d slots in %d records after a failed transaction, want 1 in 1", live, records)
+	}
+	// The order is the committed one: a firing between the two is newer.
+	if got := accept(t, s, "t1", alert("a", core.StatusFiring, 15))[0].State; got != StateAccepted {
+		t.Errorf("a firing later than the committed one: %q, want accepted", got)
+	}
+}
+
+// Pruning drops the records later changes superseded from the log's
+// head, and, when the dead records outnumber the live ones behind a slot
+// it keeps, writes that slot again at the end so that they go too.
+func TestPruneSlotsDropsDeadRecords(t *testing.T) {
+	s := newStore(t, StoreOptions{})
+	// a first and kept; then b changed 20 times: 19 dead records behind
+	// a's live one.
+	deliver(t, s, accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0])
+	for i := range 20 {
+		deliver(t, s, accept(t, s, "t1", alert("b", core.StatusFiring, i))[0])
+	}
+	if live, records := slotCounts(t, s); live != 2 || records != 21 {
+		t.Fatalf("%d slots in %d records before pruning, want 2 in 21", live, records)
+	}
+	if err := s.Prune(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if live, records := slotCounts(t, s); live != 2 || records != 2 {
+		t.Errorf("%d slots in %d records after pruning, want 2 in 2", live, records)
+	}
+	// Both slots still order and deduplicate, also read back from the
+	// file.
+	path := s.Path()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = newStoreAt(t, path)
+	for _, tc := range []struct {
+		a    *core.EnrichedAlert
+		want string
+	}{
+		{alert("a", core.StatusFiring, 0), StateAlreadyDelivered},
+		{alert("b", core.StatusFiring, 19), StateAlreadyDelivered},
+		{alert("b", core.StatusFiring, 18), StateStale},
+	} {
+		if got := accept(t, s, "t1", tc.a)[0].State; got != tc.want {
+			t.Errorf("%s %s after pruning: %q, want %q", tc.a.Alert.Fingerprint, stateOf(tc.a), got, tc.want)
+		}
+	}
+}
+
+// Past the retention, a slot goes once nothing is pending for it; a slot
+// whose delivery is still pending stays, and its record moves to the
+// log's end so that the slots behind it can go.
+func TestPruneSlotsByAge(t *testing.T) {
+	s := newStore(t, StoreOptions{Retention: time.Hour})
+	accept(t, s, "t1", alert("p", core.StatusFiring, 0))
+	deliver(t, s, accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0])
+	deliver(t, s, accept(t, s, "t1", alert("b", core.StatusFiring, 0))[0])
+	if err := s.Prune(time.Now().Add(2 * time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for fp, want := range map[string]bool{"p": true, "a": false, "b": false} {
+		if kept := slotBytes(t, s, "t1", fp) != nil; kept != want {
+			t.Errorf("slot %s kept: %v, want %v", fp, kept, want)
+		}
+	}
+	if live, records := slotCounts(t, s); live != 1 || records != 1 {
+		t.Errorf("%d slots in %d records after pruning, want 1 in 1", live, records)
+	}
+	// The pending slot still supersedes: its older firing is stale.
+	if got := accept(t, s, "t1", alert("p", core.StatusFiring, -5))[0].State; got != StateStale {
+		t.Errorf("an older firing of the pending slot: %q, want stale", got)
+	}
+}
