@@ -212,7 +212,7 @@ func (s *Store) Replay(sel Selection, now time.Time) ([]Replayed, []*Candidate, 
 func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (string, *Candidate, error) {
 	pending := s.pending(tx)
 	slotKey := fileKey(d.Slot())
-	st, known := s.slots.get(slotKey)
+	st, known := s.slots.get(tx, slotKey)
 	settle(&st, pending, seek(tx.Bucket(bucketSettled)))
 	x := d.order()
 	if s.deliveredIn(doneIn(tx), st, known, d, x, now) {

@@ -149,7 +149,7 @@ func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
 		c.State, c.Old, c.Seq, c.Delivery.ID = StateAccepted, 0, 0, 0
 		d := c.Delivery
 		slotKey := fileKey(d.Slot())
-		st, known := s.slots.get(slotKey)
+		st, known := s.slots.get(tx, slotKey)
 		settle(&st, pending, settled)
 		x := d.order()
 		if s.deliveredIn(done, st, known, d, x, now) {
@@ -369,7 +369,7 @@ func settle(st *slotState, pending records, settled seeker) {
 // leaves the slot as it is: its resends are stale.
 func (s *Store) clearPending(tx *bolt.Tx, d *Delivery, delivered bool, now time.Time) error {
 	key := fileKey(d.Slot())
-	st, ok := s.slots.get(key)
+	st, ok := s.slots.get(tx, key)
 	if !ok || st.Pending != d.ID {
 		return nil
 	}

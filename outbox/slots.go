@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"sync"
@@ -28,35 +29,32 @@ import (
 // slotStateLen bytes) followed by the slot's key (fileKey).
 var bucketSlots = []byte("slots")
 
-// slotEntry is a slot's newest state as the index holds it: the
-// sequence of the log record that holds it, and the state, encoded (40
-// bytes rather than the 130 of a slotState in memory).
-type slotEntry struct {
-	seq uint64
-	v   [slotStateLen]byte
-}
-
-// slotIndex holds every slot's newest state. The committer's write
-// transactions read and change it through their own changes, which end
-// applies when the transaction commits and drops when it does not, as
-// the file does.
+// slotIndex finds every slot's newest record in the log: it maps the
+// slot's key to the record's sequence, and the record, read through
+// the log's cursor, holds the state. The committer's write transactions
+// read and change it through their own changes, which end applies when
+// the transaction commits and drops when it does not, as the file does.
 //
-// It is keyed by a 128-bit hash of the slot's key, not the key: a map
-// holding no pointers is not scanned by the garbage collector, where
-// max_done strings were scanned at every collection (three times the
-// marking work under BenchmarkEndToEnd's one-alert load). Two of
-// max_done keys share a hash with a chance of the order of 1e-29.
+// It is keyed by a 128-bit hash of the slot's key, not the key, and
+// holds the sequence, not the state: about 40 bytes a slot, and a map
+// holding no pointers, which the garbage collector does not scan (with
+// the keys as strings and the states beside them, its marking work
+// under BenchmarkEndToEnd's one-alert load was three times as much, and
+// a storm's peak heap about 50 MiB more). Two of max_done keys share a
+// hash with a chance of the order of 1e-29.
 type slotIndex struct {
 	seeds [2]maphash.Seed
 	mu    sync.RWMutex
-	m     map[slotHash]slotEntry
+	m     map[slotHash]uint64
 	// records counts the log's records, dead ones included.
 	records int
-	// The running write transaction's changes (a zero seq: the slot is
-	// forgotten) and the records it added to the log, less those it
-	// deleted.
-	tx        map[slotHash]slotEntry
+	// The running write transaction's changes (a zero sequence: the
+	// slot is forgotten), the records it added to the log less those it
+	// deleted, and its cursor on the log.
+	tx        map[slotHash]uint64
 	txRecords int
+	cur       seeker
+	curTx     *bolt.Tx
 }
 
 // slotHash is a slot key's hash in the index.
@@ -68,7 +66,7 @@ func (x *slotIndex) hash(key []byte) slotHash {
 
 func newSlotIndex() *slotIndex {
 	return &slotIndex{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		m: map[slotHash]slotEntry{}, tx: map[slotHash]slotEntry{}}
+		m: map[slotHash]uint64{}, tx: map[slotHash]uint64{}}
 }
 
 // loadSlots reads the slots' log of db into a new index.
@@ -80,11 +78,9 @@ func loadSlots(db *bolt.DB) (*slotIndex, error) {
 			// An unreadable record is left for the pruning, as dead.
 			if seq := decodeID(k); seq != 0 && len(v) > slotStateLen {
 				if _, ok := decodeSlot(v[:slotStateLen]); ok {
-					e := slotEntry{seq: seq}
-					copy(e.v[:], v)
 					// In sequence order: a later record of a slot
 					// supersedes an earlier one.
-					x.m[x.hash(v[slotStateLen:])] = e
+					x.m[x.hash(v[slotStateLen:])] = seq
 				}
 			}
 			return nil
@@ -100,11 +96,11 @@ func loadSlots(db *bolt.DB) (*slotIndex, error) {
 func (x *slotIndex) end(committed bool) {
 	if committed && (len(x.tx) > 0 || x.txRecords != 0) {
 		x.mu.Lock()
-		for k, e := range x.tx {
-			if e.seq == 0 {
-				delete(x.m, k)
+		for h, seq := range x.tx {
+			if seq == 0 {
+				delete(x.m, h)
 			} else {
-				x.m[k] = e
+				x.m[h] = seq
 			}
 		}
 		x.records += x.txRecords
@@ -113,43 +109,49 @@ func (x *slotIndex) end(committed bool) {
 	// Clearing a map costs what it ever held: one that a prune's chunk
 	// filled is made anew instead.
 	if len(x.tx) > 256 {
-		x.tx = map[slotHash]slotEntry{}
+		x.tx = map[slotHash]uint64{}
 	} else {
 		clear(x.tx)
 	}
-	x.txRecords = 0
+	x.txRecords, x.cur, x.curTx = 0, seeker{}, nil
 }
 
-// entry is the slot key's newest entry as the running transaction sees
-// it.
-func (x *slotIndex) entry(key []byte) (slotEntry, bool) {
+// seq is the sequence of the slot key's newest record as the running
+// transaction sees it.
+func (x *slotIndex) seq(key []byte) (uint64, bool) {
 	h := x.hash(key)
-	if e, ok := x.tx[h]; ok {
-		return e, e.seq != 0
+	if seq, ok := x.tx[h]; ok {
+		return seq, seq != 0
 	}
-	x.mu.RLock()
-	e, ok := x.m[h]
-	x.mu.RUnlock()
-	return e, ok
+	return x.committed(key)
 }
 
-// committed is the slot key's entry as last committed, for readers
-// outside the committer.
-func (x *slotIndex) committed(key []byte) (slotEntry, bool) {
+// committed is the sequence of the slot key's newest record as last
+// committed.
+func (x *slotIndex) committed(key []byte) (uint64, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	e, ok := x.m[x.hash(key)]
-	return e, ok
+	seq, ok := x.m[x.hash(key)]
+	return seq, ok
 }
 
-// get reads the slot of key in a write transaction; known is false for a
-// slot not (or no longer) kept.
-func (x *slotIndex) get(key []byte) (st slotState, known bool) {
-	e, ok := x.entry(key)
+// get reads the slot of key in the write transaction tx; known is false
+// for a slot not (or no longer) kept.
+func (x *slotIndex) get(tx *bolt.Tx, key []byte) (st slotState, known bool) {
+	seq, ok := x.seq(key)
 	if !ok {
 		return slotState{}, false
 	}
-	return decodeSlot(e.v[:])
+	if x.curTx != tx {
+		x.cur, x.curTx = seek(tx.Bucket(bucketSlots)), tx
+	}
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	v := x.cur.get(k[:])
+	if len(v) < slotStateLen {
+		return slotState{}, false
+	}
+	return decodeSlot(v[:slotStateLen])
 }
 
 // put writes the slot of key as st: a new record at the log's end, which
@@ -161,22 +163,18 @@ func (x *slotIndex) put(tx *bolt.Tx, key []byte, st slotState) error {
 	if err != nil {
 		return err
 	}
-	e := slotEntry{seq: seq}
-	st.appendTo(e.v[:0]) // fills the array: it has room for exactly one
-
-	v := make([]byte, 0, slotStateLen+len(key))
-	v = append(append(v, e.v[:]...), key...)
-	if err := b.Put(encodeID(seq), v); err != nil {
+	v := st.appendTo(make([]byte, 0, slotStateLen+len(key)))
+	if err := b.Put(encodeID(seq), append(v, key...)); err != nil {
 		return err
 	}
-	x.tx[x.hash(key)] = e
+	x.tx[x.hash(key)] = seq
 	x.txRecords++
 	return nil
 }
 
 // forget drops the slot of key from the index, in a write transaction
 // that deletes its record.
-func (x *slotIndex) forget(key []byte) { x.tx[x.hash(key)] = slotEntry{} }
+func (x *slotIndex) forget(key []byte) { x.tx[x.hash(key)] = 0 }
 
 // counts are the slots kept and the log's records, as last committed.
 func (x *slotIndex) counts() (live, records int) {
@@ -185,17 +183,20 @@ func (x *slotIndex) counts() (live, records int) {
 	return len(x.m), x.records
 }
 
-// maxPending is the highest pending id a slot names.
-func (x *slotIndex) maxPending() uint64 {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
+// maxPending is the highest pending id a slot's record in db names.
+func maxPending(db *bolt.DB) (uint64, error) {
 	var n uint64
-	for _, e := range x.m {
-		if st, ok := decodeSlot(e.v[:]); ok {
-			n = max(n, st.Pending)
-		}
-	}
-	return n
+	err := db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSlots).ForEach(func(_, v []byte) error {
+			if len(v) >= slotStateLen {
+				if st, ok := decodeSlot(v[:slotStateLen]); ok {
+					n = max(n, st.Pending)
+				}
+			}
+			return nil
+		})
+	})
+	return n, err
 }
 
 // migrateLatest moves the slots of a file written before the slots' log
@@ -285,12 +286,12 @@ func (s *Store) pruneSlots(cutoff time.Time) (aged, over int, err error) {
 				if len(v) > slotStateLen {
 					key = v[slotStateLen:]
 				}
-				e, ok := x.entry(key)
-				if !ok || e.seq != decodeID(k) {
+				seq, ok := x.seq(key)
+				if !ok || seq != decodeID(k) {
 					drop = append(drop, k)
 					continue
 				}
-				st, _ := decodeSlot(e.v[:])
+				st, _ := decodeSlot(v[:slotStateLen])
 				switch {
 				case st.Pending != 0 && pending.Get(encodeID(st.Pending)) != nil:
 					// Never forget the order of an alert with a pending

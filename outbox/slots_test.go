@@ -2,7 +2,9 @@ package outbox
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -151,5 +153,32 @@ func TestPruneSlotsByAge(t *testing.T) {
 	// The pending slot still supersedes: its older firing is stale.
 	if got := accept(t, s, "t1", alert("p", core.StatusFiring, -5))[0].State; got != StateStale {
 		t.Errorf("an older firing of the pending slot: %q, want stale", got)
+	}
+}
+
+// The slots' index holds no pointers and little per slot: 100 000 slots,
+// max_done's default, take under 64 bytes each and add nothing the
+// garbage collector scans.
+func TestSlotIndexMemory(t *testing.T) {
+	const n = 100000
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	x := newSlotIndex()
+	for i := range n {
+		x.m[x.hash(fmt.Appendf(nil, "%016x\x00target-%d", i, i%10))] = uint64(i + 1)
+	}
+	per := float64(heap()-before) / n
+	runtime.KeepAlive(x)
+	t.Logf("%.0f bytes per slot in the index", per)
+	if per > 64 {
+		t.Errorf("%.0f bytes per slot in the index, want under 64", per)
+	}
+	if _, ok := x.m[x.hash([]byte(fmt.Sprintf("%016x\x00target-%d", 7, 7)))]; !ok {
+		t.Error("a slot put in is not found by its key")
 	}
 }

@@ -166,7 +166,7 @@ func Open(path string, opts StoreOptions) (*Store, error) {
 		return nil, fmt.Errorf("outbox store %s: %w", path, err)
 	}
 	if opts.Volatile {
-		if s.mem, err = memorySince(db, s.slots); err != nil {
+		if s.mem, err = memorySince(db); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("outbox store %s: %w", path, err)
 		}

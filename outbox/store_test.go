@@ -173,11 +173,16 @@ func TestDedupMarksOnlyWhatWasDelivered(t *testing.T) {
 // has none.
 func slotBytes(t *testing.T, s *Store, target, fp string) []byte {
 	t.Helper()
-	e, ok := s.slots.committed(fileKey(slotKey(target, fp)))
+	seq, ok := s.slots.committed(fileKey(slotKey(target, fp)))
 	if !ok {
 		return nil
 	}
-	return append(encodeID(e.seq), e.v[:]...)
+	var v []byte
+	_ = s.view(func(tx *boltTx) error {
+		v = bytes.Clone(tx.Bucket(bucketSlots).Get(encodeID(seq)))
+		return nil
+	})
+	return append(encodeID(seq), v...)
 }
 
 // settledCount counts the ends the settled log of s's file holds.

@@ -46,7 +46,7 @@ func newMemory() *memory { return &memory{records: map[string][]byte{}} }
 // the runs before: after the file's pending bucket's sequence, and after
 // every id a slot or a dead letter names, for files whose volatile runs
 // did not keep the sequence.
-func memorySince(db *bolt.DB, slots *slotIndex) (*memory, error) {
+func memorySince(db *bolt.DB) (*memory, error) {
 	m := newMemory()
 	err := db.View(func(tx *bolt.Tx) error {
 		m.seq = tx.Bucket(bucketPending).Sequence()
@@ -55,7 +55,11 @@ func memorySince(db *bolt.DB, slots *slotIndex) (*memory, error) {
 		}
 		return nil
 	})
-	m.seq = max(m.seq, slots.maxPending())
+	if err != nil {
+		return nil, err
+	}
+	n, err := maxPending(db)
+	m.seq = max(m.seq, n)
 	return m, err
 }
 
