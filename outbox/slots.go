@@ -231,9 +231,10 @@ func migrateLatest(tx *bolt.Tx) (int, error) {
 
 // pruneSlots prunes the slots' log from its head, in transactions of
 // pruneChunk records shared with the commits of other writes: a dead
-// record goes; a slot with a pending delivery is never forgotten and
-// its record is written again at the end, as a slot is while the log
-// holds more dead records than live ones, so that the head can move on;
+// record goes; a slot with a pending delivery is never forgotten, and
+// when records behind it may go its record is written again at the end,
+// as a slot is while the log holds more dead records than live ones, so
+// that the head can move on;
 // of the others, the slots beyond MaxDone go first, the oldest changes
 // first, then those whose last change (or their delivery's end) is
 // before cutoff. It stops at the first slot it keeps in place, or at
@@ -295,7 +296,13 @@ func (s *Store) pruneSlots(cutoff time.Time) (aged, over int, err error) {
 				switch {
 				case st.Pending != 0 && pending.Get(encodeID(st.Pending)) != nil:
 					// Never forget the order of an alert with a pending
-					// state.
+					// state. Nothing behind a slot changed within the
+					// retention is to go unless the bound or the dead
+					// records say so: it stays where it is.
+					if ex <= 0 && ca == 0 && !st.At.Before(cutoff) {
+						stop = true
+						break
+					}
 					again = append(again, k)
 					continue
 				case ex > 0:

@@ -182,3 +182,22 @@ func TestSlotIndexMemory(t *testing.T) {
 		t.Error("a slot put in is not found by its key")
 	}
 }
+
+// A pending slot at the log's head stays where it is when nothing behind
+// it is to go: pruning does not rewrite a long outage's pending slots
+// every minute.
+func TestPruneSlotsLeavesPendingInPlace(t *testing.T) {
+	s := newStore(t, StoreOptions{Retention: time.Hour})
+	accept(t, s, "t1", alert("p", core.StatusFiring, 0))
+	deliver(t, s, accept(t, s, "t1", alert("a", core.StatusFiring, 0))[0])
+	before := slotBytes(t, s, "t1", "p")
+	if err := s.Prune(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if after := slotBytes(t, s, "t1", "p"); string(after) != string(before) {
+		t.Errorf("pruning with nothing to drop rewrote the pending slot: %x, then %x", before, after)
+	}
+	if live, records := slotCounts(t, s); live != 2 || records != 2 {
+		t.Errorf("%d slots in %d records after pruning, want 2 in 2", live, records)
+	}
+}
