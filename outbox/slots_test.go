@@ -33,21 +33,32 @@ func TestSlotsLogSurvivesReopen(t *testing.T) {
 	if live, records := slotCounts(t, s); live != 2 || records != 3 {
 		t.Fatalf("%d slots in %d records of the log, want 2 in 3", live, records)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = newStoreAt(t, path)
-	for _, tc := range []struct {
-		a    *core.EnrichedAlert
-		want string
-	}{
+	reopenedDecides(t, s, []decision{
 		{alert("a", core.StatusFiring, 0), StateAlreadyDelivered},
 		{alert("b", core.StatusFiring, 5), StateStale},
 		{alert("b", core.StatusFiring, 10), StateAlreadyPending},
 		{alert("b", core.StatusResolved, 10), StateAccepted},
-	} {
-		if got := accept(t, s, "t1", tc.a)[0].State; got != tc.want {
-			t.Errorf("%s %s after reopening: %q, want %q", tc.a.Alert.Fingerprint, stateOf(tc.a), got, tc.want)
+	})
+}
+
+// decision is the state an acceptance of a should get.
+type decision struct {
+	a    *core.EnrichedAlert
+	want string
+}
+
+// reopenedDecides closes s, opens its file again and checks, in turn,
+// what accepting each alert to t1 decides.
+func reopenedDecides(t *testing.T, s *Store, decisions []decision) {
+	t.Helper()
+	path := s.Path()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = newStoreAt(t, path)
+	for _, d := range decisions {
+		if got := accept(t, s, "t1", d.a)[0].State; got != d.want {
+			t.Errorf("%s %s after reopening: %q, want %q", d.a.Alert.Fingerprint, stateOf(d.a), got, d.want)
 		}
 	}
 }
@@ -112,23 +123,11 @@ func TestPruneSlotsDropsDeadRecords(t *testing.T) {
 	}
 	// Both slots still order and deduplicate, also read back from the
 	// file.
-	path := s.Path()
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = newStoreAt(t, path)
-	for _, tc := range []struct {
-		a    *core.EnrichedAlert
-		want string
-	}{
+	reopenedDecides(t, s, []decision{
 		{alert("a", core.StatusFiring, 0), StateAlreadyDelivered},
 		{alert("b", core.StatusFiring, 19), StateAlreadyDelivered},
 		{alert("b", core.StatusFiring, 18), StateStale},
-	} {
-		if got := accept(t, s, "t1", tc.a)[0].State; got != tc.want {
-			t.Errorf("%s %s after pruning: %q, want %q", tc.a.Alert.Fingerprint, stateOf(tc.a), got, tc.want)
-		}
-	}
+	})
 }
 
 // Past the retention, a slot goes once nothing is pending for it; a slot
