@@ -12,12 +12,14 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// slotCounts are the slots s keeps and the records of its slots' log,
-// read from the file.
-func slotCounts(t *testing.T, s *Store) (live, records int) {
+// wantSlots checks the slots s keeps and the records of its slots' log,
+// read from the file, at the moment when names.
+func wantSlots(t *testing.T, s *Store, live, records int, when string) {
 	t.Helper()
-	live, _ = s.slots.counts()
-	return live, bucketLen(t, s, bucketSlots)
+	gotLive, _ := s.slots.counts()
+	if gotRecords := bucketLen(t, s, bucketSlots); gotLive != live || gotRecords != records {
+		t.Errorf("%s: %d slots in %d records of the log, want %d in %d", when, gotLive, gotRecords, live, records)
+	}
 }
 
 // The slots are read back from their log when the file is opened again:
@@ -30,9 +32,7 @@ func TestSlotsLogSurvivesReopen(t *testing.T) {
 	accept(t, s, "t1", alert("b", core.StatusFiring, 5))
 	// b's newer firing supersedes its first: two records, one live.
 	accept(t, s, "t1", alert("b", core.StatusFiring, 10))
-	if live, records := slotCounts(t, s); live != 2 || records != 3 {
-		t.Fatalf("%d slots in %d records of the log, want 2 in 3", live, records)
-	}
+	wantSlots(t, s, 2, 3, "after the acceptances")
 	reopenedDecides(t, s, []decision{
 		{alert("a", core.StatusFiring, 0), StateAlreadyDelivered},
 		{alert("b", core.StatusFiring, 5), StateStale},
@@ -92,9 +92,7 @@ func TestFailedCommitLeavesSlots(t *testing.T) {
 	if _, ok := s.slots.committed(fileKey(slotKey("t1", "new"))); ok {
 		t.Error("a failed transaction added a slot")
 	}
-	if live, records := slotCounts(t, s); live != 1 || records != 1 {
-		t.Errorf("%d slots in %d records after a failed transaction, want 1 in 1", live, records)
-	}
+	wantSlots(t, s, 1, 1, "after a failed transaction")
 	// The order is the committed one: a firing between the two is newer.
 	if got := accept(t, s, "t1", alert("a", core.StatusFiring, 15))[0].State; got != StateAccepted {
 		t.Errorf("a firing later than the committed one: %q, want accepted", got)
@@ -112,15 +110,11 @@ func TestPruneSlotsDropsDeadRecords(t *testing.T) {
 	for i := range 20 {
 		deliver(t, s, accept(t, s, "t1", alert("b", core.StatusFiring, i))[0])
 	}
-	if live, records := slotCounts(t, s); live != 2 || records != 21 {
-		t.Fatalf("%d slots in %d records before pruning, want 2 in 21", live, records)
-	}
+	wantSlots(t, s, 2, 21, "before pruning")
 	if err := s.Prune(time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if live, records := slotCounts(t, s); live != 2 || records != 2 {
-		t.Errorf("%d slots in %d records after pruning, want 2 in 2", live, records)
-	}
+	wantSlots(t, s, 2, 2, "after pruning")
 	// Both slots still order and deduplicate, also read back from the
 	// file.
 	reopenedDecides(t, s, []decision{
@@ -146,9 +140,7 @@ func TestPruneSlotsByAge(t *testing.T) {
 			t.Errorf("slot %s kept: %v, want %v", fp, kept, want)
 		}
 	}
-	if live, records := slotCounts(t, s); live != 1 || records != 1 {
-		t.Errorf("%d slots in %d records after pruning, want 1 in 1", live, records)
-	}
+	wantSlots(t, s, 1, 1, "after pruning")
 	// The pending slot still supersedes: its older firing is stale.
 	if got := accept(t, s, "t1", alert("p", core.StatusFiring, -5))[0].State; got != StateStale {
 		t.Errorf("an older firing of the pending slot: %q, want stale", got)
@@ -196,7 +188,5 @@ func TestPruneSlotsLeavesPendingInPlace(t *testing.T) {
 	if after := slotBytes(t, s, "t1", "p"); string(after) != string(before) {
 		t.Errorf("pruning with nothing to drop rewrote the pending slot: %x, then %x", before, after)
 	}
-	if live, records := slotCounts(t, s); live != 2 || records != 2 {
-		t.Errorf("%d slots in %d records after pruning, want 2 in 2", live, records)
-	}
+	wantSlots(t, s, 2, 2, "after pruning")
 }
