@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
@@ -230,135 +231,157 @@ func migrateLatest(tx *bolt.Tx) (int, error) {
 }
 
 // pruneSlots prunes the slots' log from its head, in transactions of
-// pruneChunk records shared with the commits of other writes: a dead
-// record goes; a slot with a pending delivery is never forgotten, and
-// when records behind it may go its record is written again at the end,
-// as a slot is while the log holds more dead records than live ones, so
-// that the head can move on;
-// of the others, the slots beyond MaxDone go first, the oldest changes
-// first, then those whose last change (or their delivery's end) is
-// before cutoff. It stops at the first slot it keeps in place, or at
-// the records written since it began. It says how many slots it forgot
-// for their age and for the bound.
+// pruneChunk records shared with the commits of other writes, until it
+// keeps a slot in place or reaches the records written since it began
+// (slotPrune.fate says what becomes of each), and says how many slots it
+// forgot for their age and for the bound.
 func (s *Store) pruneSlots(cutoff time.Time) (aged, over int, err error) {
-	x := s.slots
-	var (
-		end     uint64
-		waiting int
-	)
+	p := slotPrune{cutoff: cutoff}
+	var waiting int
 	if err := s.view(func(tx *bolt.Tx) error {
-		end, waiting = tx.Bucket(bucketSlots).Sequence(), s.pendingCount(tx)
+		p.end, waiting = tx.Bucket(bucketSlots).Sequence(), s.pendingCount(tx)
 		return nil
 	}); err != nil {
 		return 0, 0, err
 	}
-	live, records := x.counts()
+	live, records := s.slots.counts()
 	// The slots of pending deliveries, about one each, are kept and not
 	// counted against the bound.
-	excess := live - waiting - s.opts.MaxDone
-	// Rewritten at most once each: then the dead records are gone.
-	carry := 0
+	p.excess = live - waiting - s.opts.MaxDone
 	if records-live > live {
-		carry = live
+		// Rewritten at most once each: then the dead records are gone.
+		p.carry = live
 	}
 	for {
 		var (
-			a, o, ex, ca int
-			stop         bool
+			q    slotPrune
+			done bool
 		)
-		// The write may run twice (store.update): it starts afresh.
 		err := s.updateLazily(func(tx *bolt.Tx) error {
-			a, o, ex, ca, stop = 0, 0, excess, carry, false
-			pending, settled := s.pending(tx), seek(tx.Bucket(bucketSettled))
-			b := tx.Bucket(bucketSlots)
+			// The write may run twice (store.update): it starts afresh.
+			q = p
 			var drop, again [][]byte
-			c := b.Cursor()
-			k, v := c.First()
-			for read := 0; ; k, v = c.Next() {
-				if k == nil || decodeID(k) > end {
-					stop = true
-					break
-				}
-				if read == pruneChunk {
-					break
-				}
-				read++
-				key := []byte(nil)
-				if len(v) > slotStateLen {
-					key = v[slotStateLen:]
-				}
-				seq, ok := x.seq(key)
-				if !ok || seq != decodeID(k) {
-					drop = append(drop, k)
-					continue
-				}
-				st, _ := decodeSlot(v[:slotStateLen])
-				switch {
-				case st.Pending != 0 && pending.Get(encodeID(st.Pending)) != nil:
-					// Never forget the order of an alert with a pending
-					// state. Nothing behind a slot changed within the
-					// retention is to go unless the bound or the dead
-					// records say so: it stays where it is.
-					if ex <= 0 && ca == 0 && !st.At.Before(cutoff) {
-						stop = true
-						break
-					}
-					again = append(again, k)
-					continue
-				case ex > 0:
-					ex--
-					o++
-				case st.At.Before(cutoff) && delivered(st, pending, settled).Before(cutoff):
-					a++
-				case ca > 0:
-					ca--
-					again = append(again, k)
-					continue
-				default:
-					stop = true
-				}
-				if stop {
-					break
-				}
-				drop = append(drop, k)
-				x.forget(key)
-			}
-			// The keys and values are the page's, valid until the
-			// deletes: copied first.
-			for i, k := range again {
-				again[i] = append([]byte(nil), k...)
-			}
-			for i, k := range drop {
-				drop[i] = append([]byte(nil), k...)
-			}
-			for _, k := range again {
-				v := b.Get(k)
-				key := append([]byte(nil), v[slotStateLen:]...)
-				st, _ := decodeSlot(v[:slotStateLen])
-				if err := b.Delete(k); err != nil {
-					return err
-				}
-				x.txRecords--
-				if err := x.put(tx, key, st); err != nil {
-					return err
-				}
-			}
-			for _, k := range drop {
-				if err := b.Delete(k); err != nil {
-					return err
-				}
-				x.txRecords--
-			}
-			return nil
+			drop, again, done = s.scanSlots(tx, &q)
+			return s.rewriteSlots(tx, drop, again)
 		})
 		if err != nil {
-			return aged, over, err
+			return p.aged, p.over, err
 		}
-		aged, over, excess, carry = aged+a, over+o, ex, ca
-		if stop {
-			return aged, over, nil
+		p = q
+		if done {
+			return p.aged, p.over, nil
 		}
 	}
+}
+
+// slotPrune is what a pass of pruneSlots may still do, and what it did.
+type slotPrune struct {
+	end    uint64 // the log's sequence when the pass began
+	cutoff time.Time
+	// excess is how many slots the bound still drops; carry, how many
+	// kept slots are still to be written again at the log's end.
+	excess, carry int
+	aged, over    int
+}
+
+// slotFate is what becomes of a slot whose record is at the log's head.
+type slotFate int
+
+const (
+	slotStays slotFate = iota // kept where it is: the pass ends
+	slotGoes                  // forgotten, its record deleted
+	slotMoves                 // kept, its record written again at the end
+)
+
+// fate decides for a live slot st, pending saying whether its delivery
+// is pending and aged, when asked, whether it is past the retention:
+// a pending slot is never forgotten, and moves only when records behind
+// it may go; then the bound drops, then the retention, then the dead
+// records ask for kept slots to move.
+func (p *slotPrune) fate(st slotState, pending bool, aged func() bool) slotFate {
+	switch {
+	case pending:
+		if p.excess <= 0 && p.carry == 0 && !st.At.Before(p.cutoff) {
+			return slotStays
+		}
+		return slotMoves
+	case p.excess > 0:
+		p.excess--
+		p.over++
+		return slotGoes
+	case st.At.Before(p.cutoff) && aged():
+		p.aged++
+		return slotGoes
+	case p.carry > 0:
+		p.carry--
+		return slotMoves
+	}
+	return slotStays
+}
+
+// scanSlots reads up to pruneChunk records from the head of tx's slots'
+// log and returns the keys of the records to delete and of those to
+// write again at the end, and whether the pass is over. The slots it
+// forgets leave the transaction's index.
+func (s *Store) scanSlots(tx *bolt.Tx, p *slotPrune) (drop, again [][]byte, done bool) {
+	pending, settled := s.pending(tx), seek(tx.Bucket(bucketSettled))
+	c := tx.Bucket(bucketSlots).Cursor()
+	read := 0
+	for k, v := c.First(); ; k, v = c.Next() {
+		switch {
+		case k == nil || decodeID(k) > p.end:
+			return drop, again, true
+		case read == pruneChunk:
+			return drop, again, false
+		}
+		read++
+		// The page's bytes are valid until the deletes.
+		k = bytes.Clone(k)
+		var key []byte
+		if len(v) > slotStateLen {
+			key = v[slotStateLen:]
+		}
+		if seq, ok := s.slots.seq(key); !ok || seq != decodeID(k) {
+			drop = append(drop, k)
+			continue
+		}
+		st, _ := decodeSlot(v[:slotStateLen])
+		waiting := st.Pending != 0 && pending.Get(encodeID(st.Pending)) != nil
+		switch p.fate(st, waiting, func() bool { return delivered(st, pending, settled).Before(p.cutoff) }) {
+		case slotStays:
+			return drop, again, true
+		case slotMoves:
+			again = append(again, k)
+		case slotGoes:
+			drop = append(drop, k)
+			s.slots.forget(key)
+		}
+	}
+}
+
+// rewriteSlots writes the records again at the end of tx's slots' log,
+// then deletes the records drop.
+func (s *Store) rewriteSlots(tx *bolt.Tx, drop, again [][]byte) error {
+	b := tx.Bucket(bucketSlots)
+	for _, k := range again {
+		v := b.Get(k)
+		key := bytes.Clone(v[slotStateLen:])
+		st, _ := decodeSlot(v[:slotStateLen])
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+		s.slots.txRecords--
+		if err := s.slots.put(tx, key, st); err != nil {
+			return err
+		}
+	}
+	for _, k := range drop {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+		s.slots.txRecords--
+	}
+	return nil
 }
 
 // delivered is the slot's time as its retention counts it: the end of
