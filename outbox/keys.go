@@ -68,7 +68,7 @@ func migrateKeys(tx *bolt.Tx) (int, error) {
 func rewriteKeys(tx *bolt.Tx, name []byte) (int, error) {
 	b := tx.Bucket(name)
 	if b == nil {
-		// The latest bucket of a file whose slots moved to their log.
+		// A new file's latest bucket: the slots are in their log.
 		return 0, nil
 	}
 	type kv struct{ k, v []byte }

@@ -19,7 +19,7 @@ import (
 // one long commit that the acceptances wait behind.
 func (s *Store) Prune(now time.Time) error {
 	cutoff := now.Add(-s.opts.Retention)
-	if _, _, err := s.prune(pruning{bucket: bucketDone, cutoff: now.Add(-s.opts.DedupWindow), keep: s.opts.MaxDone, timeOf: fixed(decodeTime)}); err != nil {
+	if _, _, err := s.prune(pruning{bucket: bucketDone, cutoff: now.Add(-s.opts.DedupWindow), keep: s.opts.MaxDone, timeOf: decodeTime}); err != nil {
 		return err
 	}
 	// The slots first: their deliveries' ends are read from the settled
@@ -31,8 +31,8 @@ func (s *Store) Prune(now time.Time) error {
 		// Kept for the retention rather than the dedup window: a slot
 		// whose delivery ended reads the time of the end from here, and
 		// its retention counts from that.
-		{bucket: bucketSettled, cutoff: cutoff, keep: max(1, s.opts.MaxDone/settledBlock), timeOf: fixed(settledChanged)},
-		{bucket: bucketHistory, cutoff: cutoff, keep: s.opts.MaxDone, timeOf: fixed(historyChanged)},
+		{bucket: bucketSettled, cutoff: cutoff, keep: max(1, s.opts.MaxDone/settledBlock), timeOf: settledChanged},
+		{bucket: bucketHistory, cutoff: cutoff, keep: s.opts.MaxDone, timeOf: historyChanged},
 		statePruning(now),
 	} {
 		if _, _, err := s.prune(p); err != nil {
@@ -45,7 +45,7 @@ func (s *Store) Prune(now time.Time) error {
 // PruneDeadLetters drops dead letters older than DeadLetterRetention, then the
 // oldest beyond MaxDeadLetters, and says how many of each it dropped.
 func (s *Store) PruneDeadLetters(now time.Time) (byAge, byCount int, err error) {
-	return s.prune(pruning{bucket: bucketDead, cutoff: now.Add(-s.opts.DeadLetterRetention), keep: s.opts.MaxDeadLetters, timeOf: fixed(deadAt)})
+	return s.prune(pruning{bucket: bucketDead, cutoff: now.Add(-s.opts.DeadLetterRetention), keep: s.opts.MaxDeadLetters, timeOf: deadAt})
 }
 
 // deadAt reads when a stored dead letter died; a record it cannot read
@@ -66,18 +66,12 @@ const pruneChunk = 4096
 // pruning is how one bucket is pruned: the records whose time is before
 // cutoff go, then the oldest until at most keep remain (0: no bound, as
 // for the publisher state). A zero time keeps a record whatever the
-// bounds. timeOf reads a record's time in the
-// transaction given.
+// bounds. timeOf reads a record's time from its value.
 type pruning struct {
 	bucket []byte
 	cutoff time.Time
 	keep   int
-	timeOf func(*bolt.Tx) func([]byte) time.Time
-}
-
-// fixed is a record's time read from its value alone.
-func fixed(f func([]byte) time.Time) func(*bolt.Tx) func([]byte) time.Time {
-	return func(*bolt.Tx) func([]byte) time.Time { return f }
+	timeOf func([]byte) time.Time
 }
 
 // prune applies p and says how many records it deleted for their age and
@@ -89,7 +83,7 @@ func fixed(f func([]byte) time.Time) func(*bolt.Tx) func([]byte) time.Time {
 func (s *Store) prune(p pruning) (aged, over int, err error) {
 	var b bound
 	if err := s.view(func(tx *bolt.Tx) error {
-		b = boundOf(tx.Bucket(p.bucket), p.cutoff, p.keep, p.timeOf(tx))
+		b = boundOf(tx.Bucket(p.bucket), p.cutoff, p.keep, p.timeOf)
 		return nil
 	}); err != nil {
 		return 0, 0, err
@@ -106,7 +100,7 @@ func (s *Store) prune(p pruning) (aged, over int, err error) {
 		err := s.updateLazily(func(tx *bolt.Tx) error {
 			var err error
 			after = b
-			next, a, o, err = pruneChunkOf(tx.Bucket(p.bucket), from, p.cutoff, &after, p.timeOf(tx))
+			next, a, o, err = pruneChunkOf(tx.Bucket(p.bucket), from, p.cutoff, &after, p.timeOf)
 			return err
 		})
 		if err != nil {

@@ -37,12 +37,12 @@ var bucketSlots = []byte("slots")
 // the transaction commits and drops when it does not, as the file does.
 //
 // It is keyed by a 128-bit hash of the slot's key, not the key, and
-// holds the sequence, not the state: about 40 bytes a slot, and a map
-// holding no pointers, which the garbage collector does not scan (with
-// the keys as strings and the states beside them, its marking work
-// under BenchmarkEndToEnd's one-alert load was three times as much, and
-// a storm's peak heap about 50 MiB more). Two of max_done keys share a
-// hash with a chance of the order of 1e-29.
+// holds the sequence, not the state: about 35 bytes a slot
+// (TestSlotIndexMemory), and a map holding no pointers, which the
+// garbage collector does not scan (with the keys as strings and the
+// states beside them, its marking work under BenchmarkEndToEnd's
+// one-alert load was three times as much: BENCHMARKS.md). Two of
+// max_done keys share a hash with a chance of the order of 1e-29.
 type slotIndex struct {
 	seeds [2]maphash.Seed
 	mu    sync.RWMutex
@@ -70,27 +70,29 @@ func newSlotIndex() *slotIndex {
 		m: map[slotHash]uint64{}, tx: map[slotHash]uint64{}}
 }
 
-// loadSlots reads the slots' log of db into a new index.
-func loadSlots(db *bolt.DB) (*slotIndex, error) {
+// loadSlots reads the slots' log of db into a new index, and says the
+// highest pending id its records name.
+func loadSlots(db *bolt.DB) (*slotIndex, uint64, error) {
 	x := newSlotIndex()
+	var highest uint64
 	err := db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSlots).ForEach(func(k, v []byte) error {
 			x.records++
 			// An unreadable record is left for the pruning, as dead.
 			if seq := decodeID(k); seq != 0 && len(v) > slotStateLen {
-				if _, ok := decodeSlot(v[:slotStateLen]); ok {
-					// In sequence order: a later record of a slot
-					// supersedes an earlier one.
-					x.m[x.hash(v[slotStateLen:])] = seq
-				}
+				st, _ := decodeSlot(v[:slotStateLen])
+				highest = max(highest, st.Pending)
+				// In sequence order: a later record of a slot
+				// supersedes an earlier one.
+				x.m[x.hash(v[slotStateLen:])] = seq
 			}
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading the slots' log: %w", err)
+		return nil, 0, fmt.Errorf("reading the slots' log: %w", err)
 	}
-	return x, nil
+	return x, highest, nil
 }
 
 // end applies the transaction's changes if it committed.
@@ -124,15 +126,17 @@ func (x *slotIndex) seq(key []byte) (uint64, bool) {
 	if seq, ok := x.tx[h]; ok {
 		return seq, seq != 0
 	}
-	return x.committed(key)
+	return x.lookup(h)
 }
 
 // committed is the sequence of the slot key's newest record as last
 // committed.
-func (x *slotIndex) committed(key []byte) (uint64, bool) {
+func (x *slotIndex) committed(key []byte) (uint64, bool) { return x.lookup(x.hash(key)) }
+
+func (x *slotIndex) lookup(h slotHash) (uint64, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	seq, ok := x.m[x.hash(key)]
+	seq, ok := x.m[h]
 	return seq, ok
 }
 
@@ -177,27 +181,21 @@ func (x *slotIndex) put(tx *bolt.Tx, key []byte, st slotState) error {
 // that deletes its record.
 func (x *slotIndex) forget(key []byte) { x.tx[x.hash(key)] = 0 }
 
+// remove deletes the log's record k in the write transaction that b is
+// the log of.
+func (x *slotIndex) remove(b *bolt.Bucket, k []byte) error {
+	if err := b.Delete(k); err != nil {
+		return err
+	}
+	x.txRecords--
+	return nil
+}
+
 // counts are the slots kept and the log's records, as last committed.
 func (x *slotIndex) counts() (live, records int) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	return len(x.m), x.records
-}
-
-// maxPending is the highest pending id a slot's record in db names.
-func maxPending(db *bolt.DB) (uint64, error) {
-	var n uint64
-	err := db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSlots).ForEach(func(_, v []byte) error {
-			if len(v) >= slotStateLen {
-				if st, ok := decodeSlot(v[:slotStateLen]); ok {
-					n = max(n, st.Pending)
-				}
-			}
-			return nil
-		})
-	})
-	return n, err
 }
 
 // migrateLatest moves the slots of a file written before the slots' log
@@ -260,7 +258,10 @@ func (s *Store) pruneSlots(cutoff time.Time) (aged, over int, err error) {
 		err := s.updateLazily(func(tx *bolt.Tx) error {
 			// The write may run twice (store.update): it starts afresh.
 			q = p
-			var drop, again [][]byte
+			var (
+				drop  [][]byte
+				again []movedSlot
+			)
 			drop, again, done = s.scanSlots(tx, &q)
 			return s.rewriteSlots(tx, drop, again)
 		})
@@ -319,11 +320,18 @@ func (p *slotPrune) fate(st slotState, pending bool, aged func() bool) slotFate 
 	return slotStays
 }
 
+// movedSlot is a record to write again at the log's end: its key in the
+// log, and the slot's key and state.
+type movedSlot struct {
+	k, key []byte
+	st     slotState
+}
+
 // scanSlots reads up to pruneChunk records from the head of tx's slots'
-// log and returns the keys of the records to delete and of those to
+// log and returns the keys of the records to delete and the records to
 // write again at the end, and whether the pass is over. The slots it
 // forgets leave the transaction's index.
-func (s *Store) scanSlots(tx *bolt.Tx, p *slotPrune) (drop, again [][]byte, done bool) {
+func (s *Store) scanSlots(tx *bolt.Tx, p *slotPrune) (drop [][]byte, again []movedSlot, done bool) {
 	pending, settled := s.pending(tx), seek(tx.Bucket(bucketSettled))
 	c := tx.Bucket(bucketSlots).Cursor()
 	read := 0
@@ -351,7 +359,7 @@ func (s *Store) scanSlots(tx *bolt.Tx, p *slotPrune) (drop, again [][]byte, done
 		case slotStays:
 			return drop, again, true
 		case slotMoves:
-			again = append(again, k)
+			again = append(again, movedSlot{k, bytes.Clone(key), st})
 		case slotGoes:
 			drop = append(drop, k)
 			s.slots.forget(key)
@@ -361,25 +369,20 @@ func (s *Store) scanSlots(tx *bolt.Tx, p *slotPrune) (drop, again [][]byte, done
 
 // rewriteSlots writes the records again at the end of tx's slots' log,
 // then deletes the records drop.
-func (s *Store) rewriteSlots(tx *bolt.Tx, drop, again [][]byte) error {
+func (s *Store) rewriteSlots(tx *bolt.Tx, drop [][]byte, again []movedSlot) error {
 	b := tx.Bucket(bucketSlots)
-	for _, k := range again {
-		v := b.Get(k)
-		key := bytes.Clone(v[slotStateLen:])
-		st, _ := decodeSlot(v[:slotStateLen])
-		if err := b.Delete(k); err != nil {
+	for _, m := range again {
+		if err := s.slots.remove(b, m.k); err != nil {
 			return err
 		}
-		s.slots.txRecords--
-		if err := s.slots.put(tx, key, st); err != nil {
+		if err := s.slots.put(tx, m.key, m.st); err != nil {
 			return err
 		}
 	}
 	for _, k := range drop {
-		if err := b.Delete(k); err != nil {
+		if err := s.slots.remove(b, k); err != nil {
 			return err
 		}
-		s.slots.txRecords--
 	}
 	return nil
 }

@@ -110,5 +110,5 @@ func (s *Store) ImportState(target string, entries []StateEntry, now time.Time) 
 // Get would find it. It is bounded by the expiries only: publishers
 // choose them.
 func statePruning(now time.Time) pruning {
-	return pruning{bucket: bucketState, cutoff: now.Add(time.Nanosecond), timeOf: fixed(decodeTime)}
+	return pruning{bucket: bucketState, cutoff: now.Add(time.Nanosecond), timeOf: decodeTime}
 }

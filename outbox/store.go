@@ -161,12 +161,13 @@ func Open(path string, opts StoreOptions) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, path: path, opts: opts, writes: make(chan *write, maxGroup), stop: make(chan struct{})}
-	if s.slots, err = loadSlots(db); err != nil {
+	var highest uint64
+	if s.slots, highest, err = loadSlots(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("outbox store %s: %w", path, err)
 	}
 	if opts.Volatile {
-		if s.mem, err = memorySince(db); err != nil {
+		if s.mem, err = memorySince(db, highest); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("outbox store %s: %w", path, err)
 		}
@@ -232,12 +233,12 @@ func openDB(path string, noSync bool, logger *slog.Logger) (db *bolt.DB, err err
 // commit writes every page it changed, one write each, and then syncs.
 // A one-alert notification to ten targets puts ten records of about
 // 1.1 KiB, the alert in each: 16 KiB pages hold them in fewer pages, and
-// a commit writes 13 where it wrote 22 of 4 KiB (BenchmarkStoreDeliveries,
-// pages/commit). On the benchmarks' disk the write and syncs of a commit
-// took about as long either way (write-us/commit there, and
-// BenchmarkCommitPages: 22 pages of 4 KiB against 13 of 16 KiB), and
-// end to end am-fanout delivered about 3 % more against the forwarder,
-// within the runs' spread (BENCHMARKS.md). A variable for the
+// a commit writes about 12 where it writes about 19 of 4 KiB
+// (BenchmarkStoreDeliveries, pages/commit). On the benchmarks' disk the
+// write and syncs of a commit took about as long either way
+// (write-us/commit there, and BenchmarkCommitPages), and end to end
+// am-fanout delivered about 3 % more against the forwarder, within the
+// runs' spread (BENCHMARKS.md). A variable for the
 // benchmarks, which weigh the two.
 var pageSize = 16 << 10
 

@@ -44,9 +44,10 @@ func newMemory() *memory { return &memory{records: map[string][]byte{}} }
 
 // memorySince is an empty memory numbering its deliveries after those of
 // the runs before: after the file's pending bucket's sequence, and after
-// every id a slot or a dead letter names, for files whose volatile runs
-// did not keep the sequence.
-func memorySince(db *bolt.DB) (*memory, error) {
+// every id a slot or a dead letter names (slotsPending, the highest a
+// slot's record names), for files whose volatile runs did not keep the
+// sequence.
+func memorySince(db *bolt.DB, slotsPending uint64) (*memory, error) {
 	m := newMemory()
 	err := db.View(func(tx *bolt.Tx) error {
 		m.seq = tx.Bucket(bucketPending).Sequence()
@@ -55,11 +56,7 @@ func memorySince(db *bolt.DB) (*memory, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	n, err := maxPending(db)
-	m.seq = max(m.seq, n)
+	m.seq = max(m.seq, slotsPending)
 	return m, err
 }
 
