@@ -137,8 +137,8 @@ func (he *historyEntry) next(stored []byte, now time.Time) []byte {
 	return encodeHistory(&h, now)
 }
 
-// appendHistory writes an attempt's line in the transaction that records
-// its outcome.
+// appendHistory writes an attempt's line, in the order of the outcomes'
+// commits (historybuf.go).
 func (s *Store) appendHistory(tx *bolt.Tx, he *historyEntry, now time.Time) error {
 	b := tx.Bucket(bucketHistory)
 	b.FillPercent = appendFill
@@ -175,8 +175,11 @@ func historyOf(d *Delivery, fps []string) History {
 	return h
 }
 
-// Histories lists the recent deliveries q selects, newest first.
+// Histories lists the recent deliveries q selects, newest first, with
+// every attempt recorded so far: the lines still waiting are written
+// first.
 func (s *Store) Histories(q HistoryQuery) ([]History, error) {
+	s.writeHistory(true, false)
 	limit := q.limit()
 	out := []History{}
 	err := s.view(func(tx *bolt.Tx) error {

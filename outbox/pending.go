@@ -255,8 +255,8 @@ func (st *Settlement) when(now time.Time) time.Time {
 
 // Record writes settlements in one durable commit: a done delivery leaves
 // the pending deliveries for the dedup log, a dead one becomes a dead
-// letter with its hand-over accepted, a retry is updated in place, and
-// each attempt's line goes into its history. A delivery a newer state
+// letter with its hand-over accepted, a retry is updated in place; each
+// attempt's line goes into its history within historyLinger. A delivery a newer state
 // superseded is no longer pending: it is not written back, and a dead
 // one is neither buried nor handed over, as the newer state goes on.
 func (s *Store) Record(now time.Time, ss ...*Settlement) error {
@@ -271,7 +271,7 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 			lines[i] = newHistoryEntry(st.Delivery, st.Attempt, st.Fate, st.when(now))
 		}
 	}
-	return s.updateLazily(func(tx *bolt.Tx) error {
+	err := s.updateLazily(func(tx *bolt.Tx) error {
 		pending := s.pending(tx)
 		var ends []settledEnd
 		for i, st := range ss {
@@ -287,15 +287,27 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 			} else {
 				err = s.record(tx, pending, &ends, st.Delivery, data[i], st.Fate, at)
 			}
-			if err == nil && lines[i] != nil {
-				err = s.appendHistory(tx, lines[i], at)
-			}
 			if err != nil {
 				return err
 			}
 		}
 		return writeSettled(tx, ends)
 	})
+	if err != nil {
+		return err
+	}
+	// The attempts' lines go into their history a little later, in a
+	// commit of many (historybuf.go).
+	buffered := make([]historyLine, 0, len(ss))
+	for i, st := range ss {
+		if lines[i] != nil {
+			buffered = append(buffered, historyLine{he: lines[i], at: st.when(now)})
+		}
+	}
+	if len(buffered) > 0 && s.bufferHistory(buffered) {
+		s.writeHistory(false, false)
+	}
+	return nil
 }
 
 // record writes an attempt's outcome: a done delivery leaves the pending

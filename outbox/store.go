@@ -112,6 +112,9 @@ type Store struct {
 	mem *memory
 	// slots holds every slot's newest state (slots.go).
 	slots *slotIndex
+	// hist holds the attempts' history lines until they are written
+	// (historybuf.go).
+	hist historyBuffer
 	// commits numbers accepted deliveries in the order of their commits
 	// (transactions run one at a time), for the engine's lanes.
 	commits atomic.Uint64
@@ -302,6 +305,7 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Close() error {
 	var err error
 	s.close.Do(func() {
+		s.closeHistory()
 		close(s.stop)
 		s.wg.Wait()
 		err = s.db.Close()
