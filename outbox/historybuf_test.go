@@ -35,20 +35,22 @@ func historyRecords(t *testing.T, s *Store) []History {
 	return out
 }
 
+// recordDelivered records d delivered with an attempt answered code.
+func recordDelivered(t *testing.T, s *Store, d *Delivery, code int) {
+	t.Helper()
+	if err := s.Record(time.Now(), &Settlement{Delivery: d, Fate: FateDone, Attempt: &core.Outcome{Kind: core.OutcomeDelivered, StatusCode: code}}); err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+}
+
 // TestHistoryLinesWaitThenAreWritten: an attempt's line is not in the
 // file at once but within historyLinger, without a read asking for it;
 // its outcome is durable at once.
 func TestHistoryLinesWaitThenAreWritten(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, err := Open(filepath.Join(t.TempDir(), "outbox.db"), StoreOptions{})
-		if err != nil {
-			t.Fatalf("opening the store: %v", err)
-		}
-		defer s.Close()
+		s := newStore(t, StoreOptions{})
 		d := accept(t, s, "t", alert("a", core.StatusFiring, 0))[0].Delivery
-		if err := s.Record(time.Now(), &Settlement{Delivery: d, Fate: FateDone, Attempt: &core.Outcome{Kind: core.OutcomeDelivered, StatusCode: 200}}); err != nil {
-			t.Fatalf("Record: %v", err)
-		}
+		recordDelivered(t, s, d, 200)
 		pending := 0
 		if err := s.Load(func(*Candidate) { pending++ }); err != nil || pending != 0 {
 			t.Fatalf("pending after a recorded success: %d (%v), want none", pending, err)
@@ -70,11 +72,7 @@ func TestHistoryLinesWaitThenAreWritten(t *testing.T) {
 // with every attempt, first first.
 func TestHistoryLinesKeepTheirOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, err := Open(filepath.Join(t.TempDir(), "outbox.db"), StoreOptions{})
-		if err != nil {
-			t.Fatalf("opening the store: %v", err)
-		}
-		defer s.Close()
+		s := newStore(t, StoreOptions{})
 		d := accept(t, s, "t", alert("a", core.StatusFiring, 0))[0].Delivery
 		record := func(fate Fate, code int) {
 			t.Helper()
@@ -118,9 +116,7 @@ func TestHistoryLinesSurviveClose(t *testing.T) {
 		t.Fatalf("opening the store: %v", err)
 	}
 	d := accept(t, s, "t", alert("a", core.StatusFiring, 0))[0].Delivery
-	if err := s.Record(time.Now(), &Settlement{Delivery: d, Fate: FateDone, Attempt: &core.Outcome{Kind: core.OutcomeDelivered, StatusCode: 204}}); err != nil {
-		t.Fatalf("Record: %v", err)
-	}
+	recordDelivered(t, s, d, 204)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -138,11 +134,7 @@ func TestHistoryLinesSurviveClose(t *testing.T) {
 // the buffer writes every line waiting, before the linger.
 func TestHistoryLinesWrittenWhenTheBufferFills(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, err := Open(filepath.Join(t.TempDir(), "outbox.db"), StoreOptions{})
-		if err != nil {
-			t.Fatalf("opening the store: %v", err)
-		}
-		defer s.Close()
+		s := newStore(t, StoreOptions{})
 		d := accept(t, s, "t", alert("a", core.StatusFiring, 0))[0].Delivery
 		// The buffer one line short of full, with lines of deliveries
 		// that were never accepted: only their keys matter here.
@@ -155,9 +147,7 @@ func TestHistoryLinesWrittenWhenTheBufferFills(t *testing.T) {
 		if s.bufferHistory(fill) {
 			t.Fatalf("the buffer says full at %d lines, want %d", len(fill), maxHistoryLines)
 		}
-		if err := s.Record(time.Now(), &Settlement{Delivery: d, Fate: FateDone, Attempt: &core.Outcome{Kind: core.OutcomeDelivered}}); err != nil {
-			t.Fatalf("Record: %v", err)
-		}
+		recordDelivered(t, s, d, 200)
 		if got := len(historyRecords(t, s)); got != maxHistoryLines {
 			t.Fatalf("the history holds %d records once the buffer filled, want %d at once", got, maxHistoryLines)
 		}
