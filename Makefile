@@ -33,6 +33,9 @@ ALERTMANAGER_VERSION ?= 0.31.1
 ALERTMANAGER_MODULE  := github.com/prometheus/alertmanager
 ALERTMANAGER_LDFLAGS := -X $(VERSION_PKG).Version=$(ALERTMANAGER_VERSION)
 
+# staticcheck, pinned; `make lint` installs it into bin/ when missing.
+STATICCHECK_VERSION ?= 0.8.2
+
 # Extra flags for `make run`, such as RUN_ARGS=--web.listen-address=127.0.0.1:9199.
 RUN_ARGS ?=
 
@@ -72,6 +75,12 @@ fuzz: ## Fuzz the webhook decoder and the config loader for a bounded number of 
 .PHONY: vet
 vet: ## Run go vet on every package.
 	$(GO) vet ./...
+
+.PHONY: lint
+lint: ## Run staticcheck (the pinned version, installed into bin/) on every package.
+	@"$(BIN_DIR)/staticcheck" -version 2>/dev/null | grep -q "($(STATICCHECK_VERSION))" || \
+		GOBIN="$(BIN_DIR)" $(GO) install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION)
+	"$(BIN_DIR)/staticcheck" ./...
 
 .PHONY: fmt-check
 fmt-check: ## Fail when a Go file is not gofmt-formatted.
