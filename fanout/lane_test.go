@@ -438,45 +438,62 @@ func (s *pruneCounting) Prune(now time.Time) error {
 	return s.Store.Prune(now)
 }
 
+// pruningBox is a started pipeline with PruneAfter 20 and PruneEvery an
+// hour, on a volatile store that counts its prunes; both close at the
+// test's end.
+func pruningBox(t *testing.T) (*Pipeline, *pruneCounting) {
+	t.Helper()
+	file, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.StoreOptions{Volatile: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { file.Close() })
+	store := &pruneCounting{Store: file}
+	box, err := New(store, NewTargetSet([]*core.Target{laneTarget("t")}), failsFor(time.Now(), 0, core.Outcome{}), Options{MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour, PruneAfter: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	box.Start()
+	t.Cleanup(func() { box.Close(context.Background()) })
+	return box, store
+}
+
+// wantPrunes waits d, for the pipeline and then for every goroutine of
+// the bubble, and checks that the store pruned want times in all.
+func wantPrunes(t *testing.T, store *pruneCounting, d time.Duration, want int32, after string) {
+	t.Helper()
+	time.Sleep(d)
+	synctest.Wait()
+	if n := store.prunes.Load(); n != want {
+		t.Fatalf("%d prunes %s, want %d", n, after, want)
+	}
+}
+
 // A storm prunes before PruneEvery: at every PruneAfter deliveries
 // accepted since the last prune.
 func TestPruneAfterAccepted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		file, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.StoreOptions{Volatile: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer file.Close()
-		store := &pruneCounting{Store: file}
-		box, err := New(store, NewTargetSet([]*core.Target{laneTarget("t")}), failsFor(time.Now(), 0, core.Outcome{}), Options{MaxPending: 1 << 20, MaxBytes: 1 << 30, PruneEvery: time.Hour, PruneAfter: 20})
-		if err != nil {
-			t.Fatal(err)
-		}
-		box.Start()
-		defer box.Close(context.Background())
+		box, store := pruningBox(t)
 		acceptN(t, box, 19, "a")
-		time.Sleep(time.Minute)
-		synctest.Wait()
-		if n := store.prunes.Load(); n != 0 {
-			t.Fatalf("%d prunes after 19 deliveries, want none before 20", n)
-		}
+		wantPrunes(t, store, time.Minute, 0, "after 19 deliveries (none before 20)")
 		acceptN(t, box, 1, "b")
 		// A prune's writes wait a moment for a commit to share.
-		time.Sleep(time.Second)
-		synctest.Wait()
-		if n := store.prunes.Load(); n != 1 {
-			t.Fatalf("%d prunes after 20 deliveries, want 1", n)
-		}
+		wantPrunes(t, store, time.Second, 1, "after 20 deliveries")
 		acceptN(t, box, 25, "c")
-		time.Sleep(time.Second)
-		synctest.Wait()
-		if n := store.prunes.Load(); n != 2 {
-			t.Fatalf("%d prunes after 20 more deliveries, want 2", n)
-		}
-		time.Sleep(time.Hour)
-		synctest.Wait()
-		if n := store.prunes.Load(); n != 3 {
-			t.Errorf("%d prunes an hour later, want 3: PruneEvery prunes too", n)
-		}
+		wantPrunes(t, store, time.Second, 2, "after 20 more deliveries")
+		wantPrunes(t, store, time.Hour, 3, "an hour later (PruneEvery prunes too)")
+	})
+}
+
+// A prune signal whose count an earlier prune already reset (sent as the
+// ticker's prune began) does not prune again.
+func TestPruneSignalRechecksTheCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		box, store := pruningBox(t)
+		acceptN(t, box, 5, "a")
+		box.pruneSoon <- struct{}{}
+		wantPrunes(t, store, time.Second, 0, "for a signal with 5 of 20 deliveries counted")
+		acceptN(t, box, 15, "b")
+		wantPrunes(t, store, time.Second, 1, "once 20 deliveries were counted")
 	})
 }
