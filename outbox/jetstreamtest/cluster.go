@@ -22,8 +22,36 @@ type Cluster struct {
 
 // Start runs n servers (routed to each other when n > 1) and returns once
 // JetStream has a meta leader that every node follows. The test's cleanup
-// shuts them down.
+// shuts them down. The cluster ports are picked free and released before
+// the servers bind them, so another test can take one meanwhile: a node
+// that is then not ready has the whole cluster started again on other
+// ports, up to three times.
 func Start(t testing.TB, n int) *Cluster {
+	t.Helper()
+	dir := t.TempDir()
+	for attempt := 1; ; attempt++ {
+		c, err := start(t, n, filepath.Join(dir, fmt.Sprintf("attempt-%d", attempt)))
+		if err == nil {
+			t.Cleanup(c.Stop)
+			for deadline := time.Now().Add(30 * time.Second); !c.Ready(); time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the NATS servers elected no JetStream meta leader within 30s")
+				}
+			}
+			return c
+		}
+		c.Stop()
+		if attempt == 3 {
+			t.Fatalf("%v (three attempts)", err)
+		}
+		t.Logf("%v; starting the cluster again on other ports", err)
+	}
+}
+
+// start starts n servers storing under dir, on cluster ports picked free,
+// and returns the nodes it started, with an error naming the first that
+// was not ready.
+func start(t testing.TB, n int, dir string) (*Cluster, error) {
 	t.Helper()
 	ports := make([]int, n)
 	routes := make([]string, n)
@@ -37,8 +65,6 @@ func Start(t testing.TB, n int) *Cluster {
 		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
 	}
 	c := &Cluster{}
-	t.Cleanup(c.Stop)
-	dir := t.TempDir()
 	for i := range n {
 		opts := &server.Options{
 			ServerName: fmt.Sprintf("n%d", i), Host: "127.0.0.1", Port: -1, JetStream: true,
@@ -55,15 +81,10 @@ func Start(t testing.TB, n int) *Cluster {
 		s.Start()
 		c.Nodes, c.Dirs = append(c.Nodes, s), append(c.Dirs, opts.StoreDir)
 		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("NATS node %d is not ready after 10s", i)
+			return c, fmt.Errorf("NATS node %d is not ready after 10s", i)
 		}
 	}
-	for deadline := time.Now().Add(30 * time.Second); !c.Ready(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the NATS servers elected no JetStream meta leader within 30s")
-		}
-	}
-	return c
+	return c, nil
 }
 
 // Ready reports whether the running nodes have a meta leader that every
