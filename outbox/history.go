@@ -120,6 +120,13 @@ func encodeHistory(h *History, now time.Time) []byte {
 	return h.appendJSON(appendTime(make([]byte, 0, 8+256+128*len(h.Attempts)), now))
 }
 
+// decodeHistory reads a history record's value (encodeHistory's); false
+// when it is missing or unreadable.
+func decodeHistory(v []byte) (History, bool) {
+	var h History
+	return h, len(v) > 8 && json.Unmarshal(v[8:], &h) == nil
+}
+
 // next is the value to write over stored, the delivery's history record
 // (nil when there is none): the prepared record for a first attempt or
 // when stored is missing or unreadable, else stored with the attempt
@@ -128,8 +135,8 @@ func (he *historyEntry) next(stored []byte, now time.Time) []byte {
 	if he.first {
 		return he.fresh
 	}
-	var h History
-	if len(stored) <= 8 || json.Unmarshal(stored[8:], &h) != nil {
+	h, ok := decodeHistory(stored)
+	if !ok {
 		return encodeHistory(&he.h, now)
 	}
 	h.add(he.attempt)
@@ -137,9 +144,10 @@ func (he *historyEntry) next(stored []byte, now time.Time) []byte {
 	return encodeHistory(&h, now)
 }
 
-// appendHistory writes an attempt's line, in the order of the outcomes'
-// commits (historybuf.go).
-func (s *Store) appendHistory(tx *bolt.Tx, he *historyEntry, now time.Time) error {
+// appendHistory writes an attempt's line, at the time of its outcome, in
+// the order of the outcomes' commits (historybuf.go).
+func (s *Store) appendHistory(tx *bolt.Tx, he *historyEntry) error {
+	now := he.attempt.At
 	b := tx.Bucket(bucketHistory)
 	b.FillPercent = appendFill
 	var stored []byte
@@ -179,17 +187,13 @@ func historyOf(d *Delivery, fps []string) History {
 // every attempt recorded so far: the lines still waiting are written
 // first.
 func (s *Store) Histories(q HistoryQuery) ([]History, error) {
-	s.writeHistory(true, false)
+	s.writeHistory(true)
 	limit := q.limit()
 	out := []History{}
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketHistory).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
-			var h History
-			if len(v) <= 8 || json.Unmarshal(v[8:], &h) != nil {
-				continue
-			}
-			if q.selects(&h) {
+			if h, ok := decodeHistory(v); ok && q.selects(&h) {
 				out = append(out, h)
 			}
 		}

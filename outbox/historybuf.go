@@ -9,25 +9,19 @@ import (
 )
 
 // historyLinger is how long an attempt's history line may wait in memory
-// before a commit writes it, together with the lines after it. Written in
+// before a commit writes it, together with the lines after it (the
+// timer's, then at most outcomeLinger for a commit to share). Written in
 // the commit of its outcome, every commit rewrote the history bucket's
 // last leaf and its branch, about 2.7 of the 13 pages it wrote under a
 // steady stream of one-alert notifications; a commit of a tenth of a
 // second's lines writes each page once (BENCHMARKS.md). The outcome
 // itself is never held back: only the line the status page and GET
-// /api/v1/deliveries show, of which a crash loses at most this much.
+// /api/v1/deliveries show, of which a crash loses about this much.
 const historyLinger = 100 * time.Millisecond
 
 // maxHistoryLines bounds the lines waiting in memory: the outcome that
 // fills the buffer writes the lines at once.
 const maxHistoryLines = 4096
-
-// historyLine is an attempt's history line waiting for its commit, at its
-// outcome's time.
-type historyLine struct {
-	he *historyEntry
-	at time.Time
-}
 
 // historyBuffer holds the history lines of recorded outcomes until a
 // commit writes them, in the order of their outcomes' commits, so that a
@@ -37,7 +31,7 @@ type historyBuffer struct {
 	// cannot commit out of order.
 	writing sync.Mutex
 	mu      sync.Mutex
-	lines   []historyLine
+	lines   []*historyEntry
 	timer   *time.Timer
 	closed  bool
 	// timers counts the timers that were set and have not fired or been
@@ -48,7 +42,7 @@ type historyBuffer struct {
 // bufferHistory adds the lines of outcomes just committed and reports
 // whether the buffer is full. The first line waiting sets the timer that
 // writes the lines historyLinger later.
-func (s *Store) bufferHistory(lines []historyLine) (full bool) {
+func (s *Store) bufferHistory(lines []*historyEntry) (full bool) {
 	b := &s.hist
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -62,7 +56,13 @@ func (s *Store) bufferHistory(lines []historyLine) (full bool) {
 		b.timers.Add(1)
 		b.timer = time.AfterFunc(historyLinger, func() {
 			defer b.timers.Done()
-			s.writeHistory(false, true)
+			b.mu.Lock()
+			b.timer = nil
+			closed := b.closed
+			b.mu.Unlock()
+			if !closed {
+				s.writeHistory(false)
+			}
 		})
 	}
 	return len(b.lines) >= maxHistoryLines
@@ -70,21 +70,14 @@ func (s *Store) bufferHistory(lines []historyLine) (full bool) {
 
 // writeHistory writes the lines waiting: in a commit of their own when
 // eager (a read of the history waits for it), else in the next commit
-// that other writes start, or outcomeLinger later. fromTimer: called by
-// the timer, which is then no longer set. Lines that cannot be written
-// are logged and dropped: they describe outcomes already committed.
-func (s *Store) writeHistory(eager, fromTimer bool) {
+// that other writes start, or outcomeLinger later. Lines that cannot be
+// written are logged and dropped: they describe outcomes already
+// committed.
+func (s *Store) writeHistory(eager bool) {
 	b := &s.hist
 	b.writing.Lock()
 	defer b.writing.Unlock()
 	b.mu.Lock()
-	if fromTimer {
-		b.timer = nil
-		if b.closed {
-			b.mu.Unlock()
-			return
-		}
-	}
 	lines := b.lines
 	b.lines = nil
 	b.mu.Unlock()
@@ -96,8 +89,8 @@ func (s *Store) writeHistory(eager, fromTimer bool) {
 		write = s.update
 	}
 	err := write(func(tx *bolt.Tx) error {
-		for _, l := range lines {
-			if err := s.appendHistory(tx, l.he, l.at); err != nil {
+		for _, he := range lines {
+			if err := s.appendHistory(tx, he); err != nil {
 				return err
 			}
 		}
@@ -119,6 +112,6 @@ func (s *Store) closeHistory() {
 	}
 	b.timer = nil
 	b.mu.Unlock()
-	s.writeHistory(true, false)
+	s.writeHistory(true)
 	b.timers.Wait()
 }

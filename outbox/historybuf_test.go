@@ -1,7 +1,6 @@
 package outbox
 
 import (
-	"encoding/json"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -20,13 +19,12 @@ func historyRecords(t *testing.T, s *Store) []History {
 	var out []History
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketHistory).ForEach(func(_, v []byte) error {
-			var h History
-			if len(v) <= 8 {
-				return errors.New("a history record without its time")
+			h, ok := decodeHistory(v)
+			if !ok {
+				return errors.New("an unreadable history record")
 			}
-			err := json.Unmarshal(v[8:], &h)
 			out = append(out, h)
-			return err
+			return nil
 		})
 	})
 	if err != nil {
@@ -138,11 +136,11 @@ func TestHistoryLinesWrittenWhenTheBufferFills(t *testing.T) {
 		d := accept(t, s, "t", alert("a", core.StatusFiring, 0))[0].Delivery
 		// The buffer one line short of full, with lines of deliveries
 		// that were never accepted: only their keys matter here.
-		fill := make([]historyLine, maxHistoryLines-1)
+		fill := make([]*historyEntry, maxHistoryLines-1)
 		for i := range fill {
 			other := *d
 			other.ID = d.ID + 1 + uint64(i)
-			fill[i] = historyLine{he: newHistoryEntry(&other, &core.Outcome{Kind: core.OutcomeRetry}, FateRetry, time.Now()), at: time.Now()}
+			fill[i] = newHistoryEntry(&other, &core.Outcome{Kind: core.OutcomeRetry}, FateRetry, time.Now())
 		}
 		if s.bufferHistory(fill) {
 			t.Fatalf("the buffer says full at %d lines, want %d", len(fill), maxHistoryLines)

@@ -3,7 +3,6 @@ package outbox
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -50,8 +49,7 @@ func (s *JetStreamStore) Histories(q HistoryQuery) ([]History, error) {
 		if e == nil {
 			break
 		}
-		var h History
-		if v := e.Value(); len(v) > 8 && json.Unmarshal(v[8:], &h) == nil && q.selects(&h) {
+		if h, ok := decodeHistory(e.Value()); ok && q.selects(&h) {
 			all = append(all, rec{e.Key(), h})
 		}
 	}

@@ -256,19 +256,20 @@ func (st *Settlement) when(now time.Time) time.Time {
 // Record writes settlements in one durable commit: a done delivery leaves
 // the pending deliveries for the dedup log, a dead one becomes a dead
 // letter with its hand-over accepted, a retry is updated in place; each
-// attempt's line goes into its history within historyLinger. A delivery a newer state
-// superseded is no longer pending: it is not written back, and a dead
-// one is neither buried nor handed over, as the newer state goes on.
+// attempt's line goes into its history about historyLinger later. A
+// delivery a newer state superseded is no longer pending: it is not
+// written back, and a dead one is neither buried nor handed over, as the
+// newer state goes on.
 func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 	// Encoded here, not in the transaction all writers share.
 	data := make([][]byte, len(ss))
-	lines := make([]*historyEntry, len(ss))
+	var lines []*historyEntry
 	for i, st := range ss {
 		if st.Fate != FateDone {
 			data[i], _ = json.Marshal(st.Delivery)
 		}
 		if st.Attempt != nil {
-			lines[i] = newHistoryEntry(st.Delivery, st.Attempt, st.Fate, st.when(now))
+			lines = append(lines, newHistoryEntry(st.Delivery, st.Attempt, st.Fate, st.when(now)))
 		}
 	}
 	err := s.updateLazily(func(tx *bolt.Tx) error {
@@ -298,23 +299,18 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 	}
 	// The attempts' lines go into their history a little later, in a
 	// commit of many (historybuf.go).
-	buffered := make([]historyLine, 0, len(ss))
-	for i, st := range ss {
-		if lines[i] != nil {
-			buffered = append(buffered, historyLine{he: lines[i], at: st.when(now)})
-		}
-	}
-	if len(buffered) > 0 && s.bufferHistory(buffered) {
-		s.writeHistory(false, false)
+	if len(lines) > 0 && s.bufferHistory(lines) {
+		s.writeHistory(false)
 	}
 	return nil
 }
 
 // record writes an attempt's outcome: a done delivery leaves the pending
 // bucket for the dedup log, a dead one moves to the dead letters, a retry
-// is updated in place. pending reads tx's pending deliveries; an alert's end is added to ends, for the caller to note in the
-// settled log (writeSettled) once its settlements are all recorded (only
-// a done delivery uses ends: bury, recording deaths, passes none).
+// is updated in place. pending reads tx's pending deliveries; an alert's
+// end is added to ends, for the caller to note in the settled log
+// (writeSettled) once its settlements are all recorded (only a done
+// delivery uses ends: bury, recording deaths, passes none).
 func (s *Store) record(tx *bolt.Tx, pending records, ends *[]settledEnd, d *Delivery, data []byte, what Fate, now time.Time) error {
 	id := encodeID(d.ID)
 	switch what {

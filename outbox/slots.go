@@ -168,13 +168,17 @@ func (x *slotIndex) put(tx *bolt.Tx, key []byte, st slotState) error {
 	if err != nil {
 		return err
 	}
-	v := st.appendTo(make([]byte, 0, slotStateLen+len(key)))
-	if err := b.Put(encodeID(seq), append(v, key...)); err != nil {
+	if err := b.Put(encodeID(seq), slotRecord(key, st)); err != nil {
 		return err
 	}
 	x.tx[x.hash(key)] = seq
 	x.txRecords++
 	return nil
+}
+
+// slotRecord is the log's record of the slot of key in state st.
+func slotRecord(key []byte, st slotState) []byte {
+	return append(st.appendTo(make([]byte, 0, slotStateLen+len(key))), key...)
 }
 
 // forget drops the slot of key from the index, in a write transaction
@@ -218,9 +222,8 @@ func migrateLatest(tx *bolt.Tx) (int, error) {
 		if err != nil {
 			return err
 		}
-		rec := st.appendTo(make([]byte, 0, slotStateLen+len(k)))
 		n++
-		return log.Put(encodeID(seq), append(rec, k...))
+		return log.Put(encodeID(seq), slotRecord(k, st))
 	})
 	if err != nil {
 		return 0, err

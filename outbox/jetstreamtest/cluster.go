@@ -23,14 +23,15 @@ type Cluster struct {
 // Start runs n servers (routed to each other when n > 1) and returns once
 // JetStream has a meta leader that every node follows. The test's cleanup
 // shuts them down. The cluster ports are picked free and released before
-// the servers bind them, so another test can take one meanwhile: a node
-// that is then not ready has the whole cluster started again on other
-// ports, up to three times.
+// the servers bind them, so another test can take one meanwhile: when a
+// node is then not ready (or fails to start), the nodes started are
+// stopped and the whole cluster starts again on other ports, up to three
+// times.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
 	dir := t.TempDir()
 	for attempt := 1; ; attempt++ {
-		c, err := start(t, n, filepath.Join(dir, fmt.Sprintf("attempt-%d", attempt)))
+		c, err := start(n, filepath.Join(dir, fmt.Sprintf("attempt-%d", attempt)))
 		if err == nil {
 			t.Cleanup(c.Stop)
 			for deadline := time.Now().Add(30 * time.Second); !c.Ready(); time.Sleep(50 * time.Millisecond) {
@@ -49,22 +50,21 @@ func Start(t testing.TB, n int) *Cluster {
 }
 
 // start starts n servers storing under dir, on cluster ports picked free,
-// and returns the nodes it started, with an error naming the first that
-// was not ready.
-func start(t testing.TB, n int, dir string) (*Cluster, error) {
-	t.Helper()
+// and returns the nodes it started, with an error naming what failed
+// first, for the caller to stop them.
+func start(n int, dir string) (*Cluster, error) {
+	c := &Cluster{}
 	ports := make([]int, n)
 	routes := make([]string, n)
 	for i := range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("reserving a loopback port: %v", err)
+			return c, fmt.Errorf("reserving a loopback port: %w", err)
 		}
 		ports[i] = l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
 	}
-	c := &Cluster{}
 	for i := range n {
 		opts := &server.Options{
 			ServerName: fmt.Sprintf("n%d", i), Host: "127.0.0.1", Port: -1, JetStream: true,
@@ -76,7 +76,7 @@ func start(t testing.TB, n int, dir string) (*Cluster, error) {
 		}
 		s, err := server.NewServer(opts)
 		if err != nil {
-			t.Fatalf("starting NATS node %d: %v", i, err)
+			return c, fmt.Errorf("starting NATS node %d: %w", i, err)
 		}
 		s.Start()
 		c.Nodes, c.Dirs = append(c.Nodes, s), append(c.Dirs, opts.StoreDir)
