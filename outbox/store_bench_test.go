@@ -160,24 +160,9 @@ func processCPU() time.Duration {
 func BenchmarkCommitPages(b *testing.B) {
 	for _, c := range []struct{ size, pages int }{{4 << 10, 1}, {4 << 10, 6}, {4 << 10, 13}, {4 << 10, 22}, {4 << 10, 60}, {16 << 10, 13}} {
 		b.Run(fmt.Sprintf("page=%d/pages=%d", c.size, c.pages), func(b *testing.B) {
-			f, err := os.Create(filepath.Join(b.TempDir(), "pages"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer f.Close()
+			f := pagesFile(b, c.size)
 			filePages := (40 << 20) / c.size
-			if err := f.Truncate(int64(filePages * c.size)); err != nil {
-				b.Fatal(err)
-			}
 			page := make([]byte, c.size)
-			for i := range filePages {
-				if _, err := f.WriteAt(page, int64(i*c.size)); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := f.Sync(); err != nil {
-				b.Fatal(err)
-			}
 			rng := rand.New(rand.NewPCG(1, 2))
 			cpuBefore := processCPU()
 			for b.Loop() {
@@ -199,6 +184,86 @@ func BenchmarkCommitPages(b *testing.B) {
 			b.ReportMetric(float64((processCPU()-cpuBefore).Microseconds())/float64(b.N), "cpu-us/commit")
 		})
 	}
+}
+
+// BenchmarkCommitLayout weighs where a commit's pages lie, without
+// bbolt: each operation makes two commits of pages 16 KiB pages each
+// (write them, fdatasync, write the meta page, fdatasync, as
+// BenchmarkCommitPages does) on a 40 MiB file, one with its pages
+// scattered over the file, as bbolt's freelist hands them out (a
+// commit's pages land in several runs of adjacent ones: BENCHMARKS.md),
+// and one with them in one run of adjacent pages at a random place, what
+// an allocator that gave each commit one span would write. The two
+// alternate, so that a disk whose speed drifts over a run moves both
+// alike. It reports each layout's time per commit and their ratio.
+//
+//	go test -run '^$' -bench BenchmarkCommitLayout -benchtime=1000x ./outbox/
+func BenchmarkCommitLayout(b *testing.B) {
+	for _, pages := range []int{9, 13} {
+		b.Run(fmt.Sprintf("pages=%d", pages), func(b *testing.B) {
+			const size = 16 << 10
+			f := pagesFile(b, size)
+			filePages := (40 << 20) / size
+			page := make([]byte, size)
+			rng := rand.New(rand.NewPCG(1, 2))
+			commit := func(contiguous bool) time.Duration {
+				start := time.Now()
+				first := 1 + rng.IntN(filePages-pages)
+				for i := range pages {
+					at := first + i
+					if !contiguous {
+						at = 1 + rng.IntN(filePages-1)
+					}
+					if _, err := f.WriteAt(page, int64(at*size)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for _, meta := range []bool{false, true} {
+					if meta {
+						if _, err := f.WriteAt(page[:4096], 0); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return time.Since(start)
+			}
+			var scattered, contiguous time.Duration
+			for b.Loop() {
+				scattered += commit(false)
+				contiguous += commit(true)
+			}
+			n := float64(b.N)
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(float64(scattered.Microseconds())/n, "scattered-us/commit")
+			b.ReportMetric(float64(contiguous.Microseconds())/n, "contiguous-us/commit")
+			b.ReportMetric(float64(contiguous)/float64(scattered), "contiguous/scattered")
+		})
+	}
+}
+
+// pagesFile is a 40 MiB file of pages of size bytes, every one written
+// and synced, so that a benchmark's writes overwrite allocated blocks.
+func pagesFile(b *testing.B, size int) *os.File {
+	b.Helper()
+	f, err := os.Create(filepath.Join(b.TempDir(), "pages"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	filePages := (40 << 20) / size
+	page := make([]byte, size)
+	for i := range filePages {
+		if _, err := f.WriteAt(page, int64(i*size)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	return f
 }
 
 // BenchmarkPruneBound measures finding a count bound's floor, the read a
