@@ -160,26 +160,12 @@ func processCPU() time.Duration {
 func BenchmarkCommitPages(b *testing.B) {
 	for _, c := range []struct{ size, pages int }{{4 << 10, 1}, {4 << 10, 6}, {4 << 10, 13}, {4 << 10, 22}, {4 << 10, 60}, {16 << 10, 13}} {
 		b.Run(fmt.Sprintf("page=%d/pages=%d", c.size, c.pages), func(b *testing.B) {
-			f := pagesFile(b, c.size)
-			filePages := (40 << 20) / c.size
-			page := make([]byte, c.size)
+			f := newPagesFile(b, c.size)
 			rng := rand.New(rand.NewPCG(1, 2))
+			at := make([]int, c.pages)
 			cpuBefore := processCPU()
 			for b.Loop() {
-				for range c.pages {
-					if _, err := f.WriteAt(page, int64((1+rng.IntN(filePages-1))*c.size)); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := syscall.Fdatasync(int(f.Fd())); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := f.WriteAt(page[:4096], 0); err != nil {
-					b.Fatal(err)
-				}
-				if err := syscall.Fdatasync(int(f.Fd())); err != nil {
-					b.Fatal(err)
-				}
+				f.commit(b, f.scattered(rng, at))
 			}
 			b.ReportMetric(float64((processCPU()-cpuBefore).Microseconds())/float64(b.N), "cpu-us/commit")
 		})
@@ -187,53 +173,31 @@ func BenchmarkCommitPages(b *testing.B) {
 }
 
 // BenchmarkCommitLayout weighs where a commit's pages lie, without
-// bbolt: each operation makes two commits of pages 16 KiB pages each
-// (write them, fdatasync, write the meta page, fdatasync, as
-// BenchmarkCommitPages does) on a 40 MiB file, one with its pages
-// scattered over the file, as bbolt's freelist hands them out (a
-// commit's pages land in several runs of adjacent ones: BENCHMARKS.md),
-// and one with them in one run of adjacent pages at a random place, what
-// an allocator that gave each commit one span would write. The two
-// alternate, so that a disk whose speed drifts over a run moves both
-// alike. It reports each layout's time per commit and their ratio.
+// bbolt: each operation makes two commits of pages 16 KiB pages each,
+// as BenchmarkCommitPages does, one with its pages scattered over the
+// file, as bbolt's freelist hands them out (a commit's pages land in
+// several runs of adjacent ones: BENCHMARKS.md), and one with them in
+// one run of adjacent pages at a random place, what an allocator that
+// gave each commit one span would write. The two alternate, so that a
+// disk whose speed drifts over a run moves both alike. It reports each
+// layout's time per commit and their ratio.
 //
 //	go test -run '^$' -bench BenchmarkCommitLayout -benchtime=1000x ./outbox/
 func BenchmarkCommitLayout(b *testing.B) {
 	for _, pages := range []int{9, 13} {
 		b.Run(fmt.Sprintf("pages=%d", pages), func(b *testing.B) {
-			const size = 16 << 10
-			f := pagesFile(b, size)
-			filePages := (40 << 20) / size
-			page := make([]byte, size)
+			f := newPagesFile(b, 16<<10)
 			rng := rand.New(rand.NewPCG(1, 2))
-			commit := func(contiguous bool) time.Duration {
+			at := make([]int, pages)
+			timed := func(at []int) time.Duration {
 				start := time.Now()
-				first := 1 + rng.IntN(filePages-pages)
-				for i := range pages {
-					at := first + i
-					if !contiguous {
-						at = 1 + rng.IntN(filePages-1)
-					}
-					if _, err := f.WriteAt(page, int64(at*size)); err != nil {
-						b.Fatal(err)
-					}
-				}
-				for _, meta := range []bool{false, true} {
-					if meta {
-						if _, err := f.WriteAt(page[:4096], 0); err != nil {
-							b.Fatal(err)
-						}
-					}
-					if err := syscall.Fdatasync(int(f.Fd())); err != nil {
-						b.Fatal(err)
-					}
-				}
+				f.commit(b, at)
 				return time.Since(start)
 			}
 			var scattered, contiguous time.Duration
 			for b.Loop() {
-				scattered += commit(false)
-				contiguous += commit(true)
+				scattered += timed(f.scattered(rng, at))
+				contiguous += timed(f.contiguous(rng, at))
 			}
 			n := float64(b.N)
 			b.ReportMetric(0, "ns/op")
@@ -244,26 +208,68 @@ func BenchmarkCommitLayout(b *testing.B) {
 	}
 }
 
-// pagesFile is a 40 MiB file of pages of size bytes, every one written
-// and synced, so that a benchmark's writes overwrite allocated blocks.
-func pagesFile(b *testing.B, size int) *os.File {
+// pagesFile is a 40 MiB file of pages of one size, every one written and
+// synced, so that the commits of a benchmark overwrite allocated blocks.
+// Page 0 stands for bbolt's meta page.
+type pagesFile struct {
+	f     *os.File
+	page  []byte
+	pages int
+}
+
+func newPagesFile(b *testing.B, size int) *pagesFile {
 	b.Helper()
 	f, err := os.Create(filepath.Join(b.TempDir(), "pages"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { f.Close() })
-	filePages := (40 << 20) / size
-	page := make([]byte, size)
-	for i := range filePages {
-		if _, err := f.WriteAt(page, int64(i*size)); err != nil {
+	p := &pagesFile{f: f, page: make([]byte, size), pages: (40 << 20) / size}
+	for i := range p.pages {
+		if _, err := f.WriteAt(p.page, int64(i*size)); err != nil {
 			b.Fatal(err)
 		}
 	}
 	if err := f.Sync(); err != nil {
 		b.Fatal(err)
 	}
-	return f
+	return p
+}
+
+// scattered fills at with pages anywhere past the meta page.
+func (p *pagesFile) scattered(rng *rand.Rand, at []int) []int {
+	for i := range at {
+		at[i] = 1 + rng.IntN(p.pages-1)
+	}
+	return at
+}
+
+// contiguous fills at with one run of adjacent pages past the meta page.
+func (p *pagesFile) contiguous(rng *rand.Rand, at []int) []int {
+	first := 1 + rng.IntN(p.pages-len(at))
+	for i := range at {
+		at[i] = first + i
+	}
+	return at
+}
+
+// commit writes the pages at, fdatasyncs, writes 4 KiB of the meta page
+// and fdatasyncs again, as a bbolt commit does.
+func (p *pagesFile) commit(b *testing.B, at []int) {
+	for _, i := range at {
+		if _, err := p.f.WriteAt(p.page, int64(i*len(p.page))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := syscall.Fdatasync(int(p.f.Fd())); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := p.f.WriteAt(p.page[:4096], 0); err != nil {
+		b.Fatal(err)
+	}
+	if err := syscall.Fdatasync(int(p.f.Fd())); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // BenchmarkPruneBound measures finding a count bound's floor, the read a
