@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/am-fanout/am-fanout/core"
+	"github.com/am-fanout/am-fanout/outbox"
 )
 
 // crashConfig retries fast and reopens breakers soon, so that the stream
@@ -158,29 +158,18 @@ func (c *crashProcess) kill() map[string]bool {
 	c.t.Helper()
 	_ = c.proc.cmd.Process.Signal(syscall.SIGKILL)
 	<-c.proc.exited
-	// The dead process no longer locks the file, so it opens at once.
-	db, err := bolt.Open(filepath.Join(c.storage, "outbox.db"), 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Minute})
+	// The dead process no longer locks the file, so it opens at once:
+	// opening it replays its write-ahead log, as the next process would,
+	// and what it resumes is what was pending at the kill.
+	st, err := outbox.Open(filepath.Join(c.storage, "outbox.db"), outbox.StoreOptions{})
 	if err != nil {
 		c.t.Fatalf("reading the store of a killed process: %v", err)
 	}
-	defer db.Close()
+	defer st.Close()
 	pending := map[string]bool{}
-	err = db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("pending")) // the outbox's bucket of pending deliveries
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(_, v []byte) error {
-			var d struct {
-				Target string             `json:"target"`
-				Alert  core.EnrichedAlert `json:"alert"`
-			}
-			if err := json.Unmarshal(v, &d); err != nil {
-				return err
-			}
-			pending[crashKey(d.Target, d.Alert.Alert.Fingerprint, string(d.Alert.Alert.Status))] = true
-			return nil
-		})
+	err = st.Load(func(cand *outbox.Candidate) {
+		d := cand.Delivery
+		pending[crashKey(d.Target, d.Alert.Alert.Fingerprint, string(d.Alert.Alert.Status))] = true
 	})
 	if err != nil {
 		c.t.Fatalf("reading the pending deliveries of a killed process: %v", err)

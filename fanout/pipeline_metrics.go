@@ -30,6 +30,8 @@ type metrics struct {
 	commits      *prometheus.Desc
 	commitWrites *prometheus.Desc
 	commitTook   *prometheus.Desc
+	checkpoints  *prometheus.Desc
+	checkTook    *prometheus.Desc
 }
 
 func newMetrics(p *Pipeline) *metrics {
@@ -70,11 +72,15 @@ func newMetrics(p *Pipeline) *metrics {
 		bytes: prometheus.NewDesc("am_fanout_outbox_bytes",
 			"Size of the outbox store file in bytes.", nil, nil),
 		commits: prometheus.NewDesc("am_fanout_outbox_commits_total",
-			"Transactions the outbox store committed (each one fsync'd write shared by the writes waiting at the time).", nil, nil),
+			"Commits of the outbox store (each one fsync'd write, of its write-ahead log when it is durable, shared by the writes waiting at the time).", nil, nil),
 		commitWrites: prometheus.NewDesc("am_fanout_outbox_commit_writes_total",
 			"Writes (acceptances, attempts' outcomes, dead-letter changes) the outbox store's commits held.", nil, nil),
 		commitTook: prometheus.NewDesc("am_fanout_outbox_commit_seconds_total",
 			"Time the outbox store spent committing, fsync included; its rate is the share of time the committer is busy.", nil, nil),
+		checkpoints: prometheus.NewDesc("am_fanout_outbox_checkpoints_total",
+			"Checkpoints of the durable outbox store: the changes its write-ahead log held, written to the store file in one bbolt commit.", nil, nil),
+		checkTook: prometheus.NewDesc("am_fanout_outbox_checkpoint_seconds_total",
+			"Time the outbox store's checkpoints took, fsyncs included; the committer is busy then too.", nil, nil),
 		leader: prometheus.NewDesc("am_fanout_lanes_leader",
 			"1 when this replica runs the lanes (it holds their lease, or runs without one), 0 when another replica does.", nil, nil),
 	}
@@ -116,6 +122,8 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 		ch <- m.commits
 		ch <- m.commitWrites
 		ch <- m.commitTook
+		ch <- m.checkpoints
+		ch <- m.checkTook
 	}
 }
 
@@ -181,6 +189,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.commits, prometheus.CounterValue, float64(st.Commits))
 		ch <- prometheus.MustNewConstMetric(m.commitWrites, prometheus.CounterValue, float64(st.Writes))
 		ch <- prometheus.MustNewConstMetric(m.commitTook, prometheus.CounterValue, st.Took.Seconds())
+		ch <- prometheus.MustNewConstMetric(m.checkpoints, prometheus.CounterValue, float64(st.Checkpoints))
+		ch <- prometheus.MustNewConstMetric(m.checkTook, prometheus.CounterValue, st.CheckpointTook.Seconds())
 	}
 }
 

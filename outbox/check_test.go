@@ -19,7 +19,7 @@ func usedStore(t *testing.T) (string, int64) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	err = s.update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *boltTx) error {
 		return tx.Bucket(bucketPending).Put([]byte("k"), []byte(`{"target":"t"}`))
 	})
 	if err != nil {
@@ -111,7 +111,7 @@ func TestHealthyStoreReopens(t *testing.T) {
 	}
 	defer s.Close()
 	var got []byte
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	_ = s.view(func(tx *boltTx) error {
 		got = tx.Bucket(bucketPending).Get([]byte("k"))
 		return nil
 	})

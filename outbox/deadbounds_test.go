@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Dead letters older than the retention go, then the oldest beyond the
@@ -25,7 +23,7 @@ func TestDeadLetterBounds(t *testing.T) {
 	}
 	defer s.Close()
 	ages := []time.Duration{72 * time.Hour, 30 * time.Hour, 5 * time.Hour, 4 * time.Hour, 3 * time.Hour, 2 * time.Hour, time.Hour}
-	err = s.update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *boltTx) error {
 		for i, age := range ages {
 			v, _ := json.Marshal(Delivery{Target: "t", DeadAt: now.Add(-age), DeadReason: "permanent failure"})
 			if err := tx.Bucket(bucketDead).Put(encodeID(uint64(i+1)), v); err != nil {
@@ -45,7 +43,7 @@ func TestDeadLetterBounds(t *testing.T) {
 		t.Errorf("PruneDeadLetters dropped %d by age and %d by count, want 2 and 2", byAge, byCount)
 	}
 	var left []uint64
-	_ = s.view(func(tx *bolt.Tx) error {
+	_ = s.view(func(tx *boltTx) error {
 		return tx.Bucket(bucketDead).ForEach(func(k, _ []byte) error {
 			left = append(left, decodeID(k))
 			return nil
@@ -77,7 +75,7 @@ func TestPruneInChunks(t *testing.T) {
 		}
 		return now.Add(-time.Duration((i*7919)%recent/100) * time.Minute)
 	}
-	err = s.update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *boltTx) error {
 		for i := range old + recent {
 			v, _ := json.Marshal(Delivery{Target: "t", DeadAt: deadAtOf(i), DeadReason: "permanent failure"})
 			if err := tx.Bucket(bucketDead).Put(encodeID(uint64(i+1)), v); err != nil {
@@ -101,7 +99,7 @@ func TestPruneInChunks(t *testing.T) {
 		t.Errorf("pruned in %d commits, want one for each %d records read", n, pruneChunk)
 	}
 	var left []time.Time
-	_ = s.view(func(tx *bolt.Tx) error {
+	_ = s.view(func(tx *boltTx) error {
 		return tx.Bucket(bucketDead).ForEach(func(k, _ []byte) error {
 			left = append(left, deadAtOf(int(decodeID(k))-1))
 			return nil
@@ -140,7 +138,7 @@ func TestPruneHoldsLittleMemory(t *testing.T) {
 	s := newStore(t, StoreOptions{DedupWindow: time.Hour, MaxDone: 1 << 20})
 	now := time.Now()
 	const n = 300000
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *boltTx) error {
 		b := tx.Bucket(bucketDone)
 		b.FillPercent = 1
 		for i := range n {

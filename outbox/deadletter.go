@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/am-fanout/am-fanout/core"
 )
 
@@ -112,7 +110,7 @@ func (p *pageFill) add(_ []byte, d *Delivery) error {
 // page, 0 when this one is the last.
 func (s *Store) DeadLetters(sel Selection, page Page) (list []DeadLetter, next uint64, err error) {
 	p := newPageFill(page)
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *txn) error {
 		if sel.ID != 0 {
 			return eachDead(tx, sel, p.add)
 		}
@@ -130,7 +128,7 @@ func (s *Store) DeadLetters(sel Selection, page Page) (list []DeadLetter, next u
 	return p.list, p.next, nil
 }
 
-func eachDead(tx *bolt.Tx, sel Selection, fn func(k []byte, d *Delivery) error) error {
+func eachDead(tx *txn, sel Selection, fn func(k []byte, d *Delivery) error) error {
 	b := tx.Bucket(bucketDead)
 	if sel.ID != 0 {
 		v := b.Get(encodeID(sel.ID))
@@ -174,7 +172,7 @@ func (s *Store) Replay(sel Selection, now time.Time) ([]Replayed, []*Candidate, 
 	}
 	var out []Replayed
 	var back []*Candidate
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *txn) error {
 		out, back = nil, nil
 		var keys [][]byte
 		var letters []*Delivery
@@ -209,7 +207,7 @@ func (s *Store) Replay(sel Selection, now time.Time) ([]Replayed, []*Candidate, 
 // revive moves one dead letter back to pending unless the order of its
 // alert forbids it; a replayed one is returned as an accepted candidate,
 // naming the pending delivery it superseded.
-func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (string, *Candidate, error) {
+func (s *Store) revive(tx *txn, key []byte, d *Delivery, now time.Time) (string, *Candidate, error) {
 	pending := s.pending(tx)
 	slotKey := fileKey(d.Slot())
 	st, known := s.slots.get(tx, slotKey)
@@ -248,7 +246,7 @@ func (s *Store) revive(tx *bolt.Tx, key []byte, d *Delivery, now time.Time) (str
 // empty selection purges every dead letter.
 func (s *Store) Purge(sel Selection) (int, error) {
 	n := 0
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *txn) error {
 		n = 0
 		var keys [][]byte
 		err := eachDead(tx, sel, func(k []byte, _ *Delivery) error {

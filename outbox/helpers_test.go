@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/am-fanout/am-fanout/core"
 )
 
@@ -49,7 +47,7 @@ func accept(t *testing.T, s interface {
 	return cands
 }
 
-type boltTx = bolt.Tx
+type boltTx = txn
 
 // contractStore is what the store contract tests use of a store; both
 // stores have it.

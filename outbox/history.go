@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/am-fanout/am-fanout/core"
 )
 
@@ -146,7 +144,7 @@ func (he *historyEntry) next(stored []byte, now time.Time) []byte {
 
 // appendHistory writes an attempt's line, at the time of its outcome, in
 // the order of the outcomes' commits (historybuf.go).
-func (s *Store) appendHistory(tx *bolt.Tx, he *historyEntry) error {
+func (s *Store) appendHistory(tx *txn, he *historyEntry) error {
 	now := he.attempt.At
 	b := tx.Bucket(bucketHistory)
 	b.FillPercent = appendFill
@@ -190,7 +188,7 @@ func (s *Store) Histories(q HistoryQuery) ([]History, error) {
 	s.writeHistory(true)
 	limit := q.limit()
 	out := []History{}
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *txn) error {
 		c := tx.Bucket(bucketHistory).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
 			if h, ok := decodeHistory(v); ok && q.selects(&h) {

@@ -4,8 +4,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // historyLinger is how long an attempt's history line may wait in memory
@@ -88,7 +86,7 @@ func (s *Store) writeHistory(eager bool) {
 	if eager {
 		write = s.update
 	}
-	err := write(func(tx *bolt.Tx) error {
+	err := write(func(tx *txn) error {
 		for _, he := range lines {
 			if err := s.appendHistory(tx, he); err != nil {
 				return err

@@ -7,8 +7,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/am-fanout/am-fanout/core"
 )
 
@@ -17,7 +15,7 @@ import (
 func historyRecords(t *testing.T, s *Store) []History {
 	t.Helper()
 	var out []History
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *boltTx) error {
 		return tx.Bucket(bucketHistory).ForEach(func(_, v []byte) error {
 			h, ok := decodeHistory(v)
 			if !ok {

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/am-fanout/am-fanout/core"
 )
 
@@ -42,7 +40,7 @@ func TestOpenRewritesTargetFirstKeys(t *testing.T) {
 	firing := alert("fp-firing", core.StatusFiring, 10)
 	now := time.Now()
 	// Written as a file of the earlier order holds them.
-	err = s.update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *boltTx) error {
 		d := &Delivery{Target: "t1", Alert: *delivered}
 		if err := tx.Bucket(bucketDone).Put([]byte(d.key()), encodeTime(now)); err != nil {
 			return err
@@ -71,7 +69,7 @@ func TestOpenRewritesTargetFirstKeys(t *testing.T) {
 	if got := accept(t, s, "t1", alert("fp-firing", core.StatusFiring, 5))[0].State; got != StateStale {
 		t.Errorf("an older firing than one accepted before the rewrite: %q, want %q", got, StateStale)
 	}
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *boltTx) error {
 		if got := string(tx.Bucket(bucketMeta).Get(metaKeys)); got != string(keysByAlert) {
 			t.Errorf("key order after opening: %q, want %q", got, keysByAlert)
 		}
@@ -96,7 +94,7 @@ func TestOpenRefusesAnUnknownKeyOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaKeys, []byte("future")) })
+	err = s.update(func(tx *boltTx) error { return tx.Bucket(bucketMeta).Put(metaKeys, []byte("future")) })
 	if err != nil {
 		t.Fatal(err)
 	}

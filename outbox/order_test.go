@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/am-fanout/am-fanout/core"
 )
 
@@ -60,7 +58,7 @@ func TestOldSlotRecordsStillOrder(t *testing.T) {
 			// the file moves into the log.
 			old := slices.Concat(encodeTime(epoch.Add(tc.startsAt)), encodeTime(epoch),
 				encodeID(map[bool]uint64{false: 0, true: 1}[tc.resolved]), encodeID(0))
-			err := s.update(func(tx *bolt.Tx) error {
+			err := s.update(func(tx *boltTx) error {
 				b, err := tx.CreateBucketIfNotExists(bucketLatest)
 				if err != nil {
 					return err

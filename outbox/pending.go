@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/am-fanout/am-fanout/core"
 )
 
@@ -107,7 +105,7 @@ func (e *Encoder) Group(target string, n *core.Notification) *Candidate {
 // accepted candidate numbered after the ones accepted before.
 func (s *Store) Load(fn func(*Candidate)) error {
 	n := 0
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *txn) error {
 		return s.pending(tx).ForEach(func(k, v []byte) error {
 			var d Delivery
 			if err := json.Unmarshal(v, &d); err != nil {
@@ -136,11 +134,11 @@ func (s *Store) Load(fn func(*Candidate)) error {
 // group) stale; the others are accepted, each superseding the pending
 // older state of its alert.
 func (s *Store) Accept(cands []*Candidate, now time.Time) error {
-	return s.update(func(tx *bolt.Tx) error { return s.decide(tx, cands, now) })
+	return s.update(func(tx *txn) error { return s.decide(tx, cands, now) })
 }
 
 // decide settles each candidate's state inside the transaction.
-func (s *Store) decide(tx *bolt.Tx, cands []*Candidate, now time.Time) error {
+func (s *Store) decide(tx *txn, cands []*Candidate, now time.Time) error {
 	pending := s.pending(tx)
 	fillInOrder(pending)
 	done, settled := doneIn(tx), seek(tx.Bucket(bucketSettled))
@@ -202,7 +200,8 @@ func carriesSame(v []byte, d *Delivery) bool {
 func (s *Store) Read(id uint64) (*Delivery, error) {
 	var d *Delivery
 	var decodeErr error
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.peek(func(tx *txn) error {
+		d, decodeErr = nil, nil
 		v := s.pending(tx).Get(encodeID(id))
 		if v == nil {
 			return nil
@@ -272,7 +271,7 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 			lines = append(lines, newHistoryEntry(st.Delivery, st.Attempt, st.Fate, st.when(now)))
 		}
 	}
-	err := s.updateLazily(func(tx *bolt.Tx) error {
+	err := s.updateLazily(func(tx *txn) error {
 		pending := s.pending(tx)
 		var ends []settledEnd
 		for i, st := range ss {
@@ -311,7 +310,7 @@ func (s *Store) Record(now time.Time, ss ...*Settlement) error {
 // end is added to ends, for the caller to note in the settled log
 // (writeSettled) once its settlements are all recorded (only a done
 // delivery uses ends: bury, recording deaths, passes none).
-func (s *Store) record(tx *bolt.Tx, pending records, ends *[]settledEnd, d *Delivery, data []byte, what Fate, now time.Time) error {
+func (s *Store) record(tx *txn, pending records, ends *[]settledEnd, d *Delivery, data []byte, what Fate, now time.Time) error {
 	id := encodeID(d.ID)
 	switch what {
 	case FateRetry:
@@ -375,7 +374,7 @@ func settle(st *slotState, pending records, settled seeker) {
 // clearPending notes that the slot's newest state is no longer pending,
 // and whether it was delivered. A delivery a newer state superseded
 // leaves the slot as it is: its resends are stale.
-func (s *Store) clearPending(tx *bolt.Tx, d *Delivery, delivered bool, now time.Time) error {
+func (s *Store) clearPending(tx *txn, d *Delivery, delivered bool, now time.Time) error {
 	key := fileKey(d.Slot())
 	st, ok := s.slots.get(tx, key)
 	if !ok || st.Pending != d.ID {
@@ -388,7 +387,7 @@ func (s *Store) clearPending(tx *bolt.Tx, d *Delivery, delivered bool, now time.
 // bury moves d to the dead letters and accepts its fallback deliveries
 // in the same transaction: either d is still pending and fails again, or
 // both are written.
-func (s *Store) bury(tx *bolt.Tx, pending records, d *Delivery, data []byte, hand []*Candidate, now time.Time) error {
+func (s *Store) bury(tx *txn, pending records, d *Delivery, data []byte, hand []*Candidate, now time.Time) error {
 	for _, c := range hand {
 		c.State = ""
 	}

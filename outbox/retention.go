@@ -4,8 +4,6 @@ import (
 	"container/heap"
 	"encoding/json"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Prune removes done records older than the dedup window, ordering state
@@ -82,7 +80,7 @@ type pruning struct {
 // meanwhile is judged as it is when its chunk reads it.
 func (s *Store) prune(p pruning) (aged, over int, err error) {
 	var b bound
-	if err := s.view(func(tx *bolt.Tx) error {
+	if err := s.view(func(tx *txn) error {
 		b = boundOf(tx.Bucket(p.bucket), p.cutoff, p.keep, p.timeOf)
 		return nil
 	}); err != nil {
@@ -97,7 +95,7 @@ func (s *Store) prune(p pruning) (aged, over int, err error) {
 		)
 		// The write may run twice (store.update): it starts from the
 		// state of the last commit each time.
-		err := s.updateLazily(func(tx *bolt.Tx) error {
+		err := s.updateLazily(func(tx *txn) error {
 			var err error
 			after = b
 			next, a, o, err = pruneChunkOf(tx.Bucket(p.bucket), from, p.cutoff, &after, p.timeOf)
@@ -143,7 +141,7 @@ func (b *bound) drops(at time.Time) bool {
 // heap's floor as it then is, and so no later than the final one, so the
 // records at the final floor beyond the heap's are those dropped at the
 // latest time dropped, when that is the floor.
-func boundOf(b *bolt.Bucket, cutoff time.Time, keep int, timeOf func([]byte) time.Time) bound {
+func boundOf(b *bucket, cutoff time.Time, keep int, timeOf func([]byte) time.Time) bound {
 	if keep == 0 {
 		return bound{}
 	}
@@ -214,7 +212,7 @@ func (h *nanosHeap) Pop() any {
 // the first) and deletes those before cutoff or that the bound drops. It
 // returns the key to resume from, nil at the end, and how many it deleted
 // for their age and for the bound.
-func pruneChunkOf(b *bolt.Bucket, from []byte, cutoff time.Time, bd *bound, timeOf func([]byte) time.Time) (next []byte, aged, over int, err error) {
+func pruneChunkOf(b *bucket, from []byte, cutoff time.Time, bd *bound, timeOf func([]byte) time.Time) (next []byte, aged, over int, err error) {
 	c := b.Cursor()
 	k, v := c.First()
 	if from != nil {

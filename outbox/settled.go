@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"slices"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // The settled log holds when each alert's delivery ended delivered, by
@@ -43,7 +41,7 @@ func settledAt(settled seeker, id uint64) time.Time {
 }
 
 // writeSettled notes ends in tx's settled log, each block once.
-func writeSettled(tx *bolt.Tx, ends []settledEnd) error {
+func writeSettled(tx *txn, ends []settledEnd) error {
 	if len(ends) == 0 {
 		return nil
 	}

@@ -142,13 +142,13 @@ func (x *slotIndex) lookup(h slotHash) (uint64, bool) {
 
 // get reads the slot of key in the write transaction tx; known is false
 // for a slot not (or no longer) kept.
-func (x *slotIndex) get(tx *bolt.Tx, key []byte) (st slotState, known bool) {
+func (x *slotIndex) get(tx *txn, key []byte) (st slotState, known bool) {
 	seq, ok := x.seq(key)
 	if !ok {
 		return slotState{}, false
 	}
-	if x.curTx != tx {
-		x.cur, x.curTx = seek(tx.Bucket(bucketSlots)), tx
+	if x.curTx != tx.Tx {
+		x.cur, x.curTx = seek(tx.Bucket(bucketSlots)), tx.Tx
 	}
 	var k [8]byte
 	binary.BigEndian.PutUint64(k[:], seq)
@@ -161,7 +161,7 @@ func (x *slotIndex) get(tx *bolt.Tx, key []byte) (st slotState, known bool) {
 
 // put writes the slot of key as st: a new record at the log's end, which
 // supersedes the slot's record before it.
-func (x *slotIndex) put(tx *bolt.Tx, key []byte, st slotState) error {
+func (x *slotIndex) put(tx *txn, key []byte, st slotState) error {
 	b := tx.Bucket(bucketSlots)
 	b.FillPercent = appendFill
 	seq, err := b.NextSequence()
@@ -187,7 +187,7 @@ func (x *slotIndex) forget(key []byte) { x.tx[x.hash(key)] = 0 }
 
 // remove deletes the log's record k in the write transaction that b is
 // the log of.
-func (x *slotIndex) remove(b *bolt.Bucket, k []byte) error {
+func (x *slotIndex) remove(b *bucket, k []byte) error {
 	if err := b.Delete(k); err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func (x *slotIndex) counts() (live, records int) {
 // migrateLatest moves the slots of a file written before the slots' log
 // (its latest bucket, keyed by slot) into the log, once, and says how
 // many it moved.
-func migrateLatest(tx *bolt.Tx) (int, error) {
+func migrateLatest(tx *txn) (int, error) {
 	latest := tx.Bucket(bucketLatest)
 	if latest == nil {
 		return 0, nil
@@ -239,7 +239,7 @@ func migrateLatest(tx *bolt.Tx) (int, error) {
 func (s *Store) pruneSlots(cutoff time.Time) (aged, over int, err error) {
 	p := slotPrune{cutoff: cutoff}
 	var waiting int
-	if err := s.view(func(tx *bolt.Tx) error {
+	if err := s.view(func(tx *txn) error {
 		p.end, waiting = tx.Bucket(bucketSlots).Sequence(), s.pendingCount(tx)
 		return nil
 	}); err != nil {
@@ -258,7 +258,7 @@ func (s *Store) pruneSlots(cutoff time.Time) (aged, over int, err error) {
 			q    slotPrune
 			done bool
 		)
-		err := s.updateLazily(func(tx *bolt.Tx) error {
+		err := s.updateLazily(func(tx *txn) error {
 			// The write may run twice (store.update): it starts afresh.
 			q = p
 			var (
@@ -334,7 +334,7 @@ type movedSlot struct {
 // log and returns the keys of the records to delete and the records to
 // write again at the end, and whether the pass is over. The slots it
 // forgets leave the transaction's index.
-func (s *Store) scanSlots(tx *bolt.Tx, p *slotPrune) (drop [][]byte, again []movedSlot, done bool) {
+func (s *Store) scanSlots(tx *txn, p *slotPrune) (drop [][]byte, again []movedSlot, done bool) {
 	pending, settled := s.pending(tx), seek(tx.Bucket(bucketSettled))
 	c := tx.Bucket(bucketSlots).Cursor()
 	read := 0
@@ -372,7 +372,7 @@ func (s *Store) scanSlots(tx *bolt.Tx, p *slotPrune) (drop [][]byte, again []mov
 
 // rewriteSlots writes the records again at the end of tx's slots' log,
 // then deletes the records drop.
-func (s *Store) rewriteSlots(tx *bolt.Tx, drop [][]byte, again []movedSlot) error {
+func (s *Store) rewriteSlots(tx *txn, drop [][]byte, again []movedSlot) error {
 	b := tx.Bucket(bucketSlots)
 	for _, m := range again {
 		if err := s.slots.remove(b, m.k); err != nil {
@@ -398,7 +398,7 @@ func delivered(st slotState, pending records, settled seeker) time.Time {
 }
 
 // pendingCount is how many deliveries are pending in tx.
-func (s *Store) pendingCount(tx *bolt.Tx) int {
+func (s *Store) pendingCount(tx *txn) int {
 	if s.mem != nil {
 		s.mem.mu.RLock()
 		defer s.mem.mu.RUnlock()

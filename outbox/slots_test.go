@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
-	bolt "go.etcd.io/bbolt"
 )
 
 // wantSlots checks the slots s keeps and the records of its slots' log,
@@ -74,7 +73,7 @@ func TestFailedCommitLeavesSlots(t *testing.T) {
 		t.Fatal("no slot after an acceptance")
 	}
 	boom := errors.New("boom")
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *boltTx) error {
 		if err := s.slots.put(tx, key, slotState{Order: orderOf(alert("a", core.StatusFiring, 20)), At: time.Now()}); err != nil {
 			return err
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // TargetState is the state one target's publisher keeps across restarts
@@ -33,7 +31,8 @@ func (t *TargetState) key(k string) []byte {
 // context is unused: reading the file does not block.
 func (t *TargetState) Get(_ context.Context, key string) ([]byte, bool, error) {
 	var out []byte
-	err := t.s.view(func(tx *bolt.Tx) error {
+	err := t.s.peek(func(tx *txn) error {
+		out = nil
 		v := tx.Bucket(bucketState).Get(t.key(key))
 		if v != nil && time.Now().Before(decodeTime(v)) {
 			out = append([]byte{}, v[8:]...)
@@ -53,7 +52,7 @@ func (t *TargetState) Put(_ context.Context, key string, value []byte, ttl time.
 		return fmt.Errorf("storing publisher state %q: ttl %v is not positive", key, ttl)
 	}
 	v := append(encodeTime(time.Now().Add(ttl)), value...)
-	err := t.s.update(func(tx *bolt.Tx) error {
+	err := t.s.update(func(tx *txn) error {
 		return tx.Bucket(bucketState).Put(t.key(key), v)
 	})
 	if err != nil {
@@ -64,7 +63,7 @@ func (t *TargetState) Put(_ context.Context, key string, value []byte, ttl time.
 
 // Delete removes key, durably; a missing key is no error.
 func (t *TargetState) Delete(_ context.Context, key string) error {
-	err := t.s.update(func(tx *bolt.Tx) error {
+	err := t.s.update(func(tx *txn) error {
 		return tx.Bucket(bucketState).Delete(t.key(key))
 	})
 	if err != nil {
@@ -86,7 +85,7 @@ type StateEntry struct {
 func (s *Store) ImportState(target string, entries []StateEntry, now time.Time) (int, error) {
 	t := s.State(target)
 	n := 0
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *txn) error {
 		n = 0 // update may run fn again
 		b := tx.Bucket(bucketState)
 		for _, e := range entries {

@@ -121,10 +121,28 @@ type Store struct {
 	// stats count the committer's transactions, the writes they held and
 	// the time they took, for the store's metrics.
 	stats struct {
-		txs, writes atomic.Uint64
-		nanos       atomic.Int64
+		txs, writes, checkpoints atomic.Uint64
+		nanos, checkpointNanos   atomic.Int64
 	}
 	writes chan *write
+	// A durable store's write-ahead log (wal.go) and, the committer's,
+	// the write transaction open since the last checkpoint, where the
+	// log's records end, when the first change since the checkpoint was
+	// logged, the record of the commit running, and whether the next
+	// transaction begins by replaying the log (after a rollback).
+	wal     *os.File
+	open    *bolt.Tx
+	walEnd  int64
+	openAt  time.Time
+	rec     walRecord
+	rewound bool
+	retryAt time.Time // after a failed checkpoint, when the next may run
+	// dirty: changes were logged since the last checkpoint; set before
+	// their writers hear of them.
+	dirty atomic.Bool
+	// abandon: the committer stops as a crash would, without a
+	// checkpoint (the tests').
+	abandon bool
 	// crowded: the last commit held several writes that are not
 	// outcomes (acceptances, mostly), so that the next may wait
 	// acceptLinger for more; the committer's own.
@@ -136,8 +154,11 @@ type Store struct {
 
 // write is one caller's share of a group transaction.
 type write struct {
-	fn   func(*bolt.Tx) error
+	fn   func(*txn) error
 	done chan error
+	// checkpoint: a read outside the committer waits for the open
+	// transaction's changes to reach the file (fn is nil).
+	checkpoint bool
 	// lazy: it need not start a commit before outcomeLinger after it
 	// was queued (outcomes).
 	lazy   bool
@@ -156,6 +177,9 @@ func Open(path string, opts StoreOptions) (*Store, error) {
 	if err := checkFile(path); err != nil {
 		return nil, err
 	}
+	if _, err := recoverWAL(path, opts.Logger); err != nil {
+		return nil, err
+	}
 	if err := compactIfWasteful(path, opts.Logger); err != nil {
 		return nil, err
 	}
@@ -164,6 +188,12 @@ func Open(path string, opts StoreOptions) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, path: path, opts: opts, writes: make(chan *write, maxGroup), stop: make(chan struct{})}
+	if !opts.NoSync && !opts.Volatile {
+		if s.wal, err = openWAL(path); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	var highest uint64
 	if s.slots, highest, err = loadSlots(db); err != nil {
 		db.Close()
@@ -179,7 +209,41 @@ func Open(path string, opts StoreOptions) (*Store, error) {
 	return s, nil
 }
 
-func openDB(path string, noSync bool, logger *slog.Logger) (db *bolt.DB, err error) {
+func openDB(path string, noSync bool, logger *slog.Logger) (*bolt.DB, error) {
+	db, err := openBolt(path, noSync)
+	if err != nil {
+		return nil, err
+	}
+	rewritten, moved := 0, 0
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketPending, bucketDead, bucketDone, bucketSlots, bucketSettled, bucketState, bucketHistory} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		t := &txn{Tx: tx}
+		if rewritten, err = migrateKeys(t); err != nil {
+			return err
+		}
+		moved, err = migrateLatest(t)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("outbox store %s: %w", path, err)
+	}
+	if rewritten > 0 {
+		logger.Info("outbox store's dedup and ordering records rewritten in the alert-first key order, once", "file", path, "records", rewritten)
+	}
+	if moved > 0 {
+		logger.Info("outbox store's ordering records moved into the slots' log, once", "file", path, "records", moved)
+	}
+	return db, nil
+}
+
+// openBolt opens the file at path as bbolt does, its errors told as the
+// store's.
+func openBolt(path string, noSync bool) (db *bolt.DB, err error) {
 	// A damaged file can make bbolt panic while reading it; report it as
 	// the error it is.
 	defer func() {
@@ -204,29 +268,6 @@ func openDB(path string, noSync bool, logger *slog.Logger) (db *bolt.DB, err err
 		return nil, corrupt(path, err.Error())
 	case err != nil:
 		return nil, fmt.Errorf("outbox store %s: %w", path, err)
-	}
-	rewritten, moved := 0, 0
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketPending, bucketDead, bucketDone, bucketSlots, bucketSettled, bucketState, bucketHistory} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		if rewritten, err = migrateKeys(tx); err != nil {
-			return err
-		}
-		moved, err = migrateLatest(tx)
-		return err
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("outbox store %s: %w", path, err)
-	}
-	if rewritten > 0 {
-		logger.Info("outbox store's dedup and ordering records rewritten in the alert-first key order, once", "file", path, "records", rewritten)
-	}
-	if moved > 0 {
-		logger.Info("outbox store's ordering records moved into the slots' log, once", "file", path, "records", moved)
 	}
 	return db, nil
 }
@@ -284,17 +325,22 @@ func compactIfWasteful(path string, logger *slog.Logger) error {
 }
 
 // CommitStats are the committer's totals since the store opened: its
-// transactions (each one fsync'd commit), the writes they held, and the
-// time they took, fsync included.
+// commits (each one sync, of the write-ahead log when the store is
+// durable), the writes they held, and the time they took, sync
+// included; and a durable store's checkpoints (wal.go) and the time they
+// took.
 type CommitStats struct {
-	Commits uint64
-	Writes  uint64
-	Took    time.Duration
+	Commits        uint64
+	Writes         uint64
+	Took           time.Duration
+	Checkpoints    uint64
+	CheckpointTook time.Duration
 }
 
 // CommitStats reads the committer's totals.
 func (s *Store) CommitStats() CommitStats {
-	return CommitStats{Commits: s.stats.txs.Load(), Writes: s.stats.writes.Load(), Took: time.Duration(s.stats.nanos.Load())}
+	return CommitStats{Commits: s.stats.txs.Load(), Writes: s.stats.writes.Load(), Took: time.Duration(s.stats.nanos.Load()),
+		Checkpoints: s.stats.checkpoints.Load(), CheckpointTook: time.Duration(s.stats.checkpointNanos.Load())}
 }
 
 // Path is the store's file.
@@ -309,6 +355,9 @@ func (s *Store) Close() error {
 		close(s.stop)
 		s.wg.Wait()
 		err = s.db.Close()
+		if s.wal != nil {
+			err = errors.Join(err, s.wal.Close())
+		}
 	})
 	return err
 }
@@ -317,13 +366,13 @@ func (s *Store) Close() error {
 // waiting at the time, and returns when it is durable. fn may run twice:
 // when a shared transaction fails, each of its writes runs again alone, so
 // one bad write cannot fail the others.
-func (s *Store) update(fn func(*bolt.Tx) error) error {
+func (s *Store) update(fn func(*txn) error) error {
 	return s.enqueue(&write{fn: fn, done: make(chan error, 1), queued: time.Now()})
 }
 
 // updateLazily is update for a write that may wait up to outcomeLinger
 // for a commit another write starts.
-func (s *Store) updateLazily(fn func(*bolt.Tx) error) error {
+func (s *Store) updateLazily(fn func(*txn) error) error {
 	return s.enqueue(&write{fn: fn, done: make(chan error, 1), lazy: true, queued: time.Now()})
 }
 
@@ -351,16 +400,31 @@ func (s *Store) enqueue(w *write) error {
 
 func (s *Store) commitLoop() {
 	group := make([]*write, 0, maxGroup)
+	checkpoints := time.NewTimer(time.Hour)
+	defer checkpoints.Stop()
 	for {
+		var due <-chan time.Time
+		if s.dirty.Load() {
+			checkpoints.Reset(time.Until(s.checkpointAt()))
+			due = checkpoints.C
+		}
 		select {
 		case <-s.stop:
+			s.stopLog()
 			s.failWaiting()
 			return
+		case <-due:
+			_ = s.checkpoint()
+			continue
 		case w := <-s.writes:
 			group = append(group[:0], w)
 		}
 		group = s.collect(group)
-		s.commit(group)
+		if s.wal != nil {
+			s.commitLogged(group)
+		} else {
+			s.commit(group)
+		}
 	}
 }
 
@@ -424,7 +488,7 @@ func (s *Store) commit(group []*write) {
 	// Without fsync (volatile, NoSync) a commit costs too little to wait.
 	s.crowded = eager >= 2 && !s.opts.NoSync && !s.opts.Volatile
 	err := s.counted(len(group), func() error {
-		return s.updateDB(func(tx *bolt.Tx) error {
+		return s.updateDB(func(tx *txn) error {
 			for _, w := range group {
 				if err := w.fn(tx); err != nil {
 					return err
@@ -458,14 +522,15 @@ func (s *Store) counted(n int, tx func() error) error {
 
 // updateDB runs one write transaction, with the pending records in
 // memory following its fate when the store is volatile.
-func (s *Store) updateDB(fn func(*bolt.Tx) error) error {
+func (s *Store) updateDB(fn func(*txn) error) error {
+	run := func(tx *bolt.Tx) error { return fn(&txn{Tx: tx}) }
 	if s.mem == nil {
-		err := s.db.Update(fn)
+		err := s.db.Update(run)
 		s.slots.end(err == nil)
 		return err
 	}
 	s.mem.begin()
-	err := s.db.Update(fn)
+	err := s.db.Update(run)
 	s.mem.end(err == nil)
 	s.slots.end(err == nil)
 	return err
@@ -488,9 +553,9 @@ func fillInOrder(r records) {
 }
 
 // pending returns the pending deliveries as tx sees them.
-func (s *Store) pending(tx *bolt.Tx) records {
+func (s *Store) pending(tx *txn) records {
 	if s.mem != nil {
-		return s.mem.in(tx)
+		return s.mem.in(tx.Tx)
 	}
 	b := tx.Bucket(bucketPending)
 	return fileRecords{b, b.Cursor()}
@@ -502,7 +567,7 @@ func (s *Store) pending(tx *bolt.Tx) records {
 // cursors' allocations per delivery. Each call seeks from the root, so
 // that writes in between are seen.
 type fileRecords struct {
-	*bolt.Bucket
+	*bucket
 	c *bolt.Cursor
 }
 
@@ -510,7 +575,10 @@ func (f fileRecords) Get(id []byte) []byte { return seeker{f.c}.get(id) }
 
 func (f fileRecords) Delete(id []byte) error {
 	if k, _ := f.c.Seek(id); bytes.Equal(k, id) {
-		return f.c.Delete()
+		if err := f.c.Delete(); err != nil {
+			return err
+		}
+		f.log.delete(f.name, id)
 	}
 	return nil
 }
@@ -526,8 +594,27 @@ func (s *Store) failWaiting() {
 	}
 }
 
-// view runs fn in a read transaction.
-func (s *Store) view(fn func(*bolt.Tx) error) error { return s.db.View(fn) }
+// view runs fn in a read transaction, which sees every write answered
+// before it: with a write-ahead log, once the changes logged have
+// reached the file.
+func (s *Store) view(fn func(*txn) error) error {
+	if s.wal != nil && s.dirty.Load() {
+		if err := s.enqueue(&write{done: make(chan error, 1), checkpoint: true, queued: time.Now()}); err != nil {
+			return err
+		}
+	}
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&txn{Tx: tx}) })
+}
+
+// peek is view for a short read, which a durable store runs in its
+// committer's open transaction rather than make its changes reach the
+// file first. fn may run twice, as an update's.
+func (s *Store) peek(fn func(*txn) error) error {
+	if s.wal != nil && s.dirty.Load() {
+		return s.update(fn)
+	}
+	return s.view(fn)
+}
 
 // Size is the store file's size in bytes.
 func (s *Store) Size() int64 {
@@ -572,7 +659,7 @@ type doneLog struct {
 // hex, and sorts before them.
 var groupDone = []byte("group\x00")
 
-func doneIn(tx *bolt.Tx) doneLog {
+func doneIn(tx *txn) doneLog {
 	d := doneLog{seeker: seek(tx.Bucket(bucketDone))}
 	if k, _ := d.c.First(); k != nil && !bytes.HasPrefix(k, groupDone) {
 		d.alerts = true
@@ -590,7 +677,7 @@ func doneIn(tx *bolt.Tx) doneLog {
 // deliveries in BenchmarkStoreDeliveries -benchmem).
 type seeker struct{ c *bolt.Cursor }
 
-func seek(b *bolt.Bucket) seeker { return seeker{b.Cursor()} }
+func seek(b *bucket) seeker { return seeker{b.Cursor()} }
 
 // get is the bucket's Get. Each call seeks from the root, so that writes
 // to the bucket in between are seen.

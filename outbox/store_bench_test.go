@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/am-fanout/am-fanout/core"
-	bolt "go.etcd.io/bbolt"
 )
 
 // BenchmarkStoreDeliveries measures the durable store alone under the
@@ -284,7 +283,7 @@ func BenchmarkPruneBound(b *testing.B) {
 	s := newStore(b, StoreOptions{})
 	now := time.Now()
 	rng := rand.New(rand.NewPCG(1, 2))
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *boltTx) error {
 		bk := tx.Bucket(bucketDone)
 		for i := range n {
 			// Ties, as records settled in one commit have.
@@ -300,7 +299,7 @@ func BenchmarkPruneBound(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = s.view(func(tx *bolt.Tx) error {
+		_ = s.view(func(tx *boltTx) error {
 			if bd := boundOf(tx.Bucket(bucketDone), time.Time{}, keep, decodeTime); bd.floor.IsZero() {
 				b.Fatal("no bound found")
 			}

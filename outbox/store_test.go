@@ -428,7 +428,7 @@ func crowd(t *testing.T, s *Store, fps ...string) {
 	release := make(chan struct{})
 	blocked := make(chan error, 1)
 	go func() {
-		blocked <- s.update(func(*bolt.Tx) error {
+		blocked <- s.update(func(*boltTx) error {
 			<-release
 			return nil
 		})
@@ -578,7 +578,7 @@ func TestVolatileIDsOutliveRestarts(t *testing.T) {
 			return err
 		}
 		defer db.Close()
-		return db.Update(func(tx *boltTx) error {
+		return db.Update(func(tx *bolt.Tx) error {
 			if seq := tx.Bucket(bucketPending).Sequence(); seq != lost.Delivery.ID {
 				t.Errorf("the file keeps the sequence %d, want the last id given, %d", seq, lost.Delivery.ID)
 			}
@@ -703,6 +703,10 @@ func TestCompactAtOpen(t *testing.T) {
 			return nil
 		})
 		if err != nil {
+			t.Fatal(err)
+		}
+		// A read makes the writes reach the file, from the log.
+		if err := s.view(func(*boltTx) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
