@@ -37,18 +37,20 @@ const maxGroup = 512
 // a commit that other writes start: a commit holding only outcomes starts
 // once the first of them waited that long. Under load the outcomes ride
 // in the commits of the webhooks' acceptances instead of commits of their
-// own, which the acceptances behind them waited for (two fsyncs each);
+// own, which the acceptances behind them waited for (a sync each);
 // when idle, an outcome is durable within this much more time.
 const outcomeLinger = 2 * time.Millisecond
 
 // acceptLinger is how long an acceptance may wait for the acceptances of
 // other writers to share its commit, when the last commit held several:
 // under concurrent webhooks a commit then holds more of them, and the
-// commits' fixed costs (two fsyncs, the meta page, the pages above the
-// leaves) and wakeups are paid less often, which is less CPU per delivery
-// and no longer an answer (BENCHMARKS.md). A lone writer, one webhook at a
-// time, never waits: its last commit held one acceptance; nor does a
-// store without fsync, whose commits cost too little.
+// commits' fixed costs (a sync of the write-ahead log, its record's
+// header, the wakeups) are paid less often, which is less CPU per
+// delivery and no longer an answer (BENCHMARKS.md; with the log, 1 ms
+// against none still gave slightly more deliveries at less CPU). A lone
+// writer, one webhook at a time, never waits: its last commit held one
+// acceptance; nor does a store without fsync, whose commits cost too
+// little.
 const acceptLinger = time.Millisecond
 
 // StoreOptions configure a Store; zero values take the defaults.
@@ -274,7 +276,9 @@ func openBolt(path string, noSync bool) (db *bolt.DB, err error) {
 
 // pageSize is the page size of the files the store creates; a file
 // keeps the size it was created with until compaction rewrites it. A
-// commit writes every page it changed, one write each, and then syncs.
+// bbolt commit (with the write-ahead log, a checkpoint) writes every page
+// it changed, one write each, and then syncs; the figures below were
+// measured when every commit was one.
 // A one-alert notification to ten targets puts ten records of about
 // 1.1 KiB, the alert in each: 16 KiB pages hold them in fewer pages, and
 // a commit writes about 12 where it writes about 19 of 4 KiB

@@ -24,7 +24,8 @@ import (
 // commits: each commit runs its writes in that transaction, appends the
 // keys and values they changed to the log, one record, and syncs the log
 // once; the answers wait for that sync only. Every checkpointEvery (or
-// when the log passes checkpointBytes, or before a read outside the
+// when the log passes checkpointBytes, or the transaction holds
+// checkpointNodes pages in memory, or before a read outside the
 // committer) the transaction commits to the file as bbolt commits, and
 // the log starts again from its beginning. A record that a crash tore is
 // not whole (its checksum fails) and was never answered.
@@ -58,10 +59,16 @@ const walHeader = 16
 var walTable = crc32.MakeTable(crc32.Castagnoli)
 
 // The checkpoints' triggers, variables for the tests: the age of the
-// open transaction's first change, and the log's size.
+// open transaction's first change, the log's size, and the nodes the
+// open transaction holds in memory. A node is a page read into memory
+// to be changed, about a page's worth of memory until the checkpoint
+// writes it: writes that touch many pages with little to log (a prune's
+// deletes of 300 000 records, TestPruneHoldsLittleMemory) would hold
+// tens of MiB within 200 ms; 256 nodes of 16 KiB pages are about 4 MiB.
 var (
 	checkpointEvery       = defaultCheckpointEvery
 	checkpointBytes int64 = 8 << 20
+	checkpointNodes int64 = 256
 )
 
 // defaultCheckpointEvery is how long the changes of commits stay in the
@@ -149,10 +156,18 @@ func (b *bucket) SetSequence(n uint64) error {
 type walRecord struct{ b []byte }
 
 func (r *walRecord) reset() {
-	if r != nil {
-		r.b = append(r.b[:0], make([]byte, walHeader)...)
+	if r == nil {
+		return
 	}
+	if cap(r.b) > walKeep {
+		// A large write's buffer is not kept for the small ones after it.
+		r.b = nil
+	}
+	r.b = append(r.b[:0], make([]byte, walHeader)...)
 }
+
+// walKeep is the largest record buffer kept from one commit to the next.
+const walKeep = 1 << 20
 
 func (r *walRecord) empty() bool { return r == nil || len(r.b) <= walHeader }
 
@@ -401,7 +416,17 @@ func lazyCount(group []*write) int {
 // to be written to the file.
 func (s *Store) checkpointDue() bool {
 	now := time.Now()
-	return s.dirty.Load() && !now.Before(s.retryAt) && (!now.Before(s.checkpointAt()) || s.walEnd >= checkpointBytes)
+	return s.dirty.Load() && !now.Before(s.retryAt) &&
+		(!now.Before(s.checkpointAt()) || s.walEnd >= checkpointBytes || s.openNodes() >= checkpointNodes)
+}
+
+// openNodes is how many nodes the open transaction read into memory.
+func (s *Store) openNodes() int64 {
+	if s.open == nil {
+		return 0
+	}
+	st := s.open.Stats()
+	return st.GetNodeCount()
 }
 
 // checkpointAt is when the changes logged are old enough to be written

@@ -3,8 +3,10 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -231,4 +233,77 @@ func TestWALCheckpointsOnItsOwn(t *testing.T) {
 			t.Error("not checkpointed checkpointEvery after the change")
 		}
 	})
+}
+
+// A write that reads many pages into memory to change them, with little
+// to log, has them written to the file at once, however young the
+// changes: checkpointNodes bounds what the open transaction holds.
+func TestWALCheckpointsManyNodes(t *testing.T) {
+	// Put back after the store's Close, which newStore's cleanup does
+	// first (the committer reads it).
+	t.Cleanup(func(d time.Duration) func() { return func() { checkpointEvery = d } }(checkpointEvery))
+	checkpointEvery = time.Hour
+	s := newStore(t, StoreOptions{})
+	const n = 60000 // about 330 leaves of 16 KiB
+	key := func(i int) []byte { return fmt.Appendf(nil, "%064d", i) }
+	each := func(step int, fn func(b *bucket, k []byte) error) {
+		t.Helper()
+		err := s.update(func(tx *boltTx) error {
+			b := tx.Bucket(bucketDone)
+			for i := 0; i < n; i += step {
+				if err := fn(b, key(i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	each(1, func(b *bucket, k []byte) error { return b.Put(k, encodeTime(epoch)) })
+	if err := s.view(func(*boltTx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	// One delete on every leaf: a small record, hundreds of nodes.
+	each(n/500, func(b *bucket, k []byte) error { return b.Delete(k) })
+	// Through the committer, after whatever the write left it to do.
+	_ = s.peek(func(*boltTx) error { return nil })
+	if s.dirty.Load() {
+		t.Errorf("a write that changed about 500 pages is still only in the log (%d bytes)", s.walEnd)
+	}
+}
+
+// When the log cannot be written, the writes waiting hear so, none of
+// their changes stays, and the writes answered before them survive.
+func TestWALFailedWriteIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	s := newStoreAt(t, path)
+	kept := accept(t, s, "t1", alert("a", core.StatusFiring, 1))[0]
+	// The committer waits for writes: the next one finds the log closed.
+	if err := s.wal.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := s.update(func(tx *boltTx) error { return tx.Bucket(bucketState).Put([]byte("k"), []byte("v")) })
+	if err == nil || !strings.Contains(err.Error(), "write-ahead log") {
+		t.Fatalf("a write with the log closed: %v, want an error naming the log", err)
+	}
+	enc := NewEncoder([]*core.EnrichedAlert{alert("b", core.StatusFiring, 1)}, time.Now(), "")
+	if err := s.Accept([]*Candidate{enc.Alert("t1", 0)}, time.Now()); err == nil {
+		t.Error("an acceptance after the log failed was answered as durable")
+	}
+	s.abandon = true
+	_ = s.Close() // its error is the log's, closed above
+	s = newStoreAt(t, path)
+	if ids := loadIDs(t, s); len(ids) != 1 || ids[0] != kept.Delivery.ID {
+		t.Errorf("after the failed writes the store holds pending %v, want only %d", ids, kept.Delivery.ID)
+	}
+	var v []byte
+	_ = s.view(func(tx *boltTx) error {
+		v = tx.Bucket(bucketState).Get([]byte("k"))
+		return nil
+	})
+	if v != nil {
+		t.Errorf("the failed write's key holds %q, want nothing", v)
+	}
 }
