@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -67,7 +68,7 @@ var walTable = crc32.MakeTable(crc32.Castagnoli)
 // tens of MiB within 200 ms; 256 nodes of 16 KiB pages are about 4 MiB.
 var (
 	checkpointEvery       = defaultCheckpointEvery
-	checkpointBytes int64 = 8 << 20
+	checkpointBytes int64 = 4 << 20
 	checkpointNodes int64 = 256
 )
 
@@ -152,52 +153,111 @@ func (b *bucket) SetSequence(n uint64) error {
 	return nil
 }
 
-// walRecord gathers one commit's changes; a nil one gathers nothing.
-type walRecord struct{ b []byte }
+// walRecord gathers one commit's changes; a nil one gathers nothing. A
+// large record goes to the log in chunks of walChunk as it grows, with
+// its checksum summed on the way, so that a notification of thousands
+// of alerts is not held twice in memory, once in the transaction and
+// once in the record; its header follows its changes, and the sync
+// after both. Small ones are written whole, one write.
+type walRecord struct {
+	b   []byte
+	f   *os.File
+	off int64 // where the record begins in the log
+	// written is how much of it is in the log already, crc its checksum
+	// so far; err, the error of writing a chunk.
+	written int64
+	crc     uint32
+	err     error
+}
 
-func (r *walRecord) reset() {
-	if r == nil {
-		return
-	}
-	if cap(r.b) > walKeep {
-		// A large write's buffer is not kept for the small ones after it.
+// walChunk is the size from which a record's bytes go to the log before
+// it is whole; the largest buffer kept from one commit to the next.
+const walChunk = 1 << 20
+
+// reset begins a record at off in f, after the file's transaction base.
+func (r *walRecord) reset(f *os.File, off int64, base uint64) {
+	if cap(r.b) > 2*walChunk {
 		r.b = nil
 	}
 	r.b = append(r.b[:0], make([]byte, walHeader)...)
+	binary.BigEndian.PutUint64(r.b[8:], base)
+	r.f, r.off, r.written, r.crc, r.err = f, off, 0, 0, nil
 }
 
-// walKeep is the largest record buffer kept from one commit to the next.
-const walKeep = 1 << 20
-
-func (r *walRecord) empty() bool { return r == nil || len(r.b) <= walHeader }
+func (r *walRecord) empty() bool { return r == nil || len(r.b) <= walHeader && r.written == 0 }
 
 func (r *walRecord) put(name, key, value []byte) {
 	if r != nil {
 		r.b = appendBytes(appendBytes(appendBytes(append(r.b, walPut), name), key), value)
+		r.spill()
 	}
 }
 
 func (r *walRecord) delete(name, key []byte) {
 	if r != nil {
 		r.b = appendBytes(appendBytes(append(r.b, walDelete), name), key)
+		r.spill()
 	}
 }
 
 func (r *walRecord) sequence(name []byte, n uint64) {
 	if r != nil {
 		r.b = binary.AppendUvarint(appendBytes(append(r.b, walSequence), name), n)
+		r.spill()
 	}
 }
 
 func appendBytes(b, v []byte) []byte { return append(binary.AppendUvarint(b, uint64(len(v))), v...) }
 
-// seal fills in the header of the record, which follows the file's
-// transaction base, and returns its bytes.
-func (r *walRecord) seal(base uint64) []byte {
-	binary.BigEndian.PutUint32(r.b[0:], uint32(len(r.b)))
-	binary.BigEndian.PutUint64(r.b[8:], base)
-	binary.BigEndian.PutUint32(r.b[4:], crc32.Checksum(r.b[8:], walTable))
-	return r.b
+// spill writes the record's bytes so far to the log once they are
+// walChunk or more.
+func (r *walRecord) spill() {
+	if len(r.b) < walChunk || r.err != nil {
+		return
+	}
+	r.flush()
+}
+
+func (r *walRecord) flush() {
+	sum := r.b
+	if r.written == 0 {
+		sum = r.b[8:] // the checksum covers the base, after it
+	}
+	r.crc = crc32.Update(r.crc, walTable, sum)
+	if _, err := r.f.WriteAt(r.b, r.off+r.written); err != nil {
+		r.err = err
+	}
+	r.written += int64(len(r.b))
+	r.b = r.b[:0]
+}
+
+// finish writes what is left of the record and its header, and says how
+// long it is; the caller syncs.
+func (r *walRecord) finish() (int64, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.written == 0 {
+		// Whole: one write.
+		binary.BigEndian.PutUint32(r.b[0:], uint32(len(r.b)))
+		binary.BigEndian.PutUint32(r.b[4:], crc32.Checksum(r.b[8:], walTable))
+		_, err := r.f.WriteAt(r.b, r.off)
+		return int64(len(r.b)), err
+	}
+	if len(r.b) > 0 {
+		r.flush()
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.written > math.MaxUint32 {
+		return 0, fmt.Errorf("a commit's changes of %d bytes are more than a record holds", r.written)
+	}
+	var head [8]byte
+	binary.BigEndian.PutUint32(head[0:], uint32(r.written))
+	binary.BigEndian.PutUint32(head[4:], r.crc)
+	_, err := r.f.WriteAt(head[:], r.off)
+	return r.written, err
 }
 
 // walRecords returns the changes of the whole records at the start of
@@ -378,6 +438,16 @@ func (s *Store) commitLogged(group []*write) {
 			errs[i] = s.counted(1, func() error { return s.logGroup(group[i : i+1]) })
 		}
 	}
+	// A commit that filled the log or the transaction's memory (a
+	// notification of thousands of alerts) has its checkpoint before its
+	// writers hear back, as a bbolt commit would: the pages the
+	// checkpoint writes are then not held beside the work its answer
+	// starts.
+	var cerr error
+	checkpointed := false
+	if s.checkpointFull() {
+		cerr, checkpointed = s.checkpoint(), true
+	}
 	wanted := false
 	for i, w := range group {
 		if w.checkpoint {
@@ -386,8 +456,7 @@ func (s *Store) commitLogged(group []*write) {
 		}
 		w.done <- errs[i]
 	}
-	var cerr error
-	if wanted || s.checkpointDue() {
+	if !checkpointed && (wanted || s.checkpointDue()) {
 		cerr = s.checkpoint()
 	}
 	for _, w := range group {
@@ -415,9 +484,7 @@ func lazyCount(group []*write) int {
 // checkpointDue says whether the changes logged are old or many enough
 // to be written to the file.
 func (s *Store) checkpointDue() bool {
-	now := time.Now()
-	return s.dirty.Load() && !now.Before(s.retryAt) &&
-		(!now.Before(s.checkpointAt()) || s.walEnd >= checkpointBytes || s.openNodes() >= checkpointNodes)
+	return s.checkpointFull() || s.dirty.Load() && !time.Now().Before(s.checkpointAt())
 }
 
 // openNodes is how many nodes the open transaction read into memory.
@@ -427,6 +494,12 @@ func (s *Store) openNodes() int64 {
 	}
 	st := s.open.Stats()
 	return st.GetNodeCount()
+}
+
+// checkpointFull says whether the log or the open transaction's memory
+// is past its bound.
+func (s *Store) checkpointFull() bool {
+	return s.dirty.Load() && !time.Now().Before(s.retryAt) && (s.walEnd >= checkpointBytes || s.openNodes() >= checkpointNodes)
 }
 
 // checkpointAt is when the changes logged are old enough to be written
@@ -446,7 +519,7 @@ func (s *Store) logGroup(group []*write) error {
 	if err := s.begin(); err != nil {
 		return err
 	}
-	s.rec.reset()
+	s.rec.reset(s.wal, s.walEnd, uint64(s.open.ID())-1)
 	t := &txn{Tx: s.open, log: &s.rec}
 	for _, w := range group {
 		if w.fn == nil {
@@ -457,15 +530,14 @@ func (s *Store) logGroup(group []*write) error {
 		}
 	}
 	if !s.rec.empty() {
-		b := s.rec.seal(uint64(s.open.ID()) - 1)
-		_, err := s.wal.WriteAt(b, s.walEnd)
+		n, err := s.rec.finish()
 		if err == nil {
 			err = fdatasync(s.wal)
 		}
 		if err != nil {
 			return errors.Join(fmt.Errorf("writing the outbox store's write-ahead log: %w", err), s.rewind())
 		}
-		s.walEnd += int64(len(b))
+		s.walEnd += n
 		if !s.dirty.Load() {
 			s.openAt = time.Now()
 			s.dirty.Store(true)

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -305,5 +306,55 @@ func TestWALFailedWriteIsAnError(t *testing.T) {
 	})
 	if v != nil {
 		t.Errorf("the failed write's key holds %q, want nothing", v)
+	}
+}
+
+// A record larger than walChunk goes to the log in chunks and comes back
+// whole after a crash; torn anywhere, none of it does.
+func TestWALLargeRecord(t *testing.T) {
+	for _, torn := range []bool{false, true} {
+		path := filepath.Join(t.TempDir(), "outbox.db")
+		s := newStoreAt(t, path)
+		const n = 3000 // about 3 MiB
+		value := bytes.Repeat([]byte("v"), 1024)
+		err := s.update(func(tx *boltTx) error {
+			for i := range n {
+				if err := tx.Bucket(bucketState).Put(fmt.Appendf(nil, "k%05d", i), value); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.walEnd < 2*walChunk {
+			t.Fatalf("the record is %d bytes, want more than two chunks", s.walEnd)
+		}
+		end := s.walEnd
+		crash(t, s)
+		if torn {
+			// Torn in its middle: a chunk never written.
+			f, err := os.OpenFile(walPath(path), os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.WriteAt(make([]byte, 4096), end/2)
+			if err = errors.Join(err, f.Close()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s = newStoreAt(t, path)
+		got := 0
+		_ = s.view(func(tx *boltTx) error {
+			got = tx.Bucket(bucketState).Stats().KeyN
+			return nil
+		})
+		if want := map[bool]int{false: n, true: 0}[torn]; got != want {
+			t.Errorf("torn %v: %d keys after the crash, want %d", torn, got, want)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
