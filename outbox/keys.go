@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // The done and latest buckets key a delivery by what it carries first
@@ -39,7 +41,7 @@ func fileKey(k string) []byte {
 // migrateKeys rewrites the done and latest buckets of a file written with
 // target-first keys, once, marks the file's key order, and says how many
 // records it rewrote.
-func migrateKeys(tx *txn) (int, error) {
+func migrateKeys(tx *bolt.Tx) (int, error) {
 	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 	if err != nil {
 		return 0, err
@@ -63,7 +65,7 @@ func migrateKeys(tx *txn) (int, error) {
 
 // rewriteKeys turns every key of bucket name from target-first around
 // and says how many it turned.
-func rewriteKeys(tx *txn, name []byte) (int, error) {
+func rewriteKeys(tx *bolt.Tx, name []byte) (int, error) {
 	b := tx.Bucket(name)
 	if b == nil {
 		// A new file's latest bucket: the slots are in their log.

@@ -205,7 +205,7 @@ func (x *slotIndex) counts() (live, records int) {
 // migrateLatest moves the slots of a file written before the slots' log
 // (its latest bucket, keyed by slot) into the log, once, and says how
 // many it moved.
-func migrateLatest(tx *txn) (int, error) {
+func migrateLatest(tx *bolt.Tx) (int, error) {
 	latest := tx.Bucket(bucketLatest)
 	if latest == nil {
 		return 0, nil

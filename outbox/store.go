@@ -179,7 +179,7 @@ func Open(path string, opts StoreOptions) (*Store, error) {
 	if err := checkFile(path); err != nil {
 		return nil, err
 	}
-	if _, err := recoverWAL(path, opts.Logger); err != nil {
+	if err := recoverWAL(path, opts.Logger); err != nil {
 		return nil, err
 	}
 	if err := compactIfWasteful(path, opts.Logger); err != nil {
@@ -223,11 +223,10 @@ func openDB(path string, noSync bool, logger *slog.Logger) (*bolt.DB, error) {
 				return err
 			}
 		}
-		t := &txn{Tx: tx}
-		if rewritten, err = migrateKeys(t); err != nil {
+		if rewritten, err = migrateKeys(tx); err != nil {
 			return err
 		}
-		moved, err = migrateLatest(t)
+		moved, err = migrateLatest(tx)
 		return err
 	})
 	if err != nil {
@@ -483,14 +482,8 @@ func (s *Store) deadline(w *write, due time.Time) time.Time {
 }
 
 func (s *Store) commit(group []*write) {
-	eager := 0
-	for _, w := range group {
-		if !w.lazy {
-			eager++
-		}
-	}
 	// Without fsync (volatile, NoSync) a commit costs too little to wait.
-	s.crowded = eager >= 2 && !s.opts.NoSync && !s.opts.Volatile
+	s.crowded = crowded(group) && !s.opts.NoSync && !s.opts.Volatile
 	err := s.counted(len(group), func() error {
 		return s.updateDB(func(tx *txn) error {
 			for _, w := range group {

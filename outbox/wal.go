@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -89,27 +90,34 @@ func walPath(path string) string { return path + ".wal" }
 type txn struct {
 	*bolt.Tx
 	log *walRecord
+	// buckets are those asked for so far, made once each (an acceptance
+	// asks for the slots' log once a delivery), as bbolt keeps its own.
+	buckets []*bucket
 }
 
 // Bucket is the bucket name of the transaction, nil if there is none.
 func (t *txn) Bucket(name []byte) *bucket {
+	for _, b := range t.buckets {
+		if bytes.Equal(b.name, name) {
+			return b
+		}
+	}
 	b := t.Tx.Bucket(name)
 	if b == nil {
 		return nil
 	}
-	return &bucket{Bucket: b, name: name, log: t.log}
+	wb := &bucket{Bucket: b, name: name, log: t.log}
+	t.buckets = append(t.buckets, wb)
+	return wb
 }
 
 // CreateBucketIfNotExists is bbolt's, its creation logged.
 func (t *txn) CreateBucketIfNotExists(name []byte) (*bucket, error) {
-	b, err := t.Tx.CreateBucketIfNotExists(name)
-	if err != nil {
+	if _, err := t.Tx.CreateBucketIfNotExists(name); err != nil {
 		return nil, err
 	}
-	if t.log != nil {
-		t.log.b = appendBytes(append(t.log.b, walBucket), name)
-	}
-	return &bucket{Bucket: b, name: name, log: t.log}, nil
+	t.log.create(name)
+	return t.Bucket(name), nil
 }
 
 // bucket is a bucket of a txn: its changes go through Put, Delete,
@@ -196,6 +204,13 @@ func (r *walRecord) put(name, key, value []byte) {
 func (r *walRecord) delete(name, key []byte) {
 	if r != nil {
 		r.b = appendBytes(appendBytes(append(r.b, walDelete), name), key)
+		r.spill()
+	}
+}
+
+func (r *walRecord) create(name []byte) {
+	if r != nil {
+		r.b = appendBytes(append(r.b, walBucket), name)
 		r.spill()
 	}
 }
@@ -345,24 +360,24 @@ func cutBytes(b []byte) (v, rest []byte, ok bool) {
 // recoverWAL writes into the store file path what its log holds since
 // the file's last commit (a crash's), and empties the log, before
 // anything else opens the file (compaction would renumber its
-// transactions). It says how many records it replayed.
-func recoverWAL(path string, logger *slog.Logger) (int, error) {
+// transactions).
+func recoverWAL(path string, logger *slog.Logger) error {
 	log, err := os.ReadFile(walPath(path))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return 0, nil
+		return nil
 	case err != nil:
-		return 0, fmt.Errorf("outbox store %s: reading its write-ahead log: %w", path, err)
+		return fmt.Errorf("outbox store %s: reading its write-ahead log: %w", path, err)
 	case len(log) == 0:
-		return 0, nil
+		return nil
 	}
 	if _, err := os.Stat(path); err != nil {
 		// No file to replay into: what the log holds is gone with it.
-		return 0, emptyWAL(path)
+		return emptyWAL(path)
 	}
 	db, err := openBolt(path, false)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	var base uint64
 	_ = db.View(func(tx *bolt.Tx) error {
@@ -375,14 +390,13 @@ func recoverWAL(path string, logger *slog.Logger) (int, error) {
 	}
 	if err != nil {
 		db.Close()
-		return 0, fmt.Errorf("outbox store %s: replaying its write-ahead log: %w", path, err)
+		return fmt.Errorf("outbox store %s: replaying its write-ahead log: %w", path, err)
 	}
 	if len(records) > 0 {
 		logger.Info("outbox store's write-ahead log replayed into it after a crash", "file", path, "records", len(records))
 	}
 	// Emptied while the file is locked: no other process writes it.
-	err = emptyWAL(path)
-	return len(records), errors.Join(err, db.Close())
+	return errors.Join(emptyWAL(path), db.Close())
 }
 
 // emptyWAL empties the log of the store file path, durably.
@@ -393,21 +407,14 @@ func emptyWAL(path string) error {
 	return syncPath(walPath(path))
 }
 
-// openWAL opens (creating) the store file path's log, empty, with its
-// directory entry durable.
+// openWAL opens (creating) the store file path's log, which
+// recoverWAL left empty, with its directory entry durable.
 func openWAL(path string) (*os.File, error) {
 	f, err := os.OpenFile(walPath(path), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("outbox store %s: opening its write-ahead log: %w", path, err)
 	}
-	err = f.Truncate(0)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = syncPath(filepath.Dir(path))
-	}
-	if err != nil {
+	if err = syncPath(filepath.Dir(path)); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("outbox store %s: opening its write-ahead log: %w", path, err)
 	}
@@ -429,7 +436,7 @@ func syncPath(path string) error {
 // them, and each write runs again alone. A read waiting for a checkpoint
 // hears back after it; the others before it.
 func (s *Store) commitLogged(group []*write) {
-	s.crowded = len(group)-lazyCount(group) >= 2
+	s.crowded = crowded(group)
 	err := s.counted(len(group), func() error { return s.logGroup(group) })
 	errs := make([]error, len(group))
 	for i := range group {
@@ -471,14 +478,17 @@ func (s *Store) commitLogged(group []*write) {
 	}
 }
 
-func lazyCount(group []*write) int {
-	n := 0
+// crowded says whether group holds several writes that are not
+// outcomes (acceptances, mostly), so that the next commit may wait
+// acceptLinger for more.
+func crowded(group []*write) bool {
+	eager := 0
 	for _, w := range group {
-		if w.lazy {
-			n++
+		if !w.lazy {
+			eager++
 		}
 	}
-	return n
+	return eager >= 2
 }
 
 // checkpointDue says whether the changes logged are old or many enough
