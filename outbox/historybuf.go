@@ -26,8 +26,11 @@ const maxHistoryLines = 4096
 // delivery's later attempt is applied after its earlier ones.
 type historyBuffer struct {
 	// writing serialises the writes of taken lines, so that two batches
-	// cannot commit out of order.
-	writing sync.Mutex
+	// cannot commit out of order: a channel of one, not a mutex, so that
+	// a Close waiting for the timer's batch blocks as a synctest bubble
+	// sees durably (a goroutine waiting for a mutex keeps the bubble's
+	// clock from reaching the commit the batch waits for).
+	writing chan struct{}
 	mu      sync.Mutex
 	lines   []*historyEntry
 	timer   *time.Timer
@@ -73,8 +76,8 @@ func (s *Store) bufferHistory(lines []*historyEntry) (full bool) {
 // committed.
 func (s *Store) writeHistory(eager bool) {
 	b := &s.hist
-	b.writing.Lock()
-	defer b.writing.Unlock()
+	b.writing <- struct{}{}
+	defer func() { <-b.writing }()
 	b.mu.Lock()
 	lines := b.lines
 	b.lines = nil

@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -131,10 +130,7 @@ func (s *JetStreamStore) acceptAll(ctx context.Context, cands []*Candidate, now 
 func (s *JetStreamStore) prejudge(ctx context.Context, c *Candidate, now time.Time) (slotRef, bool, error) {
 	c.State, c.Old, c.Seq, c.Delivery.ID = StateAccepted, 0, 0, 0
 	d := c.Delivery
-	if c.data == nil {
-		c.data, _ = json.Marshal(d)
-		c.size = len(c.data)
-	}
+	c.inline()
 	// The slot first, the dedup log second: a delivery done in between
 	// wrote the log before it released the slot, and a release after the
 	// slot's read changes the revision the slot's write must match, so a

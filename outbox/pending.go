@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,8 +30,14 @@ const (
 // hand pending deliveries over in the same form.
 type Candidate struct {
 	Delivery *Delivery
-	data     []byte
-	size     int
+	// data is the delivery's record; for a delivery whose alert the
+	// candidates of its other targets share, nil until inline builds it,
+	// the record being rec, the delivery without its alert after room
+	// for a shared record's header, and payload the alert.
+	data    []byte
+	rec     []byte
+	payload *payload
+	size    int
 	// shared is how much of size is the alert's encoding, shared with
 	// the same alert's deliveries to other targets.
 	shared int
@@ -51,6 +58,30 @@ func NewCandidate(d *Delivery) *Candidate {
 	return &Candidate{Delivery: d, data: data, size: len(data)}
 }
 
+// inline is the delivery's record with its alert in it.
+func (c *Candidate) inline() []byte {
+	switch {
+	case c.data != nil:
+	case c.payload != nil:
+		b := make([]byte, 0, c.size)
+		b = append(b, `{"alert":`...)
+		b = append(b, c.payload.json...)
+		b = append(b, ',')
+		c.data = append(b, c.rec[sharedHeader+1:]...)
+	default:
+		c.data, _ = json.Marshal(c.Delivery)
+		c.size = len(c.data)
+	}
+	return c.data
+}
+
+// sharing is the delivery's shared record, naming the payload ref.
+func (c *Candidate) sharing(ref uint64) []byte {
+	c.rec[0] = sharedRecord
+	binary.BigEndian.PutUint64(c.rec[1:sharedHeader], ref)
+	return c.rec
+}
+
 // Size is the size of the candidate's record, which counts against the
 // bounds of pending deliveries.
 func (c *Candidate) Size() int { return c.size }
@@ -64,7 +95,7 @@ func (c *Candidate) Shared() int { return c.shared }
 // alert is encoded once for all the targets that select it.
 type Encoder struct {
 	alerts      []*core.EnrichedAlert
-	encoded     [][]byte
+	encoded     []*payload
 	memos       []*core.RenderMemo
 	now         time.Time
 	traceParent string
@@ -73,22 +104,27 @@ type Encoder struct {
 // NewEncoder encodes the deliveries of alerts accepted at now; tp is the
 // traceparent of the accept span, if any.
 func NewEncoder(alerts []*core.EnrichedAlert, now time.Time, tp string) *Encoder {
-	return &Encoder{alerts: alerts, encoded: make([][]byte, len(alerts)), memos: make([]*core.RenderMemo, len(alerts)), now: now, traceParent: tp}
+	return &Encoder{alerts: alerts, encoded: make([]*payload, len(alerts)), memos: make([]*core.RenderMemo, len(alerts)), now: now, traceParent: tp}
 }
 
 // Alert is the delivery of the notification's alert i to target.
 func (e *Encoder) Alert(target string, i int) *Candidate {
 	if e.encoded[i] == nil {
-		e.encoded[i] = e.alerts[i].AppendJSON(make([]byte, 0, 1024))
+		e.encoded[i] = &payload{json: e.alerts[i].AppendJSON(make([]byte, 0, 1024))}
 		e.memos[i] = new(core.RenderMemo)
 	}
+	p := e.encoded[i]
 	// The candidate and its delivery in one allocation.
 	cd := &struct {
 		c Candidate
 		d Delivery
 	}{d: Delivery{Target: target, Alert: *e.alerts[i], AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent, Memo: e.memos[i]}}
-	data := (&newDelivery{Target: target, Alert: e.encoded[i], AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}).encode()
-	cd.c = Candidate{Delivery: &cd.d, data: data, size: len(data), shared: len(e.encoded[i])}
+	// The record without the alert, after room for a shared record's
+	// header: the store writes the alert once (payloads.go), or puts it
+	// back in (inline).
+	rec := (&newDelivery{Target: target, AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}).appendTo(make([]byte, sharedHeader, sharedHeader+len(target)+160))
+	size := inlineSize(len(rec)-sharedHeader, len(p.json))
+	cd.c = Candidate{Delivery: &cd.d, rec: rec, payload: p, size: size, shared: len(p.json)}
 	return &cd.c
 }
 
@@ -97,7 +133,7 @@ func (e *Encoder) Alert(target string, i int) *Candidate {
 func (e *Encoder) Group(target string, n *core.Notification) *Candidate {
 	group, _ := json.Marshal(n)
 	d := &Delivery{Target: target, Group: n, AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}
-	data := (&newDelivery{Target: target, Group: group, AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}).encode()
+	data := (&newDelivery{Target: target, Group: group, AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}).appendTo(nil)
 	return &Candidate{Delivery: d, data: data, size: len(data)}
 }
 
@@ -106,13 +142,15 @@ func (e *Encoder) Group(target string, n *core.Notification) *Candidate {
 func (s *Store) Load(fn func(*Candidate)) error {
 	n := 0
 	err := s.view(func(tx *txn) error {
+		payloads := s.payloads(tx)
 		return s.pending(tx).ForEach(func(k, v []byte) error {
 			var d Delivery
-			if err := json.Unmarshal(v, &d); err != nil {
+			size, err := decodePending(v, payloads, &d)
+			if err != nil {
 				return fmt.Errorf("pending delivery %d: %w", decodeID(k), err)
 			}
 			d.ID = decodeID(k)
-			fn(&Candidate{Delivery: &d, size: len(v), State: StateAccepted, Seq: s.commits.Add(1)})
+			fn(&Candidate{Delivery: &d, size: size, State: StateAccepted, Seq: s.commits.Add(1)})
 			n++
 			return nil
 		})
@@ -142,6 +180,8 @@ func (s *Store) decide(tx *txn, cands []*Candidate, now time.Time) error {
 	pending := s.pending(tx)
 	fillInOrder(pending)
 	done, settled := doneIn(tx), seek(tx.Bucket(bucketSettled))
+	// The payload each shared alert was written to in this transaction.
+	var written map[*payload]uint64
 	for _, c := range cands {
 		// The transaction may run again alone: decide afresh.
 		c.State, c.Old, c.Seq, c.Delivery.ID = StateAccepted, 0, 0, 0
@@ -172,7 +212,11 @@ func (s *Store) decide(tx *txn, cands []*Candidate, now time.Time) error {
 			return err
 		}
 		d.ID, c.Seq = id, s.commits.Add(1)
-		if err := pending.Put(encodeID(id), c.data); err != nil {
+		data, err := s.recordOf(tx, c, id, &written)
+		if err != nil {
+			return err
+		}
+		if err := pending.Insert(encodeID(id), data); err != nil {
 			return err
 		}
 		if err := s.slots.put(tx, slotKey, st.after(known, x, id, now)); err != nil {
@@ -180,6 +224,36 @@ func (s *Store) decide(tx *txn, cands []*Candidate, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// recordOf is the pending record of c, accepted as id: in a file, a
+// shared record when c shares its alert, the alert written to the
+// payloads bucket with the first of its deliveries that written notes;
+// in memory, the record with its alert in it.
+func (s *Store) recordOf(tx *txn, c *Candidate, id uint64, written *map[*payload]uint64) ([]byte, error) {
+	if c.payload == nil || s.mem != nil {
+		return c.inline(), nil
+	}
+	ref, ok := (*written)[c.payload]
+	if !ok {
+		ref = id
+		if err := tx.Bucket(bucketPayloads).Put(encodeID(ref), c.payload.json); err != nil {
+			return nil, err
+		}
+		if *written == nil {
+			*written = map[*payload]uint64{}
+		}
+		(*written)[c.payload] = ref
+	}
+	return c.sharing(ref), nil
+}
+
+// payloads reads tx's shared alerts.
+func (s *Store) payloads(tx *txn) getter {
+	if s.mem != nil {
+		return noPayloads{}
+	}
+	return seek(tx.Bucket(bucketPayloads))
 }
 
 // samePending reports whether the pending group delivery id carries the
@@ -207,7 +281,7 @@ func (s *Store) Read(id uint64) (*Delivery, error) {
 			return nil
 		}
 		d = &Delivery{ID: id}
-		if decodeErr = json.Unmarshal(v, d); decodeErr != nil {
+		if _, decodeErr = decodePending(v, s.payloads(tx), d); decodeErr != nil {
 			d = nil
 		}
 		return nil

@@ -206,11 +206,13 @@ type newDelivery struct {
 	TraceParent string
 }
 
-// encode writes the record as a Delivery's JSON would be, with the alert
+// appendTo appends the record as a Delivery's JSON would be, with the alert
 // (or group) already encoded copied in as it is: json.Marshal would
 // compact the raw JSON again for every target.
-func (n *newDelivery) encode() []byte {
-	b := make([]byte, 0, len(n.Alert)+len(n.Group)+len(n.Target)+160)
+func (n *newDelivery) appendTo(b []byte) []byte {
+	if b == nil {
+		b = make([]byte, 0, len(n.Alert)+len(n.Group)+len(n.Target)+160)
+	}
 	b = append(b, `{"target":`...)
 	b = core.AppendJSONString(b, n.Target)
 	if n.Alert != nil {

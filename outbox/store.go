@@ -114,6 +114,8 @@ type Store struct {
 	mem *memory
 	// slots holds every slot's newest state (slots.go).
 	slots *slotIndex
+	// refs counts the pending records naming each shared alert.
+	refs *payloadRefs
 	// hist holds the attempts' history lines until they are written
 	// (historybuf.go).
 	hist historyBuffer
@@ -189,7 +191,8 @@ func Open(path string, opts StoreOptions) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, path: path, opts: opts, writes: make(chan *write, maxGroup), stop: make(chan struct{})}
+	s := &Store{db: db, path: path, opts: opts, writes: make(chan *write, maxGroup), stop: make(chan struct{}),
+		hist: historyBuffer{writing: make(chan struct{}, 1)}}
 	if !opts.NoSync && !opts.Volatile {
 		if s.wal, err = openWAL(path); err != nil {
 			db.Close()
@@ -200,6 +203,14 @@ func Open(path string, opts StoreOptions) (*Store, error) {
 	if s.slots, highest, err = loadSlots(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("outbox store %s: %w", path, err)
+	}
+	orphans := 0
+	if s.refs, orphans, err = loadPayloadRefs(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("outbox store %s: %w", path, err)
+	}
+	if orphans > 0 {
+		opts.Logger.Warn("outbox store held shared alerts no pending delivery named; deleted", "file", path, "alerts", orphans)
 	}
 	if opts.Volatile {
 		if s.mem, err = memorySince(db, highest); err != nil {
@@ -218,7 +229,7 @@ func openDB(path string, noSync bool, logger *slog.Logger) (*bolt.DB, error) {
 	}
 	rewritten, moved := 0, 0
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketPending, bucketDead, bucketDone, bucketSlots, bucketSettled, bucketState, bucketHistory} {
+		for _, b := range [][]byte{bucketPending, bucketPayloads, bucketDead, bucketDone, bucketSlots, bucketSettled, bucketState, bucketHistory} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -524,12 +535,14 @@ func (s *Store) updateDB(fn func(*txn) error) error {
 	if s.mem == nil {
 		err := s.db.Update(run)
 		s.slots.end(err == nil)
+		s.refs.end(err == nil)
 		return err
 	}
 	s.mem.begin()
 	err := s.db.Update(run)
 	s.mem.end(err == nil)
 	s.slots.end(err == nil)
+	s.refs.end(err == nil)
 	return err
 }
 
@@ -555,7 +568,7 @@ func (s *Store) pending(tx *txn) records {
 		return s.mem.in(tx.Tx)
 	}
 	b := tx.Bucket(bucketPending)
-	return fileRecords{b, b.Cursor()}
+	return fileRecords{bucket: b, c: b.Cursor(), payloads: tx.Bucket(bucketPayloads), refs: s.refs}
 }
 
 // fileRecords are the file's pending bucket, read and deleted from
@@ -563,21 +576,63 @@ func (s *Store) pending(tx *txn) records {
 // Delete make a cursor each, and their stacks were a fifth of the
 // cursors' allocations per delivery. Each call seeks from the root, so
 // that writes in between are seen.
+//
+// A shared record's alert is in the payloads bucket (payloads.go): the
+// records count the shared records that name each payload as they are
+// written and deleted, and the last one's delete takes its payload
+// along.
 type fileRecords struct {
 	*bucket
-	c *bolt.Cursor
+	c        *bolt.Cursor
+	payloads *bucket
+	refs     *payloadRefs
 }
 
 func (f fileRecords) Get(id []byte) []byte { return seeker{f.c}.get(id) }
 
+// Insert writes the record of a new id: none was there before.
+func (f fileRecords) Insert(id, v []byte) error {
+	if err := f.bucket.Put(id, v); err != nil {
+		return err
+	}
+	if ref, ok := sharedRef(v); ok {
+		f.refs.add(ref, 1)
+	}
+	return nil
+}
+
+// Put writes the record of id in place of the one there, if any.
+func (f fileRecords) Put(id, v []byte) error {
+	var old uint64
+	if k, was := f.c.Seek(id); bytes.Equal(k, id) {
+		old, _ = sharedRef(was)
+	}
+	if err := f.Insert(id, v); err != nil {
+		return err
+	}
+	return f.release(old)
+}
+
 func (f fileRecords) Delete(id []byte) error {
-	if k, _ := f.c.Seek(id); bytes.Equal(k, id) {
+	if k, v := f.c.Seek(id); bytes.Equal(k, id) {
+		// The page's bytes are valid until the delete.
+		ref, _ := sharedRef(v)
 		if err := f.c.Delete(); err != nil {
 			return err
 		}
 		f.log.delete(f.name, id)
+		return f.release(ref)
 	}
 	return nil
+}
+
+// release notes that a record naming the payload ref (none if 0) is
+// gone, and deletes the payload with the last.
+func (f fileRecords) release(ref uint64) error {
+	if ref == 0 || f.refs.add(ref, -1) > 0 {
+		return nil
+	}
+	return f.payloads.Delete(encodeID(ref))
 }
 
 func (s *Store) failWaiting() {

@@ -352,7 +352,7 @@ func TestNewDeliveryEncodesAsDelivery(t *testing.T) {
 	}
 	at := time.Date(2026, 12, 2, 1, 2, 3, 456789, time.UTC)
 	for _, tp := range []string{"", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"} {
-		raw := (&newDelivery{Target: `t"1`, Alert: alertJSON, AcceptedAt: at, NextAttempt: at, TraceParent: tp}).encode()
+		raw := (&newDelivery{Target: `t"1`, Alert: alertJSON, AcceptedAt: at, NextAttempt: at, TraceParent: tp}).appendTo(nil)
 		var d Delivery
 		if err := json.Unmarshal(raw, &d); err != nil {
 			t.Fatalf("%s: %v", raw, err)

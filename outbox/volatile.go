@@ -17,7 +17,10 @@ import (
 // so the pipeline is the same; only a restart loses what memory held.
 type records interface {
 	Get(id []byte) []byte
+	// Put writes the record of id, in place of the one there if any;
+	// Insert that of a new id, none there before.
 	Put(id, v []byte) error
+	Insert(id, v []byte) error
 	Delete(id []byte) error
 	NextSequence() (uint64, error)
 	ForEach(fn func(k, v []byte) error) error
@@ -99,6 +102,7 @@ func (v readView) Get(id []byte) []byte {
 	return v.m.records[string(id)]
 }
 func (readView) Put([]byte, []byte) error      { return berrors.ErrTxNotWritable }
+func (readView) Insert([]byte, []byte) error   { return berrors.ErrTxNotWritable }
 func (readView) Delete([]byte) error           { return berrors.ErrTxNotWritable }
 func (readView) NextSequence() (uint64, error) { return 0, berrors.ErrTxNotWritable }
 func (v readView) ForEach(fn func(k, v []byte) error) error {
@@ -135,6 +139,8 @@ func (v writeView) Put(id, b []byte) error {
 	ov.puts[string(id)] = bytes.Clone(b)
 	return nil
 }
+
+func (v writeView) Insert(id, b []byte) error { return v.Put(id, b) }
 
 func (v writeView) Delete(id []byte) error {
 	ov := v.m.overlay

@@ -554,6 +554,7 @@ func (s *Store) logGroup(group []*write) error {
 		}
 	}
 	s.slots.end(true)
+	s.refs.end(true)
 	return nil
 }
 
@@ -595,6 +596,7 @@ func (s *Store) replay(tx *bolt.Tx) error {
 // logged: it rolls back, and the next transaction replays the log.
 func (s *Store) rewind() error {
 	s.slots.end(false)
+	s.refs.end(false)
 	if s.open == nil {
 		return nil
 	}
