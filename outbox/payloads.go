@@ -11,9 +11,11 @@ import (
 // targets is ten pending deliveries that differ in their target only;
 // written each with its alert, the file's pending records carried the
 // alert's JSON ten times, and each copy went through the write-ahead
-// log, the file's pages and the deletes at the end (nine tenths of the
-// bytes a delivery wrote, under BenchmarkEndToEnd's ten alerts per
-// notification: BENCHMARKS.md). So the file store writes the alert once,
+// log, the file's pages and the deletes at the end (most of each
+// pending record; with it once, BenchmarkEndToEnd's ten alerts a
+// notification to ten targets left a fifth less in the file and took
+// about a tenth less CPU a delivery: BENCHMARKS.md). So the file store
+// writes the alert once,
 // into the payloads bucket, and the pending record of each of its
 // deliveries names it: a shared record. The last of its deliveries to
 // leave the pending bucket deletes it, in the same transaction.
@@ -32,8 +34,14 @@ const (
 	sharedHeader = 1 + 8
 )
 
-// payload is an alert's JSON that the candidates of its deliveries share.
-type payload struct{ json []byte }
+// payload is an alert's JSON that the candidates of its deliveries
+// share, and how many of them there are: an alert that goes to one
+// target is written whole in its one record, where a payload would add a
+// write and a bucket's pages to the commit and save nothing.
+type payload struct {
+	json []byte
+	uses int
+}
 
 // sharedRef returns the payload key a pending record names, if it is a
 // shared one.

@@ -123,8 +123,8 @@ func TestSharedAlertIsWrittenOnce(t *testing.T) {
 		t.Fatalf("after b's resolve to two targets: %d shared, %d alerts; want 3 (b at t3, the resolve twice), 2", shared, payloads)
 	}
 	fanOut(t, s, targets[2:], b2)
-	if shared, _, payloads := fileRecordsOf(t, s); shared != 3 || payloads != 2 {
-		t.Fatalf("after b's resolve to the third: %d shared, %d alerts; want 3, 2 (the resolve's in two payloads)", shared, payloads)
+	if shared, inline, payloads := fileRecordsOf(t, s); shared != 2 || inline != 2 || payloads != 1 {
+		t.Fatalf("after b's resolve to the third alone: %d shared, %d inline, %d alerts; want 2, 2 (a's retry, the resolve to one target), 1", shared, inline, payloads)
 	}
 }
 
@@ -215,6 +215,15 @@ func TestSharedAlertFailedWrite(t *testing.T) {
 	}
 }
 
+// An alert that goes to one target is written whole, in its record.
+func TestSharedAlertOneTarget(t *testing.T) {
+	s := newStore(t, StoreOptions{})
+	fanOut(t, s, []string{"t1"}, alert("a", core.StatusFiring, 1), alert("b", core.StatusFiring, 1))
+	if shared, inline, payloads := fileRecordsOf(t, s); shared != 0 || inline != 2 || payloads != 0 {
+		t.Errorf("two alerts to one target: %d shared, %d inline records, %d alerts; want 0, 2, 0", shared, inline, payloads)
+	}
+}
+
 // A volatile store's records in memory hold their alert; its file holds
 // no shared alert.
 func TestSharedAlertVolatile(t *testing.T) {
@@ -247,5 +256,22 @@ func TestSharedCandidateInline(t *testing.T) {
 	got.Memo = c.Delivery.Memo
 	if !reflect.DeepEqual(&got, c.Delivery) {
 		t.Errorf("decoded\n%+v\nwant\n%+v", got, *c.Delivery)
+	}
+}
+
+// Once accepted, a candidate holds neither its record nor its alert's
+// JSON: the answers and lanes it goes on to need neither, and a large
+// notification's would stay in memory as long as they do.
+func TestAcceptLetsGoOfRecords(t *testing.T) {
+	s := newStore(t, StoreOptions{})
+	for _, targets := range [][]string{{"t1"}, {"t1", "t2"}} {
+		for _, cands := range fanOut(t, s, targets, alert("a"+targets[len(targets)-1], core.StatusFiring, 1)) {
+			for _, c := range cands {
+				if c.data != nil || c.rec != nil || c.payload != nil || c.State != StateAccepted {
+					t.Errorf("%d targets: after Accept the candidate holds %d bytes of record, %d of shared record, alert %v; state %q",
+						len(targets), len(c.data), len(c.rec), c.payload != nil, c.State)
+				}
+			}
+		}
 	}
 }

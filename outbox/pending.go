@@ -31,9 +31,10 @@ const (
 type Candidate struct {
 	Delivery *Delivery
 	// data is the delivery's record; for a delivery whose alert the
-	// candidates of its other targets share, nil until inline builds it,
-	// the record being rec, the delivery without its alert after room
-	// for a shared record's header, and payload the alert.
+	// candidates of its other targets share (payload), nil until inline
+	// builds it, and rec, once a file store's Accept encoded it, the
+	// delivery without its alert after room for a shared record's
+	// header.
 	data    []byte
 	rec     []byte
 	payload *payload
@@ -63,16 +64,41 @@ func (c *Candidate) inline() []byte {
 	switch {
 	case c.data != nil:
 	case c.payload != nil:
-		b := make([]byte, 0, c.size)
-		b = append(b, `{"alert":`...)
-		b = append(b, c.payload.json...)
-		b = append(b, ',')
-		c.data = append(b, c.rec[sharedHeader+1:]...)
+		c.data = c.fields().appendTo(make([]byte, 0, c.size))
 	default:
 		c.data, _ = json.Marshal(c.Delivery)
 		c.size = len(c.data)
 	}
 	return c.data
+}
+
+// fields are what the record of a candidate that shares its alert holds:
+// the delivery as accepted, and the alert.
+func (c *Candidate) fields() *newDelivery {
+	d := c.Delivery
+	return &newDelivery{Target: d.Target, Alert: c.payload.json, AcceptedAt: d.AcceptedAt, NextAttempt: d.NextAttempt, TraceParent: d.TraceParent}
+}
+
+// encodeRecords encodes, before the transaction, the records of a file
+// store's candidates: of each whose alert goes to other targets too,
+// the record without its alert, after room for a shared record's
+// header (sharing fills it in), and of each whose alert goes to it
+// alone, the whole record, which drops its hold on the alert's JSON
+// before the transaction, not after (of a notification of 10 000 alerts
+// to one target, 6 MiB held through the commit, TestMemoryStaysUnderChartLimit).
+func encodeRecords(cands []*Candidate) {
+	for _, c := range cands {
+		switch {
+		case c.payload == nil || c.rec != nil || c.data != nil:
+		case c.payload.uses > 1:
+			nd := c.fields()
+			nd.Alert = nil
+			c.rec = nd.appendTo(make([]byte, sharedHeader, sharedHeader+len(nd.Target)+len(nd.TraceParent)+160))
+		default:
+			c.inline()
+			c.payload = nil
+		}
+	}
 }
 
 // sharing is the delivery's shared record, naming the payload ref.
@@ -99,6 +125,7 @@ type Encoder struct {
 	memos       []*core.RenderMemo
 	now         time.Time
 	traceParent string
+	scratch     []byte
 }
 
 // NewEncoder encodes the deliveries of alerts accepted at now; tp is the
@@ -114,17 +141,17 @@ func (e *Encoder) Alert(target string, i int) *Candidate {
 		e.memos[i] = new(core.RenderMemo)
 	}
 	p := e.encoded[i]
+	p.uses++
 	// The candidate and its delivery in one allocation.
 	cd := &struct {
 		c Candidate
 		d Delivery
 	}{d: Delivery{Target: target, Alert: *e.alerts[i], AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent, Memo: e.memos[i]}}
-	// The record without the alert, after room for a shared record's
-	// header: the store writes the alert once (payloads.go), or puts it
-	// back in (inline).
-	rec := (&newDelivery{Target: target, AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}).appendTo(make([]byte, sharedHeader, sharedHeader+len(target)+160))
-	size := inlineSize(len(rec)-sharedHeader, len(p.json))
-	cd.c = Candidate{Delivery: &cd.d, rec: rec, payload: p, size: size, shared: len(p.json)}
+	// Nothing is encoded yet: the store writes the alert once for all
+	// its targets (payloads.go) or whole in each record. The size is
+	// the whole record's, measured on the record without the alert.
+	e.scratch = (&newDelivery{Target: target, AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}).appendTo(e.scratch[:0])
+	cd.c = Candidate{Delivery: &cd.d, payload: p, size: inlineSize(len(e.scratch), len(p.json)), shared: len(p.json)}
 	return &cd.c
 }
 
@@ -172,7 +199,18 @@ func (s *Store) Load(fn func(*Candidate)) error {
 // group) stale; the others are accepted, each superseding the pending
 // older state of its alert.
 func (s *Store) Accept(cands []*Candidate, now time.Time) error {
-	return s.update(func(tx *txn) error { return s.decide(tx, cands, now) })
+	if s.mem == nil {
+		encodeRecords(cands)
+	}
+	err := s.update(func(tx *txn) error { return s.decide(tx, cands, now) })
+	if err == nil {
+		// The records are written: what the candidates go on to be
+		// (answers, lanes) need not hold them, nor the alerts' JSON.
+		for _, c := range cands {
+			c.data, c.rec, c.payload = nil, nil, nil
+		}
+	}
+	return err
 }
 
 // decide settles each candidate's state inside the transaction.
@@ -227,11 +265,12 @@ func (s *Store) decide(tx *txn, cands []*Candidate, now time.Time) error {
 }
 
 // recordOf is the pending record of c, accepted as id: in a file, a
-// shared record when c shares its alert, the alert written to the
+// shared record when c shares its alert with the candidates of other
+// targets, the alert written to the
 // payloads bucket with the first of its deliveries that written notes;
 // in memory, the record with its alert in it.
 func (s *Store) recordOf(tx *txn, c *Candidate, id uint64, written *map[*payload]uint64) ([]byte, error) {
-	if c.payload == nil || s.mem != nil {
+	if c.rec == nil || s.mem != nil {
 		return c.inline(), nil
 	}
 	ref, ok := (*written)[c.payload]
