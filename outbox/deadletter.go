@@ -233,7 +233,8 @@ func (s *Store) revive(tx *txn, key []byte, d *Delivery, now time.Time) (string,
 	if err := tx.Bucket(bucketDead).Delete(key); err != nil {
 		return "", nil, err
 	}
-	if err := pending.Put(key, data); err != nil {
+	// A dead letter's id is no pending one's.
+	if err := pending.Insert(key, data); err != nil {
 		return "", nil, err
 	}
 	if err := s.slots.put(tx, slotKey, st.after(known, x, d.ID, now)); err != nil {

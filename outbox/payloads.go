@@ -13,11 +13,10 @@ import (
 // alert's JSON ten times, and each copy went through the write-ahead
 // log, the file's pages and the deletes at the end (most of each
 // pending record; with it once, BenchmarkEndToEnd's ten alerts a
-// notification to ten targets left a fifth less in the file and took
-// about a tenth less CPU a delivery: BENCHMARKS.md). So the file store
-// writes the alert once,
-// into the payloads bucket, and the pending record of each of its
-// deliveries names it: a shared record. The last of its deliveries to
+// notification to ten targets left a fifth less in the file:
+// BENCHMARKS.md). So the file store writes the alert once, into the
+// payloads bucket, and the pending record of each of its deliveries
+// names it: a shared record. The last of its deliveries to
 // leave the pending bucket deletes it, in the same transaction.
 //
 // A payload's key is the id of the first delivery accepted with it
@@ -56,17 +55,16 @@ func sharedRef(v []byte) (uint64, bool) {
 // payloads when the record shares it, and returns the size of the record
 // with its alert in it, which counts against the bounds of pending
 // deliveries (Candidate.Size).
-func decodePending(v []byte, payloads getter, d *Delivery) (int, error) {
+func decodePending(v []byte, payloads seeker, d *Delivery) (int, error) {
 	if len(v) == 0 || v[0] != sharedRecord {
 		return len(v), json.Unmarshal(v, d)
 	}
-	ref, ok := sharedRef(v)
-	if !ok {
+	if len(v) < sharedHeader {
 		return 0, fmt.Errorf("a shared record of %d bytes, shorter than its header", len(v))
 	}
 	p := payloads.get(v[1:sharedHeader])
 	if p == nil {
-		return 0, fmt.Errorf("its alert (payload %d) is missing", ref)
+		return 0, fmt.Errorf("its alert (payload %d) is missing", decodeID(v[1:sharedHeader]))
 	}
 	if err := json.Unmarshal(v[sharedHeader:], d); err != nil {
 		return 0, err
@@ -78,15 +76,6 @@ func decodePending(v []byte, payloads getter, d *Delivery) (int, error) {
 // alert bytes once the alert is in it: `{"alert":`, the alert and a
 // comma more.
 func inlineSize(rec, alert int) int { return rec + alert + len(`"alert":,`) }
-
-// getter reads a bucket's values.
-type getter interface{ get(key []byte) []byte }
-
-// noPayloads is the payloads of a store with none (a volatile one's
-// records in memory never share).
-type noPayloads struct{}
-
-func (noPayloads) get([]byte) []byte { return nil }
 
 // payloadRefs counts the pending records that name each payload, so
 // that the last one to go deletes it. The counts live in memory only:

@@ -30,11 +30,11 @@ const (
 // hand pending deliveries over in the same form.
 type Candidate struct {
 	Delivery *Delivery
-	// data is the delivery's record; for a delivery whose alert the
-	// candidates of its other targets share (payload), nil until inline
-	// builds it, and rec, once a file store's Accept encoded it, the
-	// delivery without its alert after room for a shared record's
-	// header.
+	// data is the delivery's record. A candidate of Encoder.Alert has
+	// none yet: rec is its delivery without the alert, after room for a
+	// shared record's header, and payload the alert, which a file store
+	// writes once for the candidates of all its targets (recordOf), and
+	// any other store puts back in (inline).
 	data    []byte
 	rec     []byte
 	payload *payload
@@ -59,46 +59,23 @@ func NewCandidate(d *Delivery) *Candidate {
 	return &Candidate{Delivery: d, data: data, size: len(data)}
 }
 
-// inline is the delivery's record with its alert in it.
+// inline is the delivery's record with its alert in it. Built from rec
+// and payload, it lets go of both: the whole record holds the alert.
 func (c *Candidate) inline() []byte {
 	switch {
 	case c.data != nil:
 	case c.payload != nil:
-		c.data = c.fields().appendTo(make([]byte, 0, c.size))
+		b := make([]byte, 0, c.size)
+		b = append(b, `{"alert":`...)
+		b = append(b, c.payload.json...)
+		b = append(b, ',')
+		c.data = append(b, c.rec[sharedHeader+1:]...)
 	default:
 		c.data, _ = json.Marshal(c.Delivery)
 		c.size = len(c.data)
 	}
+	c.rec, c.payload = nil, nil
 	return c.data
-}
-
-// fields are what the record of a candidate that shares its alert holds:
-// the delivery as accepted, and the alert.
-func (c *Candidate) fields() *newDelivery {
-	d := c.Delivery
-	return &newDelivery{Target: d.Target, Alert: c.payload.json, AcceptedAt: d.AcceptedAt, NextAttempt: d.NextAttempt, TraceParent: d.TraceParent}
-}
-
-// encodeRecords encodes, before the transaction, the records of a file
-// store's candidates: of each whose alert goes to other targets too,
-// the record without its alert, after room for a shared record's
-// header (sharing fills it in), and of each whose alert goes to it
-// alone, the whole record, which drops its hold on the alert's JSON
-// before the transaction, not after (of a notification of 10 000 alerts
-// to one target, 6 MiB held through the commit, TestMemoryStaysUnderChartLimit).
-func encodeRecords(cands []*Candidate) {
-	for _, c := range cands {
-		switch {
-		case c.payload == nil || c.rec != nil || c.data != nil:
-		case c.payload.uses > 1:
-			nd := c.fields()
-			nd.Alert = nil
-			c.rec = nd.appendTo(make([]byte, sharedHeader, sharedHeader+len(nd.Target)+len(nd.TraceParent)+160))
-		default:
-			c.inline()
-			c.payload = nil
-		}
-	}
 }
 
 // sharing is the delivery's shared record, naming the payload ref.
@@ -125,7 +102,6 @@ type Encoder struct {
 	memos       []*core.RenderMemo
 	now         time.Time
 	traceParent string
-	scratch     []byte
 }
 
 // NewEncoder encodes the deliveries of alerts accepted at now; tp is the
@@ -147,11 +123,8 @@ func (e *Encoder) Alert(target string, i int) *Candidate {
 		c Candidate
 		d Delivery
 	}{d: Delivery{Target: target, Alert: *e.alerts[i], AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent, Memo: e.memos[i]}}
-	// Nothing is encoded yet: the store writes the alert once for all
-	// its targets (payloads.go) or whole in each record. The size is
-	// the whole record's, measured on the record without the alert.
-	e.scratch = (&newDelivery{Target: target, AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}).appendTo(e.scratch[:0])
-	cd.c = Candidate{Delivery: &cd.d, payload: p, size: inlineSize(len(e.scratch), len(p.json)), shared: len(p.json)}
+	rec := (&newDelivery{Target: target, AcceptedAt: e.now, NextAttempt: e.now, TraceParent: e.traceParent}).appendTo(make([]byte, sharedHeader, sharedHeader+len(target)+len(e.traceParent)+160))
+	cd.c = Candidate{Delivery: &cd.d, rec: rec, payload: p, size: inlineSize(len(rec)-sharedHeader, len(p.json)), shared: len(p.json)}
 	return &cd.c
 }
 
@@ -199,8 +172,15 @@ func (s *Store) Load(fn func(*Candidate)) error {
 // group) stale; the others are accepted, each superseding the pending
 // older state of its alert.
 func (s *Store) Accept(cands []*Candidate, now time.Time) error {
-	if s.mem == nil {
-		encodeRecords(cands)
+	for _, c := range cands {
+		// Encoded before the commit. A candidate whose alert goes to it
+		// alone, or to a store in memory, holds the whole record and lets
+		// go of the alert's JSON before the commit, not after (of a
+		// notification of 10 000 alerts to one target, 6 MiB held through
+		// it: TestMemoryStaysUnderChartLimit).
+		if c.payload != nil && (c.payload.uses < 2 || s.mem != nil) {
+			c.inline()
+		}
 	}
 	err := s.update(func(tx *txn) error { return s.decide(tx, cands, now) })
 	if err == nil {
@@ -264,13 +244,13 @@ func (s *Store) decide(tx *txn, cands []*Candidate, now time.Time) error {
 	return nil
 }
 
-// recordOf is the pending record of c, accepted as id: in a file, a
-// shared record when c shares its alert with the candidates of other
-// targets, the alert written to the
-// payloads bucket with the first of its deliveries that written notes;
-// in memory, the record with its alert in it.
+// recordOf is the pending record of c, accepted as id: a shared record
+// when c shares its alert with the candidates of other targets (Accept
+// left it its payload), the alert written to the payloads bucket with
+// the first of them, which written notes; else, and always in memory,
+// the whole record.
 func (s *Store) recordOf(tx *txn, c *Candidate, id uint64, written *map[*payload]uint64) ([]byte, error) {
-	if c.rec == nil || s.mem != nil {
+	if c.payload == nil || s.mem != nil {
 		return c.inline(), nil
 	}
 	ref, ok := (*written)[c.payload]
@@ -287,13 +267,8 @@ func (s *Store) recordOf(tx *txn, c *Candidate, id uint64, written *map[*payload
 	return c.sharing(ref), nil
 }
 
-// payloads reads tx's shared alerts.
-func (s *Store) payloads(tx *txn) getter {
-	if s.mem != nil {
-		return noPayloads{}
-	}
-	return seek(tx.Bucket(bucketPayloads))
-}
+// payloads reads tx's shared alerts (a store in memory has none).
+func (s *Store) payloads(tx *txn) seeker { return seek(tx.Bucket(bucketPayloads)) }
 
 // samePending reports whether the pending group delivery id carries the
 // same notification as d (a resend of it), which is then not coalesced
