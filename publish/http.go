@@ -193,7 +193,7 @@ func send(c *http.Client, req *http.Request, check Checker, maxAnswer int64, who
 		// header spares userAgent a copy of the request.
 		req.Header["User-Agent"] = u.value
 	}
-	resp, err := c.Do(req)
+	resp, err := do(c, req)
 	if err != nil {
 		return nil, RedactURLError(err)
 	}
@@ -224,6 +224,56 @@ func send(c *http.Client, req *http.Request, check Checker, maxAnswer int64, who
 		return body, check(resp, body)
 	}
 	return body, nil
+}
+
+// do sends req as c.Do would. c.Do copies every request's headers before
+// sending it, for the redirects it may follow (2 % of am-fanout's CPU per
+// delivery, BENCHMARKS.md); a client that follows redirects by Go's
+// default policy and has no cookie jar, timeout or user in the URL to
+// apply gets the request from its transport directly instead, and only
+// an answer that redirects is sent again through c.Do, which follows it:
+// the first URL sees such a request twice, as a redirect means it did
+// not act on it. Errors are c.Do's, the URL's place redacted.
+func do(c *http.Client, req *http.Request) (*http.Response, error) {
+	if c.Transport == nil || c.CheckRedirect != nil || c.Jar != nil || c.Timeout > 0 ||
+		req.URL.User != nil || req.Body != nil && req.GetBody == nil {
+		return c.Do(req)
+	}
+	resp, err := c.Transport.RoundTrip(req)
+	if err != nil {
+		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: "<redacted>", Err: err}
+	}
+	if !redirects(resp) {
+		return resp, nil
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	again := req.Clone(req.Context())
+	if req.GetBody != nil {
+		if again.Body, err = req.GetBody(); err != nil {
+			return nil, &url.Error{Op: urlErrorOp(req.Method), URL: "<redacted>", Err: err}
+		}
+	}
+	return c.Do(again)
+}
+
+// redirects reports whether c.Do would follow resp (a status that
+// redirects, with a Location to go to).
+func redirects(resp *http.Response) bool {
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return resp.Header.Get("Location") != ""
+	}
+	return false
+}
+
+// urlErrorOp is the Op of the url.Error c.Do returns for method ("Post").
+func urlErrorOp(method string) string {
+	if method == "" {
+		return "Get"
+	}
+	return method[:1] + strings.ToLower(method[1:])
 }
 
 // classify turns a status code into an outcome.

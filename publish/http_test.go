@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -351,7 +352,9 @@ func TestUserAgentOnEveryRequest(t *testing.T) {
 
 // A request BodyRequest builds names its URL's host in its Host header,
 // which the transport takes from the URL, and follows a redirect to
-// another host with that host's.
+// another host with that host's. The first URL sees the request twice:
+// Send takes it from the transport itself, and sends what redirects
+// again through the client, which follows it.
 func TestBodyRequestHost(t *testing.T) {
 	var mu sync.Mutex
 	var hosts []string
@@ -381,8 +384,104 @@ func TestBodyRequestHost(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := []string{strings.TrimPrefix(from.URL, "http://"), strings.TrimPrefix(to.URL, "http://")}
+	fromHost, toHost := strings.TrimPrefix(from.URL, "http://"), strings.TrimPrefix(to.URL, "http://")
+	want := []string{fromHost, fromHost, toHost}
 	if strings.Join(hosts, ",") != strings.Join(want, ",") {
 		t.Errorf("Host headers received %q, want %q", hosts, want)
 	}
+}
+
+// TestSendAsTheClientWould: Send, which takes most requests from the
+// client's transport itself, keeps what the client's Do does: a
+// redirect is followed with the body, or not at all under
+// follow_redirects: false; a user in the URL becomes basic
+// authentication; a failure to connect names no URL; every request
+// carries its headers.
+func TestSendAsTheClientWould(t *testing.T) {
+	type seen struct{ path, method, body, auth, ct string }
+	var mu sync.Mutex
+	var got []seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, seen{r.URL.Path, r.Method, string(b), r.Header.Get("Authorization"), r.Header.Get("Content-Type")})
+		mu.Unlock()
+		if r.URL.Path == "/moved" {
+			http.Redirect(w, r, "/hook", http.StatusPermanentRedirect)
+		}
+	}))
+	defer srv.Close()
+	send := func(t *testing.T, cfg commoncfg.HTTPClientConfig, rawURL string) ([]seen, error) {
+		t.Helper()
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		h, err := NewHTTPTarget("send", cfg, nil, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		req, err := BodyRequest(context.Background(), http.MethodPost, rawURL, []byte(`{"a":1}`), "application/json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Send(h.Client, req, nil)
+		mu.Lock()
+		defer mu.Unlock()
+		return got, err
+	}
+	body, ct := `{"a":1}`, "application/json"
+
+	t.Run("a redirect followed with its body", func(t *testing.T) {
+		reqs, err := send(t, commoncfg.DefaultHTTPClientConfig, srv.URL+"/moved")
+		if err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		last := reqs[len(reqs)-1]
+		if want := (seen{"/hook", http.MethodPost, body, "", ct}); last != want {
+			t.Errorf("the redirect's request was %+v, want %+v", last, want)
+		}
+	})
+	t.Run("follow_redirects: false", func(t *testing.T) {
+		cfg := commoncfg.DefaultHTTPClientConfig
+		cfg.FollowRedirects = false
+		reqs, err := send(t, cfg, srv.URL+"/moved")
+		if core.StatusCode(err) != http.StatusPermanentRedirect || core.IsRetryable(err) {
+			t.Errorf("Send = %v, want a permanent failure with the 308", err)
+		}
+		if len(reqs) != 1 {
+			t.Errorf("%d requests, want 1: %+v", len(reqs), reqs)
+		}
+	})
+	t.Run("a user in the URL", func(t *testing.T) {
+		u, _ := url.Parse(srv.URL + "/hook")
+		u.User = url.UserPassword("am", "fanout")
+		reqs, err := send(t, commoncfg.DefaultHTTPClientConfig, u.String())
+		if err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		if want := "Basic YW06ZmFub3V0"; len(reqs) != 1 || reqs[0].auth != want {
+			t.Errorf("requests %+v, want one with Authorization %q", reqs, want)
+		}
+	})
+	t.Run("a plain request, once", func(t *testing.T) {
+		reqs, err := send(t, commoncfg.DefaultHTTPClientConfig, srv.URL+"/hook")
+		if err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		if want := (seen{"/hook", http.MethodPost, body, "", ct}); len(reqs) != 1 || reqs[0] != want {
+			t.Errorf("requests %+v, want one %+v", reqs, want)
+		}
+	})
+	t.Run("no URL in a failure to connect", func(t *testing.T) {
+		closed := httptest.NewServer(http.NotFoundHandler())
+		closed.Close()
+		_, err := send(t, commoncfg.DefaultHTTPClientConfig, closed.URL+"/services/SeCrEtToKeN")
+		if core.Classify(err, false, 0).Kind != core.OutcomeRetry {
+			t.Fatalf("Send = %v, want a retryable failure", err)
+		}
+		if strings.Contains(err.Error(), "SeCrEtToKeN") || !strings.Contains(err.Error(), `Post "<redacted>"`) {
+			t.Errorf("Send's error %q names the URL, or not as the client's would be redacted", err)
+		}
+	})
 }
