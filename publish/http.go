@@ -240,8 +240,14 @@ func do(c *http.Client, req *http.Request) (*http.Response, error) {
 		return c.Do(req)
 	}
 	resp, err := c.Transport.RoundTrip(req)
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: "<redacted>", Err: err}
+	case resp == nil:
+		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: "<redacted>", Err: fmt.Errorf("the round tripper (%T) returned neither an answer nor an error", c.Transport)}
+	case resp.Body == nil:
+		// As c.Do does for round trippers that mean an empty body so.
+		resp.Body = http.NoBody
 	}
 	if !redirects(resp) {
 		return resp, nil

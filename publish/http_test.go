@@ -485,3 +485,28 @@ func TestSendAsTheClientWould(t *testing.T) {
 		}
 	})
 }
+
+// A round tripper that answers without a body, or with nothing at all,
+// gets what http.Client.Do would make of it: an empty answer, an error.
+func TestSendOddRoundTrippers(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		resp    *http.Response
+		wantErr bool
+	}{
+		{name: "no body", resp: &http.Response{StatusCode: http.StatusOK, Header: http.Header{}}},
+		{name: "no answer", wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return tc.resp, nil })}
+			req, err := BodyRequest(context.Background(), http.MethodPost, "http://127.0.0.1:1/hook", []byte("{}"), "application/json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := Send(c, req, nil)
+			if (err != nil) != tc.wantErr || len(body) != 0 {
+				t.Errorf("Send = %q, %v; want an error: %v", body, err, tc.wantErr)
+			}
+		})
+	}
+}
