@@ -245,12 +245,12 @@ func (s *Store) decide(tx *txn, cands []*Candidate, now time.Time) error {
 }
 
 // recordOf is the pending record of c, accepted as id: a shared record
-// when c shares its alert with the candidates of other targets (Accept
-// left it its payload), the alert written to the payloads bucket with
-// the first of them, which written notes; else, and always in memory,
-// the whole record.
+// when c still has its payload (Accept keeps it only for an alert to
+// several targets of a file store), the alert written to the payloads
+// bucket with the first of them, which written notes; else the whole
+// record.
 func (s *Store) recordOf(tx *txn, c *Candidate, id uint64, written *map[*payload]uint64) ([]byte, error) {
-	if c.payload == nil || s.mem != nil {
+	if c.payload == nil {
 		return c.inline(), nil
 	}
 	ref, ok := (*written)[c.payload]

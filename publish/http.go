@@ -242,9 +242,9 @@ func do(c *http.Client, req *http.Request) (*http.Response, error) {
 	resp, err := c.Transport.RoundTrip(req)
 	switch {
 	case err != nil:
-		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: "<redacted>", Err: err}
+		return nil, redactedError(req, err)
 	case resp == nil:
-		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: "<redacted>", Err: fmt.Errorf("the round tripper (%T) returned neither an answer nor an error", c.Transport)}
+		return nil, redactedError(req, fmt.Errorf("the round tripper (%T) returned neither an answer nor an error", c.Transport))
 	case resp.Body == nil:
 		// As c.Do does for round trippers that mean an empty body so.
 		resp.Body = http.NoBody
@@ -257,7 +257,7 @@ func do(c *http.Client, req *http.Request) (*http.Response, error) {
 	again := req.Clone(req.Context())
 	if req.GetBody != nil {
 		if again.Body, err = req.GetBody(); err != nil {
-			return nil, &url.Error{Op: urlErrorOp(req.Method), URL: "<redacted>", Err: err}
+			return nil, redactedError(req, err)
 		}
 	}
 	return c.Do(again)
@@ -274,12 +274,14 @@ func redirects(resp *http.Response) bool {
 	return false
 }
 
-// urlErrorOp is the Op of the url.Error c.Do returns for method ("Post").
-func urlErrorOp(method string) string {
-	if method == "" {
-		return "Get"
+// redactedError is err as c.Do would return it for req ("Post" and the
+// URL), the URL redacted as RedactURLError does.
+func redactedError(req *http.Request, err error) error {
+	op := "Get"
+	if req.Method != "" {
+		op = req.Method[:1] + strings.ToLower(req.Method[1:])
 	}
-	return method[:1] + strings.ToLower(method[1:])
+	return &url.Error{Op: op, URL: "<redacted>", Err: err}
 }
 
 // classify turns a status code into an outcome.
