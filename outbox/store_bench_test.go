@@ -171,6 +171,47 @@ func BenchmarkCommitPages(b *testing.B) {
 	}
 }
 
+// BenchmarkLogSync measures what a commit's sync of the write-ahead log
+// costs on its own: one operation writes a record of 2 KiB after the
+// one before and syncs the log (fdatasync), in a log whose blocks were
+// written before (overwrite: the log after its first checkpoint, which
+// starts again from its beginning) or one that grows (append). It
+// reports the time per sync (ns/op) and the process's CPU per sync.
+//
+//	go test -run '^$' -bench BenchmarkLogSync -benchtime=2000x ./outbox/
+func BenchmarkLogSync(b *testing.B) {
+	const record = 2 << 10
+	for _, overwrite := range []bool{true, false} {
+		b.Run(map[bool]string{true: "overwrite", false: "append"}[overwrite], func(b *testing.B) {
+			f, err := os.Create(filepath.Join(b.TempDir(), "outbox.db.wal"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			rec := make([]byte, record)
+			if overwrite {
+				if _, err := f.WriteAt(make([]byte, b.N*record), 0); err != nil {
+					b.Fatal(err)
+				}
+				if err := f.Sync(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpuBefore, off := processCPU(), int64(0)
+			for b.Loop() {
+				if _, err := f.WriteAt(rec, off); err != nil {
+					b.Fatal(err)
+				}
+				if err := fdatasync(f); err != nil {
+					b.Fatal(err)
+				}
+				off += record
+			}
+			b.ReportMetric(float64((processCPU()-cpuBefore).Microseconds())/float64(b.N), "cpu-us/sync")
+		})
+	}
+}
+
 // BenchmarkCommitLayout weighs where a commit's pages lie, without
 // bbolt: each operation makes two commits of pages 16 KiB pages each,
 // as BenchmarkCommitPages does, one with its pages scattered over the
