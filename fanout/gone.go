@@ -8,10 +8,10 @@ import (
 )
 
 // GoneTargets remembers the targets that reported themselves gone
-// (core.ErrTargetGone), by name and configuration: a Dispatcher skips them
+// (core.ErrTargetGone), by name and configuration: an Attempter skips them
 // without a request until their configuration changes (core.Target.Key,
 // and the Destination of publishers that have one). Like the breakers, it
-// outlives the dispatcher of one configuration. Its zero value is ready.
+// outlives the pipeline of one configuration. Its zero value is ready.
 type GoneTargets struct {
 	mu     sync.Mutex
 	byName map[string]goneEntry
