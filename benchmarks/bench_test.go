@@ -198,6 +198,12 @@ func benchEndToEnd(b *testing.B, store string, perWebhook int) float64 {
 			b.ReportMetric(took/commits*1000, "commit-ms")
 			b.ReportMetric(took/l.last.Sub(l.start).Seconds(), "committer-busy")
 		}
+		// The durable store's checkpoints (its write-ahead log written to
+		// the file): how often, and how long each held the committer.
+		if checkpoints := after["am_fanout_outbox_checkpoints_total"] - countersBefore["am_fanout_outbox_checkpoints_total"]; checkpoints > 0 {
+			b.ReportMetric(checkpoints/l.last.Sub(l.start).Seconds(), "checkpoints/s")
+			b.ReportMetric((after["am_fanout_outbox_checkpoint_seconds_total"]-countersBefore["am_fanout_outbox_checkpoint_seconds_total"])/checkpoints*1000, "checkpoint-ms")
+		}
 	}
 	return rate
 }

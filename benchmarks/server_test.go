@@ -306,7 +306,7 @@ func (s *server) counters(b *testing.B) map[string]float64 {
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		name, val, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !strings.HasPrefix(name, "am_fanout_outbox_commit") && name != "am_fanout_outbox_bytes" && name != "go_memstats_mallocs_total" && name != "go_memstats_alloc_bytes_total" {
+		if !ok || !strings.HasPrefix(name, "am_fanout_outbox_commit") && !strings.HasPrefix(name, "am_fanout_outbox_checkpoint") && name != "am_fanout_outbox_bytes" && name != "go_memstats_mallocs_total" && name != "go_memstats_alloc_bytes_total" {
 			continue
 		}
 		if v, err := strconv.ParseFloat(val, 64); err == nil {
