@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -32,9 +33,14 @@ var bucketSlots = []byte("slots")
 
 // slotIndex finds every slot's newest record in the log: it maps the
 // slot's key to the record's sequence, and the record, read through
-// the log's cursor, holds the state. The committer's write transactions
-// read and change it through their own changes, which end applies when
-// the transaction commits and drops when it does not, as the file does.
+// the log's cursor, holds the state. Only the committer's write
+// transactions read and change it (and loadSlots, before the committer
+// starts); each change goes into the map at once, with what it replaced
+// in an undo log, which end forgets when the transaction commits and
+// plays back when it does not, so that the index follows the file. (It
+// used to gather a transaction's changes in a map of their own and
+// apply them at the commit: two map writes a slot instead of one, and
+// a lookup in each map for every read.)
 //
 // It is keyed by a 128-bit hash of the slot's key, not the key, and
 // holds the sequence, not the state: about 35 bytes a slot
@@ -45,17 +51,29 @@ var bucketSlots = []byte("slots")
 // max_done keys share a hash with a chance of the order of 1e-29.
 type slotIndex struct {
 	seeds [2]maphash.Seed
-	mu    sync.RWMutex
-	m     map[slotHash]uint64
-	// records counts the log's records, dead ones included.
-	records int
-	// The running write transaction's changes (a zero sequence: the
-	// slot is forgotten), the records it added to the log less those it
-	// deleted, and its cursor on the log.
-	tx        map[slotHash]uint64
-	txRecords int
-	cur       seeker
-	curTx     *bolt.Tx
+	// mu orders the committer's changes of m against reads from other
+	// goroutines (committed); the committer's own reads need no lock.
+	mu sync.RWMutex
+	m  map[slotHash]uint64
+	// undo holds the running write transaction's changes, each with the
+	// sequence it replaced (0: the slot was not kept).
+	undo []slotUndo
+	// txRecords counts the records the running transaction added to the
+	// log less those it deleted; live and records, the slots kept and
+	// the log's records (dead ones included) as last committed, which
+	// the pruner reads beside the committer.
+	txRecords     int
+	live, records atomic.Int64
+	// The running write transaction's cursor on the log.
+	cur   seeker
+	curTx *bolt.Tx
+}
+
+// slotUndo is a change of the index to take back: the slot's hash and
+// the sequence it had (0: none).
+type slotUndo struct {
+	h   slotHash
+	seq uint64
 }
 
 // slotHash is a slot key's hash in the index.
@@ -66,8 +84,7 @@ func (x *slotIndex) hash(key []byte) slotHash {
 }
 
 func newSlotIndex() *slotIndex {
-	return &slotIndex{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		m: map[slotHash]uint64{}, tx: map[slotHash]uint64{}}
+	return &slotIndex{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, m: map[slotHash]uint64{}}
 }
 
 // loadSlots reads the slots' log of db into a new index, and says the
@@ -75,9 +92,10 @@ func newSlotIndex() *slotIndex {
 func loadSlots(db *bolt.DB) (*slotIndex, uint64, error) {
 	x := newSlotIndex()
 	var highest uint64
+	records := 0
 	err := db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSlots).ForEach(func(k, v []byte) error {
-			x.records++
+			records++
 			// An unreadable record is left for the pruning, as dead.
 			if seq := decodeID(k); seq != 0 && len(v) > slotStateLen {
 				st, _ := decodeSlot(v[:slotStateLen])
@@ -92,29 +110,49 @@ func loadSlots(db *bolt.DB) (*slotIndex, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading the slots' log: %w", err)
 	}
+	x.live.Store(int64(len(x.m)))
+	x.records.Store(int64(records))
 	return x, highest, nil
 }
 
-// end applies the transaction's changes if it committed.
+// set changes the slot h to the record seq (0: forgets it), noting what
+// it replaced.
+func (x *slotIndex) set(h slotHash, seq uint64) {
+	old := x.m[h]
+	x.undo = append(x.undo, slotUndo{h, old})
+	x.mu.Lock()
+	if seq == 0 {
+		delete(x.m, h)
+	} else {
+		x.m[h] = seq
+	}
+	x.mu.Unlock()
+}
+
+// end keeps the transaction's changes if it committed, and takes them
+// back, newest first, if it did not.
 func (x *slotIndex) end(committed bool) {
-	if committed && (len(x.tx) > 0 || x.txRecords != 0) {
+	if committed {
+		if len(x.undo) > 0 || x.txRecords != 0 {
+			x.live.Store(int64(len(x.m)))
+			x.records.Add(int64(x.txRecords))
+		}
+	} else if len(x.undo) > 0 {
 		x.mu.Lock()
-		for h, seq := range x.tx {
-			if seq == 0 {
-				delete(x.m, h)
+		for i := len(x.undo) - 1; i >= 0; i-- {
+			if u := x.undo[i]; u.seq == 0 {
+				delete(x.m, u.h)
 			} else {
-				x.m[h] = seq
+				x.m[u.h] = u.seq
 			}
 		}
-		x.records += x.txRecords
 		x.mu.Unlock()
 	}
-	// Clearing a map costs what it ever held: one that a prune's chunk
-	// filled is made anew instead.
-	if len(x.tx) > 256 {
-		x.tx = map[slotHash]uint64{}
+	// A prune's chunk may have grown it far: it is made anew then.
+	if cap(x.undo) > 4096 {
+		x.undo = nil
 	} else {
-		clear(x.tx)
+		x.undo = x.undo[:0]
 	}
 	x.txRecords, x.cur, x.curTx = 0, seeker{}, nil
 }
@@ -122,21 +160,17 @@ func (x *slotIndex) end(committed bool) {
 // seq is the sequence of the slot key's newest record as the running
 // transaction sees it.
 func (x *slotIndex) seq(key []byte) (uint64, bool) {
-	h := x.hash(key)
-	if seq, ok := x.tx[h]; ok {
-		return seq, seq != 0
-	}
-	return x.lookup(h)
+	seq, ok := x.m[x.hash(key)]
+	return seq, ok
 }
 
-// committed is the sequence of the slot key's newest record as last
-// committed.
-func (x *slotIndex) committed(key []byte) (uint64, bool) { return x.lookup(x.hash(key)) }
-
-func (x *slotIndex) lookup(h slotHash) (uint64, bool) {
+// committed is the sequence of the slot key's newest record as another
+// goroutine than the committer sees it: between the committer's
+// transactions, as last committed.
+func (x *slotIndex) committed(key []byte) (uint64, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	seq, ok := x.m[h]
+	seq, ok := x.m[x.hash(key)]
 	return seq, ok
 }
 
@@ -171,7 +205,7 @@ func (x *slotIndex) put(tx *txn, key []byte, st slotState) error {
 	if err := b.Put(encodeID(seq), slotRecord(key, st)); err != nil {
 		return err
 	}
-	x.tx[x.hash(key)] = seq
+	x.set(x.hash(key), seq)
 	x.txRecords++
 	return nil
 }
@@ -183,7 +217,7 @@ func slotRecord(key []byte, st slotState) []byte {
 
 // forget drops the slot of key from the index, in a write transaction
 // that deletes its record.
-func (x *slotIndex) forget(key []byte) { x.tx[x.hash(key)] = 0 }
+func (x *slotIndex) forget(key []byte) { x.set(x.hash(key), 0) }
 
 // remove deletes the log's record k in the write transaction that b is
 // the log of.
@@ -197,9 +231,7 @@ func (x *slotIndex) remove(b *bucket, k []byte) error {
 
 // counts are the slots kept and the log's records, as last committed.
 func (x *slotIndex) counts() (live, records int) {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	return len(x.m), x.records
+	return int(x.live.Load()), int(x.records.Load())
 }
 
 // migrateLatest moves the slots of a file written before the slots' log
