@@ -70,7 +70,9 @@ const (
 // am-fanout its store file's size after the load (store-MiB), for
 // am-fanout and forwarder=durable their
 // deliveries/s as a ratio to the forwarder's of the same run (the
-// forwarder runs first), and with bbolt its committer's figures.
+// forwarder runs first), and with bbolt its committer's figures
+// (writes/commit, commit-ms, committer-busy) and its checkpoints
+// (checkpoints/s, checkpoint-ms).
 //
 // AM_FANOUT_BENCH_GOGC=N runs am-fanout with runtime.gogc: N, and
 // AM_FANOUT_BENCH_HEAP_FLOOR=B with runtime.heap_floor: B, to weigh the
