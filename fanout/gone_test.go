@@ -19,7 +19,7 @@ type destinationPublisher struct {
 func (p destinationPublisher) Destination() string { return p.digest }
 
 // TestGoneTargetIsSkippedUntilItsConfigurationChanges: a target that
-// answered "gone" gets no further request, from this dispatcher or the
+// answered "gone" gets no further request, from this attempter or the
 // next one with the same configuration, whatever the health strategy; a
 // changed configuration, or a new secret destination, is tried again.
 func TestGoneTargetIsSkippedUntilItsConfigurationChanges(t *testing.T) {
