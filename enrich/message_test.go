@@ -1,12 +1,15 @@
 package enrich
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/alertmanager/template"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -87,5 +90,34 @@ func TestDecodeRejectsBadPayloads(t *testing.T) {
 				assert.Contains(t, err.Error(), w)
 			}
 		})
+	}
+}
+
+// BenchmarkDecode decodes a notification of one alert shaped as
+// BenchmarkEndToEnd's, from a reader as the webhook's handler does.
+//
+//	go test -run '^$' -bench BenchmarkDecode ./enrich/
+func BenchmarkDecode(b *testing.B) {
+	group := template.KV{"alertname": "LoadTest"}
+	msg := Message{Version: SupportedVersion, GroupKey: `{}:{alertname="LoadTest"}`, Data: template.Data{
+		Receiver: "am-fanout", Status: "firing", GroupLabels: group, CommonLabels: group,
+		CommonAnnotations: template.KV{}, ExternalURL: "http://127.0.0.1:9093",
+		Alerts: template.Alerts{{
+			Status:      "firing",
+			Labels:      template.KV{"alertname": "LoadTest", "severity": "warning", "seq": "1"},
+			Annotations: template.KV{"summary": "load test alert 1"},
+			StartsAt:    time.Now().Add(-time.Minute).UTC(),
+			Fingerprint: "0000000000000001",
+		}},
+	}}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if got, err := Decode(bytes.NewReader(body)); err != nil || len(got.Alerts) != 1 {
+			b.Fatalf("Decode = %v, %v", got, err)
+		}
 	}
 }

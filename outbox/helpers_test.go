@@ -98,3 +98,17 @@ func eachStore(t *testing.T, test func(t *testing.T, fresh func(t *testing.T) fu
 		})
 	}
 }
+
+// committedSlot is the sequence of the slot key's newest record as last
+// committed, read in a write of the store's own, as the index is only
+// ever read and changed by the committer.
+func committedSlot(t testing.TB, s *Store, key []byte) (seq uint64, ok bool) {
+	t.Helper()
+	if err := s.update(func(*boltTx) error {
+		seq, ok = s.slots.seq(key)
+		return nil
+	}); err != nil {
+		t.Fatalf("reading the slot index: %v", err)
+	}
+	return seq, ok
+}

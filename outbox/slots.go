@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,12 +34,10 @@ var bucketSlots = []byte("slots")
 // slot's key to the record's sequence, and the record, read through
 // the log's cursor, holds the state. Only the committer's write
 // transactions read and change it (and loadSlots, before the committer
-// starts); each change goes into the map at once, with what it replaced
-// in an undo log, which end forgets when the transaction commits and
-// plays back when it does not, so that the index follows the file. (It
-// used to gather a transaction's changes in a map of their own and
-// apply them at the commit: two map writes a slot instead of one, and
-// a lookup in each map for every read.)
+// starts), so it takes no lock; each change goes into the map at once,
+// with what it replaced in an undo log, which end forgets when the
+// transaction commits and plays back when it does not, so that the
+// index follows the file.
 //
 // It is keyed by a 128-bit hash of the slot's key, not the key, and
 // holds the sequence, not the state: about 35 bytes a slot
@@ -51,10 +48,7 @@ var bucketSlots = []byte("slots")
 // max_done keys share a hash with a chance of the order of 1e-29.
 type slotIndex struct {
 	seeds [2]maphash.Seed
-	// mu orders the committer's changes of m against reads from other
-	// goroutines (committed); the committer's own reads need no lock.
-	mu sync.RWMutex
-	m  map[slotHash]uint64
+	m     map[slotHash]uint64
 	// undo holds the running write transaction's changes, each with the
 	// sequence it replaced (0: the slot was not kept).
 	undo []slotUndo
@@ -118,15 +112,12 @@ func loadSlots(db *bolt.DB) (*slotIndex, uint64, error) {
 // set changes the slot h to the record seq (0: forgets it), noting what
 // it replaced.
 func (x *slotIndex) set(h slotHash, seq uint64) {
-	old := x.m[h]
-	x.undo = append(x.undo, slotUndo{h, old})
-	x.mu.Lock()
+	x.undo = append(x.undo, slotUndo{h, x.m[h]})
 	if seq == 0 {
 		delete(x.m, h)
 	} else {
 		x.m[h] = seq
 	}
-	x.mu.Unlock()
 }
 
 // end keeps the transaction's changes if it committed, and takes them
@@ -137,8 +128,7 @@ func (x *slotIndex) end(committed bool) {
 			x.live.Store(int64(len(x.m)))
 			x.records.Add(int64(x.txRecords))
 		}
-	} else if len(x.undo) > 0 {
-		x.mu.Lock()
+	} else {
 		for i := len(x.undo) - 1; i >= 0; i-- {
 			if u := x.undo[i]; u.seq == 0 {
 				delete(x.m, u.h)
@@ -146,7 +136,6 @@ func (x *slotIndex) end(committed bool) {
 				x.m[u.h] = u.seq
 			}
 		}
-		x.mu.Unlock()
 	}
 	// A prune's chunk may have grown it far: it is made anew then.
 	if cap(x.undo) > 4096 {
@@ -160,16 +149,6 @@ func (x *slotIndex) end(committed bool) {
 // seq is the sequence of the slot key's newest record as the running
 // transaction sees it.
 func (x *slotIndex) seq(key []byte) (uint64, bool) {
-	seq, ok := x.m[x.hash(key)]
-	return seq, ok
-}
-
-// committed is the sequence of the slot key's newest record as another
-// goroutine than the committer sees it: between the committer's
-// transactions, as last committed.
-func (x *slotIndex) committed(key []byte) (uint64, bool) {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
 	seq, ok := x.m[x.hash(key)]
 	return seq, ok
 }

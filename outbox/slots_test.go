@@ -68,7 +68,7 @@ func TestFailedCommitLeavesSlots(t *testing.T) {
 	s := newStore(t, StoreOptions{})
 	first := accept(t, s, "t1", alert("a", core.StatusFiring, 10))[0]
 	key := fileKey(first.Delivery.Slot())
-	before, ok := s.slots.committed(key)
+	before, ok := committedSlot(t, s, key)
 	if !ok {
 		t.Fatal("no slot after an acceptance")
 	}
@@ -85,10 +85,10 @@ func TestFailedCommitLeavesSlots(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("the failing write returned %v", err)
 	}
-	if after, _ := s.slots.committed(key); after != before {
+	if after, _ := committedSlot(t, s, key); after != before {
 		t.Errorf("a failed transaction changed the slot: %+v, then %+v", before, after)
 	}
-	if _, ok := s.slots.committed(fileKey(slotKey("t1", "new"))); ok {
+	if _, ok := committedSlot(t, s, fileKey(slotKey("t1", "new"))); ok {
 		t.Error("a failed transaction added a slot")
 	}
 	wantSlots(t, s, 1, 1, "after a failed transaction")

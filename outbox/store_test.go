@@ -173,7 +173,7 @@ func TestDedupMarksOnlyWhatWasDelivered(t *testing.T) {
 // has none.
 func slotBytes(t *testing.T, s *Store, target, fp string) []byte {
 	t.Helper()
-	seq, ok := s.slots.committed(fileKey(slotKey(target, fp)))
+	seq, ok := committedSlot(t, s, fileKey(slotKey(target, fp)))
 	if !ok {
 		return nil
 	}
